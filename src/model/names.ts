@@ -1,0 +1,39 @@
+// Every derived name in one place, so a revision's cluster name is computed once and never changes.
+
+export function revisionKey(namespace: string, revision: string): string {
+  return `${namespace}/${revision}`;
+}
+
+/** `{service}-00001`: Knative's revision naming. */
+export function revisionName(service: string, generation: number): string {
+  return `${service}-${String(generation).padStart(5, '0')}`;
+}
+
+/** The revision's public cluster: pods in serve mode, activators in proxy mode. Never renamed. */
+export function revisionClusterName(namespace: string, revision: string): string {
+  return `${namespace}/${revision}`;
+}
+
+/** The revision's private cluster: always its ready pods. The activator load-balances over it. */
+export function privateClusterName(namespace: string, revision: string): string {
+  return `${namespace}/${revision}-private`;
+}
+
+export const ROUTE_CONFIG_EXTERNAL = 'gatehouse-external';
+export const ROUTE_CONFIG_LOCAL = 'gatehouse-local';
+export const LISTENER_EXTERNAL = 'gatehouse-external';
+export const LISTENER_LOCAL = 'gatehouse-local';
+
+/** Host names Knative gives a route: external domain (unless cluster-local) and the cluster-local forms. */
+export function routeHosts(name: string, namespace: string, domain: string, visibility: 'external' | 'cluster-local'): {
+  external: string[];
+  local: string[];
+} {
+  const local = [`${name}.${namespace}.svc.cluster.local`, `${name}.${namespace}.svc`, `${name}.${namespace}`];
+  return { external: visibility === 'external' ? [`${name}.${namespace}.${domain}`] : [], local };
+}
+
+/** `{tag}-{name}.{namespace}.{domain}` and its cluster-local forms. */
+export function tagHosts(tag: string, name: string, namespace: string, domain: string, visibility: 'external' | 'cluster-local') {
+  return routeHosts(`${tag}-${name}`, namespace, domain, visibility);
+}
