@@ -1,0 +1,44 @@
+// `gatehouse queue`: the queue-proxy, configured by Knative's environment variables.
+import type { Command } from 'commander';
+
+const ENV_HELP = `
+Environment (Knative's names and defaults):
+  USER_PORT                                 the app's port on 127.0.0.1 (required)
+  CONTAINER_CONCURRENCY                     max requests at the app at once; 0 = no limit (default 0)
+  QUEUE_SERVING_PORT                        serving port (default 8012; 0 = any free port)
+  QUEUE_SERVING_TLS_PORT                    TLS serving port when QUEUE_TLS_CERT_FILE and QUEUE_TLS_KEY_FILE are set (8112)
+  QUEUE_ADMIN_PORT / QUEUE_METRICS_PORT / QUEUE_USER_METRICS_PORT   (8022 / 9090 / 9091)
+  QUEUE_BIND_ADDRESS                        address to listen on (default: all interfaces)
+  REVISION_TIMEOUT_SECONDS                  whole-request timeout (default 300)
+  REVISION_RESPONSE_START_TIMEOUT_SECONDS   time allowed until the app starts its response (0 = none)
+  REVISION_IDLE_TIMEOUT_SECONDS             time allowed without bytes either way (0 = none)
+  SERVING_READINESS_PROBE                   Kubernetes probe JSON, e.g. {"tcpSocket":{"port":8080}}
+  QUEUE_DRAIN_QUIET_SECONDS                 quiet period before shutting down on SIGTERM (default 30)
+  SERVING_NAMESPACE, SERVING_CONFIGURATION, SERVING_REVISION, SERVING_POD, SERVING_POD_IP   labels`;
+
+export function register(program: Command): void {
+  program
+    .command('queue')
+    .description("run the queue-proxy in front of an app (Knative's sidecar): breaker, probes, timeouts, drain, stats")
+    .addHelpText('after', ENV_HELP)
+    .action(async () => {
+      const { createLogger } = await import('../log/logger.js');
+      const { parseQueueEnv, startQueueProxy, ConfigError } = await import('../queue/index.js');
+      const log = createLogger('queue');
+      let config;
+      try {
+        config = parseQueueEnv(process.env);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        log.error(err.message);
+        process.stderr.write(`gatehouse queue: ${err.message}\n`);
+        process.exit(2);
+      }
+      const proxy = await startQueueProxy(config, log);
+      const stop = () => {
+        void proxy.drain().then(() => process.exit(0));
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+}

@@ -1,0 +1,75 @@
+// Header handling shared by both upstream paths: drop hop-by-hop headers (RFC 9110 §7.6.1) and any
+// named in Connection, in one pass over the raw name/value list.
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
+
+function connectionTokens(raw: string[]): Set<string> | undefined {
+  let tokens: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      for (const token of raw[i + 1]!.split(',')) {
+        const t = token.trim().toLowerCase();
+        if (t !== '') (tokens ??= new Set()).add(t);
+      }
+    }
+  }
+  return tokens;
+}
+
+/** Raw request headers → a flat [name, value, ...] list for the app, plus X-Forwarded-For. */
+export function upstreamRequestHeaders(raw: string[], clientAddress: string | undefined, keepTeTrailers: boolean): string[] {
+  const extra = connectionTokens(raw);
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 58 /* ':' */) continue; // h2 pseudo-headers
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || extra?.has(lower)) {
+      if (keepTeTrailers && lower === 'te' && raw[i + 1]!.trim().toLowerCase() === 'trailers') out.push('te', 'trailers');
+      continue;
+    }
+    if (lower === 'x-forwarded-for') {
+      forwardedFor = forwardedFor === undefined ? raw[i + 1]! : `${forwardedFor}, ${raw[i + 1]!}`;
+      continue;
+    }
+    out.push(name, raw[i + 1]!);
+  }
+  if (clientAddress !== undefined) {
+    const client = clientAddress.startsWith('::ffff:') ? clientAddress.slice(7) : clientAddress;
+    forwardedFor = forwardedFor === undefined ? client : `${forwardedFor}, ${client}`;
+  }
+  if (forwardedFor !== undefined) out.push('x-forwarded-for', forwardedFor);
+  return out;
+}
+
+/** Response headers from the app (undici's object form) → a flat list without hop-by-hop names. */
+export function downstreamResponseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
+  const out: string[] = [];
+  const connection = headers.connection;
+  const extra = connection === undefined ? undefined : connectionTokens(['connection', String(connection)]);
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || extra?.has(name)) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, value);
+  }
+  return out;
+}
+
+export function isHopByHop(lowerName: string): boolean {
+  return HOP_BY_HOP.has(lowerName);
+}

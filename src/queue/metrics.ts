@@ -1,0 +1,90 @@
+// What the queue-proxy reports: the autoscaler's Stat (protobuf, or Prometheus text for people)
+// on the metrics port, and request counts by code plus a latency histogram on the user-metrics port.
+// Requests only bump plain counters; prom-client reads them when scraped.
+import client from 'prom-client';
+import type { PeriodStat } from './stats.js';
+import { encodeStat, type StatMessage } from './stat-wire.js';
+
+export interface RevisionLabels {
+  namespace_name: string;
+  configuration_name: string;
+  revision_name: string;
+  pod_name: string;
+}
+
+// Knative's revision_request_latencies buckets, in milliseconds.
+const LATENCY_BUCKETS_MS = [5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+
+export class QueueMetrics {
+  readonly statRegistry = new client.Registry();
+  readonly userRegistry = new client.Registry();
+  private latest: StatMessage;
+  private latestBytes: Buffer;
+  private readonly countsByCode = new Map<number, number>();
+  private readonly latency: client.Histogram<string>;
+
+  constructor(labels: RevisionLabels, private readonly startedAt: number) {
+    this.statRegistry.setDefaultLabels({ ...labels });
+    this.userRegistry.setDefaultLabels({ ...labels });
+    this.latest = { podName: labels.pod_name, averageConcurrentRequests: 0, averageProxiedConcurrentRequests: 0, requestCount: 0, proxiedRequestCount: 0, processUptime: 0, timestamp: 0 };
+    this.latestBytes = encodeStat(this.latest);
+    const self = this;
+    const gauge = (name: string, help: string, read: (s: StatMessage) => number) =>
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.statRegistry],
+        collect() {
+          this.set(read(self.latest));
+        },
+      });
+    gauge('queue_average_concurrent_requests', 'Average number of requests in flight (queued or at the app) over the last second', (s) => s.averageConcurrentRequests);
+    gauge('queue_average_proxied_concurrent_requests', 'Average number of in-flight requests that came through the activator', (s) => s.averageProxiedConcurrentRequests);
+    gauge('queue_requests_per_second', 'Requests received in the last second', (s) => s.requestCount);
+    gauge('queue_proxied_operations_per_second', 'Requests from the activator received in the last second', (s) => s.proxiedRequestCount);
+    gauge('process_uptime', 'Seconds since the queue-proxy started', (s) => s.processUptime);
+    new client.Counter({
+      name: 'revision_request_count',
+      help: 'Requests that reached the queue-proxy, by response code',
+      labelNames: ['response_code', 'response_code_class'],
+      registers: [this.userRegistry],
+      collect() {
+        this.reset();
+        for (const [code, count] of self.countsByCode) this.inc({ response_code: String(code), response_code_class: `${Math.floor(code / 100)}xx` }, count);
+      },
+    });
+    this.latency = new client.Histogram({
+      name: 'revision_request_latencies',
+      help: 'Time to serve a request, in milliseconds',
+      buckets: LATENCY_BUCKETS_MS,
+      registers: [this.userRegistry],
+    });
+  }
+
+  record(statusCode: number, durationMs: number): void {
+    this.countsByCode.set(statusCode, (this.countsByCode.get(statusCode) ?? 0) + 1);
+    this.latency.observe(durationMs);
+  }
+
+  /** Called once per reporting period with the period's stats. */
+  publish(period: PeriodStat, now: number): void {
+    this.latest = {
+      podName: this.latest.podName,
+      averageConcurrentRequests: period.averageConcurrency,
+      averageProxiedConcurrentRequests: period.averageProxiedConcurrency,
+      requestCount: period.requestCount,
+      proxiedRequestCount: period.proxiedRequestCount,
+      processUptime: (now - this.startedAt) / 1000,
+      timestamp: Math.floor(now / 1000),
+    };
+    this.latestBytes = encodeStat(this.latest);
+  }
+
+  get statBytes(): Buffer {
+    return this.latestBytes;
+  }
+
+  get stat(): StatMessage {
+    return this.latest;
+  }
+}

@@ -1,0 +1,239 @@
+// Assembles the queue-proxy: the serving port (HTTP/1.1 and h2c on one socket, plus TLS when
+// configured), the admin port and the two metrics ports. Probes are answered before anything else
+// runs, as in Knative's handler chain; ordinary requests go through stats, breaker and timeouts.
+import { readFileSync } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Pool } from 'undici';
+import { H_KUBELET_PROBE, H_NETWORK_HASH, H_NETWORK_PROBE, H_PROXY_REQUEST } from '../model/headers.js';
+import type { Logger } from '../log/logger.js';
+import { Breaker } from './breaker.js';
+import type { QueueConfig } from './config.js';
+import { DeadlineTicker } from './deadlines.js';
+import { Drainer } from './drain.js';
+import type { ExchangeContext, InboundRequest, OutboundResponse } from './exchange.js';
+import { QueueMetrics } from './metrics.js';
+import { classifyProbe, type ProbeKind } from './probes.js';
+import { ReadinessChecker } from './readiness.js';
+import { RequestStats } from './stats.js';
+import { Http1Exchange } from './upstream-h1.js';
+import { H2Upstream, Http2Exchange } from './upstream-h2.js';
+import { spliceUpgrade } from './websocket.js';
+
+export interface QueueProxy {
+  servingPort: number;
+  tlsPort: number | undefined;
+  adminPort: number;
+  metricsPort: number;
+  userMetricsPort: number;
+  readonly draining: boolean;
+  /** Starts draining; resolves once the quiet period passed and every in-flight request finished. */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const REPORTING_PERIOD_MS = 1000;
+const TIMEOUT_TICK_MS = 50;
+const H2_PREFACE_START = Buffer.from('PRI');
+
+function plain(res: OutboundResponse, statusCode: number, body: string, extra?: Record<string, string>): void {
+  res.writeHead(statusCode, { 'content-type': 'text/plain; charset=utf-8', ...extra });
+  res.end(body);
+}
+
+function listen(server: net.Server, port: number, host: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export async function startQueueProxy(config: QueueConfig, log: Logger): Promise<QueueProxy> {
+  const startedAt = Date.now();
+  const stats = new RequestStats(startedAt);
+  const metrics = new QueueMetrics(
+    { namespace_name: config.namespace, configuration_name: config.configuration, revision_name: config.revision, pod_name: config.pod },
+    startedAt,
+  );
+  const readiness = new ReadinessChecker(config.readinessProbe);
+  const drainer = new Drainer(config.drainQuietMs);
+  const userAddress = `http://127.0.0.1:${config.userPort}`;
+  const pool = new Pool(userAddress, { keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, pipelining: 1 });
+  const h2Upstream = new H2Upstream(userAddress);
+  const cc = config.containerConcurrency;
+  const ctx: ExchangeContext = {
+    breaker: cc > 0 ? new Breaker(cc, 10 * cc) : undefined,
+    stats,
+    ticker: new DeadlineTicker(TIMEOUT_TICK_MS),
+    timeouts: { revisionMs: config.revisionTimeoutMs, responseStartMs: config.responseStartTimeoutMs, idleMs: config.idleTimeoutMs },
+    userAddress,
+    record: (code, ms) => metrics.record(code, ms),
+  };
+
+  const answerProbe = (kind: ProbeKind, req: InboundRequest, res: OutboundResponse): void => {
+    if (drainer.isDraining) return plain(res, 503, 'shutting down');
+    switch (kind) {
+      case 'health-bad-header':
+        return plain(res, 400, `unexpected probe header value: ${String(req.headers[H_NETWORK_PROBE] ?? '')}`);
+      case 'ingress-no-hash':
+        return plain(res, 400, 'no K-Network-Hash header in the probe request');
+      case 'ingress': {
+        const hash = req.headers[H_NETWORK_HASH];
+        return plain(res, 200, 'probe', { [H_NETWORK_HASH]: Array.isArray(hash) ? hash[0]! : String(hash) });
+      }
+      case 'health':
+        void readiness.check().then((ready) => {
+          if (res.destroyed) return;
+          if (drainer.isDraining) plain(res, 503, 'shutting down');
+          else if (ready) plain(res, 200, 'queue');
+          else plain(res, 503, 'the app is not ready');
+        });
+        return;
+      case 'none':
+        return;
+    }
+  };
+
+  const handle = (req: InboundRequest, res: OutboundResponse): void => {
+    const h = req.headers;
+    if (h[H_NETWORK_PROBE] !== undefined || h[H_KUBELET_PROBE] !== undefined || h['user-agent'] !== undefined) {
+      const kind = classifyProbe(h['user-agent'], h[H_KUBELET_PROBE], h[H_NETWORK_PROBE], h[H_NETWORK_HASH]);
+      if (kind !== 'none') return answerProbe(kind, req, res);
+    }
+    drainer.touch();
+    const proxied = h[H_PROXY_REQUEST] !== undefined;
+    if (req.httpVersionMajor === 2) {
+      new Http2Exchange(ctx, req as Http2ServerRequest, res as Http2ServerResponse, proxied, h2Upstream).begin();
+    } else {
+      new Http1Exchange(ctx, req as IncomingMessage, res as ServerResponse, proxied, pool).begin();
+    }
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    drainer.touch();
+    spliceUpgrade(ctx, config.userPort, req, socket, head, req.headers[H_PROXY_REQUEST] !== undefined);
+  };
+
+  // Serving port: sniff the first bytes so HTTP/1.1 and h2c prior knowledge share one socket.
+  const h1 = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, handle);
+  h1.on('upgrade', onUpgrade);
+  const h2 = http2.createServer({}, handle);
+  const front = net.createServer({ noDelay: true }, (socket) => {
+    socket.once('readable', () => {
+      const first: Buffer | null = socket.read();
+      if (first === null) return void socket.destroy();
+      socket.unshift(first);
+      const isH2 = first.length >= 3 && first.subarray(0, 3).equals(H2_PREFACE_START);
+      (isH2 ? h2 : h1).emit('connection', socket);
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  const servers: net.Server[] = [front];
+  const servingPort = await listen(front, config.servingPort, config.bindAddress);
+
+  let tlsPort: number | undefined;
+  if (config.tlsCertFile && config.tlsKeyFile) {
+    const tls = http2.createSecureServer(
+      { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile), allowHTTP1: true },
+      handle,
+    );
+    tls.on('upgrade', onUpgrade);
+    tlsPort = await listen(tls, config.tlsPort, config.bindAddress);
+    servers.push(tls);
+  }
+
+  const admin = http.createServer((req, res) => {
+    if (req.url === '/wait-for-drain') {
+      void drainer.whenStarted().then(() => plain(res, 200, 'draining'));
+      return;
+    }
+    plain(res, 404, 'not found; the admin port serves /wait-for-drain');
+  });
+  const adminPort = await listen(admin, config.adminPort, config.bindAddress);
+
+  const metricsServer = http.createServer((req, res) => {
+    if (!req.url?.startsWith('/metrics')) return plain(res, 404, 'not found; try /metrics');
+    const accept = req.headers.accept ?? '';
+    if (accept.includes('application/protobuf') || accept.includes('application/x-protobuf')) {
+      const body = metrics.statBytes;
+      res.writeHead(200, { 'content-type': 'application/protobuf', 'content-length': String(body.length) });
+      res.end(body);
+      return;
+    }
+    void metrics.statRegistry.metrics().then((text) => plain(res, 200, text, { 'content-type': metrics.statRegistry.contentType }));
+  });
+  const metricsPort = await listen(metricsServer, config.metricsPort, config.bindAddress);
+
+  const userMetricsServer = http.createServer((req, res) => {
+    if (!req.url?.startsWith('/metrics')) return plain(res, 404, 'not found; try /metrics');
+    void metrics.userRegistry.metrics().then((text) => plain(res, 200, text, { 'content-type': metrics.userRegistry.contentType }));
+  });
+  const userMetricsPort = await listen(userMetricsServer, config.userMetricsPort, config.bindAddress);
+  servers.push(admin, metricsServer, userMetricsServer);
+
+  const reporter = setInterval(() => {
+    const now = Date.now();
+    metrics.publish(stats.report(now), now);
+  }, REPORTING_PERIOD_MS);
+  reporter.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      clearInterval(reporter);
+      h1.closeAllConnections();
+      await Promise.all(servers.map(closeServer));
+      h2Upstream.close();
+      await pool.close();
+    })());
+
+  const waitForIdle = async (): Promise<void> => {
+    while (stats.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+  };
+
+  let drained: Promise<void> | undefined;
+  const drain = (): Promise<void> =>
+    (drained ??= (async () => {
+      log.info('draining', { quietPeriodMs: config.drainQuietMs, inFlight: stats.inFlight });
+      await drainer.drain();
+      // Quiet period over: stop accepting, let in-flight requests finish, then shut down.
+      front.close();
+      h1.closeIdleConnections();
+      await waitForIdle();
+      log.info('drained', { servedForMs: Date.now() - startedAt });
+      await close();
+    })());
+
+  log.info('queue-proxy listening', {
+    servingPort,
+    tlsPort,
+    adminPort,
+    metricsPort,
+    userMetricsPort,
+    userPort: config.userPort,
+    containerConcurrency: cc,
+    revision: config.revision,
+  });
+
+  return {
+    servingPort,
+    tlsPort,
+    adminPort,
+    metricsPort,
+    userMetricsPort,
+    get draining() {
+      return drainer.isDraining;
+    },
+    drain,
+    close,
+  };
+}
