@@ -1,0 +1,69 @@
+// Starts a real `gatehouse queue` process on ephemeral loopback ports and waits for its listening line.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const gatehouseBin = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
+
+export interface RunningQueue {
+  servingPort: number;
+  adminPort: number;
+  metricsPort: number;
+  userMetricsPort: number;
+  process: ChildProcess;
+  logs: string[];
+  url(path?: string): string;
+  exited(): Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+export async function startQueue(userPort: number, env: Record<string, string> = {}): Promise<RunningQueue> {
+  const child = spawn(process.execPath, [gatehouseBin, 'queue'], {
+    env: {
+      ...process.env,
+      USER_PORT: String(userPort),
+      QUEUE_SERVING_PORT: '0',
+      QUEUE_ADMIN_PORT: '0',
+      QUEUE_METRICS_PORT: '0',
+      QUEUE_USER_METRICS_PORT: '0',
+      QUEUE_BIND_ADDRESS: '127.0.0.1',
+      SERVING_POD: 'test-pod',
+      SERVING_REVISION: 'test-00001',
+      SERVING_NAMESPACE: 'default',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exit = once(child, 'exit').then(([code]) => code as number | null);
+  const lines = createInterface({ input: child.stderr! });
+  const ports = await new Promise<Record<string, number>>((resolve, reject) => {
+    void exit.then((code) => reject(new Error(`gatehouse queue exited with ${code}: ${logs.join('\n')}`)));
+    lines.on('line', (line) => {
+      logs.push(line);
+      try {
+        const record = JSON.parse(line) as Record<string, unknown>;
+        if (record.msg === 'queue-proxy listening') resolve(record as Record<string, number>);
+      } catch {
+        // not JSON
+      }
+    });
+  });
+  return {
+    servingPort: ports.servingPort!,
+    adminPort: ports.adminPort!,
+    metricsPort: ports.metricsPort!,
+    userMetricsPort: ports.userMetricsPort!,
+    process: child,
+    logs,
+    url: (path = '/') => `http://127.0.0.1:${ports.servingPort}${path}`,
+    exited: () => exit,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exit;
+      }
+    },
+  };
+}
