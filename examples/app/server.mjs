@@ -93,33 +93,26 @@ function handle(req, res) {
   else respond();
 }
 
-/** gRPC over h2: echoes each length-prefixed message of /gatehouse.example.Echo/* back, then OK trailers. */
-function handleGrpc(stream, headers) {
+/** gRPC over h2: echoes the request's length-prefixed messages back, then OK trailers. */
+function handleGrpc(req, res) {
   const parts = [];
-  stream.on('data', (d) => parts.push(d));
-  stream.on('end', () => {
-    const delay = Number(headers['x-delay-ms'] ?? 0);
+  req.on('data', (d) => parts.push(d));
+  req.on('end', () => {
+    const delay = Number(req.headers['x-delay-ms'] ?? 0);
     setTimeout(() => {
-      if (stream.destroyed) return;
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': '' }));
-      stream.end(Buffer.concat(parts));
+      if (res.destroyed) return;
+      res.writeHead(200, { 'content-type': 'application/grpc' });
+      res.addTrailers({ 'grpc-status': '0', 'grpc-message': '' });
+      res.end(Buffer.concat(parts));
     }, delay);
   });
 }
 
 const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handle);
-const h2 = http2.createServer({}, handle);
-h2.on('stream', (stream, headers) => {
-  const type = headers['content-type'];
-  if (typeof type === 'string' && type.startsWith('application/grpc')) handleGrpc(stream, headers);
-});
-// The compat 'request' handler would also fire for gRPC streams; keep it off those.
-h2.removeAllListeners('request');
-h2.on('request', (req, res) => {
+const h2 = http2.createServer({}, (req, res) => {
   const type = req.headers['content-type'];
-  if (typeof type === 'string' && type.startsWith('application/grpc')) return;
-  handle(req, res);
+  if (typeof type === 'string' && type.startsWith('application/grpc')) handleGrpc(req, res);
+  else handle(req, res);
 });
 
 const wss = new WebSocketServer({ noServer: true });

@@ -98,17 +98,22 @@ export abstract class Exchange implements Waiter, Watched {
       (t.responseStartMs > 0 && !this.responseStarted && now - this.startedAt >= t.responseStartMs) ||
       (t.idleMs > 0 && now - this.lastActivity >= t.idleMs);
     if (!expired) return true;
-    this.abortUpstream();
+    // Answer first: aborting the upstream reports an error that must not become a 502.
     if (this.responseStarted) this.fail();
     else this.replyError(504, TIMEOUT_BODY);
+    this.abortUpstream();
     return false;
+  }
+
+  protected get finished(): boolean {
+    return this.state === 'done';
   }
 
   clientClosed(): void {
     if (this.state === 'done') return;
     // The client left before the response ended: free the slot at once and stop the app's work.
-    this.abortUpstream();
     this.finish();
+    this.abortUpstream();
   }
 
   protected touch(): void {

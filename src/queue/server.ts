@@ -127,7 +127,10 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
   const h1 = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, handle);
   h1.on('upgrade', onUpgrade);
   const h2 = http2.createServer({}, handle);
+  const sockets = new Set<net.Socket>();
   const front = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     socket.once('readable', () => {
       const first: Buffer | null = socket.read();
       if (first === null) return void socket.destroy();
@@ -190,7 +193,8 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       clearInterval(reporter);
-      h1.closeAllConnections();
+      // Connections handed to h1/h2 by the sniffing front are not tracked by them: end them here.
+      for (const socket of sockets) socket.destroy();
       await Promise.all(servers.map(closeServer));
       h2Upstream.close();
       await pool.close();

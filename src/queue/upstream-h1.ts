@@ -73,6 +73,7 @@ export class Http1Exchange extends Exchange implements Dispatcher.DispatchHandle
   }
 
   onResponseError(_controller: Controller, err: Error): void {
+    if (this.finished) return;
     if (this.responseStarted) {
       this.fail();
       return;

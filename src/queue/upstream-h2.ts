@@ -102,6 +102,7 @@ export class Http2Exchange extends Exchange {
       this.finish();
     });
     stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.finished) return;
       if (this.responseStarted) return this.fail();
       if (err.code === 'ECONNREFUSED') this.replyError(502, `the app is not reachable at ${this.ctx.userAddress}: connection refused`);
       else this.replyError(502, `the app failed to answer: ${err.message}`);
