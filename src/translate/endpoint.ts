@@ -1,0 +1,30 @@
+// ClusterLoadAssignments: the public one follows the revision's mode, the private one is always
+// the pods. Switching proxy ↔ serve changes only the public assignment.
+import type { Endpoint, RevisionRouting } from '../model/desired.js';
+import { privateClusterName, revisionClusterName } from '../model/names.js';
+import type { EnvoyResource } from './types.js';
+
+function assignment(clusterName: string, endpoints: Endpoint[]): EnvoyResource {
+  return {
+    cluster_name: clusterName,
+    endpoints:
+      endpoints.length === 0
+        ? []
+        : [
+            {
+              // gRPC ignores localities without a weight, so give the one locality a weight.
+              load_balancing_weight: { value: 1 },
+              lb_endpoints: endpoints.map((e) => ({
+                endpoint: { address: { socket_address: { address: e.host, port_value: e.port } } },
+                health_status: 'HEALTHY',
+              })),
+            },
+          ],
+  };
+}
+
+export function revisionAssignments(routing: RevisionRouting): EnvoyResource[] {
+  const { namespace, name } = routing.spec;
+  const publicEndpoints = routing.mode === 'serve' ? routing.pods : routing.activators;
+  return [assignment(revisionClusterName(namespace, name), publicEndpoints), assignment(privateClusterName(namespace, name), routing.pods)];
+}

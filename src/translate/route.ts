@@ -1,0 +1,81 @@
+// Virtual hosts for one Knative route: its own hosts and one per traffic tag. Each starts with the
+// probe route, which writes the route's hash into K-Network-Hash so a probe's answer proves this
+// exact config is live, then the default route splitting traffic over revision clusters.
+import type { DesiredState, RouteSpec, TrafficTarget } from '../model/desired.js';
+import { H_NETWORK_HASH, H_PROXY_REQUEST, H_SERVING_NAMESPACE, H_SERVING_REVISION, HASH_PLACEHOLDER } from '../model/headers.js';
+import { revisionClusterName, revisionKey, routeHosts, tagHosts } from '../model/names.js';
+import { canonicalJson, sha256Hex } from './canonical.js';
+import type { EnvoyResource } from './types.js';
+
+export interface RouteVirtualHosts {
+  /** Virtual hosts for the external listener (empty for cluster-local routes). */
+  external: EnvoyResource[];
+  local: EnvoyResource[];
+  hash: string;
+}
+
+function overwrite(key: string, value: string) {
+  return { header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' };
+}
+
+function routeAction(route: RouteSpec, targets: TrafficTarget[], state: DesiredState): Record<string, unknown> {
+  let timeoutSeconds = 0;
+  const clusters = targets
+    .filter((t) => t.percent > 0)
+    .map((t) => {
+      const revision = state.revisions.get(revisionKey(route.namespace, t.revisionName));
+      if (revision) timeoutSeconds = Math.max(timeoutSeconds, revision.spec.timeoutSeconds);
+      return {
+        name: revisionClusterName(route.namespace, t.revisionName),
+        weight: { value: t.percent },
+        request_headers_to_add: [overwrite(H_SERVING_NAMESPACE, route.namespace), overwrite(H_SERVING_REVISION, t.revisionName)],
+      };
+    });
+  return {
+    weighted_clusters: { clusters },
+    timeout: { seconds: timeoutSeconds },
+    upgrade_configs: [{ upgrade_type: 'websocket' }],
+  };
+}
+
+function virtualHost(name: string, domains: string[], action: Record<string, unknown>, hash: string): EnvoyResource {
+  return {
+    name,
+    domains,
+    request_headers_to_remove: [H_PROXY_REQUEST],
+    routes: [
+      {
+        name: `${name}/probe`,
+        match: { prefix: '/', headers: [{ name: H_NETWORK_HASH, string_match: { exact: HASH_PLACEHOLDER } }] },
+        route: action,
+        request_headers_to_add: [overwrite(H_NETWORK_HASH, hash)],
+      },
+      { name: `${name}/default`, match: { prefix: '/' }, route: action },
+    ],
+  };
+}
+
+/** Everything one route puts into the route configurations, with its hash. */
+export function routeVirtualHosts(route: RouteSpec, state: DesiredState): RouteVirtualHosts {
+  const base = `${route.namespace}/${route.name}`;
+  const groups: Array<{ name: string; hosts: { external: string[]; local: string[] }; action: Record<string, unknown> }> = [
+    { name: base, hosts: routeHosts(route.name, route.namespace, state.domain, route.visibility), action: routeAction(route, route.traffic, state) },
+  ];
+  for (const target of route.traffic) {
+    if (target.tag === undefined) continue;
+    groups.push({
+      name: `${base}/${target.tag}`,
+      hosts: tagHosts(target.tag, route.name, route.namespace, state.domain, route.visibility),
+      action: routeAction(route, [{ revisionName: target.revisionName, percent: 100 }], state),
+    });
+  }
+  // The hash covers what the route asks for; it cannot cover itself, so it is computed first.
+  const hash = sha256Hex(canonicalJson({ route: base, groups }));
+  const external: EnvoyResource[] = [];
+  const local: EnvoyResource[] = [];
+  for (const g of groups) {
+    if (g.hosts.external.length > 0) external.push(virtualHost(g.name, g.hosts.external, g.action, hash));
+    local.push(virtualHost(g.name, g.hosts.local, g.action, hash));
+  }
+  return { external, local, hash };
+}
