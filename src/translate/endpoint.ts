@@ -12,7 +12,8 @@ function assignment(clusterName: string, endpoints: Endpoint[]): EnvoyResource {
         ? []
         : [
             {
-              // gRPC ignores localities without a weight, so give the one locality a weight.
+              // gRPC needs a locality, and ignores one without a weight.
+              locality: { zone: 'local' },
               load_balancing_weight: { value: 1 },
               lb_endpoints: endpoints.map((e) => ({
                 endpoint: { address: { socket_address: { address: e.host, port_value: e.port } } },

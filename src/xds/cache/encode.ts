@@ -1,0 +1,86 @@
+// Encoding each resource once, when it changes. RouteConfigurations are assembled from cached
+// per-virtual-host bytes (a message is the concatenation of its fields), so one route's change
+// costs one virtual host's encode plus a copy.
+import { createHash } from 'node:crypto';
+import protobuf from 'protobufjs';
+import type { EnvoyResource } from '../../translate/types.js';
+import { TYPE_URL, typeForUrl } from '../protos.js';
+
+export interface EncodedResource {
+  name: string;
+  bytes: Uint8Array;
+  /** Content hash of the bytes: the resource version Delta xDS sends. */
+  version: string;
+}
+
+export function resourceName(typeUrl: string, resource: EnvoyResource): string {
+  return typeUrl === TYPE_URL.endpoint ? String(resource.cluster_name) : String(resource.name);
+}
+
+function hashBytes(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+}
+
+/** Remembers the JSON and bytes of what it encoded last, per resource name. */
+export class ResourceEncoder {
+  private readonly memo = new Map<string, { json: string; encoded: EncodedResource }>();
+  private readonly vhostMemo = new Map<string, { json: string; bytes: Uint8Array }>();
+  private readonly type: protobuf.Type;
+  private readonly vhostType: protobuf.Type | undefined;
+  private readonly vhostFieldId: number;
+
+  constructor(private readonly typeUrl: string) {
+    this.type = typeForUrl(typeUrl);
+    if (typeUrl === TYPE_URL.route) {
+      const field = this.type.fields.virtual_hosts!;
+      field.resolve();
+      this.vhostType = field.resolvedType as protobuf.Type;
+      this.vhostFieldId = field.id;
+    } else {
+      this.vhostFieldId = 0;
+    }
+  }
+
+  encode(resource: EnvoyResource): EncodedResource {
+    const name = resourceName(this.typeUrl, resource);
+    if (this.vhostType) return this.encodeRouteConfiguration(name, resource);
+    const json = JSON.stringify(resource);
+    const previous = this.memo.get(name);
+    if (previous && previous.json === json) return previous.encoded;
+    const bytes = this.type.encode(this.type.fromObject(resource)).finish();
+    const encoded = { name, bytes, version: hashBytes(bytes) };
+    this.memo.set(name, { json, encoded });
+    return encoded;
+  }
+
+  private encodeRouteConfiguration(name: string, resource: EnvoyResource): EncodedResource {
+    const { virtual_hosts: vhosts, ...rest } = resource as { virtual_hosts?: EnvoyResource[] };
+    const head = this.type.encode(this.type.fromObject(rest)).finish();
+    const parts: Uint8Array[] = [head];
+    const seen = new Set<string>();
+    for (const vhost of vhosts ?? []) {
+      const key = `${name}\u0000${String(vhost.name)}`;
+      seen.add(key);
+      const json = JSON.stringify(vhost);
+      let cached = this.vhostMemo.get(key);
+      if (!cached || cached.json !== json) {
+        const body = this.vhostType!.encode(this.vhostType!.fromObject(vhost)).finish();
+        const framed = protobuf.Writer.create().uint32((this.vhostFieldId << 3) | 2).bytes(body).finish();
+        cached = { json, bytes: framed };
+        this.vhostMemo.set(key, cached);
+      }
+      parts.push(cached.bytes);
+    }
+    for (const key of this.vhostMemo.keys()) if (key.startsWith(`${name}\u0000`) && !seen.has(key)) this.vhostMemo.delete(key);
+    const bytes = Buffer.concat(parts);
+    const previous = this.memo.get(name);
+    if (previous && Buffer.compare(previous.encoded.bytes, bytes) === 0) return previous.encoded;
+    const encoded = { name, bytes, version: hashBytes(bytes) };
+    this.memo.set(name, { json: '', encoded });
+    return encoded;
+  }
+
+  forget(name: string): void {
+    this.memo.delete(name);
+  }
+}
