@@ -1,0 +1,153 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { checkSnapshotConsistency, fromStruct, translate, type EnvoyResource } from '../../src/translate/index.js';
+import { TYPE_URL, validateResource } from '../../src/xds/index.js';
+import { desired, revision, route, routing } from '../support/desired.js';
+
+const pod = (port: number) => ({ host: '127.0.0.1', port });
+const activator = { host: '127.0.0.1', port: 8013 };
+
+function sample() {
+  return desired(
+    [
+      route('hello', [
+        { revisionName: 'hello-00001', percent: 80 },
+        { revisionName: 'hello-00002', percent: 20, tag: 'canary' },
+      ]),
+      route('grpc', [{ revisionName: 'grpc-00001', percent: 100 }]),
+      route('internal', [{ revisionName: 'internal-00001', percent: 100 }], 'cluster-local'),
+    ],
+    [
+      routing(revision('hello-00001', { containerConcurrency: 10, timeoutSeconds: 60 }), 'serve', [pod(9001), pod(9002)], [activator]),
+      routing(revision('hello-00002', { timeoutSeconds: 120 }), 'proxy', [], [activator]),
+      routing(revision('grpc-00001', { container: { command: ['x'], args: [], env: [], protocol: 'h2c' } }), 'serve', [pod(9003)], [activator]),
+      routing(revision('internal-00001'), 'serve', [pod(9004)], [activator]),
+    ],
+  );
+}
+
+const vhosts = (rc: EnvoyResource) => rc.virtual_hosts as Array<{ name: string; domains: string[]; routes: Array<Record<string, any>> }>;
+
+test('every emitted resource is valid against Envoy’s protos and validate rules, and consistent', () => {
+  const t = translate(sample());
+  const all: Array<[string, EnvoyResource[]]> = [
+    [TYPE_URL.listener, t.listeners],
+    [TYPE_URL.route, t.routes],
+    [TYPE_URL.cluster, t.clusters],
+    [TYPE_URL.endpoint, t.endpoints],
+  ];
+  for (const [typeUrl, resources] of all) {
+    for (const r of resources) assert.deepEqual(validateResource(typeUrl, r), { valid: true, errors: [] }, `${r.name ?? r.cluster_name}`);
+  }
+  assert.deepEqual(checkSnapshotConsistency(t), []);
+});
+
+test('validation names the field path of each broken rule', () => {
+  const result = validateResource(TYPE_URL.cluster, { name: '', type: 'EDSS', connectTimeout: { seconds: 1 } });
+  assert.deepEqual(result.errors, [
+    'connectTimeout: no such field in Cluster',
+    'name: must be at least 1 characters',
+    'type: EDSS is not a value of DiscoveryType',
+  ]);
+  const route = validateResource(TYPE_URL.route, { name: 'r', virtual_hosts: [{ name: 'v', domains: [], routes: [{ match: { prefix: '/' } }] }] });
+  assert.deepEqual(route.errors, ['virtual_hosts[0].domains: needs at least 1 item(s)', 'virtual_hosts[0].routes[0].action: one of route, redirect, direct_response, filter_action, non_forwarding_action is required']);
+});
+
+test('hosts: external domain and cluster-local names; tags get their own virtual hosts', () => {
+  const t = translate(sample());
+  const [external, local] = t.routes;
+  assert.deepEqual(
+    vhosts(external!).map((v) => [v.name, v.domains]),
+    [
+      ['default/grpc', ['grpc.default.example.com']],
+      ['default/hello', ['hello.default.example.com']],
+      ['default/hello/canary', ['canary-hello.default.example.com']],
+    ],
+  );
+  assert.deepEqual(
+    vhosts(local!).map((v) => [v.name, v.domains]),
+    [
+      ['default/grpc', ['grpc.default.svc.cluster.local', 'grpc.default.svc', 'grpc.default']],
+      ['default/hello', ['hello.default.svc.cluster.local', 'hello.default.svc', 'hello.default']],
+      ['default/hello/canary', ['canary-hello.default.svc.cluster.local', 'canary-hello.default.svc', 'canary-hello.default']],
+      ['default/internal', ['internal.default.svc.cluster.local', 'internal.default.svc', 'internal.default']],
+    ],
+  );
+  // proxyless gRPC gets one api_listener per external host
+  assert.deepEqual(t.listeners.map((l) => l.name), ['gatehouse-external', 'gatehouse-local', 'grpc.default.example.com', 'hello.default.example.com', 'canary-hello.default.example.com']);
+});
+
+test('the split, activator headers, timeout and probe route', () => {
+  const t = translate(sample());
+  const hello = vhosts(t.routes[0]!).find((v) => v.name === 'default/hello')!;
+  const [probe, main] = hello.routes;
+  assert.deepEqual(probe!.match, { prefix: '/', headers: [{ name: 'k-network-hash', string_match: { exact: 'override' } }] });
+  assert.deepEqual(probe!.request_headers_to_add, [{ header: { key: 'k-network-hash', value: t.routeHashes.get('default/hello') }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }]);
+  assert.deepEqual(probe!.route, main!.route);
+  assert.deepEqual(main!.route.weighted_clusters.clusters.map((c: any) => [c.name, c.weight.value, c.request_headers_to_add.map((h: any) => `${h.header.key}=${h.header.value}`)]), [
+    ['default/hello-00001', 80, ['knative-serving-namespace=default', 'knative-serving-revision=hello-00001']],
+    ['default/hello-00002', 20, ['knative-serving-namespace=default', 'knative-serving-revision=hello-00002']],
+  ]);
+  assert.deepEqual(main!.route.timeout, { seconds: 120 }, 'the longest timeout of the split');
+  assert.deepEqual(hello.request_headers_to_remove, ['k-proxy-request']);
+  const canary = vhosts(t.routes[0]!).find((v) => v.name === 'default/hello/canary')!;
+  assert.deepEqual(canary.routes[1]!.route.weighted_clusters.clusters.map((c: any) => [c.name, c.weight.value]), [['default/hello-00002', 100]]);
+});
+
+test('clusters keep their names; the mode changes only the public assignment', () => {
+  const state = sample();
+  const t = translate(state);
+  assert.deepEqual(t.clusters.map((c) => c.name), [
+    'default/grpc-00001', 'default/grpc-00001-private', 'default/hello-00001', 'default/hello-00001-private',
+    'default/hello-00002', 'default/hello-00002-private', 'default/internal-00001', 'default/internal-00001-private',
+  ]);
+  const grpc = t.clusters.find((c) => c.name === 'default/grpc-00001')!;
+  assert.ok((grpc.typed_extension_protocol_options as Record<string, unknown>)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']);
+  assert.equal(t.clusters.find((c) => c.name === 'default/hello-00001')!.typed_extension_protocol_options, undefined);
+  const meta = (t.clusters.find((c) => c.name === 'default/hello-00001-private')!.metadata as any).filter_metadata.gatehouse;
+  assert.deepEqual(fromStruct(meta), { namespace: 'default', revision: 'hello-00001', containerConcurrency: 10, timeoutSeconds: 60 });
+  const ports = (cla: EnvoyResource) => (cla.endpoints as any[]).flatMap((l) => l.lb_endpoints.map((e: any) => e.endpoint.address.socket_address.port_value));
+  const byName = (tr: typeof t, name: string) => tr.endpoints.find((e) => e.cluster_name === name)!;
+  assert.deepEqual(ports(byName(t, 'default/hello-00001')), [9001, 9002]);
+  assert.deepEqual(ports(byName(t, 'default/hello-00002')), [8013], 'proxy mode → the activator');
+  assert.deepEqual(ports(byName(t, 'default/hello-00002-private')), []);
+
+  state.revisions.get('default/hello-00001')!.mode = 'proxy';
+  const flipped = translate(state);
+  assert.deepEqual(ports(byName(flipped, 'default/hello-00001')), [8013]);
+  assert.deepEqual(flipped.clusters, t.clusters);
+  assert.deepEqual(flipped.routes, t.routes);
+  assert.deepEqual(flipped.listeners, t.listeners);
+  assert.deepEqual(flipped.routeHashes, t.routeHashes, 'a mode switch is not a route change');
+});
+
+test('route hashes are stable across input order and change only with the route', () => {
+  const a = translate(sample());
+  const shuffled = sample();
+  shuffled.routes.reverse();
+  shuffled.revisions = new Map([...shuffled.revisions].reverse());
+  assert.deepEqual(translate(shuffled).routeHashes, a.routeHashes);
+  assert.match(a.routeHashes.get('default/hello')!, /^[0-9a-f]{64}$/);
+
+  const changed = sample();
+  changed.routes[0]!.traffic = [{ revisionName: 'hello-00001', percent: 50 }, { revisionName: 'hello-00002', percent: 50, tag: 'canary' }];
+  const b = translate(changed);
+  assert.notEqual(b.routeHashes.get('default/hello'), a.routeHashes.get('default/hello'));
+  assert.equal(b.routeHashes.get('default/grpc'), a.routeHashes.get('default/grpc'));
+  const timeout = sample();
+  timeout.revisions.get('default/grpc-00001')!.spec.timeoutSeconds = 10;
+  assert.notEqual(translate(timeout).routeHashes.get('default/grpc'), a.routeHashes.get('default/grpc'));
+});
+
+test('golden translation', () => {
+  const file = path.resolve('test/translate/golden/sample.json');
+  const t = translate(sample());
+  const actual = JSON.stringify({ ...t, routeHashes: Object.fromEntries(t.routeHashes) }, null, 2) + '\n';
+  if (process.env.UPDATE_GOLDEN === '1') {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, actual);
+  }
+  assert.equal(actual, readFileSync(file, 'utf8'), 'translation changed: review it, then UPDATE_GOLDEN=1 npm test');
+});
