@@ -1,0 +1,155 @@
+// The xDS server's protocol behaviour, driven request by request over a real gRPC stream.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startXdsServer, TYPE_URL, type XdsServer } from '../../src/xds/index.js';
+import { translate } from '../../src/translate/index.js';
+import { desired, revision, route, routing } from '../support/desired.js';
+import { AdsTestStream } from '../support/ads-client.js';
+
+const node = { id: 'envoy-1', cluster: 'ingress' };
+
+function state(pods: number[], split = 100) {
+  const traffic = split === 100 ? [{ revisionName: 'hello-00001', percent: 100 }] : [{ revisionName: 'hello-00001', percent: split }, { revisionName: 'hello-00002', percent: 100 - split }];
+  return desired(
+    [route('hello', traffic)],
+    [
+      routing(revision('hello-00001'), 'serve', pods.map((port) => ({ host: '127.0.0.1', port }))),
+      routing(revision('hello-00002'), 'proxy', []),
+    ],
+  );
+}
+
+async function server(t: { after(fn: () => unknown): void }): Promise<XdsServer> {
+  const xds = await startXdsServer({ port: 0 });
+  t.after(() => xds.close());
+  xds.cache.setTranslation(translate(state([9001])));
+  return xds;
+}
+
+test('SotW: first request with an empty nonce is answered; ACK recorded; nonces increase; updates pushed', async (t) => {
+  const xds = await server(t);
+  const stream = new AdsTestStream(xds.port, false);
+  t.after(() => stream.close());
+  stream.send({ node, type_url: TYPE_URL.cluster });
+  const first = await stream.next();
+  assert.equal(first.type_url, TYPE_URL.cluster);
+  assert.deepEqual([...first.resources.keys()], ['default/hello-00001', 'default/hello-00001-private', 'default/hello-00002', 'default/hello-00002-private']);
+  stream.send({ node, type_url: TYPE_URL.cluster, version_info: first.version_info, response_nonce: first.nonce });
+  stream.send({ node, type_url: TYPE_URL.endpoint, resource_names: ['default/hello-00001'] });
+  const eds = await stream.next();
+  assert.deepEqual([...eds.resources.keys()], ['default/hello-00001'], 'EDS is named, not wildcard');
+  assert.ok(Number(eds.nonce) > Number(first.nonce));
+  stream.send({ node, type_url: TYPE_URL.endpoint, resource_names: ['default/hello-00001'], version_info: eds.version_info, response_nonce: eds.nonce });
+  assert.equal(await stream.quiet(150), true, 'nothing is resent after an ACK');
+  assert.equal(xds.status.get('envoy-1')!.types[TYPE_URL.cluster]!.ackedVersion, first.version_info);
+
+  // A scale-up changes only EDS: clusters are not resent.
+  xds.cache.setTranslation(translate(state([9001, 9002])));
+  const update = await stream.next();
+  assert.equal(update.type_url, TYPE_URL.endpoint);
+  const lb = (update.resources.get('default/hello-00001') as any).endpoints[0].lb_endpoints;
+  assert.equal(lb.length, 2);
+  assert.equal(await stream.quiet(150), true);
+});
+
+test('SotW: a NACK is recorded, the rejected version is never resent, the next version is', async (t) => {
+  const xds = await server(t);
+  const stream = new AdsTestStream(xds.port, false);
+  t.after(() => stream.close());
+  stream.send({ node, type_url: TYPE_URL.route, resource_names: ['gatehouse-external'] });
+  const routes = await stream.next();
+  stream.send({ node, type_url: TYPE_URL.route, resource_names: ['gatehouse-external'], version_info: '', response_nonce: routes.nonce, error_detail: { code: 3, message: 'rejected by test' } });
+  assert.equal(await stream.quiet(150), true);
+  const status = xds.status.get('envoy-1')!.types[TYPE_URL.route]!;
+  assert.deepEqual([status.lastNack!.version, status.lastNack!.error, status.ackedVersion], [routes.version_info, 'rejected by test', undefined]);
+  xds.cache.setTranslation(translate(state([9001], 50)));
+  const next = await stream.next();
+  assert.notEqual(next.version_info, routes.version_info);
+  // A stale nonce (an answer to an older response) changes nothing.
+  stream.send({ node, type_url: TYPE_URL.route, resource_names: ['gatehouse-external'], version_info: 'x', response_nonce: routes.nonce, error_detail: { code: 3, message: 'stale' } });
+  assert.equal(await stream.quiet(150), true);
+  assert.equal(xds.status.get('envoy-1')!.types[TYPE_URL.route]!.lastNack!.error, 'rejected by test');
+});
+
+test('SotW: removed resources disappear from the next response', async (t) => {
+  const xds = await server(t);
+  const stream = new AdsTestStream(xds.port, false);
+  t.after(() => stream.close());
+  stream.send({ node, type_url: TYPE_URL.cluster });
+  const first = await stream.next();
+  assert.equal(first.resources.size, 4);
+  const only = desired([route('hello', [{ revisionName: 'hello-00001', percent: 100 }])], [routing(revision('hello-00001'), 'serve', [])]);
+  xds.cache.setTranslation(translate(only));
+  const second = await stream.next();
+  assert.deepEqual([...second.resources.keys()], ['default/hello-00001', 'default/hello-00001-private']);
+});
+
+test('Delta: only changes are sent, removals are named, and a reconnect with versions gets nothing new', async (t) => {
+  const xds = await server(t);
+  const stream = new AdsTestStream(xds.port, true);
+  t.after(() => stream.close());
+  stream.send({ node, type_url: TYPE_URL.endpoint, resource_names_subscribe: ['default/hello-00001', 'default/hello-00002'] });
+  const first = await stream.next();
+  assert.deepEqual([...first.versions.keys()].sort(), ['default/hello-00001', 'default/hello-00002']);
+  stream.send({ node, type_url: TYPE_URL.endpoint, response_nonce: first.nonce });
+
+  xds.cache.setTranslation(translate(state([9001, 9002])));
+  const change = await stream.next();
+  assert.deepEqual([...change.versions.keys()], ['default/hello-00001'], 'only the changed assignment');
+  stream.send({ node, type_url: TYPE_URL.endpoint, response_nonce: change.nonce });
+
+  const fewer = desired([route('hello', [{ revisionName: 'hello-00001', percent: 100 }])], [routing(revision('hello-00001'), 'serve', [{ host: '127.0.0.1', port: 9001 }, { host: '127.0.0.1', port: 9002 }])]);
+  xds.cache.setTranslation(translate(fewer));
+  const removal = await stream.next();
+  assert.deepEqual(removal.removed, ['default/hello-00002']);
+  assert.equal(removal.resources.size, 0);
+
+  const again = new AdsTestStream(xds.port, true);
+  t.after(() => again.close());
+  again.send({
+    node,
+    type_url: TYPE_URL.endpoint,
+    resource_names_subscribe: ['default/hello-00001'],
+    initial_resource_versions: { 'default/hello-00001': change.versions.get('default/hello-00001') },
+  });
+  const resumed = await again.next();
+  assert.equal(resumed.resources.size, 0, 'the client already holds the current version');
+  assert.deepEqual(resumed.removed, []);
+});
+
+test('bad input: no node id, unknown type, malformed bytes, clients vanishing mid-stream', async (t) => {
+  const xds = await server(t);
+  const noNode = new AdsTestStream(xds.port, false);
+  noNode.send({ type_url: TYPE_URL.cluster });
+  const status = await noNode.ended;
+  assert.equal(status.code, 3);
+  assert.match(status.details, /node\.id/);
+
+  const unknown = new AdsTestStream(xds.port, false);
+  t.after(() => unknown.close());
+  unknown.send({ node, type_url: 'type.googleapis.com/envoy.config.nope.v3.Nope' });
+  assert.equal(await unknown.quiet(150), true);
+  unknown.send({ node, type_url: TYPE_URL.cluster });
+  assert.equal((await unknown.next()).type_url, TYPE_URL.cluster, 'the stream still works');
+
+  const garbage = new AdsTestStream(xds.port, false);
+  garbage.sendRaw(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
+  assert.equal((await garbage.ended).code, 3);
+
+  // Many clients connect and vanish without a goodbye; the server keeps serving and forgets them.
+  const before = process.memoryUsage().heapUsed;
+  for (let round = 0; round < 20; round++) {
+    const streams = Array.from({ length: 50 }, () => new AdsTestStream(xds.port, round % 2 === 1));
+    for (const s of streams) s.send(s.delta ? { node, type_url: TYPE_URL.cluster } : { node, type_url: TYPE_URL.cluster });
+    await Promise.all(streams.map((s) => s.next()));
+    for (const s of streams) s.close();
+  }
+  const probe = new AdsTestStream(xds.port, false);
+  t.after(() => probe.close());
+  probe.send({ node, type_url: TYPE_URL.cluster });
+  assert.equal((await probe.next()).resources.size, 4);
+  for (let i = 0; i < 50 && xds.status.get('envoy-1')!.connectedStreams > 2; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(xds.status.get('envoy-1')!.connectedStreams <= 2, 'closed streams are released');
+  global.gc?.();
+  assert.ok(process.memoryUsage().heapUsed - before < 64 * 1024 * 1024);
+});
