@@ -28,7 +28,7 @@ function sample() {
   );
 }
 
-const vhosts = (rc: EnvoyResource) => rc.virtual_hosts as Array<{ name: string; domains: string[]; routes: Array<Record<string, any>> }>;
+const vhosts = (rc: EnvoyResource) => rc.virtual_hosts as Array<{ name: string; domains: string[]; request_headers_to_remove?: string[]; routes: Array<Record<string, any>> }>;
 
 test('every emitted resource is valid against Envoy’s protos and validate rules, and consistent', () => {
   const t = translate(sample());
