@@ -1,0 +1,137 @@
+// `npm run bench:xds`: time and memory to push 1,000 and 10,000 services (clusters, assignments,
+// listeners, routes) to one client over state-of-the-world and Delta ADS, and the time for one
+// route change among them to reach the client. The client here only frames and counts responses,
+// so the figures are the server's. BENCH_SIZES=1000,10000 to choose sizes.
+import * as grpc from '@grpc/grpc-js';
+import { translate } from '../src/translate/index.js';
+import { startXdsServer, TYPE_URL } from '../src/xds/index.js';
+import { envoyRoot } from '../src/xds/protos.js';
+import { desired, revision, route, routing } from '../test/support/desired.js';
+
+const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
+const bytes = (b: Buffer) => b;
+
+function manyServices(n: number, split = 100) {
+  const routes = [];
+  const revisions = [];
+  for (let i = 0; i < n; i++) {
+    const name = `svc${i}`;
+    const traffic = i === 0 && split !== 100
+      ? [{ revisionName: `${name}-00001`, percent: split }, { revisionName: `${name}-00002`, percent: 100 - split }]
+      : [{ revisionName: `${name}-00001`, percent: 100 }];
+    routes.push(route(name, traffic));
+    revisions.push(routing(revision(`${name}-00001`), 'serve', [{ host: '127.0.0.1', port: 10000 + (i % 50000) }]));
+    if (i === 0) revisions.push(routing(revision(`${name}-00002`), 'proxy', []));
+  }
+  return desired(routes, revisions);
+}
+
+class CountingStream {
+  private readonly call: grpc.ClientDuplexStream<Buffer, Buffer>;
+  private readonly req: ReturnType<typeof envoyRoot>['lookupType'] extends (n: string) => infer T ? T : never;
+  private resolveNext: ((r: { typeUrl: string; nonce: string; size: number }) => void) | undefined;
+  private readonly backlog: Array<{ typeUrl: string; nonce: string; size: number }> = [];
+
+  constructor(port: number, private readonly delta: boolean) {
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+    this.call = client.makeBidiStreamRequest(
+      `/envoy.service.discovery.v3.AggregatedDiscoveryService/${delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources'}`,
+      bytes,
+      bytes,
+    );
+    const root = envoyRoot();
+    this.req = root.lookupType(delta ? 'envoy.service.discovery.v3.DeltaDiscoveryRequest' : 'envoy.service.discovery.v3.DiscoveryRequest');
+    // Read only the small fields of each response; the resources are left as bytes.
+    const head = root.lookupType(delta ? 'envoy.service.discovery.v3.DeltaDiscoveryResponse' : 'envoy.service.discovery.v3.DiscoveryResponse');
+    this.call.on('data', (data: Buffer) => {
+      const m = head.decode(data) as unknown as { type_url: string; nonce: string };
+      const item = { typeUrl: m.type_url, nonce: m.nonce, size: data.length };
+      if (this.resolveNext) {
+        const r = this.resolveNext;
+        this.resolveNext = undefined;
+        r(item);
+      } else this.backlog.push(item);
+    });
+    this.call.on('error', () => {});
+  }
+
+  send(fields: Record<string, unknown>): void {
+    this.call.write(Buffer.from(this.req.encode(this.req.fromObject({ node: { id: 'bench', cluster: 'bench' }, ...fields })).finish()));
+  }
+
+  next(): Promise<{ typeUrl: string; nonce: string; size: number }> {
+    const queued = this.backlog.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve) => (this.resolveNext = resolve));
+  }
+
+  /** Subscribes to all four types and waits for the four responses; returns total bytes. */
+  async subscribeAll(clusterNames: string[]): Promise<number> {
+    const subs: Array<[string, string[]]> = [
+      [TYPE_URL.cluster, []],
+      [TYPE_URL.endpoint, clusterNames],
+      [TYPE_URL.listener, []],
+      [TYPE_URL.route, ['gatehouse-external', 'gatehouse-local']],
+    ];
+    let total = 0;
+    for (const [typeUrl, names] of subs) {
+      this.send(this.delta ? { type_url: typeUrl, resource_names_subscribe: names } : { type_url: typeUrl, resource_names: names });
+      const r = await this.next();
+      total += r.size;
+      this.send(this.delta ? { type_url: typeUrl, response_nonce: r.nonce } : { type_url: typeUrl, resource_names: names, response_nonce: r.nonce });
+    }
+    return total;
+  }
+
+  close(): void {
+    this.call.cancel();
+  }
+}
+
+const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
+const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
+
+for (const n of sizes) {
+  const state = manyServices(n);
+  let t0 = process.hrtime.bigint();
+  const translation = translate(state);
+  const translateMs = ms(t0);
+  const xds = await startXdsServer({ port: 0 });
+  const heapBefore = process.memoryUsage().heapUsed;
+  t0 = process.hrtime.bigint();
+  xds.cache.setTranslation(translation);
+  const encodeMs = ms(t0);
+  const heapAfter = process.memoryUsage().heapUsed;
+  const clusterNames = translation.endpoints.map((e) => String(e.cluster_name));
+
+  for (const delta of [false, true]) {
+    const stream = new CountingStream(xds.port, delta);
+    t0 = process.hrtime.bigint();
+    const total = await stream.subscribeAll(clusterNames);
+    const pushMs = ms(t0);
+
+    // One route change among n: re-translate, update the cache, wait for the client to get it.
+    const changed = manyServices(n, delta ? 60 : 70);
+    t0 = process.hrtime.bigint();
+    const next = translate(changed);
+    const retranslateMs = ms(t0);
+    const t1 = process.hrtime.bigint();
+    xds.cache.setTranslation(next);
+    // Only the route configuration changes; anything else arriving would be wasted work.
+    const received: Array<{ typeUrl: string; size: number }> = [];
+    do received.push(await stream.next());
+    while (received[received.length - 1]!.typeUrl !== TYPE_URL.route);
+    const changeMs = ms(t1);
+    const responses = received.map((r) => `${r.typeUrl.split('.').pop()} ${(r.size / 1024).toFixed(0)} KiB`).join(', ');
+    process.stdout.write(
+      `${n} services  ${delta ? 'delta' : 'sotw '}  initial push ${pushMs.toFixed(1)} ms (${mib(total)} MiB)` +
+        `  one route change: translate ${retranslateMs.toFixed(1)} ms + cache and delivery ${changeMs.toFixed(1)} ms` +
+        ` (responses: ${responses})\n`,
+    );
+    stream.close();
+    xds.cache.setTranslation(translation);
+  }
+  process.stdout.write(`${n} services  translate ${translateMs.toFixed(1)} ms, first encode into the cache ${encodeMs.toFixed(1)} ms, cache heap +${mib(heapAfter - heapBefore)} MiB, rss ${mib(process.memoryUsage().rss)} MiB\n`);
+  await xds.close();
+}
+process.exit(0);
