@@ -1,0 +1,218 @@
+// One local pod: the app process plus its own queue-proxy, on free loopback ports, with Knative's
+// runtime contract in the app's environment and Knative's queue-proxy environment in the sidecar's.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Logger } from '../log/logger.js';
+import type { RevisionSpec } from '../model/desired.js';
+import { restartDelay, type BackoffPolicy } from './backoff.js';
+import { freePort } from './ports.js';
+import type { PodFailure, PodPhase, PodStatus } from './types.js';
+
+export interface LocalPodOptions {
+  spec: RevisionSpec;
+  name: string;
+  /** Per-pod logs go to <logDir>/<revision>/<pod>/{app,queue-proxy}.log */
+  logDir: string;
+  /** Working directory for relative commands (the services file's folder). */
+  baseDir: string;
+  gatehouseBin: string;
+  backoff: BackoffPolicy;
+  drainQuietSeconds: number;
+  stopTimeoutMs: number;
+  log: Logger;
+  onChange: () => void;
+}
+
+const LAST_LINES = 20;
+const READINESS_RETRY_MS = 25;
+
+class LineRing {
+  private readonly lines: string[] = [];
+  push(line: string): void {
+    this.lines.push(line);
+    if (this.lines.length > LAST_LINES) this.lines.shift();
+  }
+  snapshot(): string[] {
+    return [...this.lines];
+  }
+}
+
+/** The app's readiness probe for the queue-proxy, pointed at the port the app really got. */
+export function readinessProbeFor(spec: RevisionSpec, appPort: number): string {
+  const probe = spec.container.readinessProbe ? structuredClone(spec.container.readinessProbe) : { tcpSocket: {} };
+  for (const kind of ['tcpSocket', 'httpGet'] as const) {
+    const handler = probe[kind] as Record<string, unknown> | undefined;
+    if (!handler) continue;
+    if (handler.port === undefined || handler.port === spec.container.containerPort) handler.port = appPort;
+    handler.host ??= '127.0.0.1';
+  }
+  return JSON.stringify(probe);
+}
+
+export class LocalPod {
+  phase: PodPhase = 'starting';
+  restarts = 0;
+  lastFailure: PodFailure | undefined;
+  reason: string | undefined = 'starting';
+  readonly startedAt = Date.now();
+  private servingPort: number | undefined;
+  private metricsPort: number | undefined;
+  private app: ChildProcess | undefined;
+  private queue: ChildProcess | undefined;
+  private stopping = false;
+  /** Bumped on each (re)start, so exits of a previous incarnation are not counted twice. */
+  private incarnation = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly rings = { app: new LineRing(), 'queue-proxy': new LineRing() };
+
+  constructor(private readonly o: LocalPodOptions) {}
+
+  status(): PodStatus {
+    return {
+      name: this.o.name,
+      revision: this.o.spec.name,
+      phase: this.phase,
+      serving: this.servingPort !== undefined ? { host: '127.0.0.1', port: this.servingPort } : undefined,
+      metrics: this.metricsPort !== undefined ? { host: '127.0.0.1', port: this.metricsPort } : undefined,
+      restarts: this.restarts,
+      lastFailure: this.lastFailure,
+      reason: this.reason,
+    };
+  }
+
+  private setPhase(phase: PodPhase, reason: string | undefined): void {
+    if (this.phase === phase && this.reason === reason) return;
+    this.phase = phase;
+    this.reason = reason;
+    this.o.onChange();
+  }
+
+  private output(kind: 'app' | 'queue-proxy', child: ChildProcess): void {
+    const dir = path.join(this.o.logDir, this.o.spec.name, this.o.name);
+    mkdirSync(dir, { recursive: true });
+    const file: WriteStream = createWriteStream(path.join(dir, `${kind}.log`), { flags: 'a' });
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on('line', (line) => {
+        this.rings[kind].push(line);
+        file.write(line + '\n');
+      });
+    }
+    child.once('close', () => file.end());
+  }
+
+  async start(): Promise<void> {
+    const { spec } = this.o;
+    const [command, ...commandArgs] = spec.container.command;
+    if (command === undefined) {
+      this.setPhase('failed', `revision ${spec.name}: containers[0].command is empty; local pods run the command they are given`);
+      return;
+    }
+    const [appPort, servingPort, adminPort, metricsPort, userMetricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    if (this.stopping) return;
+    this.servingPort = servingPort;
+    this.metricsPort = metricsPort;
+    const envList = Object.fromEntries(spec.container.env.map((e) => [e.name, e.value]));
+    const executable = command === 'node' ? process.execPath : command;
+    this.app = spawn(executable, [...commandArgs, ...spec.container.args], {
+      cwd: spec.container.workingDir ? path.resolve(this.o.baseDir, spec.container.workingDir) : this.o.baseDir,
+      env: { ...process.env, ...envList, PORT: String(appPort), K_SERVICE: spec.service, K_CONFIGURATION: spec.configuration, K_REVISION: spec.name },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.queue = spawn(process.execPath, [this.o.gatehouseBin, 'queue'], {
+      env: {
+        ...process.env,
+        SERVING_NAMESPACE: spec.namespace,
+        SERVING_CONFIGURATION: spec.configuration,
+        SERVING_REVISION: spec.name,
+        SERVING_SERVICE: spec.service,
+        SERVING_POD: this.o.name,
+        SERVING_POD_IP: '127.0.0.1',
+        CONTAINER_CONCURRENCY: String(spec.containerConcurrency),
+        USER_PORT: String(appPort),
+        QUEUE_SERVING_PORT: String(servingPort),
+        QUEUE_ADMIN_PORT: String(adminPort),
+        QUEUE_METRICS_PORT: String(metricsPort),
+        QUEUE_USER_METRICS_PORT: String(userMetricsPort),
+        QUEUE_BIND_ADDRESS: '127.0.0.1',
+        REVISION_TIMEOUT_SECONDS: String(spec.timeoutSeconds),
+        REVISION_RESPONSE_START_TIMEOUT_SECONDS: String(spec.responseStartTimeoutSeconds ?? 0),
+        REVISION_IDLE_TIMEOUT_SECONDS: String(spec.idleTimeoutSeconds ?? 0),
+        SERVING_READINESS_PROBE: readinessProbeFor(spec, appPort),
+        QUEUE_DRAIN_QUIET_SECONDS: String(this.o.drainQuietSeconds),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.output('app', this.app);
+    this.output('queue-proxy', this.queue);
+    const incarnation = ++this.incarnation;
+    this.app.once('exit', (code, signal) => this.exited(incarnation, 'app', code, signal));
+    this.queue.once('exit', (code, signal) => this.exited(incarnation, 'queue-proxy', code, signal));
+    this.app.once('error', (err) => this.rings.app.push(`failed to start ${command}: ${err.message}`));
+    this.setPhase('starting', 'waiting for the queue-proxy to report the app ready');
+    void this.waitReady();
+  }
+
+  private async waitReady(): Promise<void> {
+    const url = `http://127.0.0.1:${this.servingPort}/`;
+    while (this.phase === 'starting' && !this.stopping) {
+      try {
+        // With periodSeconds 0 the queue-proxy itself polls the app for up to 10 s per probe.
+        const res = await fetch(url, { headers: { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' }, signal: AbortSignal.timeout(12_000) });
+        await res.arrayBuffer();
+        if (res.status === 200 && this.phase === 'starting' && !this.stopping) {
+          this.setPhase('ready', undefined);
+          this.o.log.info('pod ready', { pod: this.o.name, revision: this.o.spec.name, servingPort: this.servingPort, startupMs: Date.now() - this.startedAt });
+          return;
+        }
+      } catch {
+        // the queue-proxy is not listening yet
+      }
+      await new Promise((r) => setTimeout(r, READINESS_RETRY_MS));
+    }
+  }
+
+  private exited(incarnation: number, kind: 'app' | 'queue-proxy', code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stopping || incarnation !== this.incarnation || this.phase === 'failed') return;
+    const failure: PodFailure = { process: kind, exitCode: code, signal, lastLines: this.rings[kind].snapshot(), at: new Date().toISOString() };
+    this.lastFailure = failure;
+    // One process down means the pod is down: stop the other and restart both, with backoff.
+    this.kill(kind === 'app' ? this.queue : this.app, 'SIGKILL');
+    const delay = restartDelay(this.restarts, this.o.backoff);
+    const why = `${kind} exited (${signal ? `signal ${signal}` : `code ${code}`}); restarting in ${Math.round(delay / 100) / 10} s`;
+    this.o.log.warn('pod failed', { pod: this.o.name, revision: this.o.spec.name, ...failure, restartInMs: delay });
+    this.setPhase('failed', why);
+    this.restartTimer = setTimeout(() => {
+      this.restarts++;
+      void this.start();
+    }, delay);
+  }
+
+  private kill(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+  }
+
+  private static exit(child: ChildProcess | undefined): Promise<void> {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  /** Drains the queue-proxy (it finishes in-flight requests), then stops the app; kills after the deadline. */
+  async stop(): Promise<void> {
+    if (this.stopping) return LocalPod.exit(this.app).then(() => LocalPod.exit(this.queue));
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.setPhase('draining', 'scaling down');
+    const deadline = setTimeout(() => {
+      this.kill(this.queue, 'SIGKILL');
+      this.kill(this.app, 'SIGKILL');
+    }, this.o.stopTimeoutMs);
+    this.kill(this.queue, 'SIGTERM');
+    await LocalPod.exit(this.queue);
+    this.kill(this.app, 'SIGTERM');
+    await LocalPod.exit(this.app);
+    clearTimeout(deadline);
+  }
+}

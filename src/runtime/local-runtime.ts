@@ -1,0 +1,107 @@
+// Pods as local processes: each revision's pods are LocalPods, converged to the wanted count.
+import { fileURLToPath } from 'node:url';
+import { createLogger, type Logger } from '../log/logger.js';
+import type { RevisionSpec } from '../model/desired.js';
+import { revisionKey } from '../model/names.js';
+import { KUBERNETES_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { LocalPod } from './local-pod.js';
+import { podName, scaleDownVictims } from './naming.js';
+import type { PodRuntime, PodStatus } from './types.js';
+
+export interface LocalRuntimeOptions {
+  /** Where per-pod logs go (default .gatehouse/pods). */
+  logDir?: string;
+  /** Folder relative commands and workingDir resolve from (default the current directory). */
+  baseDir?: string;
+  backoff?: BackoffPolicy;
+  /** The queue-proxy's quiet period when a pod is stopped (Knative: 30 s). */
+  drainQuietSeconds?: number;
+  /** Kill a stopping pod after this long (Kubernetes' default grace period is 30 s). */
+  stopTimeoutMs?: number;
+  log?: Logger;
+}
+
+interface RevisionPods {
+  spec: RevisionSpec;
+  pods: LocalPod[];
+  stopping: Set<LocalPod>;
+}
+
+const gatehouseBin = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
+
+export class LocalProcessRuntime implements PodRuntime {
+  private readonly revisions = new Map<string, RevisionPods>();
+  private readonly listeners = new Set<(key: string) => void>();
+  private readonly log: Logger;
+
+  constructor(private readonly options: LocalRuntimeOptions = {}) {
+    this.log = options.log ?? createLogger('runtime');
+  }
+
+  ensureRevision(spec: RevisionSpec): void {
+    const key = revisionKey(spec.namespace, spec.name);
+    const existing = this.revisions.get(key);
+    if (existing) existing.spec = spec;
+    else this.revisions.set(key, { spec, pods: [], stopping: new Set() });
+  }
+
+  scale(key: string, replicas: number): void {
+    const revision = this.revisions.get(key);
+    if (!revision) throw new Error(`runtime: revision ${key} is not registered; call ensureRevision first`);
+    const excess = revision.pods.length - replicas;
+    if (excess > 0) {
+      const victims = scaleDownVictims(revision.pods.map((pod) => ({ pod, ready: pod.phase === 'ready', startedAt: pod.startedAt })), excess).map((v) => v.pod);
+      revision.pods = revision.pods.filter((p) => !victims.includes(p));
+      for (const pod of victims) {
+        revision.stopping.add(pod);
+        void pod.stop().then(() => {
+          revision.stopping.delete(pod);
+          this.changed(key);
+        });
+      }
+    }
+    for (let i = revision.pods.length; i < replicas; i++) {
+      const pod = new LocalPod({
+        spec: revision.spec,
+        name: podName(revision.spec),
+        logDir: this.options.logDir ?? '.gatehouse/pods',
+        baseDir: this.options.baseDir ?? process.cwd(),
+        gatehouseBin,
+        backoff: this.options.backoff ?? KUBERNETES_BACKOFF,
+        drainQuietSeconds: this.options.drainQuietSeconds ?? 30,
+        stopTimeoutMs: this.options.stopTimeoutMs ?? 30_000 + (this.options.drainQuietSeconds ?? 30) * 1000,
+        log: this.log,
+        onChange: () => this.changed(key),
+      });
+      revision.pods.push(pod);
+      void pod.start();
+    }
+    if (excess !== 0) this.log.info('scaled', { revision: key, replicas, from: replicas + excess });
+  }
+
+  pods(key: string): PodStatus[] {
+    const revision = this.revisions.get(key);
+    if (!revision) return [];
+    return [...revision.pods, ...revision.stopping].map((p) => p.status());
+  }
+
+  onChange(listener: (key: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(key: string): void {
+    for (const listener of this.listeners) listener(key);
+  }
+
+  async deleteRevision(key: string): Promise<void> {
+    const revision = this.revisions.get(key);
+    if (!revision) return;
+    this.revisions.delete(key);
+    await Promise.all([...revision.pods, ...revision.stopping].map((p) => p.stop()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.revisions.keys()].map((k) => this.deleteRevision(k)));
+  }
+}
