@@ -3,15 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
-export interface Stat {
-  podName: string;
-  averageConcurrentRequests: number;
-  averageProxiedConcurrentRequests: number;
-  requestCount: number;
-  proxiedRequestCount: number;
-  processUptime: number;
-  timestamp: number;
-}
+export type { Stat } from '../model/stat.js';
+import type { Stat } from '../model/stat.js';
 
 export interface WireStat {
   namespace: string;

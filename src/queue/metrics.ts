@@ -3,7 +3,8 @@
 // Requests only bump plain counters; prom-client reads them when scraped.
 import client from 'prom-client';
 import type { PeriodStat } from './stats.js';
-import { encodeStat, type StatMessage } from './stat-wire.js';
+import type { Stat } from '../model/stat.js';
+import { encodeStat } from './stat-wire.js';
 
 export interface RevisionLabels {
   namespace_name: string;
@@ -18,7 +19,7 @@ const LATENCY_BUCKETS_MS = [5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350,
 export class QueueMetrics {
   readonly statRegistry = new client.Registry();
   readonly userRegistry = new client.Registry();
-  private latest: StatMessage;
+  private latest: Stat;
   private latestBytes: Buffer;
   private readonly countsByCode = new Map<number, number>();
   private readonly latency: client.Histogram<string>;
@@ -29,7 +30,7 @@ export class QueueMetrics {
     this.latest = { podName: labels.pod_name, averageConcurrentRequests: 0, averageProxiedConcurrentRequests: 0, requestCount: 0, proxiedRequestCount: 0, processUptime: 0, timestamp: 0 };
     this.latestBytes = encodeStat(this.latest);
     const self = this;
-    const gauge = (name: string, help: string, read: (s: StatMessage) => number) =>
+    const gauge = (name: string, help: string, read: (s: Stat) => number) =>
       new client.Gauge({
         name,
         help,
@@ -84,7 +85,7 @@ export class QueueMetrics {
     return this.latestBytes;
   }
 
-  get stat(): StatMessage {
+  get stat(): Stat {
     return this.latest;
   }
 }

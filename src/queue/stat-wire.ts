@@ -1,15 +1,6 @@
 // Knative's autoscaler `Stat` message (protos/stat.proto) encoded by hand: the sidecar stays free
 // of protobufjs. Fields: 1 pod_name string, 2-6 doubles, 7 timestamp int64 (varint).
-
-export interface StatMessage {
-  podName: string;
-  averageConcurrentRequests: number;
-  averageProxiedConcurrentRequests: number;
-  requestCount: number;
-  proxiedRequestCount: number;
-  processUptime: number;
-  timestamp: number;
-}
+import type { Stat } from '../model/stat.js';
 
 function varint(out: number[], value: bigint): void {
   let v = BigInt.asUintN(64, value);
@@ -20,7 +11,7 @@ function varint(out: number[], value: bigint): void {
   out.push(Number(v));
 }
 
-export function encodeStat(stat: StatMessage): Buffer {
+export function encodeStat(stat: Stat): Buffer {
   const head: number[] = [];
   const name = Buffer.from(stat.podName, 'utf8');
   const doubles: Array<[number, number]> = [
