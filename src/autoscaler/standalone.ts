@@ -30,6 +30,7 @@ export interface StandaloneOptions {
 export async function runStandaloneAutoscaler(o: StandaloneOptions): Promise<{ statsPort: number; metricsPort: number; close(): Promise<void> }> {
   const specs = loadRevisionsFile(o.file);
   const runtime = new LocalProcessRuntime({ baseDir: path.dirname(path.resolve(o.file)), drainQuietSeconds: o.drainQuietSeconds, log: o.log });
+  const lastProblem = new Map<string, string | undefined>();
   const multiscaler = new Multiscaler({
     tickMs: o.tickMs,
     log: o.log,
@@ -41,7 +42,8 @@ export async function runStandaloneAutoscaler(o: StandaloneOptions): Promise<{ s
       async setMode(key, mode) {
         if (mode === 'serve') return { confirmed: true };
         const problem = o.activators.length === 0 ? 'no activator is configured (--activator host:port)' : await confirmActivatorInPath(o.activators);
-        if (problem) o.log.warn('proxy mode not confirmed', { revision: key, problem });
+        if (problem && lastProblem.get(key) !== problem) o.log.warn('proxy mode not confirmed', { revision: key, problem });
+        lastProblem.set(key, problem);
         return problem === undefined ? { confirmed: true } : { confirmed: false, reason: problem };
       },
     },

@@ -1,4 +1,6 @@
 // Pods as local processes: each revision's pods are LocalPods, converged to the wanted count.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type Logger } from '../log/logger.js';
 import type { RevisionSpec } from '../model/desired.js';
@@ -27,7 +29,16 @@ interface RevisionPods {
   stopping: Set<LocalPod>;
 }
 
-const gatehouseBin = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
+/** bin/gatehouse.js of this checkout, whether this module runs from src/ or from the dist/ build. */
+function findGatehouseBin(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'bin', 'gatehouse.js');
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) throw new Error('runtime: cannot find bin/gatehouse.js above ' + fileURLToPath(import.meta.url));
+  }
+}
+
+const gatehouseBin = findGatehouseBin();
 
 export class LocalProcessRuntime implements PodRuntime {
   private readonly revisions = new Map<string, RevisionPods>();
