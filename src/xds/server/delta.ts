@@ -1,7 +1,7 @@
 // Incremental (Delta) xDS: the server tracks which version of each resource the client holds and
 // sends only what changed, plus the names that went away. Resource versions are content hashes,
 // so a reconnecting client that reports initial_resource_versions gets nothing it already has.
-import { KNOWN_TYPES, WILDCARD_TYPES } from '../cache/snapshot-cache.js';
+import { WILDCARD_TYPES } from '../cache/snapshot-cache.js';
 import type { EncodedResource } from '../cache/encode.js';
 import { Subscription } from './subscription.js';
 import { XdsStream } from './stream-base.js';
@@ -22,11 +22,8 @@ export class DeltaStream extends XdsStream {
   protected receive(bytes: Buffer): void {
     const req = decodeDeltaRequest(bytes);
     if (!this.identify(req.node)) return;
-    const typeUrl = req.typeUrl || this.onlyType || '';
-    if (!KNOWN_TYPES.has(typeUrl) || (this.onlyType && typeUrl !== this.onlyType)) {
-      this.deps.log.warn('ignoring a delta request for an unknown resource type', { node: this.node!.id, typeUrl });
-      return;
-    }
+    const typeUrl = this.servedType(req.typeUrl);
+    if (typeUrl === undefined) return;
     let state = this.types.get(typeUrl);
     if (!state) {
       const subscription = new Subscription(typeUrl);
@@ -44,7 +41,7 @@ export class DeltaStream extends XdsStream {
         this.deps.status.acked(node.id, node.cluster, typeUrl, state.sentVersion);
       }
     }
-    state.subscription.update(req.subscribe.filter((n) => n !== '*' || !state!.subscription.wildcard), req.unsubscribe);
+    state.subscription.update(req.subscribe, req.unsubscribe);
     for (const name of req.unsubscribe) state.known.delete(name);
     this.push(typeUrl, state, req.subscribe.length > 0 || req.responseNonce === '');
   }

@@ -1,6 +1,5 @@
 // State-of-the-world xDS: every response carries the full set the client subscribed to, versioned
 // by the snapshot. A NACKed version is recorded and never sent again; stale nonces are ignored.
-import { KNOWN_TYPES } from '../cache/snapshot-cache.js';
 import { Subscription } from './subscription.js';
 import { XdsStream } from './stream-base.js';
 import { decodeSotwRequest, encodeSotwResponse } from './wire.js';
@@ -18,11 +17,8 @@ export class SotwStream extends XdsStream {
   protected receive(bytes: Buffer): void {
     const req = decodeSotwRequest(bytes);
     if (!this.identify(req.node)) return;
-    const typeUrl = req.typeUrl || this.onlyType || '';
-    if (!KNOWN_TYPES.has(typeUrl) || (this.onlyType && typeUrl !== this.onlyType)) {
-      this.deps.log.warn('ignoring a request for an unknown resource type', { node: this.node!.id, typeUrl });
-      return;
-    }
+    const typeUrl = this.servedType(req.typeUrl);
+    if (typeUrl === undefined) return;
     let state = this.types.get(typeUrl);
     const first = state === undefined;
     if (!state) this.types.set(typeUrl, (state = { subscription: new Subscription(typeUrl), nonce: '', sentVersion: undefined, nackedVersion: undefined }));

@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../log/logger.js';
 import type { NodeStatusRegistry } from '../cache/node-status.js';
-import type { SnapshotCache } from '../cache/snapshot-cache.js';
+import { KNOWN_TYPES, type SnapshotCache } from '../cache/snapshot-cache.js';
 import type { RequestNode } from './wire.js';
 
 export interface StreamDeps {
@@ -62,6 +62,14 @@ export abstract class XdsStream {
     });
     this.deps.log.debug('xDS stream opened', { node: node.id, cluster: node.cluster });
     return true;
+  }
+
+  /** The type a request is about, or undefined (logged) when this stream cannot serve it. */
+  protected servedType(requested: string): string | undefined {
+    const typeUrl = requested || this.onlyType || '';
+    if (KNOWN_TYPES.has(typeUrl) && (!this.onlyType || typeUrl === this.onlyType)) return typeUrl;
+    this.deps.log.warn('ignoring a request for a resource type this stream does not serve', { node: this.node?.id, typeUrl });
+    return undefined;
   }
 
   protected nextNonce(): string {
