@@ -1,0 +1,206 @@
+// The activator's request path: its own probes first, then the target revision from the headers
+// the gateway adds, a slot from that revision's throttler (waiting while pods start), and the
+// request forwarded to the granted pod with K-Proxy-Request so the pod counts it as proxied.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Pool, type Dispatcher } from 'undici';
+import type { Logger } from '../log/logger.js';
+import type { Endpoint } from '../model/desired.js';
+import { H_NETWORK_HASH, H_NETWORK_PROBE, H_PROXY_REQUEST, H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from '../queue/forward-headers.js';
+import { RequestStats } from '../queue/stats.js';
+import type { RevisionSource } from './revision-source.js';
+import { StatPusher } from './stat-pusher.js';
+import { RevisionThrottler, type PodTracker, type SlotWaiter } from './throttler.js';
+
+export interface ActivatorOptions {
+  port: number;
+  host?: string;
+  source: RevisionSource;
+  /** ws:// URL of the autoscaler's stat websocket; no pushes without it. */
+  autoscalerUrl?: string;
+  /** This activator's index and the number of activators, for pod subsetting. */
+  index?: number;
+  replicas?: number;
+  name?: string;
+  probeIntervalMs?: number;
+  log: Logger;
+}
+
+export interface Activator {
+  port: number;
+  throttler(key: string): RevisionThrottler | undefined;
+  close(): Promise<void>;
+}
+
+export const ACTIVATOR_TIMEOUT_BODY = 'activator request timeout';
+
+/** Knative's activator probe of a pod: 200 "queue" within 300 ms. */
+async function probePod(e: Endpoint): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${e.host}:${e.port}/`, {
+      headers: { 'user-agent': 'Knative-Activator-Probe', [H_NETWORK_PROBE]: 'queue' },
+      signal: AbortSignal.timeout(300),
+    });
+    return res.status === 200 && (await res.text()) === 'queue';
+  } catch {
+    return false;
+  }
+}
+
+function plain(res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...extra });
+  res.end(body);
+}
+
+export async function startActivator(o: ActivatorOptions): Promise<Activator> {
+  const name = o.name ?? `activator-${o.index ?? 0}`;
+  const throttlers = new Map<string, RevisionThrottler>();
+  const stats = new Map<string, RequestStats>();
+  const pools = new Map<string, Pool>();
+  const pusher = o.autoscalerUrl ? new StatPusher(o.autoscalerUrl, o.log) : undefined;
+
+  const sync = (key: string): void => {
+    const info = o.source.get(key);
+    const throttler = throttlers.get(key);
+    if (!info) {
+      throttler?.close();
+      throttlers.delete(key);
+      return;
+    }
+    if (!throttler) return; // created on first request
+    throttler.updateConcurrency(info.containerConcurrency);
+    throttler.updatePods(info.pods);
+  };
+  const unsubscribe = o.source.subscribe(sync);
+
+  const throttlerFor = (key: string): RevisionThrottler | undefined => {
+    let throttler = throttlers.get(key);
+    if (throttler) return throttler;
+    const info = o.source.get(key);
+    if (!info) return undefined;
+    throttler = new RevisionThrottler({ containerConcurrency: info.containerConcurrency, probe: probePod, probeIntervalMs: o.probeIntervalMs ?? 200, activatorIndex: o.index ?? 0, activatorCount: o.replicas ?? 1 });
+    throttlers.set(key, throttler);
+    throttler.updatePods(info.pods);
+    return throttler;
+  };
+
+  const statsFor = (key: string): RequestStats => {
+    let s = stats.get(key);
+    if (!s) stats.set(key, (s = new RequestStats(Date.now())));
+    return s;
+  };
+
+  const wireStat = (key: string, averageConcurrentRequests: number, requestCount: number) => {
+    const [namespace, revision] = key.split('/') as [string, string];
+    return { namespace, name: revision, stat: { podName: name, averageConcurrentRequests, averageProxiedConcurrentRequests: 0, requestCount, proxiedRequestCount: 0, processUptime: 0, timestamp: Math.floor(Date.now() / 1000) } };
+  };
+
+  const reporter = setInterval(() => {
+    const now = Date.now();
+    const out = [];
+    for (const [key, s] of stats) {
+      const period = s.report(now);
+      if (period.averageConcurrency > 0 || period.requestCount > 0) out.push(wireStat(key, period.averageConcurrency, period.requestCount));
+    }
+    pusher?.push(out);
+  }, 1000);
+  reporter.unref();
+
+  const poolFor = (pod: PodTracker): Pool => {
+    let pool = pools.get(pod.address);
+    if (!pool) pools.set(pod.address, (pool = new Pool(`http://${pod.address}`, { headersTimeout: 0, bodyTimeout: 0 })));
+    return pool;
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const probe = req.headers[H_NETWORK_PROBE];
+    if (probe === 'activator') return plain(res, 200, 'activator');
+    if (probe === 'probe') {
+      const hash = req.headers[H_NETWORK_HASH];
+      if (typeof hash !== 'string' || hash === '') return plain(res, 400, 'no K-Network-Hash header in the probe request');
+      return plain(res, 200, 'probe', { [H_NETWORK_HASH]: hash });
+    }
+    if (req.headers['user-agent']?.startsWith('kube-probe/')) return plain(res, 200, 'ok');
+    const namespace = req.headers[H_SERVING_NAMESPACE];
+    const revision = req.headers[H_SERVING_REVISION];
+    if (typeof namespace !== 'string' || typeof revision !== 'string') return plain(res, 404, 'no Knative-Serving-Namespace / Knative-Serving-Revision headers: the activator only serves requests routed by the gateway\n');
+    const key = `${namespace}/${revision}`;
+    const throttler = throttlerFor(key);
+    if (!throttler) return plain(res, 404, `revision ${key} is unknown to the activator\n`);
+    const timeoutMs = (o.source.get(key)?.timeoutSeconds ?? 300) * 1000;
+    const s = statsFor(key);
+    const started = Date.now();
+    s.requestIn(started, false);
+    // Scale from zero must not wait for the next tick: tell the autoscaler now.
+    if (throttler.readyPods === 0) pusher?.push([wireStat(key, throttler.queued + 1, 1)]);
+    let done = false;
+    const abort = new AbortController();
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(deadline);
+      s.requestOut(Date.now(), false);
+    };
+    const waiter: SlotWaiter = {
+      grant(pod) {
+        if (done) return throttler.release(pod);
+        forward(pod);
+      },
+    };
+    const deadline = setTimeout(() => {
+      throttler.cancel(waiter);
+      abort.abort();
+      if (!res.headersSent) plain(res, 504, ACTIVATOR_TIMEOUT_BODY + '\n');
+      else res.destroy();
+      finish();
+    }, timeoutMs);
+    res.once('close', () => {
+      if (done) return;
+      throttler.cancel(waiter);
+      abort.abort();
+      finish();
+    });
+    const forward = (pod: PodTracker): void => {
+      const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+      const headers = upstreamRequestHeaders(req.rawHeaders, req.socket.remoteAddress, false);
+      headers.push(H_PROXY_REQUEST, 'activator');
+      poolFor(pod)
+        .request({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null, signal: abort.signal })
+        .then((upstream) => {
+          res.writeHead(upstream.statusCode, downstreamResponseHeaders(upstream.headers as Record<string, string | string[] | undefined>));
+          upstream.body.pipe(res);
+          upstream.body.once('error', () => res.destroy());
+          res.once('close', () => {
+            throttler.release(pod);
+            finish();
+          });
+        })
+        .catch((err: Error) => {
+          throttler.release(pod);
+          if (done) return;
+          if (!res.headersSent) plain(res, 502, `the pod at ${pod.address} failed: ${err.message}\n`);
+          finish();
+        });
+    };
+    throttler.acquire(waiter);
+  };
+
+  const server = http.createServer({ keepAliveTimeout: 65_000 }, handle);
+  await new Promise<void>((resolve) => server.listen(o.port, o.host ?? '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  o.log.info('activator listening', { port, index: o.index ?? 0, replicas: o.replicas ?? 1 });
+  return {
+    port,
+    throttler: (key) => throttlers.get(key),
+    async close() {
+      clearInterval(reporter);
+      unsubscribe();
+      pusher?.close();
+      for (const t of throttlers.values()) t.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([...pools.values()].map((p) => p.close()));
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// One revision's throttler: pods become usable only after answering the activator's probe; a
+// request takes a slot on one pod (never more than containerConcurrency there) or waits in a queue
+// bounded only by its own deadline. Capacity follows the pods as they come and go; waiting
+// requests are never dropped by a change.
+import type { Endpoint } from '../model/desired.js';
+import { policyFor, type Picker, type PodSlot } from './lb-policy.js';
+import { assignSlice } from './subsetting.js';
+
+export interface PodTracker extends PodSlot {
+  endpoint: Endpoint;
+  address: string;
+  ready: boolean;
+}
+
+export interface SlotWaiter {
+  /** Called once with the pod granted. */
+  grant(pod: PodTracker): void;
+}
+
+export type PodProbe = (endpoint: Endpoint) => Promise<boolean>;
+
+export interface ThrottlerOptions {
+  containerConcurrency: number;
+  probe: PodProbe;
+  probeIntervalMs: number;
+  /** This activator's index among all activators (−1: not yet listed) and their number. */
+  activatorIndex: number;
+  activatorCount: number;
+}
+
+export class RevisionThrottler {
+  private readonly trackers = new Map<string, PodTracker>();
+  private assigned: PodTracker[] = [];
+  private readonly waiting: SlotWaiter[] = [];
+  private pick: Picker<PodTracker>;
+  private closed = false;
+
+  constructor(private o: ThrottlerOptions) {
+    this.pick = policyFor<PodTracker>(o.containerConcurrency);
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  get readyPods(): number {
+    return this.assigned.length;
+  }
+
+  get inFlight(): number {
+    let n = 0;
+    for (const t of this.trackers.values()) n += t.inFlight;
+    return n;
+  }
+
+  /** Capacity in requests at once: CC × assigned pods (Infinity when CC is 0 and there are pods). */
+  get capacity(): number {
+    if (this.assigned.length === 0) return 0;
+    return this.o.containerConcurrency === 0 ? Infinity : this.o.containerConcurrency * this.assigned.length;
+  }
+
+  updateConcurrency(containerConcurrency: number): void {
+    if (containerConcurrency === this.o.containerConcurrency) return;
+    this.o = { ...this.o, containerConcurrency };
+    this.pick = policyFor<PodTracker>(containerConcurrency);
+    for (const t of this.trackers.values()) t.capacity = containerConcurrency;
+    this.dispatch();
+  }
+
+  /** The revision's current pods: new ones are probed before use, gone ones stop taking requests. */
+  updatePods(endpoints: Endpoint[]): void {
+    const wanted = new Set(endpoints.map((e) => `${e.host}:${e.port}`));
+    for (const [address, tracker] of this.trackers) {
+      if (!wanted.has(address)) {
+        tracker.ready = false;
+        this.trackers.delete(address);
+      }
+    }
+    for (const endpoint of endpoints) {
+      const address = `${endpoint.host}:${endpoint.port}`;
+      if (this.trackers.has(address)) continue;
+      const tracker: PodTracker = { endpoint, address, ready: false, inFlight: 0, capacity: this.o.containerConcurrency };
+      this.trackers.set(address, tracker);
+      void this.probeUntilReady(tracker);
+    }
+    this.reassign();
+  }
+
+  private async probeUntilReady(tracker: PodTracker): Promise<void> {
+    while (!this.closed && this.trackers.get(tracker.address) === tracker) {
+      if (await this.o.probe(tracker.endpoint)) {
+        if (this.trackers.get(tracker.address) !== tracker) return;
+        tracker.ready = true;
+        this.reassign();
+        return;
+      }
+      await new Promise((r) => setTimeout(r, this.o.probeIntervalMs));
+    }
+  }
+
+  private reassign(): void {
+    const ready = [...this.trackers.values()].filter((t) => t.ready).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    this.assigned = assignSlice(ready, this.o.activatorIndex, this.o.activatorCount);
+    this.dispatch();
+  }
+
+  /** A pod right now, or queue the waiter; returns whether it was granted at once. */
+  acquire(waiter: SlotWaiter): boolean {
+    if (this.waiting.length === 0) {
+      const pod = this.pick(this.assigned);
+      if (pod) {
+        pod.inFlight++;
+        waiter.grant(pod);
+        return true;
+      }
+    }
+    this.waiting.push(waiter);
+    return false;
+  }
+
+  /** Withdraws a waiter (its deadline passed or its client left). */
+  cancel(waiter: SlotWaiter): void {
+    const at = this.waiting.indexOf(waiter);
+    if (at >= 0) this.waiting.splice(at, 1);
+  }
+
+  release(pod: PodTracker): void {
+    pod.inFlight--;
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    while (this.waiting.length > 0) {
+      const pod = this.pick(this.assigned);
+      if (!pod) return;
+      pod.inFlight++;
+      this.waiting.shift()!.grant(pod);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,81 @@
+// The real activator in front of real queue-proxies and example apps.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createLogger } from '../../src/log/logger.js';
+import { InProcessRevisionSource } from '../../src/activator/revision-source.js';
+import { startActivator } from '../../src/activator/server.js';
+import { startStatReceiver } from '../../src/autoscaler/stat-receiver.js';
+import type { WireStat } from '../../src/autoscaler/stat.js';
+import { startExampleApp } from '../support/app.js';
+import { startQueue } from '../support/queue.js';
+
+const log = createLogger('test');
+const routed = (revision: string) => ({ 'knative-serving-namespace': 'default', 'knative-serving-revision': revision });
+
+test('a cold revision: 50 concurrent requests wait for the starting pod and all succeed within its concurrency', async (t) => {
+  const received: WireStat[] = [];
+  const receiver = await startStatReceiver(0, '127.0.0.1', (s) => received.push(...s), log);
+  t.after(() => receiver.close());
+  const source = new InProcessRevisionSource();
+  const activator = await startActivator({ port: 0, source, autoscalerUrl: `ws://127.0.0.1:${receiver.port}`, log });
+  t.after(() => activator.close());
+  source.set({ namespace: 'default', name: 'cold-00001', containerConcurrency: 2, timeoutSeconds: 30, pods: [] });
+  await new Promise((r) => setTimeout(r, 200)); // let the stat websocket connect
+
+  const requests = Array.from({ length: 50 }, () => fetch(`http://127.0.0.1:${activator.port}/?delay=20`, { headers: routed('cold-00001') }).then(async (r) => ({ status: r.status, body: await r.text() })));
+  // The pod starts after the requests arrived (a slow boot), then is announced.
+  const app = await startExampleApp({ STARTUP_DELAY_MS: '800', K_REVISION: 'cold-00001' });
+  t.after(() => app.stop());
+  const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '2' });
+  t.after(() => queue.stop());
+  source.set({ namespace: 'default', name: 'cold-00001', containerConcurrency: 2, timeoutSeconds: 30, pods: [{ host: '127.0.0.1', port: queue.servingPort }] });
+  const results = await Promise.all(requests);
+  assert.deepEqual(new Set(results.map((r) => `${r.status} ${r.body}`)), new Set(['200 Hello cold-00001!\n']));
+  // The immediate push for a revision without pods reached the autoscaler, decoded.
+  const first = received.find((s) => s.name === 'cold-00001')!;
+  assert.equal(first.namespace, 'default');
+  assert.ok(first.stat.averageConcurrentRequests >= 1);
+  assert.equal(first.stat.podName, 'activator-0');
+  // The pod counted every request as proxied (K-Proxy-Request) and never had more than 2 at once.
+  const text = await (await fetch(`http://127.0.0.1:${queue.userMetricsPort}/metrics`)).text();
+  assert.match(text, /revision_request_count\{response_code="200"[^}]*\} 50/);
+  assert.equal(activator.throttler('default/cold-00001')!.inFlight, 0);
+});
+
+test('capacity follows pods: 3 pods × CC 2 = 6; unknown revisions 404; no pod in time → 504', async (t) => {
+  const source = new InProcessRevisionSource();
+  const activator = await startActivator({ port: 0, source, log });
+  t.after(() => activator.close());
+  const pods = [];
+  for (let i = 0; i < 3; i++) {
+    const app = await startExampleApp();
+    t.after(() => app.stop());
+    const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '2' });
+    t.after(() => queue.stop());
+    pods.push({ host: '127.0.0.1', port: queue.servingPort });
+  }
+  source.set({ namespace: 'default', name: 'wide-00001', containerConcurrency: 2, timeoutSeconds: 30, pods });
+  const ok = await fetch(`http://127.0.0.1:${activator.port}/`, { headers: routed('wide-00001') });
+  assert.equal(ok.status, 200);
+  await ok.text();
+  const throttler = activator.throttler('default/wide-00001')!;
+  for (let i = 0; i < 50 && throttler.readyPods < 3; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(throttler.capacity, 6);
+  const burst = Array.from({ length: 12 }, () => fetch(`http://127.0.0.1:${activator.port}/?delay=300`, { headers: routed('wide-00001') }));
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(throttler.inFlight, 6, 'six at the pods');
+  assert.equal(throttler.queued, 6, 'six waiting');
+  assert.deepEqual((await Promise.all(burst)).map((r) => r.status), Array(12).fill(200));
+
+  const unknown = await fetch(`http://127.0.0.1:${activator.port}/`, { headers: routed('nope-00001') });
+  assert.equal(unknown.status, 404);
+  assert.match(await unknown.text(), /revision default\/nope-00001 is unknown/);
+
+  source.set({ namespace: 'default', name: 'never-00001', containerConcurrency: 1, timeoutSeconds: 0.3, pods: [] });
+  const timeout = await fetch(`http://127.0.0.1:${activator.port}/`, { headers: routed('never-00001') });
+  assert.equal(timeout.status, 504);
+  assert.equal(await timeout.text(), 'activator request timeout\n');
+
+  const probe = await fetch(`http://127.0.0.1:${activator.port}/healthz`, { headers: { 'k-network-probe': 'activator' } });
+  assert.equal(await probe.text(), 'activator');
+});
