@@ -1,15 +1,17 @@
 // google.protobuf.Struct in its proto form ({fields: {k: Value}}): protobufjs does not convert
-// plain JSON objects into Structs and would silently drop them.
+// plain JSON objects into Structs and would silently drop them. Value's fields are spelt the way
+// protobufjs's own built-in google/protobuf/struct.proto names them (camelCase: stringValue, ...),
+// which is what it uses even when loading with keepCase; the bytes on the wire are the same.
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 function toValue(value: Json): Record<string, unknown> {
-  if (value === null) return { null_value: 'NULL_VALUE' };
-  if (typeof value === 'string') return { string_value: value };
-  if (typeof value === 'number') return { number_value: value };
-  if (typeof value === 'boolean') return { bool_value: value };
-  if (Array.isArray(value)) return { list_value: { values: value.map(toValue) } };
-  return { struct_value: toStruct(value) };
+  if (value === null) return { nullValue: 'NULL_VALUE' };
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'number') return { numberValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (Array.isArray(value)) return { listValue: { values: value.map(toValue) } };
+  return { structValue: toStruct(value) };
 }
 
 export function toStruct(object: { [key: string]: Json }): { fields: Record<string, unknown> } {
@@ -27,10 +29,10 @@ export function fromStruct(struct: unknown): Record<string, unknown> {
 }
 
 function fromValue(value: Record<string, unknown>): unknown {
-  if ('string_value' in value) return value.string_value;
-  if ('number_value' in value) return value.number_value;
-  if ('bool_value' in value) return value.bool_value;
-  if ('struct_value' in value) return fromStruct(value.struct_value);
-  if ('list_value' in value) return ((value.list_value as { values?: Array<Record<string, unknown>> }).values ?? []).map(fromValue);
+  if ('stringValue' in value) return value.stringValue;
+  if ('numberValue' in value) return value.numberValue;
+  if ('boolValue' in value) return value.boolValue;
+  if ('structValue' in value) return fromStruct(value.structValue);
+  if ('listValue' in value) return ((value.listValue as { values?: Array<Record<string, unknown>> }).values ?? []).map(fromValue);
   return null;
 }

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { checkSnapshotConsistency, fromStruct, translate, type EnvoyResource } from '../../src/translate/index.js';
 import { TYPE_URL, validateResource } from '../../src/xds/index.js';
+import { typeForUrl } from '../../src/xds/protos.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 
 const pod = (port: number) => ({ host: '127.0.0.1', port });
@@ -108,6 +109,10 @@ test('clusters keep their names; the mode changes only the public assignment', (
   assert.equal(t.clusters.find((c) => c.name === 'default/hello-00001')!.typed_extension_protocol_options, undefined);
   const meta = (t.clusters.find((c) => c.name === 'default/hello-00001-private')!.metadata as any).filter_metadata.gatehouse;
   assert.deepEqual(fromStruct(meta), { namespace: 'default', revision: 'hello-00001', containerConcurrency: 10, timeoutSeconds: 60 });
+  // …and it survives encoding (protobufjs drops Struct values spelt any other way).
+  const Cluster = typeForUrl(TYPE_URL.cluster);
+  const decoded = Cluster.toObject(Cluster.decode(Cluster.encode(Cluster.fromObject(t.clusters.find((c) => c.name === 'default/hello-00001-private')!)).finish())) as any;
+  assert.deepEqual(fromStruct(decoded.metadata.filter_metadata.gatehouse), { namespace: 'default', revision: 'hello-00001', containerConcurrency: 10, timeoutSeconds: 60 });
   const ports = (cla: EnvoyResource) => (cla.endpoints as any[]).flatMap((l) => l.lb_endpoints.map((e: any) => e.endpoint.address.socket_address.port_value));
   const byName = (tr: typeof t, name: string) => tr.endpoints.find((e) => e.cluster_name === name)!;
   assert.deepEqual(ports(byName(t, 'default/hello-00001')), [9001, 9002]);
