@@ -1,0 +1,39 @@
+// `gatehouse activator`: buffers and load-balances requests for revisions learnt over xDS.
+import type { Command } from 'commander';
+
+export function register(program: Command): void {
+  program
+    .command('activator')
+    .description("run the activator: hold requests for revisions at zero, spread them over ready pods, push load to the autoscaler")
+    .requiredOption('--xds <host:port>', 'the gatehouse xDS server (revisions come from its private clusters)')
+    .option('--port <port>', 'HTTP port (Knative: 8012; 0 = any free port)', '8012')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--node-id <id>', 'xDS node id', 'activator-0')
+    .option('--autoscaler <url>', "the autoscaler's stat websocket, e.g. ws://127.0.0.1:8080")
+    .option('--index <n>', "this activator's index among the replicas, for pod subsetting", '0')
+    .option('--replicas <n>', 'how many activators share the pods', '1')
+    .action(async (opts: { xds: string; port: string; host: string; nodeId: string; autoscaler?: string; index: string; replicas: string }) => {
+      const { createLogger } = await import('../log/logger.js');
+      const { XdsRevisionSource } = await import('../activator/xds-source.js');
+      const { startActivator } = await import('../activator/server.js');
+      const log = createLogger('activator');
+      const source = new XdsRevisionSource(opts.xds, { id: opts.nodeId, cluster: 'gatehouse-activators' }, log);
+      const activator = await startActivator({
+        port: Number(opts.port),
+        host: opts.host,
+        source,
+        ...(opts.autoscaler ? { autoscalerUrl: opts.autoscaler } : {}),
+        index: Number(opts.index),
+        replicas: Number(opts.replicas),
+        name: opts.nodeId,
+        log,
+      });
+      const stop = () =>
+        void activator.close().then(() => {
+          source.close();
+          process.exit(0);
+        });
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
