@@ -176,9 +176,15 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
             finish();
           });
         })
-        .catch((err: Error) => {
+        .catch((err: NodeJS.ErrnoException) => {
           throttler.release(pod);
           if (done) return;
+          // Refused: the request never reached the pod, so it is safe to send it elsewhere.
+          if (err.code === 'ECONNREFUSED') {
+            throttler.markUnready(pod);
+            throttler.acquire(waiter);
+            return;
+          }
           if (!res.headersSent) plain(res, 502, `the pod at ${pod.address} failed: ${err.message}\n`);
           finish();
         });

@@ -98,6 +98,14 @@ export class RevisionThrottler {
     }
   }
 
+  /** A pod refused a connection: stop using it until it answers the probe again. */
+  markUnready(pod: PodTracker): void {
+    if (this.trackers.get(pod.address) !== pod || !pod.ready) return;
+    pod.ready = false;
+    this.reassign();
+    void this.probeUntilReady(pod);
+  }
+
   private reassign(): void {
     const ready = [...this.trackers.values()].filter((t) => t.ready).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
     this.assigned = assignSlice(ready, this.o.activatorIndex, this.o.activatorCount);

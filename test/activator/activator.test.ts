@@ -80,3 +80,44 @@ test('capacity follows pods: 3 pods × CC 2 = 6; unknown revisions 404; no pod i
   const probe = await fetch(`http://127.0.0.1:${activator.port}/healthz`, { headers: { 'k-network-probe': 'activator' } });
   assert.equal(await probe.text(), 'activator');
 });
+
+test('a pod killed mid-load: requests it refuses go to the other pod, none hang', async (t) => {
+  const source = new InProcessRevisionSource();
+  const activator = await startActivator({ port: 0, source, log });
+  t.after(() => activator.close());
+  const pods = [];
+  const queues = [];
+  for (let i = 0; i < 2; i++) {
+    const app = await startExampleApp();
+    t.after(() => app.stop());
+    const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '2' });
+    t.after(() => queue.stop());
+    queues.push(queue);
+    pods.push({ host: '127.0.0.1', port: queue.servingPort });
+  }
+  source.set({ namespace: 'default', name: 'kill-00001', containerConcurrency: 2, timeoutSeconds: 10, pods });
+  await (await fetch(`http://127.0.0.1:${activator.port}/`, { headers: routed('kill-00001') })).text();
+  const throttler = activator.throttler('default/kill-00001')!;
+  for (let i = 0; i < 50 && throttler.readyPods < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  // Load that keeps going while one pod dies; the source is not told (as if the update lagged).
+  const statuses: number[] = [];
+  let running = true;
+  const client = async () => {
+    while (running) {
+      const res = await fetch(`http://127.0.0.1:${activator.port}/?delay=20`, { headers: routed('kill-00001'), signal: AbortSignal.timeout(5000) });
+      statuses.push(res.status);
+      await res.text();
+    }
+  };
+  const clients = Array.from({ length: 4 }, client);
+  await new Promise((r) => setTimeout(r, 300));
+  await queues[0]!.stop();
+  await new Promise((r) => setTimeout(r, 700));
+  running = false;
+  await Promise.all(clients);
+  assert.ok(statuses.length > 20);
+  // Requests in flight on the killed pod at the moment it died may fail; after that, none.
+  const failedAfterKill = statuses.slice(-15).filter((s) => s !== 200);
+  assert.deepEqual(failedAfterKill, []);
+  assert.equal(throttler.readyPods, 1);
+});
