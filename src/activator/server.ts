@@ -2,6 +2,7 @@
 // the gateway adds, a slot from that revision's throttler (waiting while pods start), and the
 // request forwarded to the granted pod with K-Proxy-Request so the pod counts it as proxied.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import client from 'prom-client';
 import type { AddressInfo } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.js';
@@ -24,12 +25,17 @@ export interface ActivatorOptions {
   replicas?: number;
   name?: string;
   probeIntervalMs?: number;
+  /** Prometheus metrics port (0 = any free port); none when undefined. */
+  metricsPort?: number;
   log: Logger;
 }
 
 export interface Activator {
   port: number;
+  metricsPort: number | undefined;
   throttler(key: string): RevisionThrottler | undefined;
+  /** SIGTERM: probes answer 503, new requests are still served until `quietMs` pass without one, then in-flight ones finish. */
+  drain(quietMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -59,6 +65,12 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
   const stats = new Map<string, RequestStats>();
   const pools = new Map<string, Pool>();
   const pusher = o.autoscalerUrl ? new StatPusher(o.autoscalerUrl, o.log) : undefined;
+  // Plain counters on the request path; prom-client reads them when scraped.
+  const proxied = new Map<string, number>();
+  const failures = new Map<string, number>(); // "revision\0reason" → count
+  const countFailure = (key: string, reason: string) => failures.set(`${key}\0${reason}`, (failures.get(`${key}\0${reason}`) ?? 0) + 1);
+  let draining = false;
+  let lastRequest = Date.now();
 
   const sync = (key: string): void => {
     const info = o.source.get(key);
@@ -115,6 +127,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const probe = req.headers[H_NETWORK_PROBE];
+    if (draining && (probe !== undefined || req.headers['user-agent']?.startsWith('kube-probe/'))) return plain(res, 503, 'shutting down');
     if (probe === 'activator') return plain(res, 200, 'activator');
     if (probe === 'probe') {
       const hash = req.headers[H_NETWORK_HASH];
@@ -126,8 +139,12 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     const revision = req.headers[H_SERVING_REVISION];
     if (typeof namespace !== 'string' || typeof revision !== 'string') return plain(res, 404, 'no Knative-Serving-Namespace / Knative-Serving-Revision headers: the activator only serves requests routed by the gateway\n');
     const key = `${namespace}/${revision}`;
+    lastRequest = Date.now();
     const throttler = throttlerFor(key);
-    if (!throttler) return plain(res, 404, `revision ${key} is unknown to the activator\n`);
+    if (!throttler) {
+      countFailure(key, 'unknown_revision');
+      return plain(res, 404, `revision ${key} is unknown to the activator\n`);
+    }
     const timeoutMs = (o.source.get(key)?.timeoutSeconds ?? 300) * 1000;
     const s = statsFor(key);
     const started = Date.now();
@@ -153,6 +170,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       abort.abort();
       if (!res.headersSent) plain(res, 504, ACTIVATOR_TIMEOUT_BODY + '\n');
       else res.destroy();
+      countFailure(key, 'timeout');
       finish();
     }, timeoutMs);
     res.once('close', () => {
@@ -168,6 +186,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       poolFor(pod)
         .request({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null, signal: abort.signal })
         .then((upstream) => {
+          proxied.set(key, (proxied.get(key) ?? 0) + 1);
           res.writeHead(upstream.statusCode, downstreamResponseHeaders(upstream.headers as Record<string, string | string[] | undefined>));
           upstream.body.pipe(res);
           upstream.body.once('error', () => res.destroy());
@@ -186,6 +205,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
             return;
           }
           if (!res.headersSent) plain(res, 502, `the pod at ${pod.address} failed: ${err.message}\n`);
+          countFailure(key, 'pod_failed');
           finish();
         });
     };
@@ -195,11 +215,68 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
   const server = http.createServer({ keepAliveTimeout: 65_000 }, handle);
   await new Promise<void>((resolve) => server.listen(o.port, o.host ?? '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  o.log.info('activator listening', { port, index: o.index ?? 0, replicas: o.replicas ?? 1 });
+  let metricsServer: http.Server | undefined;
+  let metricsPort: number | undefined;
+  if (o.metricsPort !== undefined) {
+    const registry = new client.Registry();
+    const perRevision = (name: string, help: string, read: (t: RevisionThrottler) => number) =>
+      new client.Gauge({
+        name,
+        help,
+        labelNames: ['revision'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const [key, t] of throttlers) this.set({ revision: key }, read(t));
+        },
+      });
+    perRevision('activator_queued_requests', 'Requests waiting for a pod', (t) => t.queued);
+    perRevision('activator_in_flight_requests', 'Requests at pods', (t) => t.inFlight);
+    perRevision('activator_capacity', 'Requests this activator may have at the pods at once', (t) => t.capacity);
+    perRevision('activator_ready_pods', 'Pods this activator sends to', (t) => t.readyPods);
+    new client.Counter({
+      name: 'activator_proxied_requests_total',
+      help: 'Requests forwarded to a pod',
+      labelNames: ['revision'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [key, n] of proxied) this.inc({ revision: key }, n);
+      },
+    });
+    new client.Counter({
+      name: 'activator_errors_total',
+      help: 'Requests the activator answered with an error, by reason (timeout 504, pod_failed 502, unknown_revision 404)',
+      labelNames: ['revision', 'reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [k, n] of failures) {
+          const [revision, reason] = k.split('\0') as [string, string];
+          this.inc({ revision, reason }, n);
+        }
+      },
+    });
+    metricsServer = http.createServer((_req, res) => void registry.metrics().then((text) => plain(res, 200, text, { 'content-type': registry.contentType })));
+    await new Promise<void>((resolve) => metricsServer!.listen(o.metricsPort, o.host ?? '127.0.0.1', resolve));
+    metricsPort = (metricsServer.address() as AddressInfo).port;
+  }
+  o.log.info('activator listening', { port, metricsPort, index: o.index ?? 0, replicas: o.replicas ?? 1 });
+  const inFlightTotal = () => [...stats.values()].reduce((n, s) => n + s.inFlight, 0);
   return {
     port,
+    metricsPort,
     throttler: (key) => throttlers.get(key),
+    async drain(quietMs) {
+      draining = true;
+      lastRequest = Date.now(); // the quiet period starts now at the earliest
+      o.log.info('draining', { quietMs });
+      while (Date.now() - lastRequest < quietMs) await new Promise((r) => setTimeout(r, Math.max(10, quietMs - (Date.now() - lastRequest))));
+      server.close();
+      while (inFlightTotal() > 0) await new Promise((r) => setTimeout(r, 20));
+    },
     async close() {
+      metricsServer?.close();
       clearInterval(reporter);
       unsubscribe();
       pusher?.close();

@@ -12,7 +12,9 @@ export function register(program: Command): void {
     .option('--autoscaler <url>', "the autoscaler's stat websocket, e.g. ws://127.0.0.1:8080")
     .option('--index <n>', "this activator's index among the replicas, for pod subsetting", '0')
     .option('--replicas <n>', 'how many activators share the pods', '1')
-    .action(async (opts: { xds: string; port: string; host: string; nodeId: string; autoscaler?: string; index: string; replicas: string }) => {
+    .option('--metrics-port <port>', 'Prometheus metrics per revision', '9090')
+    .option('--drain-quiet-seconds <s>', 'on SIGTERM, keep serving until this long passes without a request', '30')
+    .action(async (opts: { xds: string; port: string; host: string; nodeId: string; autoscaler?: string; index: string; replicas: string; metricsPort: string; drainQuietSeconds: string }) => {
       const { createLogger } = await import('../log/logger.js');
       const { XdsRevisionSource } = await import('../activator/xds-source.js');
       const { startActivator } = await import('../activator/server.js');
@@ -26,10 +28,11 @@ export function register(program: Command): void {
         index: Number(opts.index),
         replicas: Number(opts.replicas),
         name: opts.nodeId,
+        metricsPort: Number(opts.metricsPort),
         log,
       });
       const stop = () =>
-        void activator.close().then(() => {
+        void activator.drain(Number(opts.drainQuietSeconds) * 1000).then(() => activator.close()).then(() => {
           source.close();
           process.exit(0);
         });

@@ -45,7 +45,7 @@ test('a cold revision: 50 concurrent requests wait for the starting pod and all 
 
 test('capacity follows pods: 3 pods × CC 2 = 6; unknown revisions 404; no pod in time → 504', async (t) => {
   const source = new InProcessRevisionSource();
-  const activator = await startActivator({ port: 0, source, log });
+  const activator = await startActivator({ port: 0, source, metricsPort: 0, log });
   t.after(() => activator.close());
   const pods = [];
   for (let i = 0; i < 3; i++) {
@@ -79,6 +79,33 @@ test('capacity follows pods: 3 pods × CC 2 = 6; unknown revisions 404; no pod i
 
   const probe = await fetch(`http://127.0.0.1:${activator.port}/healthz`, { headers: { 'k-network-probe': 'activator' } });
   assert.equal(await probe.text(), 'activator');
+
+  const metrics = await (await fetch(`http://127.0.0.1:${activator.metricsPort}/metrics`)).text();
+  assert.match(metrics, /activator_capacity\{revision="default\/wide-00001"\} 6/);
+  assert.match(metrics, /activator_proxied_requests_total\{revision="default\/wide-00001"\} 13/);
+  assert.match(metrics, /activator_errors_total\{revision="default\/never-00001",reason="timeout"\} 1/);
+  assert.match(metrics, /activator_errors_total\{revision="default\/nope-00001",reason="unknown_revision"\} 1/);
+});
+
+test('drain: probes answer 503 while requests in flight and new ones during the quiet period finish', async (t) => {
+  const app = await startExampleApp();
+  t.after(() => app.stop());
+  const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '4' });
+  t.after(() => queue.stop());
+  const source = new InProcessRevisionSource();
+  source.set({ namespace: 'default', name: 'drain-00001', containerConcurrency: 4, timeoutSeconds: 10, pods: [{ host: '127.0.0.1', port: queue.servingPort }] });
+  const activator = await startActivator({ port: 0, source, log });
+  t.after(() => activator.close());
+  const slow = fetch(`http://127.0.0.1:${activator.port}/?delay=600`, { headers: routed('drain-00001') }).then((r) => r.status);
+  await new Promise((r) => setTimeout(r, 100));
+  const drained = activator.drain(200);
+  const probe = await fetch(`http://127.0.0.1:${activator.port}/`, { headers: { 'k-network-probe': 'activator' } });
+  assert.deepEqual([probe.status, await probe.text()], [503, 'shutting down']);
+  const during = await fetch(`http://127.0.0.1:${activator.port}/`, { headers: routed('drain-00001') });
+  assert.equal(during.status, 200);
+  await during.text();
+  await drained;
+  assert.equal(await slow, 200);
 });
 
 test('a pod killed mid-load: requests it refuses go to the other pod, none hang', async (t) => {

@@ -55,7 +55,7 @@ test('gatehouse activator as a process serves a revision it learnt over xDS', as
   const xds = await startXdsServer({ port: 0 });
   t.after(() => xds.close());
   xds.cache.setTranslation(translate(desired([route('proc', [{ revisionName: 'proc-00001', percent: 100 }])], [routing(revision('proc-00001', { containerConcurrency: 1 }), 'proxy', [{ host: '127.0.0.1', port: queue.servingPort }])])));
-  const child = spawn(process.execPath, [gatehouseBin, 'activator', '--xds', `127.0.0.1:${xds.port}`, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [gatehouseBin, 'activator', '--xds', `127.0.0.1:${xds.port}`, '--port', '0', '--metrics-port', '0', '--drain-quiet-seconds', '0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
   t.after(async () => {
     if (child.exitCode === null) {
       child.kill('SIGKILL');
