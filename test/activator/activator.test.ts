@@ -148,3 +148,24 @@ test('a pod killed mid-load: requests it refuses go to the other pod, none hang'
   assert.deepEqual(failedAfterKill, []);
   assert.equal(throttler.readyPods, 1);
 });
+
+test('two activators split 5 pods 3 + 2, as the subsetting examples say', async (t) => {
+  const pods = [];
+  for (let i = 0; i < 5; i++) {
+    const app = await startExampleApp();
+    t.after(() => app.stop());
+    const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '1' });
+    t.after(() => queue.stop());
+    pods.push({ host: '127.0.0.1', port: queue.servingPort });
+  }
+  const source = new InProcessRevisionSource();
+  source.set({ namespace: 'default', name: 'split-00001', containerConcurrency: 1, timeoutSeconds: 10, pods });
+  const activators = await Promise.all([0, 1].map((index) => startActivator({ port: 0, source, index, replicas: 2, log })));
+  t.after(() => Promise.all(activators.map((a) => a.close())));
+  for (const a of activators) await (await fetch(`http://127.0.0.1:${a.port}/`, { headers: routed('split-00001') })).text();
+  const assigned = () => activators.map((a) => a.throttler('default/split-00001')!.readyPods);
+  for (let i = 0; i < 50 && assigned().join() !== '3,2'; i++) await new Promise((r) => setTimeout(r, 50));
+  // 5 pods / 2 activators = 2 each, the fifth pod (remnant) to activator 0
+  assert.deepEqual(assigned(), [3, 2]);
+  assert.deepEqual(activators.map((a) => a.throttler('default/split-00001')!.capacity), [3, 2]);
+});
