@@ -174,7 +174,8 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       finish();
     }, timeoutMs);
     res.once('close', () => {
-      if (done) return;
+      // A response that completed is not a client leaving: nothing to cancel (and aborting costs).
+      if (done || res.writableFinished) return;
       throttler.cancel(waiter);
       abort.abort();
       finish();
@@ -212,7 +213,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     throttler.acquire(waiter);
   };
 
-  const server = http.createServer({ keepAliveTimeout: 65_000 }, handle);
+  const server = http.createServer({ keepAliveTimeout: 65_000, noDelay: true }, handle);
   await new Promise<void>((resolve) => server.listen(o.port, o.host ?? '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   let metricsServer: http.Server | undefined;
