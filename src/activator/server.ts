@@ -8,7 +8,7 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.js';
 import type { Endpoint } from '../model/desired.js';
 import { H_NETWORK_HASH, H_NETWORK_PROBE, H_PROXY_REQUEST, H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from '../queue/forward-headers.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from '../http/forward-headers.js';
 import { RequestStats } from '../queue/stats.js';
 import type { RevisionSource } from './revision-source.js';
 import { StatPusher } from './stat-pusher.js';

@@ -1,14 +1,12 @@
 // One proxied request, from arrival to the end of its response. The base class owns what every
 // request shares — breaker slot, stats, timeouts, client disconnect — and the two subclasses own
 // the upstream protocol: HTTP/1.1 through an undici Pool, HTTP/2 cleartext through one h2 session.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Breaker, Waiter } from './breaker.js';
 import type { DeadlineTicker, Watched } from './deadlines.js';
 import type { RequestStats } from './stats.js';
 
-export type InboundRequest = IncomingMessage | Http2ServerRequest;
-export type OutboundResponse = ServerResponse | Http2ServerResponse;
+export type { InboundRequest, OutboundResponse } from '../http/auto-codec.js';
+import type { InboundRequest, OutboundResponse } from '../http/auto-codec.js';
 
 export interface ExchangeTimeouts {
   /** Whole request. */

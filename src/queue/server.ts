@@ -4,11 +4,12 @@
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import net, { type AddressInfo } from 'node:net';
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
 import { H_KUBELET_PROBE, H_NETWORK_HASH, H_NETWORK_PROBE, H_PROXY_REQUEST } from '../model/headers.js';
 import type { Logger } from '../log/logger.js';
+import { closeServer, createAutoCodecServer, listen, plain } from '../http/auto-codec.js';
 import { Breaker } from './breaker.js';
 import type { QueueConfig } from './config.js';
 import { DeadlineTicker } from './deadlines.js';
@@ -36,26 +37,6 @@ export interface QueueProxy {
 
 const REPORTING_PERIOD_MS = 1000;
 const TIMEOUT_TICK_MS = 50;
-const H2_PREFACE_START = Buffer.from('PRI');
-
-function plain(res: OutboundResponse, statusCode: number, body: string, extra?: Record<string, string>): void {
-  res.writeHead(statusCode, { 'content-type': 'text/plain; charset=utf-8', ...extra });
-  res.end(body);
-}
-
-function listen(server: net.Server, port: number, host: string | undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function closeServer(server: net.Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
 
 export async function startQueueProxy(config: QueueConfig, log: Logger): Promise<QueueProxy> {
   const startedAt = Date.now();
@@ -124,22 +105,7 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
   };
 
   // Serving port: sniff the first bytes so HTTP/1.1 and h2c prior knowledge share one socket.
-  const h1 = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, handle);
-  h1.on('upgrade', onUpgrade);
-  const h2 = http2.createServer({}, handle);
-  const sockets = new Set<net.Socket>();
-  const front = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.once('readable', () => {
-      const first: Buffer | null = socket.read();
-      if (first === null) return void socket.destroy();
-      socket.unshift(first);
-      const isH2 = first.length >= 3 && first.subarray(0, 3).equals(H2_PREFACE_START);
-      (isH2 ? h2 : h1).emit('connection', socket);
-    });
-    socket.on('error', () => socket.destroy());
-  });
+  const { front, h1, sockets } = createAutoCodecServer(handle, onUpgrade);
   const servers: net.Server[] = [front];
   const servingPort = await listen(front, config.servingPort, config.bindAddress);
 

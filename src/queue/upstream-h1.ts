@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
 import { Exchange, type ExchangeContext } from './exchange.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from '../http/forward-headers.js';
 
 type Controller = Dispatcher.DispatchController;
 

@@ -2,7 +2,7 @@
 // Knative's auto transport does — so gRPC keeps its trailers end to end.
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { Exchange, type ExchangeContext } from './exchange.js';
-import { isHopByHop } from './forward-headers.js';
+import { isHopByHop } from '../http/forward-headers.js';
 
 /** One shared h2c session to the app, reopened when it closes. */
 export class H2Upstream {

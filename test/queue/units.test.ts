@@ -8,7 +8,7 @@ import { classifyProbe } from '../../src/queue/probes.js';
 import { parseQueueEnv } from '../../src/queue/config.js';
 import { parseReadinessProbe } from '../../src/queue/readiness.js';
 import { encodeStat } from '../../src/queue/stat-wire.js';
-import { upstreamRequestHeaders, downstreamResponseHeaders } from '../../src/queue/forward-headers.js';
+import { upstreamRequestHeaders, downstreamResponseHeaders } from '../../src/http/forward-headers.js';
 
 const waiter = (): Waiter & { granted: number } => ({ granted: 0, grant() { this.granted++; } });
 
