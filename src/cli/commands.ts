@@ -3,10 +3,12 @@
 import type { Command } from 'commander';
 import { register as registerActivator } from './activator.js';
 import { register as registerAutoscaler } from './autoscaler.js';
+import { register as registerGateway } from './gateway.js';
 import { register as registerQueue } from './queue.js';
 
 export function registerCommands(program: Command): void {
   registerQueue(program);
   registerAutoscaler(program);
   registerActivator(program);
+  registerGateway(program);
 }

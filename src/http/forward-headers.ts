@@ -29,7 +29,7 @@ function connectionTokens(raw: string[]): Set<string> | undefined {
 }
 
 /** Raw request headers → a flat [name, value, ...] list for the app, plus X-Forwarded-For. */
-export function upstreamRequestHeaders(raw: string[], clientAddress: string | undefined, keepTeTrailers: boolean): string[] {
+export function upstreamRequestHeaders(raw: string[], clientAddress: string | undefined, keepTeTrailers: boolean, lowerNames = false): string[] {
   const extra = connectionTokens(raw);
   const out: string[] = [];
   let forwardedFor: string | undefined;
@@ -45,7 +45,7 @@ export function upstreamRequestHeaders(raw: string[], clientAddress: string | un
       forwardedFor = forwardedFor === undefined ? raw[i + 1]! : `${forwardedFor}, ${raw[i + 1]!}`;
       continue;
     }
-    out.push(name, raw[i + 1]!);
+    out.push(lowerNames ? lower : name, raw[i + 1]!);
   }
   if (clientAddress !== undefined) {
     const client = clientAddress.startsWith('::ffff:') ? clientAddress.slice(7) : clientAddress;

@@ -20,7 +20,8 @@ import { classifyProbe, type ProbeKind } from './probes.js';
 import { ReadinessChecker } from './readiness.js';
 import { RequestStats } from './stats.js';
 import { Http1Exchange } from './upstream-h1.js';
-import { H2Upstream, Http2Exchange } from './upstream-h2.js';
+import { H2Upstream } from '../http/h2-upstream.js';
+import { Http2Exchange } from './upstream-h2.js';
 import { spliceUpgrade } from './websocket.js';
 
 export interface QueueProxy {

@@ -1,31 +1,10 @@
 // HTTP/2 cleartext to the app (prior knowledge), used for requests that arrived over HTTP/2 — as
 // Knative's auto transport does — so gRPC keeps its trailers end to end.
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { Exchange, type ExchangeContext } from './exchange.js';
 import { isHopByHop } from '../http/forward-headers.js';
+import type { H2Upstream } from '../http/h2-upstream.js';
 
-/** One shared h2c session to the app, reopened when it closes. */
-export class H2Upstream {
-  private session: ClientHttp2Session | undefined;
-
-  constructor(private readonly authority: string) {}
-
-  get(): ClientHttp2Session {
-    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
-    const session = http2.connect(this.authority);
-    session.on('error', () => {});
-    session.once('close', () => {
-      if (this.session === session) this.session = undefined;
-    });
-    session.unref();
-    this.session = session;
-    return session;
-  }
-
-  close(): void {
-    this.session?.close();
-  }
-}
 
 function requestHeaders(req: Http2ServerRequest, authority: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {

@@ -103,8 +103,9 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
       }
       this.receive(data);
     });
-    call.on('error', () => {}); // the 'close' below handles every ending
-    call.on('close', () => {
+    call.on('error', () => {}); // 'status' below handles every ending
+    // grpc-js reports the end of every call, however it ended, with exactly one 'status'.
+    call.on('status', () => {
       if (this.call !== call) return;
       this.call = undefined;
       if (this.connected) {

@@ -1,0 +1,364 @@
+// Envoy resources (decoded from xDS) → the embedded gateway's immutable, ready-to-look-up config.
+// Pure. The gateway implements the subset of Envoy that translate emits plus the matchers people
+// write by hand; anything else is refused with the field path, so the update is NACKed instead of
+// being served differently from how Envoy would serve it.
+import type { DecodedResource } from '../xds/client/ads-client.js';
+import { TYPE_URL } from '../xds/protos.js';
+
+export class ConfigErrors {
+  readonly messages: string[] = [];
+  add(path: string, message: string): void {
+    this.messages.push(`${path}: ${message}`);
+  }
+  unsupported(object: Record<string, unknown> | undefined, path: string, supported: readonly string[]): void {
+    if (!object) return;
+    for (const key of Object.keys(object)) {
+      if (key === '@type' || supported.includes(key)) continue;
+      this.add(`${path}.${key}`, 'is not supported by the embedded gateway (use Envoy for this resource)');
+    }
+  }
+  get empty(): boolean {
+    return this.messages.length === 0;
+  }
+  toString(): string {
+    return this.messages.join('; ');
+  }
+}
+
+// ---------- Listeners ----------
+
+export interface ListenerConfig {
+  name: string;
+  address: string;
+  port: number;
+  /** RDS name, or the inline route table. */
+  routeConfigName: string | undefined;
+  inlineRoutes: RouteTable | undefined;
+  upgradeTypes: ReadonlySet<string>;
+  stripAnyHostPort: boolean;
+}
+
+const HCM_URL = TYPE_URL.httpConnectionManager.slice(TYPE_URL.httpConnectionManager.lastIndexOf('/') + 1);
+const ROUTER_URL = TYPE_URL.router.slice(TYPE_URL.router.lastIndexOf('/') + 1);
+
+function typeName(typed: Record<string, unknown> | undefined): string {
+  const url = String(typed?.['@type'] ?? '');
+  return url.slice(url.lastIndexOf('/') + 1);
+}
+
+/** undefined for listeners the gateway does not bind (api_listener: proxyless gRPC clients only). */
+export function compileListener(l: DecodedResource, errors: ConfigErrors): ListenerConfig | undefined {
+  const path = `Listener ${l.name}`;
+  if (l.api_listener) return undefined;
+  errors.unsupported(l, path, ['name', 'address', 'filter_chains', 'stat_prefix', 'traffic_direction']);
+  const socket = l.address?.socket_address;
+  if (!socket) {
+    errors.add(`${path}.address.socket_address`, 'is required');
+    return undefined;
+  }
+  const chains = (l.filter_chains ?? []) as DecodedResource[];
+  if (chains.length !== 1) {
+    errors.add(`${path}.filter_chains`, `has ${chains.length} entries; the embedded gateway needs exactly one`);
+    return undefined;
+  }
+  const chain = chains[0]!;
+  errors.unsupported(chain, `${path}.filter_chains[0]`, ['filters', 'name']);
+  const filters = (chain.filters ?? []) as DecodedResource[];
+  const hcm = filters[0]?.typed_config;
+  if (filters.length !== 1 || typeName(hcm) !== HCM_URL) {
+    errors.add(`${path}.filter_chains[0].filters`, `must be exactly one ${HCM_URL}`);
+    return undefined;
+  }
+  const hcmPath = `${path}.filter_chains[0].filters[0].typed_config`;
+  errors.unsupported(hcm, hcmPath, ['stat_prefix', 'codec_type', 'strip_any_host_port', 'rds', 'route_config', 'upgrade_configs', 'http_filters']);
+  const httpFilters = (hcm.http_filters ?? []) as DecodedResource[];
+  httpFilters.forEach((f, i) => {
+    if (typeName(f.typed_config) !== ROUTER_URL && f.name !== 'envoy.filters.http.router') errors.add(`${hcmPath}.http_filters[${i}]`, `${f.name} is not supported; only the router filter is`);
+  });
+  const upgradeTypes = new Set<string>();
+  for (const u of (hcm.upgrade_configs ?? []) as DecodedResource[]) if (u.enabled?.value !== false) upgradeTypes.add(String(u.upgrade_type).toLowerCase());
+  let inlineRoutes: RouteTable | undefined;
+  if (hcm.route_config) inlineRoutes = compileRouteConfiguration(hcm.route_config, errors);
+  else if (!hcm.rds?.route_config_name) errors.add(`${hcmPath}.rds.route_config_name`, 'is required when route_config is not inline');
+  return {
+    name: String(l.name),
+    address: String(socket.address ?? '0.0.0.0'),
+    port: Number(socket.port_value ?? 0),
+    routeConfigName: hcm.rds?.route_config_name,
+    inlineRoutes,
+    upgradeTypes,
+    stripAnyHostPort: hcm.strip_any_host_port === true,
+  };
+}
+
+// ---------- Routes ----------
+
+export type AppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS';
+
+export interface HeaderMutation {
+  /** Lower-case names. */
+  remove: string[];
+  add: Array<{ name: string; value: string; action: AppendAction }>;
+}
+
+export interface HeaderMatcher {
+  name: string;
+  kind: 'exact' | 'prefix' | 'suffix' | 'contains' | 'present';
+  value: string;
+  invert: boolean;
+}
+
+export interface WeightedTarget {
+  cluster: string;
+  /** Exclusive upper bound of this target's share of [0, totalWeight). */
+  upTo: number;
+  requestHeaders: HeaderMutation;
+}
+
+export interface RouteEntry {
+  name: string;
+  pathKind: 'prefix' | 'path';
+  pathValue: string;
+  caseSensitive: boolean;
+  headers: HeaderMatcher[];
+  targets: WeightedTarget[];
+  totalWeight: number;
+  /** 0 = none. Envoy's default is 15 s. */
+  timeoutMs: number;
+  /** Route-level upgrade overrides (undefined = the listener's). */
+  upgradeTypes: ReadonlySet<string> | undefined;
+  requestHeaders: HeaderMutation;
+  responseHeaders: HeaderMutation;
+}
+
+export interface VirtualHostEntry {
+  name: string;
+  routes: RouteEntry[];
+  requestHeaders: HeaderMutation;
+  responseHeaders: HeaderMutation;
+}
+
+export interface RouteTable {
+  name: string;
+  exact: Map<string, VirtualHostEntry>;
+  /** `*.example.com` → ".example.com", longest first. */
+  suffixes: Array<[string, VirtualHostEntry]>;
+  /** `foo.*` → "foo.", longest first. */
+  prefixes: Array<[string, VirtualHostEntry]>;
+  catchAll: VirtualHostEntry | undefined;
+  requestHeaders: HeaderMutation;
+  responseHeaders: HeaderMutation;
+  /** Every cluster a route can send to. */
+  clusters: Set<string>;
+}
+
+const ENVOY_DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
+
+function durationMs(d: { seconds?: number; nanos?: number } | undefined): number | undefined {
+  if (d === undefined) return undefined;
+  return Number(d.seconds ?? 0) * 1000 + Math.round(Number(d.nanos ?? 0) / 1e6);
+}
+
+function headerMutation(add: DecodedResource[] | undefined, remove: string[] | undefined, path: string, errors: ConfigErrors): HeaderMutation {
+  const mutation: HeaderMutation = { remove: (remove ?? []).map((n) => n.toLowerCase()), add: [] };
+  (add ?? []).forEach((h, i) => {
+    errors.unsupported(h, `${path}[${i}]`, ['header', 'append_action', 'append', 'keep_empty_value']);
+    const name = String(h.header?.key ?? '').toLowerCase();
+    if (name === '') return errors.add(`${path}[${i}].header.key`, 'is required');
+    let action = (h.append_action ?? 'APPEND_IF_EXISTS_OR_ADD') as AppendAction;
+    if (h.append !== undefined && h.append_action === undefined) action = h.append.value === false ? 'OVERWRITE_IF_EXISTS_OR_ADD' : 'APPEND_IF_EXISTS_OR_ADD';
+    mutation.add.push({ name, value: String(h.header?.value ?? ''), action });
+  });
+  return mutation;
+}
+
+function compileHeaderMatcher(h: DecodedResource, path: string, errors: ConfigErrors): HeaderMatcher | undefined {
+  errors.unsupported(h, path, ['name', 'string_match', 'exact_match', 'prefix_match', 'suffix_match', 'contains_match', 'present_match', 'invert_match']);
+  const name = String(h.name ?? '').toLowerCase();
+  const invert = h.invert_match === true;
+  const sm = h.string_match as DecodedResource | undefined;
+  if (sm) {
+    errors.unsupported(sm, `${path}.string_match`, ['exact', 'prefix', 'suffix', 'contains']);
+    for (const kind of ['exact', 'prefix', 'suffix', 'contains'] as const) if (sm[kind] !== undefined) return { name, kind, value: String(sm[kind]), invert };
+  }
+  if (h.exact_match !== undefined) return { name, kind: 'exact', value: String(h.exact_match), invert };
+  if (h.prefix_match !== undefined) return { name, kind: 'prefix', value: String(h.prefix_match), invert };
+  if (h.suffix_match !== undefined) return { name, kind: 'suffix', value: String(h.suffix_match), invert };
+  if (h.contains_match !== undefined) return { name, kind: 'contains', value: String(h.contains_match), invert };
+  if (h.present_match !== undefined) return { name, kind: 'present', value: '', invert: invert !== (h.present_match === false) };
+  // No matcher at all means "present" in Envoy.
+  return { name, kind: 'present', value: '', invert };
+}
+
+function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, clusters: Set<string>): RouteEntry | undefined {
+  errors.unsupported(r, path, ['name', 'match', 'route', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove']);
+  const match = (r.match ?? {}) as DecodedResource;
+  errors.unsupported(match, `${path}.match`, ['prefix', 'path', 'case_sensitive', 'headers']);
+  let pathKind: 'prefix' | 'path';
+  let pathValue: string;
+  if (match.path !== undefined) [pathKind, pathValue] = ['path', String(match.path)];
+  else if (match.prefix !== undefined) [pathKind, pathValue] = ['prefix', String(match.prefix)];
+  else {
+    errors.add(`${path}.match`, 'needs prefix or path (regex and other matchers are not supported)');
+    return undefined;
+  }
+  const caseSensitive = match.case_sensitive?.value !== false;
+  const headers: HeaderMatcher[] = [];
+  ((match.headers ?? []) as DecodedResource[]).forEach((h, i) => {
+    const m = compileHeaderMatcher(h, `${path}.match.headers[${i}]`, errors);
+    if (m) headers.push(m);
+  });
+  const action = r.route as DecodedResource | undefined;
+  if (!action) {
+    errors.add(`${path}.route`, 'is required (direct_response and redirect are not supported)');
+    return undefined;
+  }
+  errors.unsupported(action, `${path}.route`, ['cluster', 'weighted_clusters', 'timeout', 'upgrade_configs']);
+  const targets: WeightedTarget[] = [];
+  let total = 0;
+  if (action.cluster !== undefined) {
+    total = 1;
+    targets.push({ cluster: String(action.cluster), upTo: 1, requestHeaders: { remove: [], add: [] } });
+  } else if (action.weighted_clusters) {
+    const wc = action.weighted_clusters as DecodedResource;
+    errors.unsupported(wc, `${path}.route.weighted_clusters`, ['clusters', 'total_weight']);
+    ((wc.clusters ?? []) as DecodedResource[]).forEach((c, i) => {
+      const cPath = `${path}.route.weighted_clusters.clusters[${i}]`;
+      errors.unsupported(c, cPath, ['name', 'weight', 'request_headers_to_add', 'request_headers_to_remove']);
+      const weight = Number(c.weight?.value ?? 0);
+      if (weight === 0) return;
+      total += weight;
+      targets.push({ cluster: String(c.name), upTo: total, requestHeaders: headerMutation(c.request_headers_to_add, c.request_headers_to_remove, `${cPath}.request_headers_to_add`, errors) });
+    });
+    if (total === 0) errors.add(`${path}.route.weighted_clusters.clusters`, 'the weights add up to 0');
+  } else {
+    errors.add(`${path}.route`, 'needs cluster or weighted_clusters (cluster_header and others are not supported)');
+    return undefined;
+  }
+  for (const t of targets) clusters.add(t.cluster);
+  let upgradeTypes: Set<string> | undefined;
+  if (action.upgrade_configs) {
+    upgradeTypes = new Set();
+    for (const u of action.upgrade_configs as DecodedResource[]) if (u.enabled?.value !== false) upgradeTypes.add(String(u.upgrade_type).toLowerCase());
+  }
+  return {
+    name: String(r.name ?? ''),
+    pathKind,
+    pathValue: caseSensitive ? pathValue : pathValue.toLowerCase(),
+    caseSensitive,
+    headers,
+    targets,
+    totalWeight: total,
+    timeoutMs: durationMs(action.timeout) ?? ENVOY_DEFAULT_ROUTE_TIMEOUT_MS,
+    upgradeTypes,
+    requestHeaders: headerMutation(r.request_headers_to_add, r.request_headers_to_remove, `${path}.request_headers_to_add`, errors),
+    responseHeaders: headerMutation(r.response_headers_to_add, r.response_headers_to_remove, `${path}.response_headers_to_add`, errors),
+  };
+}
+
+export function compileRouteConfiguration(rc: DecodedResource, errors: ConfigErrors): RouteTable {
+  const path = `RouteConfiguration ${rc.name}`;
+  errors.unsupported(rc, path, ['name', 'virtual_hosts', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove']);
+  const table: RouteTable = {
+    name: String(rc.name ?? ''),
+    exact: new Map(),
+    suffixes: [],
+    prefixes: [],
+    catchAll: undefined,
+    requestHeaders: headerMutation(rc.request_headers_to_add, rc.request_headers_to_remove, `${path}.request_headers_to_add`, errors),
+    responseHeaders: headerMutation(rc.response_headers_to_add, rc.response_headers_to_remove, `${path}.response_headers_to_add`, errors),
+    clusters: new Set(),
+  };
+  ((rc.virtual_hosts ?? []) as DecodedResource[]).forEach((vh, v) => {
+    const vPath = `${path}.virtual_hosts[${v}] (${vh.name})`;
+    errors.unsupported(vh, vPath, ['name', 'domains', 'routes', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove']);
+    const entry: VirtualHostEntry = {
+      name: String(vh.name ?? ''),
+      routes: [],
+      requestHeaders: headerMutation(vh.request_headers_to_add, vh.request_headers_to_remove, `${vPath}.request_headers_to_add`, errors),
+      responseHeaders: headerMutation(vh.response_headers_to_add, vh.response_headers_to_remove, `${vPath}.response_headers_to_add`, errors),
+    };
+    ((vh.routes ?? []) as DecodedResource[]).forEach((r, i) => {
+      const route = compileRoute(r, `${vPath}.routes[${i}]`, errors, table.clusters);
+      if (route) entry.routes.push(route);
+    });
+    for (const raw of (vh.domains ?? []) as string[]) {
+      const domain = raw.toLowerCase();
+      const duplicate = (taken: boolean) => taken && errors.add(`${vPath}.domains`, `"${raw}" is already used by another virtual host`);
+      if (domain === '*') {
+        duplicate(table.catchAll !== undefined);
+        table.catchAll = entry;
+      } else if (domain.startsWith('*')) {
+        duplicate(table.suffixes.some(([s]) => s === domain.slice(1)));
+        table.suffixes.push([domain.slice(1), entry]);
+      } else if (domain.endsWith('*')) {
+        duplicate(table.prefixes.some(([p]) => p === domain.slice(0, -1)));
+        table.prefixes.push([domain.slice(0, -1), entry]);
+      } else {
+        duplicate(table.exact.has(domain));
+        table.exact.set(domain, entry);
+      }
+    }
+  });
+  table.suffixes.sort((a, b) => b[0].length - a[0].length);
+  table.prefixes.sort((a, b) => b[0].length - a[0].length);
+  return table;
+}
+
+// ---------- Clusters and endpoints ----------
+
+export interface ClusterConfig {
+  name: string;
+  /** The ClusterLoadAssignment name to subscribe to (EDS), or undefined for STATIC. */
+  edsName: string | undefined;
+  staticEndpoints: Endpoint[];
+  h2c: boolean;
+  connectTimeoutMs: number;
+  lbPolicy: 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST';
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+const PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+export function compileCluster(c: DecodedResource, errors: ConfigErrors): ClusterConfig | undefined {
+  const path = `Cluster ${c.name}`;
+  errors.unsupported(c, path, ['name', 'type', 'eds_cluster_config', 'connect_timeout', 'lb_policy', 'metadata', 'typed_extension_protocol_options', 'load_assignment']);
+  const type = c.type ?? 'STATIC';
+  if (type !== 'EDS' && type !== 'STATIC') {
+    errors.add(`${path}.type`, `${type} is not supported; use EDS or STATIC`);
+    return undefined;
+  }
+  const lbPolicy = c.lb_policy ?? 'ROUND_ROBIN';
+  if (!['ROUND_ROBIN', 'RANDOM', 'LEAST_REQUEST'].includes(lbPolicy)) errors.add(`${path}.lb_policy`, `${lbPolicy} is not supported; use ROUND_ROBIN, RANDOM or LEAST_REQUEST`);
+  const options = c.typed_extension_protocol_options?.[PROTOCOL_OPTIONS_KEY] as DecodedResource | undefined;
+  const extraOptions = Object.keys(c.typed_extension_protocol_options ?? {}).filter((k) => k !== PROTOCOL_OPTIONS_KEY);
+  for (const k of extraOptions) errors.add(`${path}.typed_extension_protocol_options.${k}`, 'is not supported');
+  if (options) errors.unsupported(options, `${path}.typed_extension_protocol_options`, ['explicit_http_config']);
+  const h2c = options?.explicit_http_config?.http2_protocol_options !== undefined;
+  return {
+    name: String(c.name),
+    edsName: type === 'EDS' ? String(c.eds_cluster_config?.service_name || c.name) : undefined,
+    staticEndpoints: type === 'STATIC' ? assignmentEndpoints(c.load_assignment ?? {}) : [],
+    h2c,
+    connectTimeoutMs: durationMs(c.connect_timeout) ?? 5000,
+    lbPolicy,
+  };
+}
+
+/** Endpoints that may get traffic: HEALTHY or UNKNOWN, as Envoy treats them without health checks. */
+export function assignmentEndpoints(cla: DecodedResource): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const locality of (cla.endpoints ?? []) as DecodedResource[]) {
+    for (const lb of (locality.lb_endpoints ?? []) as DecodedResource[]) {
+      const status = lb.health_status ?? 'UNKNOWN';
+      if (status !== 'HEALTHY' && status !== 'UNKNOWN') continue;
+      const socket = lb.endpoint?.address?.socket_address;
+      if (socket) out.push({ host: String(socket.address), port: Number(socket.port_value) });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,117 @@
+// The embedded gateway against the real xDS server and translate, with example apps as endpoints.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { request } from 'undici';
+import WebSocket from 'ws';
+import { startGateway, type Gateway } from '../../src/gateway/index.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { DesiredState } from '../../src/model/desired.js';
+import { translate } from '../../src/translate/index.js';
+import { startXdsServer, TYPE_URL, type XdsServer } from '../../src/xds/index.js';
+import { startExampleApp } from '../support/app.js';
+import { desired, revision, route, routing } from '../support/desired.js';
+
+const log = createLogger('test');
+const HOST = 'hello.default.example.com';
+
+function state(pods1: number, pods2: number, split: [number, number], timeoutSeconds = 300): DesiredState {
+  const s = desired(
+    [route('hello', [
+      { revisionName: 'hello-00001', percent: split[0] },
+      { revisionName: 'hello-00002', percent: split[1], tag: 'candidate' },
+    ])],
+    [
+      routing(revision('hello-00001', { timeoutSeconds }), 'serve', [{ host: '127.0.0.1', port: pods1 }]),
+      routing(revision('hello-00002', { timeoutSeconds }), 'serve', [{ host: '127.0.0.1', port: pods2 }]),
+    ],
+  );
+  s.listeners = { externalPort: 0, localPort: 0, address: '127.0.0.1' };
+  return s;
+}
+
+async function get(port: number, host: string, path = '/headers', headers: Record<string, string> = {}) {
+  const res = await request(`http://127.0.0.1:${port}${path}`, { headers: { host, ...headers } });
+  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+}
+
+async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('the embedded gateway routes by host with weights, headers, probes, timeouts and websockets; survives the xDS server', async (t) => {
+  const [app1, app2] = await Promise.all([startExampleApp({ K_REVISION: 'hello-00001' }), startExampleApp({ K_REVISION: 'hello-00002' })]);
+  t.after(() => Promise.all([app1.stop(), app2.stop()]));
+  let xds: XdsServer = await startXdsServer({ port: 0, log });
+  const xdsPort = xds.port;
+  t.after(() => xds.close());
+  let translation = translate(state(app1.port, app2.port, [80, 20], 1));
+  xds.cache.setTranslation(translation);
+  const gateway: Gateway = await startGateway({ xds: `127.0.0.1:${xdsPort}`, nodeId: 'gateway-test', log });
+  t.after(() => gateway.close());
+  await gateway.ready;
+  const port = gateway.listenerPorts().get('gatehouse-external')!;
+  assert.ok(port > 0);
+  // Clusters and routes arrive after the listener; wait until the route answers.
+  await until(async () => (await get(port, HOST)).status === 200, 'the route to answer');
+
+  // 80/20 over 1,000 requests, by the revision header the weighted cluster adds.
+  const counts = new Map<string, number>();
+  for (let i = 0; i < 1000; i++) {
+    const r = await get(port, HOST);
+    const rev = (JSON.parse(r.body) as Record<string, string>)['knative-serving-revision']!;
+    counts.set(rev, (counts.get(rev) ?? 0) + 1);
+  }
+  const share = (counts.get('hello-00001') ?? 0) / 1000;
+  assert.ok(share > 0.75 && share < 0.85, `hello-00001 got ${share * 100}% (want 80 ± 5)`);
+
+  // Tag host → its revision only; Host header with a port still matches; k-proxy-request removed.
+  const tagged = await get(port, `candidate-hello.default.example.com:${port}`, '/headers', { 'k-proxy-request': 'activator' });
+  const seen = JSON.parse(tagged.body) as Record<string, string>;
+  assert.equal(seen['knative-serving-revision'], 'hello-00002');
+  assert.equal(seen['k-proxy-request'], undefined);
+  assert.equal(seen['x-forwarded-proto'], 'http');
+  assert.ok(seen['x-request-id']);
+
+  // The probe route writes the route's hash into K-Network-Hash.
+  const probed = JSON.parse((await get(port, HOST, '/headers', { 'k-network-hash': 'override' })).body) as Record<string, string>;
+  assert.equal(probed['k-network-hash'], translation.routeHashes.get('default/hello'));
+
+  assert.equal((await get(port, 'nobody.default.example.com')).status, 404);
+
+  // Route timeout (timeoutSeconds: 1) → Envoy's 504.
+  const slow = await get(port, HOST, '/?delay=3000');
+  assert.equal(slow.status, 504);
+  assert.equal(slow.body, 'upstream request timeout');
+
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { host: HOST } });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  const reply = new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))));
+  ws.send('through the gateway');
+  assert.equal(await reply, 'through the gateway');
+  ws.close();
+
+  // An unsupported resource is NACKed with the field path; the old config keeps serving.
+  const nacked = new Promise<string>((resolve) => xds.status.once('nack', (e) => resolve(e.error)));
+  const badRoutes = translation.routes.map((rc) => ({ ...rc, virtual_hosts: (rc.virtual_hosts as Array<Record<string, unknown>>).map((vh) => ({ ...vh, routes: [{ match: { safe_regex: { regex: '.*' } }, route: { cluster: 'x' } }] })) }));
+  xds.cache.setResources(TYPE_URL.route, badRoutes);
+  assert.match(await nacked, /match.*(safe_regex|needs prefix or path)/);
+  assert.equal((await get(port, HOST)).status, 200);
+
+  // The xDS server goes away: the gateway keeps serving what it had.
+  await xds.close();
+  for (let i = 0; i < 20; i++) assert.equal((await get(port, HOST)).status, 200);
+  // It comes back on the same port with 100 % to the candidate: the gateway reconnects and follows.
+  xds = await startXdsServer({ port: xdsPort, log });
+  translation = translate(state(app1.port, app2.port, [0, 100]));
+  xds.cache.setTranslation(translation);
+  const routesVersion = xds.cache.get('', TYPE_URL.route)!.version;
+  await until(() => gateway.status().xds.types[TYPE_URL.route]?.acceptedVersion === routesVersion, 'the gateway to accept the new routes', 15_000);
+  for (let i = 0; i < 50; i++) assert.equal((JSON.parse((await get(port, HOST)).body) as Record<string, string>)['knative-serving-revision'], 'hello-00002');
+});
