@@ -5,10 +5,12 @@ import { register as registerActivator } from './activator.js';
 import { register as registerAutoscaler } from './autoscaler.js';
 import { register as registerGateway } from './gateway.js';
 import { register as registerQueue } from './queue.js';
+import { register as registerUp } from './up.js';
 
 export function registerCommands(program: Command): void {
   registerQueue(program);
   registerAutoscaler(program);
   registerActivator(program);
   registerGateway(program);
+  registerUp(program);
 }

@@ -1,0 +1,119 @@
+// `gatehouse up` and `gatehouse status`: the whole data plane on this machine from a file of
+// Knative Services, and the view of what it is doing.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+
+/** The bundled example, found from src/ or dist/src/. */
+function bundledExample(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const root = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '../../..') : path.resolve(here, '../..');
+  return path.join(root, 'examples', 'services.yaml');
+}
+
+function port(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} "${value}" is not a port number (0-65535)`);
+    return n;
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('up')
+    .description('serve Knative Services from a YAML file: xDS server, embedded gateway, prober, activator, autoscaler and local pods')
+    .option('-f, --file <services.yaml>', 'Knative serving.knative.dev/v1 Services and Routes (default: the bundled example)')
+    .option('--gateway-port <port>', 'the gateway listener for external routes', port('--gateway-port'), 8080)
+    .option('--local-gateway-port <port>', 'the gateway listener for cluster-local routes', port('--local-gateway-port'), 8081)
+    .option('--xds-port <port>', 'the xDS server (Envoy: envoy/bootstrap.yaml)', port('--xds-port'), 18000)
+    .option('--admin-port <port>', 'loopback admin API (/status) that `gatehouse status` reads', port('--admin-port'), 9000)
+    .option('--domain <domain>', 'external hosts are {service}.{namespace}.{domain}', 'example.com')
+    .option('--no-gateway', 'do not run the embedded gateway (put Envoy with envoy/bootstrap.yaml in front instead)')
+    .option('--drain-quiet-seconds <s>', "queue-proxies' quiet period when a pod stops (Knative: 30)", '30')
+    .option('--tick-ms <ms>', 'autoscaler decision period (Knative: 2000)', '2000')
+    .option('--scale-to-zero-grace-seconds <s>', "config-autoscaler's scale-to-zero-grace-period (Knative: 30)", '30')
+    .action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: string; tickMs: string; scaleToZeroGraceSeconds: string }) => {
+      const { createLogger } = await import('../log/logger.js');
+      const { ConfigError } = await import('../config/load.js');
+      const { startUp } = await import('../up/orchestrator.js');
+      const { renderStatus } = await import('../up/status.js');
+      const log = createLogger('up');
+      const file = opts.file ?? bundledExample();
+      let up;
+      try {
+        up = await startUp({
+          file,
+          gatewayPort: opts.gatewayPort,
+          localGatewayPort: opts.localGatewayPort,
+          xdsPort: opts.xdsPort,
+          adminPort: opts.adminPort,
+          domain: opts.domain,
+          embeddedGateway: opts.gateway,
+          drainQuietSeconds: Number(opts.drainQuietSeconds),
+          tickMs: Number(opts.tickMs),
+          autoscaler: { scaleToZeroGracePeriodMs: Number(opts.scaleToZeroGraceSeconds) * 1000 },
+          log,
+        });
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${file}: ${err.message}\n`);
+          process.exit(2);
+        }
+        throw err;
+      }
+      const say = (line: string) => process.stdout.write(line + '\n');
+      say(`gatehouse up: ${file}`);
+      say(`  xDS server       127.0.0.1:${up.xdsPort}`);
+      if (up.gatewayPort !== undefined) say(`  gateway          127.0.0.1:${up.gatewayPort} (external), 127.0.0.1:${up.localGatewayPort} (cluster-local)`);
+      else say('  gateway          none embedded: start Envoy with envoy/bootstrap.yaml');
+      say(`  activator        127.0.0.1:${up.activatorPort}`);
+      say(`  admin API        http://127.0.0.1:${up.adminPort}/status   (gatehouse status --admin-port ${up.adminPort})`);
+      const started = Date.now();
+      const progress = setInterval(() => {
+        const s = up.status();
+        const ready = s.routes.filter((r) => r.ready).length;
+        log.info('waiting for routes to be Ready', { ready, routes: s.routes.length, waiting: s.routes.filter((r) => !r.ready).map((r) => `${r.namespace}/${r.name}: ${r.message ?? ''}`) });
+      }, 2000);
+      up.whenReady(10 * 60_000).then(
+        () => {
+          clearInterval(progress);
+          say(`\nReady in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+          process.stdout.write(renderStatus(up.status()));
+          const first = up.status().services[0];
+          if (first && up.gatewayPort !== undefined) say(`\nTry: curl -H 'Host: ${new URL(first.url).host}' http://127.0.0.1:${up.gatewayPort}/`);
+        },
+        (err: Error) => {
+          clearInterval(progress);
+          log.error('routes did not become Ready', { error: err.message });
+        },
+      );
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        log.info('stopping: draining pods and closing listeners');
+        void up.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  program
+    .command('status')
+    .description('show services, revisions, traffic, pods, serving mode and gateway confirmations of a running `gatehouse up`')
+    .option('--admin-port <port>', 'the admin port of `gatehouse up`', port('--admin-port'), 9000)
+    .option('--json', 'print the JSON document the admin API serves')
+    .action(async (opts: { adminPort: number; json?: boolean }) => {
+      const { renderStatus } = await import('../up/status.js');
+      let body: string;
+      try {
+        const res = await fetch(`http://127.0.0.1:${opts.adminPort}/status`);
+        body = await res.text();
+      } catch (err) {
+        process.stderr.write(`cannot reach gatehouse up's admin API at 127.0.0.1:${opts.adminPort}: ${(err as Error).message}\nIs \`gatehouse up\` running? Pass its --admin-port if it is not ${opts.adminPort}.\n`);
+        process.exit(1);
+      }
+      process.stdout.write(opts.json ? body : renderStatus(JSON.parse(body)));
+    });
+}

@@ -1,0 +1,180 @@
+// Confirms that a gateway serves a route's current configuration, like Knative's ingress prober:
+// for every host of the route, send `K-Network-Probe: probe` with `K-Network-Hash: override`; the
+// gateway's probe route writes in the hash it has, the backend echoes it, and a 200 carrying the
+// expected hash confirms that host. Failures back off from 50 ms to 30 s. A new hash restarts it.
+import { request } from 'undici';
+import type { Logger } from '../log/logger.js';
+import { H_NETWORK_HASH, H_NETWORK_PROBE, HASH_PLACEHOLDER, PROBE_INGRESS, UA_INGRESS_PROBE } from '../model/headers.js';
+
+export interface GatewayTarget {
+  id: string;
+  host: string;
+  externalPort: number;
+  localPort: number;
+}
+
+export interface RouteExpectation {
+  hash: string;
+  externalHosts: string[];
+  localHosts: string[];
+}
+
+export const PROBE_BACKOFF = { initialMs: 50, maxMs: 30_000 } as const;
+
+/** Delay before the n-th retry (n ≥ 1): 50 ms doubling, capped at 30 s. */
+export function probeDelay(attempt: number): number {
+  return Math.min(PROBE_BACKOFF.maxMs, PROBE_BACKOFF.initialMs * 2 ** Math.max(0, attempt - 1));
+}
+
+interface Job {
+  key: string;
+  gateway: GatewayTarget;
+  expectation: RouteExpectation;
+  attempt: number;
+  timer: NodeJS.Timeout | undefined;
+  lastError: string | undefined;
+  cancelled: boolean;
+}
+
+export interface ProbeState {
+  /** routeKey → gatewayId → the hash that gateway confirmed for it. */
+  confirmed: Map<string, Map<string, string>>;
+}
+
+export class Prober {
+  private readonly expectations = new Map<string, RouteExpectation>();
+  private readonly jobs = new Map<string, Job>(); // `${route}\0${gateway}`
+  private readonly confirmed = new Map<string, Map<string, string>>();
+  private gateways: GatewayTarget[] = [];
+
+  constructor(
+    private readonly log: Logger,
+    private readonly onChange: (routeKey: string) => void,
+    private readonly timeoutMs = 1000,
+  ) {}
+
+  /** Sets the routes and their current hashes; routes not listed are forgotten. */
+  expect(routes: Map<string, RouteExpectation>): void {
+    for (const key of [...this.expectations.keys()]) {
+      if (routes.has(key)) continue;
+      this.expectations.delete(key);
+      this.confirmed.delete(key);
+    }
+    for (const [key, e] of routes) {
+      const previous = this.expectations.get(key);
+      if (previous && previous.hash === e.hash && sameHosts(previous, e)) continue;
+      this.expectations.set(key, e);
+    }
+    this.schedule();
+  }
+
+  setGateways(gateways: GatewayTarget[]): void {
+    const before = this.gateways.map(gatewayKey).sort().join('|');
+    this.gateways = gateways;
+    if (gateways.map(gatewayKey).sort().join('|') === before) return;
+    for (const confirmations of this.confirmed.values()) for (const id of [...confirmations.keys()]) if (!gateways.some((g) => g.id === id)) confirmations.delete(id);
+    this.schedule();
+  }
+
+  /** Whether every gateway confirmed the route's current hash, and if not, what is missing. */
+  routeState(key: string): { ready: boolean; message?: string } {
+    const e = this.expectations.get(key);
+    if (!e) return { ready: false, message: 'not programmed' };
+    if (this.gateways.length === 0) return { ready: false, message: 'no gateway is connected to the xDS server' };
+    const confirmations = this.confirmed.get(key);
+    const waiting = this.gateways.filter((g) => confirmations?.get(g.id) !== e.hash);
+    if (waiting.length === 0) return { ready: true };
+    const detail = waiting.map((g) => {
+      const job = this.jobs.get(`${key}\0${g.id}`);
+      return `${g.id}${job?.lastError ? ` (${job.lastError})` : ''}`;
+    });
+    return { ready: false, message: `waiting for ${detail.join(', ')} to serve hash ${e.hash.slice(0, 12)}` };
+  }
+
+  state(): ProbeState {
+    return { confirmed: this.confirmed };
+  }
+
+  private schedule(): void {
+    const live = new Set<string>();
+    for (const [key, e] of this.expectations) {
+      for (const g of this.gateways) {
+        const id = `${key}\0${g.id}`;
+        live.add(id);
+        if (this.confirmed.get(key)?.get(g.id) === e.hash) continue;
+        const job = this.jobs.get(id);
+        if (job && job.expectation === e && gatewayKey(job.gateway) === gatewayKey(g)) continue;
+        if (job) this.cancel(job);
+        const fresh: Job = { key, gateway: g, expectation: e, attempt: 0, timer: undefined, lastError: undefined, cancelled: false };
+        this.jobs.set(id, fresh);
+        void this.run(fresh);
+      }
+    }
+    for (const [id, job] of this.jobs) {
+      if (live.has(id)) continue;
+      this.cancel(job);
+      this.jobs.delete(id);
+    }
+  }
+
+  private cancel(job: Job): void {
+    job.cancelled = true;
+    clearTimeout(job.timer);
+  }
+
+  private async run(job: Job): Promise<void> {
+    if (job.cancelled) return;
+    const problem = await this.probeAll(job.gateway, job.expectation);
+    if (job.cancelled) return;
+    if (problem === undefined) {
+      let confirmations = this.confirmed.get(job.key);
+      if (!confirmations) this.confirmed.set(job.key, (confirmations = new Map()));
+      confirmations.set(job.gateway.id, job.expectation.hash);
+      this.jobs.delete(`${job.key}\0${job.gateway.id}`);
+      this.log.debug('route confirmed', { route: job.key, gateway: job.gateway.id, hash: job.expectation.hash.slice(0, 12), attempts: job.attempt + 1 });
+      this.onChange(job.key);
+      return;
+    }
+    job.lastError = problem;
+    job.attempt++;
+    job.timer = setTimeout(() => void this.run(job), probeDelay(job.attempt));
+    job.timer.unref();
+  }
+
+  /** undefined when every host answers with the hash; else the first problem. */
+  private async probeAll(g: GatewayTarget, e: RouteExpectation): Promise<string | undefined> {
+    const probes = [...e.externalHosts.map((h) => [h, g.externalPort] as const), ...e.localHosts.map((h) => [h, g.localPort] as const)];
+    const results = await Promise.all(probes.map(([host, port]) => this.probeOne(g.host, port, host, e.hash)));
+    return results.find((r) => r !== undefined);
+  }
+
+  private async probeOne(address: string, port: number, host: string, hash: string): Promise<string | undefined> {
+    try {
+      const res = await request(`http://${address}:${port}/healthz`, {
+        headers: { host, [H_NETWORK_PROBE]: PROBE_INGRESS, [H_NETWORK_HASH]: HASH_PLACEHOLDER, 'user-agent': UA_INGRESS_PROBE },
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      await res.body.dump();
+      if (res.statusCode !== 200) return `${host}: status ${res.statusCode}`;
+      const got = res.headers[H_NETWORK_HASH];
+      if (got !== hash) return `${host}: serves hash ${String(got ?? 'none').slice(0, 12)}`;
+      return undefined;
+    } catch (err) {
+      return `${host}: ${(err as Error).message}`;
+    }
+  }
+
+  close(): void {
+    for (const job of this.jobs.values()) this.cancel(job);
+    this.jobs.clear();
+  }
+}
+
+function gatewayKey(g: GatewayTarget): string {
+  return `${g.id}@${g.host}:${g.externalPort}/${g.localPort}`;
+}
+
+function sameHosts(a: RouteExpectation, b: RouteExpectation): boolean {
+  return a.externalHosts.join(',') === b.externalHosts.join(',') && a.localHosts.join(',') === b.localHosts.join(',');
+}

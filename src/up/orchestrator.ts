@@ -1,0 +1,319 @@
+// `gatehouse up`: every part on one machine. The config file feeds the controller; its revisions
+// run as local pods scaled by the KPA; the desired state is translated and pushed over xDS to the
+// embedded gateway (and any Envoy), the activator learns revisions from the same server, and the
+// prober confirms each route's hash on every gateway before the route counts as Ready.
+import { watch, type FSWatcher } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { startActivator, type Activator } from '../activator/server.js';
+import { XdsRevisionSource } from '../activator/xds-source.js';
+import { confirmActivatorInPath } from '../autoscaler/activator-probe.js';
+import { Multiscaler } from '../autoscaler/multiscaler.js';
+import { deciderSpecFor, KNATIVE_DEFAULTS, type GlobalAutoscalerConfig } from '../autoscaler/settings.js';
+import { startStatReceiver, type StatReceiver } from '../autoscaler/stat-receiver.js';
+import { ConfigError, loadConfigFile, type ResourceConfig } from '../config/load.js';
+import { Controller, type ResolvedRoute } from '../control/controller.js';
+import { GATEWAY_NODE_CLUSTER, startGateway, type Gateway } from '../gateway/index.js';
+import { closeServer, listen, plain } from '../http/auto-codec.js';
+import type { Logger } from '../log/logger.js';
+import type { DesiredState, Endpoint, RevisionMode, RevisionRouting, RouteSpec } from '../model/desired.js';
+import { revisionKey, routeHosts, tagHosts } from '../model/names.js';
+import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
+import { LocalProcessRuntime } from '../runtime/index.js';
+import { translate } from '../translate/index.js';
+import { startXdsServer, TYPE_URL, type XdsServer } from '../xds/index.js';
+import { buildStatus, type UpStatus } from './status.js';
+
+export interface UpOptions {
+  file: string;
+  gatewayPort: number;
+  localGatewayPort: number;
+  xdsPort: number;
+  adminPort: number;
+  domain: string;
+  /** false: no embedded gateway; Envoy (envoy/bootstrap.yaml) is the ingress. */
+  embeddedGateway: boolean;
+  drainQuietSeconds: number;
+  /** Autoscaler tick (Knative: 2 s). */
+  tickMs: number;
+  /** config-autoscaler overrides (Knative's defaults otherwise), e.g. scaleToZeroGracePeriodMs. */
+  autoscaler?: Partial<GlobalAutoscalerConfig>;
+  log: Logger;
+}
+
+export interface Up {
+  gatewayPort: number | undefined;
+  localGatewayPort: number | undefined;
+  xdsPort: number;
+  adminPort: number;
+  activatorPort: number;
+  status(): UpStatus;
+  /** Resolves when every route is Ready (or rejects after timeoutMs). */
+  whenReady(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const EMBEDDED_GATEWAY_ID = 'gatehouse-gateway';
+const ACTIVATOR_NODE_CLUSTER = 'gatehouse-activators';
+const ROUTE_KEY = (r: RouteSpec) => `${r.namespace}/${r.name}`;
+
+export async function startUp(o: UpOptions): Promise<Up> {
+  const log = o.log;
+  const file = path.resolve(o.file);
+  let resources: ResourceConfig[] = loadConfigFile(file); // a bad file at start-up is fatal
+  let configError: string | undefined;
+  const controller = new Controller();
+  const modes = new Map<string, RevisionMode>();
+  /** Each route as last programmed with every target resolved: kept while a change is pending. */
+  const programmed = new Map<string, ResolvedRoute>();
+  const watched = new Set<string>();
+  const retiring = new Set<string>();
+  const readyWaiters = new Set<() => void>();
+  const autoscalerConfig: GlobalAutoscalerConfig = { ...KNATIVE_DEFAULTS, ...o.autoscaler };
+
+  const xds: XdsServer = await startXdsServer({ port: o.xdsPort, log });
+  const runtime = new LocalProcessRuntime({ baseDir: path.dirname(file), drainQuietSeconds: o.drainQuietSeconds, log });
+  let multiscaler: Multiscaler | undefined;
+  const receiver: StatReceiver = await startStatReceiver(0, '127.0.0.1', (stats) => {
+    for (const s of stats) multiscaler?.recordActivatorStat(revisionKey(s.namespace, s.name), s.stat);
+  }, log);
+  const activatorSource = new XdsRevisionSource(`127.0.0.1:${xds.port}`, { id: 'activator-0', cluster: ACTIVATOR_NODE_CLUSTER }, log);
+  const activator: Activator = await startActivator({ port: 0, source: activatorSource, autoscalerUrl: `ws://127.0.0.1:${receiver.port}`, log });
+  const activatorEndpoint: Endpoint = { host: '127.0.0.1', port: activator.port };
+
+  const prober = new Prober(log, () => {
+    scheduleSync();
+  });
+
+  let syncQueued = false;
+  const scheduleSync = (): void => {
+    if (syncQueued) return;
+    syncQueued = true;
+    setImmediate(() => {
+      syncQueued = false;
+      sync();
+    });
+  };
+
+  const readyPods = (key: string): Endpoint[] => runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.serving ? [p.serving] : []));
+
+  const sync = (): void => {
+    // Revision readiness from the runtime, into the controller.
+    for (const rev of controller.allRevisions()) {
+      const key = revisionKey(rev.namespace, rev.name);
+      const pods = runtime.pods(key);
+      if (pods.some((p) => p.phase === 'ready')) controller.revisionReady(rev.namespace, rev.name);
+      else {
+        const failure = pods.find((p) => p.lastFailure)?.lastFailure;
+        if (failure && !controller.isReady(key)) controller.revisionFailed(rev.namespace, rev.name, `${failure.process} exited (${failure.exitCode ?? failure.signal}): ${failure.lastLines.slice(-1)[0] ?? ''}`);
+      }
+    }
+    // Routes: program the resolved ones; an unresolved change keeps the last programmed version.
+    const routes = controller.routes();
+    for (const key of [...programmed.keys()]) if (!routes.some((r) => ROUTE_KEY(r.spec) === key)) programmed.delete(key);
+    for (const r of routes) if (r.unresolved === undefined) programmed.set(ROUTE_KEY(r.spec), r);
+    const live = [...programmed.values()];
+    // Revisions: routed and latest ones run; others retire once every route is confirmed without them.
+    const active = controller.activeRevisions(live);
+    const activeKeys = new Set(active.map((r) => revisionKey(r.namespace, r.name)));
+    for (const rev of active) {
+      const key = revisionKey(rev.namespace, rev.name);
+      retiring.delete(key);
+      runtime.ensureRevision(rev);
+      if (!watched.has(key)) {
+        watched.add(key);
+        multiscaler!.watch(key, deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig));
+      }
+    }
+    for (const key of watched) if (!activeKeys.has(key)) retiring.add(key);
+    const allConfirmed = live.every((r) => prober.routeState(ROUTE_KEY(r.spec)).ready);
+    for (const key of [...retiring]) {
+      if (!allConfirmed) break;
+      retiring.delete(key);
+      watched.delete(key);
+      modes.delete(key);
+      multiscaler!.unwatch(key);
+      log.info('revision retired: no route sends traffic to it', { revision: key });
+      void runtime.deleteRevision(key);
+    }
+    // Desired state → xDS.
+    const revisions = new Map<string, RevisionRouting>();
+    for (const rev of controller.allRevisions()) {
+      const key = revisionKey(rev.namespace, rev.name);
+      if (!watched.has(key)) continue;
+      revisions.set(key, { spec: rev, mode: modes.get(key) ?? 'proxy', pods: readyPods(key), activators: [activatorEndpoint] });
+    }
+    const state: DesiredState = {
+      domain: o.domain,
+      listeners: { externalPort: o.gatewayPort, localPort: o.localGatewayPort, address: '127.0.0.1' },
+      routes: live.map((r) => r.spec),
+      revisions,
+    };
+    const translation = translate(state);
+    xds.cache.setTranslation(translation);
+    const expectations = new Map<string, RouteExpectation>();
+    for (const r of live) {
+      const hosts = routeHosts(r.spec.name, r.spec.namespace, o.domain, r.spec.visibility);
+      const externalHosts = [...hosts.external];
+      const localHosts = [...hosts.local];
+      for (const t of r.spec.traffic) {
+        if (!t.tag) continue;
+        const tagged = tagHosts(t.tag, r.spec.name, r.spec.namespace, o.domain, r.spec.visibility);
+        externalHosts.push(...tagged.external);
+        localHosts.push(...tagged.local);
+      }
+      expectations.set(ROUTE_KEY(r.spec), { hash: translation.routeHashes.get(ROUTE_KEY(r.spec))!, externalHosts, localHosts });
+    }
+    prober.expect(expectations);
+    prober.setGateways(gatewayTargets());
+    if (routes.length > 0 && routes.every((r) => r.unresolved === undefined && prober.routeState(ROUTE_KEY(r.spec)).ready)) {
+      for (const w of readyWaiters) w();
+      readyWaiters.clear();
+    }
+  };
+
+  let gateway: Gateway | undefined;
+  /** The embedded gateway plus every other connected node of the ingress cluster (e.g. Envoy). */
+  const gatewayTargets = (): GatewayTarget[] => {
+    const targets: GatewayTarget[] = [];
+    const ports = gateway?.listenerPorts();
+    if (gateway && ports?.has('gatehouse-external') && ports.has('gatehouse-local')) {
+      targets.push({ id: EMBEDDED_GATEWAY_ID, host: '127.0.0.1', externalPort: ports.get('gatehouse-external')!, localPort: ports.get('gatehouse-local')! });
+    }
+    for (const node of xds.status.list()) {
+      if (node.id === EMBEDDED_GATEWAY_ID || node.cluster !== GATEWAY_NODE_CLUSTER || node.connectedStreams === 0) continue;
+      targets.push({ id: node.id, host: '127.0.0.1', externalPort: o.gatewayPort, localPort: o.localGatewayPort });
+    }
+    return targets;
+  };
+  xds.status.on('connect', scheduleSync);
+  xds.status.on('disconnect', scheduleSync);
+
+  /** Proxy mode is real only once every gateway ACKed the endpoints that name the activator. */
+  const confirmProxy = async (): Promise<string | undefined> => {
+    const version = xds.cache.get('', TYPE_URL.endpoint)?.version;
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const lagging = xds.status.list().filter((n) => n.cluster === GATEWAY_NODE_CLUSTER && n.connectedStreams > 0 && n.types[TYPE_URL.endpoint]?.ackedVersion !== version);
+      if (lagging.length === 0) break;
+      if (Date.now() > deadline) return `gateways ${lagging.map((n) => n.id).join(', ')} have not acknowledged the endpoints that point at the activator`;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return confirmActivatorInPath([activatorEndpoint]);
+  };
+
+  multiscaler = new Multiscaler({
+    tickMs: o.tickMs,
+    log,
+    scaler: {
+      scale: (key, n) => runtime.scale(key, n),
+      readyMetricsEndpoints: (key) => runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.metrics ? [p.metrics] : [])),
+    },
+    modeSwitch: {
+      async setMode(key, mode) {
+        if (modes.get(key) !== mode) log.info('serving mode', { revision: key, mode });
+        modes.set(key, mode);
+        sync();
+        if (mode === 'serve') return { confirmed: true };
+        const problem = await confirmProxy();
+        return problem === undefined ? { confirmed: true } : { confirmed: false, reason: problem };
+      },
+    },
+  });
+  runtime.onChange(scheduleSync);
+
+  controller.apply(resources);
+  sync();
+
+  if (o.embeddedGateway) {
+    gateway = await startGateway({ xds: `127.0.0.1:${xds.port}`, nodeId: EMBEDDED_GATEWAY_ID, log });
+    await gateway.ready;
+    scheduleSync();
+  }
+
+  // Edits to the file roll out; a bad edit is reported and the last good config keeps serving.
+  let reloadTimer: NodeJS.Timeout | undefined;
+  const reload = (): void => {
+    try {
+      const next = loadConfigFile(file);
+      configError = undefined;
+      resources = next;
+      const created = controller.apply(next);
+      for (const rev of created) log.info('new revision', { revision: `${rev.namespace}/${rev.name}`, service: rev.service });
+      sync();
+    } catch (err) {
+      configError = err instanceof ConfigError ? err.problems.join('\n') : (err as Error).message;
+      log.error('configuration rejected; the last good configuration keeps serving', { file, problems: err instanceof ConfigError ? err.problems : [configError] });
+    }
+  };
+  const watcher: FSWatcher = watch(path.dirname(file), (_event, name) => {
+    if (name !== path.basename(file)) return;
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(reload, 5);
+  });
+
+  const status = (): UpStatus =>
+    buildStatus({
+      file,
+      configError,
+      resources,
+      controller,
+      routes: controller.routes(),
+      prober,
+      multiscaler: multiscaler!,
+      runtime,
+      watched,
+      modes,
+      gateways: gatewayTargets(),
+      nodes: xds.status.list(),
+      domain: o.domain,
+    });
+
+  const admin = http.createServer((req, res) => {
+    if (req.url === '/status') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(status(), null, 2) + '\n');
+      return;
+    }
+    if (req.url === '/healthz') return plain(res, 200, 'ok\n');
+    plain(res, 404, 'not found; the admin API serves /status and /healthz\n');
+  });
+  const adminPort = await listen(admin, o.adminPort, '127.0.0.1');
+  const ports = gateway?.listenerPorts();
+
+  return {
+    gatewayPort: ports?.get('gatehouse-external'),
+    localGatewayPort: ports?.get('gatehouse-local'),
+    xdsPort: xds.port,
+    adminPort,
+    activatorPort: activator.port,
+    status,
+    whenReady(timeoutMs) {
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          readyWaiters.delete(done);
+          reject(new Error(`routes not Ready within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        readyWaiters.add(done);
+        scheduleSync();
+      });
+    },
+    async close() {
+      watcher.close();
+      clearTimeout(reloadTimer);
+      multiscaler!.close();
+      prober.close();
+      await gateway?.close();
+      await activator.close();
+      activatorSource.close();
+      await receiver.close();
+      await runtime.close();
+      await closeServer(admin);
+      await xds.close();
+    },
+  };
+}
