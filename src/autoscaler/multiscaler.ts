@@ -42,6 +42,8 @@ interface Watched {
   switching: boolean;
   status: RevisionScaleStatus;
   ticking: boolean;
+  /** Knative's "scale target initialised": the revision once had initial-scale ready pods. */
+  initialised: boolean;
 }
 
 export interface MultiscalerOptions {
@@ -81,6 +83,7 @@ export class Multiscaler {
       confirmationError: undefined,
       switching: false,
       ticking: false,
+      initialised: initial === 0,
       status: { revision: key, desiredPods: initial, actualPods: 0, stable: 0, panic: 0, panicking: false, excessBurstCapacity: 0, mode: 'proxy', reason: `initial scale ${initial}` },
     });
     this.o.scaler.scale(key, initial);
@@ -119,7 +122,11 @@ export class Multiscaler {
       const step = decide(w.spec, { readyPods: endpoints.length, ...observed }, w.state, now);
       w.state = step.state;
       await this.switchMode(key, w, step.decision, now);
-      const scale = applyScale(w.spec, step.decision.desiredPods, { proxyConfirmedAt: w.proxyConfirmedAt, confirmationError: w.confirmationError }, now);
+      let scale = applyScale(w.spec, step.decision.desiredPods, { proxyConfirmedAt: w.proxyConfirmedAt, confirmationError: w.confirmationError }, now);
+      // Until the revision first reaches its initial scale, it never asks for fewer pods (Knative).
+      const initial = Math.max(w.spec.initialScale, w.spec.minScale);
+      if (!w.initialised && endpoints.length >= initial) w.initialised = true;
+      if (!w.initialised && scale.pods < initial) scale = { pods: initial, reason: `waiting for the first ${initial} pod(s) to be ready (initial scale)` };
       if (scale.pods !== w.status.desiredPods) this.o.log.info('scale decision', { revision: key, from: w.status.desiredPods, to: scale.pods, reason: scale.reason, ...observed, panicking: step.decision.panicking });
       w.status = {
         revision: key,

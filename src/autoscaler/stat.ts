@@ -1,7 +1,7 @@
 // Knative's Stat and WireStatMessages (protos/stat.proto), decoded with protobufjs.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { packagePath } from '../package-root.js';
 
 export type { Stat } from '../model/stat.js';
 import type { Stat } from '../model/stat.js';
@@ -12,7 +12,7 @@ export interface WireStat {
   stat: Stat;
 }
 
-const protoPath = fileURLToPath(new URL('../../protos/stat.proto', import.meta.url));
+const protoPath = packagePath('protos', 'stat.proto');
 let types: { stat: protobuf.Type; wire: protobuf.Type } | undefined;
 
 function load() {

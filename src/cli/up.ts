@@ -1,15 +1,6 @@
 // `gatehouse up` and `gatehouse status`: the whole data plane on this machine from a file of
 // Knative Services, and the view of what it is doing.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-
-/** The bundled example, found from src/ or dist/src/. */
-function bundledExample(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const root = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '../../..') : path.resolve(here, '../..');
-  return path.join(root, 'examples', 'services.yaml');
-}
 
 function port(name: string) {
   return (value: string): number => {
@@ -39,7 +30,8 @@ export function register(program: Command): void {
       const { startUp } = await import('../up/orchestrator.js');
       const { renderStatus } = await import('../up/status.js');
       const log = createLogger('up');
-      const file = opts.file ?? bundledExample();
+      const { packagePath } = await import('../package-root.js');
+      const file = opts.file ?? packagePath('examples', 'services.yaml');
       let up;
       try {
         up = await startUp({

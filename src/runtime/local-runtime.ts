@@ -1,8 +1,6 @@
 // Pods as local processes: each revision's pods are LocalPods, converged to the wanted count.
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createLogger, type Logger } from '../log/logger.js';
+import { packagePath } from '../package-root.js';
 import type { RevisionSpec } from '../model/desired.js';
 import { revisionKey } from '../model/names.js';
 import { KUBERNETES_BACKOFF, type BackoffPolicy } from './backoff.js';
@@ -29,16 +27,7 @@ interface RevisionPods {
   stopping: Set<LocalPod>;
 }
 
-/** bin/gatehouse.js of this checkout, whether this module runs from src/ or from the dist/ build. */
-function findGatehouseBin(): string {
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'bin', 'gatehouse.js');
-    if (existsSync(candidate)) return candidate;
-    if (path.dirname(dir) === dir) throw new Error('runtime: cannot find bin/gatehouse.js above ' + fileURLToPath(import.meta.url));
-  }
-}
-
-const gatehouseBin = findGatehouseBin();
+const gatehouseBin = packagePath('bin', 'gatehouse.js');
 
 export class LocalProcessRuntime implements PodRuntime {
   private readonly revisions = new Map<string, RevisionPods>();

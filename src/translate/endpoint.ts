@@ -26,6 +26,8 @@ function assignment(clusterName: string, endpoints: Endpoint[]): EnvoyResource {
 
 export function revisionAssignments(routing: RevisionRouting): EnvoyResource[] {
   const { namespace, name } = routing.spec;
-  const publicEndpoints = routing.mode === 'serve' ? routing.pods : routing.activators;
+  // Serve mode without a ready pod falls back to the activator, as Knative's SKS does: the
+  // gateway must never be left with nowhere to send a request.
+  const publicEndpoints = routing.mode === 'serve' && routing.pods.length > 0 ? routing.pods : routing.activators;
   return [assignment(revisionClusterName(namespace, name), publicEndpoints), assignment(privateClusterName(namespace, name), routing.pods)];
 }

@@ -156,3 +156,12 @@ test('golden translation', () => {
   }
   assert.equal(actual, readFileSync(file, 'utf8'), 'translation changed: review it, then UPDATE_GOLDEN=1 npm test');
 });
+
+test('serve mode with no ready pod keeps the activator as the public endpoint (Knative SKS fallback)', () => {
+  const activator = { host: '127.0.0.1', port: 8013 };
+  const t = translate(desired([route('cold', [{ revisionName: 'cold-00001', percent: 100 }])], [routing(revision('cold-00001'), 'serve', [], [activator])]));
+  const publicCla = t.endpoints.find((e) => e.cluster_name === 'default/cold-00001') as { endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { port_value: number } } } }> }> };
+  assert.deepEqual(publicCla.endpoints[0]!.lb_endpoints.map((e) => e.endpoint.address.socket_address.port_value), [8013]);
+  const privateCla = t.endpoints.find((e) => e.cluster_name === 'default/cold-00001-private') as { endpoints: unknown[] };
+  assert.deepEqual(privateCla.endpoints, []);
+});

@@ -1,0 +1,214 @@
+// `gatehouse up` end to end: real pods (app + queue-proxy processes), the real xDS server, the
+// embedded gateway, activator, prober and autoscaler, all over loopback sockets.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { request } from 'undici';
+import { createLogger } from '../../src/log/logger.js';
+import { startUp, type Up } from '../../src/up/orchestrator.js';
+import { exampleAppPath } from '../support/app.js';
+import { gatehouseBin } from '../support/queue.js';
+
+const log = createLogger('test');
+
+function service(name: string, target: string, extra: { annotations?: Record<string, string>; traffic?: string; cc?: number } = {}): string {
+  const annotations = Object.entries({ 'autoscaling.knative.dev/window': '6s', ...extra.annotations })
+    .map(([k, v]) => `        ${k}: "${v}"`)
+    .join('\n');
+  return `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: ${name}
+spec:
+  template:
+    metadata:
+      annotations:
+${annotations}
+    spec:
+      containerConcurrency: ${extra.cc ?? 0}
+      containers:
+        - command: [node, ${JSON.stringify(exampleAppPath)}]
+          env:
+            - name: TARGET
+              value: ${target}
+${extra.traffic ?? ''}`;
+}
+
+function tempFile(text: string): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'gatehouse-up-')), 'services.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+async function get(port: number, host: string, urlPath = '/') {
+  const res = await request(`http://127.0.0.1:${port}${urlPath}`, { headers: { host } });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function startTestUp(file: string, t: { after(fn: () => Promise<void>): void }): Promise<Up> {
+  const up = await startUp({
+    file,
+    gatewayPort: 0,
+    localGatewayPort: 0,
+    xdsPort: 0,
+    adminPort: 0,
+    domain: 'example.com',
+    embeddedGateway: true,
+    drainQuietSeconds: 1,
+    tickMs: 200,
+    autoscaler: { scaleToZeroGracePeriodMs: 500 },
+    log,
+  });
+  t.after(() => up.close());
+  return up;
+}
+
+/** Requests at a fixed concurrency until stopped; counts anything but a 200. */
+function loadGenerator(port: number, host: string, concurrency = 4) {
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  const worker = async () => {
+    while (running) {
+      try {
+        const r = await get(port, host);
+        if (r.status === 200) ok++;
+        else failures.push(`${r.status} ${r.body.trim()}`);
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  };
+  const workers = Array.from({ length: concurrency }, worker);
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+      return { ok, failures };
+    },
+  };
+}
+
+test('edit → new revision, Ready only after probe confirmation, 80/20 split, tag host, zero failed requests under load; a bad edit keeps the old config', async (t) => {
+  const file = tempFile(service('hello', 'v1'));
+  const up = await startTestUp(file, t);
+  await up.whenReady(30_000);
+  const port = up.gatewayPort!;
+  const host = 'hello.default.example.com';
+  assert.equal((await get(port, host)).body, 'Hello v1!\n');
+
+  const load = loadGenerator(port, host);
+  const traffic = `  traffic:
+    - revisionName: hello-00001
+      percent: 80
+    - latestRevision: true
+      percent: 20
+      tag: candidate
+`;
+  writeFileSync(file, service('hello', 'v2', { traffic }));
+  await until(() => up.status().revisions.some((r) => r.name === 'hello-00002'), 'the new revision', 5000);
+  // Not Ready until the new revision runs and every gateway serves the new hash.
+  const during = up.status().services[0]!;
+  assert.notEqual(during.ready, 'True');
+  await until(() => up.status().services[0]!.ready === 'True' && up.status().services[0]!.traffic.length === 2, 'the split to be Ready', 30_000);
+  const { ok, failures } = await load.stop();
+  assert.deepEqual(failures, [], `failed requests during the rollout (${ok} succeeded)`);
+  assert.ok(ok > 20, `the load generator ran (${ok} requests)`);
+
+  const svc = up.status().services[0]!;
+  assert.equal(svc.latestReadyRevision, 'hello-00002');
+  assert.deepEqual(svc.traffic.map((x) => [x.revisionName, x.percent, x.tag]), [['hello-00001', 80, undefined], ['hello-00002', 20, 'candidate']]);
+  const gw = up.status().gateways[0]!;
+  assert.equal(gw.connected, true);
+  assert.ok(gw.confirmed['default/hello'], 'the gateway confirmed the route hash');
+
+  let v1 = 0;
+  for (let i = 0; i < 1000; i++) if ((await get(port, host)).body === 'Hello v1!\n') v1++;
+  assert.ok(v1 >= 750 && v1 <= 850, `hello-00001 got ${v1 / 10}% (want 80 ± 5)`);
+  assert.equal((await get(port, 'candidate-hello.default.example.com')).body, 'Hello v2!\n');
+
+  // A bad edit: reported with file, line and field; the old config keeps serving.
+  writeFileSync(file, service('hello', 'v3', { traffic: traffic.replace('percent: 20', 'percent: 30') }));
+  await until(() => up.status().config.error !== undefined, 'the config error to be reported', 5000);
+  assert.match(up.status().config.error!, /services\.yaml:\d+: spec\.traffic: the percents add up to 110; they must add up to 100/);
+  assert.equal(up.status().revisions.length, 2, 'no revision from a rejected file');
+  assert.equal((await get(port, 'candidate-hello.default.example.com')).body, 'Hello v2!\n');
+});
+
+test('scale from zero through the activator, serve mode when burst capacity allows, back to proxy and to zero', async (t) => {
+  const file = tempFile(service('sleepy', 'sleepy', { annotations: { 'autoscaling.knative.dev/target-burst-capacity': '0' }, cc: 1 }));
+  const up = await startTestUp(file, t);
+  await up.whenReady(30_000);
+  const revision = () => up.status().revisions[0]!;
+  const host = 'sleepy.default.example.com';
+  // No traffic: once its first pod was ready, the revision goes to zero behind the activator.
+  await until(() => revision().pods.ready === 0 && revision().pods.draining === 0 && revision().mode === 'proxy', 'scale to zero', 30_000);
+  const started = Date.now();
+  const cold = await get(up.gatewayPort!, host);
+  assert.equal(cold.status, 200);
+  assert.equal(cold.body, 'Hello sleepy!\n');
+  log.info('cold request served', { ms: Date.now() - started });
+  // Steady traffic with TBC 0: the activator leaves the path and the gateway goes to the pods.
+  const load = loadGenerator(up.gatewayPort!, host, 1);
+  await until(() => revision().mode === 'serve', 'serve mode', 20_000);
+  const { failures } = await load.stop();
+  assert.deepEqual(failures, []);
+  // Idle again: back to proxy mode (confirmed by the activator probe) and to zero.
+  await until(() => revision().pods.ready === 0 && revision().pods.draining === 0 && revision().mode === 'proxy', 'scale to zero again', 40_000);
+  assert.equal((await get(up.gatewayPort!, host)).status, 200, 'and from zero once more');
+});
+
+test('gatehouse up as a process: prints where it listens, serves a cold request, gatehouse status shows it', async (t) => {
+  const file = tempFile(service('hello', 'process'));
+  const child = spawn(process.execPath, [gatehouseBin, 'up', '-f', file, '--gateway-port', '0', '--local-gateway-port', '0', '--xds-port', '0', '--admin-port', '0', '--drain-quiet-seconds', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => {
+    child.kill('SIGKILL');
+  });
+  child.stderr!.resume();
+  const lines: string[] = [];
+  const ready = new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`gatehouse up exited with ${code}: ${lines.join('\n')}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines.push(line);
+      if (line.startsWith('Ready in')) resolve();
+    });
+  });
+  await ready;
+  const gatewayPort = Number(/gateway\s+127\.0\.0\.1:(\d+)/.exec(lines.join('\n'))![1]);
+  const adminPort = Number(/--admin-port (\d+)/.exec(lines.join('\n'))![1]);
+  assert.equal((await get(gatewayPort, 'hello.default.example.com')).body, 'Hello process!\n');
+  const status = await new Promise<string>((resolve, reject) => {
+    const s = spawn(process.execPath, [gatehouseBin, 'status', '--admin-port', String(adminPort), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    s.stdout!.on('data', (d) => (out += d));
+    s.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`gatehouse status exited with ${code}`))));
+  });
+  const parsed = JSON.parse(status) as { services: Array<{ name: string; ready: string }> };
+  assert.deepEqual(parsed.services.map((s) => [s.name, s.ready]), [['hello', 'True']]);
+  const stopped = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGINT');
+  assert.equal(await stopped, 0);
+});
+
+test('a bad file at start-up exits 2 naming file, line and field', async () => {
+  const file = tempFile(service('Bad_Name', 'x').replace('containerConcurrency: 0', 'containerConcurrency: -1'));
+  const child = spawn(process.execPath, [gatehouseBin, 'up', '-f', file, '--xds-port', '0', '--admin-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 2);
+  assert.match(err, /services\.yaml:4: metadata\.name: "Bad_Name" is not a valid name/);
+  assert.match(err, /services\.yaml:\d+: spec\.template\.spec\.containerConcurrency: expected a whole number from 0 to 1000, got -1/);
+});
