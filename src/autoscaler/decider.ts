@@ -95,6 +95,8 @@ export interface ScaleToZeroFacts {
   proxyConfirmedAt: number | undefined;
   /** Why confirmation failed, if it did. */
   confirmationError?: string;
+  /** The revision is at zero already (initial-scale 0, or scaled down before): nothing to hold. */
+  atZero?: boolean;
 }
 
 /**
@@ -108,6 +110,7 @@ export function applyScale(spec: DeciderSpec, desired: number, facts: ScaleToZer
   if (pods === 0) {
     const hold = Math.max(spec.scaleToZeroGracePeriodMs, spec.scaleToZeroPodRetentionPeriodMs);
     if (!spec.enableScaleToZero) [pods, reason] = [1, 'scale to zero is disabled'];
+    else if (facts.atZero) reason = 'at zero: no demand';
     else if (facts.proxyConfirmedAt === undefined)
       [pods, reason] = [1, facts.confirmationError ? `staying at 1: the activator is not confirmed in the path (${facts.confirmationError})` : 'staying at 1 until the activator is confirmed in the path'];
     else if (now - facts.proxyConfirmedAt < hold) [pods, reason] = [1, `staying at 1 for ${Math.ceil((hold - (now - facts.proxyConfirmedAt)) / 1000)} s more of the scale-to-zero grace period`];

@@ -122,7 +122,7 @@ export class Multiscaler {
       const step = decide(w.spec, { readyPods: endpoints.length, ...observed }, w.state, now);
       w.state = step.state;
       await this.switchMode(key, w, step.decision, now);
-      let scale = applyScale(w.spec, step.decision.desiredPods, { proxyConfirmedAt: w.proxyConfirmedAt, confirmationError: w.confirmationError }, now);
+      let scale = applyScale(w.spec, step.decision.desiredPods, { proxyConfirmedAt: w.proxyConfirmedAt, confirmationError: w.confirmationError, atZero: w.status.desiredPods === 0 && endpoints.length === 0 }, now);
       // Until the revision first reaches its initial scale, it never asks for fewer pods (Knative).
       const initial = Math.max(w.spec.initialScale, w.spec.minScale);
       if (!w.initialised && endpoints.length >= initial) w.initialised = true;

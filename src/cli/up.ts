@@ -24,7 +24,8 @@ export function register(program: Command): void {
     .option('--drain-quiet-seconds <s>', "queue-proxies' quiet period when a pod stops (Knative: 30)", '30')
     .option('--tick-ms <ms>', 'autoscaler decision period (Knative: 2000)', '2000')
     .option('--scale-to-zero-grace-seconds <s>', "config-autoscaler's scale-to-zero-grace-period (Knative: 30)", '30')
-    .action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: string; tickMs: string; scaleToZeroGraceSeconds: string }) => {
+    .option('--allow-zero-initial-scale', "config-autoscaler's allow-zero-initial-scale: revisions may start at zero pods (initial-scale \"0\")")
+    .action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: string; tickMs: string; scaleToZeroGraceSeconds: string; allowZeroInitialScale?: boolean }) => {
       const { createLogger } = await import('../log/logger.js');
       const { ConfigError } = await import('../config/load.js');
       const { startUp } = await import('../up/orchestrator.js');
@@ -44,7 +45,7 @@ export function register(program: Command): void {
           embeddedGateway: opts.gateway,
           drainQuietSeconds: Number(opts.drainQuietSeconds),
           tickMs: Number(opts.tickMs),
-          autoscaler: { scaleToZeroGracePeriodMs: Number(opts.scaleToZeroGraceSeconds) * 1000 },
+          autoscaler: { scaleToZeroGracePeriodMs: Number(opts.scaleToZeroGraceSeconds) * 1000, allowZeroInitialScale: opts.allowZeroInitialScale === true },
           log,
         });
       } catch (err) {

@@ -3,7 +3,7 @@
 // so one run shows them all. Pure apart from reading the file.
 import { readFileSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
-import { deciderSpecFor, SettingsError } from '../autoscaler/settings.js';
+import { deciderSpecFor, KNATIVE_DEFAULTS, SettingsError, type GlobalAutoscalerConfig } from '../autoscaler/settings.js';
 import type { ContainerSpec } from '../model/desired.js';
 
 export interface TrafficConfig {
@@ -61,18 +61,21 @@ export const MAX_CONTAINER_CONCURRENCY = 1000;
 const VISIBILITY_LABEL = 'networking.knative.dev/visibility';
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
-/** Reads and validates a file; throws ConfigError listing every problem. */
-export function loadConfigFile(file: string): ResourceConfig[] {
+/**
+ * Reads and validates a file; throws ConfigError listing every problem. Annotations are checked
+ * against the autoscaler's config (e.g. initial-scale 0 only with allowZeroInitialScale).
+ */
+export function loadConfigFile(file: string, autoscaler: GlobalAutoscalerConfig = KNATIVE_DEFAULTS): ResourceConfig[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError([`${file}: cannot read it: ${(err as Error).message}`]);
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, autoscaler);
 }
 
-export function parseConfig(text: string, file: string): ResourceConfig[] {
+export function parseConfig(text: string, file: string, autoscaler: GlobalAutoscalerConfig = KNATIVE_DEFAULTS): ResourceConfig[] {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines });
   const problems: string[] = [];
@@ -84,7 +87,7 @@ export function parseConfig(text: string, file: string): ResourceConfig[] {
   for (const doc of docs) {
     for (const e of doc.errors) problems.push(`${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`);
     if (doc.errors.length > 0 || doc.contents === null) continue;
-    const reader = new DocReader(doc, file, lines, problems);
+    const reader = new DocReader(doc, file, lines, problems, autoscaler);
     const resource = reader.resource();
     if (resource) out.push(resource);
   }
@@ -111,6 +114,7 @@ class DocReader {
     private readonly file: string,
     private readonly lines: LineCounter,
     private readonly problems: string[],
+    private readonly autoscaler: GlobalAutoscalerConfig,
   ) {}
 
   private lineOf(path: Path): number {
@@ -235,7 +239,7 @@ class DocReader {
     const responseStart = this.get([...spec, 'responseStartTimeoutSeconds']) === undefined ? undefined : this.int([...spec, 'responseStartTimeoutSeconds'], 0, 0, timeoutSeconds);
     const idle = this.get([...spec, 'idleTimeoutSeconds']) === undefined ? undefined : this.int([...spec, 'idleTimeoutSeconds'], 0, 0, MAX_TIMEOUT_SECONDS);
     try {
-      deciderSpecFor(annotations, containerConcurrency);
+      deciderSpecFor(annotations, containerConcurrency, this.autoscaler);
     } catch (err) {
       if (!(err instanceof SettingsError)) throw err;
       this.problem([...t, 'metadata', 'annotations'], err.message);

@@ -119,8 +119,9 @@ export class Controller {
 
   routes(): ResolvedRoute[] {
     const out: ResolvedRoute[] = [];
+    const existing = new Set(this.allRevisions().map((rev) => revisionKey(rev.namespace, rev.name)));
     for (const r of this.resources) {
-      const resolved = this.resolveTraffic(r);
+      const resolved = this.resolveTraffic(r, existing);
       out.push({
         spec: { namespace: r.namespace, name: r.name, visibility: r.visibility, traffic: resolved.targets },
         unresolved: resolved.problem,
@@ -131,17 +132,17 @@ export class Controller {
     return out;
   }
 
-  private resolveTraffic(r: ServiceConfig | RouteConfig): { targets: TrafficTarget[]; problem: string | undefined } {
+  private resolveTraffic(r: ServiceConfig | RouteConfig, existing: ReadonlySet<string>): { targets: TrafficTarget[]; problem: string | undefined } {
     const targets: TrafficTarget[] = [];
     const problems: string[] = [];
     for (const t of r.traffic) {
-      const name = this.resolveTarget(r, t, problems);
+      const name = this.resolveTarget(r, t, problems, existing);
       if (name !== undefined) targets.push({ revisionName: name, percent: t.percent, ...(t.tag ? { tag: t.tag } : {}) });
     }
     return { targets, problem: problems.length > 0 ? problems.join('; ') : undefined };
   }
 
-  private resolveTarget(r: ServiceConfig | RouteConfig, t: TrafficConfig, problems: string[]): string | undefined {
+  private resolveTarget(r: ServiceConfig | RouteConfig, t: TrafficConfig, problems: string[], existing: ReadonlySet<string>): string | undefined {
     const configName = r.kind === 'Service' ? r.name : t.configurationName;
     if (t.latestRevision) {
       const c = this.configurations.get(`${r.namespace}/${configName}`);
@@ -157,8 +158,7 @@ export class Controller {
       return c.latestReady;
     }
     const name = t.revisionName!;
-    const exists = this.allRevisions().some((rev) => rev.namespace === r.namespace && rev.name === name);
-    if (!exists) {
+    if (!existing.has(revisionKey(r.namespace, name))) {
       problems.push(`revision "${name}" does not exist`);
       return undefined;
     }

@@ -2,7 +2,7 @@
 // for every host of the route, send `K-Network-Probe: probe` with `K-Network-Hash: override`; the
 // gateway's probe route writes in the hash it has, the backend echoes it, and a 200 carrying the
 // expected hash confirms that host. Failures back off from 50 ms to 30 s. A new hash restarts it.
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import type { Logger } from '../log/logger.js';
 import { H_NETWORK_HASH, H_NETWORK_PROBE, HASH_PLACEHOLDER, PROBE_INGRESS, UA_INGRESS_PROBE } from '../model/headers.js';
 
@@ -20,6 +20,8 @@ export interface RouteExpectation {
 }
 
 export const PROBE_BACKOFF = { initialMs: 50, maxMs: 30_000 } as const;
+/** Probes in flight at once across all routes and gateways (Knative's prober runs 15 workers). */
+export const PROBE_CONCURRENCY = 15;
 
 /** Delay before the n-th retry (n ≥ 1): 50 ms doubling, capped at 30 s. */
 export function probeDelay(attempt: number): number {
@@ -34,6 +36,8 @@ interface Job {
   timer: NodeJS.Timeout | undefined;
   lastError: string | undefined;
   cancelled: boolean;
+  /** New config was acknowledged while a probe was in flight: a failure retries at once. */
+  retryRequested: boolean;
 }
 
 export interface ProbeState {
@@ -46,6 +50,9 @@ export class Prober {
   private readonly jobs = new Map<string, Job>(); // `${route}\0${gateway}`
   private readonly confirmed = new Map<string, Map<string, string>>();
   private gateways: GatewayTarget[] = [];
+  private readonly agent = new Agent({ connections: PROBE_CONCURRENCY, keepAliveTimeout: 10_000 });
+  private inFlight = 0;
+  private readonly slotWaiters: Array<() => void> = [];
 
   constructor(
     private readonly log: Logger,
@@ -91,6 +98,19 @@ export class Prober {
     return { ready: false, message: `waiting for ${detail.join(', ')} to serve hash ${e.hash.slice(0, 12)}` };
   }
 
+  /** A gateway acknowledged new config: probe every pending route now instead of after its backoff. */
+  retryNow(): void {
+    for (const job of this.jobs.values()) {
+      if (job.timer === undefined) {
+        job.retryRequested = true; // a probe is in flight; it may have raced the new config
+        continue;
+      }
+      clearTimeout(job.timer);
+      job.timer = undefined;
+      void this.run(job);
+    }
+  }
+
   state(): ProbeState {
     return { confirmed: this.confirmed };
   }
@@ -105,7 +125,7 @@ export class Prober {
         const job = this.jobs.get(id);
         if (job && job.expectation === e && gatewayKey(job.gateway) === gatewayKey(g)) continue;
         if (job) this.cancel(job);
-        const fresh: Job = { key, gateway: g, expectation: e, attempt: 0, timer: undefined, lastError: undefined, cancelled: false };
+        const fresh: Job = { key, gateway: g, expectation: e, attempt: 0, timer: undefined, lastError: undefined, cancelled: false, retryRequested: false };
         this.jobs.set(id, fresh);
         void this.run(fresh);
       }
@@ -124,6 +144,8 @@ export class Prober {
 
   private async run(job: Job): Promise<void> {
     if (job.cancelled) return;
+    job.timer = undefined;
+    job.retryRequested = false;
     const problem = await this.probeAll(job.gateway, job.expectation);
     if (job.cancelled) return;
     if (problem === undefined) {
@@ -136,6 +158,7 @@ export class Prober {
       return;
     }
     job.lastError = problem;
+    if (job.retryRequested) return void this.run(job);
     job.attempt++;
     job.timer = setTimeout(() => void this.run(job), probeDelay(job.attempt));
     job.timer.unref();
@@ -149,8 +172,11 @@ export class Prober {
   }
 
   private async probeOne(address: string, port: number, host: string, hash: string): Promise<string | undefined> {
+    if (this.inFlight >= PROBE_CONCURRENCY) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    this.inFlight++;
     try {
       const res = await request(`http://${address}:${port}/healthz`, {
+        dispatcher: this.agent,
         headers: { host, [H_NETWORK_PROBE]: PROBE_INGRESS, [H_NETWORK_HASH]: HASH_PLACEHOLDER, 'user-agent': UA_INGRESS_PROBE },
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
@@ -162,12 +188,16 @@ export class Prober {
       return undefined;
     } catch (err) {
       return `${host}: ${(err as Error).message}`;
+    } finally {
+      this.inFlight--;
+      this.slotWaiters.shift()?.();
     }
   }
 
   close(): void {
     for (const job of this.jobs.values()) this.cancel(job);
     this.jobs.clear();
+    void this.agent.close();
   }
 }
 

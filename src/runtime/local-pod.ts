@@ -96,6 +96,7 @@ export class LocalPod {
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => {
+        if (kind === 'queue-proxy' && this.servingPort === undefined) this.readQueuePorts(line);
         this.rings[kind].push(line);
         file.write(line + '\n');
       });
@@ -110,10 +111,12 @@ export class LocalPod {
       this.setPhase('failed', `revision ${spec.name}: containers[0].command is empty; local pods run the command they are given`);
       return;
     }
-    const [appPort, servingPort, adminPort, metricsPort, userMetricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    // The app must be told its port; the queue-proxy binds free ports itself and reports them in
+    // its "queue-proxy listening" line, so many pods starting at once never race for a port.
+    const appPort = await freePort();
     if (this.stopping) return;
-    this.servingPort = servingPort;
-    this.metricsPort = metricsPort;
+    this.servingPort = undefined;
+    this.metricsPort = undefined;
     const envList = Object.fromEntries(spec.container.env.map((e) => [e.name, e.value]));
     const executable = command === 'node' ? process.execPath : command;
     this.app = spawn(executable, [...commandArgs, ...spec.container.args], {
@@ -132,16 +135,18 @@ export class LocalPod {
         SERVING_POD_IP: '127.0.0.1',
         CONTAINER_CONCURRENCY: String(spec.containerConcurrency),
         USER_PORT: String(appPort),
-        QUEUE_SERVING_PORT: String(servingPort),
-        QUEUE_ADMIN_PORT: String(adminPort),
-        QUEUE_METRICS_PORT: String(metricsPort),
-        QUEUE_USER_METRICS_PORT: String(userMetricsPort),
+        QUEUE_SERVING_PORT: '0',
+        QUEUE_ADMIN_PORT: '0',
+        QUEUE_METRICS_PORT: '0',
+        QUEUE_USER_METRICS_PORT: '0',
         QUEUE_BIND_ADDRESS: '127.0.0.1',
         REVISION_TIMEOUT_SECONDS: String(spec.timeoutSeconds),
         REVISION_RESPONSE_START_TIMEOUT_SECONDS: String(spec.responseStartTimeoutSeconds ?? 0),
         REVISION_IDLE_TIMEOUT_SECONDS: String(spec.idleTimeoutSeconds ?? 0),
         SERVING_READINESS_PROBE: readinessProbeFor(spec, appPort),
         QUEUE_DRAIN_QUIET_SECONDS: String(this.o.drainQuietSeconds),
+        // Its "listening" line (info) carries the ports; keep debug if asked for.
+        GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL === 'debug' ? 'debug' : 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -155,10 +160,22 @@ export class LocalPod {
     void this.waitReady();
   }
 
+  private readQueuePorts(line: string): void {
+    if (!line.includes('queue-proxy listening')) return;
+    try {
+      const fields = JSON.parse(line) as { servingPort?: number; metricsPort?: number };
+      this.servingPort = fields.servingPort;
+      this.metricsPort = fields.metricsPort;
+    } catch {
+      // not the JSON line we look for
+    }
+  }
+
   private async waitReady(): Promise<void> {
-    const url = `http://127.0.0.1:${this.servingPort}/`;
     while (this.phase === 'starting' && !this.stopping) {
       try {
+        if (this.servingPort === undefined) throw new Error('the queue-proxy has not reported its ports yet');
+        const url = `http://127.0.0.1:${this.servingPort}/`;
         // With periodSeconds 0 the queue-proxy itself polls the app for up to 10 s per probe.
         const res = await fetch(url, { headers: { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' }, signal: AbortSignal.timeout(12_000) });
         await res.arrayBuffer();

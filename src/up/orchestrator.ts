@@ -48,6 +48,8 @@ export interface Up {
   adminPort: number;
   activatorPort: number;
   status(): UpStatus;
+  /** One route, cheaply: the revisions it sends to as programmed, and whether every gateway confirmed it. */
+  route(namespace: string, name: string): { revisions: string[]; ready: boolean } | undefined;
   /** Resolves when every route is Ready (or rejects after timeoutMs). */
   whenReady(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
@@ -60,7 +62,8 @@ const ROUTE_KEY = (r: RouteSpec) => `${r.namespace}/${r.name}`;
 export async function startUp(o: UpOptions): Promise<Up> {
   const log = o.log;
   const file = path.resolve(o.file);
-  let resources: ResourceConfig[] = loadConfigFile(file); // a bad file at start-up is fatal
+  const autoscalerConfig: GlobalAutoscalerConfig = { ...KNATIVE_DEFAULTS, ...o.autoscaler };
+  let resources: ResourceConfig[] = loadConfigFile(file, autoscalerConfig); // a bad file at start-up is fatal
   let configError: string | undefined;
   const controller = new Controller();
   const modes = new Map<string, RevisionMode>();
@@ -69,7 +72,6 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const watched = new Set<string>();
   const retiring = new Set<string>();
   const readyWaiters = new Set<() => void>();
-  const autoscalerConfig: GlobalAutoscalerConfig = { ...KNATIVE_DEFAULTS, ...o.autoscaler };
 
   const xds: XdsServer = await startXdsServer({ port: o.xdsPort, log });
   const runtime = new LocalProcessRuntime({ baseDir: path.dirname(file), drainQuietSeconds: o.drainQuietSeconds, log });
@@ -81,8 +83,15 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const activator: Activator = await startActivator({ port: 0, source: activatorSource, autoscalerUrl: `ws://127.0.0.1:${receiver.port}`, log });
   const activatorEndpoint: Endpoint = { host: '127.0.0.1', port: activator.port };
 
+  // A confirmation changes no desired state, so it only re-checks what waits on confirmations.
+  let checkQueued = false;
   const prober = new Prober(log, () => {
-    scheduleSync();
+    if (checkQueued) return;
+    checkQueued = true;
+    setImmediate(() => {
+      checkQueued = false;
+      checkConfirmations();
+    });
   });
 
   let syncQueued = false;
@@ -101,8 +110,11 @@ export async function startUp(o: UpOptions): Promise<Up> {
     // Revision readiness from the runtime, into the controller.
     for (const rev of controller.allRevisions()) {
       const key = revisionKey(rev.namespace, rev.name);
+      if (controller.isReady(key)) continue;
       const pods = runtime.pods(key);
-      if (pods.some((p) => p.phase === 'ready')) controller.revisionReady(rev.namespace, rev.name);
+      // Knative: a revision whose initial scale is 0 is ready without ever running a pod.
+      const spec = deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig);
+      if (pods.some((p) => p.phase === 'ready') || Math.max(spec.initialScale, spec.minScale) === 0) controller.revisionReady(rev.namespace, rev.name);
       else {
         const failure = pods.find((p) => p.lastFailure)?.lastFailure;
         if (failure && !controller.isReady(key)) controller.revisionFailed(rev.namespace, rev.name, `${failure.process} exited (${failure.exitCode ?? failure.signal}): ${failure.lastLines.slice(-1)[0] ?? ''}`);
@@ -110,7 +122,8 @@ export async function startUp(o: UpOptions): Promise<Up> {
     }
     // Routes: program the resolved ones; an unresolved change keeps the last programmed version.
     const routes = controller.routes();
-    for (const key of [...programmed.keys()]) if (!routes.some((r) => ROUTE_KEY(r.spec) === key)) programmed.delete(key);
+    const current = new Set(routes.map((r) => ROUTE_KEY(r.spec)));
+    for (const key of [...programmed.keys()]) if (!current.has(key)) programmed.delete(key);
     for (const r of routes) if (r.unresolved === undefined) programmed.set(ROUTE_KEY(r.spec), r);
     const live = [...programmed.values()];
     // Revisions: routed and latest ones run; others retire once every route is confirmed without them.
@@ -126,16 +139,6 @@ export async function startUp(o: UpOptions): Promise<Up> {
       }
     }
     for (const key of watched) if (!activeKeys.has(key)) retiring.add(key);
-    const allConfirmed = live.every((r) => prober.routeState(ROUTE_KEY(r.spec)).ready);
-    for (const key of [...retiring]) {
-      if (!allConfirmed) break;
-      retiring.delete(key);
-      watched.delete(key);
-      modes.delete(key);
-      multiscaler!.unwatch(key);
-      log.info('revision retired: no route sends traffic to it', { revision: key });
-      void runtime.deleteRevision(key);
-    }
     // Desired state → xDS.
     const revisions = new Map<string, RevisionRouting>();
     for (const rev of controller.allRevisions()) {
@@ -166,7 +169,25 @@ export async function startUp(o: UpOptions): Promise<Up> {
     }
     prober.expect(expectations);
     prober.setGateways(gatewayTargets());
-    if (routes.length > 0 && routes.every((r) => r.unresolved === undefined && prober.routeState(ROUTE_KEY(r.spec)).ready)) {
+    checkConfirmations();
+  };
+
+  /** Retires revisions once every route is confirmed without them; wakes whenReady callers. */
+  const checkConfirmations = (): void => {
+    const live = [...programmed.values()];
+    const allConfirmed = live.every((r) => prober.routeState(ROUTE_KEY(r.spec)).ready);
+    if (allConfirmed && retiring.size > 0) {
+      for (const key of retiring) {
+        watched.delete(key);
+        modes.delete(key);
+        multiscaler!.unwatch(key);
+        log.info('revision retired: no route sends traffic to it', { revision: key });
+        void runtime.deleteRevision(key);
+      }
+      retiring.clear();
+      scheduleSync(); // their clusters leave the snapshot now
+    }
+    if (readyWaiters.size > 0 && allConfirmed && controller.routes().every((r) => r.unresolved === undefined) && live.length > 0) {
       for (const w of readyWaiters) w();
       readyWaiters.clear();
     }
@@ -186,34 +207,51 @@ export async function startUp(o: UpOptions): Promise<Up> {
     }
     return targets;
   };
+  // Knative probes on a backoff alone; probing again when a gateway ACKs new routes confirms sooner.
+  xds.status.on('ack', (e) => {
+    if (e.typeUrl === TYPE_URL.route) prober.retryNow();
+  });
   xds.status.on('connect', scheduleSync);
   xds.status.on('disconnect', scheduleSync);
 
   /** Proxy mode is real only once every gateway ACKed the endpoints that name the activator. */
-  const confirmProxy = async (): Promise<string | undefined> => {
+  // Shared by every revision switching at once: one wait per endpoints version, one activator probe.
+  let proxyCheck: { version: string | undefined; result: Promise<string | undefined> } | undefined;
+  const confirmProxy = (): Promise<string | undefined> => {
     const version = xds.cache.get('', TYPE_URL.endpoint)?.version;
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const lagging = xds.status.list().filter((n) => n.cluster === GATEWAY_NODE_CLUSTER && n.connectedStreams > 0 && n.types[TYPE_URL.endpoint]?.ackedVersion !== version);
-      if (lagging.length === 0) break;
-      if (Date.now() > deadline) return `gateways ${lagging.map((n) => n.id).join(', ')} have not acknowledged the endpoints that point at the activator`;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return confirmActivatorInPath([activatorEndpoint]);
+    const current = proxyCheck;
+    if (current && current.version === version) return current.result;
+    const result = (async () => {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const lagging = xds.status.list().filter((n) => n.cluster === GATEWAY_NODE_CLUSTER && n.connectedStreams > 0 && n.types[TYPE_URL.endpoint]?.ackedVersion !== version);
+        if (lagging.length === 0) break;
+        if (Date.now() > deadline) return `gateways ${lagging.map((n) => n.id).join(', ')} have not acknowledged the endpoints that point at the activator`;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return confirmActivatorInPath([activatorEndpoint]);
+    })();
+    proxyCheck = { version, result };
+    return result;
   };
 
   multiscaler = new Multiscaler({
     tickMs: o.tickMs,
     log,
     scaler: {
-      scale: (key, n) => runtime.scale(key, n),
+      scale: (key, n) => {
+        if (watched.has(key)) runtime.scale(key, n); // a tick may finish after the revision retired
+      },
       readyMetricsEndpoints: (key) => runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.metrics ? [p.metrics] : [])),
     },
     modeSwitch: {
       async setMode(key, mode) {
-        if (modes.get(key) !== mode) log.info('serving mode', { revision: key, mode });
-        modes.set(key, mode);
-        sync();
+        // Revisions start in proxy mode, so most calls change nothing that needs pushing.
+        if ((modes.get(key) ?? 'proxy') !== mode) {
+          log.info('serving mode', { revision: key, mode });
+          modes.set(key, mode);
+          sync();
+        } else modes.set(key, mode);
         if (mode === 'serve') return { confirmed: true };
         const problem = await confirmProxy();
         return problem === undefined ? { confirmed: true } : { confirmed: false, reason: problem };
@@ -235,7 +273,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
   let reloadTimer: NodeJS.Timeout | undefined;
   const reload = (): void => {
     try {
-      const next = loadConfigFile(file);
+      const next = loadConfigFile(file, autoscalerConfig);
       configError = undefined;
       resources = next;
       const created = controller.apply(next);
@@ -288,6 +326,11 @@ export async function startUp(o: UpOptions): Promise<Up> {
     adminPort,
     activatorPort: activator.port,
     status,
+    route(namespace, name) {
+      const key = `${namespace}/${name}`;
+      const r = programmed.get(key);
+      return r && { revisions: r.spec.traffic.map((t) => t.revisionName), ready: prober.routeState(key).ready };
+    },
     whenReady(timeoutMs) {
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {

@@ -84,6 +84,8 @@ test('scale to zero only after the activator is confirmed in the path for the gr
   });
   assert.deepEqual(applyScale(spec, 0, { proxyConfirmedAt: 1_000 }, 11_000), { pods: 1, reason: 'staying at 1 for 20 s more of the scale-to-zero grace period' });
   assert.deepEqual(applyScale(spec, 0, { proxyConfirmedAt: 1_000 }, 31_000), { pods: 0, reason: 'decider wants 0' });
+  // already at zero (initial-scale 0): nothing to hold, confirmed or not
+  assert.deepEqual(applyScale(spec, 0, { proxyConfirmedAt: undefined, atZero: true }, 0), { pods: 0, reason: 'at zero: no demand' });
   // retention longer than the grace period wins
   assert.equal(applyScale({ ...spec, scaleToZeroPodRetentionPeriodMs: 60_000 }, 0, { proxyConfirmedAt: 0 }, 31_000).pods, 1);
   assert.deepEqual(applyScale({ ...spec, enableScaleToZero: false }, 0, { proxyConfirmedAt: 0 }, 99_000), { pods: 1, reason: 'scale to zero is disabled' });
