@@ -6,7 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Pool } from 'undici';
+import { Pool } from '../http/undici-pool.js';
 import { H_KUBELET_PROBE, H_NETWORK_HASH, H_NETWORK_PROBE, H_PROXY_REQUEST } from '../model/headers.js';
 import type { Logger } from '../log/logger.js';
 import { closeServer, createAutoCodecServer, listen, plain } from '../http/auto-codec.js';
