@@ -2,13 +2,17 @@
 // the gateway adds, a slot from that revision's throttler (waiting while pods start), and the
 // request forwarded to the granted pod with K-Proxy-Request so the pod counts it as proxied.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, { type ClientHttp2Stream, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import client from 'prom-client';
-import type { AddressInfo } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
+import { closeServer, createAutoCodecServer, listen, type InboundRequest, type OutboundResponse } from '../http/auto-codec.js';
+import { H2Upstream, h2RequestHeaders, h2ResponseHeaders } from '../http/h2-upstream.js';
 import type { Logger } from '../log/logger.js';
 import type { Endpoint } from '../model/desired.js';
 import { H_NETWORK_HASH, H_NETWORK_PROBE, H_PROXY_REQUEST, H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from '../http/forward-headers.js';
+import { downstreamResponseHeaders, rawRequestHead, upstreamRequestHeaders } from '../http/forward-headers.js';
 import { RequestStats } from '../queue/stats.js';
 import type { RevisionSource } from './revision-source.js';
 import { StatPusher } from './stat-pusher.js';
@@ -54,7 +58,7 @@ async function probePod(e: Endpoint): Promise<boolean> {
   }
 }
 
-function plain(res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
+function plain(res: OutboundResponse, status: number, body: string, extra: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...extra });
   res.end(body);
 }
@@ -125,7 +129,29 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     return pool;
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  const h2Upstreams = new Map<string, H2Upstream>();
+  const h2For = (pod: PodTracker): H2Upstream => {
+    let upstream = h2Upstreams.get(pod.address);
+    if (!upstream) h2Upstreams.set(pod.address, (upstream = new H2Upstream(`http://${pod.address}`)));
+    return upstream;
+  };
+
+  /** The revision a routed request is for, or the reply that says why there is none. */
+  const routedRevision = (req: IncomingMessage | Http2ServerRequest): { key: string; throttler: RevisionThrottler } | { status: number; body: string } => {
+    const namespace = req.headers[H_SERVING_NAMESPACE];
+    const revision = req.headers[H_SERVING_REVISION];
+    if (typeof namespace !== 'string' || typeof revision !== 'string') return { status: 404, body: 'no Knative-Serving-Namespace / Knative-Serving-Revision headers: the activator only serves requests routed by the gateway\n' };
+    const key = `${namespace}/${revision}`;
+    lastRequest = Date.now();
+    const throttler = throttlerFor(key);
+    if (!throttler) {
+      countFailure(key, 'unknown_revision');
+      return { status: 404, body: `revision ${key} is unknown to the activator\n` };
+    }
+    return { key, throttler };
+  };
+
+  const handle = (req: InboundRequest, res: OutboundResponse): void => {
     const probe = req.headers[H_NETWORK_PROBE];
     if (draining && (probe !== undefined || req.headers['user-agent']?.startsWith('kube-probe/'))) return plain(res, 503, 'shutting down');
     if (probe === 'activator') return plain(res, 200, 'activator');
@@ -135,16 +161,9 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       return plain(res, 200, 'probe', { [H_NETWORK_HASH]: hash });
     }
     if (req.headers['user-agent']?.startsWith('kube-probe/')) return plain(res, 200, 'ok');
-    const namespace = req.headers[H_SERVING_NAMESPACE];
-    const revision = req.headers[H_SERVING_REVISION];
-    if (typeof namespace !== 'string' || typeof revision !== 'string') return plain(res, 404, 'no Knative-Serving-Namespace / Knative-Serving-Revision headers: the activator only serves requests routed by the gateway\n');
-    const key = `${namespace}/${revision}`;
-    lastRequest = Date.now();
-    const throttler = throttlerFor(key);
-    if (!throttler) {
-      countFailure(key, 'unknown_revision');
-      return plain(res, 404, `revision ${key} is unknown to the activator\n`);
-    }
+    const routed = routedRevision(req);
+    if ('status' in routed) return plain(res, routed.status, routed.body);
+    const { key, throttler } = routed;
     const timeoutMs = (o.source.get(key)?.timeoutSeconds ?? 300) * 1000;
     const s = statsFor(key);
     const started = Date.now();
@@ -180,42 +199,127 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       abort.abort();
       finish();
     });
+    const podFailed = (pod: PodTracker, err: NodeJS.ErrnoException): void => {
+      if (done) return;
+      // Refused: the request never reached the pod, so it is safe to send it elsewhere.
+      if (err.code === 'ECONNREFUSED') {
+        throttler.markUnready(pod);
+        throttler.acquire(waiter);
+        return;
+      }
+      if (!res.headersSent) plain(res, 502, `the pod at ${pod.address} failed: ${err.message}\n`);
+      else res.destroy();
+      countFailure(key, 'pod_failed');
+      finish();
+    };
+    // HTTP/2 in, HTTP/2 out: gRPC keeps its trailers.
+    const forwardH2 = (pod: PodTracker): void => {
+      const h2req = req as Http2ServerRequest;
+      const h2res = res as Http2ServerResponse;
+      const headers = h2RequestHeaders(h2req, pod.address);
+      headers[H_PROXY_REQUEST] = 'activator';
+      let released = false;
+      const releaseOnce = () => {
+        if (!released) throttler.release(pod);
+        released = true;
+      };
+      let stream: ClientHttp2Stream;
+      try {
+        stream = h2For(pod).get().request(headers);
+      } catch (err) {
+        releaseOnce();
+        return podFailed(pod, err as NodeJS.ErrnoException);
+      }
+      abort.signal.addEventListener('abort', () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      h2req.pipe(stream);
+      stream.once('response', (h) => {
+        proxied.set(key, (proxied.get(key) ?? 0) + 1);
+        if (!h2res.destroyed) h2res.writeHead(Number(h[':status']), h2ResponseHeaders(h));
+      });
+      stream.on('data', (chunk: Buffer) => {
+        if (!h2res.write(chunk)) {
+          stream.pause();
+          h2res.once('drain', () => stream.resume());
+        }
+      });
+      stream.on('trailers', (t) => h2res.addTrailers(h2ResponseHeaders(t)));
+      stream.once('end', () => {
+        h2res.end();
+        releaseOnce();
+        finish();
+      });
+      stream.once('error', (err: NodeJS.ErrnoException) => {
+        releaseOnce();
+        podFailed(pod, err);
+      });
+    };
     const forward = (pod: PodTracker): void => {
+      if (req.httpVersionMajor === 2) return forwardH2(pod);
+      const h1req = req as IncomingMessage;
+      const h1res = res as ServerResponse;
       const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-      const headers = upstreamRequestHeaders(req.rawHeaders, req.socket.remoteAddress, false);
+      const headers = upstreamRequestHeaders(h1req.rawHeaders, h1req.socket.remoteAddress, false);
       headers.push(H_PROXY_REQUEST, 'activator');
       poolFor(pod)
-        .request({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null, signal: abort.signal })
+        .request({ path: h1req.url ?? '/', method: h1req.method as Dispatcher.HttpMethod, headers, body: hasBody ? h1req : null, signal: abort.signal })
         .then((upstream) => {
           proxied.set(key, (proxied.get(key) ?? 0) + 1);
-          res.writeHead(upstream.statusCode, downstreamResponseHeaders(upstream.headers as Record<string, string | string[] | undefined>));
-          upstream.body.pipe(res);
-          upstream.body.once('error', () => res.destroy());
-          res.once('close', () => {
+          h1res.writeHead(upstream.statusCode, downstreamResponseHeaders(upstream.headers as Record<string, string | string[] | undefined>));
+          upstream.body.pipe(h1res);
+          upstream.body.once('error', () => h1res.destroy());
+          h1res.once('close', () => {
             throttler.release(pod);
             finish();
           });
         })
         .catch((err: NodeJS.ErrnoException) => {
           throttler.release(pod);
-          if (done) return;
-          // Refused: the request never reached the pod, so it is safe to send it elsewhere.
-          if (err.code === 'ECONNREFUSED') {
-            throttler.markUnready(pod);
-            throttler.acquire(waiter);
-            return;
-          }
-          if (!res.headersSent) plain(res, 502, `the pod at ${pod.address} failed: ${err.message}\n`);
-          countFailure(key, 'pod_failed');
-          finish();
+          podFailed(pod, err);
         });
     };
     throttler.acquire(waiter);
   };
 
-  const server = http.createServer({ keepAliveTimeout: 65_000, noDelay: true }, handle);
-  await new Promise<void>((resolve) => server.listen(o.port, o.host ?? '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  /** WebSocket (any HTTP/1.1 Upgrade): a slot at a pod, then the connection spliced to it. */
+  const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
+    client.on('error', () => client.destroy());
+    const refuse = (status: string, body: string) => void client.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    const routed = routedRevision(req);
+    if ('status' in routed) return refuse('404 Not Found', routed.body);
+    const { key, throttler } = routed;
+    const s = statsFor(key);
+    s.requestIn(Date.now(), false);
+    if (throttler.readyPods === 0) pusher?.push([wireStat(key, throttler.queued + 1, 1)]);
+    let closed = false;
+    let holding: PodTracker | undefined;
+    const waiter: SlotWaiter = {
+      grant(pod) {
+        if (closed) return throttler.release(pod);
+        holding = pod;
+        const upstream = net.connect({ host: pod.endpoint.host, port: pod.endpoint.port });
+        upstream.once('connect', () => {
+          proxied.set(key, (proxied.get(key) ?? 0) + 1);
+          upstream.write(rawRequestHead(req.method, req.url, [...req.rawHeaders, H_PROXY_REQUEST, 'activator']));
+          if (head.length > 0) upstream.write(head);
+          upstream.pipe(client);
+          client.pipe(upstream);
+        });
+        upstream.once('error', () => (upstream.bytesRead === 0 ? refuse('502 Bad Gateway', `the pod at ${pod.address} is not reachable\n`) : client.destroy()));
+        upstream.once('close', () => client.destroy());
+        client.once('close', () => upstream.destroy());
+      },
+    };
+    client.once('close', () => {
+      closed = true;
+      if (holding) throttler.release(holding);
+      else throttler.cancel(waiter);
+      s.requestOut(Date.now(), false);
+    });
+    throttler.acquire(waiter);
+  };
+
+  const { front: server, h1, sockets } = createAutoCodecServer(handle, onUpgrade);
+  const port = await listen(server, o.port, o.host ?? '127.0.0.1');
   let metricsServer: http.Server | undefined;
   let metricsPort: number | undefined;
   if (o.metricsPort !== undefined) {
@@ -274,6 +378,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       o.log.info('draining', { quietMs });
       while (Date.now() - lastRequest < quietMs) await new Promise((r) => setTimeout(r, Math.max(10, quietMs - (Date.now() - lastRequest))));
       server.close();
+      h1.closeIdleConnections();
       while (inFlightTotal() > 0) await new Promise((r) => setTimeout(r, 20));
     },
     async close() {
@@ -282,8 +387,9 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       unsubscribe();
       pusher?.close();
       for (const t of throttlers.values()) t.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closeServer(server);
+      for (const h2 of h2Upstreams.values()) h2.close();
       await Promise.all([...pools.values()].map((p) => p.close()));
     },
   };

@@ -148,7 +148,9 @@ export class Multiscaler {
   }
 
   private async switchMode(key: string, w: Watched, decision: Decision, now: number): Promise<void> {
-    const wanted: RevisionMode = w.spec.targetBurstCapacity === -1 ? 'proxy' : servingMode(decision.desiredPods, decision.excessBurstCapacity);
+    // Like Knative, the mode follows the bounded scale: min-scale pods are never "at zero".
+    const bounded = Math.max(decision.desiredPods, w.spec.minScale);
+    const wanted: RevisionMode = w.spec.targetBurstCapacity === -1 ? 'proxy' : servingMode(bounded, decision.excessBurstCapacity);
     // Re-confirm an unconfirmed proxy mode while the decider wants zero.
     const retry = wanted === 'proxy' && w.proxyConfirmedAt === undefined && decision.desiredPods === 0;
     if (wanted === w.mode && !retry) return;

@@ -53,7 +53,8 @@ export function register(program: Command): void {
           process.stderr.write(`${file}: ${err.message}\n`);
           process.exit(2);
         }
-        throw err;
+        process.stderr.write(`gatehouse up: ${(err as Error).message}\n`);
+        process.exit(1);
       }
       const say = (line: string) => process.stdout.write(line + '\n');
       say(`gatehouse up: ${file}`);

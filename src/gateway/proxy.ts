@@ -8,7 +8,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { plain, type InboundRequest, type OutboundResponse } from '../http/auto-codec.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from '../http/forward-headers.js';
+import { downstreamResponseHeaders, rawRequestHead, upstreamRequestHeaders } from '../http/forward-headers.js';
 import type { HeaderMutation, ListenerConfig, RouteEntry, RouteTable } from './compile.js';
 import { applyMutations, findVirtualHost, matchRoute, pickTarget, routingHost } from './match.js';
 import type { ClusterRuntime, UpstreamEndpoint } from './upstreams.js';
@@ -220,12 +220,6 @@ export function handleRequest(listener: ListenerConfig, config: GatewayConfig, r
   new GatewayExchange(req, res, resolved).start();
 }
 
-function rawRequestHead(req: IncomingMessage, headers: string[]): string {
-  let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
-  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return head + '\r\n';
-}
-
 /** HTTP/1.1 Upgrade (websocket): allowed by the route or listener, then spliced byte for byte. */
 export function handleUpgrade(listener: ListenerConfig, config: GatewayConfig, req: IncomingMessage, client: Duplex, head: Buffer): void {
   client.on('error', () => client.destroy());
@@ -242,7 +236,7 @@ export function handleUpgrade(listener: ListenerConfig, config: GatewayConfig, r
   const upstream = net.connect({ host, port });
   resolved.upstream.inFlight++;
   upstream.once('connect', () => {
-    upstream.write(rawRequestHead(req, headers));
+    upstream.write(rawRequestHead(req.method, req.url, headers));
     if (head.length > 0) upstream.write(head);
     upstream.pipe(client);
     client.pipe(upstream);

@@ -73,3 +73,10 @@ export function downstreamResponseHeaders(headers: Record<string, string | strin
 export function isHopByHop(lowerName: string): boolean {
   return HOP_BY_HOP.has(lowerName);
 }
+
+/** The request line and headers of an HTTP/1.1 request as bytes to write on a raw connection (Upgrade). */
+export function rawRequestHead(method: string | undefined, url: string | undefined, headers: readonly string[]): string {
+  let head = `${method} ${url} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return head + '\r\n';
+}

@@ -1,42 +1,8 @@
 // HTTP/2 cleartext to the app (prior knowledge), used for requests that arrived over HTTP/2 — as
 // Knative's auto transport does — so gRPC keeps its trailers end to end.
-import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import http2, { type ClientHttp2Stream, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { Exchange, type ExchangeContext } from './exchange.js';
-import { isHopByHop } from '../http/forward-headers.js';
-import type { H2Upstream } from '../http/h2-upstream.js';
-
-
-function requestHeaders(req: Http2ServerRequest, authority: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {
-    ':method': req.method,
-    ':path': req.url,
-    ':scheme': 'http',
-    ':authority': req.authority || authority,
-  };
-  const h = req.headers;
-  for (const name in h) {
-    if (name.charCodeAt(0) === 58 || name === 'host') continue;
-    if (isHopByHop(name) && !(name === 'te' && h[name] === 'trailers')) continue;
-    const value = h[name];
-    if (value !== undefined) out[name] = value;
-  }
-  const client = req.socket?.remoteAddress;
-  if (client !== undefined) {
-    const prior = h['x-forwarded-for'];
-    out['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
-  }
-  return out;
-}
-
-function responseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const name in headers) {
-    if (name.charCodeAt(0) === 58 || isHopByHop(name)) continue;
-    const value = headers[name];
-    if (value !== undefined) out[name] = value;
-  }
-  return out;
-}
+import { h2RequestHeaders, h2ResponseHeaders, type H2Upstream } from '../http/h2-upstream.js';
 
 export class Http2Exchange extends Exchange {
   private stream: ClientHttp2Stream | undefined;
@@ -56,7 +22,7 @@ export class Http2Exchange extends Exchange {
     const res = this.res as Http2ServerResponse;
     let stream: ClientHttp2Stream;
     try {
-      stream = this.upstream.get().request(requestHeaders(req, this.ctx.userAddress));
+      stream = this.upstream.get().request(h2RequestHeaders(req, this.ctx.userAddress));
     } catch (err) {
       this.replyError(502, `the app failed to answer: ${(err as Error).message}`);
       return;
@@ -66,7 +32,7 @@ export class Http2Exchange extends Exchange {
     stream.on('response', (headers) => {
       const status = Number(headers[':status']);
       this.markResponseStart(status);
-      if (!res.destroyed) res.writeHead(status, responseHeaders(headers));
+      if (!res.destroyed) res.writeHead(status, h2ResponseHeaders(headers));
     });
     stream.on('data', (chunk: Buffer) => {
       this.touch();
@@ -75,7 +41,7 @@ export class Http2Exchange extends Exchange {
         res.once('drain', () => stream.resume());
       }
     });
-    stream.on('trailers', (trailers) => res.addTrailers(responseHeaders(trailers)));
+    stream.on('trailers', (trailers) => res.addTrailers(h2ResponseHeaders(trailers)));
     stream.on('end', () => {
       res.end();
       this.finish();

@@ -3,15 +3,9 @@
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { rawRequestHead } from '../http/forward-headers.js';
 import type { Waiter } from './breaker.js';
 import { QUEUE_FULL_BODY, type ExchangeContext } from './exchange.js';
-
-function rawHead(req: IncomingMessage): string {
-  let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
-  return head + '\r\n';
-}
 
 export function spliceUpgrade(ctx: ExchangeContext, userPort: number, req: IncomingMessage, client: Duplex, head: Buffer, proxied: boolean): void {
   const started = Date.now();
@@ -30,7 +24,7 @@ export function spliceUpgrade(ctx: ExchangeContext, userPort: number, req: Incom
     if (closed) return;
     const app = net.connect({ host: '127.0.0.1', port: userPort });
     app.once('connect', () => {
-      app.write(rawHead(req));
+      app.write(rawRequestHead(req.method, req.url, req.rawHeaders));
       if (head.length > 0) app.write(head);
       app.pipe(client);
       client.pipe(app);

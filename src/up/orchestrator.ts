@@ -194,6 +194,23 @@ export async function startUp(o: UpOptions): Promise<Up> {
   };
 
   let gateway: Gateway | undefined;
+  let watcher: FSWatcher | undefined;
+  let admin: http.Server | undefined;
+  let reloadTimer: NodeJS.Timeout | undefined;
+  /** Stops everything started so far, pods drained first, the xDS server last. */
+  const shutdown = async (): Promise<void> => {
+    watcher?.close();
+    clearTimeout(reloadTimer);
+    multiscaler?.close();
+    prober.close();
+    await gateway?.close();
+    await activator.close();
+    activatorSource.close();
+    await receiver.close();
+    await runtime.close();
+    if (admin) await closeServer(admin);
+    await xds.close();
+  };
   /** The embedded gateway plus every other connected node of the ingress cluster (e.g. Envoy). */
   const gatewayTargets = (): GatewayTarget[] => {
     const targets: GatewayTarget[] = [];
@@ -266,11 +283,15 @@ export async function startUp(o: UpOptions): Promise<Up> {
   if (o.embeddedGateway) {
     gateway = await startGateway({ xds: `127.0.0.1:${xds.port}`, nodeId: EMBEDDED_GATEWAY_ID, log });
     await gateway.ready;
+    const failed = gateway.status().listeners.filter((l) => l.error);
+    if (failed.length > 0) {
+      await shutdown();
+      throw new Error(`the embedded gateway ${failed.map((l) => l.error).join('; ')}. Is another gatehouse up running? Choose free ports with --gateway-port and --local-gateway-port.`);
+    }
     scheduleSync();
   }
 
   // Edits to the file roll out; a bad edit is reported and the last good config keeps serving.
-  let reloadTimer: NodeJS.Timeout | undefined;
   const reload = (): void => {
     try {
       const next = loadConfigFile(file, autoscalerConfig);
@@ -284,7 +305,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
       log.error('configuration rejected; the last good configuration keeps serving', { file, problems: err instanceof ConfigError ? err.problems : [configError] });
     }
   };
-  const watcher: FSWatcher = watch(path.dirname(file), (_event, name) => {
+  watcher = watch(path.dirname(file), (_event, name) => {
     if (name !== path.basename(file)) return;
     clearTimeout(reloadTimer);
     reloadTimer = setTimeout(reload, 5);
@@ -307,7 +328,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
       domain: o.domain,
     });
 
-  const admin = http.createServer((req, res) => {
+  admin = http.createServer((req, res) => {
     if (req.url === '/status') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(status(), null, 2) + '\n');
@@ -345,18 +366,6 @@ export async function startUp(o: UpOptions): Promise<Up> {
         scheduleSync();
       });
     },
-    async close() {
-      watcher.close();
-      clearTimeout(reloadTimer);
-      multiscaler!.close();
-      prober.close();
-      await gateway?.close();
-      await activator.close();
-      activatorSource.close();
-      await receiver.close();
-      await runtime.close();
-      await closeServer(admin);
-      await xds.close();
-    },
+    close: shutdown,
   };
 }

@@ -1,6 +1,8 @@
 // The real activator in front of real queue-proxies and example apps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import WebSocket from 'ws';
 import { createLogger } from '../../src/log/logger.js';
 import { InProcessRevisionSource } from '../../src/activator/revision-source.js';
 import { startActivator } from '../../src/activator/server.js';
@@ -168,4 +170,36 @@ test('two activators split 5 pods 3 + 2, as the subsetting examples say', async 
   // 5 pods / 2 activators = 2 each, the fifth pod (remnant) to activator 0
   assert.deepEqual(assigned(), [3, 2]);
   assert.deepEqual(activators.map((a) => a.throttler('default/split-00001')!.capacity), [3, 2]);
+});
+
+test('gRPC (h2c, trailers intact) and WebSocket pass through the activator to a pod that starts later', async (t) => {
+  const source = new InProcessRevisionSource();
+  const activator = await startActivator({ port: 0, source, log });
+  t.after(() => activator.close());
+  source.set({ namespace: 'default', name: 'grpc-00001', containerConcurrency: 0, timeoutSeconds: 30, pods: [] });
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(routed('grpc-00001'))) metadata.set(k, v);
+  const client = new grpc.Client(`127.0.0.1:${activator.port}`, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+  const payload = Buffer.from('through the activator');
+  const call = new Promise<Buffer>((resolve, reject) =>
+    client.makeUnaryRequest('/gatehouse.example.Echo/Echo', (b: Buffer) => b, (b: Buffer) => b, payload, metadata, (err, value) => (err ? reject(err) : resolve(value!))),
+  );
+  const ws = new WebSocket(`ws://127.0.0.1:${activator.port}/ws`, { headers: routed('grpc-00001') });
+  t.after(() => ws.close());
+  const opened = new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  // Both were buffered; the pod arrives now.
+  const app = await startExampleApp();
+  t.after(() => app.stop());
+  const queue = await startQueue(app.port);
+  t.after(() => queue.stop());
+  source.set({ namespace: 'default', name: 'grpc-00001', containerConcurrency: 0, timeoutSeconds: 30, pods: [{ host: '127.0.0.1', port: queue.servingPort }] });
+  assert.deepEqual(await call, payload);
+  await opened;
+  const reply = new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))));
+  ws.send('websocket through the activator');
+  assert.equal(await reply, 'websocket through the activator');
 });
