@@ -110,7 +110,7 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
       this.call = undefined;
       if (this.connected) {
         this.connected = false;
-        this.emit('disconnected');
+        if (!this.closed) this.emit('disconnected');
       }
       if (this.closed) return;
       const delay = this.backoffMs * (0.5 + Math.random() / 2);
