@@ -65,31 +65,62 @@ const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
  * Reads and validates a file; throws ConfigError listing every problem. Annotations are checked
  * against the autoscaler's config (e.g. initial-scale 0 only with allowZeroInitialScale).
  */
-export function loadConfigFile(file: string, autoscaler: GlobalAutoscalerConfig = KNATIVE_DEFAULTS): ResourceConfig[] {
+export function loadConfigFile(file: string, autoscaler: GlobalAutoscalerConfig = KNATIVE_DEFAULTS, cache?: ParseCache): ResourceConfig[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError([`${file}: cannot read it: ${(err as Error).message}`]);
   }
-  return parseConfig(text, file, autoscaler);
+  return parseConfig(text, file, autoscaler, cache);
 }
 
-export function parseConfig(text: string, file: string, autoscaler: GlobalAutoscalerConfig = KNATIVE_DEFAULTS): ResourceConfig[] {
+/** Parsed documents by their text and first line: an edit re-parses only the documents it touched. */
+export type ParseCache = Map<string, { resources: ResourceConfig[]; problems: string[] }>;
+
+/** The file split at `---` lines, each piece with the line it starts on. */
+function documentChunks(text: string): Array<{ firstLine: number; text: string }> {
+  const chunks: Array<{ firstLine: number; text: string }> = [];
+  const lines = text.split('\n');
+  let start = 0;
+  for (let i = 1; i <= lines.length; i++) {
+    if (i === lines.length || /^---(\s|$)/.test(lines[i]!)) {
+      chunks.push({ firstLine: start + 1, text: lines.slice(start, i).join('\n') });
+      start = i;
+    }
+  }
+  return chunks;
+}
+
+function parseChunk(text: string, firstLine: number, file: string, autoscaler: GlobalAutoscalerConfig): { resources: ResourceConfig[]; problems: string[] } {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines });
   const problems: string[] = [];
-  const out: ResourceConfig[] = [];
-  if (!Array.isArray(docs)) {
-    problems.push(`${file}: not a YAML stream`);
-    throw new ConfigError(problems);
-  }
+  const resources: ResourceConfig[] = [];
+  if (!Array.isArray(docs)) return { resources, problems: [`${file}:${firstLine}: not a YAML stream`] };
   for (const doc of docs) {
-    for (const e of doc.errors) problems.push(`${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`);
+    for (const e of doc.errors) problems.push(`${file}:${lines.linePos(e.pos[0]).line + firstLine - 1}: ${e.message.split('\n')[0]}`);
     if (doc.errors.length > 0 || doc.contents === null) continue;
-    const reader = new DocReader(doc, file, lines, problems, autoscaler);
-    const resource = reader.resource();
-    if (resource) out.push(resource);
+    const resource = new DocReader(doc, file, lines, firstLine - 1, problems, autoscaler).resource();
+    if (resource) resources.push(resource);
+  }
+  return { resources, problems };
+}
+
+export function parseConfig(text: string, file: string, autoscaler: GlobalAutoscalerConfig = KNATIVE_DEFAULTS, cache?: ParseCache): ResourceConfig[] {
+  const problems: string[] = [];
+  const out: ResourceConfig[] = [];
+  const used: ParseCache = new Map();
+  for (const chunk of documentChunks(text)) {
+    const key = `${chunk.firstLine}\0${chunk.text}`;
+    const parsed = cache?.get(key) ?? parseChunk(chunk.text, chunk.firstLine, file, autoscaler);
+    used.set(key, parsed);
+    out.push(...parsed.resources);
+    problems.push(...parsed.problems);
+  }
+  if (cache) {
+    cache.clear();
+    for (const [k, v] of used) cache.set(k, v);
   }
   const seen = new Map<string, string>();
   for (const r of out) {
@@ -113,6 +144,8 @@ class DocReader {
     private readonly doc: Document,
     private readonly file: string,
     private readonly lines: LineCounter,
+    /** Lines before this document's piece of the file. */
+    private readonly lineOffset: number,
     private readonly problems: string[],
     private readonly autoscaler: GlobalAutoscalerConfig,
   ) {}
@@ -120,10 +153,10 @@ class DocReader {
   private lineOf(path: Path): number {
     for (let p = path; p.length >= 0; p = p.slice(0, -1)) {
       const node = (p.length === 0 ? this.doc.contents : this.doc.getIn(p, true)) as Node | undefined;
-      if (node && typeof node === 'object' && 'range' in node && node.range) return this.lines.linePos(node.range[0]).line;
+      if (node && typeof node === 'object' && 'range' in node && node.range) return this.lines.linePos(node.range[0]).line + this.lineOffset;
       if (p.length === 0) break;
     }
-    return 1;
+    return 1 + this.lineOffset;
   }
 
   problem(path: Path, message: string): void {

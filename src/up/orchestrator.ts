@@ -11,7 +11,7 @@ import { confirmActivatorInPath } from '../autoscaler/activator-probe.js';
 import { Multiscaler } from '../autoscaler/multiscaler.js';
 import { deciderSpecFor, KNATIVE_DEFAULTS, type GlobalAutoscalerConfig } from '../autoscaler/settings.js';
 import { startStatReceiver, type StatReceiver } from '../autoscaler/stat-receiver.js';
-import { ConfigError, loadConfigFile, type ResourceConfig } from '../config/load.js';
+import { ConfigError, loadConfigFile, type ParseCache, type ResourceConfig } from '../config/load.js';
 import { Controller, type ResolvedRoute } from '../control/controller.js';
 import { GATEWAY_NODE_CLUSTER, startGateway, type Gateway } from '../gateway/index.js';
 import { closeServer, listen, plain } from '../http/auto-codec.js';
@@ -63,7 +63,8 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const log = o.log;
   const file = path.resolve(o.file);
   const autoscalerConfig: GlobalAutoscalerConfig = { ...KNATIVE_DEFAULTS, ...o.autoscaler };
-  let resources: ResourceConfig[] = loadConfigFile(file, autoscalerConfig); // a bad file at start-up is fatal
+  const parseCache: ParseCache = new Map();
+  let resources: ResourceConfig[] = loadConfigFile(file, autoscalerConfig, parseCache); // a bad file at start-up is fatal
   let configError: string | undefined;
   const controller = new Controller();
   const modes = new Map<string, RevisionMode>();
@@ -294,7 +295,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
   // Edits to the file roll out; a bad edit is reported and the last good config keeps serving.
   const reload = (): void => {
     try {
-      const next = loadConfigFile(file, autoscalerConfig);
+      const next = loadConfigFile(file, autoscalerConfig, parseCache);
       configError = undefined;
       resources = next;
       const created = controller.apply(next);
