@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { createLogger, setLogLevel } from '../src/log/logger.js';
+import { loopbackUpOptions, serviceYaml } from '../src/bench/services.js';
 import { startUp, type Up } from '../src/up/orchestrator.js';
 import { exampleAppPath, startExampleApp } from '../test/support/app.js';
 import { runLoad } from './lib/load.js';
@@ -23,44 +24,11 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 setLogLevel('warn');
 const log = createLogger('bench');
 
-function service(name: string, target: string, annotations: Record<string, string>): string {
-  const lines = Object.entries(annotations).map(([k, v]) => `        ${k}: "${v}"`).join('\n');
-  return `---
-apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-  template:
-    metadata:
-      annotations:
-${lines}
-    spec:
-      containers:
-        - command: [node, ${JSON.stringify(exampleAppPath)}]
-          env:
-            - name: TARGET
-              value: ${target}
-`;
-}
+const service = (name: string, target: string, annotations: Record<string, string>) => serviceYaml(name, { target, annotations, appPath: exampleAppPath });
 
 const atZero = { 'autoscaling.knative.dev/initial-scale': '0', 'autoscaling.knative.dev/window': '6s' };
 
-async function startBenchUp(file: string): Promise<Up> {
-  return startUp({
-    file,
-    gatewayPort: 0,
-    localGatewayPort: 0,
-    xdsPort: 0,
-    adminPort: 0,
-    domain: 'example.com',
-    embeddedGateway: true,
-    drainQuietSeconds: 1,
-    tickMs: 500,
-    autoscaler: { allowZeroInitialScale: true },
-    log,
-  });
-}
+const startBenchUp = (file: string): Promise<Up> => startUp(loopbackUpOptions(file, log));
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

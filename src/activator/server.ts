@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import client from 'prom-client';
 import { Pool, type Dispatcher } from 'undici';
 import { closeServer, createAutoCodecServer, listen, type InboundRequest, type OutboundResponse } from '../http/auto-codec.js';
-import { H2Upstream, h2RequestHeaders, h2ResponseHeaders } from '../http/h2-upstream.js';
+import { H2Upstream, h2RequestHeaders, h2ResponseHeaders, pipeH2Body } from '../http/h2-upstream.js';
 import type { Logger } from '../log/logger.js';
 import type { Endpoint } from '../model/desired.js';
 import { H_NETWORK_HASH, H_NETWORK_PROBE, H_PROXY_REQUEST, H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
@@ -236,13 +236,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
         proxied.set(key, (proxied.get(key) ?? 0) + 1);
         if (!h2res.destroyed) h2res.writeHead(Number(h[':status']), h2ResponseHeaders(h));
       });
-      stream.on('data', (chunk: Buffer) => {
-        if (!h2res.write(chunk)) {
-          stream.pause();
-          h2res.once('drain', () => stream.resume());
-        }
-      });
-      stream.on('trailers', (t) => h2res.addTrailers(h2ResponseHeaders(t)));
+      pipeH2Body(stream, h2res);
       stream.once('end', () => {
         h2res.end();
         releaseOnce();

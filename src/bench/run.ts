@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.js';
 import { packagePath } from '../package-root.js';
 import { startUp, type Up } from '../up/orchestrator.js';
 import { lineChart } from './chart.js';
+import { loopbackUpOptions, serviceYaml } from './services.js';
 import { perSecond, summarize, type Sample, type Summary } from './stats.js';
 
 export const SCENARIOS = ['steady', 'ramp', 'rollout', 'fanout'] as const;
@@ -39,26 +40,7 @@ interface Scenario {
   midway?: (file: string, appPath: string) => void;
 }
 
-function service(name: string, target: string, annotations: Record<string, string>, appPath: string): string {
-  const lines = Object.entries(annotations).map(([k, v]) => `        ${k}: "${v}"`).join('\n');
-  return `---
-apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-  template:
-    metadata:
-      annotations:
-${lines}
-    spec:
-      containers:
-        - command: [node, ${JSON.stringify(appPath)}]
-          env:
-            - name: TARGET
-              value: ${target}
-`;
-}
+const service = (name: string, target: string, annotations: Record<string, string>, appPath: string) => serviceYaml(name, { target, annotations, appPath });
 
 const host = (name: string) => `${name}.default.example.com`;
 
@@ -187,19 +169,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-bench-'));
   const file = path.join(dir, 'services.yaml');
   writeFileSync(file, scenario.services(appPath));
-  const up = await startUp({
-    file,
-    gatewayPort: 0,
-    localGatewayPort: 0,
-    xdsPort: 0,
-    adminPort: 0,
-    domain: 'example.com',
-    embeddedGateway: true,
-    drainQuietSeconds: 5,
-    tickMs: 1000,
-    autoscaler: { allowZeroInitialScale: true },
-    log: o.log,
-  });
+  const up = await startUp(loopbackUpOptions(file, o.log, { drainQuietSeconds: 5, tickMs: 1000 }));
   const pods: Array<[number, number]> = [];
   let through: { samples: Sample[]; durationMs: number };
   try {

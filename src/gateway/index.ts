@@ -126,50 +126,49 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     });
   };
 
-  ads.subscribe(TYPE_URL.cluster, [], (resources) => {
+  /**
+   * The xDS handler for one type: compile every resource; any error NACKs the whole update and
+   * keeps `target` as it was; otherwise `target` is replaced and `accepted` runs.
+   */
+  const replaceAll = <T>(target: Map<string, T>, compile: (r: DecodedResource, errors: ConfigErrors) => [string, T] | undefined, accepted: () => void) => (resources: DecodedResource[]) => {
     const errors = new ConfigErrors();
-    const next = new Map<string, ClusterConfig>();
+    const next = new Map<string, T>();
     for (const r of resources) {
-      const c = compileCluster(r, errors);
-      if (c) next.set(c.name, c);
+      const entry = compile(r, errors);
+      if (entry) next.set(entry[0], entry[1]);
     }
     if (!errors.empty) return errors.toString();
-    clusterConfigs.clear();
-    for (const [k, v] of next) clusterConfigs.set(k, v);
-    for (const name of [...assignments.keys()]) if (![...next.values()].some((c) => c.edsName === name)) assignments.delete(name);
-    ads.setNames(TYPE_URL.endpoint, [...next.values()].flatMap((c) => (c.edsName === undefined ? [] : [c.edsName])));
-    rebuild();
+    target.clear();
+    for (const [k, v] of next) target.set(k, v);
+    accepted();
     return undefined;
-  });
+  };
+  const named = <T extends { name: string }>(value: T | undefined): [string, T] | undefined => value && [value.name, value];
+
+  ads.subscribe(
+    TYPE_URL.cluster,
+    [],
+    replaceAll(clusterConfigs, (r, errors) => named(compileCluster(r, errors)), () => {
+      const edsNames = new Set([...clusterConfigs.values()].flatMap((c) => (c.edsName === undefined ? [] : [c.edsName])));
+      for (const name of [...assignments.keys()]) if (!edsNames.has(name)) assignments.delete(name);
+      ads.setNames(TYPE_URL.endpoint, [...edsNames]);
+      rebuild();
+    }),
+  );
   ads.subscribe(TYPE_URL.endpoint, [], (resources: DecodedResource[]) => {
     for (const cla of resources) assignments.set(String(cla.cluster_name), assignmentEndpoints(cla));
     rebuild();
     return undefined;
   });
-  ads.subscribe(TYPE_URL.listener, [], (resources) => {
-    const errors = new ConfigErrors();
-    const next = new Map<string, ListenerConfig>();
-    for (const r of resources) {
-      const l = compileListener(r, errors);
-      if (l) next.set(l.name, l);
-    }
-    if (!errors.empty) return errors.toString();
-    listenerConfigs.clear();
-    for (const [k, v] of next) listenerConfigs.set(k, v);
-    ads.setNames(TYPE_URL.route, [...new Set([...next.values()].flatMap((l) => (l.routeConfigName === undefined ? [] : [l.routeConfigName])))]);
-    if (!closed) syncListeners();
-    return undefined;
-  });
-  ads.subscribe(TYPE_URL.route, [], (resources) => {
-    const errors = new ConfigErrors();
-    const next = new Map<string, RouteTable>();
-    for (const r of resources) next.set(String(r.name), compileRouteConfiguration(r, errors));
-    if (!errors.empty) return errors.toString();
-    routeTables.clear();
-    for (const [k, v] of next) routeTables.set(k, v);
-    rebuild();
-    return undefined;
-  });
+  ads.subscribe(
+    TYPE_URL.listener,
+    [],
+    replaceAll(listenerConfigs, (r, errors) => named(compileListener(r, errors)), () => {
+      ads.setNames(TYPE_URL.route, [...new Set([...listenerConfigs.values()].flatMap((l) => (l.routeConfigName === undefined ? [] : [l.routeConfigName])))]);
+      if (!closed) syncListeners();
+    }),
+  );
+  ads.subscribe(TYPE_URL.route, [], replaceAll(routeTables, (r, errors) => named(compileRouteConfiguration(r, errors)), rebuild));
   ads.on('connected', () => log.info('connected to the xDS server', { target: o.xds, node: o.nodeId }));
   ads.on('disconnected', () => log.warn('lost the xDS server; serving the last good config', { target: o.xds }));
 

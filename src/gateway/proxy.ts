@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { plain, type InboundRequest, type OutboundResponse } from '../http/auto-codec.js';
 import { downstreamResponseHeaders, rawRequestHead, upstreamRequestHeaders } from '../http/forward-headers.js';
+import { pipeH2Body } from '../http/h2-upstream.js';
 import type { HeaderMutation, ListenerConfig, RouteEntry, RouteTable } from './compile.js';
 import { applyMutations, findVirtualHost, matchRoute, pickTarget, routingHost } from './match.js';
 import type { ClusterRuntime, UpstreamEndpoint } from './upstreams.js';
@@ -133,17 +134,7 @@ class GatewayExchange implements Dispatcher.DispatchHandler {
       for (const name in headers) if (name.charCodeAt(0) !== 58) plainHeaders[name] = headers[name];
       if (!this.res.destroyed) writeHead(this.res, status, responseHeaders(plainHeaders, this.r.responseMutations));
     });
-    stream.on('data', (chunk: Buffer) => {
-      if (!(this.res as ServerResponse).write(chunk)) {
-        stream.pause();
-        this.res.once('drain', () => stream.resume());
-      }
-    });
-    stream.on('trailers', (trailers: IncomingHttpHeaders) => {
-      const t: Record<string, string> = {};
-      for (const name in trailers) if (name.charCodeAt(0) !== 58) t[name] = String(trailers[name]);
-      this.res.addTrailers(t);
-    });
+    pipeH2Body(stream, this.res as ServerResponse);
     stream.on('end', () => {
       this.res.end();
       this.finish();

@@ -1,5 +1,5 @@
 // One shared HTTP/2 cleartext (prior knowledge) session to an upstream, reopened when it closes.
-import http2, { type ClientHttp2Session, type Http2ServerRequest, type IncomingHttpHeaders } from 'node:http2';
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type Http2ServerRequest, type IncomingHttpHeaders } from 'node:http2';
 import { isHopByHop } from './forward-headers.js';
 
 export class H2Upstream {
@@ -56,4 +56,23 @@ export function h2ResponseHeaders(headers: IncomingHttpHeaders): Record<string, 
     if (value !== undefined) out[name] = value;
   }
   return out;
+}
+
+/** Where an HTTP/2 upstream's body and trailers go: a ServerResponse or an Http2ServerResponse. */
+export interface BodySink {
+  write(chunk: Buffer): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  addTrailers(trailers: Record<string, string | string[]>): void;
+}
+
+/** Streams an upstream HTTP/2 response's body and trailers into `sink`, pausing while it is full. */
+export function pipeH2Body(stream: ClientHttp2Stream, sink: BodySink, onChunk?: () => void): void {
+  stream.on('data', (chunk: Buffer) => {
+    onChunk?.();
+    if (!sink.write(chunk)) {
+      stream.pause();
+      sink.once('drain', () => stream.resume());
+    }
+  });
+  stream.on('trailers', (trailers) => sink.addTrailers(h2ResponseHeaders(trailers)));
 }

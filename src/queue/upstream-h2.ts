@@ -2,7 +2,7 @@
 // Knative's auto transport does — so gRPC keeps its trailers end to end.
 import http2, { type ClientHttp2Stream, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { Exchange, type ExchangeContext } from './exchange.js';
-import { h2RequestHeaders, h2ResponseHeaders, type H2Upstream } from '../http/h2-upstream.js';
+import { h2RequestHeaders, h2ResponseHeaders, pipeH2Body, type H2Upstream } from '../http/h2-upstream.js';
 
 export class Http2Exchange extends Exchange {
   private stream: ClientHttp2Stream | undefined;
@@ -34,14 +34,7 @@ export class Http2Exchange extends Exchange {
       this.markResponseStart(status);
       if (!res.destroyed) res.writeHead(status, h2ResponseHeaders(headers));
     });
-    stream.on('data', (chunk: Buffer) => {
-      this.touch();
-      if (!res.write(chunk)) {
-        stream.pause();
-        res.once('drain', () => stream.resume());
-      }
-    });
-    stream.on('trailers', (trailers) => res.addTrailers(h2ResponseHeaders(trailers)));
+    pipeH2Body(stream, res, () => this.touch());
     stream.on('end', () => {
       res.end();
       this.finish();

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { createLogger } from '../../src/log/logger.js';
+import { loopbackUpOptions, serviceYaml } from '../../src/bench/services.js';
 import { startUp, type Up } from '../../src/up/orchestrator.js';
 import { exampleAppPath } from '../support/app.js';
 import { gatehouseBin } from '../support/queue.js';
@@ -16,26 +17,13 @@ import { gatehouseBin } from '../support/queue.js';
 const log = createLogger('test');
 
 function service(name: string, target: string, extra: { annotations?: Record<string, string>; traffic?: string; cc?: number } = {}): string {
-  const annotations = Object.entries({ 'autoscaling.knative.dev/window': '6s', ...extra.annotations })
-    .map(([k, v]) => `        ${k}: "${v}"`)
-    .join('\n');
-  return `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-  template:
-    metadata:
-      annotations:
-${annotations}
-    spec:
-      containerConcurrency: ${extra.cc ?? 0}
-      containers:
-        - command: [node, ${JSON.stringify(exampleAppPath)}]
-          env:
-            - name: TARGET
-              value: ${target}
-${extra.traffic ?? ''}`;
+  return serviceYaml(name, {
+    target,
+    appPath: exampleAppPath,
+    annotations: { 'autoscaling.knative.dev/window': '6s', ...extra.annotations },
+    ...(extra.cc !== undefined ? { containerConcurrency: extra.cc } : {}),
+    ...(extra.traffic !== undefined ? { extraSpec: extra.traffic } : {}),
+  });
 }
 
 function tempFile(text: string): string {
@@ -58,19 +46,7 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
 }
 
 async function startTestUp(file: string, t: { after(fn: () => Promise<void>): void }): Promise<Up> {
-  const up = await startUp({
-    file,
-    gatewayPort: 0,
-    localGatewayPort: 0,
-    xdsPort: 0,
-    adminPort: 0,
-    domain: 'example.com',
-    embeddedGateway: true,
-    drainQuietSeconds: 1,
-    tickMs: 200,
-    autoscaler: { scaleToZeroGracePeriodMs: 500 },
-    log,
-  });
+  const up = await startUp(loopbackUpOptions(file, log, { tickMs: 200, autoscaler: { scaleToZeroGracePeriodMs: 500 } }));
   t.after(() => up.close());
   return up;
 }
@@ -209,6 +185,6 @@ test('a bad file at start-up exits 2 naming file, line and field', async () => {
   child.stderr!.on('data', (d) => (err += d));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   assert.equal(code, 2);
-  assert.match(err, /services\.yaml:4: metadata\.name: "Bad_Name" is not a valid name/);
+  assert.match(err, /services\.yaml:5: metadata\.name: "Bad_Name" is not a valid name/);
   assert.match(err, /services\.yaml:\d+: spec\.template\.spec\.containerConcurrency: expected a whole number from 0 to 1000, got -1/);
 });

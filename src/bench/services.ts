@@ -1,0 +1,57 @@
+// Knative Service documents and `gatehouse up` options for generated runs (benchmarks, tests):
+// one place that knows the YAML shape and the loopback, ephemeral-port set-up.
+import type { Logger } from '../log/logger.js';
+import type { UpOptions } from '../up/orchestrator.js';
+
+export interface GeneratedService {
+  /** The example app's TARGET: what it answers ("Hello <target>!"). */
+  target: string;
+  /** The app to run (node <appPath>). */
+  appPath: string;
+  annotations?: Record<string, string>;
+  containerConcurrency?: number;
+  /** YAML appended under `spec:` (e.g. a traffic block), indented by two spaces. */
+  extraSpec?: string;
+}
+
+export function serviceYaml(name: string, s: GeneratedService): string {
+  const annotations = Object.entries(s.annotations ?? {})
+    .map(([k, v]) => `        ${k}: "${v}"`)
+    .join('\n');
+  return `---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: ${name}
+spec:
+  template:
+    metadata:
+      annotations:
+${annotations || '        {}'}
+    spec:
+      containerConcurrency: ${s.containerConcurrency ?? 0}
+      containers:
+        - command: [node, ${JSON.stringify(s.appPath)}]
+          env:
+            - name: TARGET
+              value: ${s.target}
+${s.extraSpec ?? ''}`;
+}
+
+/** Everything on free loopback ports with the embedded gateway; short drains for quick runs. */
+export function loopbackUpOptions(file: string, log: Logger, overrides: Partial<UpOptions> = {}): UpOptions {
+  return {
+    file,
+    gatewayPort: 0,
+    localGatewayPort: 0,
+    xdsPort: 0,
+    adminPort: 0,
+    domain: 'example.com',
+    embeddedGateway: true,
+    drainQuietSeconds: 1,
+    tickMs: 500,
+    autoscaler: { allowZeroInitialScale: true },
+    log,
+    ...overrides,
+  };
+}
