@@ -45,3 +45,24 @@ export function summary(scenario) {
     return out;
   };
 }
+
+/** Options for a constant-arrival-rate scenario with the usual thresholds (RATE, DURATION, VUS, MAX_VUS, P95_MS). */
+export function constantRate(name, defaults) {
+  const scenarios = {};
+  scenarios[name] = {
+    executor: 'constant-arrival-rate',
+    rate: Number(__ENV.RATE || defaults.rate),
+    timeUnit: '1s',
+    duration: __ENV.DURATION || defaults.duration,
+    preAllocatedVUs: Number(__ENV.VUS || 50),
+    maxVUs: Number(__ENV.MAX_VUS || defaults.maxVUs || 200),
+  };
+  return {
+    scenarios: scenarios,
+    thresholds: {
+      http_req_failed: ['rate==0'],
+      http_req_duration: ['p(95)<' + (__ENV.P95_MS || defaults.p95Ms)],
+    },
+    summaryTrendStats: ['avg', 'med', 'p(95)', 'p(99)', 'max'],
+  };
+}

@@ -4,28 +4,12 @@
 //   k6 run -e SERVICE=hello -e DURATION=60s bench/k6/rollout.js
 import { check } from 'k6';
 import { Counter } from 'k6/metrics';
-import { get, hostOf, summary } from './lib.js';
+import { constantRate, get, hostOf, summary } from './lib.js';
 
 const host = hostOf(__ENV.SERVICE || 'hello', __ENV.NAMESPACE);
 const byBody = new Counter('responses_by_body');
 
-export const options = {
-  scenarios: {
-    rollout: {
-      executor: 'constant-arrival-rate',
-      rate: Number(__ENV.RATE || 200),
-      timeUnit: '1s',
-      duration: __ENV.DURATION || '60s',
-      preAllocatedVUs: Number(__ENV.VUS || 50),
-      maxVUs: Number(__ENV.MAX_VUS || 200),
-    },
-  },
-  thresholds: {
-    http_req_failed: ['rate==0'],
-    http_req_duration: ['p(95)<' + (__ENV.P95_MS || 100)],
-  },
-  summaryTrendStats: ['avg', 'med', 'p(95)', 'p(99)', 'max'],
-};
+export const options = constantRate('rollout', { rate: 200, duration: '60s', p95Ms: 100 });
 
 export default function () {
   const res = get(host);

@@ -1,7 +1,7 @@
 // The benchmark harness: its pure reductions with exact numbers, and one short real run.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -62,4 +62,20 @@ test('gatehouse bench steady: a short real run writes results with no failed req
   assert.ok(result.direct.requests >= 80);
   assert.match(readFileSync(path.join(out, 'steady.svg'), 'utf8'), /<svg/);
   assert.match(stdout, /gateway → gatehouse → app/);
+});
+
+test('k6 scripts stay within what k6 v0.48 runs: no ?. or ??, no remote imports, thresholds everywhere', () => {
+  const dir = path.resolve('bench/k6');
+  const scripts = readdirSync(dir).filter((f) => f.endsWith('.js') && f !== 'lib.js');
+  assert.ok(scripts.length >= 5, scripts.join(', '));
+  for (const f of [...scripts, 'lib.js']) {
+    const text = readFileSync(path.join(dir, f), 'utf8').replace(/\/\/.*$/gm, '');
+    assert.doesNotMatch(text, /\?\.|\?\?/, `${f} uses ?. or ??`);
+    assert.doesNotMatch(text, /from ['"]https?:/, `${f} imports over the network`);
+  }
+  for (const f of scripts) {
+    const text = readFileSync(path.join(dir, f), 'utf8');
+    assert.match(text, /handleSummary = summary\(/, `${f} writes a JSON summary`);
+    assert.match(text, /rate==0|constantRate\(|rate==1/, `${f} has a zero-failure threshold`);
+  }
 });
