@@ -107,6 +107,8 @@ export interface ScaleToZeroFacts {
 export function applyScale(spec: DeciderSpec, desired: number, facts: ScaleToZeroFacts, now: number): { pods: number; reason: string } {
   let pods = desired;
   let reason = `decider wants ${desired}`;
+  // min-scale first: a revision held up by it is never on its way to zero.
+  if (pods < spec.minScale) [pods, reason] = [spec.minScale, `min-scale ${spec.minScale}`];
   if (pods === 0) {
     const hold = Math.max(spec.scaleToZeroGracePeriodMs, spec.scaleToZeroPodRetentionPeriodMs);
     if (!spec.enableScaleToZero) [pods, reason] = [1, 'scale to zero is disabled'];

@@ -90,6 +90,8 @@ test('scale to zero only after the activator is confirmed in the path for the gr
   assert.equal(applyScale({ ...spec, scaleToZeroPodRetentionPeriodMs: 60_000 }, 0, { proxyConfirmedAt: 0 }, 31_000).pods, 1);
   assert.deepEqual(applyScale({ ...spec, enableScaleToZero: false }, 0, { proxyConfirmedAt: 0 }, 99_000), { pods: 1, reason: 'scale to zero is disabled' });
   assert.deepEqual(applyScale({ ...spec, minScale: 2 }, 0, { proxyConfirmedAt: 0 }, 99_000), { pods: 2, reason: 'min-scale 2' });
+  // ...also while proxy mode is unconfirmed: nothing is being held for scale to zero
+  assert.deepEqual(applyScale({ ...spec, minScale: 1 }, 0, { proxyConfirmedAt: undefined }, 0), { pods: 1, reason: 'min-scale 1' });
   assert.deepEqual(applyScale({ ...spec, maxScale: 3 }, 5, { proxyConfirmedAt: undefined }, 0), { pods: 3, reason: 'max-scale 3' });
 });
 
