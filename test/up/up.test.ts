@@ -188,3 +188,30 @@ test('a bad file at start-up exits 2 naming file, line and field', async () => {
   assert.match(err, /services\.yaml:5: metadata\.name: "Bad_Name" is not a valid name/);
   assert.match(err, /services\.yaml:\d+: spec\.template\.spec\.containerConcurrency: expected a whole number from 0 to 1000, got -1/);
 });
+
+test('an app that crashes under load: only the requests it was serving fail, the other pod takes the rest, the failure is reported', async (t) => {
+  const file = tempFile(service('crashy', 'crashy', { annotations: { 'autoscaling.knative.dev/min-scale': '2' } }));
+  const up = await startTestUp(file, t);
+  await up.whenReady(30_000);
+  const port = up.gatewayPort!;
+  const host = 'crashy.default.example.com';
+  await until(() => up.status().revisions[0]!.pods.ready === 2, 'two ready pods', 20_000);
+  const load = loadGenerator(port, host);
+  await new Promise((r) => setTimeout(r, 500));
+  const crashedAt = Date.now();
+  const crash = await get(port, host, '/crash');
+  assert.equal(crash.body, 'crashing\n');
+  await until(() => up.status().revisions[0]!.failure !== undefined, 'the failure in the status', 5000);
+  await new Promise((r) => setTimeout(r, 1500));
+  const lateStart = Date.now();
+  const before = (await load.stop());
+  // Requests in flight at the dying pod may fail (the app failed them); nothing else does.
+  assert.ok(before.failures.length <= 5, `failures: ${before.failures.join(' | ')}`);
+  assert.ok(before.ok > 50, `requests served: ${before.ok}`);
+  assert.match(up.status().revisions[0]!.failure!, /^app exited \(1\)/);
+  // And from then on, the surviving pod serves everything.
+  const after = loadGenerator(port, host);
+  await new Promise((r) => setTimeout(r, 1000));
+  const late = await after.stop();
+  assert.deepEqual(late.failures, [], `after the crash (crash at ${crashedAt}, checked from ${lateStart})`);
+});
