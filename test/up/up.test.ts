@@ -13,6 +13,7 @@ import { loopbackUpOptions, serviceYaml } from '../../src/bench/services.js';
 import { startUp, type Up } from '../../src/up/orchestrator.js';
 import { exampleAppPath } from '../support/app.js';
 import { gatehouseBin } from '../support/queue.js';
+import { freePort } from '../../src/runtime/ports.js';
 
 const log = createLogger('test');
 
@@ -214,4 +215,21 @@ test('an app that crashes under load: only the requests it was serving fail, the
   await new Promise((r) => setTimeout(r, 1000));
   const late = await after.stop();
   assert.deepEqual(late.failures, [], `after the crash (crash at ${crashedAt}, checked from ${lateStart})`);
+});
+
+test('with --no-gateway, another xDS gateway (here `gatehouse gateway`, as Envoy would) is discovered, probed and confirmed', async (t) => {
+  const [gatewayPort, localPort] = [await freePort(), await freePort()];
+  const file = tempFile(service('hello', 'outside'));
+  const up = await startUp(loopbackUpOptions(file, log, { gatewayPort, localGatewayPort: localPort, embeddedGateway: false }));
+  t.after(() => up.close());
+  await until(() => up.status().routes[0]!.message === 'no gateway is connected to the xDS server', 'the route to wait for a gateway', 20_000);
+  const gateway = spawn(process.execPath, [gatehouseBin, 'gateway', '--xds', `127.0.0.1:${up.xdsPort}`, '--node-id', 'envoy-like', '--admin-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => {
+    gateway.kill('SIGKILL');
+  });
+  gateway.stderr!.resume();
+  await up.whenReady(30_000);
+  const status = up.status();
+  assert.deepEqual(status.gateways.map((g) => [g.id, g.connected, Object.keys(g.confirmed)]), [['envoy-like', true, ['default/hello']]]);
+  assert.equal((await get(gatewayPort, 'hello.default.example.com')).body, 'Hello outside!\n');
 });
