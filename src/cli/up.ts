@@ -84,13 +84,16 @@ export function register(program: Command): void {
       );
       let stopping = false;
       const stop = () => {
-        if (stopping) return;
+        if (stopping) {
+          log.warn('stopping now, without waiting for pods to drain');
+          process.exit(130);
+        }
         stopping = true;
-        log.info('stopping: draining pods and closing listeners');
+        log.info('stopping: draining pods (up to --drain-quiet-seconds) and closing listeners; Ctrl-C again to stop at once');
         void up.close().then(() => process.exit(0));
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
     });
 
   program
