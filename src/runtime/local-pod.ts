@@ -27,6 +27,8 @@ export interface LocalPodOptions {
 
 const LAST_LINES = 20;
 const READINESS_RETRY_MS = 25;
+/** How often a ready pod is probed again (the kubelet's periodSeconds; Knative's default is 10 s, shorter here so drains are noticed well within the 30 s quiet period even when it is shortened). */
+const READINESS_PERIOD_MS = 500;
 
 class LineRing {
   private readonly lines: string[] = [];
@@ -79,6 +81,7 @@ export class LocalPod {
       restarts: this.restarts,
       lastFailure: this.lastFailure,
       reason: this.reason,
+      pids: { app: this.app?.pid, queueProxy: this.queue?.pid },
     };
   }
 
@@ -171,23 +174,47 @@ export class LocalPod {
     }
   }
 
+  /** The kubelet-style readiness probe through the queue-proxy; true on 200. */
+  private async probeReady(timeoutMs: number): Promise<boolean> {
+    if (this.servingPort === undefined) return false; // the queue-proxy has not reported its ports yet
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.servingPort}/`, { headers: { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' }, signal: AbortSignal.timeout(timeoutMs) });
+      await res.arrayBuffer();
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
   private async waitReady(): Promise<void> {
-    while (this.phase === 'starting' && !this.stopping) {
-      try {
-        if (this.servingPort === undefined) throw new Error('the queue-proxy has not reported its ports yet');
-        const url = `http://127.0.0.1:${this.servingPort}/`;
-        // With periodSeconds 0 the queue-proxy itself polls the app for up to 10 s per probe.
-        const res = await fetch(url, { headers: { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' }, signal: AbortSignal.timeout(12_000) });
-        await res.arrayBuffer();
-        if (res.status === 200 && this.phase === 'starting' && !this.stopping) {
-          this.setPhase('ready', undefined);
-          this.o.log.info('pod ready', { pod: this.o.name, revision: this.o.spec.name, servingPort: this.servingPort, startupMs: Date.now() - this.startedAt });
-          return;
-        }
-      } catch {
-        // the queue-proxy is not listening yet
+    const incarnation = this.incarnation;
+    while (this.phase === 'starting' && !this.stopping && incarnation === this.incarnation) {
+      // With periodSeconds 0 the queue-proxy itself polls the app for up to 10 s per probe.
+      if ((await this.probeReady(12_000)) && this.phase === 'starting' && !this.stopping && incarnation === this.incarnation) {
+        this.setPhase('ready', undefined);
+        this.o.log.info('pod ready', { pod: this.o.name, revision: this.o.spec.name, servingPort: this.servingPort, startupMs: Date.now() - this.startedAt });
+        void this.watchReady(incarnation);
+        return;
       }
       await new Promise((r) => setTimeout(r, READINESS_RETRY_MS));
+    }
+  }
+
+  /**
+   * Keeps probing a ready pod, like the kubelet's periodic readiness probe: a queue-proxy that
+   * drains (SIGTERM from anyone) or an app that stops being ready takes the pod out of the
+   * endpoints while it still serves what it has, which is what makes its drain lossless.
+   */
+  private async watchReady(incarnation: number): Promise<void> {
+    while (this.phase === 'ready' && !this.stopping && incarnation === this.incarnation) {
+      await new Promise((r) => setTimeout(r, READINESS_PERIOD_MS));
+      if (this.phase !== 'ready' || this.stopping || incarnation !== this.incarnation) return;
+      if (await this.probeReady(READINESS_PERIOD_MS)) continue;
+      if (this.phase !== 'ready' || this.stopping || incarnation !== this.incarnation) return;
+      this.o.log.warn('pod not ready', { pod: this.o.name, revision: this.o.spec.name });
+      this.setPhase('starting', 'the readiness probe fails (draining, or the app is not ready)');
+      void this.waitReady();
+      return;
     }
   }
 

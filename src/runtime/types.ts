@@ -25,6 +25,8 @@ export interface PodStatus {
   lastFailure: PodFailure | undefined;
   /** Why the pod is not ready, when it is not. */
   reason: string | undefined;
+  /** Process ids of the running app and queue-proxy (local backend). */
+  pids: { app: number | undefined; queueProxy: number | undefined };
 }
 
 export interface PodRuntime {

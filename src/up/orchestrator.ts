@@ -198,8 +198,10 @@ export async function startUp(o: UpOptions): Promise<Up> {
   let watcher: FSWatcher | undefined;
   let admin: http.Server | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
-  /** Stops everything started so far, pods drained first, the xDS server last. */
-  const shutdown = async (): Promise<void> => {
+  /** Stops everything started so far, pods drained first, the xDS server last. Once. */
+  let stopped: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => (stopped ??= stopEverything());
+  const stopEverything = async (): Promise<void> => {
     watcher?.close();
     clearTimeout(reloadTimer);
     multiscaler?.close();

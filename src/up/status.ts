@@ -31,6 +31,7 @@ export interface UpStatus {
     pods: { ready: number; desired: number; starting: number; draining: number };
     scaleReason?: string;
     failure?: string;
+    podList: Array<{ name: string; phase: string; reason?: string; restarts: number; servingPort?: number; pids: { app?: number; queueProxy?: number } }>;
   }>;
   gateways: Array<{ id: string; connected: boolean; confirmed: Record<string, string>; nacks: Array<{ type: string; version: string; error: string }> }>;
 }
@@ -99,6 +100,14 @@ export function buildStatus(i: StatusInputs): UpStatus {
       },
       ...(sc ? { scaleReason: sc.reason } : i.watched.has(key) ? {} : { scaleReason: 'retired: no route sends traffic to it' }),
       ...(failure ? { failure: `${failure.process} exited (${failure.exitCode ?? failure.signal}) at ${failure.at}: ${failure.lastLines.slice(-3).join(' | ')}` } : {}),
+      podList: pods.map((p) => ({
+        name: p.name,
+        phase: p.phase,
+        ...(p.reason ? { reason: p.reason } : {}),
+        restarts: p.restarts,
+        ...(p.serving ? { servingPort: p.serving.port } : {}),
+        pids: { ...(p.pids.app ? { app: p.pids.app } : {}), ...(p.pids.queueProxy ? { queueProxy: p.pids.queueProxy } : {}) },
+      })),
     };
   });
   const confirmedState = i.prober.state().confirmed;

@@ -233,3 +233,27 @@ test('with --no-gateway, another xDS gateway (here `gatehouse gateway`, as Envoy
   assert.deepEqual(status.gateways.map((g) => [g.id, g.connected, Object.keys(g.confirmed)]), [['envoy-like', true, ['default/hello']]]);
   assert.equal((await get(gatewayPort, 'hello.default.example.com')).body, 'Hello outside!\n');
 });
+
+test('a queue-proxy sent SIGTERM under load drains without losing a request, in proxy and in serve mode', async (t) => {
+  for (const tbc of ['211', '0']) {
+    const file = tempFile(service('drainer', 'drainer', { annotations: { 'autoscaling.knative.dev/min-scale': '2', 'autoscaling.knative.dev/target-burst-capacity': tbc } }));
+    const up = await startUp(loopbackUpOptions(file, log, { tickMs: 200, drainQuietSeconds: 2 }));
+    t.after(() => up.close());
+    await up.whenReady(30_000);
+    const revision = () => up.status().revisions[0]!;
+    const mode = tbc === '0' ? 'serve' : 'proxy';
+    await until(() => revision().pods.ready === 2 && revision().mode === mode, `two ready pods in ${mode} mode`, 20_000);
+    const load = loadGenerator(up.gatewayPort!, 'drainer.default.example.com');
+    await new Promise((r) => setTimeout(r, 300));
+    const victim = revision().podList.find((p) => p.phase === 'ready')!;
+    process.kill(victim.pids.queueProxy!, 'SIGTERM');
+    // The pod leaves the endpoints while it drains, exits after the quiet period, and restarts.
+    await until(() => revision().podList.find((p) => p.name === victim.name)?.phase !== 'ready', 'the draining pod to leave', 5000);
+    await until(() => revision().failure !== undefined, 'the queue-proxy to exit after its quiet period', 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const { ok, failures } = await load.stop();
+    assert.deepEqual(failures, [], `${mode} mode: failed requests (${ok} succeeded)`);
+    assert.ok(ok > 50, `${mode} mode: requests served ${ok}`);
+    await up.close();
+  }
+});
