@@ -5,8 +5,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { startActivator, type Activator } from '../activator/server.js';
-import { XdsRevisionSource } from '../activator/xds-source.js';
 import { confirmActivatorInPath } from '../autoscaler/activator-probe.js';
 import { Multiscaler } from '../autoscaler/multiscaler.js';
 import { deciderSpecFor, KNATIVE_DEFAULTS, type GlobalAutoscalerConfig } from '../autoscaler/settings.js';
@@ -22,6 +20,7 @@ import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/pro
 import { LocalProcessRuntime } from '../runtime/index.js';
 import { translate } from '../translate/index.js';
 import { startXdsServer, TYPE_URL, type XdsServer } from '../xds/index.js';
+import { superviseChild } from './child.js';
 import { buildStatus, type UpStatus } from './status.js';
 
 export interface UpOptions {
@@ -56,7 +55,6 @@ export interface Up {
 }
 
 const EMBEDDED_GATEWAY_ID = 'gatehouse-gateway';
-const ACTIVATOR_NODE_CLUSTER = 'gatehouse-activators';
 const ROUTE_KEY = (r: RouteSpec) => `${r.namespace}/${r.name}`;
 
 export async function startUp(o: UpOptions): Promise<Up> {
@@ -80,9 +78,17 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const receiver: StatReceiver = await startStatReceiver(0, '127.0.0.1', (stats) => {
     for (const s of stats) multiscaler?.recordActivatorStat(revisionKey(s.namespace, s.name), s.stat);
   }, log);
-  const activatorSource = new XdsRevisionSource(`127.0.0.1:${xds.port}`, { id: 'activator-0', cluster: ACTIVATOR_NODE_CLUSTER }, log);
-  const activator: Activator = await startActivator({ port: 0, source: activatorSource, autoscalerUrl: `ws://127.0.0.1:${receiver.port}`, log });
-  const activatorEndpoint: Endpoint = { host: '127.0.0.1', port: activator.port };
+  // The activator is a process of its own (a core of its own under load), learning revisions from
+  // the xDS server like any activator; restarted on the same port if it dies.
+  let activatorPort = 0;
+  const activator = await superviseChild(
+    'activator',
+    () => ['activator', '--xds', `127.0.0.1:${xds.port}`, '--port', String(activatorPort), '--node-id', 'activator-0', '--autoscaler', `ws://127.0.0.1:${receiver.port}`, '--metrics-port', '0', '--drain-quiet-seconds', '1'],
+    'activator listening',
+    log,
+  );
+  activatorPort = Number(activator.started.port);
+  const activatorEndpoint: Endpoint = { host: '127.0.0.1', port: activatorPort };
 
   // A confirmation changes no desired state, so it only re-checks what waits on confirmations.
   let checkQueued = false;
@@ -207,8 +213,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     multiscaler?.close();
     prober.close();
     await gateway?.close();
-    await activator.close();
-    activatorSource.close();
+    await activator.stop(5000);
     await receiver.close();
     await runtime.close();
     if (admin) await closeServer(admin);
@@ -348,7 +353,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     localGatewayPort: ports?.get('gatehouse-local'),
     xdsPort: xds.port,
     adminPort,
-    activatorPort: activator.port,
+    activatorPort,
     status,
     route(namespace, name) {
       const key = `${namespace}/${name}`;
