@@ -61,7 +61,7 @@ export function register(program: Command): void {
       say(`  xDS server       127.0.0.1:${up.xdsPort}`);
       if (up.gatewayPort !== undefined) say(`  gateway          127.0.0.1:${up.gatewayPort} (external), 127.0.0.1:${up.localGatewayPort} (cluster-local)`);
       else say('  gateway          none embedded: start Envoy with envoy/bootstrap.yaml');
-      say(`  activator        127.0.0.1:${up.activatorPort}`);
+      say(`  activators       ${up.activatorPorts.map((p) => `127.0.0.1:${p}`).join(', ')}`);
       say(`  admin API        http://127.0.0.1:${up.adminPort}/status   (gatehouse status --admin-port ${up.adminPort})`);
       const started = Date.now();
       const progress = setInterval(() => {

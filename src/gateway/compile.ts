@@ -127,6 +127,8 @@ export interface RouteEntry {
   timeoutMs: number;
   /** Route-level upgrade overrides (undefined = the listener's). */
   upgradeTypes: ReadonlySet<string> | undefined;
+  /** retry_policy for connect failures: how many other endpoints to try (0 = none). */
+  connectRetries: number;
   requestHeaders: HeaderMutation;
   responseHeaders: HeaderMutation;
 }
@@ -213,7 +215,15 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
     errors.add(`${path}.route`, 'is required (direct_response and redirect are not supported)');
     return undefined;
   }
-  errors.unsupported(action, `${path}.route`, ['cluster', 'weighted_clusters', 'timeout', 'upgrade_configs']);
+  errors.unsupported(action, `${path}.route`, ['cluster', 'weighted_clusters', 'timeout', 'upgrade_configs', 'retry_policy']);
+  let connectRetries = 0;
+  if (action.retry_policy) {
+    const policy = action.retry_policy as DecodedResource;
+    errors.unsupported(policy, `${path}.route.retry_policy`, ['retry_on', 'num_retries']);
+    const conditions = String(policy.retry_on ?? '').split(',').map((c) => c.trim()).filter((c) => c !== '');
+    for (const c of conditions) if (c !== 'connect-failure' && c !== 'refused-stream') errors.add(`${path}.route.retry_policy.retry_on`, `"${c}" is not supported; the embedded gateway retries connect-failure and refused-stream`);
+    if (conditions.length > 0) connectRetries = Number(policy.num_retries?.value ?? 1); // Envoy's default is 1
+  }
   const targets: WeightedTarget[] = [];
   let total = 0;
   if (action.cluster !== undefined) {
@@ -251,6 +261,7 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
     totalWeight: total,
     timeoutMs: durationMs(action.timeout) ?? ENVOY_DEFAULT_ROUTE_TIMEOUT_MS,
     upgradeTypes,
+    connectRetries,
     requestHeaders: headerMutation(r.request_headers_to_add, r.request_headers_to_remove, `${path}.request_headers_to_add`, errors),
     responseHeaders: headerMutation(r.response_headers_to_add, r.response_headers_to_remove, `${path}.response_headers_to_add`, errors),
   };

@@ -26,6 +26,7 @@ export const CONNECT_FAILURE = 'upstream connect error or disconnect/reset befor
 
 interface Resolved {
   route: RouteEntry;
+  cluster: ClusterRuntime;
   upstream: UpstreamEndpoint;
   headers: string[];
   responseMutations: HeaderMutation[];
@@ -50,7 +51,13 @@ function resolve(listener: ListenerConfig, config: GatewayConfig, req: InboundRe
   if (req.headers['x-forwarded-proto'] === undefined) headers.push('x-forwarded-proto', 'http');
   if (req.headers['x-request-id'] === undefined) headers.push('x-request-id', randomUUID());
   headers = applyMutations(headers, [target.requestHeaders, route.requestHeaders, vh.requestHeaders, table.requestHeaders]);
-  return { route, upstream, headers, responseMutations: [route.responseHeaders, vh.responseHeaders, table.responseHeaders] };
+  return { route, cluster: cluster!, upstream, headers, responseMutations: [route.responseHeaders, vh.responseHeaders, table.responseHeaders] };
+}
+
+function hasRequestBody(req: InboundRequest): boolean {
+  const h = req.headers;
+  if (req.httpVersionMajor === 2) return req.method !== 'GET' && req.method !== 'HEAD' && !(req as { readableEnded?: boolean }).readableEnded;
+  return h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined;
 }
 
 function writeHead(res: OutboundResponse, status: number, flat: string[]): void {
@@ -80,31 +87,39 @@ class GatewayExchange implements Dispatcher.DispatchHandler {
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private done = false;
+  private retriesLeft = 0;
+  private upstream: UpstreamEndpoint;
 
   constructor(
     private readonly req: InboundRequest,
     private readonly res: OutboundResponse,
     private readonly r: Resolved,
-  ) {}
+  ) {
+    this.upstream = r.upstream;
+  }
 
   start(): void {
-    const { route, upstream } = this.r;
-    upstream.inFlight++;
+    const { route } = this.r;
+    this.retriesLeft = hasRequestBody(this.req) ? 0 : route.connectRetries; // a body cannot be replayed
     if (route.timeoutMs > 0) this.timer = setTimeout(() => this.timeout(), route.timeoutMs);
     this.res.once('close', () => {
       if (this.done) return;
       this.abort();
       this.finish();
     });
+    this.forward(this.r.upstream);
+  }
+
+  private forward(upstream: UpstreamEndpoint): void {
+    this.upstream = upstream;
+    upstream.inFlight++;
     if (upstream.h2c) this.forwardH2(upstream);
     else this.forwardH1(upstream);
   }
 
   private forwardH1(upstream: UpstreamEndpoint): void {
     const req = this.req;
-    const h = req.headers;
-    const hasBody = req.httpVersionMajor === 2 ? !(req as { readableEnded?: boolean }).readableEnded && req.method !== 'GET' && req.method !== 'HEAD' : h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined;
-    upstream.pool!.dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers: this.r.headers, body: hasBody ? req : null }, this);
+    upstream.pool!.dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers: this.r.headers, body: hasRequestBody(req) ? req : null }, this);
   }
 
   private forwardH2(upstream: UpstreamEndpoint): void {
@@ -163,7 +178,7 @@ class GatewayExchange implements Dispatcher.DispatchHandler {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
-    this.r.upstream.inFlight--;
+    this.upstream.inFlight--;
   }
 
   private upstreamFailed(err: NodeJS.ErrnoException): void {
@@ -174,7 +189,15 @@ class GatewayExchange implements Dispatcher.DispatchHandler {
       return;
     }
     const code = err.code ?? '';
-    if (code === 'ECONNREFUSED' || code.startsWith('UND_ERR_CONNECT') || code === 'ECONNRESET') this.reply(503, CONNECT_FAILURE);
+    const connectFailure = code === 'ECONNREFUSED' || code.startsWith('UND_ERR_CONNECT');
+    if (connectFailure && this.retriesLeft > 0) {
+      // retry_policy connect-failure: the request never left, so another endpoint may take it.
+      this.retriesLeft--;
+      this.upstream.inFlight--;
+      const next = this.r.cluster.pickOther(this.upstream);
+      if (next) return this.forward(next);
+    }
+    if (connectFailure || code === 'ECONNRESET') this.reply(503, CONNECT_FAILURE);
     else this.reply(503, `upstream connect error or disconnect/reset before headers. reset reason: ${err.message}`);
   }
 

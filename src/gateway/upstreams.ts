@@ -20,6 +20,14 @@ export class ClusterRuntime {
     readonly endpoints: readonly UpstreamEndpoint[],
   ) {}
 
+  /** Another endpoint than `failed` (round robin from it), for a retry; undefined if there is none. */
+  pickOther(failed: UpstreamEndpoint): UpstreamEndpoint | undefined {
+    const others = this.endpoints.filter((e) => e !== failed);
+    if (others.length === 0) return undefined;
+    this.next = (this.next + 1) % others.length;
+    return others[this.next];
+  }
+
   pick(): UpstreamEndpoint | undefined {
     const e = this.endpoints;
     if (e.length <= 1) return e[0];

@@ -35,6 +35,9 @@ function routeAction(route: RouteSpec, targets: TrafficTarget[], state: DesiredS
     weighted_clusters: { clusters },
     timeout: { seconds: timeoutSeconds },
     upgrade_configs: [{ upgrade_type: 'websocket' }],
+    // A connection that was refused never reached anyone: try another endpoint (an activator
+    // restarting, a pod that just left).
+    retry_policy: { retry_on: 'connect-failure,refused-stream', num_retries: { value: 2 } },
   };
 }
 

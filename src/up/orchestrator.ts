@@ -20,7 +20,7 @@ import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/pro
 import { LocalProcessRuntime } from '../runtime/index.js';
 import { translate } from '../translate/index.js';
 import { startXdsServer, TYPE_URL, type XdsServer } from '../xds/index.js';
-import { superviseChild } from './child.js';
+import { superviseChild, type SupervisedChild } from './child.js';
 import { buildStatus, type UpStatus } from './status.js';
 
 export interface UpOptions {
@@ -35,6 +35,8 @@ export interface UpOptions {
   drainQuietSeconds: number;
   /** Autoscaler tick (Knative: 2 s). */
   tickMs: number;
+  /** How many activator processes (default 2). */
+  activators?: number;
   /** config-autoscaler overrides (Knative's defaults otherwise), e.g. scaleToZeroGracePeriodMs. */
   autoscaler?: Partial<GlobalAutoscalerConfig>;
   log: Logger;
@@ -45,7 +47,9 @@ export interface Up {
   localGatewayPort: number | undefined;
   xdsPort: number;
   adminPort: number;
-  activatorPort: number;
+  activatorPorts: number[];
+  /** Pids of the activator processes, for operators (and tests that restart one). */
+  activatorPids(): Array<number | undefined>;
   status(): UpStatus;
   /** One route, cheaply: the revisions it sends to as programmed, and whether every gateway confirmed it. */
   route(namespace: string, name: string): { revisions: string[]; ready: boolean } | undefined;
@@ -78,17 +82,36 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const receiver: StatReceiver = await startStatReceiver(0, '127.0.0.1', (stats) => {
     for (const s of stats) multiscaler?.recordActivatorStat(revisionKey(s.namespace, s.name), s.stat);
   }, log);
-  // The activator is a process of its own (a core of its own under load), learning revisions from
-  // the xDS server like any activator; restarted on the same port if it dies.
-  let activatorPort = 0;
-  const activator = await superviseChild(
-    'activator',
-    () => ['activator', '--xds', `127.0.0.1:${xds.port}`, '--port', String(activatorPort), '--node-id', 'activator-0', '--autoscaler', `ws://127.0.0.1:${receiver.port}`, '--metrics-port', '0', '--drain-quiet-seconds', '1'],
-    'activator listening',
-    log,
-  );
-  activatorPort = Number(activator.started.port);
-  const activatorEndpoint: Endpoint = { host: '127.0.0.1', port: activatorPort };
+  // Activators are processes of their own (a core each under load) that learn revisions from the
+  // xDS server like any activator and split each revision's pods (Knative's subsetting). Two by
+  // default, so one restarting never leaves the path empty; each restarts on its own port.
+  const activatorCount = o.activators ?? 2;
+  const startActivatorProcess = async (i: number): Promise<SupervisedChild> => {
+    let port = 0;
+    const child = await superviseChild(
+      `activator-${i}`,
+      () => ['activator', '--xds', `127.0.0.1:${xds.port}`, '--port', String(port), '--node-id', `activator-${i}`, '--index', String(i), '--replicas', String(activatorCount), '--autoscaler', `ws://127.0.0.1:${receiver.port}`, '--metrics-port', '0', '--drain-quiet-seconds', '1'],
+      'activator listening',
+      log,
+    );
+    port = Number(child.started.port);
+    return child;
+  };
+  const activators = await Promise.all(Array.from({ length: activatorCount }, (_, i) => startActivatorProcess(i)));
+  const activatorEndpoints: Endpoint[] = activators.map((a) => ({ host: '127.0.0.1', port: Number(a.started.port) }));
+  // Like the kubelet: an activator that fails its readiness probe (draining, restarting) leaves
+  // the endpoints until it answers again, so its drain finishes and nothing is sent to it.
+  let readyActivators: Endpoint[] = activatorEndpoints;
+  const probeActivators = async (): Promise<void> => {
+    const answers = await Promise.all(activatorEndpoints.map((e) => kubeletProbe(e)));
+    const ready = activatorEndpoints.filter((_, i) => answers[i]);
+    if (ready.map((e) => e.port).join() === readyActivators.map((e) => e.port).join()) return;
+    log.info('activators ready', { ports: ready.map((e) => e.port) });
+    readyActivators = ready;
+    scheduleSync();
+  };
+  const activatorProbeTimer = setInterval(() => void probeActivators(), 500);
+  activatorProbeTimer.unref();
 
   // A confirmation changes no desired state, so it only re-checks what waits on confirmations.
   let checkQueued = false;
@@ -151,7 +174,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     for (const rev of controller.allRevisions()) {
       const key = revisionKey(rev.namespace, rev.name);
       if (!watched.has(key)) continue;
-      revisions.set(key, { spec: rev, mode: modes.get(key) ?? 'proxy', pods: readyPods(key), activators: [activatorEndpoint] });
+      revisions.set(key, { spec: rev, mode: modes.get(key) ?? 'proxy', pods: readyPods(key), activators: readyActivators.length > 0 ? readyActivators : activatorEndpoints });
     }
     const state: DesiredState = {
       domain: o.domain,
@@ -208,12 +231,13 @@ export async function startUp(o: UpOptions): Promise<Up> {
   let stopped: Promise<void> | undefined;
   const shutdown = (): Promise<void> => (stopped ??= stopEverything());
   const stopEverything = async (): Promise<void> => {
+    clearInterval(activatorProbeTimer);
     watcher?.close();
     clearTimeout(reloadTimer);
     multiscaler?.close();
     prober.close();
     await gateway?.close();
-    await activator.stop(5000);
+    await Promise.all(activators.map((a) => a.stop(5000)));
     await receiver.close();
     await runtime.close();
     if (admin) await closeServer(admin);
@@ -254,7 +278,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
         if (Date.now() > deadline) return `gateways ${lagging.map((n) => n.id).join(', ')} have not acknowledged the endpoints that point at the activator`;
         await new Promise((r) => setTimeout(r, 20));
       }
-      return confirmActivatorInPath([activatorEndpoint]);
+      return confirmActivatorInPath(activatorEndpoints);
     })();
     proxyCheck = { version, result };
     return result;
@@ -353,7 +377,8 @@ export async function startUp(o: UpOptions): Promise<Up> {
     localGatewayPort: ports?.get('gatehouse-local'),
     xdsPort: xds.port,
     adminPort,
-    activatorPort,
+    activatorPorts: activatorEndpoints.map((e) => e.port),
+    activatorPids: () => activators.map((a) => a.pid),
     status,
     route(namespace, name) {
       const key = `${namespace}/${name}`;
@@ -376,4 +401,15 @@ export async function startUp(o: UpOptions): Promise<Up> {
     },
     close: shutdown,
   };
+}
+
+/** A kubelet-style readiness probe: 200 within a second. */
+async function kubeletProbe(e: Endpoint): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${e.host}:${e.port}/`, { headers: { 'user-agent': 'kube-probe/1.27' }, signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
 }

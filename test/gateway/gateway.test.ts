@@ -8,6 +8,7 @@ import { createLogger } from '../../src/log/logger.js';
 import type { DesiredState } from '../../src/model/desired.js';
 import { translate } from '../../src/translate/index.js';
 import { startXdsServer, TYPE_URL, type XdsServer } from '../../src/xds/index.js';
+import { freePort } from '../../src/runtime/ports.js';
 import { startExampleApp } from '../support/app.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 
@@ -114,4 +115,23 @@ test('the embedded gateway routes by host with weights, headers, probes, timeout
   const routesVersion = xds.cache.get('', TYPE_URL.route)!.version;
   await until(() => gateway.status().xds.types[TYPE_URL.route]?.acceptedVersion === routesVersion, 'the gateway to accept the new routes', 15_000);
   for (let i = 0; i < 50; i++) assert.equal((JSON.parse((await get(port, HOST)).body) as Record<string, string>)['knative-serving-revision'], 'hello-00002');
+});
+
+test('retry_policy connect-failure: a refused endpoint is skipped, the request goes to another', async (t) => {
+  const app = await startExampleApp({ K_REVISION: 'hello-00001' });
+  t.after(() => app.stop());
+  const refusing = await freePort(); // bound and closed: nothing listens there
+  const xds = await startXdsServer({ port: 0, log });
+  t.after(() => xds.close());
+  const s = desired([route('hello', [{ revisionName: 'hello-00001', percent: 100 }])], [routing(revision('hello-00001'), 'serve', [{ host: '127.0.0.1', port: refusing }, { host: '127.0.0.1', port: app.port }])]);
+  s.listeners = { externalPort: 0, localPort: 0, address: '127.0.0.1' };
+  xds.cache.setTranslation(translate(s));
+  const gateway = await startGateway({ xds: `127.0.0.1:${xds.port}`, nodeId: 'retry-test', log });
+  t.after(() => gateway.close());
+  await gateway.ready;
+  const port = gateway.listenerPorts().get('gatehouse-external')!;
+  await until(async () => (await get(port, HOST)).status === 200, 'the route to answer');
+  const statuses = new Set<number>();
+  for (let i = 0; i < 40; i++) statuses.add((await get(port, HOST)).status);
+  assert.deepEqual([...statuses], [200]);
 });

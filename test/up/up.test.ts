@@ -257,3 +257,20 @@ test('a queue-proxy sent SIGTERM under load drains without losing a request, in 
     await up.close();
   }
 });
+
+test('an activator restarted under load (SIGTERM, as in a rolling update) loses nothing: the other takes the traffic', async (t) => {
+  const file = tempFile(service('via-activator', 'via-activator'));
+  const up = await startTestUp(file, t);
+  await up.whenReady(30_000);
+  assert.equal(up.status().revisions[0]!.mode, 'proxy', "the default burst capacity keeps the activators in the path");
+  const load = loadGenerator(up.gatewayPort!, 'via-activator.default.example.com');
+  await new Promise((r) => setTimeout(r, 300));
+  const [first] = up.activatorPids();
+  process.kill(first!, 'SIGTERM');
+  // It drains (1 s quiet period), exits, and is started again on the same port.
+  await until(() => up.activatorPids()[0] !== first && up.activatorPids()[0] !== undefined, 'the activator to be restarted', 15_000);
+  await new Promise((r) => setTimeout(r, 1500));
+  const { ok, failures } = await load.stop();
+  assert.deepEqual(failures, [], `failed requests (${ok} succeeded)`);
+  assert.ok(ok > 50);
+});
