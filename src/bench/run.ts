@@ -4,7 +4,9 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import autocannon from 'autocannon';
+import WebSocket from 'ws';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../log/logger.js';
@@ -14,7 +16,7 @@ import { lineChart } from './chart.js';
 import { loopbackUpOptions, serviceYaml } from './services.js';
 import { perSecond, summarize, type Sample, type Summary } from './stats.js';
 
-export const SCENARIOS = ['steady', 'ramp', 'rollout', 'fanout'] as const;
+export const SCENARIOS = ['steady', 'ramp', 'rollout', 'fanout', 'grpc-ws'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -31,13 +33,26 @@ interface Phase {
   seconds: number;
 }
 
+type Progress = (elapsedS: number, samples: Sample[]) => void;
+
 interface Scenario {
   /** The services file for `up`. */
   services: (appPath: string) => string;
-  phases: Phase[];
-  hosts: string[];
+  seconds: number;
+  /** Drives the load at a port: the app itself (direct) or the gateway. */
+  load: (port: number, direct: boolean, onSecond: Progress, midway?: () => void) => Promise<{ samples: Sample[]; durationMs: number }>;
   /** Something to do halfway (the rollout's edit). */
   midway?: (file: string, appPath: string) => void;
+}
+
+/** An HTTP scenario: autocannon phases, one Host per service (the direct app takes any). */
+function httpScenario(services: Scenario['services'], phases: Phase[], hosts: string[], midway?: Scenario['midway']): Scenario {
+  return {
+    services,
+    seconds: phases.reduce((n, p) => n + p.seconds, 0),
+    load: (port, direct, onSecond, runMidway) => drive(`http://127.0.0.1:${port}`, direct ? ['localhost'] : hosts, phases, onSecond, runMidway),
+    ...(midway ? { midway } : {}),
+  };
 }
 
 const service = (name: string, target: string, annotations: Record<string, string>, appPath: string) => serviceYaml(name, { target, annotations, appPath });
@@ -60,33 +75,26 @@ function scenarioFor(o: BenchOptions): Scenario {
   const window = { 'autoscaling.knative.dev/window': '6s' };
   switch (o.scenario) {
     case 'steady':
-      return { services: (app) => service('hello', 'steady', window, app), phases: [{ rate: o.rps, seconds: o.seconds }], hosts: [host('hello')] };
+      return httpScenario((app) => service('hello', 'steady', window, app), [{ rate: o.rps, seconds: o.seconds }], [host('hello')]);
     case 'ramp':
-      return {
-        services: (app) => service('sleepy', 'ramp', { ...window, 'autoscaling.knative.dev/initial-scale': '0' }, app),
-        phases: rampPhases(o.rps, o.seconds),
-        hosts: [host('sleepy')],
-      };
+      return httpScenario((app) => service('sleepy', 'ramp', { ...window, 'autoscaling.knative.dev/initial-scale': '0' }, app), rampPhases(o.rps, o.seconds), [host('sleepy')]);
     case 'rollout':
-      return {
-        services: (app) => service('hello', 'v1', window, app),
-        phases: [{ rate: o.rps, seconds: o.seconds }],
-        hosts: [host('hello')],
-        midway: (file, app) => writeFileSync(file, service('hello', 'v2', window, app)),
-      };
+      return httpScenario((app) => service('hello', 'v1', window, app), [{ rate: o.rps, seconds: o.seconds }], [host('hello')], (file, app) => writeFileSync(file, service('hello', 'v2', window, app)));
     case 'fanout': {
       const names = Array.from({ length: o.services }, (_, i) => `svc-${i}`);
-      return {
-        services: (app) => names.map((n) => service(n, n, { ...window, 'autoscaling.knative.dev/initial-scale': '0' }, app)).join(''),
-        phases: [{ rate: o.rps, seconds: o.seconds }],
-        hosts: names.map(host),
-      };
+      return httpScenario((app) => names.map((n) => service(n, n, { ...window, 'autoscaling.knative.dev/initial-scale': '0' }, app)).join(''), [{ rate: o.rps, seconds: o.seconds }], names.map(host));
     }
+    case 'grpc-ws':
+      return {
+        services: (app) => serviceYaml('grpc', { target: 'grpc', annotations: window, appPath: app, h2c: true }) + service('hello', 'ws', window, app),
+        seconds: o.seconds,
+        load: (port, direct, onSecond) => driveStreams(port, direct ? undefined : { grpc: host('grpc'), ws: host('hello') }, o.seconds, 4, onSecond),
+      };
   }
 }
 
 /** Drives the phases at one base URL; one sample per request. */
-async function drive(url: string, hosts: string[], phases: Phase[], onSecond: (elapsedS: number, samples: Sample[]) => void, midway?: () => void): Promise<{ samples: Sample[]; durationMs: number }> {
+async function drive(url: string, hosts: string[], phases: Phase[], onSecond: Progress, midway?: () => void): Promise<{ samples: Sample[]; durationMs: number }> {
   const samples: Sample[] = [];
   const started = Date.now();
   const total = phases.reduce((n, p) => n + p.seconds, 0);
@@ -114,6 +122,61 @@ async function drive(url: string, hosts: string[], phases: Phase[], onSecond: (e
     }
   } finally {
     clearInterval(ticker);
+  }
+  return { samples, durationMs: Date.now() - started };
+}
+
+const ECHO_PATH = '/gatehouse.example.Echo/Echo';
+const passBytes = (b: Buffer) => b;
+
+/** gRPC unary echo loops and WebSocket echo sessions (10 messages each) for `seconds`; one sample per call or message. */
+async function driveStreams(port: number, hosts: { grpc: string; ws: string } | undefined, seconds: number, concurrency: number, onSecond: Progress): Promise<{ samples: Sample[]; durationMs: number }> {
+  const samples: Sample[] = [];
+  const started = Date.now();
+  const end = started + seconds * 1000;
+  const ticker = setInterval(() => onSecond((Date.now() - started) / 1000, samples), 1000);
+  const record = (t0: number, ok: boolean) => samples.push({ at: Date.now() - started, latencyMs: performance.now() - t0, ok });
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), hosts ? { 'grpc.default_authority': hosts.grpc } : {});
+  const payload = Buffer.from('gatehouse bench');
+  const grpcLoop = async () => {
+    while (Date.now() < end) {
+      const t0 = performance.now();
+      const ok = await new Promise<boolean>((resolve) =>
+        client.makeUnaryRequest(ECHO_PATH, passBytes, passBytes, payload, { deadline: Date.now() + 5000 }, (err, value) => resolve(!err && value !== undefined && value.equals(payload))),
+      );
+      record(t0, ok);
+    }
+  };
+  const wsLoop = async () => {
+    while (Date.now() < end) {
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, hosts ? { headers: { host: hosts.ws } } : {});
+      const t0 = performance.now();
+      const opened = await new Promise<boolean>((resolve) => {
+        socket.once('open', () => resolve(true));
+        socket.once('error', () => resolve(false));
+      });
+      if (!opened) {
+        record(t0, false);
+        continue;
+      }
+      for (let i = 0; i < 10 && Date.now() < end; i++) {
+        const m0 = performance.now();
+        const echoed = await new Promise<boolean>((resolve) => {
+          socket.once('message', (data) => resolve(String(data) === `message ${i}`));
+          socket.once('close', () => resolve(false));
+          socket.send(`message ${i}`);
+        });
+        record(m0, echoed);
+        if (!echoed) break;
+      }
+      socket.close();
+    }
+  };
+  try {
+    await Promise.all([...Array.from({ length: concurrency }, grpcLoop), ...Array.from({ length: concurrency }, wsLoop)]);
+  } finally {
+    clearInterval(ticker);
+    client.close();
   }
   return { samples, durationMs: Date.now() - started };
 }
@@ -150,17 +213,17 @@ export interface BenchResult {
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const scenario = scenarioFor(o);
   const appPath = packagePath('examples', 'app', 'server.mjs');
-  const progress = (label: string, total: number) => (elapsed: number, samples: Sample[]) => {
+  const progress = (label: string, total: number): Progress => (elapsed, samples) => {
     const failed = samples.filter((s) => !s.ok).length;
     process.stderr.write(`\r${o.scenario} ${label}: ${Math.min(total, Math.round(elapsed))}/${total} s, ${samples.length} requests, ${failed} failed   `);
   };
-  const total = scenario.phases.reduce((n, p) => n + p.seconds, 0);
+  const total = scenario.seconds;
 
   // The reference: the same shape at one example app, no gatehouse.
   const app = await startApp();
   let direct: { samples: Sample[]; durationMs: number };
   try {
-    direct = await drive(`http://127.0.0.1:${app.port}`, ['localhost'], scenario.phases, progress('app direct', total));
+    direct = await scenario.load(app.port, true, progress('app direct', total));
   } finally {
     app.stop();
   }
@@ -177,7 +240,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const started = Date.now();
     const podTimer = setInterval(() => pods.push([(Date.now() - started) / 1000, readyPods(up)]), 500);
     try {
-      through = await drive(`http://127.0.0.1:${up.gatewayPort}`, scenario.hosts, scenario.phases, progress('through gatehouse', total), scenario.midway && (() => scenario.midway!(file, appPath)));
+      through = await scenario.load(up.gatewayPort!, false, progress('through gatehouse', total), scenario.midway && (() => scenario.midway!(file, appPath)));
     } finally {
       clearInterval(podTimer);
     }

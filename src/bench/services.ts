@@ -12,6 +12,8 @@ export interface GeneratedService {
   containerConcurrency?: number;
   /** YAML appended under `spec:` (e.g. a traffic block), indented by two spaces. */
   extraSpec?: string;
+  /** HTTP/2 cleartext end to end (`ports: [{name: h2c}]`), for gRPC. */
+  h2c?: boolean;
 }
 
 export function serviceYaml(name: string, s: GeneratedService): string {
@@ -35,7 +37,7 @@ ${annotations || '        {}'}
           env:
             - name: TARGET
               value: ${s.target}
-${s.extraSpec ?? ''}`;
+${s.h2c ? '          ports:\n            - name: h2c\n' : ''}${s.extraSpec ?? ''}`;
 }
 
 /** Everything on free loopback ports with the embedded gateway; short drains for quick runs. */

@@ -5,8 +5,8 @@ import type { Command } from 'commander';
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('load-test gatehouse up on this machine: steady, ramp (from zero), rollout or fanout; ratios against the app hit directly')
-    .argument('<scenario>', 'steady | ramp | rollout | fanout')
+    .description('load-test gatehouse up on this machine: steady, ramp (from zero), rollout, fanout or grpc-ws; ratios against the app hit directly')
+    .argument('<scenario>', 'steady | ramp | rollout | fanout | grpc-ws')
     .option('--seconds <n>', 'length of the load (bounded: 1-600)', '20')
     .option('--rps <n>', 'requests per second (the ramp’s peak; bounded: 1-20000)', '300')
     .option('--services <n>', 'services for fanout (each starts at zero)', '10')
