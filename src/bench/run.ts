@@ -110,10 +110,11 @@ async function drive(url: string, hosts: string[], phases: Phase[], onSecond: Pr
   try {
     for (const phase of phases) {
       const connections = Math.min(100, Math.max(1, Math.ceil(phase.rate / 50)));
-      // One request template per host; autocannon cycles through them.
+      // One request template per host; autocannon cycles through them. A fixed amount (not a
+      // duration) so a busy machine stretches the phase instead of silently sending fewer requests.
       const requests = hosts.map((h) => ({ method: 'GET' as const, path: '/', headers: { host: h } }));
       await new Promise<void>((resolve, reject) => {
-        const instance = autocannon({ url, connections, overallRate: phase.rate, duration: phase.seconds, requests }, (err) => (err ? reject(err) : resolve()));
+        const instance = autocannon({ url, connections, overallRate: phase.rate, amount: phase.rate * phase.seconds, requests }, (err) => (err ? reject(err) : resolve()));
         instance.on('response', (_client, statusCode, _bytes, responseTime) => {
           samples.push({ at: Date.now() - started, latencyMs: responseTime, ok: statusCode === 200 });
         });
