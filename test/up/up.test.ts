@@ -227,8 +227,11 @@ test('with --no-gateway, another xDS gateway (here `gatehouse gateway`, as Envoy
   t.after(() => {
     gateway.kill('SIGKILL');
   });
-  gateway.stderr!.resume();
-  await up.whenReady(30_000);
+  let gatewayLog = '';
+  gateway.stderr!.on('data', (d) => (gatewayLog += d));
+  await up.whenReady(30_000).catch((err: Error) => {
+    throw new Error(`${err.message}\nstatus: ${JSON.stringify(up.status().routes)}\ngateway log:\n${gatewayLog.slice(-4000)}`);
+  });
   const status = up.status();
   assert.deepEqual(status.gateways.map((g) => [g.id, g.connected, Object.keys(g.confirmed)]), [['envoy-like', true, ['default/hello']]]);
   assert.equal((await get(gatewayPort, 'hello.default.example.com')).body, 'Hello outside!\n');
