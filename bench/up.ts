@@ -38,7 +38,7 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 1)); // not setImmediate: the poll must not starve gatehouse, which runs in this process
   }
 }
 

@@ -74,9 +74,8 @@ export class Controller {
       c.latestCreated = name;
       created.push(spec);
     }
-    for (const key of [...this.configurations.keys()]) {
-      if (!resources.some((s) => s.kind === 'Service' && `${s.namespace}/${s.name}` === key)) this.configurations.delete(key);
-    }
+    const services = new Set(resources.flatMap((s) => (s.kind === 'Service' ? [`${s.namespace}/${s.name}`] : [])));
+    for (const key of [...this.configurations.keys()]) if (!services.has(key)) this.configurations.delete(key);
     return created;
   }
 
@@ -195,6 +194,11 @@ export class Controller {
   }
 }
 
+// The config loader hands back the same objects for documents that did not change.
+const templateHashes = new WeakMap<ServiceConfig['template'], string>();
+
 function templateHash(s: ServiceConfig): string {
-  return createHash('sha256').update(JSON.stringify(s.template)).digest('hex');
+  let hash = templateHashes.get(s.template);
+  if (hash === undefined) templateHashes.set(s.template, (hash = createHash('sha256').update(JSON.stringify(s.template)).digest('hex')));
+  return hash;
 }

@@ -267,6 +267,39 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
   };
 }
 
+/**
+ * Compiles a resource once per decoded object: the xDS client hands unchanged resources back as
+ * the same object, so with thousands of them an update only compiles what changed. Only clean
+ * results are kept; a resource with problems is compiled again so its errors name this update.
+ */
+function memoized<R extends object, T>(compile: (r: R, path: string, errors: ConfigErrors) => T): (r: R, path: string, errors: ConfigErrors) => T {
+  const memo = new WeakMap<R, T>();
+  return (r, path, errors) => {
+    if (memo.has(r)) return memo.get(r)!;
+    const own = new ConfigErrors();
+    const result = compile(r, path, own);
+    if (own.empty) memo.set(r, result);
+    else errors.messages.push(...own.messages);
+    return result;
+  };
+}
+
+const compileVirtualHost = memoized((vh: DecodedResource, vPath: string, errors: ConfigErrors): { entry: VirtualHostEntry; clusters: Set<string> } => {
+  errors.unsupported(vh, vPath, ['name', 'domains', 'routes', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove']);
+  const clusters = new Set<string>();
+  const entry: VirtualHostEntry = {
+    name: String(vh.name ?? ''),
+    routes: [],
+    requestHeaders: headerMutation(vh.request_headers_to_add, vh.request_headers_to_remove, `${vPath}.request_headers_to_add`, errors),
+    responseHeaders: headerMutation(vh.response_headers_to_add, vh.response_headers_to_remove, `${vPath}.response_headers_to_add`, errors),
+  };
+  ((vh.routes ?? []) as DecodedResource[]).forEach((r, i) => {
+    const route = compileRoute(r, `${vPath}.routes[${i}]`, errors, clusters);
+    if (route) entry.routes.push(route);
+  });
+  return { entry, clusters };
+});
+
 export function compileRouteConfiguration(rc: DecodedResource, errors: ConfigErrors): RouteTable {
   const path = `RouteConfiguration ${rc.name}`;
   errors.unsupported(rc, path, ['name', 'virtual_hosts', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove']);
@@ -282,17 +315,8 @@ export function compileRouteConfiguration(rc: DecodedResource, errors: ConfigErr
   };
   ((rc.virtual_hosts ?? []) as DecodedResource[]).forEach((vh, v) => {
     const vPath = `${path}.virtual_hosts[${v}] (${vh.name})`;
-    errors.unsupported(vh, vPath, ['name', 'domains', 'routes', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove']);
-    const entry: VirtualHostEntry = {
-      name: String(vh.name ?? ''),
-      routes: [],
-      requestHeaders: headerMutation(vh.request_headers_to_add, vh.request_headers_to_remove, `${vPath}.request_headers_to_add`, errors),
-      responseHeaders: headerMutation(vh.response_headers_to_add, vh.response_headers_to_remove, `${vPath}.response_headers_to_add`, errors),
-    };
-    ((vh.routes ?? []) as DecodedResource[]).forEach((r, i) => {
-      const route = compileRoute(r, `${vPath}.routes[${i}]`, errors, table.clusters);
-      if (route) entry.routes.push(route);
-    });
+    const { entry, clusters } = compileVirtualHost(vh, vPath, errors);
+    for (const c of clusters) table.clusters.add(c);
     for (const raw of (vh.domains ?? []) as string[]) {
       const domain = raw.toLowerCase();
       const duplicate = (taken: boolean) => taken && errors.add(`${vPath}.domains`, `"${raw}" is already used by another virtual host`);
@@ -336,7 +360,10 @@ export interface Endpoint {
 const PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 export function compileCluster(c: DecodedResource, errors: ConfigErrors): ClusterConfig | undefined {
-  const path = `Cluster ${c.name}`;
+  return compileClusterOnce(c, `Cluster ${c.name}`, errors);
+}
+
+const compileClusterOnce = memoized((c: DecodedResource, path: string, errors: ConfigErrors): ClusterConfig | undefined => {
   errors.unsupported(c, path, ['name', 'type', 'eds_cluster_config', 'connect_timeout', 'lb_policy', 'metadata', 'typed_extension_protocol_options', 'load_assignment']);
   const type = c.type ?? 'STATIC';
   if (type !== 'EDS' && type !== 'STATIC') {
@@ -358,10 +385,14 @@ export function compileCluster(c: DecodedResource, errors: ConfigErrors): Cluste
     connectTimeoutMs: durationMs(c.connect_timeout) ?? 5000,
     lbPolicy,
   };
-}
+});
 
 /** Endpoints that may get traffic: HEALTHY or UNKNOWN, as Envoy treats them without health checks. */
 export function assignmentEndpoints(cla: DecodedResource): Endpoint[] {
+  return assignmentEndpointsOnce(cla, '', new ConfigErrors());
+}
+
+const assignmentEndpointsOnce = memoized((cla: DecodedResource): Endpoint[] => {
   const out: Endpoint[] = [];
   for (const locality of (cla.endpoints ?? []) as DecodedResource[]) {
     for (const lb of (locality.lb_endpoints ?? []) as DecodedResource[]) {
@@ -372,4 +403,4 @@ export function assignmentEndpoints(cla: DecodedResource): Endpoint[] {
     }
   }
   return out;
-}
+});

@@ -10,19 +10,22 @@
 import type net from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { closeServer, createAutoCodecServer, listen, type AutoCodecServer } from '../http/auto-codec.js';
-import { AdsClient, type AdsClientStatus, type DecodedResource } from '../xds/client/ads-client.js';
+import { AdsClient, type AdsClientStatus, type DecodedResource, type XdsProtocol } from '../xds/client/ads-client.js';
 import { TYPE_URL } from '../xds/protos.js';
 import { assignmentEndpoints, compileCluster, compileListener, compileRouteConfiguration, ConfigErrors, type ClusterConfig, type Endpoint, type ListenerConfig, type RouteTable } from './compile.js';
 import { handleRequest, handleUpgrade, type GatewayConfig } from './proxy.js';
 import { ClusterRuntime, UpstreamPools, type UpstreamEndpoint } from './upstreams.js';
 
 export const GATEWAY_NODE_CLUSTER = 'gatehouse-ingress';
+const NO_ENDPOINTS: readonly Endpoint[] = [];
 
 export interface GatewayOptions {
   /** host:port of the xDS server. */
   xds: string;
   nodeId: string;
   nodeCluster?: string;
+  /** xDS transport: 'delta' (default) or 'sotw'. */
+  protocol?: XdsProtocol;
   log: Logger;
 }
 
@@ -63,16 +66,19 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const ready = new Promise<void>((resolve) => (markReady = resolve));
   let closed = false;
 
-  const ads = new AdsClient({ target: o.xds, node: { id: o.nodeId, cluster: o.nodeCluster ?? GATEWAY_NODE_CLUSTER }, log });
+  const ads = new AdsClient({ target: o.xds, node: { id: o.nodeId, cluster: o.nodeCluster ?? GATEWAY_NODE_CLUSTER }, protocol: o.protocol, log });
 
   /** Rebuilds the lookup structures after an accepted update; requests in flight keep the old ones. */
   const rebuild = (): void => {
     const clusters = new Map<string, ClusterRuntime>();
     const inUse = new Set<UpstreamEndpoint>();
     for (const [name, c] of clusterConfigs) {
-      const endpoints = (c.edsName === undefined ? c.staticEndpoints : assignments.get(c.edsName) ?? []).map((e) => pools.endpoint(e, c));
-      for (const e of endpoints) inUse.add(e);
-      clusters.set(name, new ClusterRuntime(c, endpoints));
+      const assigned = c.edsName === undefined ? c.staticEndpoints : assignments.get(c.edsName) ?? NO_ENDPOINTS;
+      const previous = config.clusters.get(name);
+      // Unchanged clusters keep their runtime (and its round-robin position).
+      const runtime = previous && previous.config === c && previous.assigned === assigned ? previous : new ClusterRuntime(c, assigned, assigned.map((e) => pools.endpoint(e, c)));
+      for (const e of runtime.endpoints) inUse.add(e);
+      clusters.set(name, runtime);
     }
     pools.retainOnly(inUse);
     config = { routeTables: new Map(routeTables), clusters };

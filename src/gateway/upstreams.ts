@@ -17,6 +17,8 @@ export class ClusterRuntime {
   private next = 0;
   constructor(
     readonly config: ClusterConfig,
+    /** What the endpoints were made from: the same config and list mean this runtime still fits. */
+    readonly assigned: readonly Endpoint[],
     readonly endpoints: readonly UpstreamEndpoint[],
   ) {}
 

@@ -18,13 +18,30 @@ function overwrite(key: string, value: string) {
   return { header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' };
 }
 
-function routeAction(route: RouteSpec, targets: TrafficTarget[], state: DesiredState): Record<string, unknown> {
+/** Everything routeVirtualHosts reads, so that equal inputs (as JSON) give equal virtual hosts. */
+export interface RouteInputs {
+  route: RouteSpec;
+  domain: string;
+  /** timeoutSeconds of each target revision that exists, by revision name. */
+  timeouts: Record<string, number>;
+}
+
+export function routeInputs(route: RouteSpec, state: DesiredState): RouteInputs {
+  const timeouts: Record<string, number> = {};
+  for (const t of route.traffic) {
+    const revision = state.revisions.get(revisionKey(route.namespace, t.revisionName));
+    if (revision) timeouts[t.revisionName] = revision.spec.timeoutSeconds;
+  }
+  return { route, domain: state.domain, timeouts };
+}
+
+function routeAction(route: RouteSpec, targets: TrafficTarget[], timeouts: Record<string, number>): Record<string, unknown> {
   let timeoutSeconds = 0;
   const clusters = targets
     .filter((t) => t.percent > 0)
     .map((t) => {
-      const revision = state.revisions.get(revisionKey(route.namespace, t.revisionName));
-      if (revision) timeoutSeconds = Math.max(timeoutSeconds, revision.spec.timeoutSeconds);
+      const timeout = timeouts[t.revisionName];
+      if (timeout !== undefined) timeoutSeconds = Math.max(timeoutSeconds, timeout);
       return {
         name: revisionClusterName(route.namespace, t.revisionName),
         weight: { value: t.percent },
@@ -59,17 +76,17 @@ function virtualHost(name: string, domains: string[], action: Record<string, unk
 }
 
 /** Everything one route puts into the route configurations, with its hash. */
-export function routeVirtualHosts(route: RouteSpec, state: DesiredState): RouteVirtualHosts {
+export function routeVirtualHosts({ route, domain, timeouts }: RouteInputs): RouteVirtualHosts {
   const base = `${route.namespace}/${route.name}`;
   const groups: Array<{ name: string; hosts: { external: string[]; local: string[] }; action: Record<string, unknown> }> = [
-    { name: base, hosts: routeHosts(route.name, route.namespace, state.domain, route.visibility), action: routeAction(route, route.traffic, state) },
+    { name: base, hosts: routeHosts(route.name, route.namespace, domain, route.visibility), action: routeAction(route, route.traffic, timeouts) },
   ];
   for (const target of route.traffic) {
     if (target.tag === undefined) continue;
     groups.push({
       name: `${base}/${target.tag}`,
-      hosts: tagHosts(target.tag, route.name, route.namespace, state.domain, route.visibility),
-      action: routeAction(route, [{ revisionName: target.revisionName, percent: 100 }], state),
+      hosts: tagHosts(target.tag, route.name, route.namespace, domain, route.visibility),
+      action: routeAction(route, [{ revisionName: target.revisionName, percent: 100 }], timeouts),
     });
   }
   // The hash covers what the route asks for; it cannot cover itself, so it is computed first.

@@ -18,7 +18,7 @@ import type { DesiredState, Endpoint, RevisionMode, RevisionRouting, RouteSpec }
 import { revisionKey, routeHosts, tagHosts } from '../model/names.js';
 import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
 import { LocalProcessRuntime } from '../runtime/index.js';
-import { translate } from '../translate/index.js';
+import { Translator } from '../translate/index.js';
 import { startXdsServer, TYPE_URL, type XdsServer } from '../xds/index.js';
 import { superviseChild, type SupervisedChild } from './child.js';
 import { buildStatus, type UpStatus } from './status.js';
@@ -75,6 +75,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const watched = new Set<string>();
   const retiring = new Set<string>();
   const readyWaiters = new Set<() => void>();
+  const translator = new Translator();
 
   const xds: XdsServer = await startXdsServer({ port: o.xdsPort, log });
   const runtime = new LocalProcessRuntime({ baseDir: path.dirname(file), drainQuietSeconds: o.drainQuietSeconds, log });
@@ -182,7 +183,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
       routes: live.map((r) => r.spec),
       revisions,
     };
-    const translation = translate(state);
+    const translation = translator.translate(state);
     xds.cache.setTranslation(translation);
     const expectations = new Map<string, RouteExpectation>();
     for (const r of live) {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { checkSnapshotConsistency, fromStruct, translate, type EnvoyResource } from '../../src/translate/index.js';
+import { checkSnapshotConsistency, fromStruct, translate, Translator, type EnvoyResource } from '../../src/translate/index.js';
+import fc from 'fast-check';
 import { TYPE_URL, validateResource } from '../../src/xds/index.js';
 import { typeForUrl } from '../../src/xds/protos.js';
 import { desired, revision, route, routing } from '../support/desired.js';
@@ -164,4 +165,48 @@ test('serve mode with no ready pod keeps the activator as the public endpoint (K
   assert.deepEqual(publicCla.endpoints[0]!.lb_endpoints.map((e) => e.endpoint.address.socket_address.port_value), [8013]);
   const privateCla = t.endpoints.find((e) => e.cluster_name === 'default/cold-00001-private') as { endpoints: unknown[] };
   assert.deepEqual(privateCla.endpoints, []);
+});
+
+test('a long-lived Translator gives what a fresh translate gives, over any sequence of states, and reuses unchanged resources', () => {
+  // Revision specs are immutable and shared between states, as the controller shares them.
+  const specs = ['a-00001', 'a-00002', 'b-00001', 'b-00002'].map((n, i) => revision(n, { timeoutSeconds: 100 + i, container: { command: ['node'], args: [], env: [], protocol: i === 3 ? 'h2c' : 'http1' } }));
+  const endpoint = fc.record({ host: fc.constant('127.0.0.1'), port: fc.integer({ min: 1, max: 4 }) });
+  const state = fc
+    .record({
+      revisions: fc.subarray(specs, { minLength: 1 }),
+      modes: fc.array(fc.constantFrom('proxy' as const, 'serve' as const), { minLength: 4, maxLength: 4 }),
+      pods: fc.array(fc.array(endpoint, { maxLength: 2 }), { minLength: 4, maxLength: 4 }),
+      split: fc.integer({ min: 0, max: 100 }),
+      tag: fc.option(fc.constantFrom('candidate', 'blue')),
+      local: fc.boolean(),
+      domain: fc.constantFrom('example.com', 'example.org'),
+    })
+    .map((s) => {
+      const revisions = s.revisions.map((spec, i) => routing(spec, s.modes[i]!, s.pods[i]!));
+      const names = s.revisions.map((r) => r.name);
+      const routes = ['a', 'b'].flatMap((svc) => {
+        const own = names.filter((n) => n.startsWith(`${svc}-`));
+        if (own.length === 0) return [];
+        const traffic = own.length === 1 ? [{ revisionName: own[0]!, percent: 100 }] : [{ revisionName: own[0]!, percent: s.split }, { revisionName: own[1]!, percent: 100 - s.split, ...(s.tag ? { tag: s.tag } : {}) }];
+        return [route(svc, traffic, svc === 'b' && s.local ? 'cluster-local' : 'external')];
+      });
+      return desired(routes, revisions, s.domain);
+    });
+  fc.assert(
+    fc.property(fc.array(state, { minLength: 1, maxLength: 6 }), (states) => {
+      const translator = new Translator();
+      let previous: ReturnType<Translator['translate']> | undefined;
+      for (const s of states) {
+        const got = translator.translate(s);
+        assert.deepEqual(got, translate(s));
+        if (previous) {
+          // An unchanged input gives back the very same cluster object.
+          const before = new Map(previous.clusters.map((c) => [c.name, c]));
+          for (const c of got.clusters) if (before.has(c.name) && JSON.stringify(before.get(c.name)) === JSON.stringify(c)) assert.equal(before.get(c.name), c);
+        }
+        previous = got;
+      }
+    }),
+    { numRuns: 200 },
+  );
 });

@@ -1,6 +1,7 @@
 // Encoding each resource once, when it changes. RouteConfigurations are assembled from cached
 // per-virtual-host bytes (a message is the concatenation of its fields), so one route's change
-// costs one virtual host's encode plus a copy.
+// costs one virtual host's encode plus a copy. The same object as last time (the Translator hands
+// unchanged resources back as such) is recognised without even serializing it to JSON.
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import type { EnvoyResource } from '../../translate/types.js';
@@ -23,8 +24,8 @@ function hashBytes(bytes: Uint8Array): string {
 
 /** Remembers the JSON and bytes of what it encoded last, per resource name. */
 export class ResourceEncoder {
-  private readonly memo = new Map<string, { json: string; encoded: EncodedResource }>();
-  private readonly vhostMemo = new Map<string, { json: string; bytes: Uint8Array }>();
+  private readonly memo = new Map<string, { resource: EnvoyResource; json: string; encoded: EncodedResource }>();
+  private readonly vhostMemo = new Map<string, { resource: EnvoyResource; json: string; bytes: Uint8Array }>();
   private readonly type: protobuf.Type;
   private readonly vhostType: protobuf.Type | undefined;
   private readonly vhostFieldId: number;
@@ -44,12 +45,16 @@ export class ResourceEncoder {
   encode(resource: EnvoyResource): EncodedResource {
     const name = resourceName(this.typeUrl, resource);
     if (this.vhostType) return this.encodeRouteConfiguration(name, resource);
-    const json = JSON.stringify(resource);
     const previous = this.memo.get(name);
-    if (previous && previous.json === json) return previous.encoded;
+    if (previous?.resource === resource) return previous.encoded;
+    const json = JSON.stringify(resource);
+    if (previous && previous.json === json) {
+      previous.resource = resource;
+      return previous.encoded;
+    }
     const bytes = this.type.encode(this.type.fromObject(resource)).finish();
     const encoded = { name, bytes, version: hashBytes(bytes) };
-    this.memo.set(name, { json, encoded });
+    this.memo.set(name, { resource, json, encoded });
     return encoded;
   }
 
@@ -61,22 +66,25 @@ export class ResourceEncoder {
     for (const vhost of vhosts ?? []) {
       const key = `${name}\u0000${String(vhost.name)}`;
       seen.add(key);
-      const json = JSON.stringify(vhost);
       let cached = this.vhostMemo.get(key);
-      if (!cached || cached.json !== json) {
-        const body = this.vhostType!.encode(this.vhostType!.fromObject(vhost)).finish();
-        const framed = protobuf.Writer.create().uint32((this.vhostFieldId << 3) | 2).bytes(body).finish();
-        cached = { json, bytes: framed };
-        this.vhostMemo.set(key, cached);
+      if (cached?.resource !== vhost) {
+        const json = JSON.stringify(vhost);
+        if (cached && cached.json === json) cached.resource = vhost;
+        else {
+          const body = this.vhostType!.encode(this.vhostType!.fromObject(vhost)).finish();
+          const framed = protobuf.Writer.create().uint32((this.vhostFieldId << 3) | 2).bytes(body).finish();
+          cached = { resource: vhost, json, bytes: framed };
+          this.vhostMemo.set(key, cached);
+        }
       }
-      parts.push(cached.bytes);
+      parts.push(cached!.bytes);
     }
     for (const key of this.vhostMemo.keys()) if (key.startsWith(`${name}\u0000`) && !seen.has(key)) this.vhostMemo.delete(key);
     const bytes = Buffer.concat(parts);
     const previous = this.memo.get(name);
     if (previous && Buffer.compare(previous.encoded.bytes, bytes) === 0) return previous.encoded;
     const encoded = { name, bytes, version: hashBytes(bytes) };
-    this.memo.set(name, { json: '', encoded });
+    this.memo.set(name, { resource, json: '', encoded });
     return encoded;
   }
 

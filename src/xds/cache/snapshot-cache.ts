@@ -58,6 +58,8 @@ export class SnapshotCache {
     if (!byType) this.groups.set(group, (byType = new Map()));
     const previous = byType.get(typeUrl);
     if (previous) for (const name of previous.resources.keys()) if (!next.has(name)) encoder.forget(name);
+    // The encoder returns the same object for an unchanged resource: then nothing needs hashing.
+    if (previous && previous.resources.size === next.size && [...next].every(([name, r]) => previous.resources.get(name) === r)) return false;
     const hash = createHash('sha256');
     for (const name of [...next.keys()].sort()) hash.update(name).update('\u0000').update(next.get(name)!.version).update('\n');
     const version = hash.digest('hex').slice(0, 16);

@@ -14,6 +14,8 @@ interface TypeState {
   nonce: string;
   sentVersion: string;
   responded: boolean;
+  /** The latest response was ACKed: the client holds everything it was sent. */
+  acked: boolean;
 }
 
 export class DeltaStream extends XdsStream {
@@ -29,7 +31,7 @@ export class DeltaStream extends XdsStream {
       const subscription = new Subscription(typeUrl);
       // Legacy wildcard: a first LDS/CDS request naming nothing subscribes to everything.
       subscription.wildcard = WILDCARD_TYPES.has(typeUrl) && (req.subscribe.length === 0 || req.subscribe.includes('*'));
-      state = { subscription, known: new Map(Object.entries(req.initialVersions)), nonce: '', sentVersion: '', responded: false };
+      state = { subscription, known: new Map(Object.entries(req.initialVersions)), nonce: '', sentVersion: '', responded: false, acked: false };
       this.types.set(typeUrl, state);
     }
     if (req.responseNonce !== '' && req.responseNonce === state.nonce) {
@@ -38,6 +40,7 @@ export class DeltaStream extends XdsStream {
         this.deps.status.nacked(node.id, node.cluster, typeUrl, state.sentVersion, req.errorDetail.message);
         this.deps.log.warn('xDS NACK (delta)', { node: node.id, typeUrl, version: state.sentVersion, error: req.errorDetail.message });
       } else {
+        state.acked = true;
         this.deps.status.acked(node.id, node.cluster, typeUrl, state.sentVersion);
       }
     }
@@ -63,12 +66,20 @@ export class DeltaStream extends XdsStream {
     for (const name of state.known.keys()) {
       if (!snapshot?.resources.has(name) || !state.subscription.wants(name)) removed.push(name);
     }
-    if (changed.length === 0 && removed.length === 0 && (state.responded || !answerEvenIfEmpty)) return;
+    if (changed.length === 0 && removed.length === 0 && (state.responded || !answerEvenIfEmpty)) {
+      // A new version that changes nothing this client asked for: what it holds is that version.
+      if (snapshot && state.acked && state.sentVersion !== snapshot.version) {
+        state.sentVersion = snapshot.version;
+        this.deps.status.acked(this.node!.id, this.node!.cluster, typeUrl, snapshot.version);
+      }
+      return;
+    }
     for (const r of changed) state.known.set(r.name, r.version);
     for (const name of removed) state.known.delete(name);
     state.nonce = this.nextNonce();
     state.sentVersion = snapshot?.version ?? '';
     state.responded = true;
+    state.acked = false;
     this.send(encodeDeltaResponse(state.sentVersion, typeUrl, state.nonce, changed, removed));
   }
 }
