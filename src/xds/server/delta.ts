@@ -1,21 +1,39 @@
 // Incremental (Delta) xDS: the server tracks which version of each resource the client holds and
 // sends only what changed, plus the names that went away. Resource versions are content hashes,
 // so a reconnecting client that reports initial_resource_versions gets nothing it already has.
+// Each response is remembered until the client answers it: an ACK makes its changes held; a NACK
+// drops them (the client kept what it had) and marks the refused versions, which are never sent
+// again, so the next response is computed against what the client really holds.
 import { WILDCARD_TYPES } from '../cache/snapshot-cache.js';
 import type { EncodedResource } from '../cache/encode.js';
 import { Subscription } from './subscription.js';
 import { XdsStream } from './stream-base.js';
 import { decodeDeltaRequest, encodeDeltaResponse } from './wire.js';
 
+/** name → version sent, or null for a removal. */
+type Changes = Map<string, string | null>;
+
 interface TypeState {
   subscription: Subscription;
-  /** name → version the client holds (or was last sent: a NACKed version is not sent again). */
-  known: Map<string, string>;
-  nonce: string;
-  sentVersion: string;
+  /** name → version the client has ACKed (or reported when it connected). */
+  held: Map<string, string>;
+  /** Responses not answered yet, oldest first. */
+  inFlight: Array<{ nonce: string; version: string; changes: Changes }>;
+  /** held plus every response in flight: what the client will hold once it ACKs them. */
+  expected: Map<string, string>;
+  /** name → version the client refused. */
+  refused: Map<string, string>;
   responded: boolean;
-  /** The latest response was ACKed: the client holds everything it was sent. */
-  acked: boolean;
+  /** Every response so far was ACKed: the client holds the whole version it was last sent. */
+  upToDate: boolean;
+  sentVersion: string;
+}
+
+function apply(target: Map<string, string>, changes: Changes): void {
+  for (const [name, version] of changes) {
+    if (version === null) target.delete(name);
+    else target.set(name, version);
+  }
 }
 
 export class DeltaStream extends XdsStream {
@@ -31,22 +49,39 @@ export class DeltaStream extends XdsStream {
       const subscription = new Subscription(typeUrl);
       // Legacy wildcard: a first LDS/CDS request naming nothing subscribes to everything.
       subscription.wildcard = WILDCARD_TYPES.has(typeUrl) && (req.subscribe.length === 0 || req.subscribe.includes('*'));
-      state = { subscription, known: new Map(Object.entries(req.initialVersions)), nonce: '', sentVersion: '', responded: false, acked: false };
+      const held = new Map(Object.entries(req.initialVersions));
+      state = { subscription, held, inFlight: [], expected: new Map(held), refused: new Map(), responded: false, upToDate: false, sentVersion: '' };
       this.types.set(typeUrl, state);
     }
-    if (req.responseNonce !== '' && req.responseNonce === state.nonce) {
-      const node = this.node!;
-      if (req.errorDetail) {
-        this.deps.status.nacked(node.id, node.cluster, typeUrl, state.sentVersion, req.errorDetail.message);
-        this.deps.log.warn('xDS NACK (delta)', { node: node.id, typeUrl, version: state.sentVersion, error: req.errorDetail.message });
-      } else {
-        state.acked = true;
-        this.deps.status.acked(node.id, node.cluster, typeUrl, state.sentVersion);
-      }
-    }
+    if (req.responseNonce !== '') this.answered(typeUrl, state, req.responseNonce, req.errorDetail?.message);
     state.subscription.update(req.subscribe, req.unsubscribe);
-    for (const name of req.unsubscribe) state.known.delete(name);
+    for (const name of req.unsubscribe) {
+      state.held.delete(name);
+      state.expected.delete(name);
+      state.refused.delete(name);
+    }
     this.push(typeUrl, state, req.subscribe.length > 0 || req.responseNonce === '');
+  }
+
+  /** An ACK or NACK of one response; replies to responses the client skipped count as ACKs. */
+  private answered(typeUrl: string, state: TypeState, nonce: string, error: string | undefined): void {
+    const index = state.inFlight.findIndex((r) => r.nonce === nonce);
+    if (index === -1) return;
+    const node = this.node!;
+    for (const earlier of state.inFlight.splice(0, index)) apply(state.held, earlier.changes);
+    const response = state.inFlight.shift()!;
+    if (error === undefined) {
+      apply(state.held, response.changes);
+      state.upToDate = state.inFlight.length === 0 && state.refused.size === 0;
+      this.deps.status.acked(node.id, node.cluster, typeUrl, response.version);
+      return;
+    }
+    for (const [name, version] of response.changes) if (version !== null) state.refused.set(name, version);
+    state.upToDate = false;
+    state.expected = new Map(state.held);
+    for (const r of state.inFlight) apply(state.expected, r.changes);
+    this.deps.status.nacked(node.id, node.cluster, typeUrl, response.version, error);
+    this.deps.log.warn('xDS NACK (delta)', { node: node.id, typeUrl, version: response.version, error });
   }
 
   protected onCacheChange(typeUrl: string): void {
@@ -58,28 +93,35 @@ export class DeltaStream extends XdsStream {
     const snapshot = this.deps.cache.get(this.group, typeUrl);
     const changed: EncodedResource[] = [];
     const removed: string[] = [];
+    for (const name of state.refused.keys()) if (!snapshot?.resources.has(name)) state.refused.delete(name);
     if (snapshot) {
       for (const resource of snapshot.resources.values()) {
-        if (state.subscription.wants(resource.name) && state.known.get(resource.name) !== resource.version) changed.push(resource);
+        if (!state.subscription.wants(resource.name) || state.expected.get(resource.name) === resource.version) continue;
+        if (state.refused.get(resource.name) === resource.version) continue;
+        changed.push(resource);
       }
     }
-    for (const name of state.known.keys()) {
+    for (const name of state.expected.keys()) {
       if (!snapshot?.resources.has(name) || !state.subscription.wants(name)) removed.push(name);
     }
     if (changed.length === 0 && removed.length === 0 && (state.responded || !answerEvenIfEmpty)) {
       // A new version that changes nothing this client asked for: what it holds is that version.
-      if (snapshot && state.acked && state.sentVersion !== snapshot.version) {
+      if (snapshot && state.upToDate && state.sentVersion !== snapshot.version) {
         state.sentVersion = snapshot.version;
         this.deps.status.acked(this.node!.id, this.node!.cluster, typeUrl, snapshot.version);
       }
       return;
     }
-    for (const r of changed) state.known.set(r.name, r.version);
-    for (const name of removed) state.known.delete(name);
-    state.nonce = this.nextNonce();
+    const changes: Changes = new Map();
+    for (const r of changed) changes.set(r.name, r.version);
+    for (const name of removed) changes.set(name, null);
+    for (const name of changes.keys()) state.refused.delete(name);
+    apply(state.expected, changes);
+    const nonce = this.nextNonce();
     state.sentVersion = snapshot?.version ?? '';
+    state.inFlight.push({ nonce, version: state.sentVersion, changes });
     state.responded = true;
-    state.acked = false;
-    this.send(encodeDeltaResponse(state.sentVersion, typeUrl, state.nonce, changed, removed));
+    state.upToDate = false;
+    this.send(encodeDeltaResponse(state.sentVersion, typeUrl, nonce, changed, removed));
   }
 }
