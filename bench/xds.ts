@@ -1,15 +1,22 @@
 // `npm run bench:xds`: time and memory to push 1,000 and 10,000 services (clusters, assignments,
 // listeners, routes) to one client over state-of-the-world and Delta ADS, and the time for one
 // route change among them to reach the client. The client here only frames and counts responses,
-// so the figures are the server's. BENCH_SIZES=1000,10000 to choose sizes.
+// so the figures are the server's. Translation is incremental, as in `gatehouse up`: one long-lived
+// Translator, revision specs shared between states the way the controller shares them.
+// BENCH_SIZES=1000,10000 to choose sizes.
 import * as grpc from '@grpc/grpc-js';
-import { translate } from '../src/translate/index.js';
+import { Translator } from '../src/translate/index.js';
+import type { RevisionSpec } from '../src/model/desired.js';
 import { startXdsServer, TYPE_URL } from '../src/xds/index.js';
 import { envoyRoot } from '../src/xds/protos.js';
 import { desired, revision, route, routing } from '../test/support/desired.js';
 
 const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
 const bytes = (b: Buffer) => b;
+
+// Revisions are immutable: the same name is the same spec object, in every state.
+const specs = new Map<string, RevisionSpec>();
+const spec = (name: string) => specs.get(name) ?? specs.set(name, revision(name)).get(name)!;
 
 function manyServices(n: number, split = 100) {
   const routes = [];
@@ -20,8 +27,8 @@ function manyServices(n: number, split = 100) {
       ? [{ revisionName: `${name}-00001`, percent: split }, { revisionName: `${name}-00002`, percent: 100 - split }]
       : [{ revisionName: `${name}-00001`, percent: 100 }];
     routes.push(route(name, traffic));
-    revisions.push(routing(revision(`${name}-00001`), 'serve', [{ host: '127.0.0.1', port: 10000 + (i % 50000) }]));
-    if (i === 0) revisions.push(routing(revision(`${name}-00002`), 'proxy', []));
+    revisions.push(routing(spec(`${name}-00001`), 'serve', [{ host: '127.0.0.1', port: 10000 + (i % 50000) }]));
+    if (i === 0) revisions.push(routing(spec(`${name}-00002`), 'proxy', []));
   }
   return desired(routes, revisions);
 }
@@ -93,8 +100,9 @@ const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
 
 for (const n of sizes) {
   const state = manyServices(n);
+  const translator = new Translator();
   let t0 = process.hrtime.bigint();
-  const translation = translate(state);
+  const translation = translator.translate(state);
   const translateMs = ms(t0);
   const xds = await startXdsServer({ port: 0 });
   const heapBefore = process.memoryUsage().heapUsed;
@@ -113,7 +121,7 @@ for (const n of sizes) {
     // One route change among n: re-translate, update the cache, wait for the client to get it.
     const changed = manyServices(n, delta ? 60 : 70);
     t0 = process.hrtime.bigint();
-    const next = translate(changed);
+    const next = translator.translate(changed);
     const retranslateMs = ms(t0);
     const t1 = process.hrtime.bigint();
     xds.cache.setTranslation(next);
@@ -129,7 +137,7 @@ for (const n of sizes) {
         ` (responses: ${responses})\n`,
     );
     stream.close();
-    xds.cache.setTranslation(translation);
+    xds.cache.setTranslation(translator.translate(state));
   }
   process.stdout.write(`${n} services  translate ${translateMs.toFixed(1)} ms, first encode into the cache ${encodeMs.toFixed(1)} ms, cache heap +${mib(heapAfter - heapBefore)} MiB, rss ${mib(process.memoryUsage().rss)} MiB\n`);
   await xds.close();

@@ -7,7 +7,7 @@ import { ROUTE_CONFIG_EXTERNAL, ROUTE_CONFIG_LOCAL } from '../model/names.js';
 import { revisionClusters } from './cluster.js';
 import { revisionAssignments } from './endpoint.js';
 import { apiListener, ingressListeners } from './listener.js';
-import { routeInputs, routeVirtualHosts, type RouteVirtualHosts } from './route.js';
+import { routeInputs, routeInputsKey, routeVirtualHosts, type RouteVirtualHosts } from './route.js';
 import type { EnvoyResource, Translation } from './types.js';
 
 export type { EnvoyResource, Translation } from './types.js';
@@ -54,11 +54,11 @@ export class Translator {
     const externalHosts: EnvoyResource[] = [];
     const localHosts: EnvoyResource[] = [];
     const routeHashes = new Map<string, string>();
-    const routes = [...state.routes].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
-    for (const route of routes) {
-      const key = `${route.namespace}/${route.name}`;
+    // Code-point order: the same in every locale, and cheap for 10,000 routes.
+    const routes = state.routes.map((route) => ({ key: `${route.namespace}/${route.name}`, route })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const { key, route } of routes) {
       const inputs = routeInputs(route, state);
-      const vhosts = this.routes.get(key, JSON.stringify(inputs), sameString, () => routeVirtualHosts(inputs));
+      const vhosts = this.routes.get(key, routeInputsKey(inputs), sameString, () => routeVirtualHosts(inputs));
       externalHosts.push(...vhosts.external);
       localHosts.push(...vhosts.local);
       routeHashes.set(key, vhosts.hash);

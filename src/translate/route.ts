@@ -35,6 +35,13 @@ export function routeInputs(route: RouteSpec, state: DesiredState): RouteInputs 
   return { route, domain: state.domain, timeouts };
 }
 
+/** A string equal for equal inputs: the Translator's memo key (cheaper than JSON for 10,000 routes). */
+export function routeInputsKey({ route, domain, timeouts }: RouteInputs): string {
+  let key = `${domain}|${route.namespace}|${route.name}|${route.visibility}`;
+  for (const t of route.traffic) key += `|${t.revisionName}:${t.percent}:${t.tag ?? ''}:${timeouts[t.revisionName] ?? ''}`;
+  return key;
+}
+
 function routeAction(route: RouteSpec, targets: TrafficTarget[], timeouts: Record<string, number>): Record<string, unknown> {
   let timeoutSeconds = 0;
   const clusters = targets

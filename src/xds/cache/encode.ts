@@ -24,8 +24,8 @@ function hashBytes(bytes: Uint8Array): string {
 
 /** Remembers the JSON and bytes of what it encoded last, per resource name. */
 export class ResourceEncoder {
-  private readonly memo = new Map<string, { resource: EnvoyResource; json: string; encoded: EncodedResource }>();
-  private readonly vhostMemo = new Map<string, { resource: EnvoyResource; json: string; bytes: Uint8Array }>();
+  private readonly memo = new Map<string, { resource: EnvoyResource; json: string; encoded: EncodedResource; parts?: Uint8Array[] }>();
+  private readonly vhostMemo = new Map<string, { resource: EnvoyResource; json: string; bytes: Uint8Array; version: string }>();
   private readonly type: protobuf.Type;
   private readonly vhostType: protobuf.Type | undefined;
   private readonly vhostFieldId: number;
@@ -62,6 +62,7 @@ export class ResourceEncoder {
     const { virtual_hosts: vhosts, ...rest } = resource as { virtual_hosts?: EnvoyResource[] };
     const head = this.type.encode(this.type.fromObject(rest)).finish();
     const parts: Uint8Array[] = [head];
+    const versions = createHash('sha256').update(head);
     const seen = new Set<string>();
     for (const vhost of vhosts ?? []) {
       const key = `${name}\u0000${String(vhost.name)}`;
@@ -73,18 +74,21 @@ export class ResourceEncoder {
         else {
           const body = this.vhostType!.encode(this.vhostType!.fromObject(vhost)).finish();
           const framed = protobuf.Writer.create().uint32((this.vhostFieldId << 3) | 2).bytes(body).finish();
-          cached = { resource: vhost, json, bytes: framed };
+          cached = { resource: vhost, json, bytes: framed, version: hashBytes(framed) };
           this.vhostMemo.set(key, cached);
         }
       }
       parts.push(cached!.bytes);
+      versions.update(cached!.version);
     }
     for (const key of this.vhostMemo.keys()) if (key.startsWith(`${name}\u0000`) && !seen.has(key)) this.vhostMemo.delete(key);
-    const bytes = Buffer.concat(parts);
     const previous = this.memo.get(name);
-    if (previous && Buffer.compare(previous.encoded.bytes, bytes) === 0) return previous.encoded;
-    const encoded = { name, bytes, version: hashBytes(bytes) };
-    this.memo.set(name, { resource, json: '', encoded });
+    // The same parts as last time (the head compared by content, cached parts by identity): unchanged.
+    const same = previous?.parts && previous.parts.length === parts.length && Buffer.compare(previous.parts[0]!, head) === 0 && parts.every((p, i) => i === 0 || previous.parts![i] === p);
+    if (same) return previous.encoded;
+    // The version hashes the parts' hashes, not megabytes of bytes: still a pure function of the content.
+    const encoded = { name, bytes: Buffer.concat(parts), version: versions.digest('hex').slice(0, 16) };
+    this.memo.set(name, { resource, json: '', encoded, parts });
     return encoded;
   }
 
