@@ -3,7 +3,7 @@
 //      (services start at zero pods: Knative's allow-zero-initial-scale, so only the data plane
 //      is measured, not 1,000 app processes);
 //   2. cold-start overhead: first byte of a request to a revision at zero, minus the app's own
-//      boot time measured the same way (spawn → listening), p50 over COLD_STARTS revisions;
+//      boot time (spawn → listening), p50 over COLD_STARTS revisions started one at a time;
 //   3. steady rps and latency gateway → queue-proxy → app vs the app direct.
 // SERVICE_COUNTS (default "1,100,1000"), EDITS (default 20), COLD_STARTS (default 5),
 // BENCH_SECONDS (default 5).
@@ -84,6 +84,9 @@ for (const n of counts) {
   await up.whenReady(60_000);
   const colds: number[] = [];
   for (let i = 0; i < coldStarts; i++) {
+    // Cold starts one at a time, each on a quiet system (the runtime boots its next standby
+    // queue-proxy a second after one is taken), as independent cold starts happen.
+    await new Promise((r) => setTimeout(r, 1500));
     const started = performance.now();
     const res = await request(`http://127.0.0.1:${up.gatewayPort}/`, { headers: { host: `cold-${i}.default.example.com` } });
     colds.push(performance.now() - started); // headers received: the first byte

@@ -21,13 +21,15 @@ export function register(program: Command): void {
     .command('queue')
     .description("run the queue-proxy in front of an app (Knative's sidecar): breaker, probes, timeouts, drain, stats")
     .addHelpText('after', ENV_HELP)
-    .action(async () => {
+    .option('--standby', 'load everything, then read the environment as one JSON object on a line of stdin before starting (how `gatehouse up` keeps queue-proxies booted ahead of cold starts); exits if stdin closes first')
+    .action(async (opts: { standby?: boolean }) => {
       const { createLogger } = await import('../log/logger.js');
       const { parseQueueEnv, startQueueProxy, ConfigError } = await import('../queue/index.js');
       const log = createLogger('queue');
       let config;
       try {
-        config = parseQueueEnv(process.env);
+        const env = opts.standby ? { ...process.env, ...(await environmentFromStdin()) } : process.env;
+        config = parseQueueEnv(env);
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         log.error(err.message);
@@ -41,4 +43,27 @@ export function register(program: Command): void {
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
     });
+}
+
+/** One line of stdin: a JSON object of string values. Exits quietly when stdin closes first. */
+async function environmentFromStdin(): Promise<Record<string, string>> {
+  const { createInterface } = await import('node:readline');
+  const { ConfigError } = await import('../queue/index.js');
+  const lines = createInterface({ input: process.stdin });
+  const line = await new Promise<string | undefined>((resolve) => {
+    lines.once('line', resolve);
+    lines.once('close', () => resolve(undefined));
+  });
+  lines.close();
+  if (line === undefined) process.exit(0);
+  let env: unknown;
+  try {
+    env = JSON.parse(line);
+  } catch (err) {
+    throw new ConfigError(`--standby: stdin must carry one JSON object of environment variables; ${(err as Error).message}`);
+  }
+  if (typeof env !== 'object' || env === null || Object.values(env).some((v) => typeof v !== 'string')) {
+    throw new ConfigError('--standby: stdin must carry one JSON object whose values are strings, e.g. {"USER_PORT":"8080"}');
+  }
+  return env as Record<string, string>;
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.js';
 import type { RevisionSpec } from '../model/desired.js';
 import { restartDelay, type BackoffPolicy } from './backoff.js';
 import { freePort } from './ports.js';
+import { QueueStandbyPool } from './queue-standby.js';
 import type { PodFailure, PodPhase, PodStatus } from './types.js';
 
 export interface LocalPodOptions {
@@ -17,7 +18,8 @@ export interface LocalPodOptions {
   logDir: string;
   /** Working directory for relative commands (the services file's folder). */
   baseDir: string;
-  gatehouseBin: string;
+  /** Where the pod's queue-proxy comes from (booted ahead when the pool has one). */
+  queueProxies: QueueStandbyPool;
   backoff: BackoffPolicy;
   drainQuietSeconds: number;
   stopTimeoutMs: number;
@@ -127,31 +129,26 @@ export class LocalPod {
       env: { ...process.env, ...envList, PORT: String(appPort), K_SERVICE: spec.service, K_CONFIGURATION: spec.configuration, K_REVISION: spec.name },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    this.queue = spawn(process.execPath, [this.o.gatehouseBin, 'queue'], {
-      env: {
-        ...process.env,
-        SERVING_NAMESPACE: spec.namespace,
-        SERVING_CONFIGURATION: spec.configuration,
-        SERVING_REVISION: spec.name,
-        SERVING_SERVICE: spec.service,
-        SERVING_POD: this.o.name,
-        SERVING_POD_IP: '127.0.0.1',
-        CONTAINER_CONCURRENCY: String(spec.containerConcurrency),
-        USER_PORT: String(appPort),
-        QUEUE_SERVING_PORT: '0',
-        QUEUE_ADMIN_PORT: '0',
-        QUEUE_METRICS_PORT: '0',
-        QUEUE_USER_METRICS_PORT: '0',
-        QUEUE_BIND_ADDRESS: '127.0.0.1',
-        REVISION_TIMEOUT_SECONDS: String(spec.timeoutSeconds),
-        REVISION_RESPONSE_START_TIMEOUT_SECONDS: String(spec.responseStartTimeoutSeconds ?? 0),
-        REVISION_IDLE_TIMEOUT_SECONDS: String(spec.idleTimeoutSeconds ?? 0),
-        SERVING_READINESS_PROBE: readinessProbeFor(spec, appPort),
-        QUEUE_DRAIN_QUIET_SECONDS: String(this.o.drainQuietSeconds),
-        // Its "listening" line (info) carries the ports; keep debug if asked for.
-        GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL === 'debug' ? 'debug' : 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    this.queue = this.o.queueProxies.take();
+    QueueStandbyPool.configure(this.queue, {
+      SERVING_NAMESPACE: spec.namespace,
+      SERVING_CONFIGURATION: spec.configuration,
+      SERVING_REVISION: spec.name,
+      SERVING_SERVICE: spec.service,
+      SERVING_POD: this.o.name,
+      SERVING_POD_IP: '127.0.0.1',
+      CONTAINER_CONCURRENCY: String(spec.containerConcurrency),
+      USER_PORT: String(appPort),
+      QUEUE_SERVING_PORT: '0',
+      QUEUE_ADMIN_PORT: '0',
+      QUEUE_METRICS_PORT: '0',
+      QUEUE_USER_METRICS_PORT: '0',
+      QUEUE_BIND_ADDRESS: '127.0.0.1',
+      REVISION_TIMEOUT_SECONDS: String(spec.timeoutSeconds),
+      REVISION_RESPONSE_START_TIMEOUT_SECONDS: String(spec.responseStartTimeoutSeconds ?? 0),
+      REVISION_IDLE_TIMEOUT_SECONDS: String(spec.idleTimeoutSeconds ?? 0),
+      SERVING_READINESS_PROBE: readinessProbeFor(spec, appPort),
+      QUEUE_DRAIN_QUIET_SECONDS: String(this.o.drainQuietSeconds),
     });
     this.output('app', this.app);
     this.output('queue-proxy', this.queue);

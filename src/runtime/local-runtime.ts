@@ -5,6 +5,7 @@ import type { RevisionSpec } from '../model/desired.js';
 import { revisionKey } from '../model/names.js';
 import { KUBERNETES_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { LocalPod } from './local-pod.js';
+import { QueueStandbyPool } from './queue-standby.js';
 import { podName, scaleDownVictims } from './naming.js';
 import type { PodRuntime, PodStatus } from './types.js';
 
@@ -18,6 +19,8 @@ export interface LocalRuntimeOptions {
   drainQuietSeconds?: number;
   /** Kill a stopping pod after this long (Kubernetes' default grace period is 30 s). */
   stopTimeoutMs?: number;
+  /** Queue-proxies kept booted ahead of cold starts (default 1; 0 boots each when its pod starts). */
+  queueStandby?: number;
   log?: Logger;
 }
 
@@ -33,9 +36,12 @@ export class LocalProcessRuntime implements PodRuntime {
   private readonly revisions = new Map<string, RevisionPods>();
   private readonly listeners = new Set<(key: string) => void>();
   private readonly log: Logger;
+  private readonly queueProxies: QueueStandbyPool;
 
   constructor(private readonly options: LocalRuntimeOptions = {}) {
     this.log = options.log ?? createLogger('runtime');
+    // The queue-proxy's "listening" line (info) carries its ports; keep debug if asked for.
+    this.queueProxies = new QueueStandbyPool(gatehouseBin, options.queueStandby ?? 1, process.env.GATEHOUSE_LOG_LEVEL === 'debug' ? 'debug' : 'info');
   }
 
   ensureRevision(spec: RevisionSpec): void {
@@ -66,7 +72,7 @@ export class LocalProcessRuntime implements PodRuntime {
         name: podName(revision.spec),
         logDir: this.options.logDir ?? '.gatehouse/pods',
         baseDir: this.options.baseDir ?? process.cwd(),
-        gatehouseBin,
+        queueProxies: this.queueProxies,
         backoff: this.options.backoff ?? KUBERNETES_BACKOFF,
         drainQuietSeconds: this.options.drainQuietSeconds ?? 30,
         stopTimeoutMs: this.options.stopTimeoutMs ?? 30_000 + (this.options.drainQuietSeconds ?? 30) * 1000,
@@ -102,6 +108,7 @@ export class LocalProcessRuntime implements PodRuntime {
   }
 
   async close(): Promise<void> {
+    this.queueProxies.close();
     await Promise.all([...this.revisions.keys()].map((k) => this.deleteRevision(k)));
   }
 }

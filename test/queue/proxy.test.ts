@@ -203,3 +203,23 @@ test('bad configuration exits non-zero naming the variable and value', async () 
     assert.match(run.stderr, message);
   }
 });
+
+test('--standby: loads first, takes its environment from stdin, then serves; exits quietly if stdin closes first', async (t) => {
+  const app = await startExampleApp();
+  t.after(() => app.stop());
+  const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '1' }, true);
+  t.after(() => queue.stop());
+  const res = await fetch(queue.url('/'), { headers: { host: 'x' } });
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /Hello/);
+
+  const { spawnSync } = await import('node:child_process');
+  const { gatehouseBin } = await import('../support/queue.js');
+  const unused = spawnSync(process.execPath, [gatehouseBin, 'queue', '--standby'], { input: '', encoding: 'utf8' });
+  assert.equal(unused.status, 0, unused.stderr);
+  for (const [input, message] of [['not json\n', /--standby: stdin must carry one JSON object/], ['{"USER_PORT":8080}\n', /values are strings/], ['{"USER_PORT":"x"}\n', /USER_PORT="x"/]] as const) {
+    const bad = spawnSync(process.execPath, [gatehouseBin, 'queue', '--standby'], { input, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, message);
+  }
+});

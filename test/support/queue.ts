@@ -18,23 +18,25 @@ export interface RunningQueue {
   stop(): Promise<void>;
 }
 
-export async function startQueue(userPort: number, env: Record<string, string> = {}): Promise<RunningQueue> {
-  const child = spawn(process.execPath, [gatehouseBin, 'queue'], {
-    env: {
-      ...process.env,
-      USER_PORT: String(userPort),
-      QUEUE_SERVING_PORT: '0',
-      QUEUE_ADMIN_PORT: '0',
-      QUEUE_METRICS_PORT: '0',
-      QUEUE_USER_METRICS_PORT: '0',
-      QUEUE_BIND_ADDRESS: '127.0.0.1',
-      SERVING_POD: 'test-pod',
-      SERVING_REVISION: 'test-00001',
-      SERVING_NAMESPACE: 'default',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
+/** With `standby`, the queue-proxy boots with --standby and gets its environment on stdin, as `gatehouse up` starts it. */
+export async function startQueue(userPort: number, env: Record<string, string> = {}, standby = false): Promise<RunningQueue> {
+  const knativeEnv: Record<string, string> = {
+    USER_PORT: String(userPort),
+    QUEUE_SERVING_PORT: '0',
+    QUEUE_ADMIN_PORT: '0',
+    QUEUE_METRICS_PORT: '0',
+    QUEUE_USER_METRICS_PORT: '0',
+    QUEUE_BIND_ADDRESS: '127.0.0.1',
+    SERVING_POD: 'test-pod',
+    SERVING_REVISION: 'test-00001',
+    SERVING_NAMESPACE: 'default',
+    ...env,
+  };
+  const child = spawn(process.execPath, [gatehouseBin, 'queue', ...(standby ? ['--standby'] : [])], {
+    env: standby ? process.env : { ...process.env, ...knativeEnv },
+    stdio: [standby ? 'pipe' : 'ignore', 'ignore', 'pipe'],
   });
+  if (standby) child.stdin!.end(JSON.stringify(knativeEnv) + '\n');
   const logs: string[] = [];
   const exit = once(child, 'exit').then(([code]) => code as number | null);
   const lines = createInterface({ input: child.stderr! });

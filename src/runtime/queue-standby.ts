@@ -1,0 +1,68 @@
+// Queue-proxies booted ahead of need. Booting Node and loading the queue-proxy takes a few hundred
+// milliseconds, longer than many apps take to listen, so on a cold start the sidecar, not the app,
+// would decide when the pod is ready. A standby queue-proxy (`gatehouse queue --standby`) has
+// loaded everything and waits for its pod's environment on stdin; every pod's queue-proxy starts
+// this way, from the pool when one is there, freshly spawned otherwise.
+import { spawn, type ChildProcess } from 'node:child_process';
+
+const REFILL_DELAY_MS = 1000;
+
+export class QueueStandbyPool {
+  private readonly spares: ChildProcess[] = [];
+  private closed = false;
+  private refillTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly gatehouseBin: string,
+    /** Spares kept booted (0 disables the pool). */
+    private readonly size: number,
+    /** The queue-proxy's log level (GATEHOUSE_LOG_LEVEL): read before its environment arrives. */
+    private readonly logLevel: string,
+  ) {
+    this.refill();
+  }
+
+  /**
+   * A booted (or booting) queue-proxy waiting for its environment. The pool refills a while later,
+   * so that booting the next spare does not take CPU from the cold start under way.
+   */
+  take(): ChildProcess {
+    const spare = this.spares.shift() ?? this.spawnOne();
+    clearTimeout(this.refillTimer);
+    this.refillTimer = setTimeout(() => this.refill(), REFILL_DELAY_MS);
+    this.refillTimer.unref();
+    return spare;
+  }
+
+  /** Hands the queue-proxy its pod's Knative environment; it starts serving once it has it. */
+  static configure(queue: ChildProcess, env: Record<string, string>): void {
+    queue.stdin?.end(JSON.stringify(env) + '\n');
+  }
+
+  private refill(): void {
+    clearTimeout(this.refillTimer);
+    while (!this.closed && this.spares.length < this.size) {
+      const spare = this.spawnOne();
+      this.spares.push(spare);
+      // A spare that dies unused just leaves the pool; the next take() refills it.
+      spare.once('exit', () => {
+        const i = this.spares.indexOf(spare);
+        if (i !== -1) this.spares.splice(i, 1);
+      });
+    }
+  }
+
+  private spawnOne(): ChildProcess {
+    return spawn(process.execPath, [this.gatehouseBin, 'queue', '--standby'], {
+      env: { ...process.env, GATEHOUSE_LOG_LEVEL: this.logLevel },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+  }
+
+  /** Spares end when their stdin closes without an environment. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.refillTimer);
+    for (const spare of this.spares.splice(0)) spare.stdin?.end();
+  }
+}
