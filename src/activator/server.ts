@@ -9,6 +9,7 @@ import client from 'prom-client';
 import { Pool, type Dispatcher } from 'undici';
 import { closeServer, createAutoCodecServer, listen, type InboundRequest, type OutboundResponse } from '../http/auto-codec.js';
 import { H2Upstream, h2RequestHeaders, h2ResponseHeaders, pipeH2Body } from '../http/h2-upstream.js';
+import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
 import type { Endpoint } from '../model/desired.js';
 import { H_NETWORK_HASH, H_NETWORK_PROBE, H_PROXY_REQUEST, H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
@@ -47,15 +48,8 @@ export const ACTIVATOR_TIMEOUT_BODY = 'activator request timeout';
 
 /** Knative's activator probe of a pod: 200 "queue" within 300 ms. */
 async function probePod(e: Endpoint): Promise<boolean> {
-  try {
-    const res = await fetch(`http://${e.host}:${e.port}/`, {
-      headers: { 'user-agent': 'Knative-Activator-Probe', [H_NETWORK_PROBE]: 'queue' },
-      signal: AbortSignal.timeout(300),
-    });
-    return res.status === 200 && (await res.text()) === 'queue';
-  } catch {
-    return false;
-  }
+  const answer = await probeGet(e, { 'user-agent': 'Knative-Activator-Probe', [H_NETWORK_PROBE]: 'queue' }, 300);
+  return answer?.status === 200 && answer.body === 'queue';
 }
 
 function plain(res: OutboundResponse, status: number, body: string, extra: Record<string, string> = {}): void {

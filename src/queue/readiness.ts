@@ -1,6 +1,8 @@
 // The app's readiness, checked the way Knative's queue-proxy does from SERVING_READINESS_PROBE
 // (the JSON of a Kubernetes Probe): tcpSocket or httpGet; periodSeconds 0 means aggressive probing,
-// i.e. poll every 50 ms with a 100 ms attempt timeout for up to 10 s until the app answers.
+// i.e. poll with a 100 ms attempt timeout for up to 10 s until the app answers. Knative polls every
+// 50 ms; we poll every 10 ms, because on a cold start each poll period is latency added to the
+// first request (half a period on average) and an attempt at a closed loopback port costs next to nothing.
 import http from 'node:http';
 import net from 'node:net';
 
@@ -18,7 +20,7 @@ export type ReadinessProbeSpec =
     };
 
 const AGGRESSIVE_ATTEMPT_TIMEOUT_MS = 100;
-const AGGRESSIVE_RETRY_INTERVAL_MS = 50;
+const AGGRESSIVE_RETRY_INTERVAL_MS = 10;
 const AGGRESSIVE_POLL_TIMEOUT_MS = 10_000;
 
 function asObject(value: unknown, what: string): Record<string, unknown> {

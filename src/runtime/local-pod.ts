@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import type { Logger } from '../log/logger.js';
 import type { RevisionSpec } from '../model/desired.js';
 import { restartDelay, type BackoffPolicy } from './backoff.js';
+import { probeGet } from '../http/probe.js';
 import { freePort } from './ports.js';
 import { QueueStandbyPool } from './queue-standby.js';
 import type { PodFailure, PodPhase, PodStatus } from './types.js';
@@ -174,13 +175,8 @@ export class LocalPod {
   /** The kubelet-style readiness probe through the queue-proxy; true on 200. */
   private async probeReady(timeoutMs: number): Promise<boolean> {
     if (this.servingPort === undefined) return false; // the queue-proxy has not reported its ports yet
-    try {
-      const res = await fetch(`http://127.0.0.1:${this.servingPort}/`, { headers: { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' }, signal: AbortSignal.timeout(timeoutMs) });
-      await res.arrayBuffer();
-      return res.status === 200;
-    } catch {
-      return false;
-    }
+    const answer = await probeGet({ host: '127.0.0.1', port: this.servingPort }, { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' }, timeoutMs);
+    return answer?.status === 200;
   }
 
   private async waitReady(): Promise<void> {

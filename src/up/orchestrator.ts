@@ -13,6 +13,7 @@ import { ConfigError, loadConfigFile, type ParseCache, type ResourceConfig } fro
 import { Controller, type ResolvedRoute } from '../control/controller.js';
 import { GATEWAY_NODE_CLUSTER, startGateway, type Gateway } from '../gateway/index.js';
 import { closeServer, listen, plain } from '../http/auto-codec.js';
+import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
 import type { DesiredState, Endpoint, RevisionMode, RevisionRouting, RouteSpec } from '../model/desired.js';
 import { revisionKey, routeHosts, tagHosts } from '../model/names.js';
@@ -406,11 +407,5 @@ export async function startUp(o: UpOptions): Promise<Up> {
 
 /** A kubelet-style readiness probe: 200 within a second. */
 async function kubeletProbe(e: Endpoint): Promise<boolean> {
-  try {
-    const res = await fetch(`http://${e.host}:${e.port}/`, { headers: { 'user-agent': 'kube-probe/1.27' }, signal: AbortSignal.timeout(1000) });
-    await res.arrayBuffer();
-    return res.status === 200;
-  } catch {
-    return false;
-  }
+  return (await probeGet(e, { 'user-agent': 'kube-probe/1.27' }, 1000))?.status === 200;
 }
