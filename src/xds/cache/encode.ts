@@ -22,10 +22,19 @@ function hashBytes(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 }
 
+interface VirtualHostEntry {
+  resource: EnvoyResource;
+  json: string;
+  /** Framed as field virtual_hosts of RouteConfiguration. */
+  bytes: Uint8Array;
+  version: string;
+}
+
 /** Remembers the JSON and bytes of what it encoded last, per resource name. */
 export class ResourceEncoder {
-  private readonly memo = new Map<string, { resource: EnvoyResource; json: string; encoded: EncodedResource; parts?: Uint8Array[] }>();
-  private readonly vhostMemo = new Map<string, { resource: EnvoyResource; json: string; bytes: Uint8Array; version: string }>();
+  private readonly memo = new Map<string, { resource: EnvoyResource; json: string; encoded: EncodedResource; head?: Uint8Array }>();
+  /** Per RouteConfiguration name, its virtual hosts as last encoded, in order. */
+  private readonly vhostMemo = new Map<string, VirtualHostEntry[]>();
   private readonly type: protobuf.Type;
   private readonly vhostType: protobuf.Type | undefined;
   private readonly vhostFieldId: number;
@@ -59,40 +68,37 @@ export class ResourceEncoder {
   }
 
   private encodeRouteConfiguration(name: string, resource: EnvoyResource): EncodedResource {
-    const { virtual_hosts: vhosts, ...rest } = resource as { virtual_hosts?: EnvoyResource[] };
+    const { virtual_hosts: vhosts = [], ...rest } = resource as { virtual_hosts?: EnvoyResource[] };
     const head = this.type.encode(this.type.fromObject(rest)).finish();
-    const parts: Uint8Array[] = [head];
-    const versions = createHash('sha256').update(head);
-    const seen = new Set<string>();
-    for (const vhost of vhosts ?? []) {
-      const key = `${name}\u0000${String(vhost.name)}`;
-      seen.add(key);
-      let cached = this.vhostMemo.get(key);
-      if (cached?.resource !== vhost) {
-        const json = JSON.stringify(vhost);
-        if (cached && cached.json === json) cached.resource = vhost;
-        else {
-          const body = this.vhostType!.encode(this.vhostType!.fromObject(vhost)).finish();
-          const framed = protobuf.Writer.create().uint32((this.vhostFieldId << 3) | 2).bytes(body).finish();
-          cached = { resource: vhost, json, bytes: framed, version: hashBytes(framed) };
-          this.vhostMemo.set(key, cached);
-        }
-      }
-      parts.push(cached!.bytes);
-      versions.update(cached!.version);
-    }
-    for (const key of this.vhostMemo.keys()) if (key.startsWith(`${name}\u0000`) && !seen.has(key)) this.vhostMemo.delete(key);
+    const before = this.vhostMemo.get(name) ?? [];
+    let byName: Map<string, VirtualHostEntry> | undefined;
+    let changed = vhosts.length !== before.length;
+    const entries = vhosts.map((vhost, i) => {
+      // The common case: the same object at the same place as last time.
+      if (before[i]?.resource === vhost) return before[i]!;
+      changed = true;
+      byName ??= new Map(before.map((e) => [String(e.resource.name), e]));
+      const previous = byName.get(String(vhost.name));
+      if (previous?.resource === vhost) return previous;
+      const json = JSON.stringify(vhost);
+      if (previous && previous.json === json) return { ...previous, resource: vhost };
+      const body = this.vhostType!.encode(this.vhostType!.fromObject(vhost)).finish();
+      const bytes = protobuf.Writer.create().uint32((this.vhostFieldId << 3) | 2).bytes(body).finish();
+      return { resource: vhost, json, bytes, version: hashBytes(bytes) };
+    });
+    this.vhostMemo.set(name, entries);
     const previous = this.memo.get(name);
-    // The same parts as last time (the head compared by content, cached parts by identity): unchanged.
-    const same = previous?.parts && previous.parts.length === parts.length && Buffer.compare(previous.parts[0]!, head) === 0 && parts.every((p, i) => i === 0 || previous.parts![i] === p);
-    if (same) return previous.encoded;
+    if (previous && !changed && Buffer.compare(previous.head!, head) === 0) return previous.encoded;
     // The version hashes the parts' hashes, not megabytes of bytes: still a pure function of the content.
-    const encoded = { name, bytes: Buffer.concat(parts), version: versions.digest('hex').slice(0, 16) };
-    this.memo.set(name, { resource, json: '', encoded, parts });
+    const version = createHash('sha256').update(head);
+    for (const e of entries) version.update(e.version);
+    const encoded = { name, bytes: Buffer.concat([head, ...entries.map((e) => e.bytes)]), version: version.digest('hex').slice(0, 16) };
+    this.memo.set(name, { resource, json: '', encoded, head });
     return encoded;
   }
 
   forget(name: string): void {
     this.memo.delete(name);
+    this.vhostMemo.delete(name);
   }
 }

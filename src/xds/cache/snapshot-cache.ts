@@ -16,6 +16,10 @@ export const DEFAULT_GROUP = '';
 export interface TypeSnapshot {
   version: string;
   resources: ReadonlyMap<string, EncodedResource>;
+  /** The version this one replaced, and what differs from it: lets Delta streams look only at that. */
+  previousVersion: string | undefined;
+  changed: ReadonlySet<string>;
+  removed: readonly string[];
 }
 
 export type WatchListener = (typeUrl: string) => void;
@@ -57,14 +61,18 @@ export class SnapshotCache {
     let byType = this.groups.get(group);
     if (!byType) this.groups.set(group, (byType = new Map()));
     const previous = byType.get(typeUrl);
-    if (previous) for (const name of previous.resources.keys()) if (!next.has(name)) encoder.forget(name);
+    const changed = new Set<string>();
+    for (const [name, r] of next) if (previous?.resources.get(name) !== r) changed.add(name);
+    const removed = previous ? [...previous.resources.keys()].filter((name) => !next.has(name)) : [];
+    for (const name of removed) encoder.forget(name);
     // The encoder returns the same object for an unchanged resource: then nothing needs hashing.
-    if (previous && previous.resources.size === next.size && [...next].every(([name, r]) => previous.resources.get(name) === r)) return false;
-    const hash = createHash('sha256');
-    for (const name of [...next.keys()].sort()) hash.update(name).update('\u0000').update(next.get(name)!.version).update('\n');
-    const version = hash.digest('hex').slice(0, 16);
+    if (previous && changed.size === 0 && removed.length === 0) return false;
+    const version = createHash('sha256')
+      .update([...next.keys()].sort().map((name) => `${name}\u0000${next.get(name)!.version}\n`).join(''))
+      .digest('hex')
+      .slice(0, 16);
     if (previous && previous.version === version) return false;
-    byType.set(typeUrl, { version, resources: next });
+    byType.set(typeUrl, { version, resources: next, previousVersion: previous?.version, changed, removed });
     this.notify(group, typeUrl);
     return true;
   }

@@ -27,6 +27,8 @@ interface TypeState {
   /** Every response so far was ACKed: the client holds the whole version it was last sent. */
   upToDate: boolean;
   sentVersion: string;
+  /** The snapshot version `expected` was last brought in line with; undefined forces a full comparison. */
+  basis: string | undefined;
 }
 
 function apply(target: Map<string, string>, changes: Changes): void {
@@ -50,11 +52,12 @@ export class DeltaStream extends XdsStream {
       // Legacy wildcard: a first LDS/CDS request naming nothing subscribes to everything.
       subscription.wildcard = WILDCARD_TYPES.has(typeUrl) && (req.subscribe.length === 0 || req.subscribe.includes('*'));
       const held = new Map(Object.entries(req.initialVersions));
-      state = { subscription, held, inFlight: [], expected: new Map(held), refused: new Map(), responded: false, upToDate: false, sentVersion: '' };
+      state = { subscription, held, inFlight: [], expected: new Map(held), refused: new Map(), responded: false, upToDate: false, sentVersion: '', basis: undefined };
       this.types.set(typeUrl, state);
     }
     if (req.responseNonce !== '') this.answered(typeUrl, state, req.responseNonce, req.errorDetail?.message);
     state.subscription.update(req.subscribe, req.unsubscribe);
+    if (req.subscribe.length > 0 || req.unsubscribe.length > 0) state.basis = undefined;
     for (const name of req.unsubscribe) {
       state.held.delete(name);
       state.expected.delete(name);
@@ -78,6 +81,7 @@ export class DeltaStream extends XdsStream {
     }
     for (const [name, version] of response.changes) if (version !== null) state.refused.set(name, version);
     state.upToDate = false;
+    state.basis = undefined;
     state.expected = new Map(state.held);
     for (const r of state.inFlight) apply(state.expected, r.changes);
     this.deps.status.nacked(node.id, node.cluster, typeUrl, response.version, error);
@@ -94,16 +98,21 @@ export class DeltaStream extends XdsStream {
     const changed: EncodedResource[] = [];
     const removed: string[] = [];
     for (const name of state.refused.keys()) if (!snapshot?.resources.has(name)) state.refused.delete(name);
-    if (snapshot) {
-      for (const resource of snapshot.resources.values()) {
-        if (!state.subscription.wants(resource.name) || state.expected.get(resource.name) === resource.version) continue;
-        if (state.refused.get(resource.name) === resource.version) continue;
-        changed.push(resource);
+    const consider = (resource: EncodedResource) => {
+      if (!state.subscription.wants(resource.name) || state.expected.get(resource.name) === resource.version) return;
+      if (state.refused.get(resource.name) !== resource.version) changed.push(resource);
+    };
+    if (snapshot && state.basis !== undefined && state.basis === snapshot.previousVersion) {
+      // In line with the previous version: only what the cache says changed can differ.
+      for (const name of snapshot.changed) consider(snapshot.resources.get(name)!);
+      for (const name of snapshot.removed) if (state.expected.has(name)) removed.push(name);
+    } else {
+      if (snapshot) for (const resource of snapshot.resources.values()) consider(resource);
+      for (const name of state.expected.keys()) {
+        if (!snapshot?.resources.has(name) || !state.subscription.wants(name)) removed.push(name);
       }
     }
-    for (const name of state.expected.keys()) {
-      if (!snapshot?.resources.has(name) || !state.subscription.wants(name)) removed.push(name);
-    }
+    state.basis = snapshot?.version;
     if (changed.length === 0 && removed.length === 0 && (state.responded || !answerEvenIfEmpty)) {
       // A new version that changes nothing this client asked for: what it holds is that version.
       if (snapshot && state.upToDate && state.sentVersion !== snapshot.version) {
