@@ -18,15 +18,16 @@ export interface DecodedResponse {
 }
 
 export class AdsTestStream {
+  private readonly client: grpc.Client;
   private readonly call: grpc.ClientDuplexStream<Buffer, Buffer>;
   private readonly queue: DecodedResponse[] = [];
   private waiters: Array<(r: DecodedResponse) => void> = [];
   readonly ended: Promise<grpc.StatusObject>;
 
-  constructor(port: number, readonly delta: boolean) {
-    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  constructor(port: number, readonly delta: boolean, options: grpc.ChannelOptions = {}) {
+    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options);
     const method = delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources';
-    this.call = client.makeBidiStreamRequest(`/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`, bytes, bytes);
+    this.call = this.client.makeBidiStreamRequest(`/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`, bytes, bytes);
     this.ended = new Promise((resolve) => {
       this.call.on('status', resolve);
       this.call.on('error', () => {});
@@ -94,5 +95,6 @@ export class AdsTestStream {
   close(): void {
     this.call.end();
     this.call.cancel();
+    this.client.close();
   }
 }

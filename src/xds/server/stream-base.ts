@@ -35,7 +35,12 @@ export abstract class XdsStream {
         this.fail(grpc.status.INVALID_ARGUMENT, `malformed request: ${(err as Error).message}`);
       }
     });
-    call.on('end', () => this.close());
+    // The client half-closed: nothing more will be asked, so finish our side with OK too; an
+    // HTTP/2 stream left half-open holds its session's memory until the connection goes.
+    call.on('end', () => {
+      this.close();
+      call.end();
+    });
     call.on('error', () => this.close());
     call.on('cancelled', () => this.close());
     call.on('close', () => this.close());
