@@ -21,13 +21,14 @@ export function register(program: Command): void {
     .command('queue')
     .description("run the queue-proxy in front of an app (Knative's sidecar): breaker, probes, timeouts, drain, stats")
     .addHelpText('after', ENV_HELP)
-    .option('--standby', 'load everything, then read the environment as one JSON object on a line of stdin before starting (how `gatehouse up` keeps queue-proxies booted ahead of cold starts); exits if stdin closes first')
+    .option('--standby', 'load and warm up everything, then read the environment as one JSON object on a line of stdin before starting (how `gatehouse up` keeps queue-proxies booted ahead of cold starts); exits if stdin closes first')
     .action(async (opts: { standby?: boolean }) => {
       const { createLogger } = await import('../log/logger.js');
       const { parseQueueEnv, startQueueProxy, ConfigError } = await import('../queue/index.js');
       const log = createLogger('queue');
       let config;
       try {
+        if (opts.standby) await (await import('../queue/warm-up.js')).warmUp();
         const env = opts.standby ? { ...process.env, ...(await environmentFromStdin()) } : process.env;
         config = parseQueueEnv(env);
       } catch (err) {
