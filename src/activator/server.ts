@@ -165,7 +165,8 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     // Scale from zero must not wait for the next tick: tell the autoscaler now.
     if (throttler.readyPods === 0) pusher?.push([wireStat(key, throttler.queued + 1, 1)]);
     let done = false;
-    const abort = new AbortController();
+    /** Ends the exchange with the pod, once one started (client gone, or the deadline passed). */
+    let cancelUpstream: (() => void) | undefined;
     const finish = () => {
       if (done) return;
       done = true;
@@ -180,7 +181,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     };
     const deadline = setTimeout(() => {
       throttler.cancel(waiter);
-      abort.abort();
+      cancelUpstream?.();
       if (!res.headersSent) plain(res, 504, ACTIVATOR_TIMEOUT_BODY + '\n');
       else res.destroy();
       countFailure(key, 'timeout');
@@ -190,7 +191,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       // A response that completed is not a client leaving: nothing to cancel (and aborting costs).
       if (done || res.writableFinished) return;
       throttler.cancel(waiter);
-      abort.abort();
+      cancelUpstream?.();
       finish();
     });
     const podFailed = (pod: PodTracker, err: NodeJS.ErrnoException): void => {
@@ -224,7 +225,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
         releaseOnce();
         return podFailed(pod, err as NodeJS.ErrnoException);
       }
-      abort.signal.addEventListener('abort', () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      cancelUpstream = () => stream.close(http2.constants.NGHTTP2_CANCEL);
       h2req.pipe(stream);
       stream.once('response', (h) => {
         proxied.set(key, (proxied.get(key) ?? 0) + 1);
@@ -248,22 +249,50 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
       const headers = upstreamRequestHeaders(h1req.rawHeaders, h1req.socket.remoteAddress, false);
       headers.push(H_PROXY_REQUEST, 'activator');
-      poolFor(pod)
-        .request({ path: h1req.url ?? '/', method: h1req.method as Dispatcher.HttpMethod, headers, body: hasBody ? h1req : null, signal: abort.signal })
-        .then((upstream) => {
-          proxied.set(key, (proxied.get(key) ?? 0) + 1);
-          h1res.writeHead(upstream.statusCode, downstreamResponseHeaders(upstream.headers as Record<string, string | string[] | undefined>));
-          upstream.body.pipe(h1res);
-          upstream.body.once('error', () => h1res.destroy());
-          h1res.once('close', () => {
-            throttler.release(pod);
+      let upstream: Dispatcher.DispatchController | undefined;
+      let released = false;
+      const releaseOnce = () => {
+        if (!released) throttler.release(pod);
+        released = true;
+      };
+      let cancelled = false;
+      cancelUpstream = () => {
+        cancelled = true;
+        upstream?.abort(new Error('request ended by the activator'));
+      };
+      // undici's handler API: the response is written straight to the client, with backpressure,
+      // without a promise, a body stream and a pipe per request.
+      poolFor(pod).dispatch(
+        { origin: `http://${pod.address}`, path: h1req.url ?? '/', method: h1req.method as Dispatcher.HttpMethod, headers, body: hasBody ? h1req : null },
+        {
+          onRequestStart(controller) {
+            upstream = controller;
+          },
+          onResponseStart(controller, statusCode, responseHeaders, statusMessage) {
+            if (statusCode < 200) return; // 1xx are not forwarded
+            proxied.set(key, (proxied.get(key) ?? 0) + 1);
+            if (h1res.destroyed) return;
+            h1res.writeHead(statusCode, statusMessage ?? '', downstreamResponseHeaders(responseHeaders));
+            h1res.on('drain', () => controller.resume());
+          },
+          onResponseData(controller, chunk) {
+            if (!h1res.write(chunk)) controller.pause();
+          },
+          onResponseEnd(_controller, trailers) {
+            if (trailers && Object.keys(trailers).length > 0) h1res.addTrailers(trailers as Record<string, string>);
+            h1res.end();
+            releaseOnce();
             finish();
-          });
-        })
-        .catch((err: NodeJS.ErrnoException) => {
-          throttler.release(pod);
-          podFailed(pod, err);
-        });
+          },
+          onResponseError(_controller, err: NodeJS.ErrnoException) {
+            releaseOnce();
+            if (cancelled) return finish(); // the deadline or the client ended it; they answered
+            if (!h1res.headersSent) return podFailed(pod, err);
+            h1res.destroy(); // the pod failed mid-response
+            finish();
+          },
+        },
+      );
     };
     throttler.acquire(waiter);
   };
