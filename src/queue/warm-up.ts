@@ -6,7 +6,7 @@ import http from 'node:http';
 import { closeServer, listen } from '../http/auto-codec.js';
 import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
-import { parseQueueEnv } from './config.js';
+import { LOOPBACK_FREE_PORTS, parseQueueEnv } from './config.js';
 import { startQueueProxy } from './server.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet, enabled: () => false };
@@ -20,11 +20,7 @@ export async function warmUp(rounds = 3): Promise<void> {
   const proxy = await startQueueProxy(
     parseQueueEnv({
       USER_PORT: String(appPort),
-      QUEUE_SERVING_PORT: '0',
-      QUEUE_ADMIN_PORT: '0',
-      QUEUE_METRICS_PORT: '0',
-      QUEUE_USER_METRICS_PORT: '0',
-      QUEUE_BIND_ADDRESS: '127.0.0.1',
+      ...LOOPBACK_FREE_PORTS,
       SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { host: '127.0.0.1', port: appPort } }),
     }),
     quiet,

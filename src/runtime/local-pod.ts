@@ -4,10 +4,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
 import type { RevisionSpec } from '../model/desired.js';
+import { LOOPBACK_FREE_PORTS } from '../queue/config.js';
 import { restartDelay, type BackoffPolicy } from './backoff.js';
-import { probeGet } from '../http/probe.js';
 import { freePort } from './ports.js';
 import { QueueStandbyPool } from './queue-standby.js';
 import type { PodFailure, PodPhase, PodStatus } from './types.js';
@@ -140,11 +141,7 @@ export class LocalPod {
       SERVING_POD_IP: '127.0.0.1',
       CONTAINER_CONCURRENCY: String(spec.containerConcurrency),
       USER_PORT: String(appPort),
-      QUEUE_SERVING_PORT: '0',
-      QUEUE_ADMIN_PORT: '0',
-      QUEUE_METRICS_PORT: '0',
-      QUEUE_USER_METRICS_PORT: '0',
-      QUEUE_BIND_ADDRESS: '127.0.0.1',
+      ...LOOPBACK_FREE_PORTS,
       REVISION_TIMEOUT_SECONDS: String(spec.timeoutSeconds),
       REVISION_RESPONSE_START_TIMEOUT_SECONDS: String(spec.responseStartTimeoutSeconds ?? 0),
       REVISION_IDLE_TIMEOUT_SECONDS: String(spec.idleTimeoutSeconds ?? 0),

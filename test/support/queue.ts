@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { LOOPBACK_FREE_PORTS } from '../../src/queue/config.js';
 
 export const gatehouseBin = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
 
@@ -22,11 +23,7 @@ export interface RunningQueue {
 export async function startQueue(userPort: number, env: Record<string, string> = {}, standby = false): Promise<RunningQueue> {
   const knativeEnv: Record<string, string> = {
     USER_PORT: String(userPort),
-    QUEUE_SERVING_PORT: '0',
-    QUEUE_ADMIN_PORT: '0',
-    QUEUE_METRICS_PORT: '0',
-    QUEUE_USER_METRICS_PORT: '0',
-    QUEUE_BIND_ADDRESS: '127.0.0.1',
+    ...LOOPBACK_FREE_PORTS,
     SERVING_POD: 'test-pod',
     SERVING_REVISION: 'test-00001',
     SERVING_NAMESPACE: 'default',
