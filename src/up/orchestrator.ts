@@ -229,7 +229,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
   let watcher: FSWatcher | undefined;
   let admin: http.Server | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
-  /** Stops everything started so far, pods drained first, the xDS server last. Once. */
+  /** Stops everything started so far: pods start draining first, the xDS server goes last. Once. */
   let stopped: Promise<void> | undefined;
   const shutdown = (): Promise<void> => (stopped ??= stopEverything());
   const stopEverything = async (): Promise<void> => {
@@ -238,10 +238,13 @@ export async function startUp(o: UpOptions): Promise<Up> {
     clearTimeout(reloadTimer);
     multiscaler?.close();
     prober.close();
+    // Pods start draining at once, as Kubernetes signals every pod of a deleted deployment; from
+    // here an app that exits (a Ctrl-C reaches the whole process group) is not a crash to restart.
+    const podsStopped = runtime.close();
     await gateway?.close();
     await Promise.all(activators.map((a) => a.stop(5000)));
     await receiver.close();
-    await runtime.close();
+    await podsStopped;
     if (admin) await closeServer(admin);
     await xds.close();
   };
