@@ -58,6 +58,7 @@ export interface MultiscalerOptions {
 export class Multiscaler {
   private readonly revisions = new Map<string, Watched>();
   private readonly timer: NodeJS.Timeout;
+  private closed = false;
   private readonly now: () => number;
 
   constructor(private readonly o: MultiscalerOptions) {
@@ -111,7 +112,7 @@ export class Multiscaler {
 
   async tick(key: string): Promise<void> {
     const w = this.revisions.get(key);
-    if (!w || w.ticking) return;
+    if (!w || w.ticking || this.closed) return;
     w.ticking = true;
     try {
       const endpoints = this.o.scaler.readyMetricsEndpoints(key);
@@ -139,7 +140,8 @@ export class Multiscaler {
         mode: w.mode ?? 'proxy',
         reason: scale.reason,
       };
-      this.o.scaler.scale(key, scale.pods);
+      // A step that was under way when the autoscaler closed decides nothing any more.
+      if (!this.closed) this.o.scaler.scale(key, scale.pods);
     } catch (err) {
       this.o.log.error('scaling step failed', { revision: key, error: (err as Error).message });
     } finally {
@@ -169,6 +171,7 @@ export class Multiscaler {
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
   }
 }

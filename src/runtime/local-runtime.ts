@@ -37,6 +37,7 @@ export class LocalProcessRuntime implements PodRuntime {
   private readonly listeners = new Set<(key: string) => void>();
   private readonly log: Logger;
   private readonly queueProxies: QueueStandbyPool;
+  private closed = false;
 
   constructor(private readonly options: LocalRuntimeOptions = {}) {
     this.log = options.log ?? createLogger('runtime');
@@ -45,6 +46,7 @@ export class LocalProcessRuntime implements PodRuntime {
   }
 
   ensureRevision(spec: RevisionSpec): void {
+    if (this.closed) return; // a runtime that is shutting down starts nothing
     const key = revisionKey(spec.namespace, spec.name);
     const existing = this.revisions.get(key);
     if (existing) existing.spec = spec;
@@ -52,6 +54,7 @@ export class LocalProcessRuntime implements PodRuntime {
   }
 
   scale(key: string, replicas: number): void {
+    if (this.closed) return;
     const revision = this.revisions.get(key);
     if (!revision) throw new Error(`runtime: revision ${key} is not registered; call ensureRevision first`);
     const excess = revision.pods.length - replicas;
@@ -108,6 +111,7 @@ export class LocalProcessRuntime implements PodRuntime {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.queueProxies.close();
     await Promise.all([...this.revisions.keys()].map((k) => this.deleteRevision(k)));
   }

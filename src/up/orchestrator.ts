@@ -127,6 +127,8 @@ export async function startUp(o: UpOptions): Promise<Up> {
   });
 
   let syncQueued = false;
+  /** Set when shutdown begins: from then on nothing is reconciled (no pod started, nothing pushed). */
+  let shuttingDown = false;
   const scheduleSync = (): void => {
     if (syncQueued) return;
     syncQueued = true;
@@ -139,6 +141,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const readyPods = (key: string): Endpoint[] => runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.serving ? [p.serving] : []));
 
   const sync = (): void => {
+    if (shuttingDown) return;
     // Revision readiness from the runtime, into the controller.
     for (const rev of controller.allRevisions()) {
       const key = revisionKey(rev.namespace, rev.name);
@@ -233,6 +236,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
   let stopped: Promise<void> | undefined;
   const shutdown = (): Promise<void> => (stopped ??= stopEverything());
   const stopEverything = async (): Promise<void> => {
+    shuttingDown = true;
     clearInterval(activatorProbeTimer);
     watcher?.close();
     clearTimeout(reloadTimer);
