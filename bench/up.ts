@@ -1,11 +1,12 @@
 // `npm run bench:up`: gatehouse up measured in one run.
-//   1. file edit → probe-confirmed Ready, p50/p99, with 1, 100 and 1,000 services loaded
+//   1. file edit → probe-confirmed Ready, p50/p99, with 1, 100 and 1,000 services loaded, each
+//      edit made once the previous one has settled
 //      (services start at zero pods: Knative's allow-zero-initial-scale, so only the data plane
 //      is measured, not 1,000 app processes);
 //   2. cold-start overhead: first byte of a request to a revision at zero, minus the app's own
 //      boot time (spawn → listening), p50 over COLD_STARTS revisions started one at a time;
 //   3. steady rps and latency gateway → queue-proxy → app vs the app direct.
-// SERVICE_COUNTS (default "1,100,1000"), EDITS (default 20), COLD_STARTS (default 5),
+// SERVICE_COUNTS (default "1,100,1000"), EDITS (default 20), COLD_STARTS (default 9),
 // BENCH_SECONDS (default 5).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,7 @@ import { runLoad } from './lib/load.js';
 
 const counts = (process.env.SERVICE_COUNTS ?? '1,100,1000').split(',').map(Number);
 const edits = Number(process.env.EDITS ?? 20);
-const coldStarts = Number(process.env.COLD_STARTS ?? 5);
+const coldStarts = Number(process.env.COLD_STARTS ?? 9);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 setLogLevel('warn');
 const log = createLogger('bench');
@@ -54,6 +55,8 @@ for (const n of counts) {
   await up.whenReady(120_000);
   const times: number[] = [];
   for (let e = 1; e <= edits; e++) {
+    // Each edit on a settled system, as a person edits: the previous revision has been retired.
+    await new Promise((r) => setTimeout(r, 300));
     const revision = `edited-${String(e + 1).padStart(5, '0')}`;
     const started = performance.now();
     writeFileSync(file, service('edited', `v${e}`, atZero) + background);
