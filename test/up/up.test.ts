@@ -122,6 +122,21 @@ test('edit → new revision, Ready only after probe confirmation, 80/20 split, t
   assert.match(up.status().config.error!, /services\.yaml:\d+: spec\.traffic: the percents add up to 110; they must add up to 100/);
   assert.equal(up.status().revisions.length, 2, 'no revision from a rejected file');
   assert.equal((await get(port, 'candidate-hello.default.example.com')).body, 'Hello v2!\n');
+
+  // Stopping leaves nothing behind: every pod's app and queue-proxy has exited, none restarted.
+  const pids = up.status().revisions.flatMap((r) => r.podList.flatMap((p) => [p.pids.app, p.pids.queueProxy]));
+  assert.ok(pids.length >= 4 && pids.every((pid) => pid !== undefined), `pids: ${pids.join(', ')}`);
+  await up.close();
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await until(() => pids.every((pid) => !alive(pid!)), 'every pod process to exit', 5000);
+  assert.equal(up.status().revisions.flatMap((r) => r.podList).length, 0, 'no pod started while stopping');
 });
 
 test('scale from zero through the activator, serve mode when burst capacity allows, back to proxy and to zero', async (t) => {
