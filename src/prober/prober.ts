@@ -69,7 +69,7 @@ export class Prober {
     }
     for (const [key, e] of routes) {
       const previous = this.expectations.get(key);
-      if (previous && previous.hash === e.hash && sameHosts(previous, e)) continue;
+      if (previous === e || (previous && previous.hash === e.hash && sameHosts(previous, e))) continue;
       this.expectations.set(key, e);
     }
     this.schedule();
