@@ -37,6 +37,8 @@ export function register(program: Command): void {
         process.stderr.write(`gatehouse queue: ${err.message}\n`);
         process.exit(2);
       }
+      // A standby's command line says nothing of the pod it became; `ps` should.
+      if (opts.standby && config.revision !== '') process.title = `gatehouse queue ${config.namespace}/${config.revision}`;
       const proxy = await startQueueProxy(config, log);
       const stop = () => {
         void proxy.drain().then(() => process.exit(0));
