@@ -20,14 +20,14 @@ interface Memo<K, V> {
   value: V;
 }
 
-/** Per name, the last value and the key it was made from; names not asked for in a pass are dropped. */
+/** Per name, the last value and the key (compared with ===) it was made from; names not asked for in a pass are dropped. */
 class MemoTable<K, V> {
   private entries = new Map<string, Memo<K, V>>();
   private seen = new Map<string, Memo<K, V>>();
 
-  get(name: string, key: K, same: (a: K, b: K) => boolean, make: () => V): V {
+  get(name: string, key: K, make: () => V): V {
     let entry = this.entries.get(name);
-    if (!entry || !same(entry.key, key)) entry = { key, value: make() };
+    if (!entry || entry.key !== key) entry = { key, value: make() };
     this.seen.set(name, entry);
     return entry.value;
   }
@@ -38,9 +38,6 @@ class MemoTable<K, V> {
   }
 }
 
-const sameString = (a: string, b: string) => a === b;
-const sameObject = (a: unknown, b: unknown) => a === b;
-
 export class Translator {
   private readonly routes = new MemoTable<string, RouteVirtualHosts>();
   private readonly apiListeners = new MemoTable<string, EnvoyResource>();
@@ -50,7 +47,7 @@ export class Translator {
   private readonly assignments = new MemoTable<string, EnvoyResource[]>();
 
   translate(state: DesiredState): Translation {
-    const listeners = [...this.ingress.get('', JSON.stringify(state.listeners), sameString, () => ingressListeners(state.listeners))];
+    const listeners = [...this.ingress.get('', JSON.stringify(state.listeners), () => ingressListeners(state.listeners))];
     const externalHosts: EnvoyResource[] = [];
     const localHosts: EnvoyResource[] = [];
     const routeHashes = new Map<string, string>();
@@ -58,20 +55,20 @@ export class Translator {
     const routes = state.routes.map((route) => ({ key: `${route.namespace}/${route.name}`, route })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const { key, route } of routes) {
       const inputs = routeInputs(route, state);
-      const vhosts = this.routes.get(key, routeInputsKey(inputs), sameString, () => routeVirtualHosts(inputs));
+      const vhosts = this.routes.get(key, routeInputsKey(inputs), () => routeVirtualHosts(inputs));
       externalHosts.push(...vhosts.external);
       localHosts.push(...vhosts.local);
       routeHashes.set(key, vhosts.hash);
       for (const vhost of vhosts.external) {
-        for (const domain of vhost.domains as string[]) listeners.push(this.apiListeners.get(domain, domain, sameString, () => apiListener(domain, ROUTE_CONFIG_EXTERNAL)));
+        for (const domain of vhost.domains as string[]) listeners.push(this.apiListeners.get(domain, domain, () => apiListener(domain, ROUTE_CONFIG_EXTERNAL)));
       }
     }
     const clusters: EnvoyResource[] = [];
     const endpoints: EnvoyResource[] = [];
     for (const key of [...state.revisions.keys()].sort()) {
       const routing = state.revisions.get(key)!;
-      clusters.push(...this.clusters.get(key, routing.spec, sameObject, () => revisionClusters(routing)));
-      endpoints.push(...this.assignments.get(key, assignmentKey(routing), sameString, () => revisionAssignments(routing)));
+      clusters.push(...this.clusters.get(key, routing.spec, () => revisionClusters(routing)));
+      endpoints.push(...this.assignments.get(key, assignmentKey(routing), () => revisionAssignments(routing)));
     }
     for (const table of [this.routes, this.apiListeners, this.ingress, this.clusters, this.assignments]) table.endPass();
     return {
