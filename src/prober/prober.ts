@@ -75,6 +75,11 @@ export class Prober {
     this.schedule();
   }
 
+  /** The route's current expectation, as last given to expect(). */
+  expectation(key: string): RouteExpectation | undefined {
+    return this.expectations.get(key);
+  }
+
   setGateways(gateways: GatewayTarget[]): void {
     const before = this.gateways.map(gatewayKey).sort().join('|');
     this.gateways = gateways;

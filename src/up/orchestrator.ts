@@ -77,7 +77,6 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const retiring = new Set<string>();
   const readyWaiters = new Set<() => void>();
   const translator = new Translator();
-  let lastExpectations = new Map<string, RouteExpectation>();
 
   const xds: XdsServer = await startXdsServer({ port: o.xdsPort, log });
   const runtime = new LocalProcessRuntime({ baseDir: path.dirname(file), drainQuietSeconds: o.drainQuietSeconds, log });
@@ -194,7 +193,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     for (const r of live) {
       // The hash covers the route's hosts, so an unchanged hash keeps the expectation as it was.
       const hash = translation.routeHashes.get(ROUTE_KEY(r.spec))!;
-      const before = lastExpectations.get(ROUTE_KEY(r.spec));
+      const before = prober.expectation(ROUTE_KEY(r.spec));
       if (before?.hash === hash) {
         expectations.set(ROUTE_KEY(r.spec), before);
         continue;
@@ -210,7 +209,6 @@ export async function startUp(o: UpOptions): Promise<Up> {
       }
       expectations.set(ROUTE_KEY(r.spec), { hash, externalHosts, localHosts });
     }
-    lastExpectations = expectations;
     prober.expect(expectations);
     prober.setGateways(gatewayTargets());
     checkConfirmations();
