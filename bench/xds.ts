@@ -72,13 +72,14 @@ class CountingStream {
     return new Promise((resolve) => (this.resolveNext = resolve));
   }
 
-  /** Subscribes to all four types and waits for the four responses; returns total bytes. */
-  async subscribeAll(clusterNames: string[]): Promise<number> {
+  /** Subscribes to all five types, as Envoy would in push order, and waits for the responses; returns total bytes. */
+  async subscribeAll(clusterNames: string[], routeConfigNames: string[]): Promise<number> {
     const subs: Array<[string, string[]]> = [
       [TYPE_URL.cluster, []],
       [TYPE_URL.endpoint, clusterNames],
       [TYPE_URL.listener, []],
-      [TYPE_URL.route, ['gatehouse-external', 'gatehouse-local']],
+      [TYPE_URL.scopedRoute, []],
+      [TYPE_URL.route, routeConfigNames],
     ];
     let total = 0;
     for (const [typeUrl, names] of subs) {
@@ -111,11 +112,12 @@ for (const n of sizes) {
   const encodeMs = ms(t0);
   const heapAfter = process.memoryUsage().heapUsed;
   const clusterNames = translation.endpoints.map((e) => String(e.cluster_name));
+  const routeConfigNames = translation.routes.map((r) => String(r.name));
 
   for (const delta of [false, true]) {
     const stream = new CountingStream(xds.port, delta);
     t0 = process.hrtime.bigint();
-    const total = await stream.subscribeAll(clusterNames);
+    const total = await stream.subscribeAll(clusterNames, routeConfigNames);
     const pushMs = ms(t0);
 
     // One route change among n: re-translate, update the cache, wait for the client to get it.
@@ -125,7 +127,7 @@ for (const n of sizes) {
     const retranslateMs = ms(t0);
     const t1 = process.hrtime.bigint();
     xds.cache.setTranslation(next);
-    // Only the route configuration changes; anything else arriving would be wasted work.
+    // Only the route's RouteConfigurations change; anything else arriving would be wasted work.
     const received: Array<{ typeUrl: string; size: number }> = [];
     do received.push(await stream.next());
     while (received[received.length - 1]!.typeUrl !== TYPE_URL.route);

@@ -31,15 +31,19 @@ export interface ListenerConfig {
   name: string;
   address: string;
   port: number;
-  /** RDS name, or the inline route table. */
+  /** RDS name, or the inline route table, or scoped routes: exactly one is set. */
   routeConfigName: string | undefined;
   inlineRoutes: RouteTable | undefined;
+  scoped: ScopedRoutesConfig | undefined;
+  /** early_header_mutation_extensions, in order: applied to the request before anything else. */
+  earlyMutations: HeaderMutation[];
   upgradeTypes: ReadonlySet<string>;
   stripAnyHostPort: boolean;
 }
 
 const HCM_URL = TYPE_URL.httpConnectionManager.slice(TYPE_URL.httpConnectionManager.lastIndexOf('/') + 1);
 const ROUTER_URL = TYPE_URL.router.slice(TYPE_URL.router.lastIndexOf('/') + 1);
+const EARLY_HEADER_MUTATION_URL = TYPE_URL.earlyHeaderMutation.slice(TYPE_URL.earlyHeaderMutation.lastIndexOf('/') + 1);
 
 function typeName(typed: Record<string, unknown> | undefined): string {
   const url = String(typed?.['@type'] ?? '');
@@ -70,25 +74,251 @@ export function compileListener(l: DecodedResource, errors: ConfigErrors): Liste
     return undefined;
   }
   const hcmPath = `${path}.filter_chains[0].filters[0].typed_config`;
-  errors.unsupported(hcm, hcmPath, ['stat_prefix', 'codec_type', 'strip_any_host_port', 'rds', 'route_config', 'upgrade_configs', 'http_filters']);
+  errors.unsupported(hcm, hcmPath, ['stat_prefix', 'codec_type', 'strip_any_host_port', 'rds', 'route_config', 'scoped_routes', 'early_header_mutation_extensions', 'upgrade_configs', 'http_filters']);
   const httpFilters = (hcm.http_filters ?? []) as DecodedResource[];
   httpFilters.forEach((f, i) => {
     if (typeName(f.typed_config) !== ROUTER_URL && f.name !== 'envoy.filters.http.router') errors.add(`${hcmPath}.http_filters[${i}]`, `${f.name} is not supported; only the router filter is`);
   });
   const upgradeTypes = new Set<string>();
   for (const u of (hcm.upgrade_configs ?? []) as DecodedResource[]) if (u.enabled?.value !== false) upgradeTypes.add(String(u.upgrade_type).toLowerCase());
+  // route_specifier is a oneof: exactly one of the three.
+  const specifiers = (['rds', 'route_config', 'scoped_routes'] as const).filter((k) => hcm[k] !== undefined && hcm[k] !== null);
   let inlineRoutes: RouteTable | undefined;
-  if (hcm.route_config) inlineRoutes = compileRouteConfiguration(hcm.route_config, errors);
-  else if (!hcm.rds?.route_config_name) errors.add(`${hcmPath}.rds.route_config_name`, 'is required when route_config is not inline');
+  let scoped: ScopedRoutesConfig | undefined;
+  if (specifiers.length > 1) errors.add(hcmPath, `sets ${specifiers.join(' and ')}; set exactly one of rds, route_config and scoped_routes`);
+  else if (hcm.route_config) inlineRoutes = compileRouteConfiguration(hcm.route_config, errors);
+  else if (hcm.scoped_routes) scoped = compileScopedRoutes(hcm.scoped_routes, `${hcmPath}.scoped_routes`, errors);
+  else if (!hcm.rds?.route_config_name) errors.add(`${hcmPath}.rds.route_config_name`, 'is required when neither route_config nor scoped_routes is set');
+  const earlyMutations = compileEarlyHeaderMutations(hcm.early_header_mutation_extensions, `${hcmPath}.early_header_mutation_extensions`, errors);
   return {
     name: String(l.name),
     address: String(socket.address ?? '0.0.0.0'),
     port: Number(socket.port_value ?? 0),
-    routeConfigName: hcm.rds?.route_config_name,
+    routeConfigName: specifiers.length === 1 && hcm.rds ? hcm.rds.route_config_name : undefined,
     inlineRoutes,
+    scoped,
+    earlyMutations,
     upgradeTypes,
     stripAnyHostPort: hcm.strip_any_host_port === true,
   };
+}
+
+/** Envoy's early header mutation extension (header_mutation): each mutation is one remove or one append, applied in order. */
+function compileEarlyHeaderMutations(extensions: DecodedResource[] | undefined, path: string, errors: ConfigErrors): HeaderMutation[] {
+  const out: HeaderMutation[] = [];
+  (extensions ?? []).forEach((ext, e) => {
+    const ePath = `${path}[${e}]`;
+    errors.unsupported(ext, ePath, ['name', 'typed_config']);
+    const typed = ext.typed_config as DecodedResource | undefined;
+    if (typeName(typed) !== EARLY_HEADER_MUTATION_URL) {
+      errors.add(`${ePath}.typed_config`, `${typeName(typed) || 'an empty type'} is not supported; only ${EARLY_HEADER_MUTATION_URL} is`);
+      return;
+    }
+    errors.unsupported(typed, `${ePath}.typed_config`, ['mutations']);
+    const mutations = (typed!.mutations ?? []) as DecodedResource[];
+    if (mutations.length === 0) errors.add(`${ePath}.typed_config.mutations`, 'needs at least one mutation');
+    mutations.forEach((m, i) => {
+      const mPath = `${ePath}.typed_config.mutations[${i}]`;
+      errors.unsupported(m, mPath, ['remove', 'append']);
+      const hasRemove = m.remove !== undefined && m.remove !== null;
+      const hasAppend = m.append !== undefined && m.append !== null;
+      if (hasRemove === hasAppend) return errors.add(mPath, 'needs exactly one of remove and append');
+      if (hasRemove) {
+        if (String(m.remove) === '') return errors.add(`${mPath}.remove`, 'is empty');
+        out.push({ remove: [String(m.remove).toLowerCase()], add: [] });
+      } else out.push(headerMutation([m.append], undefined, `${mPath}.append`, errors, false));
+    });
+  });
+  return out;
+}
+
+// ---------- Scoped routes (SRDS) ----------
+
+/** One fragment of the scope key: a header's value, or one element of it. */
+export interface ScopeKeyFragmentBuilder {
+  /** Lower-case header name; ":authority" is the Host header of an HTTP/1 request. */
+  header: string;
+  /** '' = the whole value is the element. */
+  elementSeparator: string;
+  /** Take the element at this index... */
+  index: number | undefined;
+  /** ...or the value of the `key<separator>value` element with this key. */
+  element: { separator: string; key: string } | undefined;
+}
+
+export interface ScopedRoutesConfig {
+  name: string;
+  fragments: ScopeKeyFragmentBuilder[];
+  /** scoped_route_configurations_list, or undefined for scoped_rds (the SRDS set shared by all listeners). */
+  inlineScopes: ScopeSet | undefined;
+}
+
+export interface ScopeEntry {
+  name: string;
+  fragments: string[];
+  /** The fragments joined with NUL: the lookup key. */
+  key: string;
+  /** false when a fragment holds a NUL, which no request header can: then no request reaches it. */
+  reachable: boolean;
+  /** RDS name, or the inline route table. */
+  routeConfigName: string | undefined;
+  inlineRoutes: RouteTable | undefined;
+}
+
+export interface ScopeSet {
+  /** Scope key (fragments joined with NUL) → scope. */
+  byKey: ReadonlyMap<string, ScopeEntry>;
+  /** Every scope, including any no request can reach (a NUL in a key fragment). */
+  all: readonly ScopeEntry[];
+}
+
+export const EMPTY_SCOPES: ScopeSet = { byKey: new Map(), all: [] };
+
+/** The lookup key of a scope or of a request: fragments joined with NUL, which no header value can hold. */
+export function scopeKeyOf(fragments: readonly string[]): string {
+  return fragments.join('\u0000');
+}
+
+const CONFIG_SOURCE_FIELDS = ['ads', 'resource_api_version', 'initial_fetch_timeout'];
+
+function compileScopedRoutes(sr: DecodedResource, path: string, errors: ConfigErrors): ScopedRoutesConfig | undefined {
+  errors.unsupported(sr, path, ['name', 'scope_key_builder', 'rds_config_source', 'scoped_rds', 'scoped_route_configurations_list']);
+  if (!sr.name) errors.add(`${path}.name`, 'is required');
+  if (sr.rds_config_source) adsConfigSource(sr.rds_config_source, `${path}.rds_config_source`, errors);
+  const fragments: ScopeKeyFragmentBuilder[] = [];
+  const builder = sr.scope_key_builder as DecodedResource | undefined;
+  if (!builder) errors.add(`${path}.scope_key_builder`, 'is required');
+  else {
+    errors.unsupported(builder, `${path}.scope_key_builder`, ['fragments']);
+    const raw = (builder.fragments ?? []) as DecodedResource[];
+    if (raw.length === 0) errors.add(`${path}.scope_key_builder.fragments`, 'needs at least one fragment');
+    raw.forEach((f, i) => {
+      const fragment = compileFragmentBuilder(f, `${path}.scope_key_builder.fragments[${i}]`, errors);
+      if (fragment) fragments.push(fragment);
+    });
+  }
+  const hasRds = sr.scoped_rds !== undefined && sr.scoped_rds !== null;
+  const hasList = sr.scoped_route_configurations_list !== undefined && sr.scoped_route_configurations_list !== null;
+  let inlineScopes: ScopeSet | undefined;
+  if (hasRds === hasList) errors.add(path, 'needs exactly one of scoped_rds and scoped_route_configurations_list');
+  else if (hasRds) {
+    const srds = sr.scoped_rds as DecodedResource;
+    errors.unsupported(srds, `${path}.scoped_rds`, ['scoped_rds_config_source']);
+    if (!srds.scoped_rds_config_source) errors.add(`${path}.scoped_rds.scoped_rds_config_source`, 'is required');
+    else adsConfigSource(srds.scoped_rds_config_source, `${path}.scoped_rds.scoped_rds_config_source`, errors);
+  } else {
+    const list = sr.scoped_route_configurations_list as DecodedResource;
+    errors.unsupported(list, `${path}.scoped_route_configurations_list`, ['scoped_route_configurations']);
+    const scopes = (list.scoped_route_configurations ?? []) as DecodedResource[];
+    if (scopes.length === 0) errors.add(`${path}.scoped_route_configurations_list.scoped_route_configurations`, 'needs at least one scope');
+    inlineScopes = compileScopes(scopes, errors);
+  }
+  return { name: String(sr.name ?? ''), fragments, inlineScopes };
+}
+
+/** The gateway has one xDS connection: config sources must be ADS. */
+function adsConfigSource(source: DecodedResource, path: string, errors: ConfigErrors): void {
+  errors.unsupported(source, path, CONFIG_SOURCE_FIELDS);
+  if (!source.ads) errors.add(`${path}.ads`, 'is required: the embedded gateway fetches everything over its one ADS stream');
+}
+
+function compileFragmentBuilder(f: DecodedResource, path: string, errors: ConfigErrors): ScopeKeyFragmentBuilder | undefined {
+  errors.unsupported(f, path, ['header_value_extractor']);
+  const x = f.header_value_extractor as DecodedResource | undefined;
+  if (!x) {
+    errors.add(`${path}.header_value_extractor`, 'is required (it is the only fragment builder)');
+    return undefined;
+  }
+  const xPath = `${path}.header_value_extractor`;
+  errors.unsupported(x, xPath, ['name', 'element_separator', 'index', 'element']);
+  const header = String(x.name ?? '').toLowerCase();
+  if (header === '') errors.add(`${xPath}.name`, 'is required');
+  const elementSeparator = String(x.element_separator ?? '');
+  const hasIndex = x.index !== undefined && x.index !== null;
+  const hasElement = x.element !== undefined && x.element !== null;
+  if (hasIndex === hasElement) {
+    // Envoy: "HeaderValueExtractor extract_type not set." (extract_type is a oneof).
+    errors.add(xPath, 'needs exactly one of index and element');
+    return undefined;
+  }
+  if (hasIndex) {
+    const index = Number(x.index);
+    // Envoy: "Index > 0 for empty string element separator."
+    if (index !== 0 && elementSeparator === '') errors.add(`${xPath}.index`, `is ${index}, but without an element_separator the only element is index 0`);
+    return { header, elementSeparator, index, element: undefined };
+  }
+  const element = x.element as DecodedResource;
+  errors.unsupported(element, `${xPath}.element`, ['separator', 'key']);
+  const separator = String(element.separator ?? '');
+  const key = String(element.key ?? '');
+  if (separator === '') errors.add(`${xPath}.element.separator`, 'is required');
+  if (key === '') errors.add(`${xPath}.element.key`, 'is required');
+  return { header, elementSeparator, index: undefined, element: { separator, key } };
+}
+
+/** One ScopedRouteConfiguration, compiled once per decoded object. */
+export function compileScopedRouteConfiguration(s: DecodedResource, errors: ConfigErrors): ScopeEntry | undefined {
+  return compileScopeOnce(s, scopePath, errors);
+}
+
+const scopePath = (s: DecodedResource): string => `ScopedRouteConfiguration ${s.name}`;
+
+const compileScopeOnce = memoized((s: DecodedResource, path: string, errors: ConfigErrors): ScopeEntry | undefined => {
+  errors.unsupported(s, path, ['name', 'key', 'route_configuration_name', 'route_configuration', 'on_demand']);
+  const name = String(s.name ?? '');
+  if (name === '') errors.add(`${path}.name`, 'is required');
+  const key = s.key as DecodedResource | undefined;
+  if (!key) {
+    errors.add(`${path}.key`, 'is required');
+    return undefined;
+  }
+  errors.unsupported(key, `${path}.key`, ['fragments']);
+  const raw = (key.fragments ?? []) as DecodedResource[];
+  if (raw.length === 0) errors.add(`${path}.key.fragments`, 'needs at least one fragment');
+  const fragments: string[] = [];
+  raw.forEach((f, i) => {
+    errors.unsupported(f, `${path}.key.fragments[${i}]`, ['string_key']);
+    if (f.string_key === undefined || f.string_key === null) errors.add(`${path}.key.fragments[${i}].string_key`, 'is required');
+    else fragments.push(String(f.string_key));
+  });
+  const hasName = typeof s.route_configuration_name === 'string' && s.route_configuration_name !== '';
+  const hasInline = s.route_configuration !== undefined && s.route_configuration !== null;
+  if (hasName === hasInline) errors.add(path, 'needs exactly one of route_configuration_name and route_configuration');
+  const inlineRoutes = hasInline && !hasName ? compileRouteConfiguration(s.route_configuration, errors) : undefined;
+  // on_demand is accepted: the gateway loads every scope's routes eagerly.
+  const reachable = !fragments.some((f) => f.includes('\u0000'));
+  return { name, fragments, key: scopeKeyOf(fragments), reachable, routeConfigName: hasName ? String(s.route_configuration_name) : undefined, inlineRoutes };
+});
+
+/**
+ * A set of scopes (an SRDS update, or an inline list). Two scopes with the same name or the same key
+ * are refused, as Envoy refuses them.
+ */
+export function compileScopes(resources: readonly DecodedResource[], errors: ConfigErrors): ScopeSet {
+  const byKey = new Map<string, ScopeEntry>();
+  const all: ScopeEntry[] = [];
+  const names = new Set<string>();
+  // A NUL cannot be in a header value, so such a key matches no request; still check its conflicts.
+  let unreachable: Map<string, ScopeEntry> | undefined;
+  for (const r of resources) {
+    const scope = compileScopedRouteConfiguration(r, errors);
+    if (!scope) continue;
+    if (names.has(scope.name)) {
+      errors.add(`ScopedRouteConfiguration ${scope.name}`, `duplicate scoped route configuration '${scope.name}' found`);
+      continue;
+    }
+    names.add(scope.name);
+    const table = scope.reachable ? byKey : (unreachable ??= new Map());
+    const key = scope.reachable ? scope.key : JSON.stringify(scope.fragments);
+    const first = table.get(key);
+    if (first) {
+      errors.add(`ScopedRouteConfiguration ${scope.name}.key`, `scope key conflict found, first scope is '${first.name}', second scope is '${scope.name}'`);
+      continue;
+    }
+    table.set(key, scope);
+    all.push(scope);
+  }
+  return { byKey, all };
 }
 
 // ---------- Routes ----------
@@ -161,12 +391,13 @@ function durationMs(d: { seconds?: number; nanos?: number } | undefined): number
   return Number(d.seconds ?? 0) * 1000 + Math.round(Number(d.nanos ?? 0) / 1e6);
 }
 
-function headerMutation(add: DecodedResource[] | undefined, remove: string[] | undefined, path: string, errors: ConfigErrors): HeaderMutation {
+function headerMutation(add: DecodedResource[] | undefined, remove: string[] | undefined, path: string, errors: ConfigErrors, indexed = true): HeaderMutation {
   const mutation: HeaderMutation = { remove: (remove ?? []).map((n) => n.toLowerCase()), add: [] };
   (add ?? []).forEach((h, i) => {
-    errors.unsupported(h, `${path}[${i}]`, ['header', 'append_action', 'append', 'keep_empty_value']);
+    const hPath = indexed ? `${path}[${i}]` : path;
+    errors.unsupported(h, hPath, ['header', 'append_action', 'append', 'keep_empty_value']);
     const name = String(h.header?.key ?? '').toLowerCase();
-    if (name === '') return errors.add(`${path}[${i}].header.key`, 'is required');
+    if (name === '') return errors.add(`${hPath}.header.key`, 'is required');
     let action = (h.append_action ?? 'APPEND_IF_EXISTS_OR_ADD') as AppendAction;
     if (h.append !== undefined && h.append_action === undefined) action = h.append.value === false ? 'OVERWRITE_IF_EXISTS_OR_ADD' : 'APPEND_IF_EXISTS_OR_ADD';
     mutation.add.push({ name, value: String(h.header?.value ?? ''), action });
@@ -272,12 +503,14 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
  * the same object, so with thousands of them an update only compiles what changed. Only clean
  * results are kept; a resource with problems is compiled again so its errors name this update.
  */
-function memoized<R extends object, T>(compile: (r: R, path: string, errors: ConfigErrors) => T): (r: R, path: string, errors: ConfigErrors) => T {
+function memoized<R extends object, T>(compile: (r: R, path: string, errors: ConfigErrors) => T): (r: R, path: string | ((r: R) => string), errors: ConfigErrors) => T {
   const memo = new WeakMap<R, T>();
   return (r, path, errors) => {
-    if (memo.has(r)) return memo.get(r)!;
+    const known = memo.get(r);
+    if (known !== undefined || memo.has(r)) return known!;
     const own = new ConfigErrors();
-    const result = compile(r, path, own);
+    // A path given as a function is only built when the resource is compiled.
+    const result = compile(r, typeof path === 'string' ? path : path(r), own);
     if (own.empty) memo.set(r, result);
     else errors.messages.push(...own.messages);
     return result;
@@ -300,8 +533,14 @@ const compileVirtualHost = memoized((vh: DecodedResource, vPath: string, errors:
   return { entry, clusters };
 });
 
+/** Compiled once per decoded object (Delta hands unchanged RouteConfigurations back as the same object). */
 export function compileRouteConfiguration(rc: DecodedResource, errors: ConfigErrors): RouteTable {
-  const path = `RouteConfiguration ${rc.name}`;
+  return compileRouteConfigurationOnce(rc, routeConfigurationPath, errors);
+}
+
+const routeConfigurationPath = (rc: DecodedResource): string => `RouteConfiguration ${rc.name}`;
+
+const compileRouteConfigurationOnce = memoized((rc: DecodedResource, path: string, errors: ConfigErrors): RouteTable => {
   errors.unsupported(rc, path, ['name', 'virtual_hosts', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove']);
   const table: RouteTable = {
     name: String(rc.name ?? ''),
@@ -338,7 +577,7 @@ export function compileRouteConfiguration(rc: DecodedResource, errors: ConfigErr
   table.suffixes.sort((a, b) => b[0].length - a[0].length);
   table.prefixes.sort((a, b) => b[0].length - a[0].length);
   return table;
-}
+});
 
 // ---------- Clusters and endpoints ----------
 
@@ -360,8 +599,10 @@ export interface Endpoint {
 const PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 export function compileCluster(c: DecodedResource, errors: ConfigErrors): ClusterConfig | undefined {
-  return compileClusterOnce(c, `Cluster ${c.name}`, errors);
+  return compileClusterOnce(c, clusterPath, errors);
 }
+
+const clusterPath = (c: DecodedResource): string => `Cluster ${c.name}`;
 
 const compileClusterOnce = memoized((c: DecodedResource, path: string, errors: ConfigErrors): ClusterConfig | undefined => {
   errors.unsupported(c, path, ['name', 'type', 'eds_cluster_config', 'connect_timeout', 'lb_policy', 'metadata', 'typed_extension_protocol_options', 'load_assignment']);

@@ -12,7 +12,7 @@ import type { Logger } from '../log/logger.js';
 import { closeServer, createAutoCodecServer, listen, type AutoCodecServer } from '../http/auto-codec.js';
 import { AdsClient, type AdsClientStatus, type DecodedResource, type XdsProtocol } from '../xds/client/ads-client.js';
 import { TYPE_URL } from '../xds/protos.js';
-import { assignmentEndpoints, compileCluster, compileListener, compileRouteConfiguration, ConfigErrors, type ClusterConfig, type Endpoint, type ListenerConfig, type RouteTable } from './compile.js';
+import { assignmentEndpoints, compileCluster, compileListener, compileRouteConfiguration, compileScopes, ConfigErrors, EMPTY_SCOPES, type ClusterConfig, type Endpoint, type ListenerConfig, type RouteTable, type ScopeSet } from './compile.js';
 import { handleRequest, handleUpgrade, type GatewayConfig } from './proxy.js';
 import { ClusterRuntime, UpstreamPools, type UpstreamEndpoint } from './upstreams.js';
 
@@ -34,7 +34,10 @@ export interface GatewayStatus {
   xds: AdsClientStatus;
   listeners: Array<{ name: string; address: string; port: number | undefined; error?: string }>;
   clusters: Array<{ name: string; endpoints: number }>;
+  /** Names of the RouteConfigurations held (RDS). */
   routeConfigurations: string[];
+  /** How many ScopedRouteConfigurations (SRDS) are held. */
+  scopes: number;
 }
 
 export interface Gateway {
@@ -53,22 +56,52 @@ interface BoundListener {
   binding: Promise<void>;
 }
 
+function sameNames(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  for (const n of a) if (!b.has(n)) return false;
+  return a.size === b.size;
+}
+
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const log = o.log;
-  const listenerConfigs = new Map<string, ListenerConfig>();
-  const routeTables = new Map<string, RouteTable>();
-  const clusterConfigs = new Map<string, ClusterConfig>();
+  // Each accepted update replaces these maps whole (never mutated afterwards), so a GatewayConfig
+  // can share them without copying.
+  let listenerConfigs: ReadonlyMap<string, ListenerConfig> = new Map();
+  let routeTables: ReadonlyMap<string, RouteTable> = new Map();
+  let scopes: ScopeSet = EMPTY_SCOPES;
+  let clusterConfigs: ReadonlyMap<string, ClusterConfig> = new Map();
   const assignments = new Map<string, Endpoint[]>();
   const pools = new UpstreamPools();
   const bound = new Map<string, BoundListener>();
-  let config: GatewayConfig = { routeTables, clusters: new Map() };
+  let config: GatewayConfig = { routeTables, scopes, clusters: new Map() };
+  let routeNames: ReadonlySet<string> = new Set();
   let markReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (markReady = resolve));
   let closed = false;
 
   const ads = new AdsClient({ target: o.xds, node: { id: o.nodeId, cluster: o.nodeCluster ?? GATEWAY_NODE_CLUSTER }, protocol: o.protocol, log });
 
-  /** Rebuilds the lookup structures after an accepted update; requests in flight keep the old ones. */
+  /** A new config after an accepted RDS or SRDS update (clusters unchanged); requests in flight keep the old one. */
+  const publishRoutes = (): void => {
+    config = { routeTables, scopes, clusters: config.clusters };
+  };
+
+  /** RDS names: every bound listener's rds name and every name its scopes (inline, or the SRDS set) point at. */
+  const updateRouteNames = (): void => {
+    const names = new Set<string>();
+    let usesSrds = false;
+    for (const l of listenerConfigs.values()) {
+      if (l.routeConfigName !== undefined) names.add(l.routeConfigName);
+      if (!l.scoped) continue;
+      if (!l.scoped.inlineScopes) usesSrds = true;
+      else for (const s of l.scoped.inlineScopes.all) if (s.routeConfigName !== undefined) names.add(s.routeConfigName);
+    }
+    if (usesSrds) for (const s of scopes.all) if (s.routeConfigName !== undefined) names.add(s.routeConfigName);
+    if (names.size === routeNames.size && sameNames(names, routeNames)) return;
+    routeNames = names;
+    ads.setNames(TYPE_URL.route, [...names]);
+  };
+
+  /** Rebuilds the lookup structures after an accepted CDS or EDS update; requests in flight keep the old ones. */
   const rebuild = (): void => {
     const clusters = new Map<string, ClusterRuntime>();
     const inUse = new Set<UpstreamEndpoint>();
@@ -81,7 +114,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       clusters.set(name, runtime);
     }
     pools.retainOnly(inUse);
-    config = { routeTables: new Map(routeTables), clusters };
+    config = { routeTables, scopes, clusters };
   };
 
   const bindListener = (l: ListenerConfig): BoundListener => {
@@ -134,9 +167,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
 
   /**
    * The xDS handler for one type: compile every resource; any error NACKs the whole update and
-   * keeps `target` as it was; otherwise `target` is replaced and `accepted` runs.
+   * keeps what was accepted before; otherwise `accepted` gets the new map (by name).
    */
-  const replaceAll = <T>(target: Map<string, T>, compile: (r: DecodedResource, errors: ConfigErrors) => [string, T] | undefined, accepted: () => void) => (resources: DecodedResource[]) => {
+  const replaceAll = <T>(compile: (r: DecodedResource, errors: ConfigErrors) => [string, T] | undefined, accepted: (next: Map<string, T>) => void) => (resources: DecodedResource[]) => {
     const errors = new ConfigErrors();
     const next = new Map<string, T>();
     for (const r of resources) {
@@ -144,9 +177,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       if (entry) next.set(entry[0], entry[1]);
     }
     if (!errors.empty) return errors.toString();
-    target.clear();
-    for (const [k, v] of next) target.set(k, v);
-    accepted();
+    accepted(next);
     return undefined;
   };
   const named = <T extends { name: string }>(value: T | undefined): [string, T] | undefined => value && [value.name, value];
@@ -154,7 +185,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   ads.subscribe(
     TYPE_URL.cluster,
     [],
-    replaceAll(clusterConfigs, (r, errors) => named(compileCluster(r, errors)), () => {
+    replaceAll((r, errors) => named(compileCluster(r, errors)), (next) => {
+      clusterConfigs = next;
       const edsNames = new Set([...clusterConfigs.values()].flatMap((c) => (c.edsName === undefined ? [] : [c.edsName])));
       for (const name of [...assignments.keys()]) if (!edsNames.has(name)) assignments.delete(name);
       ads.setNames(TYPE_URL.endpoint, [...edsNames]);
@@ -169,12 +201,30 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   ads.subscribe(
     TYPE_URL.listener,
     [],
-    replaceAll(listenerConfigs, (r, errors) => named(compileListener(r, errors)), () => {
-      ads.setNames(TYPE_URL.route, [...new Set([...listenerConfigs.values()].flatMap((l) => (l.routeConfigName === undefined ? [] : [l.routeConfigName])))]);
+    replaceAll((r, errors) => named(compileListener(r, errors)), (next) => {
+      listenerConfigs = next;
+      updateRouteNames();
       if (!closed) syncListeners();
     }),
   );
-  ads.subscribe(TYPE_URL.route, [], replaceAll(routeTables, (r, errors) => named(compileRouteConfiguration(r, errors)), rebuild));
+  // SRDS: one wildcard subscription whose scopes every scoped_rds listener shares, as in Envoy.
+  ads.subscribe(TYPE_URL.scopedRoute, [], (resources: DecodedResource[]) => {
+    const errors = new ConfigErrors();
+    const next = compileScopes(resources, errors);
+    if (!errors.empty) return errors.toString();
+    scopes = next;
+    updateRouteNames();
+    publishRoutes();
+    return undefined;
+  });
+  ads.subscribe(
+    TYPE_URL.route,
+    [],
+    replaceAll((r, errors) => named(compileRouteConfiguration(r, errors)), (next) => {
+      routeTables = next;
+      publishRoutes();
+    }),
+  );
   ads.on('connected', () => log.info('connected to the xDS server', { target: o.xds, node: o.nodeId }));
   ads.on('disconnected', () => log.warn('lost the xDS server; serving the last good config', { target: o.xds }));
 
@@ -187,6 +237,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       listeners: [...bound.values()].map((b) => ({ name: b.config.name, address: b.config.address, port: b.port, ...(b.error ? { error: b.error } : {}) })),
       clusters: [...config.clusters.values()].map((c) => ({ name: c.config.name, endpoints: c.endpoints.length })),
       routeConfigurations: [...routeTables.keys()],
+      scopes: scopes.all.length,
     }),
     async close() {
       closed = true;

@@ -1,5 +1,5 @@
-// Request → virtual host → route → weighted target, the way Envoy looks them up. Pure.
-import type { HeaderMatcher, HeaderMutation, RouteEntry, RouteTable, VirtualHostEntry, WeightedTarget } from './compile.js';
+// Request → (scope →) virtual host → route → weighted target, the way Envoy looks them up. Pure.
+import { scopeKeyOf, type HeaderMatcher, type HeaderMutation, type ListenerConfig, type RouteEntry, type RouteTable, type ScopeKeyFragmentBuilder, type ScopeSet, type VirtualHostEntry, type WeightedTarget } from './compile.js';
 
 /** Envoy's order: exact domain, then the longest `*suffix`, then the longest `prefix*`, then `*`. */
 export function findVirtualHost(table: RouteTable, host: string): VirtualHostEntry | undefined {
@@ -13,16 +13,131 @@ export function findVirtualHost(table: RouteTable, host: string): VirtualHostEnt
 
 /** The Host (or :authority) header as routes see it: lower-case, port removed when asked. */
 export function routingHost(raw: string | undefined, stripPort: boolean): string {
-  let host = (raw ?? '').toLowerCase();
-  if (stripPort) {
-    const colon = host.lastIndexOf(':');
-    // Keep IPv6 literals ("[::1]") whole; strip only a trailing :port.
-    if (colon > host.lastIndexOf(']')) host = host.slice(0, colon);
-  }
-  return host;
+  const host = (raw ?? '').toLowerCase();
+  return stripPort ? stripHostPort(host) : host;
 }
 
-type Headers = Record<string, string | string[] | undefined>;
+/** strip_any_host_port: removes a trailing `:port`, keeping IPv6 literals ("[::1]") whole. */
+export function stripHostPort(host: string): string {
+  const colon = host.lastIndexOf(':');
+  return colon > host.lastIndexOf(']') ? host.slice(0, colon) : host;
+}
+
+export type Headers = Record<string, string | string[] | undefined>;
+
+/** The first value of a header in a flat [name, value, ...] list; names compare case-insensitively. */
+export function firstHeaderValue(flat: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    if (name.length === lowerName.length && (name === lowerName || name.toLowerCase() === lowerName)) return flat[i + 1];
+  }
+  return undefined;
+}
+
+/** The authority as Envoy sees it: Host for HTTP/1, :authority for HTTP/2 (Host when it has none). */
+export function requestAuthority(flat: readonly string[]): string | undefined {
+  return firstHeaderValue(flat, 'host') ?? firstHeaderValue(flat, ':authority');
+}
+
+/**
+ * Envoy's scope key (ScopeKeyBuilder of header_value_extractors) for a request, as the lookup key of
+ * a ScopeSet; undefined when a header is missing or has no such element (Envoy: no scope, so 404).
+ * Only a header's first value counts. `authority` is the (normalized) :authority.
+ */
+export function computeScopeKey(builders: readonly ScopeKeyFragmentBuilder[], flat: readonly string[], authority: string | undefined): string | undefined {
+  const fragments: string[] = [];
+  for (const b of builders) {
+    const value = b.header === ':authority' ? authority : firstHeaderValue(flat, b.header);
+    if (value === undefined) return undefined;
+    const fragment = extractFragment(b, value);
+    if (fragment === undefined) return undefined;
+    fragments.push(fragment);
+  }
+  return scopeKeyOf(fragments);
+}
+
+/** One fragment from one header value: the element at `index`, or the value of the `key<sep>value` element. */
+export function extractFragment(b: ScopeKeyFragmentBuilder, value: string): string | undefined {
+  const elements = b.elementSeparator === '' ? [value] : value.split(b.elementSeparator);
+  if (b.element === undefined) return elements[b.index ?? 0];
+  const { separator, key } = b.element;
+  for (const element of elements) {
+    const at = element.indexOf(separator);
+    // An element without the separator is all key, with an empty value.
+    if ((at === -1 ? element : element.slice(0, at)) === key) return at === -1 ? '' : element.slice(at + separator.length);
+  }
+  return undefined;
+}
+
+/** A flat header list with lower-case names (pseudo-headers kept), ready for header mutations. */
+export function lowerCaseHeaders(raw: readonly string[]): string[] {
+  const out = new Array<string>(raw.length);
+  for (let i = 0; i < raw.length; i += 2) {
+    out[i] = raw[i]!.toLowerCase();
+    out[i + 1] = raw[i + 1]!;
+  }
+  return out;
+}
+
+/** A flat list as Node's header object (a name seen more than once gets an array). */
+export function headerObject(flat: readonly string[]): Headers {
+  const out: Headers = Object.create(null) as Headers;
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    const prior = out[name];
+    out[name] = prior === undefined ? flat[i + 1]! : Array.isArray(prior) ? [...prior, flat[i + 1]!] : [prior, flat[i + 1]!];
+  }
+  return out;
+}
+
+export interface RoutedRequest {
+  table: RouteTable;
+  vh: VirtualHostEntry;
+  route: RouteEntry;
+  /** The request's raw headers after the listener's early header mutations (the input list itself when it has none). */
+  rawHeaders: string[];
+  /** The same, as an object (the input object when there are no early mutations). */
+  headers: Headers;
+  /** Host, or :authority, as received (after early mutations). */
+  authority: string | undefined;
+}
+
+/**
+ * Early header mutations, then the route table (inline, RDS, or the scope's), then virtual host and
+ * route. undefined = no route (Envoy answers 404). `srdsScopes` is the SRDS set every listener with
+ * scoped_rds shares. `headers` is `rawHeaders` as Node's object, when the caller has it.
+ */
+export function routeRequest(
+  listener: ListenerConfig,
+  srdsScopes: ScopeSet,
+  routeTables: ReadonlyMap<string, RouteTable>,
+  rawHeaders: string[],
+  url: string,
+  headers?: Headers,
+): RoutedRequest | undefined {
+  let flat = rawHeaders;
+  if (listener.earlyMutations.length > 0) {
+    flat = applyMutations(lowerCaseHeaders(rawHeaders), listener.earlyMutations);
+    headers = undefined;
+  }
+  const authority = requestAuthority(flat);
+  let table: RouteTable | undefined;
+  if (listener.scoped) {
+    const normalized = authority !== undefined && listener.stripAnyHostPort ? stripHostPort(authority) : authority;
+    const key = computeScopeKey(listener.scoped.fragments, flat, normalized);
+    const scope = key === undefined ? undefined : (listener.scoped.inlineScopes ?? srdsScopes).byKey.get(key);
+    table = scope && (scope.inlineRoutes ?? (scope.routeConfigName === undefined ? undefined : routeTables.get(scope.routeConfigName)));
+  } else {
+    table = listener.inlineRoutes ?? (listener.routeConfigName === undefined ? undefined : routeTables.get(listener.routeConfigName));
+  }
+  if (!table) return undefined;
+  const vh = findVirtualHost(table, routingHost(authority, listener.stripAnyHostPort));
+  if (!vh) return undefined;
+  headers ??= headerObject(flat);
+  const route = matchRoute(vh, url, headers);
+  if (!route) return undefined;
+  return { table, vh, route, rawHeaders: flat, headers, authority };
+}
 
 function headerMatches(m: HeaderMatcher, headers: Headers): boolean {
   const raw = headers[m.name];

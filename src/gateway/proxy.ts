@@ -10,12 +10,14 @@ import type { Dispatcher } from 'undici';
 import { plain, type InboundRequest, type OutboundResponse } from '../http/auto-codec.js';
 import { downstreamResponseHeaders, rawRequestHead, upstreamRequestHeaders } from '../http/forward-headers.js';
 import { pipeH2Body } from '../http/h2-upstream.js';
-import type { HeaderMutation, ListenerConfig, RouteEntry, RouteTable } from './compile.js';
-import { applyMutations, findVirtualHost, matchRoute, pickTarget, routingHost } from './match.js';
+import type { HeaderMutation, ListenerConfig, RouteEntry, RouteTable, ScopeSet } from './compile.js';
+import { applyMutations, pickTarget, routeRequest } from './match.js';
 import type { ClusterRuntime, UpstreamEndpoint } from './upstreams.js';
 
 export interface GatewayConfig {
   routeTables: ReadonlyMap<string, RouteTable>;
+  /** The SRDS scopes, shared by every listener whose scoped_routes use scoped_rds. */
+  scopes: ScopeSet;
   clusters: ReadonlyMap<string, ClusterRuntime>;
 }
 
@@ -36,20 +38,17 @@ type Failure = { status: number; body: string };
 
 /** Everything up to the choice of endpoint; a Failure says what to answer instead. */
 function resolve(listener: ListenerConfig, config: GatewayConfig, req: InboundRequest): Resolved | Failure {
-  const table = listener.inlineRoutes ?? (listener.routeConfigName === undefined ? undefined : config.routeTables.get(listener.routeConfigName));
-  if (!table) return { status: NO_ROUTE_STATUS, body: '' };
-  const authority = req.headers.host ?? (req.headers[':authority'] as string | undefined);
-  const vh = findVirtualHost(table, routingHost(authority, listener.stripAnyHostPort));
-  const route = vh && matchRoute(vh, req.url ?? '/', req.headers);
-  if (!vh || !route) return { status: NO_ROUTE_STATUS, body: '' };
+  const routed = routeRequest(listener, config.scopes, config.routeTables, req.rawHeaders, req.url ?? '/', req.headers);
+  if (!routed) return { status: NO_ROUTE_STATUS, body: '' };
+  const { table, vh, route, authority } = routed;
   const target = pickTarget(route, Math.random());
   const cluster = config.clusters.get(target.cluster);
   const upstream = cluster?.pick();
   if (!upstream) return { status: 503, body: NO_HEALTHY_UPSTREAM };
-  let headers = upstreamRequestHeaders(req.rawHeaders, req.socket?.remoteAddress, req.httpVersionMajor === 2, true);
-  if (authority !== undefined && req.headers.host === undefined) headers.push('host', authority);
-  if (req.headers['x-forwarded-proto'] === undefined) headers.push('x-forwarded-proto', 'http');
-  if (req.headers['x-request-id'] === undefined) headers.push('x-request-id', randomUUID());
+  let headers = upstreamRequestHeaders(routed.rawHeaders, req.socket?.remoteAddress, req.httpVersionMajor === 2, true);
+  if (authority !== undefined && routed.headers.host === undefined) headers.push('host', authority);
+  if (routed.headers['x-forwarded-proto'] === undefined) headers.push('x-forwarded-proto', 'http');
+  if (routed.headers['x-request-id'] === undefined) headers.push('x-request-id', randomUUID());
   headers = applyMutations(headers, [target.requestHeaders, route.requestHeaders, vh.requestHeaders, table.requestHeaders]);
   return { route, cluster: cluster!, upstream, headers, responseMutations: [route.responseHeaders, vh.responseHeaders, table.responseHeaders] };
 }

@@ -6,6 +6,11 @@ export const H_PROXY_REQUEST = 'k-proxy-request';
 export const H_KUBELET_PROBE = 'k-kubelet-probe';
 export const H_SERVING_NAMESPACE = 'knative-serving-namespace';
 export const H_SERVING_REVISION = 'knative-serving-revision';
+/**
+ * Set by each ingress listener before routing (overwriting any a client sent) and part of the
+ * scope key, so a listener only serves its own hosts; removed before the request goes upstream.
+ */
+export const H_GATEHOUSE_LISTENER = 'x-gatehouse-listener';
 
 /** `K-Network-Probe: probe` marks an ingress probe; `queue` an activator/kubelet health check. */
 export const PROBE_INGRESS = 'probe';

@@ -19,10 +19,18 @@ export function privateClusterName(namespace: string, revision: string): string 
   return `${namespace}/${revision}-private`;
 }
 
-export const ROUTE_CONFIG_EXTERNAL = 'gatehouse-external';
-export const ROUTE_CONFIG_LOCAL = 'gatehouse-local';
 export const LISTENER_EXTERNAL = 'gatehouse-external';
 export const LISTENER_LOCAL = 'gatehouse-local';
+
+/** A route's own RouteConfiguration behind one listener: its virtual hosts, tag hosts included. */
+export function routeConfigName(listener: string, namespace: string, route: string): string {
+  return `${listener}/${namespace}/${route}`;
+}
+
+/** The ScopedRouteConfiguration that sends `host` on `listener` to its route's RouteConfiguration. */
+export function scopeName(listener: string, host: string): string {
+  return `${listener}/${host}`;
+}
 
 /** Host names Knative gives a route: external domain (unless cluster-local) and the cluster-local forms. */
 export function routeHosts(name: string, namespace: string, domain: string, visibility: 'external' | 'cluster-local'): {

@@ -3,11 +3,11 @@
 // objects while their inputs stay the same, so that encoding (which memoizes on identity) and the
 // xDS push only pay for what changed. `translate` is the pure, memo-free form.
 import type { DesiredState, RevisionRouting, RevisionSpec } from '../model/desired.js';
-import { ROUTE_CONFIG_EXTERNAL, ROUTE_CONFIG_LOCAL } from '../model/names.js';
 import { revisionClusters } from './cluster.js';
 import { revisionAssignments } from './endpoint.js';
-import { apiListener, ingressListeners } from './listener.js';
-import { routeInputs, routeInputsKey, routeVirtualHosts, type RouteVirtualHosts } from './route.js';
+import { ingressListeners } from './listener.js';
+import { routeInputs, routeInputsKey, routeVirtualHosts } from './route.js';
+import { routeResources, type RouteResources } from './route-resources.js';
 import type { EnvoyResource, Translation } from './types.js';
 
 export type { EnvoyResource, Translation } from './types.js';
@@ -18,29 +18,36 @@ export { fromStruct, toStruct } from './struct.js';
 interface Memo<K, V> {
   key: K;
   value: V;
+  pass: number;
 }
 
-/** Per name, the last value and the key (compared with ===) it was made from; names not asked for in a pass are dropped. */
+/**
+ * Per name, the last value and the key (compared with ===) it was made from; names not asked for
+ * in a pass are dropped. A name is asked for at most once per pass.
+ */
 class MemoTable<K, V> {
-  private entries = new Map<string, Memo<K, V>>();
-  private seen = new Map<string, Memo<K, V>>();
+  private readonly entries = new Map<string, Memo<K, V>>();
+  private pass = 0;
+  private used = 0;
 
   get(name: string, key: K, make: () => V): V {
     let entry = this.entries.get(name);
-    if (!entry || entry.key !== key) entry = { key, value: make() };
-    this.seen.set(name, entry);
+    if (!entry || entry.key !== key) this.entries.set(name, (entry = { key, value: make(), pass: this.pass }));
+    else entry.pass = this.pass;
+    this.used++;
     return entry.value;
   }
 
   endPass(): void {
-    this.entries = this.seen;
-    this.seen = new Map();
+    // Only a pass that used fewer names than are stored has something to drop.
+    if (this.used < this.entries.size) for (const [name, entry] of this.entries) if (entry.pass !== this.pass) this.entries.delete(name);
+    this.pass++;
+    this.used = 0;
   }
 }
 
 export class Translator {
-  private readonly routes = new MemoTable<string, RouteVirtualHosts>();
-  private readonly apiListeners = new MemoTable<string, EnvoyResource>();
+  private readonly routes = new MemoTable<string, RouteResources>();
   private readonly ingress = new MemoTable<string, EnvoyResource[]>();
   // Revision specs are immutable (a change is a new revision), so identity is their key.
   private readonly clusters = new MemoTable<RevisionSpec, EnvoyResource[]>();
@@ -48,20 +55,28 @@ export class Translator {
 
   translate(state: DesiredState): Translation {
     const listeners = [...this.ingress.get('', JSON.stringify(state.listeners), () => ingressListeners(state.listeners))];
-    const externalHosts: EnvoyResource[] = [];
-    const localHosts: EnvoyResource[] = [];
+    const routeConfigs: EnvoyResource[] = [];
+    const scopes: EnvoyResource[] = [];
     const routeHashes = new Map<string, string>();
+    // A host claimed by two routes (Knative calls it a domain conflict) stays with the first in key order.
+    const taken = new Set<string>();
+    const claim = (into: EnvoyResource[], resources: EnvoyResource[]) => {
+      for (const r of resources) {
+        const name = r.name as string;
+        if (taken.has(name)) continue;
+        taken.add(name);
+        into.push(r);
+      }
+    };
     // Code-point order: the same in every locale, and cheap for 10,000 routes.
     const routes = state.routes.map((route) => ({ key: `${route.namespace}/${route.name}`, route })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const { key, route } of routes) {
       const inputs = routeInputs(route, state);
-      const vhosts = this.routes.get(key, routeInputsKey(inputs), () => routeVirtualHosts(inputs));
-      externalHosts.push(...vhosts.external);
-      localHosts.push(...vhosts.local);
-      routeHashes.set(key, vhosts.hash);
-      for (const vhost of vhosts.external) {
-        for (const domain of vhost.domains as string[]) listeners.push(this.apiListeners.get(domain, domain, () => apiListener(domain, ROUTE_CONFIG_EXTERNAL)));
-      }
+      const resources = this.routes.get(key, routeInputsKey(inputs), () => routeResources(route, routeVirtualHosts(inputs)));
+      routeConfigs.push(...resources.routeConfigs);
+      claim(scopes, resources.scopes);
+      claim(listeners, resources.apiListeners);
+      routeHashes.set(key, resources.hash);
     }
     const clusters: EnvoyResource[] = [];
     const endpoints: EnvoyResource[] = [];
@@ -70,17 +85,8 @@ export class Translator {
       clusters.push(...this.clusters.get(key, routing.spec, () => revisionClusters(routing)));
       endpoints.push(...this.assignments.get(key, assignmentKey(routing), () => revisionAssignments(routing)));
     }
-    for (const table of [this.routes, this.apiListeners, this.ingress, this.clusters, this.assignments]) table.endPass();
-    return {
-      listeners,
-      routes: [
-        { name: ROUTE_CONFIG_EXTERNAL, virtual_hosts: externalHosts },
-        { name: ROUTE_CONFIG_LOCAL, virtual_hosts: localHosts },
-      ],
-      clusters,
-      endpoints,
-      routeHashes,
-    };
+    for (const table of [this.routes, this.ingress, this.clusters, this.assignments]) table.endPass();
+    return { listeners, scopedRoutes: scopes, routes: routeConfigs, clusters, endpoints, routeHashes };
   }
 }
 

@@ -1,43 +1,79 @@
-// Listeners: the external and cluster-local ingress ports, each an HTTP connection manager using
-// RDS over ADS; and one api_listener per external host so proxyless gRPC (`xds:///host`) gets the
-// same routes.
+// Listeners: the external and cluster-local ingress ports, and one api_listener per external host
+// so proxyless gRPC (`xds:///host`) gets the same routes.
+//
+// The ingress listeners use scoped routes (SRDS): a ScopedRouteConfiguration per host points at
+// that route's own small RouteConfiguration, so changing one route among thousands sends one small
+// resource instead of a RouteConfiguration holding every virtual host. The scope key is the host
+// (before any `:port`) plus the listener's name, which each listener writes into a request header
+// before routing: over ADS all scopes reach every listener, and this keeps a cluster-local host
+// from being served on the external port.
 import type { GatewayListeners } from '../model/desired.js';
-import { LISTENER_EXTERNAL, LISTENER_LOCAL, ROUTE_CONFIG_EXTERNAL, ROUTE_CONFIG_LOCAL } from '../model/names.js';
+import { H_GATEHOUSE_LISTENER } from '../model/headers.js';
+import { LISTENER_EXTERNAL, LISTENER_LOCAL } from '../model/names.js';
 import { TYPE_URL } from '../xds/protos.js';
 import type { EnvoyResource } from './types.js';
 
-function connectionManager(statPrefix: string, routeConfigName: string): Record<string, unknown> {
+const ADS = { ads: {}, resource_api_version: 'V3' };
+
+function connectionManager(statPrefix: string, routing: Record<string, unknown>): Record<string, unknown> {
   return {
     '@type': TYPE_URL.httpConnectionManager,
     stat_prefix: statPrefix,
     codec_type: 'AUTO',
     strip_any_host_port: true,
-    rds: { route_config_name: routeConfigName, config_source: { ads: {}, resource_api_version: 'V3' } },
+    ...routing,
     upgrade_configs: [{ upgrade_type: 'websocket' }],
     http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.router } }],
   };
 }
 
-function ingressListener(name: string, address: string, port: number, routeConfigName: string): EnvoyResource {
+function scopedRouting(listener: string): Record<string, unknown> {
+  return {
+    scoped_routes: {
+      name: listener,
+      scope_key_builder: {
+        fragments: [
+          { header_value_extractor: { name: ':authority', element_separator: ':', index: 0 } },
+          { header_value_extractor: { name: H_GATEHOUSE_LISTENER, index: 0 } },
+        ],
+      },
+      rds_config_source: ADS,
+      scoped_rds: { scoped_rds_config_source: ADS },
+    },
+    early_header_mutation_extensions: [
+      {
+        name: 'envoy.http.early_header_mutation.header_mutation',
+        typed_config: {
+          '@type': TYPE_URL.earlyHeaderMutation,
+          mutations: [{ append: { header: { key: H_GATEHOUSE_LISTENER, value: listener }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }],
+        },
+      },
+    ],
+  };
+}
+
+function ingressListener(name: string, address: string, port: number): EnvoyResource {
   return {
     name,
     address: { socket_address: { address, port_value: port } },
     filter_chains: [
       {
-        filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: connectionManager(name, routeConfigName) }],
+        filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: connectionManager(name, scopedRouting(name)) }],
       },
     ],
   };
 }
 
 export function ingressListeners(listeners: GatewayListeners): EnvoyResource[] {
-  return [
-    ingressListener(LISTENER_EXTERNAL, listeners.address, listeners.externalPort, ROUTE_CONFIG_EXTERNAL),
-    ingressListener(LISTENER_LOCAL, listeners.address, listeners.localPort, ROUTE_CONFIG_LOCAL),
-  ];
+  return [ingressListener(LISTENER_EXTERNAL, listeners.address, listeners.externalPort), ingressListener(LISTENER_LOCAL, listeners.address, listeners.localPort)];
 }
 
-/** A Listener named after the host a gRPC client dials as `xds:///host`. */
+/** A Listener named after the host a gRPC client dials as `xds:///host`, routed by its route's RouteConfiguration. */
 export function apiListener(host: string, routeConfigName: string): EnvoyResource {
-  return { name: host, api_listener: { api_listener: connectionManager(host, routeConfigName) } };
+  return { name: host, api_listener: { api_listener: connectionManager(host, { rds: { route_config_name: routeConfigName, config_source: ADS } }) } };
+}
+
+/** Sends `host` on `listener` to `routeConfigName`. */
+export function scopedRoute(name: string, host: string, listener: string, routeConfigName: string): EnvoyResource {
+  return { name, route_configuration_name: routeConfigName, key: { fragments: [{ string_key: host }, { string_key: listener }] } };
 }

@@ -2,7 +2,7 @@
 // probe route, which writes the route's hash into K-Network-Hash so a probe's answer proves this
 // exact config is live, then the default route splitting traffic over revision clusters.
 import type { DesiredState, RouteSpec, TrafficTarget } from '../model/desired.js';
-import { H_NETWORK_HASH, H_PROXY_REQUEST, H_SERVING_NAMESPACE, H_SERVING_REVISION, HASH_PLACEHOLDER } from '../model/headers.js';
+import { H_GATEHOUSE_LISTENER, H_NETWORK_HASH, H_PROXY_REQUEST, H_SERVING_NAMESPACE, H_SERVING_REVISION, HASH_PLACEHOLDER } from '../model/headers.js';
 import { revisionClusterName, revisionKey, routeHosts, tagHosts } from '../model/names.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
 import type { EnvoyResource } from './types.js';
@@ -69,7 +69,7 @@ function virtualHost(name: string, domains: string[], action: Record<string, unk
   return {
     name,
     domains,
-    request_headers_to_remove: [H_PROXY_REQUEST],
+    request_headers_to_remove: [H_PROXY_REQUEST, H_GATEHOUSE_LISTENER],
     routes: [
       {
         name: `${name}/probe`,

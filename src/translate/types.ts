@@ -4,6 +4,8 @@ export type EnvoyResource = { name?: string; cluster_name?: string } & Record<st
 
 export interface Translation {
   listeners: EnvoyResource[];
+  /** ScopedRouteConfigurations: host + listener → a route's RouteConfiguration. */
+  scopedRoutes: EnvoyResource[];
   routes: EnvoyResource[];
   clusters: EnvoyResource[];
   endpoints: EnvoyResource[];

@@ -135,3 +135,51 @@ test('retry_policy connect-failure: a refused endpoint is skipped, the request g
   for (let i = 0; i < 40; i++) statuses.add((await get(port, HOST)).status);
   assert.deepEqual([...statuses], [200]);
 });
+
+test('scoped routes: each listener serves only its own hosts, a forged listener header changes nothing, one route’s change reaches the gateway alone', async (t) => {
+  const [publicApp, privateApp] = await Promise.all([startExampleApp({ K_REVISION: 'web-00001' }), startExampleApp({ K_REVISION: 'internal-00001' })]);
+  t.after(() => Promise.all([publicApp.stop(), privateApp.stop()]));
+  const xds = await startXdsServer({ port: 0, log });
+  t.after(() => xds.close());
+  const make = (internalRevision: string) => {
+    const s = desired(
+      [route('web', [{ revisionName: 'web-00001', percent: 100 }]), route('internal', [{ revisionName: internalRevision, percent: 100 }], 'cluster-local')],
+      [
+        routing(revision('web-00001'), 'serve', [{ host: '127.0.0.1', port: publicApp.port }]),
+        routing(revision('internal-00001'), 'serve', [{ host: '127.0.0.1', port: privateApp.port }]),
+        routing(revision('internal-00002'), 'serve', [{ host: '127.0.0.1', port: publicApp.port }]),
+      ],
+    );
+    s.listeners = { externalPort: 0, localPort: 0, address: '127.0.0.1' };
+    return s;
+  };
+  xds.cache.setTranslation(translate(make('internal-00001')));
+  const gateway = await startGateway({ xds: `127.0.0.1:${xds.port}`, nodeId: 'scopes-test', log });
+  t.after(() => gateway.close());
+  await gateway.ready;
+  const external = gateway.listenerPorts().get('gatehouse-external')!;
+  const local = gateway.listenerPorts().get('gatehouse-local')!;
+  const revisionOf = async (port: number, host: string) => (JSON.parse((await get(port, host)).body) as Record<string, string>)['knative-serving-revision'];
+  await until(async () => (await get(local, 'internal.default.svc.cluster.local')).status === 200, 'the cluster-local route to answer');
+  assert.equal(gateway.status().scopes, 4 + 3, 'web: one external and three cluster-local hosts; internal: three cluster-local');
+
+  assert.equal(await revisionOf(external, 'web.default.example.com'), 'web-00001');
+  assert.equal(await revisionOf(local, 'web.default.svc.cluster.local:80'), 'web-00001');
+  for (const host of ['internal.default.svc.cluster.local', 'internal.default.svc', 'internal.default']) assert.equal(await revisionOf(local, host), 'internal-00001');
+  // The cluster-local host is not served on the external port, even when the client claims to be on the local listener.
+  assert.equal((await get(external, 'internal.default.svc.cluster.local')).status, 404);
+  assert.equal((await get(external, 'internal.default.svc.cluster.local', '/headers', { 'x-gatehouse-listener': 'gatehouse-local' })).status, 404);
+  assert.equal((await get(local, 'web.default.example.com')).status, 404, 'nor an external host on the local port');
+  const forwarded = JSON.parse((await get(local, 'internal.default', '/headers', { 'x-gatehouse-listener': 'forged' })).body) as Record<string, string>;
+  assert.equal(forwarded['x-gatehouse-listener'], undefined, 'the listener header never reaches the app');
+
+  // One route's change: only its RouteConfiguration changes; scopes, listeners and the other route stay.
+  const before = (type: string) => xds.cache.get('', type)!.version;
+  const [scopesVersion, listenersVersion] = [before(TYPE_URL.scopedRoute), before(TYPE_URL.listener)];
+  xds.cache.setTranslation(translate(make('internal-00002')));
+  assert.deepEqual([...xds.cache.get('', TYPE_URL.route)!.changed], ['gatehouse-local/default/internal']);
+  assert.equal(before(TYPE_URL.scopedRoute), scopesVersion);
+  assert.equal(before(TYPE_URL.listener), listenersVersion);
+  await until(async () => (await revisionOf(local, 'internal.default')) === 'internal-00002', 'the change to reach the gateway');
+  assert.equal(await revisionOf(external, 'web.default.example.com'), 'web-00001');
+});

@@ -1,8 +1,9 @@
 // The gateway's lookups as Envoy defines them: domain order, route order, weighted picks, header mutations.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compileCluster, compileRouteConfiguration, ConfigErrors } from '../../src/gateway/compile.js';
-import { applyMutations, findVirtualHost, matchRoute, pickTarget, routingHost } from '../../src/gateway/match.js';
+import { compileCluster, compileListener, compileRouteConfiguration, compileScopes, ConfigErrors, scopeKeyOf, type ListenerConfig, type RouteTable, type ScopeKeyFragmentBuilder } from '../../src/gateway/compile.js';
+import { applyMutations, computeScopeKey, findVirtualHost, matchRoute, pickTarget, requestAuthority, routeRequest, routingHost } from '../../src/gateway/match.js';
+import { TYPE_URL } from '../../src/xds/protos.js';
 
 const route = (name: string, match: Record<string, unknown>, cluster = name) => ({ name, match, route: { cluster } });
 
@@ -113,4 +114,292 @@ test('unsupported config is refused with its field path', () => {
     'RouteConfiguration rc.virtual_hosts[0] (vh).routes[0].direct_response: is not supported by the embedded gateway (use Envoy for this resource)',
     'RouteConfiguration rc.virtual_hosts[0] (vh).routes[0].route: is required (direct_response and redirect are not supported)',
   ]);
+});
+
+// ---------- Scoped routes (SRDS) and early header mutations ----------
+
+const ADS = { ads: {}, resource_api_version: 'V3' };
+const LISTENER_HEADER = 'x-gatehouse-listener';
+
+/** The HttpConnectionManager translate emits for an ingress listener. */
+function scopedHcm(listener: string): Record<string, any> {
+  return {
+    '@type': TYPE_URL.httpConnectionManager,
+    stat_prefix: listener,
+    codec_type: 'AUTO',
+    strip_any_host_port: true,
+    scoped_routes: {
+      name: listener,
+      scope_key_builder: {
+        fragments: [
+          { header_value_extractor: { name: ':authority', element_separator: ':', index: 0 } },
+          { header_value_extractor: { name: LISTENER_HEADER, index: 0 } },
+        ],
+      },
+      rds_config_source: ADS,
+      scoped_rds: { scoped_rds_config_source: ADS },
+    },
+    early_header_mutation_extensions: [
+      {
+        name: 'envoy.http.early_header_mutation.header_mutation',
+        typed_config: {
+          '@type': TYPE_URL.earlyHeaderMutation,
+          mutations: [{ append: { header: { key: LISTENER_HEADER, value: listener }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }],
+        },
+      },
+    ],
+    upgrade_configs: [{ upgrade_type: 'websocket' }],
+    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.router } }],
+  };
+}
+
+const listenerWith = (name: string, hcm: Record<string, unknown>) => ({
+  name,
+  address: { socket_address: { address: '127.0.0.1', port_value: 8080 } },
+  filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }] }],
+});
+
+const scope = (listener: string, host: string, rc: string) => ({ name: `${listener}/${host}`, route_configuration_name: rc, key: { fragments: [{ string_key: host }, { string_key: listener }] } });
+
+const extractor = (header: string, elementSeparator: string, pick: number | { separator: string; key: string }): ScopeKeyFragmentBuilder =>
+  typeof pick === 'number' ? { header, elementSeparator, index: pick, element: undefined } : { header, elementSeparator, index: undefined, element: pick };
+
+test('scope keys: authority before the port, index, key=value elements, missing headers, first value only', () => {
+  const ingress = [extractor(':authority', ':', 0), extractor(LISTENER_HEADER, '', 0)];
+  const key = (builders: ScopeKeyFragmentBuilder[], flat: string[]) => computeScopeKey(builders, flat, requestAuthority(flat));
+  const want = scopeKeyOf(['hello.default.example.com', 'gatehouse-external']);
+  assert.equal(key(ingress, ['Host', 'hello.default.example.com:8080', 'X-Gatehouse-Listener', 'gatehouse-external']), want, 'port cut by the element separator');
+  assert.equal(key(ingress, ['host', 'hello.default.example.com', 'x-gatehouse-listener', 'gatehouse-external']), want, 'no port');
+  assert.equal(key(ingress, [':authority', 'hello.default.example.com:80', 'x-gatehouse-listener', 'gatehouse-external']), want, 'HTTP/2 :authority');
+  assert.equal(key(ingress, ['host', 'Hello.default.example.com', 'x-gatehouse-listener', 'gatehouse-external']), scopeKeyOf(['Hello.default.example.com', 'gatehouse-external']), 'values are not lower-cased');
+  assert.equal(key(ingress, ['host', 'hello.default.example.com']), undefined, 'a missing header: no key');
+  assert.equal(key(ingress, ['x-gatehouse-listener', 'gatehouse-external']), undefined, 'no authority: no key');
+  assert.equal(
+    key(ingress, ['host', 'a.example.com', 'x-gatehouse-listener', 'gatehouse-local', 'x-gatehouse-listener', 'gatehouse-external']),
+    scopeKeyOf(['a.example.com', 'gatehouse-local']),
+    'only the first value of a repeated header counts',
+  );
+  // index
+  assert.equal(key([extractor('x-path', '/', 2)], ['x-path', '/a/b/c']), scopeKeyOf(['b']));
+  assert.equal(key([extractor('x-path', '/', 4)], ['x-path', '/a/b/c']), undefined, 'index out of range');
+  assert.equal(key([extractor(':authority', ':', 1)], ['host', 'a.example.com']), undefined, 'no port: element 1 is missing');
+  assert.equal(key([extractor(':authority', ':', 1)], ['host', 'a.example.com:8080']), scopeKeyOf(['8080']));
+  assert.equal(key([extractor('x-whole', '', 0)], ['x-whole', 'a:b;c']), scopeKeyOf(['a:b;c']), 'no separator: the whole value');
+  assert.equal(key([extractor('x-empty', ',', 0)], ['x-empty', '']), scopeKeyOf(['']), 'an empty value has one empty element');
+  // element (KvElement): the part after the first separator of the element with that key
+  const kv = (k: string) => [extractor('x-scope', ';', { separator: '=', key: k })];
+  const flat = ['x-scope', 'a=1;b=2=3;c;=d'];
+  assert.equal(key(kv('a'), flat), scopeKeyOf(['1']));
+  assert.equal(key(kv('b'), flat), scopeKeyOf(['2=3']), 'split at the first separator only');
+  assert.equal(key(kv('c'), flat), scopeKeyOf(['']), 'an element without a separator is a key with an empty value');
+  assert.equal(key(kv('x'), flat), undefined, 'no element with that key');
+  assert.equal(key([extractor('x-scope', '', { separator: '=', key: 'a' })], ['x-scope', 'a=1;b=2']), scopeKeyOf(['1;b=2']), 'no element separator: the value is one element');
+});
+
+test('the ingress HttpConnectionManager with scoped_rds and an early header mutation compiles as Envoy reads it', () => {
+  const errors = new ConfigErrors();
+  const l = compileListener(listenerWith('gatehouse-external', scopedHcm('gatehouse-external')), errors)!;
+  assert.ok(errors.empty, errors.toString());
+  assert.equal(l.routeConfigName, undefined);
+  assert.equal(l.inlineRoutes, undefined);
+  assert.equal(l.stripAnyHostPort, true);
+  assert.deepEqual([...l.upgradeTypes], ['websocket']);
+  assert.deepEqual(l.scoped, {
+    name: 'gatehouse-external',
+    fragments: [
+      { header: ':authority', elementSeparator: ':', index: 0, element: undefined },
+      { header: 'x-gatehouse-listener', elementSeparator: '', index: 0, element: undefined },
+    ],
+    inlineScopes: undefined,
+  });
+  assert.deepEqual(l.earlyMutations, [{ remove: [], add: [{ name: 'x-gatehouse-listener', value: 'gatehouse-external', action: 'OVERWRITE_IF_EXISTS_OR_ADD' }] }]);
+  // remove and the legacy append BoolValue
+  const hcm = scopedHcm('x');
+  hcm.early_header_mutation_extensions[0].typed_config.mutations = [{ remove: 'X-Drop' }, { append: { header: { key: 'x-add', value: '1' }, append: { value: false } } }];
+  const l2 = compileListener(listenerWith('x', hcm), errors)!;
+  assert.ok(errors.empty, errors.toString());
+  assert.deepEqual(l2.earlyMutations, [{ remove: ['x-drop'], add: [] }, { remove: [], add: [{ name: 'x-add', value: '1', action: 'OVERWRITE_IF_EXISTS_OR_ADD' }] }]);
+});
+
+test('scoped_routes: what the gateway does not implement is refused with the field path', () => {
+  const hcmPath = (name: string) => `Listener ${name}.filter_chains[0].filters[0].typed_config`;
+  const refused = (name: string, edit: (hcm: Record<string, any>) => void): string[] => {
+    const hcm = scopedHcm(name);
+    edit(hcm);
+    const errors = new ConfigErrors();
+    compileListener(listenerWith(name, hcm), errors);
+    return errors.messages;
+  };
+  assert.deepEqual(refused('two', (h) => (h.rds = { route_config_name: 'rc', config_source: ADS })), [`${hcmPath('two')}: sets rds and scoped_routes; set exactly one of rds, route_config and scoped_routes`]);
+  assert.deepEqual(
+    refused('three', (h) => {
+      h.route_config = { name: 'inline', virtual_hosts: [] };
+      h.rds = { route_config_name: 'rc' };
+    }),
+    [`${hcmPath('three')}: sets rds and route_config and scoped_routes; set exactly one of rds, route_config and scoped_routes`],
+  );
+  assert.deepEqual(
+    refused('none', (h) => delete h.scoped_routes),
+    [`${hcmPath('none')}.rds.route_config_name: is required when neither route_config nor scoped_routes is set`],
+  );
+  assert.deepEqual(
+    refused('extractor', (h) => (h.scoped_routes.scope_key_builder.fragments[1].header_value_extractor.regex = '.*')),
+    [`${hcmPath('extractor')}.scoped_routes.scope_key_builder.fragments[1].header_value_extractor.regex: is not supported by the embedded gateway (use Envoy for this resource)`],
+  );
+  assert.deepEqual(
+    refused('no-extract-type', (h) => delete h.scoped_routes.scope_key_builder.fragments[1].header_value_extractor.index),
+    [`${hcmPath('no-extract-type')}.scoped_routes.scope_key_builder.fragments[1].header_value_extractor: needs exactly one of index and element`],
+  );
+  assert.deepEqual(
+    refused('index', (h) => (h.scoped_routes.scope_key_builder.fragments[1].header_value_extractor.index = 1)),
+    [`${hcmPath('index')}.scoped_routes.scope_key_builder.fragments[1].header_value_extractor.index: is 1, but without an element_separator the only element is index 0`],
+  );
+  assert.deepEqual(
+    refused('builder', (h) => (h.scoped_routes.scope_key_builder.fragments = [{}])),
+    [`${hcmPath('builder')}.scoped_routes.scope_key_builder.fragments[0].header_value_extractor: is required (it is the only fragment builder)`],
+  );
+  assert.deepEqual(
+    refused('locator', (h) => (h.scoped_routes.scoped_rds.srds_resources_locator = 'xdstp://x')),
+    [`${hcmPath('locator')}.scoped_routes.scoped_rds.srds_resources_locator: is not supported by the embedded gateway (use Envoy for this resource)`],
+  );
+  assert.deepEqual(
+    refused('both-sources', (h) => (h.scoped_routes.scoped_route_configurations_list = { scoped_route_configurations: [scope('x', 'h', 'rc')] })),
+    [`${hcmPath('both-sources')}.scoped_routes: needs exactly one of scoped_rds and scoped_route_configurations_list`],
+  );
+  assert.deepEqual(
+    refused('not-ads', (h) => (h.scoped_routes.rds_config_source = { path_config_source: { path: '/etc/rds.yaml' } })),
+    [
+      `${hcmPath('not-ads')}.scoped_routes.rds_config_source.path_config_source: is not supported by the embedded gateway (use Envoy for this resource)`,
+      `${hcmPath('not-ads')}.scoped_routes.rds_config_source.ads: is required: the embedded gateway fetches everything over its one ADS stream`,
+    ],
+  );
+  const otherType = 'type.googleapis.com/envoy.extensions.http.early_header_mutation.other.v3.Other';
+  assert.deepEqual(
+    refused('early', (h) => (h.early_header_mutation_extensions[0].typed_config = { '@type': otherType })),
+    [`${hcmPath('early')}.early_header_mutation_extensions[0].typed_config: envoy.extensions.http.early_header_mutation.other.v3.Other is not supported; only envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation is`],
+  );
+  assert.deepEqual(
+    refused('early-both', (h) => (h.early_header_mutation_extensions[0].typed_config.mutations[0].remove = 'x')),
+    [`${hcmPath('early-both')}.early_header_mutation_extensions[0].typed_config.mutations[0]: needs exactly one of remove and append`],
+  );
+});
+
+test('SRDS: a scope key used twice, a name used twice and malformed scopes are refused', () => {
+  const errors = new ConfigErrors();
+  const set = compileScopes([scope('l', 'a.example.com', 'rc-a'), scope('l', 'b.example.com', 'rc-b'), { ...scope('l', 'a.example.com', 'rc-c'), name: 'l/again' }], errors);
+  assert.deepEqual(errors.messages, ["ScopedRouteConfiguration l/again.key: scope key conflict found, first scope is 'l/a.example.com', second scope is 'l/again'"]);
+  assert.equal(set.byKey.get(scopeKeyOf(['a.example.com', 'l']))?.routeConfigName, 'rc-a');
+
+  const more = new ConfigErrors();
+  compileScopes(
+    [
+      scope('l', 'a.example.com', 'rc-a'),
+      { ...scope('l', 'b.example.com', 'rc-b'), name: 'l/a.example.com' },
+      { name: 'no-key', route_configuration_name: 'rc' },
+      { name: 'empty-key', route_configuration_name: 'rc', key: { fragments: [] } },
+      { name: 'no-route', key: { fragments: [{ string_key: 'x' }] } },
+    ],
+    more,
+  );
+  assert.deepEqual(more.messages, [
+    "ScopedRouteConfiguration l/a.example.com: duplicate scoped route configuration 'l/a.example.com' found",
+    'ScopedRouteConfiguration no-key.key: is required',
+    'ScopedRouteConfiguration empty-key.key.fragments: needs at least one fragment',
+    'ScopedRouteConfiguration no-route: needs exactly one of route_configuration_name and route_configuration',
+  ]);
+
+  // Keys compare fragment by fragment: ["a", "b"] and ["a\0b"] differ; on_demand is accepted.
+  const fine = new ConfigErrors();
+  const nul = compileScopes(
+    [
+      { name: 'two', route_configuration_name: 'rc', key: { fragments: [{ string_key: 'a' }, { string_key: 'b' }] } },
+      { name: 'one', route_configuration_name: 'rc', on_demand: true, key: { fragments: [{ string_key: 'a\u0000b' }] } },
+    ],
+    fine,
+  );
+  assert.ok(fine.empty, fine.toString());
+  assert.equal(nul.all.length, 2);
+  assert.equal(nul.byKey.get(scopeKeyOf(['a', 'b']))?.name, 'two');
+});
+
+test('a request goes through the early mutation, then its scope, then that scope\'s route table', () => {
+  const errors = new ConfigErrors();
+  const external = compileListener(listenerWith('gatehouse-external', scopedHcm('gatehouse-external')), errors)!;
+  const local = compileListener(listenerWith('gatehouse-local', scopedHcm('gatehouse-local')), errors)!;
+  const scopes = compileScopes(
+    [
+      scope('gatehouse-external', 'hello.default.example.com', 'gatehouse-external/default/hello'),
+      scope('gatehouse-local', 'hello.default.svc.cluster.local', 'gatehouse-local/default/hello'),
+      scope('gatehouse-external', 'later.default.example.com', 'gatehouse-external/default/later'),
+    ],
+    errors,
+  );
+  const rc = (name: string, domains: string[]) =>
+    compileRouteConfiguration(
+      {
+        name,
+        virtual_hosts: [
+          {
+            name: domains[0],
+            domains,
+            routes: [route('by-listener', { prefix: '/', headers: [{ name: LISTENER_HEADER, string_match: { exact: 'gatehouse-external' } }] }, 'ext'), route('any', { prefix: '/' }, 'other')],
+            request_headers_to_remove: [LISTENER_HEADER],
+          },
+        ],
+      },
+      errors,
+    );
+  const tables = new Map<string, RouteTable>([
+    ['gatehouse-external/default/hello', rc('gatehouse-external/default/hello', ['hello.default.example.com', 'hello.default.example.com:*'])],
+    ['gatehouse-local/default/hello', rc('gatehouse-local/default/hello', ['hello.default.svc.cluster.local', 'hello.default.svc', 'hello.default'])],
+  ]);
+  assert.ok(errors.empty, errors.toString());
+  const go = (l: ListenerConfig, raw: string[], url = '/') => routeRequest(l, scopes, tables, raw, url);
+
+  const routed = go(external, ['Host', 'hello.default.example.com:8080', 'X-Gatehouse-Listener', 'gatehouse-local', 'Accept', '*/*'])!;
+  assert.equal(routed.table.name, 'gatehouse-external/default/hello');
+  assert.equal(routed.route.name, 'by-listener', 'routes see the header the listener wrote');
+  assert.deepEqual(routed.rawHeaders, ['host', 'hello.default.example.com:8080', 'accept', '*/*', 'x-gatehouse-listener', 'gatehouse-external']);
+  assert.equal(routed.authority, 'hello.default.example.com:8080');
+  assert.deepEqual(applyMutations(routed.rawHeaders, [routed.vh.requestHeaders]), ['host', 'hello.default.example.com:8080', 'accept', '*/*'], 'not sent upstream');
+  assert.equal(go(external, [':authority', 'hello.default.example.com', ':path', '/'])?.table.name, 'gatehouse-external/default/hello', 'HTTP/2');
+
+  // A cluster-local host is not served on the external listener, whatever the client claims.
+  assert.equal(go(external, ['host', 'hello.default.svc.cluster.local', 'x-gatehouse-listener', 'gatehouse-local']), undefined);
+  assert.equal(go(local, ['host', 'hello.default.svc.cluster.local', 'x-gatehouse-listener', 'gatehouse-external'])?.table.name, 'gatehouse-local/default/hello');
+  assert.equal(go(local, ['host', 'hello.default.svc.cluster.local'])?.route.name, 'any');
+  assert.equal(go(local, ['host', 'hello.default.example.com']), undefined);
+
+  // No scope for the host, a scope whose RouteConfiguration has not arrived, no authority, and
+  // the scope key's exact comparison (Envoy does not lower-case it): all "no route".
+  assert.equal(go(external, ['host', 'nope.default.example.com']), undefined);
+  assert.equal(go(external, ['host', 'later.default.example.com']), undefined);
+  assert.equal(go(external, ['accept', '*/*']), undefined);
+  assert.equal(go(external, ['host', 'Hello.default.example.com']), undefined);
+
+  // Without strip_any_host_port the port stays in the host, but this extractor cuts it anyway.
+  assert.equal(go({ ...external, stripAnyHostPort: false }, ['host', 'hello.default.example.com:8080'])?.table.name, 'gatehouse-external/default/hello');
+});
+
+test('scoped_route_configurations_list: inline scopes with inline route tables', () => {
+  const errors = new ConfigErrors();
+  const hcm = scopedHcm('inline');
+  delete hcm.scoped_routes.scoped_rds;
+  hcm.scoped_routes.scoped_route_configurations_list = {
+    scoped_route_configurations: [
+      {
+        name: 'inline/a',
+        key: { fragments: [{ string_key: 'a.example.com' }, { string_key: 'inline' }] },
+        route_configuration: { name: 'inline-a', virtual_hosts: [{ name: 'a', domains: ['*'], routes: [route('a', { prefix: '/' })] }] },
+      },
+      scope('inline', 'b.example.com', 'rds-b'),
+    ],
+  };
+  const l = compileListener(listenerWith('inline', hcm), errors)!;
+  assert.ok(errors.empty, errors.toString());
+  assert.deepEqual(l.scoped!.inlineScopes!.all.map((s) => [s.name, s.routeConfigName]), [['inline/a', undefined], ['inline/b.example.com', 'rds-b']]);
+  const srds = compileScopes([scope('inline', 'c.example.com', 'rds-c')], errors);
+  const tables = new Map([['rds-c', compileRouteConfiguration({ name: 'rds-c', virtual_hosts: [{ name: 'c', domains: ['*'], routes: [route('c', { prefix: '/' })] }] }, errors)]]);
+  assert.equal(routeRequest(l, srds, tables, ['host', 'a.example.com'], '/')?.route.name, 'a');
+  assert.equal(routeRequest(l, srds, tables, ['host', 'c.example.com'], '/'), undefined, 'the SRDS set is not this listener\'s');
 });

@@ -36,6 +36,7 @@ test('every emitted resource is valid against Envoy’s protos and validate rule
   const t = translate(sample());
   const all: Array<[string, EnvoyResource[]]> = [
     [TYPE_URL.listener, t.listeners],
+    [TYPE_URL.scopedRoute, t.scopedRoutes],
     [TYPE_URL.route, t.routes],
     [TYPE_URL.cluster, t.clusters],
     [TYPE_URL.endpoint, t.endpoints],
@@ -57,33 +58,74 @@ test('validation names the field path of each broken rule', () => {
   assert.deepEqual(route.errors, ['virtual_hosts[0].domains: needs at least 1 item(s)', 'virtual_hosts[0].routes[0].action: one of route, redirect, direct_response, filter_action, non_forwarding_action is required']);
 });
 
-test('hosts: external domain and cluster-local names; tags get their own virtual hosts', () => {
+test('hosts: a RouteConfiguration per route and listener, a scope per host; tags get their own virtual hosts', () => {
   const t = translate(sample());
-  const [external, local] = t.routes;
   assert.deepEqual(
-    vhosts(external!).map((v) => [v.name, v.domains]),
+    t.routes.map((rc) => [rc.name, vhosts(rc).map((v) => [v.name, v.domains])]),
     [
-      ['default/grpc', ['grpc.default.example.com']],
-      ['default/hello', ['hello.default.example.com']],
-      ['default/hello/canary', ['canary-hello.default.example.com']],
+      ['gatehouse-external/default/grpc', [['default/grpc', ['grpc.default.example.com']]]],
+      ['gatehouse-local/default/grpc', [['default/grpc', ['grpc.default.svc.cluster.local', 'grpc.default.svc', 'grpc.default']]]],
+      ['gatehouse-external/default/hello', [['default/hello', ['hello.default.example.com']], ['default/hello/canary', ['canary-hello.default.example.com']]]],
+      [
+        'gatehouse-local/default/hello',
+        [
+          ['default/hello', ['hello.default.svc.cluster.local', 'hello.default.svc', 'hello.default']],
+          ['default/hello/canary', ['canary-hello.default.svc.cluster.local', 'canary-hello.default.svc', 'canary-hello.default']],
+        ],
+      ],
+      ['gatehouse-local/default/internal', [['default/internal', ['internal.default.svc.cluster.local', 'internal.default.svc', 'internal.default']]]],
     ],
   );
-  assert.deepEqual(
-    vhosts(local!).map((v) => [v.name, v.domains]),
-    [
-      ['default/grpc', ['grpc.default.svc.cluster.local', 'grpc.default.svc', 'grpc.default']],
-      ['default/hello', ['hello.default.svc.cluster.local', 'hello.default.svc', 'hello.default']],
-      ['default/hello/canary', ['canary-hello.default.svc.cluster.local', 'canary-hello.default.svc', 'canary-hello.default']],
-      ['default/internal', ['internal.default.svc.cluster.local', 'internal.default.svc', 'internal.default']],
-    ],
-  );
-  // proxyless gRPC gets one api_listener per external host
+  const scope = (s: EnvoyResource) => [s.name, s.route_configuration_name, (s.key as { fragments: Array<{ string_key: string }> }).fragments.map((f) => f.string_key)];
+  assert.deepEqual(t.scopedRoutes.filter((s) => String(s.route_configuration_name).endsWith('/hello')).map(scope), [
+    ['gatehouse-external/hello.default.example.com', 'gatehouse-external/default/hello', ['hello.default.example.com', 'gatehouse-external']],
+    ['gatehouse-external/canary-hello.default.example.com', 'gatehouse-external/default/hello', ['canary-hello.default.example.com', 'gatehouse-external']],
+    ['gatehouse-local/hello.default.svc.cluster.local', 'gatehouse-local/default/hello', ['hello.default.svc.cluster.local', 'gatehouse-local']],
+    ['gatehouse-local/hello.default.svc', 'gatehouse-local/default/hello', ['hello.default.svc', 'gatehouse-local']],
+    ['gatehouse-local/hello.default', 'gatehouse-local/default/hello', ['hello.default', 'gatehouse-local']],
+    ['gatehouse-local/canary-hello.default.svc.cluster.local', 'gatehouse-local/default/hello', ['canary-hello.default.svc.cluster.local', 'gatehouse-local']],
+    ['gatehouse-local/canary-hello.default.svc', 'gatehouse-local/default/hello', ['canary-hello.default.svc', 'gatehouse-local']],
+    ['gatehouse-local/canary-hello.default', 'gatehouse-local/default/hello', ['canary-hello.default', 'gatehouse-local']],
+  ]);
+  assert.equal(t.scopedRoutes.length, 3 + 4 * 3, 'an external host per external virtual host, three cluster-local hosts per virtual host');
+  // proxyless gRPC gets one api_listener per external host, routed by its route's RouteConfiguration
   assert.deepEqual(t.listeners.map((l) => l.name), ['gatehouse-external', 'gatehouse-local', 'grpc.default.example.com', 'hello.default.example.com', 'canary-hello.default.example.com']);
+  const rds = (l: EnvoyResource) => (l as any).api_listener.api_listener.rds.route_config_name;
+  assert.deepEqual(t.listeners.slice(2).map(rds), ['gatehouse-external/default/grpc', 'gatehouse-external/default/hello', 'gatehouse-external/default/hello']);
+});
+
+test('ingress listeners route by scope: the host before any port, and the listener’s own name set before routing', () => {
+  const [external] = translate(sample()).listeners;
+  const hcm = (external as any).filter_chains[0].filters[0].typed_config;
+  assert.equal(hcm.rds, undefined);
+  assert.deepEqual(hcm.scoped_routes.scope_key_builder.fragments, [
+    { header_value_extractor: { name: ':authority', element_separator: ':', index: 0 } },
+    { header_value_extractor: { name: 'x-gatehouse-listener', index: 0 } },
+  ]);
+  assert.deepEqual(hcm.scoped_routes.scoped_rds, { scoped_rds_config_source: { ads: {}, resource_api_version: 'V3' } });
+  assert.deepEqual(hcm.early_header_mutation_extensions[0].typed_config.mutations, [
+    { append: { header: { key: 'x-gatehouse-listener', value: 'gatehouse-external' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } },
+  ]);
+});
+
+test('a host two routes claim stays with the first in namespace/name order', () => {
+  // Route "b-a" and route "a" tagged "b" both claim b-a.default.example.com.
+  const t = translate(
+    desired(
+      [route('b-a', [{ revisionName: 'b-a-00001', percent: 100 }]), route('a', [{ revisionName: 'a-00001', percent: 100, tag: 'b' }])],
+      [routing(revision('b-a-00001'), 'serve', [pod(9001)]), routing(revision('a-00001'), 'serve', [pod(9002)])],
+    ),
+  );
+  const claimed = t.scopedRoutes.filter((s) => s.name === 'gatehouse-external/b-a.default.example.com');
+  assert.deepEqual(claimed.map((s) => s.route_configuration_name), ['gatehouse-external/default/a']);
+  assert.equal(t.listeners.filter((l) => l.name === 'b-a.default.example.com').length, 1);
+  assert.deepEqual(checkSnapshotConsistency(t), []);
 });
 
 test('the split, activator headers, timeout and probe route', () => {
   const t = translate(sample());
-  const hello = vhosts(t.routes[0]!).find((v) => v.name === 'default/hello')!;
+  const helloExternal = t.routes.find((rc) => rc.name === 'gatehouse-external/default/hello')!;
+  const hello = vhosts(helloExternal).find((v) => v.name === 'default/hello')!;
   const [probe, main] = hello.routes;
   assert.deepEqual(probe!.match, { prefix: '/', headers: [{ name: 'k-network-hash', string_match: { exact: 'override' } }] });
   assert.deepEqual(probe!.request_headers_to_add, [{ header: { key: 'k-network-hash', value: t.routeHashes.get('default/hello') }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }]);
@@ -93,8 +135,8 @@ test('the split, activator headers, timeout and probe route', () => {
     ['default/hello-00002', 20, ['knative-serving-namespace=default', 'knative-serving-revision=hello-00002']],
   ]);
   assert.deepEqual(main!.route.timeout, { seconds: 120 }, 'the longest timeout of the split');
-  assert.deepEqual(hello.request_headers_to_remove, ['k-proxy-request']);
-  const canary = vhosts(t.routes[0]!).find((v) => v.name === 'default/hello/canary')!;
+  assert.deepEqual(hello.request_headers_to_remove, ['k-proxy-request', 'x-gatehouse-listener']);
+  const canary = vhosts(helloExternal).find((v) => v.name === 'default/hello/canary')!;
   assert.deepEqual(canary.routes[1]!.route.weighted_clusters.clusters.map((c: any) => [c.name, c.weight.value]), [['default/hello-00002', 100]]);
 });
 
@@ -125,6 +167,7 @@ test('clusters keep their names; the mode changes only the public assignment', (
   assert.deepEqual(ports(byName(flipped, 'default/hello-00001')), [8013]);
   assert.deepEqual(flipped.clusters, t.clusters);
   assert.deepEqual(flipped.routes, t.routes);
+  assert.deepEqual(flipped.scopedRoutes, t.scopedRoutes);
   assert.deepEqual(flipped.listeners, t.listeners);
   assert.deepEqual(flipped.routeHashes, t.routeHashes, 'a mode switch is not a route change');
 });

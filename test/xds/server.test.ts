@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { startXdsServer, TYPE_URL, type XdsServer } from '../../src/xds/index.js';
+import { SnapshotCache } from '../../src/xds/cache/snapshot-cache.js';
 import { translate } from '../../src/translate/index.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 import fc from 'fast-check';
@@ -59,9 +60,9 @@ test('SotW: a NACK is recorded, the rejected version is never resent, the next v
   const xds = await server(t);
   const stream = new AdsTestStream(xds.port, false);
   t.after(() => stream.close());
-  stream.send({ node, type_url: TYPE_URL.route, resource_names: ['gatehouse-external'] });
+  stream.send({ node, type_url: TYPE_URL.route, resource_names: ['gatehouse-external/default/hello'] });
   const routes = await stream.next();
-  stream.send({ node, type_url: TYPE_URL.route, resource_names: ['gatehouse-external'], version_info: '', response_nonce: routes.nonce, error_detail: { code: 3, message: 'rejected by test' } });
+  stream.send({ node, type_url: TYPE_URL.route, resource_names: ['gatehouse-external/default/hello'], version_info: '', response_nonce: routes.nonce, error_detail: { code: 3, message: 'rejected by test' } });
   assert.equal(await stream.quiet(150), true);
   const status = xds.status.get('envoy-1')!.types[TYPE_URL.route]!;
   assert.deepEqual([status.lastNack!.version, status.lastNack!.error, status.ackedVersion], [routes.version_info, 'rejected by test', undefined]);
@@ -69,7 +70,7 @@ test('SotW: a NACK is recorded, the rejected version is never resent, the next v
   const next = await stream.next();
   assert.notEqual(next.version_info, routes.version_info);
   // A stale nonce (an answer to an older response) changes nothing.
-  stream.send({ node, type_url: TYPE_URL.route, resource_names: ['gatehouse-external'], version_info: 'x', response_nonce: routes.nonce, error_detail: { code: 3, message: 'stale' } });
+  stream.send({ node, type_url: TYPE_URL.route, resource_names: ['gatehouse-external/default/hello'], version_info: 'x', response_nonce: routes.nonce, error_detail: { code: 3, message: 'stale' } });
   assert.equal(await stream.quiet(150), true);
   assert.equal(xds.status.get('envoy-1')!.types[TYPE_URL.route]!.lastNack!.error, 'rejected by test');
 });
@@ -118,6 +119,70 @@ test('Delta: only changes are sent, removals are named, and a reconnect with ver
   const resumed = await again.next();
   assert.equal(resumed.resources.size, 0, 'the client already holds the current version');
   assert.deepEqual(resumed.removed, []);
+});
+
+test('Delta: scopes are wildcard; one route change sends only that route’s RouteConfigurations', async (t) => {
+  const xds = await startXdsServer({ port: 0 });
+  t.after(() => xds.close());
+  const routes = (split: number) =>
+    desired(
+      ['hello', 'other'].map((n) => route(n, n === 'hello' && split !== 100 ? [{ revisionName: `${n}-00001`, percent: split }, { revisionName: `${n}-00002`, percent: 100 - split }] : [{ revisionName: `${n}-00001`, percent: 100 }])),
+      ['hello-00001', 'hello-00002', 'other-00001'].map((n) => routing(revision(n), 'serve', [])),
+    );
+  xds.cache.setTranslation(translate(routes(100)));
+  const stream = new AdsTestStream(xds.port, true);
+  t.after(() => stream.close());
+  stream.send({ node, type_url: TYPE_URL.scopedRoute });
+  const scopes = await stream.next();
+  assert.equal(scopes.type_url, TYPE_URL.scopedRoute);
+  assert.equal(scopes.versions.size, 8, 'one external and three cluster-local hosts per route');
+  stream.send({ node, type_url: TYPE_URL.scopedRoute, response_nonce: scopes.nonce });
+  const names = ['gatehouse-external/default/hello', 'gatehouse-local/default/hello', 'gatehouse-external/default/other', 'gatehouse-local/default/other'];
+  stream.send({ node, type_url: TYPE_URL.route, resource_names_subscribe: names });
+  const all = await stream.next();
+  assert.deepEqual([...all.versions.keys()].sort(), [...names].sort());
+  stream.send({ node, type_url: TYPE_URL.route, response_nonce: all.nonce });
+
+  xds.cache.setTranslation(translate(routes(60)));
+  const change = await stream.next();
+  assert.equal(change.type_url, TYPE_URL.route);
+  assert.deepEqual([...change.versions.keys()].sort(), ['gatehouse-external/default/hello', 'gatehouse-local/default/hello']);
+  stream.send({ node, type_url: TYPE_URL.route, response_nonce: change.nonce });
+  assert.equal(await stream.quiet(150), true, 'no scope, listener or other route is resent');
+});
+
+test('cache versions are a function of the content alone, however the cache got there', () => {
+  const resources = (names: string[], flavour: number) => names.map((name) => ({ name, virtual_hosts: [{ name: 'v', domains: [`${name}.example.com`, `f${flavour}`], routes: [] }] }));
+  const step = fc.record({ names: fc.subarray(['a', 'b', 'c', 'd', 'e']), flavour: fc.integer({ min: 0, max: 2 }), reuse: fc.boolean() });
+  fc.assert(
+    fc.property(fc.array(step, { minLength: 1, maxLength: 8 }), (steps) => {
+      const cache = new SnapshotCache();
+      let last: ReturnType<typeof resources> = [];
+      let previousNames = new Map<string, string>();
+      for (const s of steps) {
+        // Unchanged objects in the same places take the in-place path; new arrays the full one.
+        const next = s.reuse && s.names.length === last.length && s.names.every((n, i) => last[i]!.name === n) ? last.map((r, i) => (i === 0 ? resources([r.name], s.flavour)[0]! : r)) : resources(s.names, s.flavour);
+        cache.setResources(TYPE_URL.route, next);
+        last = next;
+        const snapshot = cache.get('', TYPE_URL.route)!;
+        const fresh = new SnapshotCache();
+        fresh.setResources(TYPE_URL.route, next);
+        assert.equal(snapshot.version, fresh.get('', TYPE_URL.route)!.version);
+        const now = new Map([...snapshot.resources].map(([n, r]) => [n, r.version]));
+        assert.deepEqual([...now.keys()].sort(), [...new Set(next.map((r) => r.name))].sort());
+        if (snapshot.previousVersion !== undefined) {
+          const changed = [...now].filter(([n, v]) => previousNames.get(n) !== v).map(([n]) => n);
+          const removed = [...previousNames.keys()].filter((n) => !now.has(n));
+          if (changed.length + removed.length > 0) {
+            assert.deepEqual([...snapshot.changed].sort(), changed.sort());
+            assert.deepEqual([...snapshot.removed].sort(), removed.sort());
+          }
+        }
+        previousNames = now;
+      }
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test('bad input: no node id, unknown type, malformed bytes, 10,000 clients vanishing mid-stream', async (t) => {

@@ -195,10 +195,7 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
       const subscribe = sub.names.filter((n) => !before.has(n));
       const unsubscribe = sub.announced.filter((n) => !after.has(n));
       // Names dropped leave the held set now; the server will not mention them again.
-      for (const n of unsubscribe) {
-        sub.held.delete(n);
-        sub.decoder.forget(n);
-      }
+      for (const n of unsubscribe) sub.held.delete(n);
       if (subscribe.length === 0 && unsubscribe.length === 0) return;
       this.write(messageTypes().deltaRequest, { type_url: typeUrl, resource_names_subscribe: subscribe, resource_names_unsubscribe: unsubscribe });
     }
@@ -265,7 +262,6 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
     });
     if (!accepted) return;
     sub.held = next;
-    for (const name of response.removed_resources) sub.decoder.forget(name);
   }
 
   close(): void {

@@ -26,6 +26,7 @@ const SERVICES: Array<[string, string, string, string | undefined]> = [
   ['envoy.service.discovery.v3.AggregatedDiscoveryService', 'StreamAggregatedResources', 'DeltaAggregatedResources', undefined],
   ['envoy.service.listener.v3.ListenerDiscoveryService', 'StreamListeners', 'DeltaListeners', TYPE_URL.listener],
   ['envoy.service.route.v3.RouteDiscoveryService', 'StreamRoutes', 'DeltaRoutes', TYPE_URL.route],
+  ['envoy.service.route.v3.ScopedRoutesDiscoveryService', 'StreamScopedRoutes', 'DeltaScopedRoutes', TYPE_URL.scopedRoute],
   ['envoy.service.cluster.v3.ClusterDiscoveryService', 'StreamClusters', 'DeltaClusters', TYPE_URL.cluster],
   ['envoy.service.endpoint.v3.EndpointDiscoveryService', 'StreamEndpoints', 'DeltaEndpoints', TYPE_URL.endpoint],
 ];
