@@ -75,6 +75,63 @@ test('SotW: a NACK is recorded, the rejected version is never resent, the next v
   assert.equal(xds.status.get('envoy-1')!.types[TYPE_URL.route]!.lastNack!.error, 'rejected by test');
 });
 
+test('SotW: RDS after the first response carries only what changed; a NACK or a refused older response makes the next one full', async (t) => {
+  const xds = await startXdsServer({ port: 0 });
+  t.after(() => xds.close());
+  const make = (helloSplit: number, otherSplit: number, extra = false) => {
+    const split = (n: string, p: number) => (p === 100 ? [{ revisionName: `${n}-00001`, percent: 100 }] : [{ revisionName: `${n}-00001`, percent: p }, { revisionName: `${n}-00002`, percent: 100 - p }]);
+    const names = ['hello', 'other', ...(extra ? ['extra'] : [])];
+    return desired(
+      names.map((n) => route(n, split(n, n === 'hello' ? helloSplit : n === 'other' ? otherSplit : 100))),
+      names.flatMap((n) => [routing(revision(`${n}-00001`), 'serve', []), routing(revision(`${n}-00002`), 'serve', [])]),
+    );
+  };
+  xds.cache.setTranslation(translate(make(100, 100)));
+  const stream = new AdsTestStream(xds.port, false);
+  t.after(() => stream.close());
+  const names = ['gatehouse-external/default/hello', 'gatehouse-local/default/hello', 'gatehouse-external/default/other', 'gatehouse-local/default/other'];
+  const reply = (r: { version_info?: string; nonce: string }, error?: string) =>
+    stream.send({ node, type_url: TYPE_URL.route, resource_names: names, version_info: r.version_info, response_nonce: r.nonce, ...(error ? { error_detail: { code: 3, message: error } } : {}) });
+  stream.send({ node, type_url: TYPE_URL.route, resource_names: names });
+  const first = await stream.next();
+  assert.equal(first.resources.size, 4);
+  reply(first);
+
+  xds.cache.setTranslation(translate(make(60, 100)));
+  const partial = await stream.next();
+  assert.deepEqual([...partial.resources.keys()].sort(), ['gatehouse-external/default/hello', 'gatehouse-local/default/hello']);
+  reply(partial);
+  // A new route nobody here subscribed to: a new version with nothing in it, which the client ACKs.
+  xds.cache.setTranslation(translate(make(60, 100, true)));
+  const empty = await stream.next();
+  assert.equal(empty.resources.size, 0);
+  reply(empty);
+  assert.equal(await stream.quiet(100), true);
+  assert.equal(xds.status.get('envoy-1')!.types[TYPE_URL.route]!.ackedVersion, empty.version_info);
+
+  // Refused: the client kept the old hello; the next response is full and never this version again.
+  xds.cache.setTranslation(translate(make(50, 100, true)));
+  const refused = await stream.next();
+  reply(refused, 'rejected by test');
+  assert.equal(await stream.quiet(100), true);
+  xds.cache.setTranslation(translate(make(50, 70, true)));
+  const full = await stream.next();
+  assert.equal(full.resources.size, 4);
+  reply(full);
+
+  // Two partial responses in a row, the older refused after the newer went out: the client lacks
+  // what the older carried, so everything is sent again at once.
+  xds.cache.setTranslation(translate(make(40, 70, true)));
+  const older = await stream.next();
+  xds.cache.setTranslation(translate(make(40, 60, true)));
+  const newer = await stream.next();
+  assert.deepEqual([older.resources.size, newer.resources.size], [2, 2]);
+  reply(older, 'refused late');
+  const again = await stream.next();
+  assert.equal(again.resources.size, 4);
+  assert.equal(again.version_info, newer.version_info);
+});
+
 test('SotW: removed resources disappear from the next response', async (t) => {
   const xds = await server(t);
   const stream = new AdsTestStream(xds.port, false);

@@ -14,13 +14,16 @@ import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { Logger } from '../../log/logger.js';
 import { toStruct } from '../../translate/struct.js';
-import { envoyRoot } from '../protos.js';
+import { envoyRoot, TYPE_URL } from '../protos.js';
 import { ResourceDecoder, type DecodedResource } from './resource-decoder.js';
 
 export type { DecodedResource } from './resource-decoder.js';
 
 const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 const passBytes = (b: Buffer) => b;
+/** State-of-the-world types whose responses may leave out resources without deleting them (xDS protocol). */
+const PARTIAL_SOTW_TYPES: ReadonlySet<string> = new Set([TYPE_URL.route, TYPE_URL.endpoint]);
+const resourceName = (typeUrl: string, r: DecodedResource) => String(typeUrl === TYPE_URL.endpoint ? r.cluster_name : r.name);
 /** google.rpc.Code INVALID_ARGUMENT: what Envoy reports for config it rejects. */
 const INVALID_ARGUMENT = 3;
 
@@ -55,6 +58,8 @@ interface TypeSubscription {
   lastNack: { version: string; error: string } | undefined;
   /** Delta: the accepted resources and their versions, by name. */
   held: Map<string, { version: string; resource: DecodedResource }>;
+  /** SotW RDS/EDS: the accepted resources by name (a response may carry only some of them). */
+  sotwHeld: Map<string, DecodedResource>;
   /** Delta: the names the server was last told about (subscribe/unsubscribe are the difference). */
   announced: string[] | undefined;
 }
@@ -107,7 +112,7 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
 
   /** Starts (or replaces) the subscription for one type; empty names mean every resource (wildcard). */
   subscribe(typeUrl: string, names: string[], handler: ResponseHandler): void {
-    this.types.set(typeUrl, { names: [...names].sort(), handler, decoder: new ResourceDecoder(typeUrl), acceptedVersion: '', lastNack: undefined, held: new Map(), announced: undefined });
+    this.types.set(typeUrl, { names: [...names].sort(), handler, decoder: new ResourceDecoder(typeUrl), acceptedVersion: '', lastNack: undefined, held: new Map(), sotwHeld: new Map(), announced: undefined });
     this.request(typeUrl);
   }
 
@@ -233,10 +238,18 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
     const response = messageTypes().response.decode(data) as unknown as { version_info: string; type_url: string; nonce: string; resources: AnyMessage[] };
     const sub = this.types.get(response.type_url);
     if (!sub) return;
-    this.settle(response.type_url, sub, response.version_info, response.nonce, () => {
+    let merged: Map<string, DecodedResource> | undefined;
+    const accepted = this.settle(response.type_url, sub, response.version_info, response.nonce, () => {
       checkTypes(response.resources, response.type_url);
-      return sub.decoder.decodeAll(response.resources.map((any) => any.value));
+      const decoded = sub.decoder.decodeAll(response.resources.map((any) => any.value));
+      if (!PARTIAL_SOTW_TYPES.has(response.type_url)) return decoded;
+      // RDS and EDS: what a response leaves out is kept, as long as it is still subscribed to.
+      const wanted = new Set(sub.names);
+      merged = new Map([...sub.sotwHeld].filter(([name]) => wanted.has(name)));
+      for (const r of decoded) merged.set(resourceName(response.type_url, r), r);
+      return [...merged.values()];
     });
+    if (accepted && merged) sub.sotwHeld = merged;
   }
 
   private receiveDelta(data: Buffer): void {

@@ -1,5 +1,14 @@
-// State-of-the-world xDS: every response carries the full set the client subscribed to, versioned
-// by the snapshot. A NACKed version is recorded and never sent again; stale nonces are ignored.
+// State-of-the-world xDS: every response is versioned by the snapshot. A NACKed version is
+// recorded and never sent again; stale nonces are ignored.
+//
+// Listener, Cluster and ScopedRouteConfiguration responses carry the full set the client
+// subscribed to (what is absent is deleted). RouteConfiguration and ClusterLoadAssignment
+// responses need not: the xDS protocol says their absence deletes nothing, so after the first
+// full response only the resources that differ from what the client was sent go out (a change
+// to one route among 10,000 is one small RouteConfiguration, not all of them). A NACK, or a new
+// set of names, makes the next response full again.
+import { WILDCARD_TYPES } from '../cache/snapshot-cache.js';
+import type { EncodedResource } from '../cache/encode.js';
 import { Subscription } from './subscription.js';
 import { XdsStream } from './stream-base.js';
 import { decodeSotwRequest, encodeSotwResponse } from './wire.js';
@@ -9,6 +18,10 @@ interface TypeState {
   nonce: string;
   sentVersion: string | undefined;
   nackedVersion: string | undefined;
+  /** RDS/EDS: name → version the client holds once it accepts what it was sent; undefined = send everything next. */
+  sent: Map<string, string> | undefined;
+  /** RDS/EDS: the nonce of the last response that carried everything subscribed. */
+  lastFullNonce: number;
 }
 
 export class SotwStream extends XdsStream {
@@ -21,13 +34,22 @@ export class SotwStream extends XdsStream {
     if (typeUrl === undefined) return;
     let state = this.types.get(typeUrl);
     const first = state === undefined;
-    if (!state) this.types.set(typeUrl, (state = { subscription: new Subscription(typeUrl), nonce: '', sentVersion: undefined, nackedVersion: undefined }));
-    // A reply to an older response than the latest we sent says nothing about the current state.
-    if (req.responseNonce !== '' && req.responseNonce !== state.nonce) return;
+    if (!state) this.types.set(typeUrl, (state = { subscription: new Subscription(typeUrl), nonce: '', sentVersion: undefined, nackedVersion: undefined, sent: undefined, lastFullNonce: 0 }));
+    if (req.responseNonce !== '' && req.responseNonce !== state.nonce) {
+      // A reply to an older response says nothing about the current state, except that a refused
+      // response not yet superseded by a full one leaves the client without resources the later,
+      // partial ones assumed it had.
+      if (req.errorDetail && state.sent && Number(req.responseNonce) > state.lastFullNonce) {
+        state.sent = undefined;
+        this.push(typeUrl, state, true);
+      }
+      return;
+    }
     if (req.responseNonce !== '') {
       const node = this.node!;
       if (req.errorDetail) {
         state.nackedVersion = state.sentVersion;
+        state.sent = undefined;
         this.deps.status.nacked(node.id, node.cluster, typeUrl, state.sentVersion ?? '', req.errorDetail.message);
         this.deps.log.warn('xDS NACK', { node: node.id, typeUrl, version: state.sentVersion, error: req.errorDetail.message });
       } else {
@@ -35,6 +57,7 @@ export class SotwStream extends XdsStream {
       }
     }
     const changed = state.subscription.replace(typeUrl, req.resourceNames);
+    if (changed) state.sent = undefined;
     this.push(typeUrl, state, first || changed);
   }
 
@@ -43,13 +66,28 @@ export class SotwStream extends XdsStream {
     if (state) this.push(typeUrl, state, false);
   }
 
-  private push(typeUrl: string, state: TypeState, subscriptionChanged: boolean): void {
+  private push(typeUrl: string, state: TypeState, force: boolean): void {
     const snapshot = this.deps.cache.get(this.group, typeUrl);
     if (!snapshot) return;
-    if (!subscriptionChanged && (snapshot.version === state.sentVersion || snapshot.version === state.nackedVersion)) return;
-    const resources = [];
-    for (const resource of snapshot.resources.values()) if (state.subscription.wants(resource.name)) resources.push(resource);
+    if (!force && (snapshot.version === state.sentVersion || snapshot.version === state.nackedVersion)) return;
+    const resources: EncodedResource[] = [];
+    const wants = (r: EncodedResource) => state.subscription.wants(r.name);
+    let full = false;
+    if (WILDCARD_TYPES.has(typeUrl)) {
+      for (const r of snapshot.resources.values()) if (wants(r)) resources.push(r);
+    } else if (state.sent === undefined) {
+      full = true;
+      state.sent = new Map();
+      for (const r of snapshot.resources.values()) if (wants(r)) resources.push(r);
+    } else {
+      const sent = state.sent;
+      // In line with the previous version: only what the cache says changed can differ.
+      const candidates = state.sentVersion === snapshot.previousVersion ? [...snapshot.changed].map((name) => snapshot.resources.get(name)!) : snapshot.resources.values();
+      for (const r of candidates) if (wants(r) && sent.get(r.name) !== r.version) resources.push(r);
+    }
     state.nonce = this.nextNonce();
+    if (full) state.lastFullNonce = Number(state.nonce);
+    if (state.sent) for (const r of resources) state.sent.set(r.name, r.version);
     state.sentVersion = snapshot.version;
     this.send(encodeSotwResponse(snapshot.version, typeUrl, state.nonce, resources));
   }
