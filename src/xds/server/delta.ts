@@ -102,7 +102,9 @@ export class DeltaStream extends XdsStream {
       if (!state.subscription.wants(resource.name) || state.expected.get(resource.name) === resource.version) return;
       if (state.refused.get(resource.name) !== resource.version) changed.push(resource);
     };
-    if (snapshot && state.basis !== undefined && state.basis === snapshot.previousVersion) {
+    if (snapshot && state.basis === snapshot.version) {
+      // In line with this very version (an ACK, a repeated request): nothing in the cache is new.
+    } else if (snapshot && state.basis !== undefined && state.basis === snapshot.previousVersion) {
       // In line with the previous version: only what the cache says changed can differ.
       for (const name of snapshot.changed) consider(snapshot.resources.get(name)!);
       for (const name of snapshot.removed) if (state.expected.has(name)) removed.push(name);
