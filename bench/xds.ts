@@ -1,11 +1,14 @@
 // `npm run bench:xds`: time and memory to push 1,000 and 10,000 services (clusters, assignments,
 // listeners, routes) to one client over state-of-the-world and Delta ADS, and the time for one
 // route change among them to reach the client. The client here only frames and counts responses,
-// so the figures are the server's. Translation is incremental, as in `gatehouse up`: one long-lived
-// Translator, revision specs shared between states the way the controller shares them.
+// so the figures are the server's. A route change is timed two ways: as `gatehouse up` makes it
+// (a long-lived Translator given the whole desired state again, revision specs shared between
+// states the way the controller shares them) and through the IncrementalTranslator (that route
+// only, as a producer that knows what changed makes it).
 // BENCH_SIZES=1000,10000 to choose sizes, CHANGES (default 11) how many route changes to time.
 import * as grpc from '@grpc/grpc-js';
 import { Translator } from '../src/translate/index.js';
+import { IncrementalTranslator } from '../src/translate/incremental.js';
 import type { RevisionSpec } from '../src/model/desired.js';
 import { startXdsServer, TYPE_URL } from '../src/xds/index.js';
 import { envoyRoot } from '../src/xds/protos.js';
@@ -120,39 +123,66 @@ for (const n of sizes) {
   const clusterNames = translation.endpoints.map((e) => String(e.cluster_name));
   const routeConfigNames = translation.routes.map((r) => String(r.name));
 
+  // The incremental translator starts from the same state: flushing it changes nothing.
+  const incremental = new IncrementalTranslator(state.domain, state.listeners);
+  for (const r of state.revisions.values()) incremental.setRevision(r);
+  for (const r of state.routes) incremental.setRoute(r);
+  incremental.flush(xds.cache);
+  const route0 = state.routes[0]!;
+
   for (const delta of [false, true]) {
     const stream = new CountingStream(xds.port, delta);
     t0 = process.hrtime.bigint();
     const total = await stream.subscribeAll(clusterNames, routeConfigNames);
     const pushMs = ms(t0);
+    process.stdout.write(`${n} services  ${delta ? 'delta' : 'sotw '}  initial push ${pushMs.toFixed(1)} ms (${mib(total)} MiB)\n`);
 
-    // One route change among n, several times: re-translate, update the cache, wait for the
-    // client to get it, ACK it. Medians, because one change can meet a garbage collection.
-    const translateTimes: number[] = [];
-    const changeTimes: number[] = [];
-    let responses = '';
-    for (let i = 0; i < changes; i++) {
-      const changed = manyServices(n, i % 2 === 0 ? 60 : 70);
-      t0 = process.hrtime.bigint();
-      const next = translator.translate(changed);
-      translateTimes.push(ms(t0));
-      const t1 = process.hrtime.bigint();
+    /** Times `changes` route changes made by `change` (which returns its translate time): cache, delivery, ACK. */
+    const timeChanges = async (label: string, change: (split: number) => number) => {
+      const translateTimes: number[] = [];
+      const changeTimes: number[] = [];
+      let responses = '';
+      for (let i = 0; i < changes; i++) {
+        const t1 = process.hrtime.bigint();
+        translateTimes.push(change(i % 2 === 0 ? 60 : 70));
+        // Only the route's RouteConfigurations change; anything else arriving would be wasted work.
+        const received: Array<{ typeUrl: string; nonce: string; size: number }> = [];
+        do received.push(await stream.next());
+        while (received[received.length - 1]!.typeUrl !== TYPE_URL.route);
+        changeTimes.push(ms(t1) - translateTimes[i]!);
+        for (const r of received) stream.ack(r.typeUrl, r.nonce, r.typeUrl === TYPE_URL.route ? routeConfigNames : r.typeUrl === TYPE_URL.endpoint ? clusterNames : []);
+        responses = received.map((r) => `${r.typeUrl.split('.').pop()} ${(r.size / 1024).toFixed(0)} KiB`).join(', ');
+      }
+      process.stdout.write(
+        `${n} services  ${delta ? 'delta' : 'sotw '}  one route change, ${label} (p50 of ${changes}): translate ${median(translateTimes).toFixed(1)} ms` +
+          ` + cache and delivery ${median(changeTimes).toFixed(1)} ms (max ${Math.max(...changeTimes).toFixed(1)} ms; responses: ${responses})\n`,
+      );
+    };
+    const timed = (f: () => void) => {
+      const start = process.hrtime.bigint();
+      f();
+      return ms(start);
+    };
+
+    // What `gatehouse up` does: the whole desired state again, changes found by key.
+    xds.cache.setTranslation(translator.translate(state)); // (re)establishes the cache's same-places fast path
+    await timeChanges('full state', (split) => {
+      const changed = manyServices(n, split);
+      let next!: ReturnType<Translator['translate']>;
+      const translateMs = timed(() => (next = translator.translate(changed)));
       xds.cache.setTranslation(next);
-      // Only the route's RouteConfigurations change; anything else arriving would be wasted work.
-      const received: Array<{ typeUrl: string; nonce: string; size: number }> = [];
-      do received.push(await stream.next());
-      while (received[received.length - 1]!.typeUrl !== TYPE_URL.route);
-      changeTimes.push(ms(t1));
-      for (const r of received) stream.ack(r.typeUrl, r.nonce, r.typeUrl === TYPE_URL.route ? routeConfigNames : r.typeUrl === TYPE_URL.endpoint ? clusterNames : []);
-      responses = received.map((r) => `${r.typeUrl.split('.').pop()} ${(r.size / 1024).toFixed(0)} KiB`).join(', ');
-    }
-    process.stdout.write(
-      `${n} services  ${delta ? 'delta' : 'sotw '}  initial push ${pushMs.toFixed(1)} ms (${mib(total)} MiB)` +
-        `  one route change (p50 of ${changes}): translate ${median(translateTimes).toFixed(1)} ms + cache and delivery ${median(changeTimes).toFixed(1)} ms` +
-        ` (max ${Math.max(...changeTimes).toFixed(1)} ms; responses: ${responses})\n`,
-    );
-    stream.close();
+      return translateMs;
+    });
     xds.cache.setTranslation(translator.translate(state));
+    // What a producer that knows the change does: that route only.
+    await timeChanges('incremental', (split) => {
+      const translateMs = timed(() => incremental.setRoute(route(route0.name, [{ revisionName: `${route0.name}-00001`, percent: split }, { revisionName: `${route0.name}-00002`, percent: 100 - split }])));
+      incremental.flush(xds.cache);
+      return translateMs;
+    });
+    incremental.setRoute(route0);
+    incremental.flush(xds.cache);
+    stream.close();
   }
   process.stdout.write(`${n} services  translate ${translateMs.toFixed(1)} ms, first encode into the cache ${encodeMs.toFixed(1)} ms, cache heap +${mib(heapAfter - heapBefore)} MiB, rss ${mib(process.memoryUsage().rss)} MiB\n`);
   await xds.close();

@@ -31,3 +31,9 @@ export function revisionAssignments(routing: RevisionRouting): EnvoyResource[] {
   const publicEndpoints = routing.mode === 'serve' && routing.pods.length > 0 ? routing.pods : routing.activators;
   return [assignment(revisionClusterName(namespace, name), publicEndpoints), assignment(privateClusterName(namespace, name), routing.pods)];
 }
+
+/** What revisionAssignments reads besides the (immutable) spec's names: equal keys, equal assignments. */
+export function assignmentKey(r: RevisionRouting): string {
+  const list = (endpoints: Endpoint[]) => endpoints.map((e) => `${e.host}:${e.port}`).join(',');
+  return `${r.spec.namespace}/${r.spec.name}|${r.mode}|${list(r.pods)}|${list(r.activators)}`;
+}

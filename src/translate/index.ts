@@ -2,9 +2,9 @@
 // A Translator remembers what it produced per route and per revision and hands back the very same
 // objects while their inputs stay the same, so that encoding (which memoizes on identity) and the
 // xDS push only pay for what changed. `translate` is the pure, memo-free form.
-import type { DesiredState, RevisionRouting, RevisionSpec } from '../model/desired.js';
+import type { DesiredState, RevisionSpec } from '../model/desired.js';
 import { revisionClusters } from './cluster.js';
-import { revisionAssignments } from './endpoint.js';
+import { assignmentKey, revisionAssignments } from './endpoint.js';
 import { ingressListeners } from './listener.js';
 import { routeInputs, routeInputsKey, routeVirtualHosts } from './route.js';
 import { routeResources, type RouteResources } from './route-resources.js';
@@ -88,12 +88,6 @@ export class Translator {
     for (const table of [this.routes, this.ingress, this.clusters, this.assignments]) table.endPass();
     return { listeners, scopedRoutes: scopes, routes: routeConfigs, clusters, endpoints, routeHashes };
   }
-}
-
-/** What revisionAssignments reads besides the (immutable) spec's names. */
-function assignmentKey(r: RevisionRouting): string {
-  const list = (endpoints: RevisionRouting['pods']) => endpoints.map((e) => `${e.host}:${e.port}`).join(',');
-  return `${r.spec.namespace}/${r.spec.name}|${r.mode}|${list(r.pods)}|${list(r.activators)}`;
 }
 
 /** Pure: the same state always gives equal resources. */

@@ -26,7 +26,8 @@ export interface RouteInputs {
   timeouts: Record<string, number>;
 }
 
-export function routeInputs(route: RouteSpec, state: DesiredState): RouteInputs {
+/** `state` needs only the domain and the revisions (an IncrementalTranslator passes its own). */
+export function routeInputs(route: RouteSpec, state: Pick<DesiredState, 'domain' | 'revisions'>): RouteInputs {
   const timeouts: Record<string, number> = {};
   for (const t of route.traffic) {
     const revision = state.revisions.get(revisionKey(route.namespace, t.revisionName));

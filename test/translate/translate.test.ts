@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { checkSnapshotConsistency, fromStruct, translate, Translator, type EnvoyResource } from '../../src/translate/index.js';
+import { IncrementalTranslator } from '../../src/translate/incremental.js';
+import { SnapshotCache } from '../../src/xds/cache/snapshot-cache.js';
 import fc from 'fast-check';
 import { TYPE_URL, validateResource } from '../../src/xds/index.js';
 import { typeForUrl } from '../../src/xds/protos.js';
@@ -251,5 +253,62 @@ test('a long-lived Translator gives what a fresh translate gives, over any seque
       }
     }),
     { numRuns: 200 },
+  );
+});
+
+test('the IncrementalTranslator, fed any sequence of changes, leaves the cache holding what translate() of the same state gives', () => {
+  // Specs with different timeouts, so that routes depend on which revisions exist.
+  const specs = ['a-00001', 'a-00002', 'b-00001', 'b-a-00001'].map((n, i) => revision(n, { timeoutSeconds: 10 * (i + 1) }));
+  const routeNames = ['a', 'b', 'b-a'];
+  const op = fc.oneof(
+    fc.record({
+      kind: fc.constant('setRoute' as const),
+      name: fc.constantFrom(...routeNames),
+      targets: fc.subarray(specs.map((s) => s.name), { minLength: 1, maxLength: 2 }),
+      split: fc.integer({ min: 0, max: 100 }),
+      // "a" tagged "b" claims b-a.default.example.com, which route "b-a" claims too.
+      tag: fc.option(fc.constantFrom('b', 'blue')),
+      local: fc.boolean(),
+    }),
+    fc.record({ kind: fc.constant('removeRoute' as const), name: fc.constantFrom(...routeNames) }),
+    fc.record({ kind: fc.constant('setRevision' as const), spec: fc.constantFrom(...specs), serve: fc.boolean(), pods: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }) }),
+    fc.record({ kind: fc.constant('removeRevision' as const), spec: fc.constantFrom(...specs) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { minLength: 1, maxLength: 15 }), (ops) => {
+      const model = desired([], []);
+      const incremental = new IncrementalTranslator(model.domain, model.listeners);
+      const cache = new SnapshotCache();
+      for (const o of ops) {
+        if (o.kind === 'setRoute') {
+          const traffic = o.targets.map((revisionName, i) => ({ revisionName, percent: o.targets.length === 1 ? 100 : i === 0 ? o.split : 100 - o.split, ...(i === o.targets.length - 1 && o.tag ? { tag: o.tag } : {}) }));
+          const spec = route(o.name, traffic, o.local ? 'cluster-local' : 'external');
+          model.routes = [...model.routes.filter((r) => r.name !== o.name), spec];
+          incremental.setRoute(spec);
+        } else if (o.kind === 'removeRoute') {
+          model.routes = model.routes.filter((r) => r.name !== o.name);
+          incremental.removeRoute('default', o.name);
+        } else if (o.kind === 'setRevision') {
+          const r = routing(o.spec, o.serve ? 'serve' : 'proxy', o.pods.map((port) => pod(port)));
+          model.revisions.set(`default/${o.spec.name}`, r);
+          incremental.setRevision(r);
+        } else {
+          model.revisions.delete(`default/${o.spec.name}`);
+          incremental.removeRevision('default', o.spec.name);
+        }
+        incremental.flush(cache);
+        const full = translate(model);
+        const expected = new SnapshotCache();
+        expected.setTranslation(full);
+        for (const typeUrl of [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.scopedRoute, TYPE_URL.route]) {
+          const got = cache.get('', typeUrl);
+          const want = expected.get('', typeUrl)!;
+          assert.deepEqual([...(got?.resources.keys() ?? [])].sort(), [...want.resources.keys()].sort(), typeUrl);
+          assert.equal(got?.version ?? want.version, want.version, `${typeUrl} content`);
+        }
+        for (const [key, hash] of full.routeHashes) assert.equal(incremental.routeHash('default', key.split('/')[1]!), hash);
+      }
+    }),
+    { numRuns: 300 },
   );
 });

@@ -92,21 +92,55 @@ export class SnapshotCache {
   /** Replaces one type's resources for a group; returns whether anything changed. */
   setResources(typeUrl: string, resources: readonly EnvoyResource[], group = DEFAULT_GROUP): boolean {
     const encoder = this.encoder(group, typeUrl);
-    let byType = this.groups.get(group);
-    if (!byType) this.groups.set(group, (byType = new Map()));
-    const previous = byType.get(typeUrl);
+    const previous = this.get(group, typeUrl);
     const lastInput = this.inputs.get(group)?.get(typeUrl);
     let step = previous && lastInput ? this.samePlaces(encoder, previous, lastInput, resources) : undefined;
     step ??= this.rebuild(encoder, previous, resources);
     let inputs = this.inputs.get(group);
     if (!inputs) this.inputs.set(group, (inputs = new Map()));
     inputs.set(typeUrl, { resources, names: step.names });
+    return this.commit(group, typeUrl, encoder, previous, step);
+  }
+
+  /**
+   * Changes some of one type's resources, by name, and leaves the others: what an incremental
+   * producer (IncrementalTranslator) sends. Costs what it touches. Returns whether anything changed.
+   */
+  updateResources(typeUrl: string, upserts: readonly EnvoyResource[], removals: readonly string[], group = DEFAULT_GROUP): boolean {
+    const encoder = this.encoder(group, typeUrl);
+    const previous = this.get(group, typeUrl);
+    // The live map no longer matches the last array given to setResources.
+    this.inputs.get(group)?.delete(typeUrl);
+    const live = (previous?.resources as Map<string, EncodedResource> | undefined) ?? new Map<string, EncodedResource>();
+    const step: Step = { resources: live, names: [], changed: new Set(), replaced: [], removed: [] };
+    for (const resource of upserts) {
+      const encoded = encoder.encode(resource);
+      const before = live.get(encoded.name);
+      if (before === encoded) continue;
+      if (before) step.replaced.push([encoded.name, before.version]);
+      step.changed.add(encoded.name);
+      live.set(encoded.name, encoded);
+    }
+    for (const name of removals) {
+      const before = live.get(name);
+      if (!before || step.changed.has(name)) continue;
+      step.replaced.push([name, before.version]);
+      step.removed.push(name);
+      live.delete(name);
+    }
+    return this.commit(group, typeUrl, encoder, previous, step);
+  }
+
+  /** Records a step as the type's new snapshot, with its version, and tells the watchers. */
+  private commit(group: string, typeUrl: string, encoder: ResourceEncoder, previous: TypeSnapshot | undefined, step: Step): boolean {
     if (previous && step.changed.size === 0 && step.removed.length === 0) return false;
     let version = previous ? previous.version : EMPTY_VERSION;
     for (const [name, old] of step.replaced) version = xorHex(version, entryHash(name, old));
     for (const name of step.changed) version = xorHex(version, entryHash(name, step.resources.get(name)!.version));
     for (const name of step.removed) encoder.forget(name);
     if (previous && version === previous.version) return false; // re-encoded to the same bytes
+    let byType = this.groups.get(group);
+    if (!byType) this.groups.set(group, (byType = new Map()));
     byType.set(typeUrl, { version, resources: step.resources, previousVersion: previous?.version, changed: step.changed, removed: step.removed });
     this.notify(group, typeUrl);
     return true;
