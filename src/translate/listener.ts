@@ -52,15 +52,16 @@ function scopedRouting(listener: string): Record<string, unknown> {
   };
 }
 
+/** The HTTP connection manager of the ingress listener `name`. */
+export function ingressConnectionManager(name: string): Record<string, unknown> {
+  return connectionManager(name, scopedRouting(name));
+}
+
 function ingressListener(name: string, address: string, port: number): EnvoyResource {
   return {
     name,
     address: { socket_address: { address, port_value: port } },
-    filter_chains: [
-      {
-        filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: connectionManager(name, scopedRouting(name)) }],
-      },
-    ],
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: ingressConnectionManager(name) }] }],
   };
 }
 

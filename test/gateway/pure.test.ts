@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compileCluster, compileListener, compileRouteConfiguration, compileScopes, ConfigErrors, scopeKeyOf, type ListenerConfig, type RouteTable, type ScopeKeyFragmentBuilder } from '../../src/gateway/compile.js';
 import { applyMutations, computeScopeKey, findVirtualHost, matchRoute, pickTarget, requestAuthority, routeRequest, routingHost } from '../../src/gateway/match.js';
-import { TYPE_URL } from '../../src/xds/protos.js';
+import { ingressConnectionManager } from '../../src/translate/listener.js';
 
 const route = (name: string, match: Record<string, unknown>, cluster = name) => ({ name, match, route: { cluster } });
 
@@ -121,37 +121,8 @@ test('unsupported config is refused with its field path', () => {
 const ADS = { ads: {}, resource_api_version: 'V3' };
 const LISTENER_HEADER = 'x-gatehouse-listener';
 
-/** The HttpConnectionManager translate emits for an ingress listener. */
-function scopedHcm(listener: string): Record<string, any> {
-  return {
-    '@type': TYPE_URL.httpConnectionManager,
-    stat_prefix: listener,
-    codec_type: 'AUTO',
-    strip_any_host_port: true,
-    scoped_routes: {
-      name: listener,
-      scope_key_builder: {
-        fragments: [
-          { header_value_extractor: { name: ':authority', element_separator: ':', index: 0 } },
-          { header_value_extractor: { name: LISTENER_HEADER, index: 0 } },
-        ],
-      },
-      rds_config_source: ADS,
-      scoped_rds: { scoped_rds_config_source: ADS },
-    },
-    early_header_mutation_extensions: [
-      {
-        name: 'envoy.http.early_header_mutation.header_mutation',
-        typed_config: {
-          '@type': TYPE_URL.earlyHeaderMutation,
-          mutations: [{ append: { header: { key: LISTENER_HEADER, value: listener }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }],
-        },
-      },
-    ],
-    upgrade_configs: [{ upgrade_type: 'websocket' }],
-    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.router } }],
-  };
-}
+/** The HttpConnectionManager translate emits for an ingress listener (a copy the test may change). */
+const scopedHcm = (listener: string): Record<string, any> => structuredClone(ingressConnectionManager(listener));
 
 const listenerWith = (name: string, hcm: Record<string, unknown>) => ({
   name,
