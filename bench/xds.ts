@@ -36,11 +36,18 @@ function manyServices(n: number, split = 100) {
   return desired(routes, revisions);
 }
 
+interface Received {
+  typeUrl: string;
+  nonce: string;
+  version: string;
+  size: number;
+}
+
 class CountingStream {
   private readonly call: grpc.ClientDuplexStream<Buffer, Buffer>;
   private readonly req: ReturnType<typeof envoyRoot>['lookupType'] extends (n: string) => infer T ? T : never;
-  private resolveNext: ((r: { typeUrl: string; nonce: string; size: number }) => void) | undefined;
-  private readonly backlog: Array<{ typeUrl: string; nonce: string; size: number }> = [];
+  private resolveNext: ((r: Received) => void) | undefined;
+  private readonly backlog: Received[] = [];
 
   constructor(port: number, private readonly delta: boolean) {
     const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
@@ -54,8 +61,8 @@ class CountingStream {
     // Read only the small fields of each response; the resources are left as bytes.
     const head = root.lookupType(delta ? 'envoy.service.discovery.v3.DeltaDiscoveryResponse' : 'envoy.service.discovery.v3.DiscoveryResponse');
     this.call.on('data', (data: Buffer) => {
-      const m = head.decode(data) as unknown as { type_url: string; nonce: string };
-      const item = { typeUrl: m.type_url, nonce: m.nonce, size: data.length };
+      const m = head.decode(data) as unknown as { type_url: string; nonce: string; version_info?: string };
+      const item = { typeUrl: m.type_url, nonce: m.nonce, version: m.version_info ?? '', size: data.length };
       if (this.resolveNext) {
         const r = this.resolveNext;
         this.resolveNext = undefined;
@@ -69,7 +76,7 @@ class CountingStream {
     this.call.write(Buffer.from(this.req.encode(this.req.fromObject({ node: { id: 'bench', cluster: 'bench' }, ...fields })).finish()));
   }
 
-  next(): Promise<{ typeUrl: string; nonce: string; size: number }> {
+  next(): Promise<Received> {
     const queued = this.backlog.shift();
     if (queued) return Promise.resolve(queued);
     return new Promise((resolve) => (this.resolveNext = resolve));
@@ -89,13 +96,14 @@ class CountingStream {
       this.send(this.delta ? { type_url: typeUrl, resource_names_subscribe: names } : { type_url: typeUrl, resource_names: names });
       const r = await this.next();
       total += r.size;
-      this.send(this.delta ? { type_url: typeUrl, response_nonce: r.nonce } : { type_url: typeUrl, resource_names: names, response_nonce: r.nonce });
+      this.ack(typeUrl, r, names);
     }
     return total;
   }
 
-  ack(typeUrl: string, nonce: string, names: string[]): void {
-    this.send(this.delta ? { type_url: typeUrl, response_nonce: nonce } : { type_url: typeUrl, resource_names: names, response_nonce: nonce });
+  /** ACKs a response; SotW restates the names and the version it now holds. */
+  ack(typeUrl: string, r: Received, names: string[]): void {
+    this.send(this.delta ? { type_url: typeUrl, response_nonce: r.nonce } : { type_url: typeUrl, resource_names: names, response_nonce: r.nonce, version_info: r.version });
   }
 
   close(): void {
@@ -146,11 +154,11 @@ for (const n of sizes) {
         const t1 = process.hrtime.bigint();
         translateTimes.push(change(i % 2 === 0 ? 60 : 70));
         // Only the route's RouteConfigurations change; anything else arriving would be wasted work.
-        const received: Array<{ typeUrl: string; nonce: string; size: number }> = [];
+        const received: Received[] = [];
         do received.push(await stream.next());
         while (received[received.length - 1]!.typeUrl !== TYPE_URL.route);
         changeTimes.push(ms(t1) - translateTimes[i]!);
-        for (const r of received) stream.ack(r.typeUrl, r.nonce, r.typeUrl === TYPE_URL.route ? routeConfigNames : r.typeUrl === TYPE_URL.endpoint ? clusterNames : []);
+        for (const r of received) stream.ack(r.typeUrl, r, r.typeUrl === TYPE_URL.route ? routeConfigNames : r.typeUrl === TYPE_URL.endpoint ? clusterNames : []);
         responses = received.map((r) => `${r.typeUrl.split('.').pop()} ${(r.size / 1024).toFixed(0)} KiB`).join(', ');
       }
       process.stdout.write(
