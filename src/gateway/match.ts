@@ -34,6 +34,17 @@ export function firstHeaderValue(flat: readonly string[], lowerName: string): st
   return undefined;
 }
 
+/** A copy of a flat header list with the first `lowerName` header's value replaced (the list itself when it has none). */
+function withFirstValue(flat: readonly string[], lowerName: string, value: string): string[] {
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i]!.toLowerCase() !== lowerName) continue;
+    const out = [...flat];
+    out[i + 1] = value;
+    return out;
+  }
+  return flat as string[];
+}
+
 /** The authority as Envoy sees it: Host for HTTP/1, :authority for HTTP/2 (Host when it has none). */
 export function requestAuthority(flat: readonly string[]): string | undefined {
   return firstHeaderValue(flat, 'host') ?? firstHeaderValue(flat, ':authority');
@@ -98,7 +109,7 @@ export interface RoutedRequest {
   rawHeaders: string[];
   /** The same, as an object (the input object when there are no early mutations). */
   headers: Headers;
-  /** Host, or :authority, as received (after early mutations). */
+  /** Host, or :authority, after early mutations and strip_any_host_port. */
   authority: string | undefined;
 }
 
@@ -120,11 +131,16 @@ export function routeRequest(
     flat = applyMutations(lowerCaseHeaders(rawHeaders), listener.earlyMutations);
     headers = undefined;
   }
-  const authority = requestAuthority(flat);
+  let authority = requestAuthority(flat);
+  if (listener.stripAnyHostPort && authority !== undefined && stripHostPort(authority) !== authority) {
+    // Envoy strips the port from the header itself, so the upstream sees the host without it too.
+    authority = stripHostPort(authority);
+    flat = withFirstValue(flat, 'host', authority);
+    headers = undefined;
+  }
   let table: RouteTable | undefined;
   if (listener.scoped) {
-    const normalized = authority !== undefined && listener.stripAnyHostPort ? stripHostPort(authority) : authority;
-    const key = computeScopeKey(listener.scoped.fragments, flat, normalized);
+    const key = computeScopeKey(listener.scoped.fragments, flat, authority);
     const scope = key === undefined ? undefined : (listener.scoped.inlineScopes ?? srdsScopes).byKey.get(key);
     table = scope && (scope.inlineRoutes ?? (scope.routeConfigName === undefined ? undefined : routeTables.get(scope.routeConfigName)));
   } else {

@@ -74,6 +74,7 @@ test('the embedded gateway routes by host with weights, headers, probes, timeout
   const seen = JSON.parse(tagged.body) as Record<string, string>;
   assert.equal(seen['knative-serving-revision'], 'hello-00002');
   assert.equal(seen['k-proxy-request'], undefined);
+  assert.equal(seen.host, 'candidate-hello.default.example.com', 'strip_any_host_port: the app sees the host without the port, as behind Envoy');
   assert.equal(seen['x-forwarded-proto'], 'http');
   assert.ok(seen['x-request-id']);
 
