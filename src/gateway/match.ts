@@ -131,11 +131,11 @@ export function routeRequest(
     flat = applyMutations(lowerCaseHeaders(rawHeaders), listener.earlyMutations);
     headers = undefined;
   }
-  let authority = requestAuthority(flat);
-  if (listener.stripAnyHostPort && authority !== undefined && stripHostPort(authority) !== authority) {
+  const received = requestAuthority(flat);
+  const authority = listener.stripAnyHostPort && received !== undefined ? stripHostPort(received) : received;
+  if (authority !== received) {
     // Envoy strips the port from the header itself, so the upstream sees the host without it too.
-    authority = stripHostPort(authority);
-    flat = withFirstValue(flat, 'host', authority);
+    flat = withFirstValue(flat, 'host', authority!);
     headers = undefined;
   }
   let table: RouteTable | undefined;
@@ -147,7 +147,7 @@ export function routeRequest(
     table = listener.inlineRoutes ?? (listener.routeConfigName === undefined ? undefined : routeTables.get(listener.routeConfigName));
   }
   if (!table) return undefined;
-  const vh = findVirtualHost(table, routingHost(authority, listener.stripAnyHostPort));
+  const vh = findVirtualHost(table, routingHost(authority, false)); // any port is gone already
   if (!vh) return undefined;
   headers ??= headerObject(flat);
   const route = matchRoute(vh, url, headers);

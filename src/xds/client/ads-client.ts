@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { Logger } from '../../log/logger.js';
 import { toStruct } from '../../translate/struct.js';
+import { resourceName } from '../cache/encode.js';
 import { envoyRoot, TYPE_URL } from '../protos.js';
 import { ResourceDecoder, type DecodedResource } from './resource-decoder.js';
 
@@ -23,7 +24,6 @@ const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 const passBytes = (b: Buffer) => b;
 /** State-of-the-world types whose responses may leave out resources without deleting them (xDS protocol). */
 const PARTIAL_SOTW_TYPES: ReadonlySet<string> = new Set([TYPE_URL.route, TYPE_URL.endpoint]);
-const resourceName = (typeUrl: string, r: DecodedResource) => String(typeUrl === TYPE_URL.endpoint ? r.cluster_name : r.name);
 /** google.rpc.Code INVALID_ARGUMENT: what Envoy reports for config it rejects. */
 const INVALID_ARGUMENT = 3;
 
