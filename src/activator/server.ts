@@ -1,20 +1,23 @@
 // The activator's request path: its own probes first, then the target revision from the headers
 // the gateway adds, a slot from that revision's throttler (waiting while pods start), and the
 // request forwarded to the granted pod with K-Proxy-Request so the pod counts it as proxied.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import http2, { type ClientHttp2Stream, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import net, { type AddressInfo } from 'node:net';
+import http, { type IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import client from 'prom-client';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import { closeServer, createAutoCodecServer, listen, type InboundRequest, type OutboundResponse } from '../http/auto-codec.js';
-import { H2Upstream, h2RequestHeaders, h2ResponseHeaders, pipeH2Body } from '../http/h2-upstream.js';
+import { rawResponse, type Upstream } from '../http/exchange.js';
+import { rawRequestHead } from '../http/forward-headers.js';
+import { H2Upstream } from '../http/h2-upstream.js';
 import { probeGet } from '../http/probe.js';
+import { spliceUpgrade } from '../http/upgrade.js';
 import type { Logger } from '../log/logger.js';
 import type { Endpoint } from '../model/desired.js';
 import { H_NETWORK_HASH, H_NETWORK_PROBE, H_PROXY_REQUEST, H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
-import { downstreamResponseHeaders, rawRequestHead, upstreamRequestHeaders } from '../http/forward-headers.js';
 import { RequestStats } from '../queue/stats.js';
+import { ActivatorExchange, type ActivatorContext } from './exchange.js';
 import type { RevisionSource } from './revision-source.js';
 import { StatPusher } from './stat-pusher.js';
 import { RevisionThrottler, type PodTracker, type SlotWaiter } from './throttler.js';
@@ -44,7 +47,7 @@ export interface Activator {
   close(): Promise<void>;
 }
 
-export const ACTIVATOR_TIMEOUT_BODY = 'activator request timeout';
+export { ACTIVATOR_TIMEOUT_BODY } from './exchange.js';
 
 /** Knative's activator probe of a pod: 200 "queue" within 300 ms. */
 async function probePod(e: Endpoint): Promise<boolean> {
@@ -61,7 +64,6 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
   const name = o.name ?? `activator-${o.index ?? 0}`;
   const throttlers = new Map<string, RevisionThrottler>();
   const stats = new Map<string, RequestStats>();
-  const pools = new Map<string, Pool>();
   const pusher = o.autoscalerUrl ? new StatPusher(o.autoscalerUrl, o.log) : undefined;
   // Plain counters on the request path; prom-client reads them when scraped.
   const proxied = new Map<string, number>();
@@ -117,17 +119,22 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
   }, 1000);
   reporter.unref();
 
-  const poolFor = (pod: PodTracker): Pool => {
-    let pool = pools.get(pod.address);
-    if (!pool) pools.set(pod.address, (pool = new Pool(`http://${pod.address}`, { headersTimeout: 0, bodyTimeout: 0 })));
-    return pool;
-  };
-
-  const h2Upstreams = new Map<string, H2Upstream>();
-  const h2For = (pod: PodTracker): H2Upstream => {
-    let upstream = h2Upstreams.get(pod.address);
-    if (!upstream) h2Upstreams.set(pod.address, (upstream = new H2Upstream(`http://${pod.address}`)));
-    return upstream;
+  // One Pool and one h2c session per pod address, made on first use.
+  const h1Upstreams = new Map<string, Upstream>();
+  const h2Upstreams = new Map<string, Upstream>();
+  const exchangeContext: ActivatorContext = {
+    upstreamFor(pod, h2) {
+      const byAddress = h2 ? h2Upstreams : h1Upstreams;
+      let upstream = byAddress.get(pod.address);
+      if (!upstream) {
+        const origin = `http://${pod.address}`;
+        upstream = h2 ? { h2: new H2Upstream(origin) } : { pool: new Pool(origin, { headersTimeout: 0, bodyTimeout: 0 }) };
+        byAddress.set(pod.address, upstream);
+      }
+      return upstream;
+    },
+    countProxied: (key) => proxied.set(key, (proxied.get(key) ?? 0) + 1),
+    countFailure,
   };
 
   /** The revision a routed request is for, or the reply that says why there is none. */
@@ -158,151 +165,16 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     const routed = routedRevision(req);
     if ('status' in routed) return plain(res, routed.status, routed.body);
     const { key, throttler } = routed;
-    const timeoutMs = (o.source.get(key)?.timeoutSeconds ?? 300) * 1000;
-    const s = statsFor(key);
-    const started = Date.now();
-    s.requestIn(started, false);
     // Scale from zero must not wait for the next tick: tell the autoscaler now.
     if (throttler.readyPods === 0) pusher?.push([wireStat(key, throttler.queued + 1, 1)]);
-    let done = false;
-    /** Ends the exchange with the pod, once one started (client gone, or the deadline passed). */
-    let cancelUpstream: (() => void) | undefined;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      clearTimeout(deadline);
-      s.requestOut(Date.now(), false);
-    };
-    const waiter: SlotWaiter = {
-      grant(pod) {
-        if (done) return throttler.release(pod);
-        forward(pod);
-      },
-    };
-    const deadline = setTimeout(() => {
-      throttler.cancel(waiter);
-      cancelUpstream?.();
-      if (!res.headersSent) plain(res, 504, ACTIVATOR_TIMEOUT_BODY + '\n');
-      else res.destroy();
-      countFailure(key, 'timeout');
-      finish();
-    }, timeoutMs);
-    res.once('close', () => {
-      // A response that completed is not a client leaving: nothing to cancel (and aborting costs).
-      if (done || res.writableFinished) return;
-      throttler.cancel(waiter);
-      cancelUpstream?.();
-      finish();
-    });
-    const podFailed = (pod: PodTracker, err: NodeJS.ErrnoException): void => {
-      if (done) return;
-      // Refused: the request never reached the pod, so it is safe to send it elsewhere.
-      if (err.code === 'ECONNREFUSED') {
-        throttler.markUnready(pod);
-        throttler.acquire(waiter);
-        return;
-      }
-      if (!res.headersSent) plain(res, 502, `the pod at ${pod.address} failed: ${err.message}\n`);
-      else res.destroy();
-      countFailure(key, 'pod_failed');
-      finish();
-    };
-    // HTTP/2 in, HTTP/2 out: gRPC keeps its trailers.
-    const forwardH2 = (pod: PodTracker): void => {
-      const h2req = req as Http2ServerRequest;
-      const h2res = res as Http2ServerResponse;
-      const headers = h2RequestHeaders(h2req, pod.address);
-      headers[H_PROXY_REQUEST] = 'activator';
-      let released = false;
-      const releaseOnce = () => {
-        if (!released) throttler.release(pod);
-        released = true;
-      };
-      let stream: ClientHttp2Stream;
-      try {
-        stream = h2For(pod).get().request(headers);
-      } catch (err) {
-        releaseOnce();
-        return podFailed(pod, err as NodeJS.ErrnoException);
-      }
-      cancelUpstream = () => stream.close(http2.constants.NGHTTP2_CANCEL);
-      h2req.pipe(stream);
-      stream.once('response', (h) => {
-        proxied.set(key, (proxied.get(key) ?? 0) + 1);
-        if (!h2res.destroyed) h2res.writeHead(Number(h[':status']), h2ResponseHeaders(h));
-      });
-      pipeH2Body(stream, h2res);
-      stream.once('end', () => {
-        h2res.end();
-        releaseOnce();
-        finish();
-      });
-      stream.once('error', (err: NodeJS.ErrnoException) => {
-        releaseOnce();
-        podFailed(pod, err);
-      });
-    };
-    const forward = (pod: PodTracker): void => {
-      if (req.httpVersionMajor === 2) return forwardH2(pod);
-      const h1req = req as IncomingMessage;
-      const h1res = res as ServerResponse;
-      const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-      const headers = upstreamRequestHeaders(h1req.rawHeaders, h1req.socket.remoteAddress, false);
-      headers.push(H_PROXY_REQUEST, 'activator');
-      let upstream: Dispatcher.DispatchController | undefined;
-      let released = false;
-      const releaseOnce = () => {
-        if (!released) throttler.release(pod);
-        released = true;
-      };
-      let cancelled = false;
-      cancelUpstream = () => {
-        cancelled = true;
-        upstream?.abort(new Error('request ended by the activator'));
-      };
-      // undici's handler API: the response is written straight to the client, with backpressure,
-      // without a promise, a body stream and a pipe per request.
-      poolFor(pod).dispatch(
-        { origin: `http://${pod.address}`, path: h1req.url ?? '/', method: h1req.method as Dispatcher.HttpMethod, headers, body: hasBody ? h1req : null },
-        {
-          onRequestStart(controller) {
-            upstream = controller;
-          },
-          onResponseStart(controller, statusCode, responseHeaders, statusMessage) {
-            if (statusCode < 200) return; // 1xx are not forwarded
-            proxied.set(key, (proxied.get(key) ?? 0) + 1);
-            if (h1res.destroyed) return;
-            h1res.writeHead(statusCode, statusMessage ?? '', downstreamResponseHeaders(responseHeaders));
-            h1res.on('drain', () => controller.resume());
-          },
-          onResponseData(controller, chunk) {
-            if (!h1res.write(chunk)) controller.pause();
-          },
-          onResponseEnd(_controller, trailers) {
-            if (trailers && Object.keys(trailers).length > 0) h1res.addTrailers(trailers as Record<string, string>);
-            h1res.end();
-            releaseOnce();
-            finish();
-          },
-          onResponseError(_controller, err: NodeJS.ErrnoException) {
-            releaseOnce();
-            if (cancelled) return finish(); // the deadline or the client ended it; they answered
-            if (!h1res.headersSent) return podFailed(pod, err);
-            h1res.destroy(); // the pod failed mid-response
-            finish();
-          },
-        },
-      );
-    };
-    throttler.acquire(waiter);
+    new ActivatorExchange(exchangeContext, req, res, key, throttler, statsFor(key)).begin((o.source.get(key)?.timeoutSeconds ?? 300) * 1000);
   };
 
   /** WebSocket (any HTTP/1.1 Upgrade): a slot at a pod, then the connection spliced to it. */
-  const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
+  const onUpgrade = (req: IncomingMessage, client: Duplex, upgradeHead: Buffer): void => {
     client.on('error', () => client.destroy());
-    const refuse = (status: string, body: string) => void client.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     const routed = routedRevision(req);
-    if ('status' in routed) return refuse('404 Not Found', routed.body);
+    if ('status' in routed) return void client.end(rawResponse(404, 'Not Found', routed.body));
     const { key, throttler } = routed;
     const s = statsFor(key);
     s.requestIn(Date.now(), false);
@@ -313,17 +185,10 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       grant(pod) {
         if (closed) return throttler.release(pod);
         holding = pod;
-        const upstream = net.connect({ host: pod.endpoint.host, port: pod.endpoint.port });
-        upstream.once('connect', () => {
-          proxied.set(key, (proxied.get(key) ?? 0) + 1);
-          upstream.write(rawRequestHead(req.method, req.url, [...req.rawHeaders, H_PROXY_REQUEST, 'activator']));
-          if (head.length > 0) upstream.write(head);
-          upstream.pipe(client);
-          client.pipe(upstream);
+        const head = rawRequestHead(req.method, req.url, [...req.rawHeaders, H_PROXY_REQUEST, 'activator']);
+        spliceUpgrade(client, upgradeHead, pod.endpoint.host, pod.endpoint.port, head, rawResponse(502, 'Bad Gateway', `the pod at ${pod.address} is not reachable\n`), {
+          opened: () => exchangeContext.countProxied(key),
         });
-        upstream.once('error', () => (upstream.bytesRead === 0 ? refuse('502 Bad Gateway', `the pod at ${pod.address} is not reachable\n`) : client.destroy()));
-        upstream.once('close', () => client.destroy());
-        client.once('close', () => upstream.destroy());
       },
     };
     client.once('close', () => {
@@ -406,8 +271,8 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       for (const t of throttlers.values()) t.close();
       for (const socket of sockets) socket.destroy();
       await closeServer(server);
-      for (const h2 of h2Upstreams.values()) h2.close();
-      await Promise.all([...pools.values()].map((p) => p.close()));
+      for (const u of h2Upstreams.values()) u.h2!.close();
+      await Promise.all([...h1Upstreams.values()].map((u) => u.pool!.close()));
     },
   };
 }

@@ -37,7 +37,9 @@ export function upstreamRequestHeaders(raw: string[], clientAddress: string | un
     const name = raw[i]!;
     if (name.charCodeAt(0) === 58 /* ':' */) continue; // h2 pseudo-headers
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || extra?.has(lower)) {
+    // Expect: 100-continue is answered here (Node sends the 100 itself), as Envoy does without
+    // proxy_100_continue; passed on, undici would refuse the request.
+    if (HOP_BY_HOP.has(lower) || extra?.has(lower) || lower === 'expect') {
       if (keepTeTrailers && lower === 'te' && raw[i + 1]!.trim().toLowerCase() === 'trailers') out.push('te', 'trailers');
       continue;
     }
@@ -55,23 +57,19 @@ export function upstreamRequestHeaders(raw: string[], clientAddress: string | un
   return out;
 }
 
-/** Response headers from the app (undici's object form) → a flat list without hop-by-hop names. */
+/** Response headers or trailers from the app (object form, lower-case names) → a flat list without pseudo- and hop-by-hop names. */
 export function downstreamResponseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
   const out: string[] = [];
   const connection = headers.connection;
   const extra = connection === undefined ? undefined : connectionTokens(['connection', String(connection)]);
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || extra?.has(name)) continue;
+    if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || extra?.has(name)) continue;
     const value = headers[name];
     if (value === undefined) continue;
     if (Array.isArray(value)) for (const v of value) out.push(name, v);
     else out.push(name, value);
   }
   return out;
-}
-
-export function isHopByHop(lowerName: string): boolean {
-  return HOP_BY_HOP.has(lowerName);
 }
 
 /** The request line and headers of an HTTP/1.1 request as bytes to write on a raw connection (Upgrade). */

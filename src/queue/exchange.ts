@@ -1,8 +1,10 @@
-// One proxied request, from arrival to the end of its response. The base class owns what every
-// request shares — breaker slot, stats, timeouts, client disconnect — and the two subclasses own
-// the upstream protocol: HTTP/1.1 through an undici Pool, HTTP/2 cleartext through one h2 session.
+// One request through the queue-proxy, from arrival to the end of its response: breaker slot,
+// stats and Knative's timeouts. The bytes (HTTP/1.1 through an undici Pool, HTTP/2 cleartext
+// through one h2 session) are moved by the shared proxy exchange.
 import type { Breaker, Waiter } from './breaker.js';
-import type { DeadlineTicker, Watched } from './deadlines.js';
+import type { DeadlineTicker, Watched } from '../http/deadlines.js';
+import { ProxyExchange, type Upstream } from '../http/exchange.js';
+import { upstreamRequestHeaders } from '../http/forward-headers.js';
 import type { RequestStats } from './stats.js';
 
 export type { InboundRequest, OutboundResponse } from '../http/auto-codec.js';
@@ -24,34 +26,30 @@ export interface ExchangeContext {
   ticker: DeadlineTicker;
   timeouts: ExchangeTimeouts;
   userAddress: string;
+  /** The app over HTTP/1.1 (requests that came as HTTP/1.1) and over h2c (those that came as HTTP/2). */
+  h1: Upstream;
+  h2: Upstream;
   record(statusCode: number, durationMs: number): void;
 }
 
 export const TIMEOUT_BODY = 'request timeout';
 export const QUEUE_FULL_BODY = 'pending request queue full';
 
-const EXCHANGE = Symbol('exchange');
-
-function onClientClose(this: OutboundResponse): void {
-  (this as unknown as { [EXCHANGE]: Exchange })[EXCHANGE].clientClosed();
-}
-
-export abstract class Exchange implements Waiter, Watched {
-  protected readonly startedAt = Date.now();
-  protected lastActivity = this.startedAt;
-  protected responseStarted = false;
-  private state: 'new' | 'queued' | 'active' | 'done' = 'new';
+export class QueueExchange extends ProxyExchange implements Waiter, Watched {
+  private readonly startedAt: number;
+  private state: 'new' | 'queued' | 'active' = 'new';
   private holdsSlot = false;
   private statusCode = 0;
 
   constructor(
-    protected readonly ctx: ExchangeContext,
-    protected readonly req: InboundRequest,
-    protected readonly res: OutboundResponse,
+    private readonly ctx: ExchangeContext,
+    req: InboundRequest,
+    res: OutboundResponse,
     private readonly proxied: boolean,
   ) {
-    (res as unknown as { [EXCHANGE]: Exchange })[EXCHANGE] = this;
-    res.once('close', onClientClose);
+    const now = Date.now();
+    super(req, res, now);
+    this.startedAt = now;
   }
 
   begin(): void {
@@ -60,7 +58,7 @@ export abstract class Exchange implements Waiter, Watched {
     const verdict = this.ctx.breaker ? this.ctx.breaker.acquire(this) : 'granted';
     if (verdict === 'granted') {
       this.holdsSlot = this.ctx.breaker !== undefined;
-      this.start();
+      this.forward();
     } else if (verdict === 'queued') {
       this.state = 'queued';
     } else {
@@ -71,16 +69,15 @@ export abstract class Exchange implements Waiter, Watched {
   /** The breaker hands us a slot after waiting in its queue. */
   grant(): void {
     this.holdsSlot = true;
-    if (this.state === 'done') {
-      this.releaseSlot();
-      return;
-    }
-    this.start();
+    if (this.ended) return this.releaseSlot();
+    this.forward();
   }
 
-  private start(): void {
+  private forward(): void {
     this.state = 'active';
-    this.forward();
+    const req = this.req;
+    const h2 = req.httpVersionMajor === 2;
+    this.send(h2 ? this.ctx.h2 : this.ctx.h1, upstreamRequestHeaders(req.rawHeaders, req.socket?.remoteAddress, h2));
   }
 
   private hasTimeouts(): boolean {
@@ -89,63 +86,35 @@ export abstract class Exchange implements Waiter, Watched {
   }
 
   onTick(now: number): boolean {
-    if (this.state === 'done') return false;
+    if (this.ended) return false;
     const t = this.ctx.timeouts;
     const expired =
       (t.revisionMs > 0 && now - this.startedAt >= t.revisionMs) ||
       (t.responseStartMs > 0 && !this.responseStarted && now - this.startedAt >= t.responseStartMs) ||
       (t.idleMs > 0 && now - this.lastActivity >= t.idleMs);
     if (!expired) return true;
-    // Answer first: aborting the upstream reports an error that must not become a 502.
-    if (this.responseStarted) this.fail();
-    else this.replyError(504, TIMEOUT_BODY);
-    this.abortUpstream();
+    if (!this.responseStarted) this.statusCode = 504;
+    this.timedOut(504, TIMEOUT_BODY + '\n');
     return false;
   }
 
-  protected get finished(): boolean {
-    return this.state === 'done';
+  private replyError(statusCode: number, body: string): void {
+    if (!this.res.headersSent) this.statusCode = statusCode;
+    this.reply(statusCode, body + '\n');
   }
 
-  clientClosed(): void {
-    if (this.state === 'done') return;
-    // The client left before the response ended: free the slot at once and stop the app's work.
-    this.finish();
-    this.abortUpstream();
+  protected override upstreamResponded(status: number): void {
+    this.statusCode = status;
   }
 
-  protected touch(): void {
-    this.lastActivity = Date.now();
+  protected upstreamFailed(err: NodeJS.ErrnoException): void {
+    if (err.code === 'ECONNREFUSED') this.replyError(502, `the app is not reachable at ${this.ctx.userAddress}: connection refused`);
+    else this.replyError(502, `the app failed to answer: ${err.message}`);
   }
 
-  /** Sends a short plain-text error unless the response has begun; then ends the exchange. */
-  protected replyError(statusCode: number, body: string): void {
-    if (!this.res.headersSent && !this.res.destroyed) {
-      this.statusCode = statusCode;
-      this.res.writeHead(statusCode, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body) + 1) });
-      this.res.end(body + '\n');
-    }
-    this.finish();
-  }
-
-  protected markResponseStart(statusCode: number): void {
-    this.responseStarted = true;
-    this.statusCode = statusCode;
-    this.touch();
-  }
-
-  /** The response can't be completed: cut the connection so the client sees it. */
-  protected fail(): void {
-    this.res.destroy();
-    this.finish();
-  }
-
-  protected finish(): void {
-    if (this.state === 'done') return;
-    const wasQueued = this.state === 'queued';
-    this.state = 'done';
+  protected finished(): void {
     if (this.hasTimeouts()) this.ctx.ticker.delete(this);
-    if (wasQueued && this.ctx.breaker && !this.holdsSlot) {
+    if (this.state === 'queued' && this.ctx.breaker && !this.holdsSlot) {
       if (!this.ctx.breaker.cancel(this)) this.holdsSlot = true;
     }
     this.releaseSlot();
@@ -160,7 +129,4 @@ export abstract class Exchange implements Waiter, Watched {
       this.ctx.breaker!.release();
     }
   }
-
-  protected abstract forward(): void;
-  protected abstract abortUpstream(): void;
 }

@@ -2,8 +2,8 @@
 // configured), the admin port and the two metrics ports. Probes are answered before anything else
 // runs, as in Knative's handler chain; ordinary requests go through stats, breaker and timeouts.
 import { readFileSync } from 'node:fs';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import http, { type IncomingMessage } from 'node:http';
+import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool } from '../http/undici-pool.js';
@@ -12,17 +12,15 @@ import type { Logger } from '../log/logger.js';
 import { closeServer, createAutoCodecServer, listen, plain } from '../http/auto-codec.js';
 import { Breaker } from './breaker.js';
 import type { QueueConfig } from './config.js';
-import { DeadlineTicker } from './deadlines.js';
+import { DeadlineTicker } from '../http/deadlines.js';
 import { Drainer } from './drain.js';
-import type { ExchangeContext, InboundRequest, OutboundResponse } from './exchange.js';
+import { QueueExchange, type ExchangeContext, type InboundRequest, type OutboundResponse } from './exchange.js';
 import { QueueMetrics } from './metrics.js';
 import { classifyProbe, type ProbeKind } from './probes.js';
 import { ReadinessChecker } from './readiness.js';
 import { RequestStats } from './stats.js';
-import { Http1Exchange } from './upstream-h1.js';
 import { H2Upstream } from '../http/h2-upstream.js';
-import { Http2Exchange } from './upstream-h2.js';
-import { spliceUpgrade } from './websocket.js';
+import { upgradeToApp } from './websocket.js';
 
 export interface QueueProxy {
   servingPort: number;
@@ -58,6 +56,8 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
     ticker: new DeadlineTicker(TIMEOUT_TICK_MS),
     timeouts: { revisionMs: config.revisionTimeoutMs, responseStartMs: config.responseStartTimeoutMs, idleMs: config.idleTimeoutMs },
     userAddress,
+    h1: { pool },
+    h2: { h2: h2Upstream },
     record: (code, ms) => metrics.record(code, ms),
   };
 
@@ -93,16 +93,12 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
     }
     drainer.touch();
     const proxied = h[H_PROXY_REQUEST] !== undefined;
-    if (req.httpVersionMajor === 2) {
-      new Http2Exchange(ctx, req as Http2ServerRequest, res as Http2ServerResponse, proxied, h2Upstream).begin();
-    } else {
-      new Http1Exchange(ctx, req as IncomingMessage, res as ServerResponse, proxied, pool).begin();
-    }
+    new QueueExchange(ctx, req, res, proxied).begin();
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     drainer.touch();
-    spliceUpgrade(ctx, config.userPort, req, socket, head, req.headers[H_PROXY_REQUEST] !== undefined);
+    upgradeToApp(ctx, config.userPort, req, socket, head, req.headers[H_PROXY_REQUEST] !== undefined);
   };
 
   // Serving port: sniff the first bytes so HTTP/1.1 and h2c prior knowledge share one socket.

@@ -1,13 +1,16 @@
 // WebSocket (and any HTTP/1.1 Upgrade) pass-through: after the breaker admits it, the connection
-// is spliced to the app byte for byte. No request timeout applies once upgraded.
+// is spliced to the app byte for byte.
 import type { IncomingMessage } from 'node:http';
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { rawResponse } from '../http/exchange.js';
 import { rawRequestHead } from '../http/forward-headers.js';
+import { spliceUpgrade } from '../http/upgrade.js';
 import type { Waiter } from './breaker.js';
 import { QUEUE_FULL_BODY, type ExchangeContext } from './exchange.js';
 
-export function spliceUpgrade(ctx: ExchangeContext, userPort: number, req: IncomingMessage, client: Duplex, head: Buffer, proxied: boolean): void {
+const APP_UNREACHABLE = rawResponse(502, 'Bad Gateway', 'the app is not reachable\n');
+
+export function upgradeToApp(ctx: ExchangeContext, userPort: number, req: IncomingMessage, client: Duplex, head: Buffer, proxied: boolean): void {
   const started = Date.now();
   ctx.stats.requestIn(started, proxied);
   let holds = false;
@@ -21,19 +24,7 @@ export function spliceUpgrade(ctx: ExchangeContext, userPort: number, req: Incom
     ctx.record(101, Date.now() - started);
   };
   const connect = () => {
-    if (closed) return;
-    const app = net.connect({ host: '127.0.0.1', port: userPort });
-    app.once('connect', () => {
-      app.write(rawRequestHead(req.method, req.url, req.rawHeaders));
-      if (head.length > 0) app.write(head);
-      app.pipe(client);
-      client.pipe(app);
-    });
-    app.once('error', () => {
-      if (!client.destroyed) client.end('HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nthe app is not reachable\n');
-    });
-    app.once('close', () => client.destroy());
-    client.once('close', () => app.destroy());
+    if (!closed) spliceUpgrade(client, head, '127.0.0.1', userPort, rawRequestHead(req.method, req.url, req.rawHeaders), APP_UNREACHABLE);
   };
   const waiter: Waiter = {
     grant() {
@@ -49,6 +40,6 @@ export function spliceUpgrade(ctx: ExchangeContext, userPort: number, req: Incom
     holds = ctx.breaker !== undefined;
     connect();
   } else if (verdict === 'rejected') {
-    client.end(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${QUEUE_FULL_BODY}\n`);
+    client.end(rawResponse(503, 'Service Unavailable', `${QUEUE_FULL_BODY}\n`));
   }
 }

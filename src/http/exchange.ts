@@ -1,0 +1,253 @@
+// One proxied request, written once for the gateway, the activator and the queue-proxy. The object
+// is undici's dispatch handler for HTTP/1.1 upstreams and the listener target of an HTTP/2
+// upstream stream, so forwarding allocates no closures. This class owns the bytes — request body,
+// response head, body and trailers, backpressure, ending both sides — and subclasses own the
+// decisions: where the request goes, what a failure answers, which slot is released at the end.
+import type { ServerResponse } from 'node:http';
+import http2, { type ClientHttp2Stream, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { Dispatcher } from 'undici';
+import type { InboundRequest, OutboundResponse } from './auto-codec.js';
+import { downstreamResponseHeaders } from './forward-headers.js';
+import type { H2Upstream } from './h2-upstream.js';
+
+type Controller = Dispatcher.DispatchController;
+type HeaderObject = Record<string, string | string[] | undefined>;
+
+/** Where a request can go: an undici Pool (HTTP/1.1) or one shared h2c session. */
+export interface Upstream {
+  pool?: Dispatcher | undefined;
+  h2?: H2Upstream | undefined;
+}
+
+const EXCHANGE = Symbol('exchange');
+type Tagged = { [EXCHANGE]: ProxyExchange };
+const exchangeOf = (o: object): ProxyExchange => (o as Tagged)[EXCHANGE];
+
+// Listeners shared by every request: `this` is the response or the upstream stream, tagged with its exchange.
+function onClientClose(this: OutboundResponse): void {
+  exchangeOf(this).clientClosed();
+}
+function onClientDrain(this: OutboundResponse): void {
+  exchangeOf(this).clientDrained();
+}
+function onH2Response(this: ClientHttp2Stream, headers: IncomingHttpHeaders): void {
+  const status = Number(headers[':status']);
+  if (status >= 200) exchangeOf(this).responseStart(status, downstreamResponseHeaders(headers), undefined);
+}
+function onH2Data(this: ClientHttp2Stream, chunk: Buffer): void {
+  exchangeOf(this).responseData(chunk, this);
+}
+function onH2Trailers(this: ClientHttp2Stream, trailers: IncomingHttpHeaders): void {
+  exchangeOf(this).responseTrailers(trailers);
+}
+function onH2End(this: ClientHttp2Stream): void {
+  exchangeOf(this).responseEnd();
+}
+function onH2Error(this: ClientHttp2Stream, err: Error): void {
+  // A session that could not connect cancels its streams; report why it could not (ECONNREFUSED...).
+  const cause = (err as NodeJS.ErrnoException).code === 'ERR_HTTP2_STREAM_CANCEL' ? (err.cause as Error | undefined) : undefined;
+  exchangeOf(this).upstreamError(cause ?? err);
+}
+
+/** Whether the request carries a body to forward. */
+export function hasRequestBody(req: InboundRequest): boolean {
+  if (req.httpVersionMajor === 2) return req.method !== 'GET' && req.method !== 'HEAD' && !req.readableEnded;
+  const h = req.headers;
+  return h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined;
+}
+
+function headerObject(flat: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!.toLowerCase();
+    const prior = out[name];
+    out[name] = prior === undefined ? flat[i + 1]! : ([] as string[]).concat(prior, flat[i + 1]!);
+  }
+  return out;
+}
+
+/** A whole plain-text HTTP/1.1 response for a raw socket (upgrade refusals), closing the connection. */
+export function rawResponse(status: number, reason: string, body: string): string {
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
+  /** The upstream's final response head arrived (1xx don't count). */
+  protected responseStarted = false;
+  /** Date.now() of the last response byte from the upstream. */
+  protected lastActivity: number;
+  private controller: Controller | undefined;
+  private h2Stream: ClientHttp2Stream | undefined;
+  private over = false;
+
+  constructor(
+    protected readonly req: InboundRequest,
+    protected readonly res: OutboundResponse,
+    now: number,
+  ) {
+    this.lastActivity = now;
+    (res as unknown as Tagged)[EXCHANGE] = this;
+    res.once('close', onClientClose);
+  }
+
+  // ── what subclasses decide ──
+
+  /** Called once when the exchange ends, however it ends: release what the request holds. */
+  protected abstract finished(): void;
+  /** The upstream failed before its response began: answer, retry or give up. */
+  protected abstract upstreamFailed(err: NodeJS.ErrnoException): void;
+  /** The response head arrived with this status. */
+  protected upstreamResponded(_status: number): void {}
+  /** The response headers for the client (a flat list); override to rewrite them. */
+  protected responseHeaders(flat: string[]): string[] {
+    return flat;
+  }
+
+  // ── forwarding ──
+
+  /** Sends the request to `upstream` with these request headers (a flat name/value list). */
+  protected send(upstream: Upstream, headers: string[]): void {
+    this.controller = undefined;
+    this.h2Stream = undefined;
+    const req = this.req;
+    if (upstream.h2) return this.sendH2(upstream.h2, headers);
+    upstream.pool!.dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: hasRequestBody(req) ? req : null }, this);
+  }
+
+  private sendH2(h2: H2Upstream, flat: string[]): void {
+    const req = this.req;
+    const out: OutgoingHttpHeaders = headerObject(flat);
+    out[':method'] = req.method;
+    out[':path'] = req.url;
+    out[':scheme'] = 'http';
+    const host = out.host;
+    delete out.host;
+    out[':authority'] = (host as string | undefined) ?? (req.headers[':authority'] as string | undefined) ?? h2.authority;
+    let stream: ClientHttp2Stream;
+    try {
+      stream = h2.get().request(out);
+    } catch (err) {
+      return this.upstreamError(err as Error);
+    }
+    (stream as unknown as Tagged)[EXCHANGE] = this;
+    this.h2Stream = stream;
+    stream.on('response', onH2Response);
+    stream.on('data', onH2Data);
+    stream.on('trailers', onH2Trailers);
+    stream.on('end', onH2End);
+    stream.on('error', onH2Error);
+    req.pipe(stream);
+  }
+
+  /** Stops the upstream exchange (deadline passed, client gone); its error report is then ignored. */
+  protected abortUpstream(): void {
+    this.controller?.abort(new Error('request ended by the proxy'));
+    this.h2Stream?.close(http2.constants.NGHTTP2_CANCEL);
+  }
+
+  // ── ending ──
+
+  protected get ended(): boolean {
+    return this.over;
+  }
+
+  protected end(): void {
+    if (this.over) return;
+    this.over = true;
+    this.finished();
+  }
+
+  /** A short plain-text answer unless the response has begun; then the exchange ends. */
+  protected reply(status: number, body: string): void {
+    const res = this.res;
+    if (!res.headersSent && !res.destroyed) {
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
+      res.end(body);
+    }
+    this.end();
+  }
+
+  /** The response cannot be completed: cut the client's stream so it sees that. */
+  protected fail(): void {
+    this.res.destroy();
+    this.end();
+  }
+
+  /** A deadline passed: answer `status` if nothing was sent yet, else cut; stop the upstream. */
+  protected timedOut(status: number, body: string): void {
+    if (this.over) return;
+    // Answer first: aborting the upstream reports an error that must not become another answer.
+    if (this.responseStarted) this.fail();
+    else this.reply(status, body);
+    this.abortUpstream();
+  }
+
+  clientClosed(): void {
+    if (this.over) return;
+    // The client left before the response ended: free what the request holds and stop the upstream.
+    this.end();
+    this.abortUpstream();
+  }
+
+  clientDrained(): void {
+    this.controller?.resume();
+    this.h2Stream?.resume();
+  }
+
+  upstreamError(err: Error): void {
+    if (this.over) return;
+    if (this.responseStarted || this.res.destroyed) return this.fail();
+    this.upstreamFailed(err as NodeJS.ErrnoException);
+  }
+
+  responseStart(status: number, flat: string[], statusMessage: string | undefined): void {
+    this.responseStarted = true;
+    this.upstreamResponded(status);
+    const res = this.res;
+    if (res.destroyed) return;
+    const headers = this.responseHeaders(flat);
+    if (this.req.httpVersionMajor === 2) (res as Http2ServerResponse).writeHead(status, headerObject(headers));
+    else if (statusMessage) (res as ServerResponse).writeHead(status, statusMessage, headers);
+    else (res as ServerResponse).writeHead(status, headers);
+    res.on('drain', onClientDrain);
+  }
+
+  responseData(chunk: Buffer, source: { pause(): unknown }): void {
+    this.lastActivity = Date.now();
+    if (!(this.res as ServerResponse).write(chunk)) source.pause();
+  }
+
+  responseTrailers(trailers: HeaderObject): void {
+    const flat = downstreamResponseHeaders(trailers);
+    if (flat.length > 0) this.res.addTrailers(headerObject(flat));
+  }
+
+  responseEnd(): void {
+    if (this.over) return;
+    this.res.end();
+    this.end();
+  }
+
+  // ── undici's DispatchHandler ──
+
+  onRequestStart(controller: Controller): void {
+    this.controller = controller;
+  }
+
+  onResponseStart(_controller: Controller, statusCode: number, headers: HeaderObject, statusMessage?: string): void {
+    if (statusCode >= 200) this.responseStart(statusCode, downstreamResponseHeaders(headers), statusMessage);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.responseData(chunk, controller);
+  }
+
+  onResponseEnd(_controller: Controller, trailers: HeaderObject): void {
+    if (trailers) this.responseTrailers(trailers);
+    this.responseEnd();
+  }
+
+  onResponseError(_controller: Controller, err: Error): void {
+    this.upstreamError(err);
+  }
+}

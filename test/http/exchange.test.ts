@@ -1,0 +1,194 @@
+// The shared proxy exchange against real upstreams on loopback: HTTP/1.1 through an undici Pool and
+// h2c through one session, from HTTP/1.1 and HTTP/2 clients.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { Pool } from 'undici';
+import { closeServer, createAutoCodecServer, listen, type InboundRequest, type OutboundResponse } from '../../src/http/auto-codec.js';
+import { ProxyExchange, type Upstream } from '../../src/http/exchange.js';
+import { upstreamRequestHeaders } from '../../src/http/forward-headers.js';
+import { H2Upstream } from '../../src/http/h2-upstream.js';
+
+class TestExchange extends ProxyExchange {
+  static finishedCount = 0;
+  failures: string[] = [];
+  constructor(req: InboundRequest, res: OutboundResponse, private readonly upstream: Upstream) {
+    super(req, res, Date.now());
+  }
+  go(): void {
+    this.send(this.upstream, upstreamRequestHeaders(this.req.rawHeaders, this.req.socket?.remoteAddress, this.req.httpVersionMajor === 2));
+  }
+  protected finished(): void {
+    TestExchange.finishedCount++;
+  }
+  protected upstreamFailed(err: NodeJS.ErrnoException): void {
+    this.reply(502, `upstream failed: ${err.code}`);
+  }
+  protected override responseHeaders(flat: string[]): string[] {
+    return [...flat, 'x-proxied', 'yes'];
+  }
+}
+
+async function upstreamApp(): Promise<{ port: number; closedStreams: () => number; stop(): Promise<void> }> {
+  let closed = 0;
+  const handle = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    res.once('close', () => closed++);
+    if (req.url === '/echo') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      req.pipe(res as NodeJS.WritableStream);
+    } else if (req.url === '/trailers') {
+      res.writeHead(200, { 'content-type': 'application/grpc' });
+      res.addTrailers({ 'grpc-status': '0' });
+      res.end('ok');
+    } else if (req.url === '/forever') {
+      res.writeHead(200);
+      (res as http.ServerResponse).write('first');
+    } else {
+      res.writeHead(201, 'Made It', { 'x-app': 'a' });
+      res.end(`hello ${req.headers['x-forwarded-for'] ?? ''} ${req.headers.expect ?? 'no-expect'}`);
+    }
+  };
+  const { front, sockets } = createAutoCodecServer(handle);
+  const port = await listen(front, 0, '127.0.0.1');
+  return {
+    port,
+    closedStreams: () => closed,
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await closeServer(front);
+    },
+  };
+}
+
+async function proxyTo(upstream: Upstream): Promise<{ port: number; stop(): Promise<void> }> {
+  const { front, sockets } = createAutoCodecServer((req, res) => new TestExchange(req, res, upstream).go());
+  const port = await listen(front, 0, '127.0.0.1');
+  return {
+    port,
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await closeServer(front);
+    },
+  };
+}
+
+function h1(port: number, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; message: string; headers: http.IncomingHttpHeaders; body: string; trailers: NodeJS.Dict<string> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ port, host: '127.0.0.1', path, method: body ? 'POST' : 'GET', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, message: res.statusMessage!, headers: res.headers, body: Buffer.concat(chunks).toString(), trailers: res.trailers }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('HTTP/1.1 through a Pool: status line, rewritten headers, streamed body, X-Forwarded-For, Expect answered here', async () => {
+  const app = await upstreamApp();
+  const pool = new Pool(`http://127.0.0.1:${app.port}`);
+  const proxy = await proxyTo({ pool });
+  try {
+    const plain = await h1(proxy.port, '/');
+    assert.equal(plain.status, 201);
+    assert.equal(plain.message, 'Made It');
+    assert.equal(plain.headers['x-app'], 'a');
+    assert.equal(plain.headers['x-proxied'], 'yes');
+    assert.equal(plain.body, 'hello 127.0.0.1 no-expect');
+    const big = Buffer.alloc(3_000_000, 7);
+    const echoed = await h1(proxy.port, '/echo', big);
+    assert.equal(echoed.status, 200);
+    assert.equal(echoed.body.length, big.length);
+    // curl sends Expect: 100-continue for large bodies; the app never sees it (undici would refuse it).
+    const expect = await h1(proxy.port, '/', Buffer.from('abc'), { expect: '100-continue' });
+    assert.equal(expect.status, 201);
+    assert.equal(expect.body, 'hello 127.0.0.1 no-expect');
+  } finally {
+    await proxy.stop();
+    await pool.close();
+    await app.stop();
+  }
+});
+
+test('h2c upstream: HTTP/2 and HTTP/1.1 clients, trailers kept end to end', async () => {
+  const app = await upstreamApp();
+  const h2 = new H2Upstream(`http://127.0.0.1:${app.port}`);
+  const proxy = await proxyTo({ h2 });
+  const client = http2.connect(`http://127.0.0.1:${proxy.port}`);
+  try {
+    const stream = client.request({ ':path': '/trailers', te: 'trailers' });
+    stream.end();
+    const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+    const [trailers] = (await once(stream, 'trailers')) as [http2.IncomingHttpHeaders];
+    assert.equal(headers[':status'], 200);
+    assert.equal(headers['x-proxied'], 'yes');
+    assert.equal(trailers['grpc-status'], '0');
+    const viaH1 = await h1(proxy.port, '/');
+    assert.equal(viaH1.status, 201);
+    assert.equal(viaH1.body, 'hello 127.0.0.1 no-expect');
+  } finally {
+    client.close();
+    h2.close();
+    await proxy.stop();
+    await app.stop();
+  }
+});
+
+test('an upstream that refuses the connection reaches upstreamFailed; the exchange ends once', async () => {
+  const closedPort = await new Promise<number>((resolve) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+  const pool = new Pool(`http://127.0.0.1:${closedPort}`);
+  const h2 = new H2Upstream(`http://127.0.0.1:${closedPort}`);
+  const before = TestExchange.finishedCount;
+  const viaPool = await proxyTo({ pool });
+  const viaH2 = await proxyTo({ h2 });
+  try {
+    for (const proxy of [viaPool, viaH2]) {
+      const res = await h1(proxy.port, '/');
+      assert.equal(res.status, 502);
+      assert.equal(res.body, 'upstream failed: ECONNREFUSED');
+    }
+    assert.equal(TestExchange.finishedCount - before, 2);
+  } finally {
+    await viaPool.stop();
+    await viaH2.stop();
+    h2.close();
+    await pool.close();
+  }
+});
+
+test('a client that leaves mid-response stops the upstream request', async () => {
+  const app = await upstreamApp();
+  const pool = new Pool(`http://127.0.0.1:${app.port}`);
+  const h2 = new H2Upstream(`http://127.0.0.1:${app.port}`);
+  try {
+    for (const upstream of [{ pool }, { h2 }] as Upstream[]) {
+      const proxy = await proxyTo(upstream);
+      const closedBefore = app.closedStreams();
+      await new Promise<void>((resolve) => {
+        const req = http.get({ port: proxy.port, host: '127.0.0.1', path: '/forever', agent: false }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+      });
+      for (const deadline = Date.now() + 5000; app.closedStreams() === closedBefore; ) {
+        assert.ok(Date.now() < deadline, 'the upstream request was not stopped');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await proxy.stop();
+    }
+  } finally {
+    h2.close();
+    await pool.close();
+    await app.stop();
+  }
+});
