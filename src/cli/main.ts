@@ -1,6 +1,7 @@
 // `gatehouse <command>`: parses arguments and hands off to each component's entry point.
 import { Command, Option } from 'commander';
 import { parseLevel, setLogLevel } from '../log/logger.js';
+import { USAGE_EXIT_CODE } from './args.js';
 import { registerCommands } from './commands.js';
 
 const program = new Command('gatehouse')
@@ -14,5 +15,10 @@ const program = new Command('gatehouse')
     setLogLevel(level);
   });
 
+// A wrong argument prints one line and the command's usage, never a stack, and exits 2.
+program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : USAGE_EXIT_CODE));
 registerCommands(program);
+for (const command of program.commands) {
+  command.showHelpAfterError(`Usage: gatehouse ${command.name()} ${command.usage()}\n(\`gatehouse ${command.name()} --help\` explains every option)`);
+}
 await program.parseAsync(process.argv);

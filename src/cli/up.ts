@@ -1,31 +1,24 @@
 // `gatehouse up` and `gatehouse status`: the whole data plane on this machine from a file of
 // Knative Services, and the view of what it is doing.
 import type { Command } from 'commander';
-
-function port(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} "${value}" is not a port number (0-65535)`);
-    return n;
-  };
-}
+import { numberArg, portArg } from './args.js';
 
 export function register(program: Command): void {
   program
     .command('up')
     .description('serve Knative Services from a YAML file: xDS server, embedded gateway, prober, activator, autoscaler and local pods')
     .option('-f, --file <services.yaml>', 'Knative serving.knative.dev/v1 Services and Routes (default: the bundled example)')
-    .option('--gateway-port <port>', 'the gateway listener for external routes', port('--gateway-port'), 8080)
-    .option('--local-gateway-port <port>', 'the gateway listener for cluster-local routes', port('--local-gateway-port'), 8081)
-    .option('--xds-port <port>', 'the xDS server (Envoy: envoy/bootstrap.yaml)', port('--xds-port'), 18000)
-    .option('--admin-port <port>', 'loopback admin API (/status) that `gatehouse status` reads', port('--admin-port'), 9000)
+    .option('--gateway-port <port>', 'the gateway listener for external routes', portArg, 8080)
+    .option('--local-gateway-port <port>', 'the gateway listener for cluster-local routes', portArg, 8081)
+    .option('--xds-port <port>', 'the xDS server (Envoy: envoy/bootstrap.yaml)', portArg, 18000)
+    .option('--admin-port <port>', 'loopback admin API (/status) that `gatehouse status` reads', portArg, 9000)
     .option('--domain <domain>', 'external hosts are {service}.{namespace}.{domain}', 'example.com')
     .option('--no-gateway', 'do not run the embedded gateway (put Envoy with envoy/bootstrap.yaml in front instead)')
-    .option('--drain-quiet-seconds <s>', "queue-proxies' quiet period when a pod stops (Knative: 30)", '30')
-    .option('--tick-ms <ms>', 'autoscaler decision period (Knative: 2000)', '2000')
-    .option('--scale-to-zero-grace-seconds <s>', "config-autoscaler's scale-to-zero-grace-period (Knative: 30)", '30')
+    .option('--drain-quiet-seconds <s>', "queue-proxies' quiet period when a pod stops (Knative: 30)", numberArg(0, 3600), 30)
+    .option('--tick-ms <ms>', 'autoscaler decision period (Knative: 2000)', numberArg(10, 60_000), 2000)
+    .option('--scale-to-zero-grace-seconds <s>', "config-autoscaler's scale-to-zero-grace-period (Knative: 30)", numberArg(0, 3600), 30)
     .option('--allow-zero-initial-scale', "config-autoscaler's allow-zero-initial-scale: revisions may start at zero pods (initial-scale \"0\")")
-    .action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: string; tickMs: string; scaleToZeroGraceSeconds: string; allowZeroInitialScale?: boolean }) => {
+    .action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; allowZeroInitialScale?: boolean }) => {
       const { createLogger } = await import('../log/logger.js');
       const { ConfigError } = await import('../config/load.js');
       const { startUp } = await import('../up/orchestrator.js');
@@ -43,9 +36,9 @@ export function register(program: Command): void {
           adminPort: opts.adminPort,
           domain: opts.domain,
           embeddedGateway: opts.gateway,
-          drainQuietSeconds: Number(opts.drainQuietSeconds),
-          tickMs: Number(opts.tickMs),
-          autoscaler: { scaleToZeroGracePeriodMs: Number(opts.scaleToZeroGraceSeconds) * 1000, allowZeroInitialScale: opts.allowZeroInitialScale === true },
+          drainQuietSeconds: opts.drainQuietSeconds,
+          tickMs: opts.tickMs,
+          autoscaler: { scaleToZeroGracePeriodMs: opts.scaleToZeroGraceSeconds * 1000, allowZeroInitialScale: opts.allowZeroInitialScale === true },
           log,
         });
       } catch (err) {
@@ -53,7 +46,7 @@ export function register(program: Command): void {
           process.stderr.write(`${file}: ${err.message}\n`);
           process.exit(2);
         }
-        process.stderr.write(`gatehouse up: ${(err as Error).message}\n`);
+        process.stderr.write(`gatehouse up: ${(err as Error).message.split('\n').join('\n  ')}\n`);
         process.exit(1);
       }
       const say = (line: string) => process.stdout.write(line + '\n');
@@ -99,18 +92,38 @@ export function register(program: Command): void {
   program
     .command('status')
     .description('show services, revisions, traffic, pods, serving mode and gateway confirmations of a running `gatehouse up`')
-    .option('--admin-port <port>', 'the admin port of `gatehouse up`', port('--admin-port'), 9000)
+    .option('--admin-port <port>', 'the admin port of `gatehouse up`', portArg, 9000)
     .option('--json', 'print the JSON document the admin API serves')
+    .addHelpText('after', '\nExit status: 0 every service Ready, 1 no gatehouse up answers on the admin port, 2 bad arguments, 3 something is not Ready, 4 the configuration file has an error (the last good one keeps serving).')
     .action(async (opts: { adminPort: number; json?: boolean }) => {
-      const { renderStatus } = await import('../up/status.js');
+      const { renderStatus, isUpStatus, statusExitCode, STATUS_EXIT } = await import('../up/status.js');
+      const where = `127.0.0.1:${opts.adminPort}`;
+      const unreachable = (why: string) => {
+        process.stderr.write(`gatehouse status: ${why}\nIs \`gatehouse up\` running? Pass its --admin-port if it is not ${opts.adminPort}.\n`);
+        process.exit(STATUS_EXIT.unreachable);
+      };
       let body: string;
+      let statusCode: number;
       try {
-        const res = await fetch(`http://127.0.0.1:${opts.adminPort}/status`);
+        const res = await fetch(`http://${where}/status`, { signal: AbortSignal.timeout(5000) });
+        statusCode = res.status;
         body = await res.text();
       } catch (err) {
-        process.stderr.write(`cannot reach gatehouse up's admin API at 127.0.0.1:${opts.adminPort}: ${(err as Error).message}\nIs \`gatehouse up\` running? Pass its --admin-port if it is not ${opts.adminPort}.\n`);
-        process.exit(1);
+        const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+        return unreachable(`cannot reach gatehouse up's admin API at ${where}: ${cause}`);
       }
-      process.stdout.write(opts.json ? body : renderStatus(JSON.parse(body)));
+      let status: unknown;
+      try {
+        status = JSON.parse(body);
+      } catch {
+        // not JSON: checked below
+      }
+      if (statusCode !== 200 || !isUpStatus(status)) {
+        const { portHolder } = await import('../up/ports.js');
+        const holder = portHolder(opts.adminPort);
+        return unreachable(`something${holder ? ` (${holder})` : ''} answers at ${where}, but it is not gatehouse up's admin API: GET /status gave HTTP ${statusCode}`);
+      }
+      process.stdout.write(opts.json ? body : renderStatus(status));
+      process.exit(statusExitCode(status));
     });
 }

@@ -1,7 +1,8 @@
 // Knative `serving.knative.dev/v1` Services and Routes, as people write them, from a YAML file of
 // one or more documents. Every problem is collected — file, line, field path, what is expected —
 // so one run shows them all. Pure apart from reading the file.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 import { deciderSpecFor, KNATIVE_DEFAULTS, SettingsError, type GlobalAutoscalerConfig } from '../autoscaler/settings.js';
 import type { ContainerSpec } from '../model/desired.js';
@@ -72,7 +73,45 @@ export function loadConfigFile(file: string, autoscaler: GlobalAutoscalerConfig 
   } catch (err) {
     throw new ConfigError([`${file}: cannot read it: ${(err as Error).message}`]);
   }
-  return parseConfig(text, file, autoscaler, cache);
+  const resources = parseConfig(text, file, autoscaler, cache);
+  const problems = missingPaths(resources, path.dirname(path.resolve(file)));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return resources;
+}
+
+/**
+ * Relative paths in a container resolve from the folder of the YAML file (workingDir too, and
+ * command and args from workingDir when it is given), so a file copied elsewhere breaks them:
+ * name the resolved path of a workingDir, a command with a slash or the script of `node <script>`
+ * that does not exist.
+ */
+function missingPaths(resources: ResourceConfig[], fileDir: string): string[] {
+  const problems: string[] = [];
+  const at = 'spec.template.spec.containers[0]';
+  const rule = `relative paths in command, args and workingDir resolve from the folder of the file (${fileDir})`;
+  for (const r of resources) {
+    if (r.kind !== 'Service') continue;
+    const { command, args, workingDir } = r.template.container;
+    const cwd = workingDir === undefined ? fileDir : path.resolve(fileDir, workingDir);
+    if (workingDir !== undefined && !existsSync(cwd)) {
+      problems.push(`${r.source}: ${at}.workingDir: ${workingDir} resolves to ${cwd}, which does not exist; ${rule}`);
+      continue;
+    }
+    const argv = [...command, ...args];
+    const checks: Array<[string, string | undefined]> = [[`command[0]`, command[0]?.includes('/') ? command[0] : undefined]];
+    if (command[0] === 'node') {
+      const script = argv.slice(1).find((a) => !a.startsWith('-'));
+      const index = argv.indexOf(script ?? '');
+      const field = index < command.length ? `command[${index}]` : `args[${index - command.length}]`;
+      checks.push([field, script !== undefined && /\.[cm]?[jt]s$/.test(script) ? script : undefined]);
+    }
+    for (const [field, value] of checks) {
+      if (value === undefined) continue;
+      const resolved = path.resolve(cwd, value);
+      if (!existsSync(resolved)) problems.push(`${r.source}: ${at}.${field}: ${value} resolves to ${resolved}, which does not exist; ${workingDir === undefined ? rule : `relative paths resolve from workingDir (${cwd})`}`);
+    }
+  }
+  return problems;
 }
 
 /** Parsed documents by their text and first line: an edit re-parses only the documents it touched. */
@@ -99,12 +138,26 @@ function parseChunk(text: string, firstLine: number, file: string, autoscaler: G
   const resources: ResourceConfig[] = [];
   if (!Array.isArray(docs)) return { resources, problems: [`${file}:${firstLine}: not a YAML stream`] };
   for (const doc of docs) {
-    for (const e of doc.errors) problems.push(`${file}:${lines.linePos(e.pos[0]).line + firstLine - 1}: ${e.message.split('\n')[0]}`);
+    for (const e of doc.errors) problems.push(syntaxProblem(text, e.pos[0], e.message, lines, file, firstLine));
     if (doc.errors.length > 0 || doc.contents === null) continue;
     const resource = new DocReader(doc, file, lines, firstLine - 1, problems, autoscaler).resource();
     if (resource) resources.push(resource);
   }
   return { resources, problems };
+}
+
+/**
+ * "file:line:column: message" for a YAML syntax error, in the whole file's lines. The yaml
+ * library places indentation errors at the start of the line; the column given is the line's
+ * first non-blank character, the token that is out of place.
+ */
+function syntaxProblem(text: string, offset: number, message: string, lines: LineCounter, file: string, firstLine: number): string {
+  const pos = lines.linePos(offset);
+  const lineText = text.split('\n')[pos.line - 1] ?? '';
+  const col = lineText.slice(0, pos.col - 1).trim() === '' && lineText.trim() !== '' ? Math.max(pos.col, lineText.length - lineText.trimStart().length + 1) : pos.col;
+  const what = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  const near = lineText.trim() === '' ? '' : ` (at "${lineText.trim().slice(0, 40)}")`;
+  return `${file}:${pos.line + firstLine - 1}:${col}: ${what}${near}`;
 }
 
 export function parseConfig(text: string, file: string, autoscaler: GlobalAutoscalerConfig = KNATIVE_DEFAULTS, cache?: ParseCache): ResourceConfig[] {

@@ -22,6 +22,8 @@ import { LocalProcessRuntime } from '../runtime/index.js';
 import { Translator } from '../translate/index.js';
 import { startXdsServer, TYPE_URL, type XdsServer } from '../xds/index.js';
 import { superviseChild, type SupervisedChild } from './child.js';
+import { describeFailure } from './failure.js';
+import { checkPortsFree, PortInUseError, portInUse, type PortClaim } from './ports.js';
 import { buildStatus, type UpStatus } from './status.js';
 
 export interface UpOptions {
@@ -78,12 +80,28 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const readyWaiters = new Set<() => void>();
   const translator = new Translator();
 
-  const xds: XdsServer = await startXdsServer({ port: o.xdsPort, log });
+  // Every fixed port is checked before anything starts, and a start that fails later stops
+  // whatever it had started (undone in reverse; once `shutdown` exists, that does it all).
+  const claims: PortClaim[] = [
+    { port: o.xdsPort, flag: '--xds-port' },
+    { port: o.adminPort, flag: '--admin-port' },
+    ...(o.embeddedGateway ? [{ port: o.gatewayPort, flag: '--gateway-port' }, { port: o.localGatewayPort, flag: '--local-gateway-port' }] : []),
+  ];
+  await checkPortsFree(claims);
+  const undoOnFailure: Array<() => Promise<void>> = [];
+  const failStart = async (err: unknown): Promise<never> => {
+    for (const undo of undoOnFailure.reverse()) await undo().catch(() => {});
+    throw err;
+  };
+  const xds: XdsServer = await startXdsServer({ port: o.xdsPort, log }).catch((err: Error) => failStart(listenError(err, o.xdsPort, claims)));
+  undoOnFailure.push(() => xds.close());
   const runtime = new LocalProcessRuntime({ baseDir: path.dirname(file), drainQuietSeconds: o.drainQuietSeconds, log });
+  undoOnFailure.push(() => runtime.close());
   let multiscaler: Multiscaler | undefined;
   const receiver: StatReceiver = await startStatReceiver(0, '127.0.0.1', (stats) => {
     for (const s of stats) multiscaler?.recordActivatorStat(revisionKey(s.namespace, s.name), s.stat);
-  }, log);
+  }, log).catch(failStart);
+  undoOnFailure.push(() => receiver.close());
   // Activators are processes of their own (a core each under load) that learn revisions from the
   // xDS server like any activator and split each revision's pods (Knative's subsetting). Two by
   // default, so one restarting never leaves the path empty; each restarts on its own port.
@@ -99,7 +117,11 @@ export async function startUp(o: UpOptions): Promise<Up> {
     port = Number(child.started.port);
     return child;
   };
-  const activators = await Promise.all(Array.from({ length: activatorCount }, (_, i) => startActivatorProcess(i)));
+  const activatorStarts = await Promise.allSettled(Array.from({ length: activatorCount }, (_, i) => startActivatorProcess(i)));
+  const activators = activatorStarts.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  undoOnFailure.push(async () => void (await Promise.all(activators.map((a) => a.stop(5000)))));
+  const activatorFailure = activatorStarts.find((r) => r.status === 'rejected');
+  if (activatorFailure) await failStart(activatorFailure.reason);
   const activatorEndpoints: Endpoint[] = activators.map((a) => ({ host: '127.0.0.1', port: Number(a.started.port) }));
   // Like the kubelet: an activator that fails its readiness probe (draining, restarting) leaves
   // the endpoints until it answers again, so its drain finishes and nothing is sent to it.
@@ -152,7 +174,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
       if (pods.some((p) => p.phase === 'ready') || Math.max(spec.initialScale, spec.minScale) === 0) controller.revisionReady(rev.namespace, rev.name);
       else {
         const failure = pods.find((p) => p.lastFailure)?.lastFailure;
-        if (failure && !controller.isReady(key)) controller.revisionFailed(rev.namespace, rev.name, `${failure.process} exited (${failure.exitCode ?? failure.signal}): ${failure.lastLines.slice(-1)[0] ?? ''}`);
+        if (failure && !controller.isReady(key)) controller.revisionFailed(rev.namespace, rev.name, describeFailure(failure));
       }
     }
     // Routes: program the resolved ones; an unresolved change keeps the last programmed version.
@@ -259,6 +281,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     if (admin) await closeServer(admin);
     await xds.close();
   };
+  undoOnFailure.splice(0, undoOnFailure.length, shutdown);
   /** The embedded gateway plus every other connected node of the ingress cluster (e.g. Envoy). */
   const gatewayTargets = (): GatewayTarget[] => {
     const targets: GatewayTarget[] = [];
@@ -329,12 +352,12 @@ export async function startUp(o: UpOptions): Promise<Up> {
   sync();
 
   if (o.embeddedGateway) {
-    gateway = await startGateway({ xds: `127.0.0.1:${xds.port}`, nodeId: EMBEDDED_GATEWAY_ID, log });
+    gateway = await startGateway({ xds: `127.0.0.1:${xds.port}`, nodeId: EMBEDDED_GATEWAY_ID, log }).catch(failStart);
     await gateway.ready;
     const failed = gateway.status().listeners.filter((l) => l.error);
     if (failed.length > 0) {
-      await shutdown();
-      throw new Error(`the embedded gateway ${failed.map((l) => l.error).join('; ')}. Is another gatehouse up running? Choose free ports with --gateway-port and --local-gateway-port.`);
+      const first = failed[0]!;
+      await failStart(listenError(new Error(`the embedded gateway ${first.error}`), first.name === 'gatehouse-local' ? o.localGatewayPort : o.gatewayPort, claims));
     }
     scheduleSync();
   }
@@ -385,7 +408,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     if (req.url === '/healthz') return plain(res, 200, 'ok\n');
     plain(res, 404, 'not found; the admin API serves /status and /healthz\n');
   });
-  const adminPort = await listen(admin, o.adminPort, '127.0.0.1');
+  const adminPort = await listen(admin, o.adminPort, '127.0.0.1').catch((err: Error) => failStart(listenError(err, o.adminPort, claims)));
   const ports = gateway?.listenerPorts();
 
   return {
@@ -417,6 +440,13 @@ export async function startUp(o: UpOptions): Promise<Up> {
     },
     close: shutdown,
   };
+}
+
+/** A listen that failed because the port was taken (after the check: a race) names the port and its flag. */
+function listenError(err: Error, port: number, claims: PortClaim[]): Error {
+  const claim = claims.find((c) => c.port === port);
+  if (!claim || !/EADDRINUSE/.test(err.message)) return err;
+  return new PortInUseError([portInUse(claim)]);
 }
 
 /** A kubelet-style readiness probe: 200 within a second. */

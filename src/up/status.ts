@@ -9,6 +9,7 @@ import { revisionKey, routeHosts, tagHosts } from '../model/names.js';
 import type { GatewayTarget, Prober } from '../prober/prober.js';
 import type { PodRuntime } from '../runtime/index.js';
 import type { NodeStatus } from '../xds/index.js';
+import { describeFailure } from './failure.js';
 
 export interface UpStatus {
   config: { file: string; error?: string };
@@ -99,7 +100,7 @@ export function buildStatus(i: StatusInputs): UpStatus {
         draining: pods.filter((p) => p.phase === 'draining').length,
       },
       ...(sc ? { scaleReason: sc.reason } : i.watched.has(key) ? {} : { scaleReason: 'retired: no route sends traffic to it' }),
-      ...(failure ? { failure: `${failure.process} exited (${failure.exitCode ?? failure.signal}) at ${failure.at}: ${failure.lastLines.slice(-3).join(' | ')}` } : {}),
+      ...(failure ? { failure: `${describeFailure(failure)} (at ${failure.at})` } : {}),
       podList: pods.map((p) => ({
         name: p.name,
         phase: p.phase,
@@ -122,6 +123,21 @@ export function buildStatus(i: StatusInputs): UpStatus {
     return { id: g.id, connected: (node?.connectedStreams ?? 0) > 0, confirmed, nacks };
   });
   return { config: { file: i.file, ...(i.configError ? { error: i.configError } : {}) }, services, routes, revisions, gateways };
+}
+
+/** `gatehouse status` exit codes (docs/up.md). */
+export const STATUS_EXIT = { ready: 0, unreachable: 1, notReady: 3, configError: 4 } as const;
+
+export function statusExitCode(s: UpStatus): number {
+  if (s.config.error) return STATUS_EXIT.configError;
+  const allReady = s.services.every((svc) => svc.ready === 'True') && s.routes.every((r) => r.ready) && s.revisions.every((r) => r.ready || r.scaleReason?.startsWith('retired'));
+  return allReady ? STATUS_EXIT.ready : STATUS_EXIT.notReady;
+}
+
+/** Whether a JSON document has the shape of UpStatus (and so came from gatehouse up). */
+export function isUpStatus(v: unknown): v is UpStatus {
+  const s = v as Partial<UpStatus> | null;
+  return typeof s === 'object' && s !== null && typeof s.config?.file === 'string' && Array.isArray(s.services) && Array.isArray(s.routes) && Array.isArray(s.revisions) && Array.isArray(s.gateways);
 }
 
 /** The human view of the same document. */
