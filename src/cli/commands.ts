@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { register as registerActivator } from './activator.js';
 import { register as registerAutoscaler } from './autoscaler.js';
 import { register as registerBench } from './bench.js';
+import { register as registerController } from './controller.js';
 import { register as registerGateway } from './gateway.js';
 import { register as registerQueue } from './queue.js';
 import { register as registerUp } from './up.js';
@@ -15,4 +16,5 @@ export function registerCommands(program: Command): void {
   registerGateway(program);
   registerUp(program);
   registerBench(program);
+  registerController(program);
 }

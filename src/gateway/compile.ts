@@ -359,6 +359,8 @@ export interface RouteEntry {
   upgradeTypes: ReadonlySet<string> | undefined;
   /** retry_policy for connect failures: how many other endpoints to try (0 = none). */
   connectRetries: number;
+  /** host_rewrite_literal: the Host sent upstream. */
+  hostRewrite: string | undefined;
   requestHeaders: HeaderMutation;
   responseHeaders: HeaderMutation;
 }
@@ -446,7 +448,7 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
     errors.add(`${path}.route`, 'is required (direct_response and redirect are not supported)');
     return undefined;
   }
-  errors.unsupported(action, `${path}.route`, ['cluster', 'weighted_clusters', 'timeout', 'upgrade_configs', 'retry_policy']);
+  errors.unsupported(action, `${path}.route`, ['cluster', 'weighted_clusters', 'timeout', 'upgrade_configs', 'retry_policy', 'host_rewrite_literal']);
   let connectRetries = 0;
   if (action.retry_policy) {
     const policy = action.retry_policy as DecodedResource;
@@ -493,6 +495,7 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
     timeoutMs: durationMs(action.timeout) ?? ENVOY_DEFAULT_ROUTE_TIMEOUT_MS,
     upgradeTypes,
     connectRetries,
+    hostRewrite: typeof action.host_rewrite_literal === 'string' && action.host_rewrite_literal !== '' ? action.host_rewrite_literal : undefined,
     requestHeaders: headerMutation(r.request_headers_to_add, r.request_headers_to_remove, `${path}.request_headers_to_add`, errors),
     responseHeaders: headerMutation(r.response_headers_to_add, r.response_headers_to_remove, `${path}.response_headers_to_add`, errors),
   };

@@ -49,6 +49,7 @@ function resolve(listener: ListenerConfig, config: GatewayConfig, req: InboundRe
   if (routed.headers['x-forwarded-proto'] === undefined) headers.push('x-forwarded-proto', 'http');
   if (routed.headers['x-request-id'] === undefined) headers.push('x-request-id', randomUUID());
   headers = applyMutations(headers, [target.requestHeaders, route.requestHeaders, vh.requestHeaders, table.requestHeaders]);
+  if (route.hostRewrite !== undefined) headers = applyMutations(headers, [{ remove: [], add: [{ name: 'host', value: route.hostRewrite, action: 'OVERWRITE_IF_EXISTS_OR_ADD' }] }]);
   return { route, cluster: cluster!, upstream, headers, responseMutations: [route.responseHeaders, vh.responseHeaders, table.responseHeaders] };
 }
 

@@ -4,7 +4,7 @@ import type { Endpoint, RevisionRouting } from '../model/desired.js';
 import { privateClusterName, revisionClusterName } from '../model/names.js';
 import type { EnvoyResource } from './types.js';
 
-function assignment(clusterName: string, endpoints: Endpoint[]): EnvoyResource {
+export function assignment(clusterName: string, endpoints: Endpoint[]): EnvoyResource {
   return {
     cluster_name: clusterName,
     endpoints:
