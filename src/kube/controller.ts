@@ -118,19 +118,20 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
   const refreshBackend = (name: string, b: BackendEntry): boolean => {
     const next = backendResources(b.ref, services.get(b.ref.namespace, b.ref.service), serviceSlices(b.ref.namespace, b.ref.service));
     const json = JSON.stringify(next.assignment);
-    const changed = json !== b.assignmentJson || JSON.stringify(next.cluster) !== JSON.stringify(b.cluster);
-    if (JSON.stringify(next.cluster) !== JSON.stringify(b.cluster)) {
+    const clusterChanged = JSON.stringify(next.cluster) !== JSON.stringify(b.cluster);
+    const assignmentChanged = json !== b.assignmentJson;
+    if (clusterChanged) {
       b.cluster = next.cluster;
       xds.cache.updateResources(TYPE_URL.cluster, [b.cluster], []);
     }
-    if (json !== b.assignmentJson) {
+    if (assignmentChanged) {
       b.assignment = next.assignment;
       b.assignmentJson = json;
       xds.cache.updateResources(TYPE_URL.endpoint, [b.assignment], []);
+      log.debug('backend endpoints', { cluster: name, endpoints: next.endpoints.length });
     }
     b.problem = next.problem;
-    if (changed) log.debug('backend endpoints', { cluster: name, endpoints: next.endpoints.length });
-    return changed;
+    return clusterChanged || assignmentChanged;
   };
 
   const useBackends = (key: string, refs: BackendRef[]) => {
