@@ -2,7 +2,7 @@
 // pods start), the request forwarded there with K-Proxy-Request, the slot released at the end.
 // A pod that refuses the connection never saw the request, so the request waits for another.
 import type { InboundRequest, OutboundResponse } from '../http/auto-codec.js';
-import { ProxyExchange, type Upstream } from '../http/exchange.js';
+import { ProxyExchange, type ExchangeSettings, type Upstream } from '../http/exchange.js';
 import { upstreamRequestHeaders } from '../http/forward-headers.js';
 import { H_PROXY_REQUEST } from '../model/headers.js';
 import type { RequestStats } from '../queue/stats.js';
@@ -11,20 +11,16 @@ import type { PodTracker, RevisionThrottler, SlotWaiter } from './throttler.js';
 export const ACTIVATOR_TIMEOUT_BODY = 'activator request timeout';
 
 /** What a request needs from its activator; one instance per activator. */
-export interface ActivatorContext {
+export interface ActivatorContext extends ExchangeSettings {
   /** The pod over HTTP/1.1, or over h2c for requests that came as HTTP/2 (gRPC keeps its trailers). */
   upstreamFor(pod: PodTracker, h2: boolean): Upstream;
   countProxied(key: string): void;
   countFailure(key: string, reason: 'timeout' | 'pod_failed'): void;
 }
 
-function onDeadline(this: ActivatorExchange): void {
-  this.deadlinePassed();
-}
-
 export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
   private pod: PodTracker | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private deadline = 0;
 
   constructor(
     private readonly ctx: ActivatorContext,
@@ -34,12 +30,13 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
     private readonly throttler: RevisionThrottler,
     private readonly stats: RequestStats,
   ) {
-    super(req, res, Date.now());
+    super(ctx, req, res, Date.now());
   }
 
   begin(timeoutMs: number): void {
     this.stats.requestIn(this.lastActivity, false);
-    this.timer = setTimeout(onDeadline.bind(this), timeoutMs);
+    this.deadline = this.lastActivity + timeoutMs;
+    this.watch();
     this.throttler.acquire(this);
   }
 
@@ -53,10 +50,11 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
     this.send(this.ctx.upstreamFor(pod, h2), headers);
   }
 
-  deadlinePassed(): void {
-    if (this.ended) return;
+  protected override deadlines(now: number): boolean {
+    if (now < this.deadline) return true;
     this.ctx.countFailure(this.key, 'timeout');
     this.timedOut(504, ACTIVATOR_TIMEOUT_BODY + '\n');
+    return false;
   }
 
   protected override upstreamResponded(): void {
@@ -76,7 +74,6 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
   }
 
   protected finished(): void {
-    clearTimeout(this.timer);
     if (this.pod) this.releasePod();
     else this.throttler.cancel(this);
     this.stats.requestOut(Date.now(), false);

@@ -8,9 +8,11 @@ import type { Duplex } from 'node:stream';
 import client from 'prom-client';
 import { Pool } from 'undici';
 import { closeServer, createAutoCodecServer, listen, type InboundRequest, type OutboundResponse } from '../http/auto-codec.js';
+import { DeadlineTicker } from '../http/deadlines.js';
 import { rawResponse, type Upstream } from '../http/exchange.js';
 import { rawRequestHead } from '../http/forward-headers.js';
 import { H2Upstream } from '../http/h2-upstream.js';
+import { httpLimitsFromEnv, type HttpLimits } from '../http/limits.js';
 import { probeGet } from '../http/probe.js';
 import { spliceUpgrade } from '../http/upgrade.js';
 import type { Logger } from '../log/logger.js';
@@ -35,6 +37,8 @@ export interface ActivatorOptions {
   probeIntervalMs?: number;
   /** Prometheus metrics port (0 = any free port); none when undefined. */
   metricsPort?: number;
+  /** Listener limits; GATEHOUSE_* environment variables by default. */
+  limits?: HttpLimits;
   log: Logger;
 }
 
@@ -48,6 +52,8 @@ export interface Activator {
 }
 
 export { ACTIVATOR_TIMEOUT_BODY } from './exchange.js';
+/** Period of the shared tick that checks request deadlines. */
+const TIMEOUT_TICK_MS = 50;
 
 /** Knative's activator probe of a pod: 200 "queue" within 300 ms. */
 async function probePod(e: Endpoint): Promise<boolean> {
@@ -122,7 +128,11 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
   // One Pool and one h2c session per pod address, made on first use.
   const h1Upstreams = new Map<string, Upstream>();
   const h2Upstreams = new Map<string, Upstream>();
+  const limits = o.limits ?? httpLimitsFromEnv();
   const exchangeContext: ActivatorContext = {
+    ticker: new DeadlineTicker(TIMEOUT_TICK_MS),
+    bodyIdleTimeoutMs: limits.bodyIdleTimeoutMs,
+    drainMs: limits.drainMs,
     upstreamFor(pod, h2) {
       const byAddress = h2 ? h2Upstreams : h1Upstreams;
       let upstream = byAddress.get(pod.address);
@@ -200,7 +210,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     throttler.acquire(waiter);
   };
 
-  const { front: server, h1, sockets } = createAutoCodecServer(handle, onUpgrade);
+  const { front: server, h1, sockets } = createAutoCodecServer(handle, onUpgrade, { limits, name: 'activator', log: o.log });
   const port = await listen(server, o.port, o.host ?? '127.0.0.1');
   let metricsServer: http.Server | undefined;
   let metricsPort: number | undefined;

@@ -10,6 +10,9 @@
 import type net from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { closeServer, createAutoCodecServer, listen, type AutoCodecServer } from '../http/auto-codec.js';
+import { DeadlineTicker } from '../http/deadlines.js';
+import type { ExchangeSettings } from '../http/exchange.js';
+import { httpLimitsFromEnv, type HttpLimits } from '../http/limits.js';
 import { AdsClient, type AdsClientStatus, type DecodedResource, type XdsProtocol } from '../xds/client/ads-client.js';
 import { TYPE_URL } from '../xds/protos.js';
 import { assignmentEndpoints, compileCluster, compileListener, compileRouteConfiguration, compileScopes, ConfigErrors, EMPTY_SCOPES, type ClusterConfig, type Endpoint, type ListenerConfig, type RouteTable, type ScopeSet } from './compile.js';
@@ -26,6 +29,8 @@ export interface GatewayOptions {
   nodeCluster?: string;
   /** xDS transport: 'delta' (default) or 'sotw'. */
   protocol?: XdsProtocol;
+  /** Listener limits; GATEHOUSE_* environment variables by default. */
+  limits?: HttpLimits;
   log: Logger;
 }
 
@@ -78,6 +83,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const ready = new Promise<void>((resolve) => (markReady = resolve));
   let closed = false;
 
+  const limits = o.limits ?? httpLimitsFromEnv();
+  const exchangeSettings: ExchangeSettings = { ticker: new DeadlineTicker(50), bodyIdleTimeoutMs: limits.bodyIdleTimeoutMs, drainMs: limits.drainMs };
+
   const ads = new AdsClient({ target: o.xds, node: { id: o.nodeId, cluster: o.nodeCluster ?? GATEWAY_NODE_CLUSTER }, protocol: o.protocol, log });
 
   /** A new config after an accepted RDS or SRDS update (clusters unchanged); requests in flight keep the old one. */
@@ -120,8 +128,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const bindListener = (l: ListenerConfig): BoundListener => {
     const entry: BoundListener = { config: l, server: undefined, port: undefined, error: undefined, binding: Promise.resolve() };
     const server = createAutoCodecServer(
-      (req, res) => handleRequest(entry.config, config, req, res),
+      (req, res) => handleRequest(entry.config, config, exchangeSettings, req, res),
       (req, socket, head) => handleUpgrade(entry.config, config, req, socket, head),
+      { limits, name: `gateway listener ${l.name}`, log },
     );
     entry.binding = listen(server.front, l.port, l.address).then(
       (port) => {

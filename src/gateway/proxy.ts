@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { plain, type InboundRequest, type OutboundResponse } from '../http/auto-codec.js';
-import { hasRequestBody, ProxyExchange, rawResponse } from '../http/exchange.js';
+import { hasRequestBody, ProxyExchange, rawResponse, type ExchangeSettings } from '../http/exchange.js';
 import { rawRequestHead, upstreamRequestHeaders } from '../http/forward-headers.js';
 import { spliceUpgrade } from '../http/upgrade.js';
 import type { HeaderMutation, ListenerConfig, RouteEntry, RouteTable, ScopeSet } from './compile.js';
@@ -59,23 +59,27 @@ function responseHeaders(flat: string[], mutations: HeaderMutation[]): string[] 
 
 /** One request through the gateway: Envoy's route timeout, connect-failure retries and error texts. */
 class GatewayExchange extends ProxyExchange {
-  private timer: NodeJS.Timeout | undefined;
+  private deadline = 0;
   private retriesLeft = 0;
   private upstream: UpstreamEndpoint;
 
   constructor(
+    settings: ExchangeSettings,
     req: InboundRequest,
     res: OutboundResponse,
     private readonly r: Resolved,
   ) {
-    super(req, res, Date.now());
+    super(settings, req, res, Date.now());
     this.upstream = r.upstream;
   }
 
   start(): void {
     const { route } = this.r;
     this.retriesLeft = hasRequestBody(this.req) ? 0 : route.connectRetries; // a body cannot be replayed
-    if (route.timeoutMs > 0) this.timer = setTimeout(() => this.timedOut(504, UPSTREAM_TIMEOUT), route.timeoutMs);
+    if (route.timeoutMs > 0) {
+      this.deadline = this.lastActivity + route.timeoutMs;
+      this.watch();
+    }
     this.forward(this.r.upstream);
   }
 
@@ -89,8 +93,13 @@ class GatewayExchange extends ProxyExchange {
     return responseHeaders(flat, this.r.responseMutations);
   }
 
+  protected override deadlines(now: number): boolean {
+    if (this.deadline === 0 || now < this.deadline) return true;
+    this.timedOut(504, UPSTREAM_TIMEOUT);
+    return false;
+  }
+
   protected finished(): void {
-    clearTimeout(this.timer);
     this.upstream.inFlight--;
   }
 
@@ -111,10 +120,10 @@ class GatewayExchange extends ProxyExchange {
   }
 }
 
-export function handleRequest(listener: ListenerConfig, config: GatewayConfig, req: InboundRequest, res: OutboundResponse): void {
+export function handleRequest(listener: ListenerConfig, config: GatewayConfig, settings: ExchangeSettings, req: InboundRequest, res: OutboundResponse): void {
   const resolved = resolve(listener, config, req);
   if ('status' in resolved) return plain(res, resolved.status, resolved.body);
-  new GatewayExchange(req, res, resolved).start();
+  new GatewayExchange(settings, req, res, resolved).start();
 }
 
 /** HTTP/1.1 Upgrade (websocket): allowed by the route or listener, then spliced byte for byte. */

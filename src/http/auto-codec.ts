@@ -4,11 +4,15 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Logger } from '../log/logger.js';
+import { processConnections, RefusalLog, type ConnectionBudget, type HttpLimits } from './limits.js';
 
 export type InboundRequest = IncomingMessage | Http2ServerRequest;
 export type OutboundResponse = ServerResponse | Http2ServerResponse;
 
 const H2_PREFACE_START = Buffer.from('PRI');
+/** How often Node's HTTP/1.1 server checks header deadlines of its connections. */
+const CHECK_INTERVAL_MS = 500;
 
 export interface AutoCodecServer {
   /** The listening socket server; the HTTP servers only ever receive connections from it. */
@@ -19,18 +23,90 @@ export interface AutoCodecServer {
   sockets: Set<net.Socket>;
 }
 
+export interface ListenerOptions {
+  limits: HttpLimits;
+  /** Names the listener in log lines. */
+  name: string;
+  log?: Logger;
+  /** Shared by every listener of the process unless a test gives its own. */
+  budget?: ConnectionBudget;
+}
+
+const SESSION_TIMER = Symbol('sessionTimer');
+type Timed = { [SESSION_TIMER]?: NodeJS.Timeout };
+
+function destroySocket(socket: net.Socket): void {
+  socket.destroy();
+}
+
+function closeSession(session: http2.ServerHttp2Session): void {
+  session.destroy();
+}
+
+/**
+ * HTTP/1.1 and h2c on one port, with the listener limits: a connection must bring a request head
+ * within headersTimeoutMs (also before the protocol is known, and for the first HTTP/2 stream), a
+ * connection without requests closes after idleTimeoutMs, and connections beyond the listener's or
+ * the process's limit are closed at once, with a rate-limited warning.
+ */
 export function createAutoCodecServer(
   handle: (req: InboundRequest, res: OutboundResponse) => void,
-  onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
+  onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined,
+  options: ListenerOptions,
 ): AutoCodecServer {
-  const h1 = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, handle);
+  const { limits } = options;
+  const h1 = http.createServer(
+    {
+      keepAliveTimeout: limits.idleTimeoutMs,
+      requestTimeout: 0,
+      headersTimeout: limits.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(CHECK_INTERVAL_MS, Math.max(50, limits.headersTimeoutMs / 4)),
+    },
+    handle,
+  );
+  // The h1 server never listens itself (the front hands it connections), so start the deadline
+  // checks Node starts on 'listening'; without them headersTimeout never fires.
+  h1.emit('listening');
   if (onUpgrade) h1.on('upgrade', onUpgrade);
   const h2 = http2.createServer({}, handle);
+  h2.on('session', (session: http2.ServerHttp2Session) => {
+    // Until its first stream, an HTTP/2 connection has the headers deadline; then the idle one whenever no stream is open.
+    const timed = session as unknown as Timed;
+    timed[SESSION_TIMER] = setTimeout(closeSession, limits.headersTimeoutMs, session).unref();
+    let open = 0;
+    session.on('stream', (stream) => {
+      clearTimeout(timed[SESSION_TIMER]);
+      open++;
+      stream.once('close', () => {
+        if (--open === 0 && !session.destroyed) timed[SESSION_TIMER] = setTimeout(closeSession, limits.idleTimeoutMs, session).unref();
+      });
+    });
+    session.once('close', () => clearTimeout(timed[SESSION_TIMER]));
+  });
+  const budget = options.budget ?? processConnections(limits);
+  const refusals = new RefusalLog(options.log, options.name);
   const sockets = new Set<net.Socket>();
   const front = net.createServer({ noDelay: true }, (socket) => {
+    if (sockets.size >= limits.maxConnectionsPerListener) {
+      socket.destroy();
+      refusals.refuse('listener', limits.maxConnectionsPerListener, sockets.size);
+      return;
+    }
+    if (!budget.admit()) {
+      socket.destroy();
+      refusals.refuse('process', budget.max, budget.open);
+      return;
+    }
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    // Nothing sent at all: the headers deadline applies before the protocol is known.
+    const sniffTimer = setTimeout(destroySocket, limits.headersTimeoutMs, socket).unref();
+    socket.once('close', () => {
+      sockets.delete(socket);
+      budget.release();
+      clearTimeout(sniffTimer);
+    });
     socket.once('readable', () => {
+      clearTimeout(sniffTimer);
       const first: Buffer | null = socket.read();
       if (first === null) return void socket.destroy();
       socket.unshift(first);
@@ -39,6 +115,7 @@ export function createAutoCodecServer(
     });
     socket.on('error', () => socket.destroy());
   });
+  front.once('close', () => h1.close());
   return { front, h1, h2, sockets };
 }
 

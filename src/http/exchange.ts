@@ -4,11 +4,14 @@
 // response head, body and trailers, backpressure, ending both sides — and subclasses own the
 // decisions: where the request goes, what a failure answers, which slot is released at the end.
 import type { ServerResponse } from 'node:http';
-import http2, { type ClientHttp2Stream, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import http2, { type ClientHttp2Stream, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { InboundRequest, OutboundResponse } from './auto-codec.js';
+import type { DeadlineTicker, Watched } from './deadlines.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
 import type { H2Upstream } from './h2-upstream.js';
+import type { HttpLimits } from './limits.js';
 
 type Controller = Dispatcher.DispatchController;
 type HeaderObject = Record<string, string | string[] | undefined>;
@@ -18,6 +21,14 @@ export interface Upstream {
   pool?: Dispatcher | undefined;
   h2?: H2Upstream | undefined;
 }
+
+/** Limits every exchange of one server shares (one object per server, not per request). */
+export interface ExchangeSettings extends Pick<HttpLimits, 'bodyIdleTimeoutMs' | 'drainMs'> {
+  /** The shared coarse tick that checks every request's deadlines. */
+  ticker: DeadlineTicker;
+}
+
+export const REQUEST_BODY_TIMEOUT = 'request body timeout';
 
 const EXCHANGE = Symbol('exchange');
 type Tagged = { [EXCHANGE]: ProxyExchange };
@@ -49,6 +60,12 @@ function onH2Error(this: ClientHttp2Stream, err: Error): void {
   exchangeOf(this).upstreamError(cause ?? err);
 }
 
+/** The rest of an unfinished request body did not come in time: close its connection (HTTP/2: its stream). */
+function closeUndrained(req: InboundRequest): void {
+  if (req.httpVersionMajor === 2) (req as Http2ServerRequest).stream.close(http2.constants.NGHTTP2_CANCEL);
+  else req.socket?.destroy();
+}
+
 /** Whether the request carries a body to forward. */
 export function hasRequestBody(req: InboundRequest): boolean {
   if (req.httpVersionMajor === 2) return req.method !== 'GET' && req.method !== 'HEAD' && !req.readableEnded;
@@ -71,7 +88,7 @@ export function rawResponse(status: number, reason: string, body: string): strin
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
-export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
+export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watched {
   /** The upstream's final response head arrived (1xx don't count). */
   protected responseStarted = false;
   /** Date.now() of the last response byte from the upstream. */
@@ -79,8 +96,16 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
   private controller: Controller | undefined;
   private h2Stream: ClientHttp2Stream | undefined;
   private over = false;
+  private watched = false;
+  /** While a request body is being forwarded: bytes read from the client's connection at the last tick, and when that last grew. */
+  private bodyWatched = false;
+  private bodyBytes = 0;
+  private bodyProgressAt = 0;
+  /** After the response, while an unfinished request body is read and dropped: until when at most. */
+  private drainUntil = 0;
 
   constructor(
+    protected readonly settings: ExchangeSettings,
     protected readonly req: InboundRequest,
     protected readonly res: OutboundResponse,
     now: number,
@@ -102,6 +127,57 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
   protected responseHeaders(flat: string[]): string[] {
     return flat;
   }
+  /** Checks the subclass's own deadlines on each tick (after `watch()`); false once one fired. */
+  protected deadlines(_now: number): boolean {
+    return true;
+  }
+
+  // ── deadlines ──
+
+  /** Puts the exchange on the shared tick (idempotent); it leaves it when it ends. */
+  protected watch(): void {
+    if (this.watched || this.over) return;
+    this.watched = true;
+    this.settings.ticker.add(this);
+  }
+
+  onTick(now: number): boolean {
+    if (this.drainUntil > 0) return this.drainTick(now);
+    if (this.over) return false;
+    if (this.bodyWatched && this.bodyStalled(now)) {
+      // The client stopped sending its body: it must not hold a slot (and a connection) until the
+      // request's own deadline. Envoy's stream idle timeout answers 408 the same way.
+      if (this.responseStarted) this.fail();
+      else this.reply(408, REQUEST_BODY_TIMEOUT + '\n', true);
+      this.abortUpstream();
+      return false;
+    }
+    return this.deadlines(now);
+  }
+
+  /** While the rest of an unfinished body is dropped: done when it ends; closed when it stalls or takes longer than drainMs. */
+  private drainTick(now: number): boolean {
+    if (this.req.complete) return false;
+    if (now < this.drainUntil && !this.bodyStalled(now)) return true;
+    closeUndrained(this.req);
+    return false;
+  }
+
+  private bodyStalled(now: number): boolean {
+    const req = this.req;
+    if (req.complete) {
+      this.bodyWatched = false;
+      return false;
+    }
+    const read = req.socket?.bytesRead ?? 0;
+    // Bytes buffered on our side mean the upstream is slow, not the client.
+    if (read !== this.bodyBytes || req.readableLength > 0) {
+      this.bodyBytes = read;
+      this.bodyProgressAt = now;
+      return false;
+    }
+    return this.settings.bodyIdleTimeoutMs > 0 && now - this.bodyProgressAt >= this.settings.bodyIdleTimeoutMs;
+  }
 
   // ── forwarding ──
 
@@ -110,8 +186,17 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     this.controller = undefined;
     this.h2Stream = undefined;
     const req = this.req;
+    const body = hasRequestBody(req);
+    if (body && this.settings.bodyIdleTimeoutMs > 0 && !req.complete) {
+      this.bodyWatched = true;
+      this.bodyBytes = req.socket?.bytesRead ?? 0;
+      this.bodyProgressAt = Date.now();
+      this.watch();
+    }
     if (upstream.h2) return this.sendH2(upstream.h2, headers);
-    upstream.pool!.dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: hasRequestBody(req) ? req : null }, this);
+    // undici gets the body through its own stream: when the upstream answers early, undici destroys
+    // the stream it was given, and that must not be the client's request (and so its connection).
+    upstream.pool!.dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: body ? req.pipe(new PassThrough()) : null }, this);
   }
 
   private sendH2(h2: H2Upstream, flat: string[]): void {
@@ -154,14 +239,39 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
   protected end(): void {
     if (this.over) return;
     this.over = true;
+    const drain = !this.req.complete && !this.res.destroyed;
+    if (this.watched && !drain) this.settings.ticker.delete(this);
     this.finished();
+    if (drain) this.drainRequestBody();
+  }
+
+  /**
+   * The response is done before the request body (the app answered early, or we did): read the rest
+   * and drop it, so the client is not left blocked on a full socket and can read its answer and reuse
+   * the connection. A body that stalls (bodyIdleTimeoutMs) or does not end within drainMs gets its
+   * connection closed.
+   */
+  private drainRequestBody(): void {
+    const req = this.req;
+    req.unpipe();
+    req.resume();
+    const now = Date.now();
+    this.drainUntil = now + this.settings.drainMs;
+    this.bodyBytes = req.socket?.bytesRead ?? 0;
+    this.bodyProgressAt = now;
+    if (!this.watched) {
+      this.watched = true;
+      this.settings.ticker.add(this);
+    }
   }
 
   /** A short plain-text answer unless the response has begun; then the exchange ends. */
-  protected reply(status: number, body: string): void {
+  protected reply(status: number, body: string, closeConnection = false): void {
     const res = this.res;
     if (!res.headersSent && !res.destroyed) {
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
+      const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) };
+      if (closeConnection && this.req.httpVersionMajor !== 2) headers.connection = 'close';
+      res.writeHead(status, headers);
       res.end(body);
     }
     this.end();

@@ -1,5 +1,6 @@
 // The queue-proxy's configuration, read from the environment exactly as Knative names it,
 // plus the ports that local pods sharing one host must be able to move.
+import { httpLimitsFromEnv, type HttpLimits } from '../http/limits.js';
 import type { ReadinessProbeSpec } from './readiness.js';
 import { parseReadinessProbe } from './readiness.js';
 
@@ -25,6 +26,8 @@ export interface QueueConfig {
   idleTimeoutMs: number;
   drainQuietMs: number;
   readinessProbe: ReadinessProbeSpec;
+  /** Listener limits (headers, idle and body timeouts, connections), from GATEHOUSE_* variables. */
+  limits: HttpLimits;
 }
 
 export class ConfigError extends Error {}
@@ -85,6 +88,12 @@ export function parseQueueEnv(env: Env): QueueConfig {
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new ConfigError('QUEUE_TLS_CERT_FILE and QUEUE_TLS_KEY_FILE must be set together to serve TLS');
   }
+  let limits: HttpLimits;
+  try {
+    limits = httpLimitsFromEnv(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
   return {
     namespace: env.SERVING_NAMESPACE ?? '',
     configuration: env.SERVING_CONFIGURATION ?? '',
@@ -105,5 +114,6 @@ export function parseQueueEnv(env: Env): QueueConfig {
     idleTimeoutMs: seconds(env, 'REVISION_IDLE_TIMEOUT_SECONDS', 0),
     drainQuietMs: seconds(env, 'QUEUE_DRAIN_QUIET_SECONDS', 30),
     readinessProbe,
+    limits,
   };
 }

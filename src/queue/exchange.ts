@@ -2,8 +2,7 @@
 // stats and Knative's timeouts. The bytes (HTTP/1.1 through an undici Pool, HTTP/2 cleartext
 // through one h2 session) are moved by the shared proxy exchange.
 import type { Breaker, Waiter } from './breaker.js';
-import type { DeadlineTicker, Watched } from '../http/deadlines.js';
-import { ProxyExchange, type Upstream } from '../http/exchange.js';
+import { ProxyExchange, type ExchangeSettings, type Upstream } from '../http/exchange.js';
 import { upstreamRequestHeaders } from '../http/forward-headers.js';
 import type { RequestStats } from './stats.js';
 
@@ -20,10 +19,9 @@ export interface ExchangeTimeouts {
 }
 
 /** Everything a request needs from its queue-proxy; one instance per server. */
-export interface ExchangeContext {
+export interface ExchangeContext extends ExchangeSettings {
   breaker: Breaker | undefined;
   stats: RequestStats;
-  ticker: DeadlineTicker;
   timeouts: ExchangeTimeouts;
   userAddress: string;
   /** The app over HTTP/1.1 (requests that came as HTTP/1.1) and over h2c (those that came as HTTP/2). */
@@ -35,7 +33,7 @@ export interface ExchangeContext {
 export const TIMEOUT_BODY = 'request timeout';
 export const QUEUE_FULL_BODY = 'pending request queue full';
 
-export class QueueExchange extends ProxyExchange implements Waiter, Watched {
+export class QueueExchange extends ProxyExchange implements Waiter {
   private readonly startedAt: number;
   private state: 'new' | 'queued' | 'active' = 'new';
   private holdsSlot = false;
@@ -48,13 +46,13 @@ export class QueueExchange extends ProxyExchange implements Waiter, Watched {
     private readonly proxied: boolean,
   ) {
     const now = Date.now();
-    super(req, res, now);
+    super(ctx, req, res, now);
     this.startedAt = now;
   }
 
   begin(): void {
     this.ctx.stats.requestIn(this.startedAt, this.proxied);
-    if (this.hasTimeouts()) this.ctx.ticker.add(this);
+    if (this.hasTimeouts()) this.watch();
     const verdict = this.ctx.breaker ? this.ctx.breaker.acquire(this) : 'granted';
     if (verdict === 'granted') {
       this.holdsSlot = this.ctx.breaker !== undefined;
@@ -85,8 +83,7 @@ export class QueueExchange extends ProxyExchange implements Waiter, Watched {
     return t.revisionMs > 0 || t.responseStartMs > 0 || t.idleMs > 0;
   }
 
-  onTick(now: number): boolean {
-    if (this.ended) return false;
+  protected override deadlines(now: number): boolean {
     const t = this.ctx.timeouts;
     const expired =
       (t.revisionMs > 0 && now - this.startedAt >= t.revisionMs) ||
@@ -113,7 +110,6 @@ export class QueueExchange extends ProxyExchange implements Waiter, Watched {
   }
 
   protected finished(): void {
-    if (this.hasTimeouts()) this.ctx.ticker.delete(this);
     if (this.state === 'queued' && this.ctx.breaker && !this.holdsSlot) {
       if (!this.ctx.breaker.cancel(this)) this.holdsSlot = true;
     }

@@ -54,6 +54,8 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
     breaker: cc > 0 ? new Breaker(cc, 10 * cc) : undefined,
     stats,
     ticker: new DeadlineTicker(TIMEOUT_TICK_MS),
+    bodyIdleTimeoutMs: config.limits.bodyIdleTimeoutMs,
+    drainMs: config.limits.drainMs,
     timeouts: { revisionMs: config.revisionTimeoutMs, responseStartMs: config.responseStartTimeoutMs, idleMs: config.idleTimeoutMs },
     userAddress,
     h1: { pool },
@@ -102,7 +104,7 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
   };
 
   // Serving port: sniff the first bytes so HTTP/1.1 and h2c prior knowledge share one socket.
-  const { front, h1, sockets } = createAutoCodecServer(handle, onUpgrade);
+  const { front, h1, sockets } = createAutoCodecServer(handle, onUpgrade, { limits: config.limits, name: 'queue-proxy serving', log });
   const servers: net.Server[] = [front];
   const servingPort = await listen(front, config.servingPort, config.bindAddress);
 

@@ -8,15 +8,20 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { closeServer, createAutoCodecServer, listen, type InboundRequest, type OutboundResponse } from '../../src/http/auto-codec.js';
-import { ProxyExchange, type Upstream } from '../../src/http/exchange.js';
+import { DeadlineTicker } from '../../src/http/deadlines.js';
+import { ProxyExchange, type ExchangeSettings, type Upstream } from '../../src/http/exchange.js';
+import { defaultHttpLimits } from '../../src/http/limits.js';
 import { upstreamRequestHeaders } from '../../src/http/forward-headers.js';
 import { H2Upstream } from '../../src/http/h2-upstream.js';
+
+const limits = { ...defaultHttpLimits(), bodyIdleTimeoutMs: 0 };
+const settings: ExchangeSettings = { ticker: new DeadlineTicker(50), bodyIdleTimeoutMs: 0, drainMs: 1000 };
 
 class TestExchange extends ProxyExchange {
   static finishedCount = 0;
   failures: string[] = [];
   constructor(req: InboundRequest, res: OutboundResponse, private readonly upstream: Upstream) {
-    super(req, res, Date.now());
+    super(settings, req, res, Date.now());
   }
   go(): void {
     this.send(this.upstream, upstreamRequestHeaders(this.req.rawHeaders, this.req.socket?.remoteAddress, this.req.httpVersionMajor === 2));
@@ -51,7 +56,7 @@ async function upstreamApp(): Promise<{ port: number; closedStreams: () => numbe
       res.end(`hello ${req.headers['x-forwarded-for'] ?? ''} ${req.headers.expect ?? 'no-expect'}`);
     }
   };
-  const { front, sockets } = createAutoCodecServer(handle);
+  const { front, sockets } = createAutoCodecServer(handle, undefined, { limits, name: 'app' });
   const port = await listen(front, 0, '127.0.0.1');
   return {
     port,
@@ -64,7 +69,7 @@ async function upstreamApp(): Promise<{ port: number; closedStreams: () => numbe
 }
 
 async function proxyTo(upstream: Upstream): Promise<{ port: number; stop(): Promise<void> }> {
-  const { front, sockets } = createAutoCodecServer((req, res) => new TestExchange(req, res, upstream).go());
+  const { front, sockets } = createAutoCodecServer((req, res) => new TestExchange(req, res, upstream).go(), undefined, { limits, name: 'proxy' });
   const port = await listen(front, 0, '127.0.0.1');
   return {
     port,
