@@ -188,7 +188,9 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     for (const scope of resources.scopes) {
       const owner = scopeOwners.get(scope.name!);
       if (owner !== undefined && owner !== key && entries.has(owner)) {
-        conflicts.push(`${scope.name!.slice(scope.name!.indexOf('/') + 1)} is already served by KIngress ${owner}`);
+        // One message per host, though it conflicts on each listener.
+        const message = `${scope.name!.slice(scope.name!.indexOf('/') + 1)} is already served by KIngress ${owner}`;
+        if (!conflicts.includes(message)) conflicts.push(message);
         continue;
       }
       scopeOwners.set(scope.name!, key);
@@ -222,6 +224,8 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
       const p = backends.get(backendClusterName(ref))?.problem;
       if (p) problems.push(p);
     }
+    // A host served by another KIngress is not this one's: it is not ready until that one lets go.
+    if (entry.conflicts.length > 0) return { ready: false, reason: 'DomainConflict', message: problems.join('; ') };
     if (probe.ready) return { ready: true };
     return { ready: false, reason: 'Uninitialized', message: [probe.message ?? 'Waiting for load balancer to be ready', ...problems].join('; ') };
   };

@@ -15,6 +15,14 @@ export interface LeaderElectionOptions {
   retryPeriodMs: number;
 }
 
+/**
+ * A Lease's times are MicroTime: RFC 3339 with exactly six fractional digits, which the API server
+ * insists on (the client would send a Date as toISOString's three). Typed as Date for the model.
+ */
+export function microTime(d: Date): Date {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
+}
+
 export const DEFAULT_LEADER_ELECTION = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } as const;
 
 export class LeaderElector {
@@ -75,7 +83,7 @@ export class LeaderElector {
   }
 
   private async tryAcquireOrRenew(): Promise<void> {
-    const now = new Date();
+    const now = microTime(new Date());
     const durationSeconds = Math.max(1, Math.ceil(this.o.leaseDurationMs / 1000));
     const lease = await this.api.readLease(this.o.namespace, this.o.name);
     if (!lease) {
@@ -88,7 +96,7 @@ export class LeaderElector {
       return this.renewed();
     }
     const spec = lease.spec ?? {};
-    const record = `${spec.holderIdentity ?? ''}@${spec.renewTime instanceof Date ? spec.renewTime.toISOString() : String(spec.renewTime ?? '')}`;
+    const record = `${spec.holderIdentity ?? ''}@${String(spec.renewTime ?? '')}`;
     if (this.observed?.record !== record) this.observed = { record, at: Date.now() };
     const holder = spec.holderIdentity ?? '';
     if (holder !== this.o.identity) {

@@ -30,6 +30,23 @@ export interface Pod {
   stop(): Promise<void>;
 }
 
+/** Polls a process's log lines until one matches (JSON lines only), within the deadline. */
+export async function waitLog(pod: Pod, match: (line: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const l of pod.logs) {
+      try {
+        const record = JSON.parse(l) as Record<string, unknown>;
+        if (match(record)) return record;
+      } catch {
+        // not JSON
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${pod.logs.slice(-5).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export class TestCluster {
   readonly api: KubeApi;
   readonly custom: k8s.CustomObjectsApi;
@@ -132,7 +149,16 @@ export class TestCluster {
 
   /** Starts a process as a pod and resolves with the first JSON log line that `ready` accepts. */
   async startPod(args: string[], env: Record<string, string>, ready: (line: Record<string, unknown>) => boolean, from: 'stdout' | 'stderr' = 'stderr'): Promise<{ pod: Pod; line: Record<string, unknown> }> {
-    const [cmd, argv] = this.netns ? ['ip', ['netns', 'exec', this.netns, process.execPath, ...args]] : [process.execPath, args];
+    return this.startProcess(true, args, env, ready, from);
+  }
+
+  /** A process on the host (a controller replica), outside the pods' network. */
+  async startHostProcess(args: string[], env: Record<string, string>, ready: (line: Record<string, unknown>) => boolean): Promise<{ pod: Pod; line: Record<string, unknown> }> {
+    return this.startProcess(false, args, env, ready, 'stderr');
+  }
+
+  private async startProcess(inPod: boolean, args: string[], env: Record<string, string>, ready: (line: Record<string, unknown>) => boolean, from: 'stdout' | 'stderr'): Promise<{ pod: Pod; line: Record<string, unknown> }> {
+    const [cmd, argv] = this.netns && inPod ? ['ip', ['netns', 'exec', this.netns, process.execPath, ...args]] : [process.execPath, args];
     const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const logs: string[] = [];
     const exit = once(child, 'exit');
@@ -254,6 +280,11 @@ export class TestCluster {
   }
 
   async close(): Promise<void> {
+    if (this.netns) {
+      // Leave nothing in the shared API server that a later run's controller would serve.
+      const list = (await this.custom.listNamespacedCustomObject({ group: KINGRESS_GROUP, version: KINGRESS_VERSION, plural: KINGRESS_PLURAL, namespace: this.namespace })) as { items: KIngress[] };
+      for (const i of list.items) await this.deleteIngress(i.metadata.name);
+    }
     await Promise.all([...this.pods].map((p) => p.stop()));
     await this.fake?.close();
     if (this.netns) {

@@ -3,6 +3,7 @@
 // gateway as the Envoy stand-in registered through the gateway Service's EndpointSlice, and apps
 // behind `gatehouse queue` as pods.
 import assert from 'node:assert/strict';
+import { execSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { createLogger } from '../../src/log/logger.js';
@@ -152,16 +153,37 @@ describe(`gatehouse controller against ${MODE}`, () => {
     assert.equal((await get('split.example.com')).status, 200);
   });
 
-  test('watches that drop or expire (410 Gone) are resumed or relisted without losing served config', { skip: REAL ? 'needs the fake to drop watches and compact history (restart the real API server by hand; README)' : false }, async () => {
-    const fake = cluster.fake!;
-    fake.dropWatches();
-    fake.compact();
-    // While the controller relists, Envoy keeps what it has.
-    assert.equal((await get('split.example.com')).status, 200);
-    await cluster.createIngress('after-gone', { rules: [{ hosts: ['after-gone.example.com'], http: { paths: [{ splits: [withNs(split('blue', 100))] }] } }] });
-    await cluster.waitIngress('after-gone', isReady);
-    assert.match((await get('after-gone.example.com')).body, /blue/);
-    assert.ok(fake.requests.filter((r) => r === 'GET /apis/networking.internal.knative.dev/v1alpha1/ingresses').length >= 2, 'the KIngress informer relisted after 410');
-    assert.equal((await get('split.example.com')).status, 200);
+  test('a host another KIngress already serves: DomainConflict until that one is deleted', async () => {
+    const spec = (target: string) => ({ rules: [{ hosts: ['shared.example.com'], http: { paths: [{ splits: [withNs(split(target, 100))] }] } }] });
+    await cluster.createIngress('first', spec('blue'));
+    await cluster.waitIngress('first', isReady);
+    await cluster.createIngress('second', spec('green'));
+    const second = await cluster.waitIngress('second', (i) => condition(i, 'LoadBalancerReady')?.reason === 'DomainConflict');
+    assert.equal(condition(second, 'LoadBalancerReady')?.message, `shared.example.com is already served by KIngress ${ns()}/first`);
+    assert.equal(condition(second, 'Ready')?.status, 'Unknown');
+    assert.match((await get('shared.example.com')).body, /blue/);
+    await cluster.deleteIngress('first');
+    await cluster.waitIngress('second', isReady);
+    assert.match((await get('shared.example.com')).body, /green/);
   });
+
+  const restart = process.env.KUBE_APISERVER_RESTART;
+  test(
+    REAL ? 'the API server restarts: watches reconnect and served config stays' : 'watches that drop or expire (410 Gone) are resumed or relisted without losing served config',
+    { skip: REAL && !restart ? 'set KUBE_APISERVER_RESTART to a command that restarts the API server' : false },
+    async () => {
+      if (REAL) execSync(restart!, { stdio: 'inherit', timeout: 110_000 });
+      else {
+        cluster.fake!.dropWatches();
+        cluster.fake!.compact();
+      }
+      // While the controller reconnects or relists, the gateway keeps what it has.
+      assert.equal((await get('split.example.com')).status, 200);
+      await cluster.createIngress('after-gone', { rules: [{ hosts: ['after-gone.example.com'], http: { paths: [{ splits: [withNs(split('blue', 100))] }] } }] });
+      await cluster.waitIngress('after-gone', isReady);
+      assert.match((await get('after-gone.example.com')).body, /blue/);
+      if (!REAL) assert.ok(cluster.fake!.requests.filter((r) => r === 'GET /apis/networking.internal.knative.dev/v1alpha1/ingresses').length >= 2, 'the KIngress informer relisted after 410');
+      assert.equal((await get('split.example.com')).status, 200);
+    },
+  );
 });

@@ -119,6 +119,16 @@ export class FakeApiServer {
         return send(400, statusBody(400, 'BadRequest', 'body is not JSON'));
       }
     }
+    // As the real server: a Lease's times are MicroTime, six fractional digits exactly.
+    if (p.plural === 'leases' && body) {
+      const spec = (body.spec ?? {}) as Record<string, unknown>;
+      for (const field of ['acquireTime', 'renewTime']) {
+        const v = spec[field];
+        if (v !== undefined && v !== null && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/.test(String(v))) {
+          return send(400, statusBody(400, 'BadRequest', `Lease cannot be handled as a Lease: parsing time ${JSON.stringify(v)} as "2006-01-02T15:04:05.000000Z07:00"`));
+        }
+      }
+    }
     const bucket = this.bucket(p.plural);
     const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
     const notFound = (name: string) => send(404, statusBody(404, 'NotFound', `${p.plural} "${name}" not found`));
