@@ -95,6 +95,7 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
   const slices = new Map<string, Map<string, EndpointSlice>>();
   const gatewayKeys = new Set([`${o.externalGateway.namespace}/${o.externalGateway.name}`, `${o.localGateway.namespace}/${o.localGateway.name}`]);
   let leading = o.leaderElection === undefined;
+  let gatewayCount = 0;
   let closed = false;
 
   const prober = new Prober(log, (key) => queue.add(key));
@@ -227,7 +228,8 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     // A host served by another KIngress is not this one's: it is not ready until that one lets go.
     if (entry.conflicts.length > 0) return { ready: false, reason: 'DomainConflict', message: problems.join('; ') };
     if (probe.ready) return { ready: true };
-    return { ready: false, reason: 'Uninitialized', message: [probe.message ?? 'Waiting for load balancer to be ready', ...problems].join('; ') };
+    const waiting = gatewayCount === 0 ? `no ready gateway pod in the EndpointSlices of Services ${[...gatewayKeys].join(' and ')}` : (probe.message ?? 'Waiting for load balancer to be ready');
+    return { ready: false, reason: 'Uninitialized', message: [waiting, ...problems].join('; ') };
   };
 
   const writeStatus = async (ing: KIngress, configured: Parameters<typeof ingressStatus>[1]['configured'], lb: LoadBalancer) => {
@@ -276,6 +278,7 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
       for (const slice of all) for (const name of new Set((slice.ports ?? []).map((p) => p.name ?? '')))
         for (const e of sliceEndpoints([slice], name)) byAddress.set(e.host, { id: e.host, host: e.host, externalPort: o.listeners.externalPort, localPort: o.listeners.localPort });
     }
+    gatewayCount = byAddress.size;
     prober.setGateways([...byAddress.values()].sort((a, b) => (a.id < b.id ? -1 : 1)));
     for (const key of entries.keys()) queue.add(key);
   };

@@ -3,14 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { validateResource } from '../../src/xds/index.js';
-
-// Envoy writes durations as "1s" in YAML; the proto form is {seconds}.
-function protoDurations(value: unknown): unknown {
-  if (typeof value === 'string' && /^\d+(\.\d+)?s$/.test(value)) return { seconds: Number(value.slice(0, -1)) };
-  if (Array.isArray(value)) return value.map(protoDurations);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, protoDurations(v)]));
-  return value;
-}
+import { protoDurations } from '../support/envoy-yaml.js';
 
 test('envoy/bootstrap.yaml is a valid Bootstrap that points ADS at the xDS server', () => {
   const bootstrap = protoDurations(parse(readFileSync('envoy/bootstrap.yaml', 'utf8'))) as Record<string, any>;

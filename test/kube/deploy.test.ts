@@ -1,0 +1,38 @@
+// deploy/: the Envoy bootstrap in its ConfigMap is a valid Envoy Bootstrap, and every flag the
+// controller Deployment passes is one `gatehouse controller` knows. (`kubectl apply
+// --dry-run=server -f deploy/` against the real kube-apiserver is in the README.)
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { Command } from 'commander';
+import { parse, parseAllDocuments } from 'yaml';
+import { register } from '../../src/cli/controller.js';
+import { validateResource } from '../../src/xds/index.js';
+import { protoDurations } from '../support/envoy-yaml.js';
+
+const dir = new URL('../../deploy/', import.meta.url);
+const docs = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .flatMap((f) => parseAllDocuments(readFileSync(new URL(f, dir), 'utf8')).map((d) => d.toJSON() as Record<string, any>));
+const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata?.name === name);
+
+test('deploy: the Envoy bootstrap ConfigMap holds a Bootstrap Envoy accepts', () => {
+  const bootstrap = protoDurations(parse(find('ConfigMap', 'gatehouse-envoy-bootstrap')!.data['bootstrap.yaml'])) as Record<string, any>;
+  assert.deepEqual(validateResource('type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap', bootstrap), { valid: true, errors: [] });
+  assert.equal(bootstrap.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value, 18000);
+});
+
+test('deploy: the controller Deployment passes only flags `gatehouse controller` knows, and its ports match the Services', () => {
+  const program = new Command().exitOverride();
+  register(program);
+  const command = program.commands.find((c) => c.name() === 'controller')!;
+  const known = new Set(command.options.map((o) => o.long));
+  const args = find('Deployment', 'gatehouse-controller')!.spec.template.spec.containers[0].args as string[];
+  assert.equal(args[0], 'controller');
+  for (const a of args.slice(1)) assert.ok(known.has(a.split('=')[0]), `${a} is not a gatehouse controller flag`);
+  const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))!.split('=')[1];
+  assert.equal(find('Service', 'gatehouse')!.spec.ports[0].targetPort, Number(flag('external-port')));
+  assert.equal(find('Service', 'gatehouse-internal')!.spec.ports[0].targetPort, Number(flag('local-port')));
+  assert.equal(flag('gateway-service'), 'gatehouse-system/gatehouse');
+  assert.equal(find('ConfigMap', 'config-network')!.data['ingress-class'], 'gatehouse.ingress.networking.knative.dev');
+});
