@@ -15,12 +15,18 @@ export interface ActivatorContext extends ExchangeSettings {
   /** The pod over HTTP/1.1, or over h2c for requests that came as HTTP/2 (gRPC keeps its trailers). */
   upstreamFor(pod: PodTracker, h2: boolean): Upstream;
   countProxied(key: string): void;
-  countFailure(key: string, reason: 'timeout' | 'pod_failed'): void;
+  countFailure(key: string, reason: 'timeout' | 'pod_failed' | 'queue_full' | 'abandoned'): void;
+  /** Why no more requests may wait (the 503 body), or undefined while there is room. */
+  queueFull(key: string, throttler: RevisionThrottler): string | undefined;
+  /** The 503 body for a request whose throttler closed while it waited. */
+  abandonedBody(key: string): string;
 }
 
 export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
   private pod: PodTracker | undefined;
   private deadline = 0;
+  /** Once it had a pod, a request may always wait again (that pod refused it); the queue limit is for newcomers. */
+  private admitted = false;
 
   constructor(
     private readonly ctx: ActivatorContext,
@@ -37,11 +43,25 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
     this.stats.requestIn(this.lastActivity, false);
     this.deadline = this.lastActivity + timeoutMs;
     this.watch();
-    this.throttler.acquire(this);
+    if (this.throttler.acquire(this) === 'rejected') {
+      this.ctx.countFailure(this.key, 'queue_full');
+      this.reply(503, this.ctx.queueFull(this.key, this.throttler)!);
+    }
+  }
+
+  mayQueue(): boolean {
+    return this.admitted || this.ctx.queueFull(this.key, this.throttler) === undefined;
+  }
+
+  abandon(): void {
+    if (this.ended) return;
+    this.ctx.countFailure(this.key, 'abandoned');
+    this.reply(503, this.ctx.abandonedBody(this.key));
   }
 
   grant(pod: PodTracker): void {
     if (this.ended) return this.throttler.release(pod);
+    this.admitted = true;
     this.pod = pod;
     const req = this.req;
     const h2 = req.httpVersionMajor === 2;

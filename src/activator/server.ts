@@ -6,12 +6,10 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import client from 'prom-client';
-import { Pool } from 'undici';
 import { closeServer, createAutoCodecServer, listen, type InboundRequest, type OutboundResponse } from '../http/auto-codec.js';
 import { DeadlineTicker } from '../http/deadlines.js';
-import { rawResponse, type Upstream } from '../http/exchange.js';
+import { rawResponse } from '../http/exchange.js';
 import { rawRequestHead } from '../http/forward-headers.js';
-import { H2Upstream } from '../http/h2-upstream.js';
 import { httpLimitsFromEnv, type HttpLimits } from '../http/limits.js';
 import { probeGet } from '../http/probe.js';
 import { spliceUpgrade } from '../http/upgrade.js';
@@ -19,7 +17,8 @@ import type { Logger } from '../log/logger.js';
 import type { Endpoint } from '../model/desired.js';
 import { H_NETWORK_HASH, H_NETWORK_PROBE, H_PROXY_REQUEST, H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
 import { RequestStats } from '../queue/stats.js';
-import { ActivatorExchange, type ActivatorContext } from './exchange.js';
+import { ACTIVATOR_TIMEOUT_BODY, ActivatorExchange, type ActivatorContext } from './exchange.js';
+import { PodConnections } from './pod-connections.js';
 import type { RevisionSource } from './revision-source.js';
 import { StatPusher } from './stat-pusher.js';
 import { RevisionThrottler, type PodTracker, type SlotWaiter } from './throttler.js';
@@ -39,15 +38,33 @@ export interface ActivatorOptions {
   metricsPort?: number;
   /** Listener limits; GATEHOUSE_* environment variables by default. */
   limits?: HttpLimits;
+  /** Requests that may wait for a pod, per revision and in all (default DEFAULT_QUEUE_LIMITS); beyond them 503. */
+  maxQueuedPerRevision?: number;
+  maxQueued?: number;
   log: Logger;
+}
+
+/** Knative's activator queues up to 10,000 requests per revision (breakerQueueDepth); twice that in all. */
+export const DEFAULT_QUEUE_LIMITS = { perRevision: 10_000, overall: 20_000 };
+
+/** What the activator holds, for tests and operators: each map only as large as what exists. */
+export interface ActivatorFootprint {
+  revisions: number;
+  pods: number;
+  stats: number;
+  counterSeries: number;
+  pools: number;
+  h2Sessions: number;
 }
 
 export interface Activator {
   port: number;
   metricsPort: number | undefined;
   throttler(key: string): RevisionThrottler | undefined;
-  /** SIGTERM: probes answer 503, new requests are still served until `quietMs` pass without one, then in-flight ones finish. */
+  footprint(): ActivatorFootprint;
+  /** SIGTERM: probes answer 503, new requests are still served until `quietMs` pass without one, then in-flight ones finish. Once. */
   drain(quietMs: number): Promise<void>;
+  /** Requests still waiting for a pod get 503; connections close. Once: later calls return the same promise. */
   close(): Promise<void>;
 }
 
@@ -75,20 +92,31 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
   const proxied = new Map<string, number>();
   const failures = new Map<string, number>(); // "revision\0reason" → count
   const countFailure = (key: string, reason: string) => failures.set(`${key}\0${reason}`, (failures.get(`${key}\0${reason}`) ?? 0) + 1);
+  // One series, not one per header value a client makes up.
+  let unknownRevisionRequests = 0;
+  const maxQueuedPerRevision = o.maxQueuedPerRevision ?? DEFAULT_QUEUE_LIMITS.perRevision;
+  const maxQueued = o.maxQueued ?? DEFAULT_QUEUE_LIMITS.overall;
+  const connections = new PodConnections();
   let draining = false;
+  let stopping = false;
   let lastRequest = Date.now();
+
+  /** A pod no revision lists any more: its connections go once the requests on them finish. */
+  const forgetPods = (addresses: string[]): void => {
+    for (const address of addresses) if (![...throttlers.values()].some((t) => t.hasPod(address))) connections.release(address);
+  };
 
   const sync = (key: string): void => {
     const info = o.source.get(key);
     const throttler = throttlers.get(key);
+    if (!throttler) return; // created on first request
     if (!info) {
-      throttler?.close();
       throttlers.delete(key);
+      forgetPods(throttler.close());
       return;
     }
-    if (!throttler) return; // created on first request
     throttler.updateConcurrency(info.containerConcurrency);
-    throttler.updatePods(info.pods);
+    forgetPods(throttler.updatePods(info.pods));
   };
   const unsubscribe = o.source.subscribe(sync);
 
@@ -114,6 +142,16 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     return { namespace, name: revision, stat: { podName: name, averageConcurrentRequests, averageProxiedConcurrentRequests: 0, requestCount, proxiedRequestCount: 0, processUptime: 0, timestamp: Math.floor(Date.now() / 1000) } };
   };
 
+  /** Stats and counters of revisions the source no longer has, once nothing of theirs is in flight. */
+  const forgetGoneRevisions = (): void => {
+    for (const [key, s] of stats) if (s.inFlight === 0 && !o.source.get(key)) stats.delete(key);
+    for (const key of proxied.keys()) if (!stats.has(key) && !o.source.get(key)) proxied.delete(key);
+    for (const k of failures.keys()) {
+      const key = k.slice(0, k.indexOf('\0'));
+      if (!stats.has(key) && !o.source.get(key)) failures.delete(k);
+    }
+  };
+
   const reporter = setInterval(() => {
     const now = Date.now();
     const out = [];
@@ -122,29 +160,27 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       if (period.averageConcurrency > 0 || period.requestCount > 0) out.push(wireStat(key, period.averageConcurrency, period.requestCount));
     }
     pusher?.push(out);
+    forgetGoneRevisions();
   }, 1000);
   reporter.unref();
 
-  // One Pool and one h2c session per pod address, made on first use.
-  const h1Upstreams = new Map<string, Upstream>();
-  const h2Upstreams = new Map<string, Upstream>();
   const limits = o.limits ?? httpLimitsFromEnv();
   const exchangeContext: ActivatorContext = {
     ticker: new DeadlineTicker(TIMEOUT_TICK_MS),
     bodyIdleTimeoutMs: limits.bodyIdleTimeoutMs,
     drainMs: limits.drainMs,
-    upstreamFor(pod, h2) {
-      const byAddress = h2 ? h2Upstreams : h1Upstreams;
-      let upstream = byAddress.get(pod.address);
-      if (!upstream) {
-        const origin = `http://${pod.address}`;
-        upstream = h2 ? { h2: new H2Upstream(origin) } : { pool: new Pool(origin, { headersTimeout: 0, bodyTimeout: 0 }) };
-        byAddress.set(pod.address, upstream);
-      }
-      return upstream;
-    },
+    upstreamFor: (pod, h2) => connections.upstream(pod.address, h2),
     countProxied: (key) => proxied.set(key, (proxied.get(key) ?? 0) + 1),
     countFailure,
+    queueFull(key, throttler) {
+      // Knative's wording ("pending request queue full"), and which limit it is.
+      if (throttler.queued >= maxQueuedPerRevision) return `pending request queue full: ${throttler.queued} requests already wait at this activator for revision ${key} (limit --max-queued-per-revision ${maxQueuedPerRevision})\n`;
+      let total = 0;
+      for (const t of throttlers.values()) total += t.queued;
+      if (total >= maxQueued) return `pending request queue full: ${total} requests already wait at this activator (limit --max-queued ${maxQueued})\n`;
+      return undefined;
+    },
+    abandonedBody: (key) => (stopping ? 'the activator is shutting down\n' : `revision ${key} was removed while the request waited for a pod\n`),
   };
 
   /** The revision a routed request is for, or the reply that says why there is none. */
@@ -156,7 +192,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     lastRequest = Date.now();
     const throttler = throttlerFor(key);
     if (!throttler) {
-      countFailure(key, 'unknown_revision');
+      unknownRevisionRequests++;
       return { status: 404, body: `revision ${key} is unknown to the activator\n` };
     }
     return { key, throttler };
@@ -191,8 +227,17 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     if (throttler.readyPods === 0) pusher?.push([wireStat(key, throttler.queued + 1, 1)]);
     let closed = false;
     let holding: PodTracker | undefined;
+    const refuse = (status: number, reason: string, body: string) => void client.end(rawResponse(status, reason, body));
+    // Waiting for a pod is bounded by the revision's timeout, as for any request; once spliced, the
+    // connection lasts as long as its ends keep it.
+    const deadline = setTimeout(() => {
+      throttler.cancel(waiter);
+      countFailure(key, 'timeout');
+      refuse(504, 'Gateway Timeout', ACTIVATOR_TIMEOUT_BODY + '\n');
+    }, (o.source.get(key)?.timeoutSeconds ?? 300) * 1000);
     const waiter: SlotWaiter = {
       grant(pod) {
+        clearTimeout(deadline);
         if (closed) return throttler.release(pod);
         holding = pod;
         const head = rawRequestHead(req.method, req.url, [...req.rawHeaders, H_PROXY_REQUEST, 'activator']);
@@ -200,14 +245,25 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
           opened: () => exchangeContext.countProxied(key),
         });
       },
+      abandon() {
+        clearTimeout(deadline);
+        countFailure(key, 'abandoned');
+        refuse(503, 'Service Unavailable', exchangeContext.abandonedBody(key));
+      },
+      mayQueue: () => exchangeContext.queueFull(key, throttler) === undefined,
     };
     client.once('close', () => {
+      clearTimeout(deadline);
       closed = true;
       if (holding) throttler.release(holding);
       else throttler.cancel(waiter);
       s.requestOut(Date.now(), false);
     });
-    throttler.acquire(waiter);
+    if (throttler.acquire(waiter) === 'rejected') {
+      clearTimeout(deadline);
+      countFailure(key, 'queue_full');
+      refuse(503, 'Service Unavailable', exchangeContext.queueFull(key, throttler)!);
+    }
   };
 
   const { front: server, h1, sockets } = createAutoCodecServer(handle, onUpgrade, { limits, name: 'activator', log: o.log });
@@ -243,7 +299,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     });
     new client.Counter({
       name: 'activator_errors_total',
-      help: 'Requests the activator answered with an error, by reason (timeout 504, pod_failed 502, unknown_revision 404)',
+      help: 'Requests the activator answered with an error, by reason (timeout 504, queue_full 503, abandoned 503: revision removed or activator stopping, pod_failed 502, unknown_revision 404 with no revision label)',
       labelNames: ['revision', 'reason'],
       registers: [registry],
       collect() {
@@ -252,6 +308,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
           const [revision, reason] = k.split('\0') as [string, string];
           this.inc({ revision, reason }, n);
         }
+        if (unknownRevisionRequests > 0) this.inc({ reason: 'unknown_revision' }, unknownRevisionRequests);
       },
     });
     metricsServer = http.createServer((_req, res) => void registry.metrics().then((text) => plain(res, 200, text, { 'content-type': registry.contentType })));
@@ -260,29 +317,46 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
   }
   o.log.info('activator listening', { port, metricsPort, index: o.index ?? 0, replicas: o.replicas ?? 1 });
   const inFlightTotal = () => [...stats.values()].reduce((n, s) => n + s.inFlight, 0);
+  let drained: Promise<void> | undefined;
+  let closed: Promise<void> | undefined;
   return {
     port,
     metricsPort,
     throttler: (key) => throttlers.get(key),
-    async drain(quietMs) {
-      draining = true;
-      lastRequest = Date.now(); // the quiet period starts now at the earliest
-      o.log.info('draining', { quietMs });
-      while (Date.now() - lastRequest < quietMs) await new Promise((r) => setTimeout(r, Math.max(10, quietMs - (Date.now() - lastRequest))));
-      server.close();
-      h1.closeIdleConnections();
-      while (inFlightTotal() > 0) await new Promise((r) => setTimeout(r, 20));
+    footprint: () => ({
+      revisions: throttlers.size,
+      pods: [...throttlers.values()].reduce((n, t) => n + t.pods, 0),
+      stats: stats.size,
+      counterSeries: proxied.size + failures.size,
+      ...connections.counts,
+    }),
+    drain(quietMs) {
+      drained ??= (async () => {
+        draining = true;
+        lastRequest = Date.now(); // the quiet period starts now at the earliest
+        o.log.info('draining', { quietMs });
+        while (Date.now() - lastRequest < quietMs) await new Promise((r) => setTimeout(r, Math.max(10, quietMs - (Date.now() - lastRequest))));
+        server.close();
+        h1.closeIdleConnections();
+        while (inFlightTotal() > 0 && !stopping) await new Promise((r) => setTimeout(r, 20));
+      })();
+      return drained;
     },
-    async close() {
-      metricsServer?.close();
-      clearInterval(reporter);
-      unsubscribe();
-      pusher?.close();
-      for (const t of throttlers.values()) t.close();
-      for (const socket of sockets) socket.destroy();
-      await closeServer(server);
-      for (const u of h2Upstreams.values()) u.h2!.close();
-      await Promise.all([...h1Upstreams.values()].map((u) => u.pool!.close()));
+    close() {
+      closed ??= (async () => {
+        stopping = true;
+        metricsServer?.close();
+        clearInterval(reporter);
+        unsubscribe();
+        pusher?.close();
+        // Whatever still waits for a pod is answered (503) before the connections go.
+        for (const t of throttlers.values()) t.close();
+        throttlers.clear();
+        for (const socket of sockets) socket.destroy();
+        await closeServer(server);
+        await connections.close();
+      })();
+      return closed;
     },
   };
 }

@@ -1,7 +1,7 @@
 // One revision's throttler: pods become usable only after answering the activator's probe; a
 // request takes a slot on one pod (never more than containerConcurrency there) or waits in a queue
-// bounded only by its own deadline. Capacity follows the pods as they come and go; waiting
-// requests are never dropped by a change.
+// bounded by its own deadline and by the caller's admission check. Capacity follows the pods as they
+// come and go; waiting requests are never dropped by a change, only answered when the revision goes.
 import type { Endpoint } from '../model/desired.js';
 import { policyFor, type Picker, type PodSlot } from './lb-policy.js';
 import { assignSlice } from './subsetting.js';
@@ -15,6 +15,10 @@ export interface PodTracker extends PodSlot {
 export interface SlotWaiter {
   /** Called once with the pod granted. */
   grant(pod: PodTracker): void;
+  /** Called instead when the throttler closes (the revision is gone, the activator stops) before a pod was granted. */
+  abandon(): void;
+  /** Asked before the waiter is queued (no pod free); false: it is not queued (acquire says 'rejected'). Default yes. */
+  mayQueue?(): boolean;
 }
 
 export type PodProbe = (endpoint: Endpoint) => Promise<boolean>;
@@ -67,13 +71,27 @@ export class RevisionThrottler {
     this.dispatch();
   }
 
-  /** The revision's current pods: new ones are probed before use, gone ones stop taking requests. */
-  updatePods(endpoints: Endpoint[]): void {
+  /** Whether the pod at this address is one of the revision's (ready or not). */
+  hasPod(address: string): boolean {
+    return this.trackers.has(address);
+  }
+
+  get pods(): number {
+    return this.trackers.size;
+  }
+
+  /**
+   * The revision's current pods: new ones are probed before use, gone ones stop taking requests.
+   * Returns the addresses of the pods that are gone (requests already there still finish).
+   */
+  updatePods(endpoints: Endpoint[]): string[] {
     const wanted = new Set(endpoints.map((e) => `${e.host}:${e.port}`));
+    const gone: string[] = [];
     for (const [address, tracker] of this.trackers) {
       if (!wanted.has(address)) {
         tracker.ready = false;
         this.trackers.delete(address);
+        gone.push(address);
       }
     }
     for (const endpoint of endpoints) {
@@ -84,6 +102,7 @@ export class RevisionThrottler {
       void this.probeUntilReady(tracker);
     }
     this.reassign();
+    return gone;
   }
 
   private async probeUntilReady(tracker: PodTracker): Promise<void> {
@@ -112,18 +131,26 @@ export class RevisionThrottler {
     this.dispatch();
   }
 
-  /** A pod right now, or queue the waiter; returns whether it was granted at once. */
-  acquire(waiter: SlotWaiter): boolean {
+  /**
+   * A pod right now ('granted'), or the waiter queued ('queued') if its `mayQueue` allows it, else
+   * 'rejected' (nothing kept). A closed throttler abandons the waiter at once ('abandoned').
+   */
+  acquire(waiter: SlotWaiter): 'granted' | 'queued' | 'rejected' | 'abandoned' {
+    if (this.closed) {
+      waiter.abandon();
+      return 'abandoned';
+    }
     if (this.waiting.length === 0) {
       const pod = this.pick(this.assigned);
       if (pod) {
         pod.inFlight++;
         waiter.grant(pod);
-        return true;
+        return 'granted';
       }
     }
+    if (waiter.mayQueue && !waiter.mayQueue()) return 'rejected';
     this.waiting.push(waiter);
-    return false;
+    return 'queued';
   }
 
   /** Withdraws a waiter (its deadline passed or its client left). */
@@ -146,7 +173,13 @@ export class RevisionThrottler {
     }
   }
 
-  close(): void {
+  /** Stops probing, answers every waiter (abandon) and returns the addresses of the pods it knew. */
+  close(): string[] {
     this.closed = true;
+    const pods = [...this.trackers.keys()];
+    this.trackers.clear();
+    this.assigned = [];
+    for (const waiter of this.waiting.splice(0)) waiter.abandon();
+    return pods;
   }
 }

@@ -1,5 +1,5 @@
 // `gatehouse activator`: buffers and load-balances requests for revisions learnt over xDS.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 export function register(program: Command): void {
   program
@@ -14,10 +14,20 @@ export function register(program: Command): void {
     .option('--replicas <n>', 'how many activators share the pods', '1')
     .option('--metrics-port <port>', 'Prometheus metrics per revision', '9090')
     .option('--drain-quiet-seconds <s>', 'on SIGTERM, keep serving until this long passes without a request', '30')
-    .action(async (opts: { xds: string; port: string; host: string; nodeId: string; autoscaler?: string; index: string; replicas: string; metricsPort: string; drainQuietSeconds: string }) => {
+    .addOption(new Option('--max-queued-per-revision <n>', 'requests that may wait for a pod per revision; beyond, 503 "pending request queue full" (Knative: 10000)').env('GATEHOUSE_ACTIVATOR_MAX_QUEUED_PER_REVISION').default('10000'))
+    .addOption(new Option('--max-queued <n>', 'requests that may wait for a pod in all revisions together; beyond, 503').env('GATEHOUSE_ACTIVATOR_MAX_QUEUED').default('20000'))
+    .action(async (opts: { xds: string; port: string; host: string; nodeId: string; autoscaler?: string; index: string; replicas: string; metricsPort: string; drainQuietSeconds: string; maxQueuedPerRevision: string; maxQueued: string }, cmd: Command) => {
+      const count = (flag: string, raw: string): number => {
+        const n = Number(raw);
+        if (!Number.isInteger(n) || n < 0) cmd.error(`error: ${flag} "${raw}" must be a whole number of requests (0 or more)`);
+        return n;
+      };
+      const maxQueuedPerRevision = count('--max-queued-per-revision', opts.maxQueuedPerRevision);
+      const maxQueued = count('--max-queued', opts.maxQueued);
       const { createLogger } = await import('../log/logger.js');
       const { XdsRevisionSource } = await import('../activator/xds-source.js');
       const { startActivator } = await import('../activator/server.js');
+      const { stopOnSignals } = await import('../activator/lifecycle.js');
       const log = createLogger('activator');
       const source = new XdsRevisionSource(opts.xds, { id: opts.nodeId, cluster: 'gatehouse-activators' }, log);
       const activator = await startActivator({
@@ -29,14 +39,14 @@ export function register(program: Command): void {
         replicas: Number(opts.replicas),
         name: opts.nodeId,
         metricsPort: Number(opts.metricsPort),
+        maxQueuedPerRevision,
+        maxQueued,
         log,
       });
-      const stop = () =>
-        void activator.drain(Number(opts.drainQuietSeconds) * 1000).then(() => activator.close()).then(() => {
-          source.close();
-          process.exit(0);
-        });
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      stopOnSignals(async () => {
+        await activator.drain(Number(opts.drainQuietSeconds) * 1000);
+        await activator.close();
+        source.close();
+      }, log);
     });
 }

@@ -1,0 +1,85 @@
+// The activator's life as a process: SIGINT and SIGTERM together in the middle of a burst (a Ctrl-C
+// reaches the whole process group while `gatehouse up` sends SIGTERM) end it once, cleanly.
+import { test } from 'node:test';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import assert from 'node:assert/strict';
+import { translate } from '../../src/translate/index.js';
+import { startXdsServer } from '../../src/xds/index.js';
+import { startExampleApp } from '../support/app.js';
+import { gatehouseBin, startQueue } from '../support/queue.js';
+import { desired, revision, route, routing } from '../support/desired.js';
+
+const routed = { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'sig-00001' };
+
+test('SIGINT and SIGTERM mid-burst: every request answered, the process exits 0 with no stack trace', async (t) => {
+  const app = await startExampleApp({ K_REVISION: 'sig-00001' });
+  t.after(() => app.stop());
+  const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '1' });
+  t.after(() => queue.stop());
+  const xds = await startXdsServer({ port: 0 });
+  t.after(() => xds.close());
+  xds.cache.setTranslation(translate(desired([route('sig', [{ revisionName: 'sig-00001', percent: 100 }])], [routing(revision('sig-00001', { containerConcurrency: 1, timeoutSeconds: 30 }), 'proxy', [{ host: '127.0.0.1', port: queue.servingPort }])])));
+  const child = spawn(process.execPath, [gatehouseBin, 'activator', '--xds', `127.0.0.1:${xds.port}`, '--port', '0', '--metrics-port', '0', '--drain-quiet-seconds', '0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(child, 'exit');
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  const lines: string[] = [];
+  const port = await new Promise<number>((resolve) =>
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      lines.push(line);
+      try {
+        const r = JSON.parse(line) as { msg?: string; port?: number };
+        if (r.msg === 'activator listening') resolve(r.port!);
+      } catch {
+        output += line + '\n'; // not a log line: a crash would print here
+      }
+    }),
+  );
+  // The revision arrives over xDS shortly after start: wait until it serves.
+  for (let deadline = Date.now() + 5000; ; ) {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { headers: routed });
+    await res.text();
+    if (res.status === 200) break;
+    assert.ok(Date.now() < deadline, `the revision never became servable (last ${res.status})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // 20 at CC=1 and 50 ms each: one at the pod, the rest queued when the signals arrive.
+  const burst = Array.from({ length: 20 }, () =>
+    fetch(`http://127.0.0.1:${port}/?delay=50`, { headers: routed }).then(
+      async (r) => `${r.status} ${await r.text()}`,
+      (err: Error) => `failed: ${err.message}`,
+    ),
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGINT');
+  child.kill('SIGTERM');
+  const [code, signal] = await exited;
+  const answers = await Promise.all(burst);
+  assert.deepEqual(new Set(answers), new Set(['200 Hello sig-00001!\n']), 'requests accepted before the signals are served');
+  assert.equal(output, '', 'nothing but log lines');
+  assert.deepEqual(lines.filter((l) => /"level":"error"|Error:|at .*\(/.test(l)), []);
+  assert.deepEqual([code, signal], [0, null]);
+});
+
+test('queue limits from a flag or the environment: a bad value is a clear error before anything starts', async () => {
+  const run = (args: string[], env: Record<string, string> = {}) => {
+    const child = spawn(process.execPath, [gatehouseBin, 'activator', '--xds', '127.0.0.1:1', '--port', '0', '--metrics-port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    return once(child, 'exit').then(([code]) => ({ code, stderr }));
+  };
+  const flag = await run(['--max-queued', '-3']);
+  assert.equal(flag.code, 1);
+  assert.match(flag.stderr, /--max-queued "-3" must be a whole number of requests \(0 or more\)/);
+  const env = await run([], { GATEHOUSE_ACTIVATOR_MAX_QUEUED_PER_REVISION: 'lots' });
+  assert.equal(env.code, 1);
+  assert.match(env.stderr, /--max-queued-per-revision "lots" must be a whole number/);
+});
