@@ -1,5 +1,6 @@
 // `gatehouse activator`: buffers and load-balances requests for revisions learnt over xDS.
 import { Option, type Command } from 'commander';
+import { wholeNumberArg } from './args.js';
 
 export function register(program: Command): void {
   program
@@ -14,16 +15,9 @@ export function register(program: Command): void {
     .option('--replicas <n>', 'how many activators share the pods', '1')
     .option('--metrics-port <port>', 'Prometheus metrics per revision', '9090')
     .option('--drain-quiet-seconds <s>', 'on SIGTERM, keep serving until this long passes without a request', '30')
-    .addOption(new Option('--max-queued-per-revision <n>', 'requests that may wait for a pod per revision; beyond, 503 "pending request queue full" (Knative: 10000)').env('GATEHOUSE_ACTIVATOR_MAX_QUEUED_PER_REVISION').default('10000'))
-    .addOption(new Option('--max-queued <n>', 'requests that may wait for a pod in all revisions together; beyond, 503').env('GATEHOUSE_ACTIVATOR_MAX_QUEUED').default('20000'))
-    .action(async (opts: { xds: string; port: string; host: string; nodeId: string; autoscaler?: string; index: string; replicas: string; metricsPort: string; drainQuietSeconds: string; maxQueuedPerRevision: string; maxQueued: string }, cmd: Command) => {
-      const count = (flag: string, raw: string): number => {
-        const n = Number(raw);
-        if (!Number.isInteger(n) || n < 0) cmd.error(`error: ${flag} "${raw}" must be a whole number of requests (0 or more)`);
-        return n;
-      };
-      const maxQueuedPerRevision = count('--max-queued-per-revision', opts.maxQueuedPerRevision);
-      const maxQueued = count('--max-queued', opts.maxQueued);
+    .addOption(new Option('--max-queued-per-revision <n>', 'requests that may wait for a pod per revision; beyond, 503 "pending request queue full" (Knative: 10000)').env('GATEHOUSE_ACTIVATOR_MAX_QUEUED_PER_REVISION').argParser(wholeNumberArg(0, 10_000_000)).default(10_000))
+    .addOption(new Option('--max-queued <n>', 'requests that may wait for a pod in all revisions together; beyond, 503').env('GATEHOUSE_ACTIVATOR_MAX_QUEUED').argParser(wholeNumberArg(0, 10_000_000)).default(20_000))
+    .action(async (opts: { xds: string; port: string; host: string; nodeId: string; autoscaler?: string; index: string; replicas: string; metricsPort: string; drainQuietSeconds: string; maxQueuedPerRevision: number; maxQueued: number }) => {
       const { createLogger } = await import('../log/logger.js');
       const { XdsRevisionSource } = await import('../activator/xds-source.js');
       const { startActivator } = await import('../activator/server.js');
@@ -39,8 +33,8 @@ export function register(program: Command): void {
         replicas: Number(opts.replicas),
         name: opts.nodeId,
         metricsPort: Number(opts.metricsPort),
-        maxQueuedPerRevision,
-        maxQueued,
+        maxQueuedPerRevision: opts.maxQueuedPerRevision,
+        maxQueued: opts.maxQueued,
         log,
       });
       stopOnSignals(async () => {

@@ -18,3 +18,11 @@ export function numberArg(min: number, max: number) {
 
 /** What a usage error exits with, as for a bad configuration file: the input is wrong. */
 export const USAGE_EXIT_CODE = 2;
+
+export function wholeNumberArg(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}.`);
+    return n;
+  };
+}

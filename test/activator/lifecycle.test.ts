@@ -76,10 +76,10 @@ test('queue limits from a flag or the environment: a bad value is a clear error 
     child.stderr!.on('data', (d) => (stderr += d));
     return once(child, 'exit').then(([code]) => ({ code, stderr }));
   };
-  const flag = await run(['--max-queued', '-3']);
-  assert.equal(flag.code, 1);
-  assert.match(flag.stderr, /--max-queued "-3" must be a whole number of requests \(0 or more\)/);
+  const flag = await run(['--max-queued', '1.5']);
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /--max-queued <n>' argument '1.5' is invalid. expected a whole number from 0 to 10000000/);
   const env = await run([], { GATEHOUSE_ACTIVATOR_MAX_QUEUED_PER_REVISION: 'lots' });
-  assert.equal(env.code, 1);
-  assert.match(env.stderr, /--max-queued-per-revision "lots" must be a whole number/);
+  assert.equal(env.code, 2);
+  assert.match(env.stderr, /--max-queued-per-revision <n>' value 'lots' from env 'GATEHOUSE_ACTIVATOR_MAX_QUEUED_PER_REVISION' is invalid/);
 });
