@@ -3,6 +3,7 @@
 // write by hand; anything else is refused with the field path, so the update is NACKed instead of
 // being served differently from how Envoy would serve it.
 import type { DecodedResource } from '../xds/client/ads-client.js';
+import type { EdgePolicy } from './edge-headers.js';
 import { TYPE_URL } from '../xds/protos.js';
 
 export class ConfigErrors {
@@ -39,6 +40,8 @@ export interface ListenerConfig {
   earlyMutations: HeaderMutation[];
   upgradeTypes: ReadonlySet<string>;
   stripAnyHostPort: boolean;
+  /** use_remote_address, xff_num_trusted_hops, preserve_external_request_id. */
+  edge: EdgePolicy;
 }
 
 const HCM_URL = TYPE_URL.httpConnectionManager.slice(TYPE_URL.httpConnectionManager.lastIndexOf('/') + 1);
@@ -74,7 +77,7 @@ export function compileListener(l: DecodedResource, errors: ConfigErrors): Liste
     return undefined;
   }
   const hcmPath = `${path}.filter_chains[0].filters[0].typed_config`;
-  errors.unsupported(hcm, hcmPath, ['stat_prefix', 'codec_type', 'strip_any_host_port', 'rds', 'route_config', 'scoped_routes', 'early_header_mutation_extensions', 'upgrade_configs', 'http_filters']);
+  errors.unsupported(hcm, hcmPath, ['stat_prefix', 'codec_type', 'strip_any_host_port', 'rds', 'route_config', 'scoped_routes', 'early_header_mutation_extensions', 'upgrade_configs', 'http_filters', 'use_remote_address', 'xff_num_trusted_hops', 'preserve_external_request_id']);
   const httpFilters = (hcm.http_filters ?? []) as DecodedResource[];
   httpFilters.forEach((f, i) => {
     if (typeName(f.typed_config) !== ROUTER_URL && f.name !== 'envoy.filters.http.router') errors.add(`${hcmPath}.http_filters[${i}]`, `${f.name} is not supported; only the router filter is`);
@@ -100,6 +103,11 @@ export function compileListener(l: DecodedResource, errors: ConfigErrors): Liste
     earlyMutations,
     upgradeTypes,
     stripAnyHostPort: hcm.strip_any_host_port === true,
+    edge: {
+      useRemoteAddress: hcm.use_remote_address?.value === true,
+      xffNumTrustedHops: Number(hcm.xff_num_trusted_hops ?? 0),
+      preserveExternalRequestId: hcm.preserve_external_request_id === true,
+    },
   };
 }
 

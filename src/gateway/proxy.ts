@@ -9,6 +9,7 @@ import { hasRequestBody, ProxyExchange, rawResponse, type ExchangeSettings } fro
 import { rawRequestHead, upstreamRequestHeaders } from '../http/forward-headers.js';
 import { spliceUpgrade } from '../http/upgrade.js';
 import type { HeaderMutation, ListenerConfig, RouteEntry, RouteTable, ScopeSet } from './compile.js';
+import { edgeHeaders } from './edge-headers.js';
 import { applyMutations, pickTarget, routeRequest } from './match.js';
 import type { ClusterRuntime, UpstreamEndpoint } from './upstreams.js';
 
@@ -46,8 +47,11 @@ function resolve(listener: ListenerConfig, config: GatewayConfig, req: InboundRe
   if (!upstream) return { status: 503, body: NO_HEALTHY_UPSTREAM };
   let headers = upstreamRequestHeaders(routed.rawHeaders, req.socket?.remoteAddress, req.httpVersionMajor === 2, true);
   if (authority !== undefined && routed.headers.host === undefined) headers.push('host', authority);
-  if (routed.headers['x-forwarded-proto'] === undefined) headers.push('x-forwarded-proto', 'http');
-  if (routed.headers['x-request-id'] === undefined) headers.push('x-request-id', randomUUID());
+  if (listener.edge.useRemoteAddress) headers = edgeHeaders(headers, listener.edge, 'http', randomUUID);
+  else {
+    if (routed.headers['x-forwarded-proto'] === undefined) headers.push('x-forwarded-proto', 'http');
+    if (routed.headers['x-request-id'] === undefined) headers.push('x-request-id', randomUUID());
+  }
   headers = applyMutations(headers, [target.requestHeaders, route.requestHeaders, vh.requestHeaders, table.requestHeaders]);
   if (route.hostRewrite !== undefined) headers = applyMutations(headers, [{ remove: [], add: [{ name: 'host', value: route.hostRewrite, action: 'OVERWRITE_IF_EXISTS_OR_ADD' }] }]);
   return { route, cluster: cluster!, upstream, headers, responseMutations: [route.responseHeaders, vh.responseHeaders, table.responseHeaders] };

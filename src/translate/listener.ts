@@ -52,9 +52,15 @@ function scopedRouting(listener: string): Record<string, unknown> {
   };
 }
 
-/** The HTTP connection manager of the ingress listener `name`. */
+/**
+ * The HTTP connection manager of the ingress listener `name`. The external one is the edge:
+ * use_remote_address makes Envoy (and the embedded gateway) append the client's address to
+ * X-Forwarded-For and overwrite X-Forwarded-Proto / X-Request-Id sent from outside. The
+ * cluster-local one is called by services inside, whose request ids must flow through.
+ */
 export function ingressConnectionManager(name: string): Record<string, unknown> {
-  return connectionManager(name, scopedRouting(name));
+  const hcm = connectionManager(name, scopedRouting(name));
+  return name === LISTENER_EXTERNAL ? { ...hcm, use_remote_address: { value: true } } : hcm;
 }
 
 function ingressListener(name: string, address: string, port: number): EnvoyResource {

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { request } from 'undici';
 import { InProcessRevisionSource } from '../../src/activator/revision-source.js';
 import { startActivator, type Activator } from '../../src/activator/server.js';
 import { startGateway, type Gateway } from '../../src/gateway/index.js';
@@ -235,4 +236,19 @@ test('connections beyond the listener or process limit are closed at once, with 
       await closeServer(s.front);
     }
   }
+});
+
+test('the gateway is the edge: the app sees its own X-Forwarded-Proto, a new X-Request-Id, X-Forwarded-For with the client, no Forwarded', async () => {
+  const res = await request(`http://127.0.0.1:${entry.gateway.port}/headers`, {
+    headers: { host: HOST, 'x-forwarded-proto': 'https', 'x-request-id': 'chosen-by-client', forwarded: 'for=6.6.6.6;proto=https', 'x-forwarded-for': '6.6.6.6', 'x-envoy-internal': 'true' },
+  });
+  assert.equal(res.statusCode, 200);
+  const seen = (await res.body.json()) as Record<string, string>;
+  assert.equal(seen['x-forwarded-proto'], 'http');
+  assert.match(seen['x-request-id']!, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(seen.forwarded, undefined);
+  assert.equal(seen['x-envoy-internal'], undefined);
+  assert.equal(seen['x-envoy-external-address'], '127.0.0.1');
+  // The queue-proxy behind appends the gateway's address in its turn.
+  assert.match(seen['x-forwarded-for']!, /^6\.6\.6\.6, 127\.0\.0\.1(, 127\.0\.0\.1)?$/);
 });
