@@ -4,7 +4,7 @@
 import type { Logger } from '../log/logger.js';
 import type { Endpoint } from '../model/desired.js';
 import { fromStruct } from '../translate/struct.js';
-import { AdsClient, type AdsNode, type DecodedResource } from '../xds/client/ads-client.js';
+import { AdsClient, type AdsNode, type DecodedResource, type XdsClientTls } from '../xds/client/ads-client.js';
 import { TYPE_URL } from '../xds/protos.js';
 import type { RevisionInfo, RevisionSource } from './revision-source.js';
 
@@ -15,8 +15,8 @@ export class XdsRevisionSource implements RevisionSource {
   private readonly listeners = new Set<(key: string) => void>();
   private readonly ads: AdsClient;
 
-  constructor(target: string, node: AdsNode, private readonly log: Logger) {
-    this.ads = new AdsClient({ target, node, log });
+  constructor(target: string, node: AdsNode, private readonly log: Logger, tls?: XdsClientTls) {
+    this.ads = new AdsClient({ target, node, log, ...(tls ? { tls } : {}) });
     this.ads.subscribe(TYPE_URL.cluster, [], (clusters) => this.clustersChanged(clusters));
     this.ads.subscribe(TYPE_URL.endpoint, [], (assignments) => this.endpointsChanged(assignments));
   }

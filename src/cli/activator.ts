@@ -1,9 +1,10 @@
 // `gatehouse activator`: buffers and load-balances requests for revisions learnt over xDS.
 import { Option, type Command } from 'commander';
 import { wholeNumberArg } from './args.js';
+import { addXdsClientFlags, xdsClientTls, type XdsClientFlags } from './xds-options.js';
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('activator')
     .description("run the activator: hold requests for revisions at zero, spread them over ready pods, push load to the autoscaler")
     .requiredOption('--xds <host:port>', 'the gatehouse xDS server (revisions come from its private clusters)')
@@ -16,14 +17,15 @@ export function register(program: Command): void {
     .option('--metrics-port <port>', 'Prometheus metrics per revision', '9090')
     .option('--drain-quiet-seconds <s>', 'on SIGTERM, keep serving until this long passes without a request', '30')
     .addOption(new Option('--max-queued-per-revision <n>', 'requests that may wait for a pod per revision; beyond, 503 "pending request queue full" (Knative: 10000)').env('GATEHOUSE_ACTIVATOR_MAX_QUEUED_PER_REVISION').argParser(wholeNumberArg(0, 10_000_000)).default(10_000))
-    .addOption(new Option('--max-queued <n>', 'requests that may wait for a pod in all revisions together; beyond, 503').env('GATEHOUSE_ACTIVATOR_MAX_QUEUED').argParser(wholeNumberArg(0, 10_000_000)).default(20_000))
-    .action(async (opts: { xds: string; port: string; host: string; nodeId: string; autoscaler?: string; index: string; replicas: string; metricsPort: string; drainQuietSeconds: string; maxQueuedPerRevision: number; maxQueued: number }) => {
+    .addOption(new Option('--max-queued <n>', 'requests that may wait for a pod in all revisions together; beyond, 503').env('GATEHOUSE_ACTIVATOR_MAX_QUEUED').argParser(wholeNumberArg(0, 10_000_000)).default(20_000));
+  addXdsClientFlags(command).action(async (opts: { xds: string; port: string; host: string; nodeId: string; autoscaler?: string; index: string; replicas: string; metricsPort: string; drainQuietSeconds: string; maxQueuedPerRevision: number; maxQueued: number } & XdsClientFlags) => {
       const { createLogger } = await import('../log/logger.js');
       const { XdsRevisionSource } = await import('../activator/xds-source.js');
       const { startActivator } = await import('../activator/server.js');
       const { stopOnSignals } = await import('../activator/lifecycle.js');
+      const { ACTIVATOR_NODE_CLUSTER } = await import('../xds/node-role.js');
       const log = createLogger('activator');
-      const source = new XdsRevisionSource(opts.xds, { id: opts.nodeId, cluster: 'gatehouse-activators' }, log);
+      const source = new XdsRevisionSource(opts.xds, { id: opts.nodeId, cluster: ACTIVATOR_NODE_CLUSTER }, log, xdsClientTls(opts));
       const activator = await startActivator({
         port: Number(opts.port),
         host: opts.host,

@@ -2,9 +2,10 @@
 // Knative Services, and the view of what it is doing.
 import type { Command } from 'commander';
 import { numberArg, portArg } from './args.js';
+import { addXdsClientFlags, addXdsServerFlags, xdsClientTls, xdsServerOptions, type XdsClientFlags, type XdsServerFlags } from './xds-options.js';
 
 export function register(program: Command): void {
-  program
+  const up = program
     .command('up')
     .description('serve Knative Services from a YAML file: xDS server, embedded gateway, prober, activator, autoscaler and local pods')
     .option('-f, --file <services.yaml>', 'Knative serving.knative.dev/v1 Services and Routes (default: the bundled example)')
@@ -18,7 +19,11 @@ export function register(program: Command): void {
     .option('--tick-ms <ms>', 'autoscaler decision period (Knative: 2000)', numberArg(10, 60_000), 2000)
     .option('--scale-to-zero-grace-seconds <s>', "config-autoscaler's scale-to-zero-grace-period (Knative: 30)", numberArg(0, 3600), 30)
     .option('--allow-zero-initial-scale', "config-autoscaler's allow-zero-initial-scale: revisions may start at zero pods (initial-scale \"0\")")
-    .action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; allowZeroInitialScale?: boolean }) => {
+    .option('--gateway-node <id>', 'node.id of a gateway (e.g. Envoy) the prober waits on before a route is Ready; repeatable. Without it only mutual TLS makes other gateways count', (id: string, ids: string[]) => [...ids, id], [] as string[]);
+  addXdsServerFlags(up);
+  // The embedded gateway's and the activators' side of TLS.
+  addXdsClientFlags(up);
+  up.action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; allowZeroInitialScale?: boolean; gatewayNode: string[] } & XdsServerFlags & XdsClientFlags) => {
       const { createLogger } = await import('../log/logger.js');
       const { ConfigError } = await import('../config/load.js');
       const { startUp } = await import('../up/orchestrator.js');
@@ -28,11 +33,18 @@ export function register(program: Command): void {
       const file = opts.file ?? packagePath('examples', 'services.yaml');
       let up;
       try {
+        const xds = xdsServerOptions(opts);
+        const clientTls = xdsClientTls(opts);
+        if (xds.tls && !clientTls) throw new Error('with --xds-tls-cert, pass --xds-ca (and with --xds-client-ca also --xds-cert and --xds-key) so the embedded gateway and the activators can connect');
+        if (xds.tls?.clientCa && !clientTls?.cert) throw new Error('with --xds-client-ca, pass --xds-cert and --xds-key: the embedded gateway and the activators need a client certificate (SANs gatehouse-gateway or gatehouse-ingress, and gatehouse-activators)');
         up = await startUp({
           file,
           gatewayPort: opts.gatewayPort,
           localGatewayPort: opts.localGatewayPort,
           xdsPort: opts.xdsPort,
+          xds,
+          ...(clientTls ? { xdsClientTls: clientTls } : {}),
+          gatewayNodes: opts.gatewayNode,
           adminPort: opts.adminPort,
           domain: opts.domain,
           embeddedGateway: opts.gateway,
@@ -51,7 +63,7 @@ export function register(program: Command): void {
       }
       const say = (line: string) => process.stdout.write(line + '\n');
       say(`gatehouse up: ${file}`);
-      say(`  xDS server       127.0.0.1:${up.xdsPort}`);
+      say(`  xDS server       ${opts.xdsHost}:${up.xdsPort}${opts.xdsClientCa ? ' (mutual TLS)' : opts.xdsTlsCert ? ' (TLS)' : ''}`);
       if (up.gatewayPort !== undefined) say(`  gateway          127.0.0.1:${up.gatewayPort} (external), 127.0.0.1:${up.localGatewayPort} (cluster-local)`);
       else say('  gateway          none embedded: start Envoy with envoy/bootstrap.yaml');
       say(`  activators       ${up.activatorPorts.map((p) => `127.0.0.1:${p}`).join(', ')}`);

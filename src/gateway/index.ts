@@ -13,13 +13,14 @@ import { closeServer, createAutoCodecServer, listen, type AutoCodecServer } from
 import { DeadlineTicker } from '../http/deadlines.js';
 import type { ExchangeSettings } from '../http/exchange.js';
 import { httpLimitsFromEnv, type HttpLimits } from '../http/limits.js';
-import { AdsClient, type AdsClientStatus, type DecodedResource, type XdsProtocol } from '../xds/client/ads-client.js';
+import { AdsClient, type AdsClientStatus, type DecodedResource, type XdsClientTls, type XdsProtocol } from '../xds/client/ads-client.js';
+import { GATEWAY_NODE_CLUSTER } from '../xds/node-role.js';
 import { TYPE_URL } from '../xds/protos.js';
 import { assignmentEndpoints, compileCluster, compileListener, compileRouteConfiguration, compileScopes, ConfigErrors, EMPTY_SCOPES, type ClusterConfig, type Endpoint, type ListenerConfig, type RouteTable, type ScopeSet } from './compile.js';
 import { handleRequest, handleUpgrade, type GatewayConfig } from './proxy.js';
 import { ClusterRuntime, UpstreamPools, type UpstreamEndpoint } from './upstreams.js';
 
-export const GATEWAY_NODE_CLUSTER = 'gatehouse-ingress';
+export { GATEWAY_NODE_CLUSTER } from '../xds/node-role.js';
 const NO_ENDPOINTS: readonly Endpoint[] = [];
 
 export interface GatewayOptions {
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   protocol?: XdsProtocol;
   /** Listener limits; GATEHOUSE_* environment variables by default. */
   limits?: HttpLimits;
+  /** TLS (and mutual TLS) to the xDS server. */
+  xdsTls?: XdsClientTls;
   log: Logger;
 }
 
@@ -86,7 +89,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const limits = o.limits ?? httpLimitsFromEnv();
   const exchangeSettings: ExchangeSettings = { ticker: new DeadlineTicker(50), bodyIdleTimeoutMs: limits.bodyIdleTimeoutMs, drainMs: limits.drainMs };
 
-  const ads = new AdsClient({ target: o.xds, node: { id: o.nodeId, cluster: o.nodeCluster ?? GATEWAY_NODE_CLUSTER }, protocol: o.protocol, log });
+  const ads = new AdsClient({ target: o.xds, node: { id: o.nodeId, cluster: o.nodeCluster ?? GATEWAY_NODE_CLUSTER }, protocol: o.protocol, ...(o.xdsTls ? { tls: o.xdsTls } : {}), log });
 
   /** A new config after an accepted RDS or SRDS update (clusters unchanged); requests in flight keep the old one. */
   const publishRoutes = (): void => {

@@ -11,16 +11,18 @@ import { deciderSpecFor, KNATIVE_DEFAULTS, type GlobalAutoscalerConfig } from '.
 import { startStatReceiver, type StatReceiver } from '../autoscaler/stat-receiver.js';
 import { ConfigError, loadConfigFile, type ParseCache, type ResourceConfig } from '../config/load.js';
 import { Controller, type ResolvedRoute } from '../control/controller.js';
-import { GATEWAY_NODE_CLUSTER, startGateway, type Gateway } from '../gateway/index.js';
+import { startGateway, type Gateway } from '../gateway/index.js';
 import { closeServer, listen, plain } from '../http/auto-codec.js';
 import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
 import type { DesiredState, Endpoint, RevisionMode, RevisionRouting, RouteSpec } from '../model/desired.js';
 import { revisionKey, routeHosts, tagHosts } from '../model/names.js';
+import { gatewayVerdict, type GatewayPolicy } from '../prober/gateway-nodes.js';
 import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
 import { LocalProcessRuntime } from '../runtime/index.js';
 import { Translator } from '../translate/index.js';
-import { startXdsServer, TYPE_URL, type XdsServer } from '../xds/index.js';
+import type { XdsClientTls } from '../xds/client/ads-client.js';
+import { startXdsServer, TYPE_URL, type StreamLimits, type XdsServer, type XdsServerTls } from '../xds/index.js';
 import { superviseChild, type SupervisedChild } from './child.js';
 import { describeFailure } from './failure.js';
 import { checkPortsFree, PortInUseError, portInUse, type PortClaim } from './ports.js';
@@ -31,6 +33,12 @@ export interface UpOptions {
   gatewayPort: number;
   localGatewayPort: number;
   xdsPort: number;
+  /** The xDS server's bind address (default loopback), limits and TLS. */
+  xds?: { host?: string; limits?: Partial<StreamLimits>; tls?: XdsServerTls };
+  /** How the embedded gateway and the activators reach the xDS server over TLS (required with mutual TLS). */
+  xdsClientTls?: XdsClientTls;
+  /** Node ids of other gateways (e.g. Envoy) the prober waits on; see src/prober/gateway-nodes.ts. */
+  gatewayNodes?: string[];
   adminPort: number;
   domain: string;
   /** false: no embedded gateway; Envoy (envoy/bootstrap.yaml) is the ingress. */
@@ -62,6 +70,13 @@ export interface Up {
 }
 
 const EMBEDDED_GATEWAY_ID = 'gatehouse-gateway';
+
+/** Where local clients reach a server bound to `host`: a wildcard address is reached on loopback. */
+export function connectHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
 const ROUTE_KEY = (r: RouteSpec) => `${r.namespace}/${r.name}`;
 
 export async function startUp(o: UpOptions): Promise<Up> {
@@ -93,7 +108,10 @@ export async function startUp(o: UpOptions): Promise<Up> {
     for (const undo of undoOnFailure.reverse()) await undo().catch(() => {});
     throw err;
   };
-  const xds: XdsServer = await startXdsServer({ port: o.xdsPort, log }).catch((err: Error) => failStart(listenError(err, o.xdsPort, claims)));
+  const xds: XdsServer = await startXdsServer({ port: o.xdsPort, log, ...o.xds }).catch((err: Error) => failStart(listenError(err, o.xdsPort, claims)));
+  const xdsTarget = `${connectHost(xds.host)}:${xds.port}`;
+  const clientTlsArgs = o.xdsClientTls ? ['--xds-ca', o.xdsClientTls.ca, ...(o.xdsClientTls.cert ? ['--xds-cert', o.xdsClientTls.cert, '--xds-key', o.xdsClientTls.key!] : [])] : [];
+  const gatewayPolicy: GatewayPolicy = { mutualTls: xds.security === 'mtls', named: new Set(o.gatewayNodes ?? []), embeddedId: EMBEDDED_GATEWAY_ID };
   undoOnFailure.push(() => xds.close());
   const runtime = new LocalProcessRuntime({ baseDir: path.dirname(file), drainQuietSeconds: o.drainQuietSeconds, log });
   undoOnFailure.push(() => runtime.close());
@@ -110,7 +128,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     let port = 0;
     const child = await superviseChild(
       `activator-${i}`,
-      () => ['activator', '--xds', `127.0.0.1:${xds.port}`, '--port', String(port), '--node-id', `activator-${i}`, '--index', String(i), '--replicas', String(activatorCount), '--autoscaler', `ws://127.0.0.1:${receiver.port}`, '--metrics-port', '0', '--drain-quiet-seconds', '1'],
+      () => ['activator', '--xds', xdsTarget, ...clientTlsArgs, '--port', String(port), '--node-id', `activator-${i}`, '--index', String(i), '--replicas', String(activatorCount), '--autoscaler', `ws://127.0.0.1:${receiver.port}`, '--metrics-port', '0', '--drain-quiet-seconds', '1'],
       'activator listening',
       log,
     );
@@ -282,17 +300,29 @@ export async function startUp(o: UpOptions): Promise<Up> {
     await xds.close();
   };
   undoOnFailure.splice(0, undoOnFailure.length, shutdown);
-  /** The embedded gateway plus every other connected node of the ingress cluster (e.g. Envoy). */
+  /** Ingress nodes already told that they are not waited on (bounded: ids are the client's to invent). */
+  const unnamedNoticed = new Set<string>();
+  /** Connected gateways other than the embedded one that the prober waits on (src/prober/gateway-nodes.ts). */
+  const countedGatewayNodes = (): string[] => {
+    const ids: string[] = [];
+    for (const node of xds.status.list()) {
+      const verdict = gatewayVerdict(node, gatewayPolicy);
+      if (verdict === 'counted') ids.push(node.id);
+      else if (verdict === 'unnamed' && !unnamedNoticed.has(node.id) && unnamedNoticed.size < 1000) {
+        unnamedNoticed.add(node.id);
+        log.warn('an ingress node connected that the prober does not wait on: name it with --gateway-node, or run the xDS server with mutual TLS', { node: node.id });
+      }
+    }
+    return ids;
+  };
+  /** The embedded gateway plus every counted gateway node (e.g. Envoy). */
   const gatewayTargets = (): GatewayTarget[] => {
     const targets: GatewayTarget[] = [];
     const ports = gateway?.listenerPorts();
     if (gateway && ports?.has('gatehouse-external') && ports.has('gatehouse-local')) {
       targets.push({ id: EMBEDDED_GATEWAY_ID, host: '127.0.0.1', externalPort: ports.get('gatehouse-external')!, localPort: ports.get('gatehouse-local')! });
     }
-    for (const node of xds.status.list()) {
-      if (node.id === EMBEDDED_GATEWAY_ID || node.cluster !== GATEWAY_NODE_CLUSTER || node.connectedStreams === 0) continue;
-      targets.push({ id: node.id, host: '127.0.0.1', externalPort: o.gatewayPort, localPort: o.localGatewayPort });
-    }
+    for (const id of countedGatewayNodes()) targets.push({ id, host: '127.0.0.1', externalPort: o.gatewayPort, localPort: o.localGatewayPort });
     return targets;
   };
   // Knative probes on a backoff alone; probing again when a gateway ACKs new routes confirms sooner.
@@ -312,7 +342,8 @@ export async function startUp(o: UpOptions): Promise<Up> {
     const result = (async () => {
       const deadline = Date.now() + 5000;
       for (;;) {
-        const lagging = xds.status.list().filter((n) => n.cluster === GATEWAY_NODE_CLUSTER && n.connectedStreams > 0 && n.types[TYPE_URL.endpoint]?.ackedVersion !== version);
+        const gatewayIds = new Set(gateway ? [EMBEDDED_GATEWAY_ID, ...countedGatewayNodes()] : countedGatewayNodes());
+        const lagging = xds.status.list().filter((n) => gatewayIds.has(n.id) && n.connectedStreams > 0 && n.types[TYPE_URL.endpoint]?.ackedVersion !== version);
         if (lagging.length === 0) break;
         if (Date.now() > deadline) return `gateways ${lagging.map((n) => n.id).join(', ')} have not acknowledged the endpoints that point at the activator`;
         await new Promise((r) => setTimeout(r, 20));
@@ -352,7 +383,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
   sync();
 
   if (o.embeddedGateway) {
-    gateway = await startGateway({ xds: `127.0.0.1:${xds.port}`, nodeId: EMBEDDED_GATEWAY_ID, log }).catch(failStart);
+    gateway = await startGateway({ xds: xdsTarget, nodeId: EMBEDDED_GATEWAY_ID, ...(o.xdsClientTls ? { xdsTls: o.xdsClientTls } : {}), log }).catch(failStart);
     await gateway.ready;
     const failed = gateway.status().listeners.filter((l) => l.error);
     if (failed.length > 0) {

@@ -36,6 +36,7 @@ const entryFiles = [
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
 ];
 
 export const TYPE_URL = {

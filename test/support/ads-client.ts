@@ -17,6 +17,11 @@ export interface DecodedResponse {
   removed: string[];
 }
 
+export function encodeRequest(delta: boolean, request: Record<string, unknown>): Uint8Array {
+  const type = envoyRoot().lookupType(delta ? 'envoy.service.discovery.v3.DeltaDiscoveryRequest' : 'envoy.service.discovery.v3.DiscoveryRequest');
+  return type.encode(type.fromObject(request)).finish();
+}
+
 export class AdsTestStream {
   private readonly client: grpc.Client;
   private readonly call: grpc.ClientDuplexStream<Buffer, Buffer>;
@@ -24,8 +29,8 @@ export class AdsTestStream {
   private waiters: Array<(r: DecodedResponse) => void> = [];
   readonly ended: Promise<grpc.StatusObject>;
 
-  constructor(port: number, readonly delta: boolean, options: grpc.ChannelOptions = {}) {
-    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options);
+  constructor(port: number, readonly delta: boolean, options: grpc.ChannelOptions = {}, host = '127.0.0.1', credentials = grpc.credentials.createInsecure()) {
+    this.client = new grpc.Client(`${host}:${port}`, credentials, options);
     const method = delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources';
     this.call = this.client.makeBidiStreamRequest(`/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`, bytes, bytes);
     this.ended = new Promise((resolve) => {
@@ -58,8 +63,7 @@ export class AdsTestStream {
   }
 
   send(request: Record<string, unknown>): void {
-    const type = envoyRoot().lookupType(this.delta ? 'envoy.service.discovery.v3.DeltaDiscoveryRequest' : 'envoy.service.discovery.v3.DiscoveryRequest');
-    this.call.write(Buffer.from(type.encode(type.fromObject(request)).finish()));
+    this.call.write(Buffer.from(encodeRequest(this.delta, request)));
   }
 
   sendRaw(data: Buffer): void {

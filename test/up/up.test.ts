@@ -232,10 +232,10 @@ test('an app that crashes under load: only the requests it was serving fail, the
   assert.deepEqual(late.failures, [], `after the crash (crash at ${crashedAt}, checked from ${lateStart})`);
 });
 
-test('with --no-gateway, another xDS gateway (here `gatehouse gateway`, as Envoy would) is discovered, probed and confirmed', async (t) => {
+test('with --no-gateway, another xDS gateway named with --gateway-node (here `gatehouse gateway`, as Envoy would) is probed and confirmed', async (t) => {
   const [gatewayPort, localPort] = [await freePort(), await freePort()];
   const file = tempFile(service('hello', 'outside'));
-  const up = await startUp(loopbackUpOptions(file, log, { gatewayPort, localGatewayPort: localPort, embeddedGateway: false }));
+  const up = await startUp(loopbackUpOptions(file, log, { gatewayPort, localGatewayPort: localPort, embeddedGateway: false, gatewayNodes: ['envoy-like'] }));
   t.after(() => up.close());
   await until(() => up.status().routes[0]!.message === 'no gateway is connected to the xDS server', 'the route to wait for a gateway', 20_000);
   const gateway = spawn(process.execPath, [gatehouseBin, 'gateway', '--xds', `127.0.0.1:${up.xdsPort}`, '--node-id', 'envoy-like', '--admin-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });

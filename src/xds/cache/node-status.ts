@@ -1,5 +1,9 @@
 // Per-node records for operators and for the prober: connected streams, the last version each type
 // ACKed, and the last NACK with its error. ACKs and NACKs are also events.
+//
+// Each stream answers only for itself: a node's ACKed version of a type is the one every open
+// stream claiming that node id has ACKed, so a second process claiming someone else's node id
+// cannot make that node look up to date (it can only hold the record back while it stays).
 import { EventEmitter } from 'node:events';
 
 export interface TypeStatus {
@@ -26,8 +30,15 @@ export interface NackEvent extends AckEvent {
   error: string;
 }
 
+/** One open stream of a node: what it ACKed, per type. */
+export interface StreamRecord {
+  readonly nodeId: string;
+  readonly acked: Map<string, string>;
+}
+
 export class NodeStatusRegistry extends EventEmitter<{ ack: [AckEvent]; nack: [NackEvent]; connect: [string]; disconnect: [string] }> {
   private readonly nodes = new Map<string, NodeStatus>();
+  private readonly streams = new Map<string, Set<StreamRecord>>();
 
   private node(id: string, cluster: string): NodeStatus {
     let node = this.nodes.get(id);
@@ -36,29 +47,61 @@ export class NodeStatusRegistry extends EventEmitter<{ ack: [AckEvent]; nack: [N
     return node;
   }
 
-  connected(id: string, cluster: string): void {
-    this.node(id, cluster).connectedStreams++;
+  connected(id: string, cluster: string): StreamRecord {
+    const node = this.node(id, cluster);
+    node.cluster = cluster;
+    node.connectedStreams++;
+    const stream: StreamRecord = { nodeId: id, acked: new Map() };
+    let open = this.streams.get(id);
+    if (!open) this.streams.set(id, (open = new Set()));
+    open.add(stream);
     this.emit('connect', id);
+    return stream;
   }
 
-  disconnected(id: string): void {
-    const node = this.nodes.get(id);
-    if (!node) return;
-    node.connectedStreams = Math.max(0, node.connectedStreams - 1);
-    this.emit('disconnect', id);
+  disconnected(stream: StreamRecord): void {
+    const node = this.nodes.get(stream.nodeId);
+    const open = this.streams.get(stream.nodeId);
+    if (!node || !open?.delete(stream)) return;
+    node.connectedStreams = open.size;
+    if (open.size === 0) {
+      this.streams.delete(stream.nodeId);
+      // A node that never answered anything leaves no record (hostile clients inventing ids would grow it).
+      if (Object.keys(node.types).length === 0) this.nodes.delete(stream.nodeId);
+    }
+    // The streams left may now agree on a version this one held back.
+    for (const typeUrl of new Set([...open].flatMap((s) => [...s.acked.keys()]))) this.settle(node, typeUrl);
+    this.emit('disconnect', stream.nodeId);
   }
 
-  acked(id: string, cluster: string, typeUrl: string, version: string): void {
-    const type = (this.node(id, cluster).types[typeUrl] ??= {});
-    if (type.ackedVersion === version) return;
-    type.ackedVersion = version;
+  acked(stream: StreamRecord, typeUrl: string, version: string): void {
+    stream.acked.set(typeUrl, version);
+    const node = this.nodes.get(stream.nodeId);
+    if (node) this.settle(node, typeUrl);
+  }
+
+  /** Records the version every open stream of the node ACKed, if they agree. */
+  private settle(node: NodeStatus, typeUrl: string): void {
+    let agreed: string | undefined;
+    for (const s of this.streams.get(node.id) ?? []) {
+      const v = s.acked.get(typeUrl);
+      if (v === undefined || (agreed !== undefined && v !== agreed)) return;
+      agreed = v;
+    }
+    const type = (node.types[typeUrl] ??= {});
+    if (agreed === undefined || type.ackedVersion === agreed) return;
+    type.ackedVersion = agreed;
     type.ackedAt = new Date().toISOString();
-    this.emit('ack', { nodeId: id, typeUrl, version });
+    node.lastSeen = type.ackedAt;
+    this.emit('ack', { nodeId: node.id, typeUrl, version: agreed });
   }
 
-  nacked(id: string, cluster: string, typeUrl: string, version: string, error: string): void {
-    (this.node(id, cluster).types[typeUrl] ??= {}).lastNack = { version, error, at: new Date().toISOString() };
-    this.emit('nack', { nodeId: id, typeUrl, version, error });
+  nacked(stream: StreamRecord, typeUrl: string, version: string, error: string): void {
+    const node = this.nodes.get(stream.nodeId);
+    if (!node) return;
+    node.lastSeen = new Date().toISOString();
+    (node.types[typeUrl] ??= {}).lastNack = { version, error, at: node.lastSeen };
+    this.emit('nack', { nodeId: stream.nodeId, typeUrl, version, error });
   }
 
   list(): NodeStatus[] {

@@ -10,6 +10,7 @@
 //   ads.setNames(TYPE_URL.endpoint, ['default/hello-00001']);
 //   ads.close();
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { Logger } from '../../log/logger.js';
@@ -38,9 +39,18 @@ export interface AdsNode {
   metadata?: Record<string, string>;
 }
 
+/** PEM file paths: the CA that signed the server's certificate, and for mutual TLS this node's own. */
+export interface XdsClientTls {
+  ca: string;
+  cert?: string;
+  key?: string;
+}
+
 export interface AdsClientOptions {
   /** host:port of the xDS server. */
   target: string;
+  /** TLS to the server (plaintext without). */
+  tls?: XdsClientTls;
   node: AdsNode;
   log: Logger;
   /** 'delta' (default) or 'sotw'. */
@@ -106,7 +116,7 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
     messageTypes();
     this.protocol = o.protocol ?? 'delta';
     this.backoffMs = o.initialBackoffMs ?? 100;
-    this.client = new grpc.Client(o.target, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
+    this.client = new grpc.Client(o.target, o.tls ? clientCredentials(o.tls) : grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
     this.open();
   }
 
@@ -288,4 +298,20 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
 function checkTypes(resources: AnyMessage[], typeUrl: string): void {
   const stray = resources.find((any) => any.type_url !== typeUrl);
   if (stray) throw new Error(`a resource of type ${stray.type_url} arrived in a ${typeUrl} response`);
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`${what} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
+/** Read once, when the client starts: a certificate rotated on disk takes effect on restart. */
+export function clientCredentials(tls: XdsClientTls): grpc.ChannelCredentials {
+  const ca = readPem(tls.ca, 'xDS CA (--xds-ca)');
+  const key = tls.key === undefined ? null : readPem(tls.key, 'xDS client key (--xds-key)');
+  const cert = tls.cert === undefined ? null : readPem(tls.cert, 'xDS client certificate (--xds-cert)');
+  return grpc.credentials.createSsl(ca, key, cert);
 }

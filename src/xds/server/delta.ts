@@ -29,6 +29,8 @@ interface TypeState {
   sentVersion: string;
   /** The snapshot version `expected` was last brought in line with; undefined forces a full comparison. */
   basis: string | undefined;
+  /** The next response goes out even if it carries nothing (a first request is always answered). */
+  answerEvenIfEmpty: boolean;
 }
 
 function apply(target: Map<string, string>, changes: Changes): void {
@@ -52,18 +54,20 @@ export class DeltaStream extends XdsStream {
       // Legacy wildcard: a first LDS/CDS request naming nothing subscribes to everything.
       subscription.wildcard = WILDCARD_TYPES.has(typeUrl) && (req.subscribe.length === 0 || req.subscribe.includes('*'));
       const held = new Map(Object.entries(req.initialVersions));
-      state = { subscription, held, inFlight: [], expected: new Map(held), refused: new Map(), responded: false, upToDate: false, sentVersion: '', basis: undefined };
+      state = { subscription, held, inFlight: [], expected: new Map(held), refused: new Map(), responded: false, upToDate: false, sentVersion: '', basis: undefined, answerEvenIfEmpty: false };
       this.types.set(typeUrl, state);
     }
     if (req.responseNonce !== '') this.answered(typeUrl, state, req.responseNonce, req.errorDetail?.message);
     state.subscription.update(req.subscribe, req.unsubscribe);
+    if (!this.withinNameLimit(typeUrl, Math.max(state.subscription.names.size, state.held.size))) return;
     if (req.subscribe.length > 0 || req.unsubscribe.length > 0) state.basis = undefined;
     for (const name of req.unsubscribe) {
       state.held.delete(name);
       state.expected.delete(name);
       state.refused.delete(name);
     }
-    this.push(typeUrl, state, req.subscribe.length > 0 || req.responseNonce === '');
+    if (req.subscribe.length > 0 || req.responseNonce === '') state.answerEvenIfEmpty = true;
+    this.schedule(typeUrl);
   }
 
   /** An ACK or NACK of one response; replies to responses the client skipped count as ACKs. */
@@ -76,7 +80,7 @@ export class DeltaStream extends XdsStream {
     if (error === undefined) {
       apply(state.held, response.changes);
       state.upToDate = state.inFlight.length === 0 && state.refused.size === 0;
-      this.deps.status.acked(node.id, node.cluster, typeUrl, response.version);
+      this.deps.status.acked(this.record!, typeUrl, response.version);
       return;
     }
     for (const [name, version] of response.changes) if (version !== null) state.refused.set(name, version);
@@ -84,16 +88,18 @@ export class DeltaStream extends XdsStream {
     state.basis = undefined;
     state.expected = new Map(state.held);
     for (const r of state.inFlight) apply(state.expected, r.changes);
-    this.deps.status.nacked(node.id, node.cluster, typeUrl, response.version, error);
-    this.deps.log.warn('xDS NACK (delta)', { node: node.id, typeUrl, version: response.version, error });
+    this.deps.status.nacked(this.record!, typeUrl, response.version, error);
+    this.deps.warnings.warn('xDS NACK', node.id, { node: node.id, typeUrl, version: response.version, error, protocol: 'delta' });
   }
 
-  protected onCacheChange(typeUrl: string): void {
-    const state = this.types.get(typeUrl);
-    if (state) this.push(typeUrl, state, false);
+  protected subscribed(typeUrl: string): boolean {
+    return this.types.has(typeUrl);
   }
 
-  private push(typeUrl: string, state: TypeState, answerEvenIfEmpty: boolean): void {
+  protected build(typeUrl: string): Uint8Array | undefined {
+    const state = this.types.get(typeUrl)!;
+    const answerEvenIfEmpty = state.answerEvenIfEmpty;
+    state.answerEvenIfEmpty = false;
     const snapshot = this.deps.cache.get(this.group, typeUrl);
     const changed: EncodedResource[] = [];
     const removed: string[] = [];
@@ -119,9 +125,9 @@ export class DeltaStream extends XdsStream {
       // A new version that changes nothing this client asked for: what it holds is that version.
       if (snapshot && state.upToDate && state.sentVersion !== snapshot.version) {
         state.sentVersion = snapshot.version;
-        this.deps.status.acked(this.node!.id, this.node!.cluster, typeUrl, snapshot.version);
+        this.deps.status.acked(this.record!, typeUrl, snapshot.version);
       }
-      return;
+      return undefined;
     }
     const changes: Changes = new Map();
     for (const r of changed) changes.set(r.name, r.version);
@@ -133,6 +139,6 @@ export class DeltaStream extends XdsStream {
     state.inFlight.push({ nonce, version: state.sentVersion, changes });
     state.responded = true;
     state.upToDate = false;
-    this.send(encodeDeltaResponse(state.sentVersion, typeUrl, nonce, changed, removed));
+    return encodeDeltaResponse(state.sentVersion, typeUrl, nonce, changed, removed);
   }
 }

@@ -1,5 +1,6 @@
 // State-of-the-world xDS: every response is versioned by the snapshot. A NACKed version is
-// recorded and never sent again; stale nonces are ignored.
+// recorded and never sent again; stale nonces are ignored, and a repeated answer to the same
+// response is recorded once.
 //
 // Listener, Cluster and ScopedRouteConfiguration responses carry the full set the client
 // subscribed to (what is absent is deleted). RouteConfiguration and ClusterLoadAssignment
@@ -22,6 +23,10 @@ interface TypeState {
   sent: Map<string, string> | undefined;
   /** RDS/EDS: the nonce of the last response that carried everything subscribed. */
   lastFullNonce: number;
+  /** The next response is sent even if the version did not change (a new subscription, a resend). */
+  force: boolean;
+  /** The nonce last ACKed or NACKed: repeating the answer changes nothing. */
+  answeredNonce: string;
 }
 
 export class SotwStream extends XdsStream {
@@ -31,45 +36,51 @@ export class SotwStream extends XdsStream {
     const req = decodeSotwRequest(bytes);
     if (!this.identify(req.node)) return;
     const typeUrl = this.servedType(req.typeUrl);
-    if (typeUrl === undefined) return;
+    if (typeUrl === undefined || !this.withinNameLimit(typeUrl, req.resourceNames.length)) return;
     let state = this.types.get(typeUrl);
     const first = state === undefined;
-    if (!state) this.types.set(typeUrl, (state = { subscription: new Subscription(typeUrl), nonce: '', sentVersion: undefined, nackedVersion: undefined, sent: undefined, lastFullNonce: 0 }));
+    if (!state) this.types.set(typeUrl, (state = { subscription: new Subscription(typeUrl), nonce: '', sentVersion: undefined, nackedVersion: undefined, sent: undefined, lastFullNonce: 0, force: false, answeredNonce: '' }));
     if (req.responseNonce !== '' && req.responseNonce !== state.nonce) {
       // A reply to an older response says nothing about the current state, except that a refused
       // response not yet superseded by a full one leaves the client without resources the later,
-      // partial ones assumed it had.
-      if (req.errorDetail && state.sent && Number(req.responseNonce) > state.lastFullNonce) {
+      // partial ones assumed it had. The full resend makes every older nonce stale for good, so
+      // however often the client repeats that NACK, it is answered once.
+      if (req.errorDetail && state.sent && this.sentNonce(req.responseNonce) && Number(req.responseNonce) > state.lastFullNonce) {
         state.sent = undefined;
-        this.push(typeUrl, state, true);
+        state.force = true;
+        this.schedule(typeUrl);
       }
       return;
     }
-    if (req.responseNonce !== '') {
+    if (req.responseNonce !== '' && req.responseNonce !== state.answeredNonce) {
+      state.answeredNonce = req.responseNonce;
       const node = this.node!;
       if (req.errorDetail) {
         state.nackedVersion = state.sentVersion;
         state.sent = undefined;
-        this.deps.status.nacked(node.id, node.cluster, typeUrl, state.sentVersion ?? '', req.errorDetail.message);
-        this.deps.log.warn('xDS NACK', { node: node.id, typeUrl, version: state.sentVersion, error: req.errorDetail.message });
+        this.deps.status.nacked(this.record!, typeUrl, state.sentVersion ?? '', req.errorDetail.message);
+        this.deps.warnings.warn('xDS NACK', node.id, { node: node.id, typeUrl, version: state.sentVersion, error: req.errorDetail.message });
       } else {
-        this.deps.status.acked(node.id, node.cluster, typeUrl, req.versionInfo);
+        this.deps.status.acked(this.record!, typeUrl, req.versionInfo);
       }
     }
     const changed = state.subscription.replace(typeUrl, req.resourceNames);
     if (changed) state.sent = undefined;
-    this.push(typeUrl, state, first || changed);
+    if (first || changed) state.force = true;
+    this.schedule(typeUrl);
   }
 
-  protected onCacheChange(typeUrl: string): void {
-    const state = this.types.get(typeUrl);
-    if (state) this.push(typeUrl, state, false);
+  protected subscribed(typeUrl: string): boolean {
+    return this.types.has(typeUrl);
   }
 
-  private push(typeUrl: string, state: TypeState, force: boolean): void {
+  protected build(typeUrl: string): Uint8Array | undefined {
+    const state = this.types.get(typeUrl)!;
+    const force = state.force;
+    state.force = false;
     const snapshot = this.deps.cache.get(this.group, typeUrl);
-    if (!snapshot) return;
-    if (!force && (snapshot.version === state.sentVersion || snapshot.version === state.nackedVersion)) return;
+    if (!snapshot) return undefined;
+    if (!force && (snapshot.version === state.sentVersion || snapshot.version === state.nackedVersion)) return undefined;
     const resources: EncodedResource[] = [];
     const wants = (r: EncodedResource) => state.subscription.wants(r.name);
     let full = false;
@@ -89,6 +100,6 @@ export class SotwStream extends XdsStream {
     if (full) state.lastFullNonce = Number(state.nonce);
     if (state.sent) for (const r of resources) state.sent.set(r.name, r.version);
     state.sentVersion = snapshot.version;
-    this.send(encodeSotwResponse(snapshot.version, typeUrl, state.nonce, resources));
+    return encodeSotwResponse(snapshot.version, typeUrl, state.nonce, resources);
   }
 }
