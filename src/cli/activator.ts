@@ -19,30 +19,30 @@ export function register(program: Command): void {
     .addOption(new Option('--max-queued-per-revision <n>', 'requests that may wait for a pod per revision; beyond, 503 "pending request queue full" (Knative: 10000)').env('GATEHOUSE_ACTIVATOR_MAX_QUEUED_PER_REVISION').argParser(wholeNumberArg(0, 10_000_000)).default(10_000))
     .addOption(new Option('--max-queued <n>', 'requests that may wait for a pod in all revisions together; beyond, 503').env('GATEHOUSE_ACTIVATOR_MAX_QUEUED').argParser(wholeNumberArg(0, 10_000_000)).default(20_000));
   addXdsClientFlags(command).action(async (opts: { xds: string; port: string; host: string; nodeId: string; autoscaler?: string; index: string; replicas: string; metricsPort: string; drainQuietSeconds: string; maxQueuedPerRevision: number; maxQueued: number } & XdsClientFlags) => {
-      const { createLogger } = await import('../log/logger.js');
-      const { XdsRevisionSource } = await import('../activator/xds-source.js');
-      const { startActivator } = await import('../activator/server.js');
-      const { stopOnSignals } = await import('../activator/lifecycle.js');
-      const { ACTIVATOR_NODE_CLUSTER } = await import('../xds/node-role.js');
-      const log = createLogger('activator');
-      const source = new XdsRevisionSource(opts.xds, { id: opts.nodeId, cluster: ACTIVATOR_NODE_CLUSTER }, log, xdsClientTls(opts));
-      const activator = await startActivator({
-        port: Number(opts.port),
-        host: opts.host,
-        source,
-        ...(opts.autoscaler ? { autoscalerUrl: opts.autoscaler } : {}),
-        index: Number(opts.index),
-        replicas: Number(opts.replicas),
-        name: opts.nodeId,
-        metricsPort: Number(opts.metricsPort),
-        maxQueuedPerRevision: opts.maxQueuedPerRevision,
-        maxQueued: opts.maxQueued,
-        log,
-      });
-      stopOnSignals(async () => {
-        await activator.drain(Number(opts.drainQuietSeconds) * 1000);
-        await activator.close();
-        source.close();
-      }, log);
+    const { createLogger } = await import('../log/logger.js');
+    const { XdsRevisionSource } = await import('../activator/xds-source.js');
+    const { startActivator } = await import('../activator/server.js');
+    const { stopOnSignals } = await import('../activator/lifecycle.js');
+    const { ACTIVATOR_NODE_CLUSTER } = await import('../xds/node-role.js');
+    const log = createLogger('activator');
+    const source = new XdsRevisionSource(opts.xds, { id: opts.nodeId, cluster: ACTIVATOR_NODE_CLUSTER }, log, xdsClientTls(opts));
+    const activator = await startActivator({
+      port: Number(opts.port),
+      host: opts.host,
+      source,
+      ...(opts.autoscaler ? { autoscalerUrl: opts.autoscaler } : {}),
+      index: Number(opts.index),
+      replicas: Number(opts.replicas),
+      name: opts.nodeId,
+      metricsPort: Number(opts.metricsPort),
+      maxQueuedPerRevision: opts.maxQueuedPerRevision,
+      maxQueued: opts.maxQueued,
+      log,
     });
+    stopOnSignals(async () => {
+      await activator.drain(Number(opts.drainQuietSeconds) * 1000);
+      await activator.close();
+      source.close();
+    }, log);
+  });
 }

@@ -24,82 +24,82 @@ export function register(program: Command): void {
   // The embedded gateway's and the activators' side of TLS.
   addXdsClientFlags(up);
   up.action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; allowZeroInitialScale?: boolean; gatewayNode: string[] } & XdsServerFlags & XdsClientFlags) => {
-      const { createLogger } = await import('../log/logger.js');
-      const { ConfigError } = await import('../config/load.js');
-      const { startUp } = await import('../up/orchestrator.js');
-      const { renderStatus } = await import('../up/status.js');
-      const log = createLogger('up');
-      const { packagePath } = await import('../package-root.js');
-      const file = opts.file ?? packagePath('examples', 'services.yaml');
-      let up;
-      try {
-        const xds = xdsServerOptions(opts);
-        const clientTls = xdsClientTls(opts);
-        if (xds.tls && !clientTls) throw new Error('with --xds-tls-cert, pass --xds-ca (and with --xds-client-ca also --xds-cert and --xds-key) so the embedded gateway and the activators can connect');
-        if (xds.tls?.clientCa && !clientTls?.cert) throw new Error('with --xds-client-ca, pass --xds-cert and --xds-key: the embedded gateway and the activators need a client certificate (SANs gatehouse-gateway or gatehouse-ingress, and gatehouse-activators)');
-        up = await startUp({
-          file,
-          gatewayPort: opts.gatewayPort,
-          localGatewayPort: opts.localGatewayPort,
-          xdsPort: opts.xdsPort,
-          xds,
-          ...(clientTls ? { xdsClientTls: clientTls } : {}),
-          gatewayNodes: opts.gatewayNode,
-          adminPort: opts.adminPort,
-          domain: opts.domain,
-          embeddedGateway: opts.gateway,
-          drainQuietSeconds: opts.drainQuietSeconds,
-          tickMs: opts.tickMs,
-          autoscaler: { scaleToZeroGracePeriodMs: opts.scaleToZeroGraceSeconds * 1000, allowZeroInitialScale: opts.allowZeroInitialScale === true },
-          log,
-        });
-      } catch (err) {
-        if (err instanceof ConfigError) {
-          process.stderr.write(`${file}: ${err.message}\n`);
-          process.exit(2);
-        }
-        process.stderr.write(`gatehouse up: ${(err as Error).message.split('\n').join('\n  ')}\n`);
-        process.exit(1);
+    const { createLogger } = await import('../log/logger.js');
+    const { ConfigError } = await import('../config/load.js');
+    const { startUp } = await import('../up/orchestrator.js');
+    const { renderStatus } = await import('../up/status.js');
+    const log = createLogger('up');
+    const { packagePath } = await import('../package-root.js');
+    const file = opts.file ?? packagePath('examples', 'services.yaml');
+    let up;
+    try {
+      const xds = xdsServerOptions(opts);
+      const clientTls = xdsClientTls(opts);
+      if (xds.tls && !clientTls) throw new Error('with --xds-tls-cert, pass --xds-ca (and with --xds-client-ca also --xds-cert and --xds-key) so the embedded gateway and the activators can connect');
+      if (xds.tls?.clientCa && !clientTls?.cert) throw new Error('with --xds-client-ca, pass --xds-cert and --xds-key: the embedded gateway and the activators need a client certificate (SANs gatehouse-gateway or gatehouse-ingress, and gatehouse-activators)');
+      up = await startUp({
+        file,
+        gatewayPort: opts.gatewayPort,
+        localGatewayPort: opts.localGatewayPort,
+        xdsPort: opts.xdsPort,
+        xds,
+        ...(clientTls ? { xdsClientTls: clientTls } : {}),
+        gatewayNodes: opts.gatewayNode,
+        adminPort: opts.adminPort,
+        domain: opts.domain,
+        embeddedGateway: opts.gateway,
+        drainQuietSeconds: opts.drainQuietSeconds,
+        tickMs: opts.tickMs,
+        autoscaler: { scaleToZeroGracePeriodMs: opts.scaleToZeroGraceSeconds * 1000, allowZeroInitialScale: opts.allowZeroInitialScale === true },
+        log,
+      });
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${file}: ${err.message}\n`);
+        process.exit(2);
       }
-      const say = (line: string) => process.stdout.write(line + '\n');
-      say(`gatehouse up: ${file}`);
-      say(`  xDS server       ${opts.xdsHost}:${up.xdsPort}${opts.xdsClientCa ? ' (mutual TLS)' : opts.xdsTlsCert ? ' (TLS)' : ''}`);
-      if (up.gatewayPort !== undefined) say(`  gateway          127.0.0.1:${up.gatewayPort} (external), 127.0.0.1:${up.localGatewayPort} (cluster-local)`);
-      else say('  gateway          none embedded: start Envoy with envoy/bootstrap.yaml');
-      say(`  activators       ${up.activatorPorts.map((p) => `127.0.0.1:${p}`).join(', ')}`);
-      say(`  admin API        http://127.0.0.1:${up.adminPort}/status   (gatehouse status --admin-port ${up.adminPort})`);
-      const started = Date.now();
-      const progress = setInterval(() => {
-        const s = up.status();
-        const ready = s.routes.filter((r) => r.ready).length;
-        log.info('waiting for routes to be Ready', { ready, routes: s.routes.length, waiting: s.routes.filter((r) => !r.ready).map((r) => `${r.namespace}/${r.name}: ${r.message ?? ''}`) });
-      }, 2000);
-      up.whenReady(10 * 60_000).then(
-        () => {
-          clearInterval(progress);
-          say(`\nReady in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
-          process.stdout.write(renderStatus(up.status()));
-          const first = up.status().services[0];
-          if (first && up.gatewayPort !== undefined) say(`\nTry: curl -H 'Host: ${new URL(first.url).host}' http://127.0.0.1:${up.gatewayPort}/`);
-        },
-        (err: Error) => {
-          clearInterval(progress);
-          log.error('routes did not become Ready', { error: err.message });
-        },
-      );
-      let stopping = false;
-      const stop = () => {
-        if (stopping) {
-          log.warn('stopping now, without waiting for pods to drain');
-          process.exit(130);
-        }
-        stopping = true;
-        log.info('stopping: draining pods (up to --drain-quiet-seconds) and closing listeners; Ctrl-C again to stop at once');
-        void up.close().then(() => process.exit(0));
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+      process.stderr.write(`gatehouse up: ${(err as Error).message.split('\n').join('\n  ')}\n`);
+      process.exit(1);
+    }
+    const say = (line: string) => process.stdout.write(line + '\n');
+    say(`gatehouse up: ${file}`);
+    say(`  xDS server       ${opts.xdsHost}:${up.xdsPort}${opts.xdsClientCa ? ' (mutual TLS)' : opts.xdsTlsCert ? ' (TLS)' : ''}`);
+    if (up.gatewayPort !== undefined) say(`  gateway          127.0.0.1:${up.gatewayPort} (external), 127.0.0.1:${up.localGatewayPort} (cluster-local)`);
+    else say('  gateway          none embedded: start Envoy with envoy/bootstrap.yaml');
+    say(`  activators       ${up.activatorPorts.map((p) => `127.0.0.1:${p}`).join(', ')}`);
+    say(`  admin API        http://127.0.0.1:${up.adminPort}/status   (gatehouse status --admin-port ${up.adminPort})`);
+    const started = Date.now();
+    const progress = setInterval(() => {
+      const s = up.status();
+      const ready = s.routes.filter((r) => r.ready).length;
+      log.info('waiting for routes to be Ready', { ready, routes: s.routes.length, waiting: s.routes.filter((r) => !r.ready).map((r) => `${r.namespace}/${r.name}: ${r.message ?? ''}`) });
+    }, 2000);
+    up.whenReady(10 * 60_000).then(
+      () => {
+        clearInterval(progress);
+        say(`\nReady in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+        process.stdout.write(renderStatus(up.status()));
+        const first = up.status().services[0];
+        if (first && up.gatewayPort !== undefined) say(`\nTry: curl -H 'Host: ${new URL(first.url).host}' http://127.0.0.1:${up.gatewayPort}/`);
+      },
+      (err: Error) => {
+        clearInterval(progress);
+        log.error('routes did not become Ready', { error: err.message });
+      },
+    );
+    let stopping = false;
+    const stop = () => {
+      if (stopping) {
+        log.warn('stopping now, without waiting for pods to drain');
+        process.exit(130);
+      }
+      stopping = true;
+      log.info('stopping: draining pods (up to --drain-quiet-seconds) and closing listeners; Ctrl-C again to stop at once');
+      void up.close().then(() => process.exit(0));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
 
   program
     .command('status')

@@ -7,12 +7,12 @@
 //   xds.status.on('ack' | 'nack', (e) => …);               // per-node ACK/NACK events
 //   xds.status.list();                                     // per-node status for operators
 //   await xds.close();
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { NodeStatusRegistry } from './cache/node-status.js';
 import { SnapshotCache } from './cache/snapshot-cache.js';
 import { envoyRoot } from './protos.js';
+import { readPem } from './read-pem.js';
 import { addXdsServices } from './server/grpc-server.js';
 import { acceptAnyNode, certificateBoundNode } from './server/identity.js';
 import { BudgetedWarnings } from './server/log-budget.js';
@@ -87,13 +87,6 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
   };
 }
 
-function readPem(file: string, flag: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new Error(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-}
 
 function serverCredentials(tls: XdsServerTls): grpc.ServerCredentials {
   const pair = { cert_chain: readPem(tls.cert, '--xds-tls-cert'), private_key: readPem(tls.key, '--xds-tls-key') };

@@ -10,13 +10,13 @@
 //   ads.setNames(TYPE_URL.endpoint, ['default/hello-00001']);
 //   ads.close();
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { Logger } from '../../log/logger.js';
 import { toStruct } from '../../translate/struct.js';
 import { resourceName } from '../cache/encode.js';
 import { envoyRoot, TYPE_URL } from '../protos.js';
+import { readPem } from '../read-pem.js';
 import { ResourceDecoder, type DecodedResource } from './resource-decoder.js';
 
 export type { DecodedResource } from './resource-decoder.js';
@@ -300,13 +300,6 @@ function checkTypes(resources: AnyMessage[], typeUrl: string): void {
   if (stray) throw new Error(`a resource of type ${stray.type_url} arrived in a ${typeUrl} response`);
 }
 
-function readPem(file: string, what: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new Error(`${what} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-}
 
 /** Read once, when the client starts: a certificate rotated on disk takes effect on restart. */
 export function clientCredentials(tls: XdsClientTls): grpc.ChannelCredentials {
