@@ -14,6 +14,8 @@ export interface GeneratedService {
   extraSpec?: string;
   /** HTTP/2 cleartext end to end (`ports: [{name: h2c}]`), for gRPC. */
   h2c?: boolean;
+  /** More environment for the app (e.g. STARTUP_DELAY_MS). */
+  env?: Record<string, string>;
 }
 
 export function serviceYaml(name: string, s: GeneratedService): string {
@@ -37,7 +39,7 @@ ${annotations || '        {}'}
           env:
             - name: TARGET
               value: ${s.target}
-${s.h2c ? '          ports:\n            - name: h2c\n' : ''}${s.extraSpec ?? ''}`;
+${Object.entries(s.env ?? {}).map(([k, v]) => `            - name: ${k}\n              value: "${v}"\n`).join('')}${s.h2c ? '          ports:\n            - name: h2c\n' : ''}${s.extraSpec ?? ''}`;
 }
 
 /** Everything on free loopback ports with the embedded gateway; short drains for quick runs. */

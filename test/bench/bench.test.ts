@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { burstRow, burstTargets, type BurstResult } from '../../src/bench/burst.js';
 import { lineChart } from '../../src/bench/chart.js';
 import { rampPhases } from '../../src/bench/run.js';
 import { percentile, perSecond, summarize } from '../../src/bench/stats.js';
@@ -78,4 +79,65 @@ test('k6 scripts stay within what k6 v0.48 runs: no ?. or ??, no remote imports,
     assert.match(text, /handleSummary = summary\(/, `${f} writes a JSON summary`);
     assert.match(text, /rate==0|constantRate\(|rate==1/, `${f} has a zero-failure threshold`);
   }
+});
+
+test('a burst row: percentiles, minus the boot time (never below 0), admin p99, pods at each change; the targets', () => {
+  const requests = [900, 1000, 1100, 1200, 5000].map((latencyMs, i) => ({ latencyMs, ok: i !== 4 }));
+  const status: Array<[number, number, number]> = [
+    [0, 5, 0],
+    [0.1, 7, 0],
+    [0.2, 120, 1],
+    [0.3, 6, 1],
+    [0.4, 4, 3],
+    [0.5, 9, -1], // the admin API did not answer
+  ];
+  const row = burstRow(6, requests, 1000, status, 7.5);
+  assert.deepEqual(row, {
+    size: 6,
+    ok: 4,
+    failed: 2, // one not 200, one never answered
+    p50: 1100,
+    p95: 5000,
+    max: 5000,
+    p50MinusBoot: 100,
+    p95MinusBoot: 4000,
+    maxMinusBoot: 4000,
+    maxPods: 3,
+    podChanges: [[0, 0], [0.2, 1], [0.4, 3]],
+    adminP99: 120,
+    adminMax: 120,
+    adminSamples: 6,
+    backToZeroS: 7.5,
+  });
+  assert.equal(burstRow(2, [{ latencyMs: 300, ok: true }], 1000, [], undefined).p50MinusBoot, 0);
+  const fifty = { ...row, size: 50, failed: 0, p95: 1400, adminP99: 80 };
+  assert.deepEqual(burstTargets({ rows: [fifty], appBootMs: 500, containerConcurrency: 1 }), [
+    { target: 'no request failed', held: true },
+    { target: 'p95 of a burst of 50 at CC=1 ≤ app boot + 1 s (1400 ≤ 1500 ms)', held: true },
+    { target: 'admin API p99 ≤ 100 ms during the bursts (80.0 ms)', held: true },
+  ]);
+  assert.deepEqual(
+    burstTargets({ rows: [row, { ...fifty, p95: 1600 }], appBootMs: 500, containerConcurrency: 1 }).map((t) => t.held),
+    [false, false, false],
+  );
+  assert.equal(burstTargets({ rows: [fifty], appBootMs: 500, containerConcurrency: 10 }).length, 2, 'the p95 target is for CC=1');
+});
+
+test('gatehouse bench burst: two small bursts from zero, the second after a return to zero, every request answered', async () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'gatehouse-bench-burst-test-'));
+  const child = spawn(process.execPath, [gatehouseBin, 'bench', 'burst', '--bursts', '3,4', '--app-boot-ms', '100', '--request-ms', '50', '--zero-grace-seconds', '1', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 0, stdout + stderr);
+  const result = JSON.parse(readFileSync(path.join(out, 'burst.json'), 'utf8')) as BurstResult;
+  assert.deepEqual(result.rows.map((r) => [r.size, r.ok, r.failed]), [[3, 3, 0], [4, 4, 0]]);
+  assert.ok(result.appBootMs >= 100, `the app's boot includes its delay: ${result.appBootMs}`);
+  assert.ok(result.rows[0]!.backToZeroS! > 0, 'the second burst waited for zero');
+  assert.ok(result.rows.every((r) => r.maxPods >= 1 && r.adminSamples > 0 && r.podChanges[0]![1] === 0), 'each burst starts at zero pods and brings one up');
+  assert.match(readFileSync(path.join(out, 'burst.svg'), 'utf8'), /<svg/);
+  assert.match(stdout, /^burst +ok +failed +p50 ms/m);
+  assert.match(stdout, /held +no request failed/);
 });
