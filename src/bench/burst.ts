@@ -232,6 +232,10 @@ export async function runBurstBench(o: BurstOptions): Promise<BurstResult> {
   writeFileSync(file, serviceYaml('burst', { target: 'burst', appPath: appPath(), annotations, containerConcurrency: o.containerConcurrency, env: { STARTUP_DELAY_MS: String(o.appBootDelayMs) } }));
   o.say('starting gatehouse up …');
   const up = await startUpProcess(file, o.zeroGraceSeconds);
+  // Interrupted: `up` stops its pods before this process goes (a Ctrl-C reaches it too; a kill does not).
+  const interrupted = () => void up.stop().then(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const t0 = performance.now();
   const poller = pollStatus(up.adminPort, 'burst-00001', t0);
   const waiting: Array<[number, number]> = [];
@@ -279,6 +283,8 @@ export async function runBurstBench(o: BurstOptions): Promise<BurstResult> {
   } finally {
     await poller.stop();
     await up.stop();
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   }
   const pods = poller.samples.filter((s) => s.readyPods >= 0).map((s): [number, number] => [s.at / 1000, s.readyPods]);
   const admin = poller.samples.map((s): [number, number] => [s.at / 1000, s.latencyMs]);
