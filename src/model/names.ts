@@ -14,9 +14,11 @@ export function revisionClusterName(namespace: string, revision: string): string
   return `${namespace}/${revision}`;
 }
 
+export const PRIVATE_CLUSTER_SUFFIX = '-private';
+
 /** The revision's private cluster: always its ready pods. The activator load-balances over it. */
 export function privateClusterName(namespace: string, revision: string): string {
-  return `${namespace}/${revision}-private`;
+  return `${namespace}/${revision}${PRIVATE_CLUSTER_SUFFIX}`;
 }
 
 export const LISTENER_EXTERNAL = 'gatehouse-external';

@@ -12,24 +12,17 @@
 import type { DesiredState, GatewayListeners, RevisionRouting, RouteSpec } from '../model/desired.js';
 import { revisionKey } from '../model/names.js';
 import { DEFAULT_GROUP, type SnapshotCache } from '../xds/cache/snapshot-cache.js';
-import { TYPE_URL } from '../xds/protos.js';
 import { revisionClusters } from './cluster.js';
 import { assignmentKey, revisionAssignments } from './endpoint.js';
 import { ingressListeners } from './listener.js';
 import { routeInputs, routeInputsKey, routeVirtualHosts } from './route.js';
 import { routeResources, type RouteResources } from './route-resources.js';
+import { NODE_ROLES } from '../xds/node-role.js';
+import { KINDS, resourceName as nameOf, rolesOf, type ResourceKind as Kind } from './roles.js';
 import type { EnvoyResource } from './types.js';
 
-type Kind = 'clusters' | 'endpoints' | 'listeners' | 'scopedRoutes' | 'routes';
-
-/** Push order, as SnapshotCache.setTranslation: CDS → EDS → LDS → SRDS → RDS. */
-const KINDS: ReadonlyArray<[Kind, string]> = [
-  ['clusters', TYPE_URL.cluster],
-  ['endpoints', TYPE_URL.endpoint],
-  ['listeners', TYPE_URL.listener],
-  ['scopedRoutes', TYPE_URL.scopedRoute],
-  ['routes', TYPE_URL.route],
-];
+/** Where flush puts the resources: one group (the default), or each role's group (a cache grouping by role). */
+export type FlushTarget = { group: string } | 'by-role';
 
 /** A name derived from a host (a scope or an api_listener) and the resource a route makes for it. */
 interface Claim {
@@ -52,8 +45,6 @@ interface RevisionEntry {
   endpoints: EnvoyResource[];
 }
 
-const nameOf = (r: EnvoyResource) => (r.name ?? r.cluster_name) as string;
-
 export class IncrementalTranslator {
   private readonly routes = new Map<string, RouteEntry>();
   private readonly revisions = new Map<string, RevisionEntry>();
@@ -65,6 +56,8 @@ export class IncrementalTranslator {
   private readonly claimants = new Map<string, { kind: Claim['kind']; owners: string[] }>();
   /** Per kind, name → the resource to set, or null to remove; emptied by flush. */
   private readonly pending = new Map<Kind, Map<string, EnvoyResource | null>>(KINDS.map(([kind]) => [kind, new Map()]));
+  /** Targets flushed to at least once: the first flush creates every type, empty ones too (Envoy waits for each). */
+  private readonly flushed = new Set<string>();
 
   constructor(domain: string, listeners: GatewayListeners) {
     this.inputs = { domain, revisions: new Map() };
@@ -126,18 +119,28 @@ export class IncrementalTranslator {
   }
 
   /** Hands every change since the last flush to the cache, in push order. */
-  flush(cache: SnapshotCache, group = DEFAULT_GROUP): void {
+  flush(cache: SnapshotCache, target: FlushTarget = { group: DEFAULT_GROUP }): void {
+    const targetKey = target === 'by-role' ? target : `group:${target.group}`;
+    const first = !this.flushed.has(targetKey);
+    this.flushed.add(targetKey);
     for (const [kind, typeUrl] of KINDS) {
       const changes = this.pending.get(kind)!;
-      if (changes.size === 0) continue;
-      const upserts: EnvoyResource[] = [];
-      const removals: string[] = [];
+      if (changes.size === 0 && !first) continue;
+      const byGroup = new Map<string, { upserts: EnvoyResource[]; removals: string[] }>();
+      const into = (group: string) => {
+        let entry = byGroup.get(group);
+        if (!entry) byGroup.set(group, (entry = { upserts: [], removals: [] }));
+        return entry;
+      };
+      if (first) for (const group of target === 'by-role' ? NODE_ROLES : [target.group]) into(group);
       for (const [name, resource] of changes) {
-        if (resource) upserts.push(resource);
-        else removals.push(name);
+        for (const group of target === 'by-role' ? rolesOf(kind, name) : [target.group]) {
+          if (resource) into(group).upserts.push(resource);
+          else into(group).removals.push(name);
+        }
       }
       changes.clear();
-      cache.updateResources(typeUrl, upserts, removals, group);
+      for (const [group, { upserts, removals }] of byGroup) cache.updateResources(typeUrl, upserts, removals, group);
     }
   }
 

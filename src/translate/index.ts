@@ -13,6 +13,7 @@ import type { EnvoyResource, Translation } from './types.js';
 export type { EnvoyResource, Translation } from './types.js';
 export { routeVirtualHosts } from './route.js';
 export { checkSnapshotConsistency } from './consistency.js';
+export { setTranslationByRole, rolesOf } from './roles.js';
 export { fromStruct, toStruct } from './struct.js';
 
 interface Memo<K, V> {

@@ -23,6 +23,7 @@ import { LocalProcessRuntime } from '../runtime/index.js';
 import { Translator } from '../translate/index.js';
 import type { XdsClientTls } from '../xds/client/ads-client.js';
 import { startXdsServer, TYPE_URL, type StreamLimits, type XdsServer, type XdsServerTls } from '../xds/index.js';
+import { setTranslationByRole } from '../translate/roles.js';
 import { superviseChild, type SupervisedChild } from './child.js';
 import { describeFailure } from './failure.js';
 import { checkPortsFree, PortInUseError, portInUse, type PortClaim } from './ports.js';
@@ -108,7 +109,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     for (const undo of undoOnFailure.reverse()) await undo().catch(() => {});
     throw err;
   };
-  const xds: XdsServer = await startXdsServer({ port: o.xdsPort, log, ...o.xds }).catch((err: Error) => failStart(listenError(err, o.xdsPort, claims)));
+  const xds: XdsServer = await startXdsServer({ port: o.xdsPort, groupBy: 'role', log, ...o.xds }).catch((err: Error) => failStart(listenError(err, o.xdsPort, claims)));
   const xdsTarget = `${connectHost(xds.host)}:${xds.port}`;
   const clientTlsArgs = o.xdsClientTls ? ['--xds-ca', o.xdsClientTls.ca, ...(o.xdsClientTls.cert ? ['--xds-cert', o.xdsClientTls.cert, '--xds-key', o.xdsClientTls.key!] : [])] : [];
   const gatewayPolicy: GatewayPolicy = { mutualTls: xds.security === 'mtls', named: new Set(o.gatewayNodes ?? []), embeddedId: EMBEDDED_GATEWAY_ID };
@@ -228,7 +229,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
       revisions,
     };
     const translation = translator.translate(state);
-    xds.cache.setTranslation(translation);
+    setTranslationByRole(xds.cache, translation);
     const expectations = new Map<string, RouteExpectation>();
     for (const r of live) {
       // The hash covers the route's hosts, so an unchanged hash keeps the expectation as it was.
@@ -336,7 +337,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
   // Shared by every revision switching at once: one wait per endpoints version, one activator probe.
   let proxyCheck: { version: string | undefined; result: Promise<string | undefined> } | undefined;
   const confirmProxy = (): Promise<string | undefined> => {
-    const version = xds.cache.get('', TYPE_URL.endpoint)?.version;
+    const version = xds.cache.get('ingress', TYPE_URL.endpoint)?.version;
     const current = proxyCheck;
     if (current && current.version === version) return current.result;
     const result = (async () => {

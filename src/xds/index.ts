@@ -21,6 +21,7 @@ import { ConnectionStreams, DEFAULT_STREAM_LIMITS, type StreamLimits } from './s
 export { SnapshotCache, DEFAULT_GROUP, PUSH_ORDER } from './cache/snapshot-cache.js';
 export { NodeStatusRegistry, type NodeStatus, type AckEvent, type NackEvent } from './cache/node-status.js';
 export { TYPE_URL } from './protos.js';
+export { ACTIVATOR_NODE_CLUSTER, GATEWAY_NODE_CLUSTER, nodeRole, type NodeRole } from './node-role.js';
 export { validateResource } from './validate.js';
 export { DEFAULT_STREAM_LIMITS, type StreamLimits } from './server/stream-base.js';
 
@@ -38,8 +39,8 @@ export interface XdsServerOptions {
   port: number;
   /** Loopback unless the operator binds elsewhere on purpose. */
   host?: string;
-  /** Group snapshots by node.id (default) or node.cluster. */
-  groupBy?: 'id' | 'cluster';
+  /** Group snapshots by node.id (default), node.cluster, or the node's role (node-role.ts). */
+  groupBy?: 'id' | 'cluster' | 'role';
   log?: Logger;
   limits?: Partial<StreamLimits>;
   tls?: XdsServerTls;

@@ -14,3 +14,5 @@ export function nodeRole(node: { cluster: string }): NodeRole {
   if (node.cluster === ACTIVATOR_NODE_CLUSTER) return 'activator';
   return 'proxyless';
 }
+
+export const NODE_ROLES: readonly NodeRole[] = ['ingress', 'activator', 'proxyless'];

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { startXdsServer, TYPE_URL, type NackEvent } from '../../src/xds/index.js';
+import { setTranslationByRole } from '../../src/translate/roles.js';
 import { translate } from '../../src/translate/index.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 import { echo, startNamedBackend } from '../support/grpc-echo.js';
@@ -13,7 +14,8 @@ test('grpc-js-xds follows our routes: 80/20 split, updates, and a NACK that keep
   const one = await startNamedBackend('one');
   const two = await startNamedBackend('two');
   t.after(() => Promise.all([one.stop(), two.stop()]));
-  const xds = await startXdsServer({ port: 0 });
+  // Snapshots by role, as `gatehouse up` serves them: this client gets only the gRPC role's resources.
+  const xds = await startXdsServer({ port: 0, groupBy: 'role' });
   t.after(() => xds.close());
 
   const revisions = [
@@ -22,11 +24,11 @@ test('grpc-js-xds follows our routes: 80/20 split, updates, and a NACK that keep
   ];
   const split = (a: number, b: number) =>
     desired([route('hello', [{ revisionName: 'hello-00001', percent: a }, { revisionName: 'hello-00002', percent: b }])], revisions);
-  xds.cache.setTranslation(translate(split(80, 20)));
+  setTranslationByRole(xds.cache, translate(split(80, 20)));
 
   process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
     xds_servers: [{ server_uri: `127.0.0.1:${xds.port}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: { id: 'grpc-conformance', cluster: 'tests', locality: {} },
+    node: { id: 'grpc-conformance', cluster: 'gatehouse-grpc', locality: {} },
   });
   const xdsClient = await import('@grpc/grpc-js-xds');
   xdsClient.register();
@@ -47,7 +49,7 @@ test('grpc-js-xds follows our routes: 80/20 split, updates, and a NACK that keep
 
   // An update is ACKed and takes effect: everything to the second revision.
   const routeAcked = new Promise<void>((resolve) => xds.status.on('ack', (e) => e.typeUrl === TYPE_URL.route && resolve()));
-  xds.cache.setTranslation(translate(split(0, 100)));
+  setTranslationByRole(xds.cache, translate(split(0, 100)));
   await routeAcked;
   let last = '';
   for (let i = 0; i < 50 && last !== 'two'; i++) last = await echo(client);
@@ -59,7 +61,7 @@ test('grpc-js-xds follows our routes: 80/20 split, updates, and a NACK that keep
   const vhosts = rejected.routes[0]!.virtual_hosts as Array<{ routes: Array<{ match: Record<string, unknown> }> }>;
   vhosts[0]!.routes[1]!.match = { path_separated_prefix: '/only' };
   const nack = new Promise<NackEvent>((resolve) => xds.status.on('nack', resolve));
-  xds.cache.setTranslation(rejected);
+  setTranslationByRole(xds.cache, rejected);
   const event = await nack;
   assert.equal(event.typeUrl, TYPE_URL.route);
   assert.match(event.error, /path_specifier/);

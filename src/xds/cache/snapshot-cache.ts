@@ -2,6 +2,7 @@
 // their contents. It knows nothing of streams; servers open watches and get told what changed.
 import { createHash } from 'node:crypto';
 import type { EnvoyResource, Translation } from '../../translate/types.js';
+import { nodeRole } from '../node-role.js';
 import { TYPE_URL } from '../protos.js';
 import { ResourceEncoder, type EncodedResource } from './encode.js';
 
@@ -68,30 +69,33 @@ function xorHex(a: string, b: string): string {
 
 export class SnapshotCache {
   private readonly groups = new Map<string, Map<string, TypeSnapshot>>();
-  private readonly encoders = new Map<string, Map<string, ResourceEncoder>>();
+  /** One per type, shared by every group: a resource two roles hold (a public cluster) is encoded once. */
+  private readonly encoders = new Map<string, ResourceEncoder>();
   private readonly watchers = new Map<string, Set<WatchListener>>();
   /** Per group and type, the array last given and the name at each place. */
   private readonly inputs = new Map<string, Map<string, LastInput>>();
 
-  /** groupBy 'id' keys snapshots by node.id, 'cluster' by node.cluster; unknown keys use the default. */
-  constructor(private readonly groupBy: 'id' | 'cluster' = 'id') {}
+  /**
+   * groupBy 'id' keys snapshots by node.id, 'cluster' by node.cluster (unknown keys use the default
+   * group); 'role' by the node's role (node-role.ts), one group per role, named after it.
+   */
+  constructor(private readonly groupBy: 'id' | 'cluster' | 'role' = 'id') {}
 
   groupOf(node: NodeIdentity): string {
+    if (this.groupBy === 'role') return nodeRole(node);
     const key = this.groupBy === 'id' ? node.id : node.cluster;
     return this.groups.has(key) ? key : DEFAULT_GROUP;
   }
 
-  private encoder(group: string, typeUrl: string): ResourceEncoder {
-    let byType = this.encoders.get(group);
-    if (!byType) this.encoders.set(group, (byType = new Map()));
-    let encoder = byType.get(typeUrl);
-    if (!encoder) byType.set(typeUrl, (encoder = new ResourceEncoder(typeUrl)));
+  private encoder(typeUrl: string): ResourceEncoder {
+    let encoder = this.encoders.get(typeUrl);
+    if (!encoder) this.encoders.set(typeUrl, (encoder = new ResourceEncoder(typeUrl)));
     return encoder;
   }
 
   /** Replaces one type's resources for a group; returns whether anything changed. */
   setResources(typeUrl: string, resources: readonly EnvoyResource[], group = DEFAULT_GROUP): boolean {
-    const encoder = this.encoder(group, typeUrl);
+    const encoder = this.encoder(typeUrl);
     const previous = this.get(group, typeUrl);
     const lastInput = this.inputs.get(group)?.get(typeUrl);
     let step = previous && lastInput ? this.samePlaces(encoder, previous, lastInput, resources) : undefined;
@@ -107,7 +111,7 @@ export class SnapshotCache {
    * producer (IncrementalTranslator) sends. Costs what it touches. Returns whether anything changed.
    */
   updateResources(typeUrl: string, upserts: readonly EnvoyResource[], removals: readonly string[], group = DEFAULT_GROUP): boolean {
-    const encoder = this.encoder(group, typeUrl);
+    const encoder = this.encoder(typeUrl);
     const previous = this.get(group, typeUrl);
     // The live map no longer matches the last array given to setResources.
     this.inputs.get(group)?.delete(typeUrl);
@@ -137,7 +141,7 @@ export class SnapshotCache {
     let version = previous ? previous.version : EMPTY_VERSION;
     for (const [name, old] of step.replaced) version = xorHex(version, entryHash(name, old));
     for (const name of step.changed) version = xorHex(version, entryHash(name, step.resources.get(name)!.version));
-    for (const name of step.removed) encoder.forget(name);
+    for (const name of step.removed) if (!this.heldElsewhere(group, typeUrl, name)) encoder.forget(name);
     if (previous && version === previous.version) return false; // re-encoded to the same bytes
     let byType = this.groups.get(group);
     if (!byType) this.groups.set(group, (byType = new Map()));
@@ -194,6 +198,11 @@ export class SnapshotCache {
       }
     }
     return step;
+  }
+
+  private heldElsewhere(group: string, typeUrl: string, name: string): boolean {
+    for (const [other, byType] of this.groups) if (other !== group && byType.get(typeUrl)?.resources.has(name)) return true;
+    return false;
   }
 
   /** Sets every type from a translation, in push order. */
