@@ -4,6 +4,7 @@
 // being served differently from how Envoy would serve it.
 import type { DecodedResource } from '../xds/client/ads-client.js';
 import type { EdgePolicy } from './edge-headers.js';
+import { LOWER_CASE_AUTHORITY_LUA } from '../translate/listener.js';
 import { TYPE_URL } from '../xds/protos.js';
 
 export class ConfigErrors {
@@ -42,10 +43,13 @@ export interface ListenerConfig {
   stripAnyHostPort: boolean;
   /** use_remote_address, xff_num_trusted_hops, preserve_external_request_id. */
   edge: EdgePolicy;
+  /** gatehouse's Lua filter (LOWER_CASE_AUTHORITY_LUA) runs before the router: the host is lower-cased and the route looked up again. */
+  lowerCaseAuthority: boolean;
 }
 
 const HCM_URL = TYPE_URL.httpConnectionManager.slice(TYPE_URL.httpConnectionManager.lastIndexOf('/') + 1);
 const ROUTER_URL = TYPE_URL.router.slice(TYPE_URL.router.lastIndexOf('/') + 1);
+const LUA_URL = TYPE_URL.lua.slice(TYPE_URL.lua.lastIndexOf('/') + 1);
 const EARLY_HEADER_MUTATION_URL = TYPE_URL.earlyHeaderMutation.slice(TYPE_URL.earlyHeaderMutation.lastIndexOf('/') + 1);
 
 function typeName(typed: Record<string, unknown> | undefined): string {
@@ -78,10 +82,7 @@ export function compileListener(l: DecodedResource, errors: ConfigErrors): Liste
   }
   const hcmPath = `${path}.filter_chains[0].filters[0].typed_config`;
   errors.unsupported(hcm, hcmPath, ['stat_prefix', 'codec_type', 'strip_any_host_port', 'rds', 'route_config', 'scoped_routes', 'early_header_mutation_extensions', 'upgrade_configs', 'http_filters', 'use_remote_address', 'xff_num_trusted_hops', 'preserve_external_request_id']);
-  const httpFilters = (hcm.http_filters ?? []) as DecodedResource[];
-  httpFilters.forEach((f, i) => {
-    if (typeName(f.typed_config) !== ROUTER_URL && f.name !== 'envoy.filters.http.router') errors.add(`${hcmPath}.http_filters[${i}]`, `${f.name} is not supported; only the router filter is`);
-  });
+  const lowerCaseAuthority = compileHttpFilters((hcm.http_filters ?? []) as DecodedResource[], `${hcmPath}.http_filters`, errors);
   const upgradeTypes = new Set<string>();
   for (const u of (hcm.upgrade_configs ?? []) as DecodedResource[]) if (u.enabled?.value !== false) upgradeTypes.add(String(u.upgrade_type).toLowerCase());
   // route_specifier is a oneof: exactly one of the three.
@@ -108,7 +109,30 @@ export function compileListener(l: DecodedResource, errors: ConfigErrors): Liste
       xffNumTrustedHops: Number(hcm.xff_num_trusted_hops ?? 0),
       preserveExternalRequestId: hcm.preserve_external_request_id === true,
     },
+    lowerCaseAuthority,
   };
+}
+
+/**
+ * The router, last, optionally preceded by gatehouse's host lower-casing Lua filter: the only Lua
+ * code the gateway runs, because it implements that script rather than Lua. Returns whether it is there.
+ */
+function compileHttpFilters(filters: DecodedResource[], path: string, errors: ConfigErrors): boolean {
+  const isRouter = (f: DecodedResource) => typeName(f.typed_config) === ROUTER_URL || f.name === 'envoy.filters.http.router';
+  let lowerCase = false;
+  filters.forEach((f, i) => {
+    const last = i === filters.length - 1;
+    if (isRouter(f) !== last) errors.add(`${path}[${i}]`, last ? 'the last HTTP filter must be the router' : 'the router filter must be the last HTTP filter');
+    if (isRouter(f)) return;
+    if (typeName(f.typed_config) !== LUA_URL) {
+      errors.add(`${path}[${i}]`, `${f.name} is not supported; only the router filter and gatehouse's host lower-casing Lua filter are`);
+      return;
+    }
+    const lua = f.typed_config as DecodedResource;
+    if ((lua.default_source_code?.inline_string ?? lua.inline_code) === LOWER_CASE_AUTHORITY_LUA && Object.keys(lua.source_codes ?? {}).length === 0) lowerCase = true;
+    else errors.add(`${path}[${i}]`, 'runs Lua code the embedded gateway does not implement; it runs only the host lower-casing script gatehouse emits (LOWER_CASE_AUTHORITY_LUA)');
+  });
+  return lowerCase;
 }
 
 /** Envoy's early header mutation extension (header_mutation): each mutation is one remove or one append, applied in order. */

@@ -13,7 +13,7 @@ export function findVirtualHost(table: RouteTable, host: string): VirtualHostEnt
 
 /** The Host (or :authority) header as routes see it: lower-case, port removed when asked. */
 export function routingHost(raw: string | undefined, stripPort: boolean): string {
-  const host = (raw ?? '').toLowerCase();
+  const host = asciiLowerCase(raw ?? '');
   return stripPort ? stripHostPort(host) : host;
 }
 
@@ -34,15 +34,25 @@ export function firstHeaderValue(flat: readonly string[], lowerName: string): st
   return undefined;
 }
 
-/** A copy of a flat header list with the first `lowerName` header's value replaced (the list itself when it has none). */
-function withFirstValue(flat: readonly string[], lowerName: string, value: string): string[] {
+/** A copy of a flat header list with the first `lowerName` header's value replaced; undefined when it has none. */
+function withFirstValue(flat: readonly string[], lowerName: string, value: string): string[] | undefined {
   for (let i = 0; i < flat.length; i += 2) {
     if (flat[i]!.toLowerCase() !== lowerName) continue;
     const out = [...flat];
     out[i + 1] = value;
     return out;
   }
-  return flat as string[];
+  return undefined;
+}
+
+/** The header list with its authority (Host, else :authority, as requestAuthority reads it) set to `value`. */
+function withAuthority(flat: readonly string[], value: string): string[] {
+  return withFirstValue(flat, 'host', value) ?? withFirstValue(flat, ':authority', value) ?? (flat as string[]);
+}
+
+/** Lower-cases A–Z only, as Envoy (absl::AsciiStrToLower, Lua's string.lower in the C locale) does. */
+export function asciiLowerCase(s: string): string {
+  return /[A-Z]/.test(s) ? s.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : s;
 }
 
 /** The authority as Envoy sees it: Host for HTTP/1, :authority for HTTP/2 (Host when it has none). */
@@ -132,10 +142,13 @@ export function routeRequest(
     headers = undefined;
   }
   const received = requestAuthority(flat);
-  const authority = listener.stripAnyHostPort && received !== undefined ? stripHostPort(received) : received;
+  let authority = listener.stripAnyHostPort && received !== undefined ? stripHostPort(received) : received;
+  // The Lua filter runs after Envoy's first route lookup, but changing the header looks the route
+  // up again, so routing sees only the lower-cased host.
+  if (listener.lowerCaseAuthority && authority !== undefined) authority = asciiLowerCase(authority);
   if (authority !== received) {
-    // Envoy strips the port from the header itself, so the upstream sees the host without it too.
-    flat = withFirstValue(flat, 'host', authority!);
+    // Envoy rewrites the header itself, so the upstream sees the host as routed too.
+    flat = withAuthority(flat, authority!);
     headers = undefined;
   }
   let table: RouteTable | undefined;

@@ -15,7 +15,26 @@ import type { EnvoyResource } from './types.js';
 
 const ADS = { ads: {}, resource_api_version: 'V3' };
 
-function connectionManager(statPrefix: string, routing: Record<string, unknown>): Record<string, unknown> {
+/**
+ * Host names are case-insensitive. Envoy lower-cases the host to pick a virtual host, but a scope
+ * key is the header's bytes as sent, and no declarative Envoy option lower-cases a header value.
+ * This Lua filter does, only when the host has an upper-case letter; changing a request header
+ * from Lua clears Envoy's route cache, which selects the scope again with the new key. The
+ * embedded gateway implements exactly this script and refuses any other Lua code.
+ */
+export const LOWER_CASE_AUTHORITY_LUA = `function envoy_on_request(request)
+  local headers = request:headers()
+  local host = headers:get(":authority")
+  if host ~= nil and string.find(host, "%u") ~= nil then
+    headers:replace(":authority", string.lower(host))
+  end
+end
+`;
+
+const LOWER_CASE_AUTHORITY_FILTER = { name: 'envoy.filters.http.lua', typed_config: { '@type': TYPE_URL.lua, default_source_code: { inline_string: LOWER_CASE_AUTHORITY_LUA } } };
+const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.router } };
+
+function connectionManager(statPrefix: string, routing: Record<string, unknown>, httpFilters: unknown[] = [ROUTER_FILTER]): Record<string, unknown> {
   return {
     '@type': TYPE_URL.httpConnectionManager,
     stat_prefix: statPrefix,
@@ -23,7 +42,7 @@ function connectionManager(statPrefix: string, routing: Record<string, unknown>)
     strip_any_host_port: true,
     ...routing,
     upgrade_configs: [{ upgrade_type: 'websocket' }],
-    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.router } }],
+    http_filters: httpFilters,
   };
 }
 
@@ -59,7 +78,7 @@ function scopedRouting(listener: string): Record<string, unknown> {
  * cluster-local one is called by services inside, whose request ids must flow through.
  */
 export function ingressConnectionManager(name: string): Record<string, unknown> {
-  const hcm = connectionManager(name, scopedRouting(name));
+  const hcm = connectionManager(name, scopedRouting(name), [LOWER_CASE_AUTHORITY_FILTER, ROUTER_FILTER]);
   return name === LISTENER_EXTERNAL ? { ...hcm, use_remote_address: { value: true } } : hcm;
 }
 

@@ -84,6 +84,11 @@ test('the embedded gateway routes by host with weights, headers, probes, timeout
 
   assert.equal((await get(port, 'nobody.default.example.com')).status, 404);
 
+  // Host names are case-insensitive; the app sees the host lower-cased, as behind Envoy.
+  const mixed = await get(port, `Candidate-Hello.Default.Example.COM:${port}`);
+  assert.equal(mixed.status, 200);
+  assert.equal((JSON.parse(mixed.body) as Record<string, string>).host, 'candidate-hello.default.example.com');
+
   // Route timeout (timeoutSeconds: 1) → Envoy's 504.
   const slow = await get(port, HOST, '/?delay=3000');
   assert.equal(slow.status, 504);

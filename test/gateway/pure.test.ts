@@ -342,15 +342,44 @@ test('a request goes through the early mutation, then its scope, then that scope
   assert.equal(go(local, ['host', 'hello.default.svc.cluster.local'])?.route.name, 'any');
   assert.equal(go(local, ['host', 'hello.default.example.com']), undefined);
 
-  // No scope for the host, a scope whose RouteConfiguration has not arrived, no authority, and
-  // the scope key's exact comparison (Envoy does not lower-case it): all "no route".
+  // No scope for the host, a scope whose RouteConfiguration has not arrived, no authority: no route.
   assert.equal(go(external, ['host', 'nope.default.example.com']), undefined);
   assert.equal(go(external, ['host', 'later.default.example.com']), undefined);
   assert.equal(go(external, ['accept', '*/*']), undefined);
-  assert.equal(go(external, ['host', 'Hello.default.example.com']), undefined);
+
+  // Host names are case-insensitive: the listener's Lua filter lower-cases the host, Envoy looks
+  // the scope up again, and the upstream gets the lower-cased host. Without that filter the scope
+  // key compares exactly, as Envoy's does.
+  assert.equal(external.lowerCaseAuthority, true);
+  const mixed = go(external, ['Host', 'Hello.Default.Example.COM:8080'])!;
+  assert.equal(mixed.table.name, 'gatehouse-external/default/hello');
+  assert.equal(mixed.authority, 'hello.default.example.com');
+  assert.deepEqual(mixed.rawHeaders.slice(0, 2), ['host', 'hello.default.example.com']);
+  assert.equal(go(external, [':authority', 'HELLO.default.example.com', ':path', '/'])?.rawHeaders[1], 'hello.default.example.com', 'HTTP/2');
+  assert.equal(go(local, ['host', 'Hello.Default.Svc.Cluster.Local'])?.table.name, 'gatehouse-local/default/hello');
+  assert.equal(go({ ...external, lowerCaseAuthority: false }, ['host', 'Hello.default.example.com']), undefined);
+  // Only A–Z change, as Envoy's ASCII lower-casing: a non-ASCII capital stays and finds nothing.
+  assert.equal(go(external, ['host', 'hello.default.example.\u0130o']), undefined);
 
   // Without strip_any_host_port the port stays in the host, but this extractor cuts it anyway.
   assert.equal(go({ ...external, stripAnyHostPort: false }, ['host', 'hello.default.example.com:8080'])?.table.name, 'gatehouse-external/default/hello');
+});
+
+test('http_filters: the router last, optionally after gatehouse\'s host lower-casing Lua filter; any other Lua code is refused', () => {
+  const compile = (filters: unknown[]) => {
+    const errors = new ConfigErrors();
+    const hcm = scopedHcm('l');
+    hcm.http_filters = filters;
+    const l = compileListener(listenerWith('l', hcm), errors);
+    return { l, errors: errors.toString() };
+  };
+  const [lua, router] = scopedHcm('l').http_filters;
+  assert.equal(compile([lua, router]).l?.lowerCaseAuthority, true);
+  assert.equal(compile([router]).l?.lowerCaseAuthority, false);
+  const other = structuredClone(lua);
+  other.typed_config.default_source_code.inline_string = 'function envoy_on_request(r) end';
+  assert.match(compile([other, router]).errors, /http_filters\[0\].*Lua code the embedded gateway does not implement/);
+  assert.match(compile([router, lua]).errors, /http_filters\[0\]: the router filter must be the last[\s\S]*http_filters\[1\]: the last HTTP filter must be the router/);
 });
 
 test('scoped_route_configurations_list: inline scopes with inline route tables', () => {

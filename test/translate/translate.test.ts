@@ -5,6 +5,8 @@ import path from 'node:path';
 import { checkSnapshotConsistency, fromStruct, translate, Translator, type EnvoyResource } from '../../src/translate/index.js';
 import { IncrementalTranslator } from '../../src/translate/incremental.js';
 import { SnapshotCache } from '../../src/xds/cache/snapshot-cache.js';
+import { setTranslationByRole } from '../../src/translate/roles.js';
+import { LOWER_CASE_AUTHORITY_LUA } from '../../src/translate/listener.js';
 import fc from 'fast-check';
 import { TYPE_URL, validateResource } from '../../src/xds/index.js';
 import { typeForUrl } from '../../src/xds/protos.js';
@@ -108,6 +110,11 @@ test('ingress listeners route by scope: the host before any port, and the listen
   assert.deepEqual(hcm.early_header_mutation_extensions[0].typed_config.mutations, [
     { append: { header: { key: 'x-gatehouse-listener', value: 'gatehouse-external' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } },
   ]);
+  // The host lower-casing Lua filter, then the router; gRPC api_listeners get the router alone.
+  assert.deepEqual(hcm.http_filters.map((f: any) => f.name), ['envoy.filters.http.lua', 'envoy.filters.http.router']);
+  assert.equal(hcm.http_filters[0].typed_config.default_source_code.inline_string, LOWER_CASE_AUTHORITY_LUA);
+  const grpc = translate(sample()).listeners.find((l) => l.api_listener) as any;
+  assert.deepEqual(grpc.api_listener.api_listener.http_filters.map((f: any) => f.name), ['envoy.filters.http.router']);
 });
 
 test('a host two routes claim stays with the first in namespace/name order', () => {
@@ -277,34 +284,43 @@ test('the IncrementalTranslator, fed any sequence of changes, leaves the cache h
   fc.assert(
     fc.property(fc.array(op, { minLength: 1, maxLength: 15 }), (ops) => {
       const model = desired([], []);
+      // One flushes into a single group, the other into each role's group.
       const incremental = new IncrementalTranslator(model.domain, model.listeners);
+      const incrementalByRole = new IncrementalTranslator(model.domain, model.listeners);
+      const both = [incremental, incrementalByRole];
       const cache = new SnapshotCache();
+      const byRole = new SnapshotCache('role');
       for (const o of ops) {
         if (o.kind === 'setRoute') {
           const traffic = o.targets.map((revisionName, i) => ({ revisionName, percent: o.targets.length === 1 ? 100 : i === 0 ? o.split : 100 - o.split, ...(i === o.targets.length - 1 && o.tag ? { tag: o.tag } : {}) }));
           const spec = route(o.name, traffic, o.local ? 'cluster-local' : 'external');
           model.routes = [...model.routes.filter((r) => r.name !== o.name), spec];
-          incremental.setRoute(spec);
+          for (const i of both) i.setRoute(spec);
         } else if (o.kind === 'removeRoute') {
           model.routes = model.routes.filter((r) => r.name !== o.name);
-          incremental.removeRoute('default', o.name);
+          for (const i of both) i.removeRoute('default', o.name);
         } else if (o.kind === 'setRevision') {
           const r = routing(o.spec, o.serve ? 'serve' : 'proxy', o.pods.map((port) => pod(port)));
           model.revisions.set(`default/${o.spec.name}`, r);
-          incremental.setRevision(r);
+          for (const i of both) i.setRevision(r);
         } else {
           model.revisions.delete(`default/${o.spec.name}`);
-          incremental.removeRevision('default', o.spec.name);
+          for (const i of both) i.removeRevision('default', o.spec.name);
         }
         incremental.flush(cache);
+        incrementalByRole.flush(byRole, 'by-role');
         const full = translate(model);
         const expected = new SnapshotCache();
         expected.setTranslation(full);
+        const expectedByRole = new SnapshotCache('role');
+        setTranslationByRole(expectedByRole, full);
         for (const typeUrl of [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.scopedRoute, TYPE_URL.route]) {
-          const got = cache.get('', typeUrl);
-          const want = expected.get('', typeUrl)!;
-          assert.deepEqual([...(got?.resources.keys() ?? [])].sort(), [...want.resources.keys()].sort(), typeUrl);
-          assert.equal(got?.version ?? want.version, want.version, `${typeUrl} content`);
+          for (const [gotCache, wantCache, group] of [[cache, expected, ''], [byRole, expectedByRole, 'ingress'], [byRole, expectedByRole, 'activator'], [byRole, expectedByRole, 'grpc']] as const) {
+            const got = gotCache.get(group, typeUrl);
+            const want = wantCache.get(group, typeUrl)!;
+            assert.deepEqual([...(got?.resources.keys() ?? [])].sort(), [...want.resources.keys()].sort(), `${group} ${typeUrl}`);
+            assert.equal(got?.version, want.version, `${group} ${typeUrl} content`);
+          }
         }
         for (const [key, hash] of full.routeHashes) assert.equal(incremental.routeHash('default', key.split('/')[1]!), hash);
       }
