@@ -29,9 +29,9 @@ export function routeConfigName(listener: string, namespace: string, route: stri
   return `${listener}/${namespace}/${route}`;
 }
 
-/** The ScopedRouteConfiguration that sends `host` on `listener` to its route's RouteConfiguration. */
-export function scopeName(listener: string, host: string): string {
-  return `${listener}/${host}`;
+/** The ScopedRouteConfiguration (or, with one RouteConfiguration per listener, the virtual host) for hosts whose first two labels are `labels` on `listener`. */
+export function scopeName(listener: string, labels: string): string {
+  return `${listener}/${labels}`;
 }
 
 /** Host names Knative gives a route: external domain (unless cluster-local) and the cluster-local forms. */

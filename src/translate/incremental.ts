@@ -1,34 +1,29 @@
 // The incremental translator: it keeps the translation of a desired state and applies one change
 // at a time (a route or a revision set or removed), handing the snapshot cache only the resources
 // that change, by name. A change costs what it touches, not a walk over every route: one route's
-// change among 10,000 is one routeResources call and two RouteConfigurations.
+// change among 10,000 is one routeResources call and its RouteConfigurations (scoped routing; with
+// routing 'single' the listener's RouteConfiguration of every virtual host is rebuilt and resent).
 //
-// It is for producers that know what changed (an API, a watch on a store). `gatehouse up`
-// rebuilds its desired state on every sync and uses the Translator, which finds the changes by
-// key. Both give the same resources for the same state (a property test holds them to it).
+// It is for producers that know what changed: `gatehouse up` hands it each route and revision the
+// controller reports changed. It gives the same resources as the Translator for the same state (a
+// property test holds them to it).
 //
 //   const t = new IncrementalTranslator('example.com', listeners);
 //   t.setRevision(routing); t.setRoute(route); t.flush(cache);
 import type { DesiredState, GatewayListeners, RevisionRouting, RouteSpec } from '../model/desired.js';
-import { revisionKey } from '../model/names.js';
+import { LISTENER_EXTERNAL, LISTENER_LOCAL, revisionKey } from '../model/names.js';
 import { DEFAULT_GROUP, type SnapshotCache } from '../xds/cache/snapshot-cache.js';
 import { revisionClusters } from './cluster.js';
 import { assignmentKey, revisionAssignments } from './endpoint.js';
-import { ingressListeners } from './listener.js';
+import { ingressListeners, listenerRouteConfig } from './listener.js';
 import { routeInputs, routeInputsKey, routeVirtualHosts } from './route.js';
-import { routeResources, type RouteResources } from './route-resources.js';
+import { claimListener, routeResources, type Claim, type RouteMode, type RouteResources } from './route-resources.js';
 import { NODE_ROLES } from '../xds/node-role.js';
 import { KINDS, resourceName as nameOf, rolesOf, type ResourceKind as Kind } from './roles.js';
 import type { EnvoyResource } from './types.js';
 
 /** Where flush puts the resources: one group (the default), or each role's group (a cache grouping by role). */
 export type FlushTarget = { group: string } | 'by-role';
-
-/** A name derived from a host (a scope or an api_listener) and the resource a route makes for it. */
-interface Claim {
-  kind: 'scopedRoutes' | 'listeners';
-  resource: EnvoyResource;
-}
 
 interface RouteEntry {
   inputsKey: string;
@@ -45,6 +40,8 @@ interface RevisionEntry {
   endpoints: EnvoyResource[];
 }
 
+const claimKey = (c: Claim) => `${c.kind}:${c.name}`;
+
 export class IncrementalTranslator {
   private readonly routes = new Map<string, RouteEntry>();
   private readonly revisions = new Map<string, RevisionEntry>();
@@ -52,20 +49,27 @@ export class IncrementalTranslator {
   private readonly inputs: Pick<DesiredState, 'domain' | 'revisions'>;
   /** Revision key → the routes whose traffic names it (their timeouts come from it). */
   private readonly dependents = new Map<string, Set<string>>();
-  /** Host-derived name → its kind and the routes claiming it, in key order; the first wins (as in Translator). */
-  private readonly claimants = new Map<string, { kind: Claim['kind']; owners: string[] }>();
+  /** Claim (kind and host-derived name) → the routes claiming it, in key order; the first wins (as in Translator). */
+  private readonly claimants = new Map<string, { kind: Claim['kind']; name: string; owners: string[] }>();
+  /** Routing 'single': per listener, the winning virtual hosts by claim name, and the listeners whose RouteConfiguration must be rebuilt. */
+  private readonly listenerHosts = new Map<string, Map<string, EnvoyResource>>();
+  private readonly dirtyListeners = new Set<string>();
+  private readonly mode: RouteMode;
   /** Per kind, name → the resource to set, or null to remove; emptied by flush. */
   private readonly pending = new Map<Kind, Map<string, EnvoyResource | null>>(KINDS.map(([kind]) => [kind, new Map()]));
   /** Targets flushed to at least once: the first flush creates every type, empty ones too (Envoy waits for each). */
   private readonly flushed = new Set<string>();
 
-  constructor(domain: string, listeners: GatewayListeners) {
+  constructor(domain: string, listeners: GatewayListeners, options: { routing?: RouteMode } = {}) {
     this.inputs = { domain, revisions: new Map() };
+    this.mode = options.routing ?? 'scoped';
     this.setListeners(listeners);
+    // Each listener's RouteConfiguration exists from the start, empty or not: Envoy waits for it.
+    if (this.mode === 'single') for (const l of [LISTENER_EXTERNAL, LISTENER_LOCAL]) this.dirtyListeners.add(l);
   }
 
   setListeners(listeners: GatewayListeners): void {
-    for (const l of ingressListeners(listeners)) this.pending.get('listeners')!.set(nameOf(l), l);
+    for (const l of ingressListeners(listeners, this.mode)) this.pending.get('listeners')!.set(nameOf(l), l);
   }
 
   /** The route's hash (what a probe must see), once it is set. */
@@ -79,10 +83,9 @@ export class IncrementalTranslator {
     const inputsKey = routeInputsKey(inputs);
     const old = this.routes.get(key);
     if (old?.inputsKey === inputsKey) return;
-    const resources = routeResources(route, routeVirtualHosts(inputs));
+    const resources = routeResources(route, routeVirtualHosts(inputs), this.mode);
     const claims = new Map<string, Claim>();
-    for (const resource of resources.scopes) if (!claims.has(nameOf(resource))) claims.set(nameOf(resource), { kind: 'scopedRoutes', resource });
-    for (const resource of resources.apiListeners) if (!claims.has(nameOf(resource))) claims.set(nameOf(resource), { kind: 'listeners', resource });
+    for (const claim of resources.claims) if (!claims.has(claimKey(claim))) claims.set(claimKey(claim), claim);
     const revisionKeys = route.traffic.map((t) => revisionKey(route.namespace, t.revisionName));
     this.replaceRoute(key, old, { inputsKey, spec: route, resources, claims, revisionKeys });
   }
@@ -120,6 +123,11 @@ export class IncrementalTranslator {
 
   /** Hands every change since the last flush to the cache, in push order. */
   flush(cache: SnapshotCache, target: FlushTarget = { group: DEFAULT_GROUP }): void {
+    for (const listener of this.dirtyListeners) {
+      const hosts = [...(this.listenerHosts.get(listener) ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      this.pending.get('routes')!.set(listener, listenerRouteConfig(listener, hosts.map(([, vhost]) => vhost)));
+    }
+    this.dirtyListeners.clear();
     const targetKey = target === 'by-role' ? target : `group:${target.group}`;
     const first = !this.flushed.has(targetKey);
     this.flushed.add(targetKey);
@@ -158,24 +166,38 @@ export class IncrementalTranslator {
     }
   }
 
-  private claim(name: string, key: string, claim: Claim): void {
-    let entry = this.claimants.get(name);
-    if (!entry) this.claimants.set(name, (entry = { kind: claim.kind, owners: [] }));
+  private claim(id: string, key: string, claim: Claim): void {
+    let entry = this.claimants.get(id);
+    if (!entry) this.claimants.set(id, (entry = { kind: claim.kind, name: claim.name, owners: [] }));
     if (!entry.owners.includes(key)) {
       entry.owners.push(key);
       entry.owners.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     }
-    if (entry.owners[0] === key) this.pending.get(claim.kind)!.set(name, claim.resource);
+    if (entry.owners[0] === key) this.award(claim.kind, claim.name, claim.resource);
   }
 
-  private unclaim(name: string, key: string): void {
-    const { kind, owners } = this.claimants.get(name)!;
+  private unclaim(id: string, key: string): void {
+    const { kind, name, owners } = this.claimants.get(id)!;
     const at = owners.indexOf(key);
     owners.splice(at, 1);
     if (at !== 0) return;
     const heir = owners[0];
-    if (heir === undefined) this.claimants.delete(name);
-    this.pending.get(kind)!.set(name, heir === undefined ? null : this.routes.get(heir)!.claims.get(name)!.resource);
+    if (heir === undefined) this.claimants.delete(id);
+    this.award(kind, name, heir === undefined ? null : this.routes.get(heir)!.claims.get(id)!.resource);
+  }
+
+  /** The claim's winner now holds `name` (null: nobody does). */
+  private award(kind: Claim['kind'], name: string, resource: EnvoyResource | null): void {
+    if (kind !== 'virtualHosts') {
+      this.pending.get(kind)!.set(name, resource);
+      return;
+    }
+    const listener = claimListener(name);
+    let hosts = this.listenerHosts.get(listener);
+    if (!hosts) this.listenerHosts.set(listener, (hosts = new Map()));
+    if (resource) hosts.set(name, resource);
+    else hosts.delete(name);
+    this.dirtyListeners.add(listener);
   }
 
   /** Routes take their timeouts from the revisions they name: a revision that comes, goes or changes them redoes those routes. */

@@ -5,13 +5,15 @@
 import type { DesiredState, RevisionSpec } from '../model/desired.js';
 import { revisionClusters } from './cluster.js';
 import { assignmentKey, revisionAssignments } from './endpoint.js';
-import { ingressListeners } from './listener.js';
+import { LISTENER_EXTERNAL, LISTENER_LOCAL } from '../model/names.js';
+import { ingressListeners, listenerRouteConfig } from './listener.js';
 import { routeInputs, routeInputsKey, routeVirtualHosts } from './route.js';
-import { routeResources, type RouteResources } from './route-resources.js';
+import { claimListener, routeResources, type RouteMode, type RouteResources } from './route-resources.js';
 import type { EnvoyResource, Translation } from './types.js';
 
 export type { EnvoyResource, Translation } from './types.js';
 export { routeVirtualHosts } from './route.js';
+export type { RouteMode } from './route-resources.js';
 export { checkSnapshotConsistency } from './consistency.js';
 export { setTranslationByRole, rolesOf } from './roles.js';
 export { fromStruct, toStruct } from './struct.js';
@@ -47,38 +49,51 @@ class MemoTable<K, V> {
   }
 }
 
+export interface TranslateOptions {
+  /** 'scoped' (default): SRDS, a RouteConfiguration per route; 'single': one RouteConfiguration per listener (plain RDS). */
+  routing?: RouteMode;
+}
+
 export class Translator {
   private readonly routes = new MemoTable<string, RouteResources>();
   private readonly ingress = new MemoTable<string, EnvoyResource[]>();
   // Revision specs are immutable (a change is a new revision), so identity is their key.
   private readonly clusters = new MemoTable<RevisionSpec, EnvoyResource[]>();
   private readonly assignments = new MemoTable<string, EnvoyResource[]>();
+  /** Routing 'single': each listener's RouteConfiguration, kept while its virtual hosts are the same objects. */
+  private readonly listenerConfigs = new Map<string, { hosts: EnvoyResource[]; config: EnvoyResource }>();
+  private readonly mode: RouteMode;
+
+  constructor(options: TranslateOptions = {}) {
+    this.mode = options.routing ?? 'scoped';
+  }
 
   translate(state: DesiredState): Translation {
-    const listeners = [...this.ingress.get('', JSON.stringify(state.listeners), () => ingressListeners(state.listeners))];
+    const mode = this.mode;
+    const listeners = [...this.ingress.get('', JSON.stringify(state.listeners), () => ingressListeners(state.listeners, mode))];
     const routeConfigs: EnvoyResource[] = [];
     const scopes: EnvoyResource[] = [];
+    const listenerHosts = new Map<string, Array<[string, EnvoyResource]>>([[LISTENER_EXTERNAL, []], [LISTENER_LOCAL, []]]);
     const routeHashes = new Map<string, string>();
-    // A host claimed by two routes (Knative calls it a domain conflict) stays with the first in key order.
+    // A claim two routes make (Knative calls it a domain conflict) stays with the first in key order.
     const taken = new Set<string>();
-    const claim = (into: EnvoyResource[], resources: EnvoyResource[]) => {
-      for (const r of resources) {
-        const name = r.name as string;
-        if (taken.has(name)) continue;
-        taken.add(name);
-        into.push(r);
-      }
-    };
     // Code-point order: the same in every locale, and cheap for 10,000 routes.
     const routes = state.routes.map((route) => ({ key: `${route.namespace}/${route.name}`, route })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const { key, route } of routes) {
       const inputs = routeInputs(route, state);
-      const resources = this.routes.get(key, routeInputsKey(inputs), () => routeResources(route, routeVirtualHosts(inputs)));
+      const resources = this.routes.get(key, routeInputsKey(inputs), () => routeResources(route, routeVirtualHosts(inputs), mode));
       routeConfigs.push(...resources.routeConfigs);
-      claim(scopes, resources.scopes);
-      claim(listeners, resources.apiListeners);
+      for (const claim of resources.claims) {
+        const id = `${claim.kind}:${claim.name}`;
+        if (taken.has(id)) continue;
+        taken.add(id);
+        if (claim.kind === 'scopedRoutes') scopes.push(claim.resource);
+        else if (claim.kind === 'listeners') listeners.push(claim.resource);
+        else listenerHosts.get(claimListener(claim.name))!.push([claim.name, claim.resource]);
+      }
       routeHashes.set(key, resources.hash);
     }
+    if (mode === 'single') for (const [listener, hosts] of listenerHosts) routeConfigs.push(this.listenerConfig(listener, hosts));
     const clusters: EnvoyResource[] = [];
     const endpoints: EnvoyResource[] = [];
     for (const key of [...state.revisions.keys()].sort()) {
@@ -89,9 +104,20 @@ export class Translator {
     for (const table of [this.routes, this.ingress, this.clusters, this.assignments]) table.endPass();
     return { listeners, scopedRoutes: scopes, routes: routeConfigs, clusters, endpoints, routeHashes };
   }
+
+  /** Virtual hosts in claim-name order (as IncrementalTranslator orders them); the same object while they are the same. */
+  private listenerConfig(listener: string, hosts: Array<[string, EnvoyResource]>): EnvoyResource {
+    hosts.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const vhosts = hosts.map(([, vhost]) => vhost);
+    const last = this.listenerConfigs.get(listener);
+    if (last && last.hosts.length === vhosts.length && last.hosts.every((v, i) => v === vhosts[i])) return last.config;
+    const config = listenerRouteConfig(listener, vhosts);
+    this.listenerConfigs.set(listener, { hosts: vhosts, config });
+    return config;
+  }
 }
 
 /** Pure: the same state always gives equal resources. */
-export function translate(state: DesiredState): Translation {
-  return new Translator().translate(state);
+export function translate(state: DesiredState, options: TranslateOptions = {}): Translation {
+  return new Translator(options).translate(state);
 }

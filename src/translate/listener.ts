@@ -1,16 +1,19 @@
 // Listeners: the external and cluster-local ingress ports, and one api_listener per external host
 // so proxyless gRPC (`xds:///host`) gets the same routes.
 //
-// The ingress listeners use scoped routes (SRDS): a ScopedRouteConfiguration per host points at
-// that route's own small RouteConfiguration, so changing one route among thousands sends one small
-// resource instead of a RouteConfiguration holding every virtual host. The scope key is the host
-// (before any `:port`) plus the listener's name, which each listener writes into a request header
-// before routing: over ADS all scopes reach every listener, and this keeps a cluster-local host
-// from being served on the external port.
+// By default the ingress listeners use scoped routes (SRDS): each virtual host has a
+// ScopedRouteConfiguration pointing at its route's own small RouteConfiguration, so changing one
+// route among thousands sends one small resource instead of a RouteConfiguration holding every
+// virtual host. The scope key is the host's first two labels (`{name}.{namespace}`, which every
+// host of a Knative virtual host shares; the virtual host then checks the whole host) plus the
+// listener's name, which each listener writes into a request header before routing: over ADS all
+// scopes reach every listener, and this keeps a cluster-local host from being served on the
+// external port. With routing 'single', each listener has one RouteConfiguration (plain RDS).
 import type { GatewayListeners } from '../model/desired.js';
-import { H_GATEHOUSE_LISTENER } from '../model/headers.js';
+import { H_GATEHOUSE_LISTENER, H_PROXY_REQUEST } from '../model/headers.js';
 import { LISTENER_EXTERNAL, LISTENER_LOCAL } from '../model/names.js';
 import { TYPE_URL } from '../xds/protos.js';
+import type { RouteMode } from './route-resources.js';
 import type { EnvoyResource } from './types.js';
 
 const ADS = { ads: {}, resource_api_version: 'V3' };
@@ -47,24 +50,22 @@ function connectionManager(statPrefix: string, routing: Record<string, unknown>,
 }
 
 function scopedRouting(listener: string): Record<string, unknown> {
+  const label = (index: number) => ({ header_value_extractor: { name: ':authority', element_separator: '.', index } });
   return {
     scoped_routes: {
       name: listener,
-      scope_key_builder: {
-        fragments: [
-          { header_value_extractor: { name: ':authority', element_separator: ':', index: 0 } },
-          { header_value_extractor: { name: H_GATEHOUSE_LISTENER, index: 0 } },
-        ],
-      },
+      scope_key_builder: { fragments: [label(0), label(1), { header_value_extractor: { name: H_GATEHOUSE_LISTENER, index: 0 } }] },
       rds_config_source: ADS,
       scoped_rds: { scoped_rds_config_source: ADS },
     },
+    // Once per listener rather than per virtual host: the listener's name for the scope key, and
+    // the activator's header, which no client may send.
     early_header_mutation_extensions: [
       {
         name: 'envoy.http.early_header_mutation.header_mutation',
         typed_config: {
           '@type': TYPE_URL.earlyHeaderMutation,
-          mutations: [{ append: { header: { key: H_GATEHOUSE_LISTENER, value: listener }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }],
+          mutations: [{ append: { header: { key: H_GATEHOUSE_LISTENER, value: listener }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }, { remove: H_PROXY_REQUEST }],
         },
       },
     ],
@@ -77,29 +78,39 @@ function scopedRouting(listener: string): Record<string, unknown> {
  * X-Forwarded-For and overwrite X-Forwarded-Proto / X-Request-Id sent from outside. The
  * cluster-local one is called by services inside, whose request ids must flow through.
  */
-export function ingressConnectionManager(name: string): Record<string, unknown> {
-  const hcm = connectionManager(name, scopedRouting(name), [LOWER_CASE_AUTHORITY_FILTER, ROUTER_FILTER]);
+export function ingressConnectionManager(name: string, mode: RouteMode = 'scoped'): Record<string, unknown> {
+  // Plain RDS needs no Lua: Envoy lower-cases the host when it picks a virtual host.
+  const hcm =
+    mode === 'single'
+      ? connectionManager(name, { rds: { route_config_name: name, config_source: ADS } })
+      : connectionManager(name, scopedRouting(name), [LOWER_CASE_AUTHORITY_FILTER, ROUTER_FILTER]);
   return name === LISTENER_EXTERNAL ? { ...hcm, use_remote_address: { value: true } } : hcm;
 }
 
-function ingressListener(name: string, address: string, port: number): EnvoyResource {
+function ingressListener(name: string, address: string, port: number, mode: RouteMode): EnvoyResource {
   return {
     name,
     address: { socket_address: { address, port_value: port } },
-    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: ingressConnectionManager(name) }] }],
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: ingressConnectionManager(name, mode) }] }],
   };
 }
 
-export function ingressListeners(listeners: GatewayListeners): EnvoyResource[] {
-  return [ingressListener(LISTENER_EXTERNAL, listeners.address, listeners.externalPort), ingressListener(LISTENER_LOCAL, listeners.address, listeners.localPort)];
+export function ingressListeners(listeners: GatewayListeners, mode: RouteMode = 'scoped'): EnvoyResource[] {
+  return [ingressListener(LISTENER_EXTERNAL, listeners.address, listeners.externalPort, mode), ingressListener(LISTENER_LOCAL, listeners.address, listeners.localPort, mode)];
 }
 
-/** A Listener named after the host a gRPC client dials as `xds:///host`, routed by its route's RouteConfiguration. */
+/** A Listener named after the host a gRPC client dials as `xds:///host`, routed by a RouteConfiguration holding that host. */
 export function apiListener(host: string, routeConfigName: string): EnvoyResource {
   return { name: host, api_listener: { api_listener: connectionManager(host, { rds: { route_config_name: routeConfigName, config_source: ADS } }) } };
 }
 
-/** Sends `host` on `listener` to `routeConfigName`. */
-export function scopedRoute(name: string, host: string, listener: string, routeConfigName: string): EnvoyResource {
-  return { name, route_configuration_name: routeConfigName, key: { fragments: [{ string_key: host }, { string_key: listener }] } };
+/** Sends hosts whose first two labels are `labels` (`name.namespace`) on `listener` to `routeConfigName`. */
+export function scopedRoute(name: string, labels: string, listener: string, routeConfigName: string): EnvoyResource {
+  const dot = labels.indexOf('.');
+  return { name, route_configuration_name: routeConfigName, key: { fragments: [{ string_key: labels.slice(0, dot) }, { string_key: labels.slice(dot + 1) }, { string_key: listener }] } };
+}
+
+/** One RouteConfiguration per listener (routing 'single'): the virtual hosts of every route, and the activator's header removed. */
+export function listenerRouteConfig(listener: string, virtualHosts: EnvoyResource[]): EnvoyResource {
+  return { name: listener, virtual_hosts: virtualHosts, request_headers_to_remove: [H_PROXY_REQUEST] };
 }

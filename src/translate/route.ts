@@ -1,16 +1,26 @@
-// Virtual hosts for one Knative route: its own hosts and one per traffic tag. Each starts with the
-// probe route, which writes the route's hash into K-Network-Hash so a probe's answer proves this
-// exact config is live, then the default route splitting traffic over revision clusters.
+// Virtual hosts for one Knative route: its own hosts and one per traffic tag, each with one route
+// splitting traffic over revision clusters. A probe (K-Network-Hash: override) gets the route's
+// hash written over the placeholder, so its answer proves this exact config is live; Knative's
+// net-kourier does the same with OVERWRITE_IF_EXISTS, which leaves other requests untouched and
+// needs no second route per virtual host.
 import type { DesiredState, RouteSpec, TrafficTarget } from '../model/desired.js';
-import { H_GATEHOUSE_LISTENER, H_NETWORK_HASH, H_PROXY_REQUEST, H_SERVING_NAMESPACE, H_SERVING_REVISION, HASH_PLACEHOLDER } from '../model/headers.js';
+import { H_NETWORK_HASH, H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
 import { revisionClusterName, revisionKey, routeHosts, tagHosts } from '../model/names.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
 import type { EnvoyResource } from './types.js';
 
+/** One virtual host, with its domains split by the listener that serves them. */
+export interface VirtualHostGroup {
+  /** `{namespace}/{route}` or `{namespace}/{route}/{tag}`. */
+  name: string;
+  /** `{name}.{namespace}`, or `{tag}-{name}.{namespace}`: the first two labels of every host here. */
+  labels: string;
+  external: EnvoyResource | undefined;
+  local: EnvoyResource;
+}
+
 export interface RouteVirtualHosts {
-  /** Virtual hosts for the external listener (empty for cluster-local routes). */
-  external: EnvoyResource[];
-  local: EnvoyResource[];
+  groups: VirtualHostGroup[];
   hash: string;
 }
 
@@ -56,10 +66,10 @@ function routeAction(route: RouteSpec, targets: TrafficTarget[], timeouts: Recor
         request_headers_to_add: [overwrite(H_SERVING_NAMESPACE, route.namespace), overwrite(H_SERVING_REVISION, t.revisionName)],
       };
     });
+  // WebSocket upgrades are enabled once, on the connection manager.
   return {
     weighted_clusters: { clusters },
     timeout: { seconds: timeoutSeconds },
-    upgrade_configs: [{ upgrade_type: 'websocket' }],
     // A connection that was refused never reached anyone: try another endpoint (an activator
     // restarting, a pod that just left).
     retry_policy: { retry_on: 'connect-failure,refused-stream', num_retries: { value: 2 } },
@@ -70,40 +80,33 @@ function virtualHost(name: string, domains: string[], action: Record<string, unk
   return {
     name,
     domains,
-    request_headers_to_remove: [H_PROXY_REQUEST, H_GATEHOUSE_LISTENER],
-    routes: [
-      {
-        name: `${name}/probe`,
-        match: { prefix: '/', headers: [{ name: H_NETWORK_HASH, string_match: { exact: HASH_PLACEHOLDER } }] },
-        route: action,
-        request_headers_to_add: [overwrite(H_NETWORK_HASH, hash)],
-      },
-      { name: `${name}/default`, match: { prefix: '/' }, route: action },
-    ],
+    request_headers_to_add: [{ header: { key: H_NETWORK_HASH, value: hash }, append_action: 'OVERWRITE_IF_EXISTS' }],
+    routes: [{ match: { prefix: '/' }, route: action }],
   };
 }
 
 /** Everything one route puts into the route configurations, with its hash. */
 export function routeVirtualHosts({ route, domain, timeouts }: RouteInputs): RouteVirtualHosts {
   const base = `${route.namespace}/${route.name}`;
-  const groups: Array<{ name: string; hosts: { external: string[]; local: string[] }; action: Record<string, unknown> }> = [
-    { name: base, hosts: routeHosts(route.name, route.namespace, domain, route.visibility), action: routeAction(route, route.traffic, timeouts) },
+  const inputs: Array<{ name: string; labels: string; hosts: { external: string[]; local: string[] }; action: Record<string, unknown> }> = [
+    { name: base, labels: `${route.name}.${route.namespace}`, hosts: routeHosts(route.name, route.namespace, domain, route.visibility), action: routeAction(route, route.traffic, timeouts) },
   ];
   for (const target of route.traffic) {
     if (target.tag === undefined) continue;
-    groups.push({
+    inputs.push({
       name: `${base}/${target.tag}`,
+      labels: `${target.tag}-${route.name}.${route.namespace}`,
       hosts: tagHosts(target.tag, route.name, route.namespace, domain, route.visibility),
       action: routeAction(route, [{ revisionName: target.revisionName, percent: 100 }], timeouts),
     });
   }
   // The hash covers what the route asks for; it cannot cover itself, so it is computed first.
-  const hash = sha256Hex(canonicalJson({ route: base, groups }));
-  const external: EnvoyResource[] = [];
-  const local: EnvoyResource[] = [];
-  for (const g of groups) {
-    if (g.hosts.external.length > 0) external.push(virtualHost(g.name, g.hosts.external, g.action, hash));
-    local.push(virtualHost(g.name, g.hosts.local, g.action, hash));
-  }
-  return { external, local, hash };
+  const hash = sha256Hex(canonicalJson({ route: base, groups: inputs.map(({ name, hosts, action }) => ({ name, hosts, action })) }));
+  const groups = inputs.map(({ name, labels, hosts, action }) => ({
+    name,
+    labels,
+    external: hosts.external.length > 0 ? virtualHost(name, hosts.external, action, hash) : undefined,
+    local: virtualHost(name, hosts.local, action, hash),
+  }));
+  return { groups, hash };
 }

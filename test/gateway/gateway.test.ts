@@ -167,7 +167,7 @@ test('scoped routes: each listener serves only its own hosts, a forged listener 
   const local = gateway.listenerPorts().get('gatehouse-local')!;
   const revisionOf = async (port: number, host: string) => (JSON.parse((await get(port, host)).body) as Record<string, string>)['knative-serving-revision'];
   await until(async () => (await get(local, 'internal.default.svc.cluster.local')).status === 200, 'the cluster-local route to answer');
-  assert.equal(gateway.status().scopes, 4 + 3, 'web: one external and three cluster-local hosts; internal: three cluster-local');
+  assert.equal(gateway.status().scopes, 2 + 1, 'web: one on each listener; internal: one on the local listener');
 
   assert.equal(await revisionOf(external, 'web.default.example.com'), 'web-00001');
   assert.equal(await revisionOf(local, 'web.default.svc.cluster.local:80'), 'web-00001');
@@ -176,6 +176,9 @@ test('scoped routes: each listener serves only its own hosts, a forged listener 
   assert.equal((await get(external, 'internal.default.svc.cluster.local')).status, 404);
   assert.equal((await get(external, 'internal.default.svc.cluster.local', '/headers', { 'x-gatehouse-listener': 'gatehouse-local' })).status, 404);
   assert.equal((await get(local, 'web.default.example.com')).status, 404, 'nor an external host on the local port');
+  // The scope key is the first two labels; the virtual host still checks the whole host.
+  assert.equal((await get(external, 'web.default.elsewhere.org')).status, 404);
+  assert.equal((await get(local, 'web.default.svc.cluster.local.evil')).status, 404);
   const forwarded = JSON.parse((await get(local, 'internal.default', '/headers', { 'x-gatehouse-listener': 'forged' })).body) as Record<string, string>;
   assert.equal(forwarded['x-gatehouse-listener'], undefined, 'the listener header never reaches the app');
 
@@ -188,4 +191,25 @@ test('scoped routes: each listener serves only its own hosts, a forged listener 
   assert.equal(before(TYPE_URL.listener), listenersVersion);
   await until(async () => (await revisionOf(local, 'internal.default')) === 'internal-00002', 'the change to reach the gateway');
   assert.equal(await revisionOf(external, 'web.default.example.com'), 'web-00001');
+});
+
+test('routing single: one RouteConfiguration per listener serves every route, hosts in any case, probes get the hash', async (t) => {
+  const [app1, app2] = await Promise.all([startExampleApp({ K_REVISION: 'hello-00001' }), startExampleApp({ K_REVISION: 'hello-00002' })]);
+  t.after(() => Promise.all([app1.stop(), app2.stop()]));
+  const xds = await startXdsServer({ port: 0, log });
+  t.after(() => xds.close());
+  const translation = translate(state(app1.port, app2.port, [100, 0]), { routing: 'single' });
+  xds.cache.setTranslation(translation);
+  const gateway = await startGateway({ xds: `127.0.0.1:${xds.port}`, nodeId: 'single-test', log });
+  t.after(() => gateway.close());
+  await gateway.ready;
+  const port = gateway.listenerPorts().get('gatehouse-external')!;
+  await until(async () => (await get(port, HOST)).status === 200, 'the route to answer');
+  assert.equal(gateway.status().scopes, 0);
+  const seen = async (host: string, headers: Record<string, string> = {}) => JSON.parse((await get(port, host, '/headers', headers)).body) as Record<string, string>;
+  assert.equal((await seen('Candidate-Hello.Default.Example.com'))['knative-serving-revision'], 'hello-00002');
+  assert.equal((await seen(HOST, { 'k-network-hash': 'override' }))['k-network-hash'], translation.routeHashes.get('default/hello'));
+  assert.equal((await seen(HOST))['k-network-hash'], undefined, 'only a probe carries the hash');
+  assert.equal((await seen(HOST, { 'k-proxy-request': 'activator' }))['k-proxy-request'], undefined);
+  assert.equal((await get(gateway.listenerPorts().get('gatehouse-local')!, HOST)).status, 404, 'an external host is not on the local listener');
 });

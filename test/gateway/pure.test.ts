@@ -130,7 +130,11 @@ const listenerWith = (name: string, hcm: Record<string, unknown>) => ({
   filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }] }],
 });
 
-const scope = (listener: string, host: string, rc: string) => ({ name: `${listener}/${host}`, route_configuration_name: rc, key: { fragments: [{ string_key: host }, { string_key: listener }] } });
+/** A scope for hosts whose first two labels are those of `host`, as translate makes them. */
+const scope = (listener: string, host: string, rc: string) => {
+  const [name, namespace] = host.split('.');
+  return { name: `${listener}/${name}.${namespace}`, route_configuration_name: rc, key: { fragments: [{ string_key: name }, { string_key: namespace }, { string_key: listener }] } };
+};
 
 const extractor = (header: string, elementSeparator: string, pick: number | { separator: string; key: string }): ScopeKeyFragmentBuilder =>
   typeof pick === 'number' ? { header, elementSeparator, index: pick, element: undefined } : { header, elementSeparator, index: undefined, element: pick };
@@ -178,12 +182,13 @@ test('the ingress HttpConnectionManager with scoped_rds and an early header muta
   assert.deepEqual(l.scoped, {
     name: 'gatehouse-external',
     fragments: [
-      { header: ':authority', elementSeparator: ':', index: 0, element: undefined },
+      { header: ':authority', elementSeparator: '.', index: 0, element: undefined },
+      { header: ':authority', elementSeparator: '.', index: 1, element: undefined },
       { header: 'x-gatehouse-listener', elementSeparator: '', index: 0, element: undefined },
     ],
     inlineScopes: undefined,
   });
-  assert.deepEqual(l.earlyMutations, [{ remove: [], add: [{ name: 'x-gatehouse-listener', value: 'gatehouse-external', action: 'OVERWRITE_IF_EXISTS_OR_ADD' }] }]);
+  assert.deepEqual(l.earlyMutations, [{ remove: [], add: [{ name: 'x-gatehouse-listener', value: 'gatehouse-external', action: 'OVERWRITE_IF_EXISTS_OR_ADD' }] }, { remove: ['k-proxy-request'], add: [] }]);
   // remove and the legacy append BoolValue
   const hcm = scopedHcm('x');
   hcm.early_header_mutation_extensions[0].typed_config.mutations = [{ remove: 'X-Drop' }, { append: { header: { key: 'x-add', value: '1' }, append: { value: false } } }];
@@ -222,8 +227,8 @@ test('scoped_routes: what the gateway does not implement is refused with the fie
     [`${hcmPath('no-extract-type')}.scoped_routes.scope_key_builder.fragments[1].header_value_extractor: needs exactly one of index and element`],
   );
   assert.deepEqual(
-    refused('index', (h) => (h.scoped_routes.scope_key_builder.fragments[1].header_value_extractor.index = 1)),
-    [`${hcmPath('index')}.scoped_routes.scope_key_builder.fragments[1].header_value_extractor.index: is 1, but without an element_separator the only element is index 0`],
+    refused('index', (h) => (h.scoped_routes.scope_key_builder.fragments[2].header_value_extractor.index = 1)),
+    [`${hcmPath('index')}.scoped_routes.scope_key_builder.fragments[2].header_value_extractor.index: is 1, but without an element_separator the only element is index 0`],
   );
   assert.deepEqual(
     refused('builder', (h) => (h.scoped_routes.scope_key_builder.fragments = [{}])),
@@ -258,14 +263,14 @@ test('scoped_routes: what the gateway does not implement is refused with the fie
 test('SRDS: a scope key used twice, a name used twice and malformed scopes are refused', () => {
   const errors = new ConfigErrors();
   const set = compileScopes([scope('l', 'a.example.com', 'rc-a'), scope('l', 'b.example.com', 'rc-b'), { ...scope('l', 'a.example.com', 'rc-c'), name: 'l/again' }], errors);
-  assert.deepEqual(errors.messages, ["ScopedRouteConfiguration l/again.key: scope key conflict found, first scope is 'l/a.example.com', second scope is 'l/again'"]);
-  assert.equal(set.byKey.get(scopeKeyOf(['a.example.com', 'l']))?.routeConfigName, 'rc-a');
+  assert.deepEqual(errors.messages, ["ScopedRouteConfiguration l/again.key: scope key conflict found, first scope is 'l/a.example', second scope is 'l/again'"]);
+  assert.equal(set.byKey.get(scopeKeyOf(['a', 'example', 'l']))?.routeConfigName, 'rc-a');
 
   const more = new ConfigErrors();
   compileScopes(
     [
       scope('l', 'a.example.com', 'rc-a'),
-      { ...scope('l', 'b.example.com', 'rc-b'), name: 'l/a.example.com' },
+      { ...scope('l', 'b.example.com', 'rc-b'), name: 'l/a.example' },
       { name: 'no-key', route_configuration_name: 'rc' },
       { name: 'empty-key', route_configuration_name: 'rc', key: { fragments: [] } },
       { name: 'no-route', key: { fragments: [{ string_key: 'x' }] } },
@@ -273,7 +278,7 @@ test('SRDS: a scope key used twice, a name used twice and malformed scopes are r
     more,
   );
   assert.deepEqual(more.messages, [
-    "ScopedRouteConfiguration l/a.example.com: duplicate scoped route configuration 'l/a.example.com' found",
+    "ScopedRouteConfiguration l/a.example: duplicate scoped route configuration 'l/a.example' found",
     'ScopedRouteConfiguration no-key.key: is required',
     'ScopedRouteConfiguration empty-key.key.fragments: needs at least one fragment',
     'ScopedRouteConfiguration no-route: needs exactly one of route_configuration_name and route_configuration',
@@ -390,7 +395,7 @@ test('scoped_route_configurations_list: inline scopes with inline route tables',
     scoped_route_configurations: [
       {
         name: 'inline/a',
-        key: { fragments: [{ string_key: 'a.example.com' }, { string_key: 'inline' }] },
+        key: { fragments: [{ string_key: 'a' }, { string_key: 'example' }, { string_key: 'inline' }] },
         route_configuration: { name: 'inline-a', virtual_hosts: [{ name: 'a', domains: ['*'], routes: [route('a', { prefix: '/' })] }] },
       },
       scope('inline', 'b.example.com', 'rds-b'),
@@ -398,7 +403,7 @@ test('scoped_route_configurations_list: inline scopes with inline route tables',
   };
   const l = compileListener(listenerWith('inline', hcm), errors)!;
   assert.ok(errors.empty, errors.toString());
-  assert.deepEqual(l.scoped!.inlineScopes!.all.map((s) => [s.name, s.routeConfigName]), [['inline/a', undefined], ['inline/b.example.com', 'rds-b']]);
+  assert.deepEqual(l.scoped!.inlineScopes!.all.map((s) => [s.name, s.routeConfigName]), [['inline/a', undefined], ['inline/b.example', 'rds-b']]);
   const srds = compileScopes([scope('inline', 'c.example.com', 'rds-c')], errors);
   const tables = new Map([['rds-c', compileRouteConfiguration({ name: 'rds-c', virtual_hosts: [{ name: 'c', domains: ['*'], routes: [route('c', { prefix: '/' })] }] }, errors)]]);
   assert.equal(routeRequest(l, srds, tables, ['host', 'a.example.com'], '/')?.route.name, 'a');

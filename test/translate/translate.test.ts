@@ -36,8 +36,8 @@ function sample() {
 
 const vhosts = (rc: EnvoyResource) => rc.virtual_hosts as Array<{ name: string; domains: string[]; request_headers_to_remove?: string[]; routes: Array<Record<string, any>> }>;
 
-test('every emitted resource is valid against Envoy’s protos and validate rules, and consistent', () => {
-  const t = translate(sample());
+for (const mode of ['scoped', 'single'] as const) test(`every emitted resource is valid against Envoy’s protos and validate rules, and consistent (routing ${mode})`, () => {
+  const t = translate(sample(), { routing: mode });
   const all: Array<[string, EnvoyResource[]]> = [
     [TYPE_URL.listener, t.listeners],
     [TYPE_URL.scopedRoute, t.scopedRoutes],
@@ -62,7 +62,7 @@ test('validation names the field path of each broken rule', () => {
   assert.deepEqual(route.errors, ['virtual_hosts[0].domains: needs at least 1 item(s)', 'virtual_hosts[0].routes[0].action: one of route, redirect, direct_response, filter_action, non_forwarding_action is required']);
 });
 
-test('hosts: a RouteConfiguration per route and listener, a scope per host; tags get their own virtual hosts', () => {
+test('hosts: a RouteConfiguration per route and listener, a scope per virtual host; tags get their own virtual hosts', () => {
   const t = translate(sample());
   assert.deepEqual(
     t.routes.map((rc) => [rc.name, vhosts(rc).map((v) => [v.name, v.domains])]),
@@ -80,35 +80,34 @@ test('hosts: a RouteConfiguration per route and listener, a scope per host; tags
       ['gatehouse-local/default/internal', [['default/internal', ['internal.default.svc.cluster.local', 'internal.default.svc', 'internal.default']]]],
     ],
   );
+  // One scope per virtual host and listener, keyed by the hosts' first two labels and the listener.
   const scope = (s: EnvoyResource) => [s.name, s.route_configuration_name, (s.key as { fragments: Array<{ string_key: string }> }).fragments.map((f) => f.string_key)];
   assert.deepEqual(t.scopedRoutes.filter((s) => String(s.route_configuration_name).endsWith('/hello')).map(scope), [
-    ['gatehouse-external/hello.default.example.com', 'gatehouse-external/default/hello', ['hello.default.example.com', 'gatehouse-external']],
-    ['gatehouse-external/canary-hello.default.example.com', 'gatehouse-external/default/hello', ['canary-hello.default.example.com', 'gatehouse-external']],
-    ['gatehouse-local/hello.default.svc.cluster.local', 'gatehouse-local/default/hello', ['hello.default.svc.cluster.local', 'gatehouse-local']],
-    ['gatehouse-local/hello.default.svc', 'gatehouse-local/default/hello', ['hello.default.svc', 'gatehouse-local']],
-    ['gatehouse-local/hello.default', 'gatehouse-local/default/hello', ['hello.default', 'gatehouse-local']],
-    ['gatehouse-local/canary-hello.default.svc.cluster.local', 'gatehouse-local/default/hello', ['canary-hello.default.svc.cluster.local', 'gatehouse-local']],
-    ['gatehouse-local/canary-hello.default.svc', 'gatehouse-local/default/hello', ['canary-hello.default.svc', 'gatehouse-local']],
-    ['gatehouse-local/canary-hello.default', 'gatehouse-local/default/hello', ['canary-hello.default', 'gatehouse-local']],
+    ['gatehouse-external/hello.default', 'gatehouse-external/default/hello', ['hello', 'default', 'gatehouse-external']],
+    ['gatehouse-external/canary-hello.default', 'gatehouse-external/default/hello', ['canary-hello', 'default', 'gatehouse-external']],
+    ['gatehouse-local/hello.default', 'gatehouse-local/default/hello', ['hello', 'default', 'gatehouse-local']],
+    ['gatehouse-local/canary-hello.default', 'gatehouse-local/default/hello', ['canary-hello', 'default', 'gatehouse-local']],
   ]);
-  assert.equal(t.scopedRoutes.length, 3 + 4 * 3, 'an external host per external virtual host, three cluster-local hosts per virtual host');
+  assert.equal(t.scopedRoutes.length, 3 + 4, 'a scope per external virtual host, one per cluster-local virtual host');
   // proxyless gRPC gets one api_listener per external host, routed by its route's RouteConfiguration
   assert.deepEqual(t.listeners.map((l) => l.name), ['gatehouse-external', 'gatehouse-local', 'grpc.default.example.com', 'hello.default.example.com', 'canary-hello.default.example.com']);
   const rds = (l: EnvoyResource) => (l as any).api_listener.api_listener.rds.route_config_name;
   assert.deepEqual(t.listeners.slice(2).map(rds), ['gatehouse-external/default/grpc', 'gatehouse-external/default/hello', 'gatehouse-external/default/hello']);
 });
 
-test('ingress listeners route by scope: the host before any port, and the listener’s own name set before routing', () => {
+test('ingress listeners route by scope: the host’s first two labels, and the listener’s own name set before routing', () => {
   const [external] = translate(sample()).listeners;
   const hcm = (external as any).filter_chains[0].filters[0].typed_config;
   assert.equal(hcm.rds, undefined);
   assert.deepEqual(hcm.scoped_routes.scope_key_builder.fragments, [
-    { header_value_extractor: { name: ':authority', element_separator: ':', index: 0 } },
+    { header_value_extractor: { name: ':authority', element_separator: '.', index: 0 } },
+    { header_value_extractor: { name: ':authority', element_separator: '.', index: 1 } },
     { header_value_extractor: { name: 'x-gatehouse-listener', index: 0 } },
   ]);
   assert.deepEqual(hcm.scoped_routes.scoped_rds, { scoped_rds_config_source: { ads: {}, resource_api_version: 'V3' } });
   assert.deepEqual(hcm.early_header_mutation_extensions[0].typed_config.mutations, [
     { append: { header: { key: 'x-gatehouse-listener', value: 'gatehouse-external' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } },
+    { remove: 'k-proxy-request' },
   ]);
   // The host lower-casing Lua filter, then the router; gRPC api_listeners get the router alone.
   assert.deepEqual(hcm.http_filters.map((f: any) => f.name), ['envoy.filters.http.lua', 'envoy.filters.http.router']);
@@ -125,28 +124,53 @@ test('a host two routes claim stays with the first in namespace/name order', () 
       [routing(revision('b-a-00001'), 'serve', [pod(9001)]), routing(revision('a-00001'), 'serve', [pod(9002)])],
     ),
   );
-  const claimed = t.scopedRoutes.filter((s) => s.name === 'gatehouse-external/b-a.default.example.com');
+  const claimed = t.scopedRoutes.filter((s) => s.name === 'gatehouse-external/b-a.default');
   assert.deepEqual(claimed.map((s) => s.route_configuration_name), ['gatehouse-external/default/a']);
   assert.equal(t.listeners.filter((l) => l.name === 'b-a.default.example.com').length, 1);
   assert.deepEqual(checkSnapshotConsistency(t), []);
 });
 
-test('the split, activator headers, timeout and probe route', () => {
+test('the split, activator headers, timeout, and the hash written over a probe’s placeholder', () => {
   const t = translate(sample());
   const helloExternal = t.routes.find((rc) => rc.name === 'gatehouse-external/default/hello')!;
-  const hello = vhosts(helloExternal).find((v) => v.name === 'default/hello')!;
-  const [probe, main] = hello.routes;
-  assert.deepEqual(probe!.match, { prefix: '/', headers: [{ name: 'k-network-hash', string_match: { exact: 'override' } }] });
-  assert.deepEqual(probe!.request_headers_to_add, [{ header: { key: 'k-network-hash', value: t.routeHashes.get('default/hello') }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }]);
-  assert.deepEqual(probe!.route, main!.route);
+  assert.deepEqual(helloExternal.request_headers_to_remove, ['x-gatehouse-listener']);
+  const hello = vhosts(helloExternal).find((v) => v.name === 'default/hello')! as any;
+  // One route per virtual host: a probe (K-Network-Hash: override) gets the hash, other requests nothing.
+  assert.deepEqual(hello.request_headers_to_add, [{ header: { key: 'k-network-hash', value: t.routeHashes.get('default/hello') }, append_action: 'OVERWRITE_IF_EXISTS' }]);
+  assert.equal(hello.routes.length, 1);
+  const [main] = hello.routes;
+  assert.deepEqual(main!.match, { prefix: '/' });
   assert.deepEqual(main!.route.weighted_clusters.clusters.map((c: any) => [c.name, c.weight.value, c.request_headers_to_add.map((h: any) => `${h.header.key}=${h.header.value}`)]), [
     ['default/hello-00001', 80, ['knative-serving-namespace=default', 'knative-serving-revision=hello-00001']],
     ['default/hello-00002', 20, ['knative-serving-namespace=default', 'knative-serving-revision=hello-00002']],
   ]);
   assert.deepEqual(main!.route.timeout, { seconds: 120 }, 'the longest timeout of the split');
-  assert.deepEqual(hello.request_headers_to_remove, ['k-proxy-request', 'x-gatehouse-listener']);
   const canary = vhosts(helloExternal).find((v) => v.name === 'default/hello/canary')!;
-  assert.deepEqual(canary.routes[1]!.route.weighted_clusters.clusters.map((c: any) => [c.name, c.weight.value]), [['default/hello-00002', 100]]);
+  assert.deepEqual(canary.routes[0]!.route.weighted_clusters.clusters.map((c: any) => [c.name, c.weight.value]), [['default/hello-00002', 100]]);
+});
+
+test('routing single: one RouteConfiguration per listener holding every virtual host, plain RDS, no scopes', () => {
+  const t = translate(sample(), { routing: 'single' });
+  assert.deepEqual(t.scopedRoutes, []);
+  assert.deepEqual(
+    t.routes.map((rc) => [rc.name, vhosts(rc).map((v) => v.domains[0]), rc.request_headers_to_remove]),
+    [
+      ['gatehouse-external', ['canary-hello.default.example.com', 'grpc.default.example.com', 'hello.default.example.com'], ['k-proxy-request']],
+      ['gatehouse-local', ['canary-hello.default.svc.cluster.local', 'grpc.default.svc.cluster.local', 'hello.default.svc.cluster.local', 'internal.default.svc.cluster.local'], ['k-proxy-request']],
+    ],
+  );
+  const hcm = (t.listeners[0] as any).filter_chains[0].filters[0].typed_config;
+  assert.deepEqual(hcm.rds, { route_config_name: 'gatehouse-external', config_source: { ads: {}, resource_api_version: 'V3' } });
+  assert.equal(hcm.early_header_mutation_extensions, undefined, 'works on Envoy older than 1.25');
+  assert.deepEqual(hcm.http_filters.map((f: any) => f.name), ['envoy.filters.http.router'], 'virtual host matching is case-insensitive already');
+  const rds = (l: EnvoyResource) => (l as any).api_listener.api_listener.rds.route_config_name;
+  assert.deepEqual(t.listeners.slice(2).map(rds), ['gatehouse-external', 'gatehouse-external', 'gatehouse-external']);
+  // The same virtual hosts as scoped routing, only gathered.
+  const scoped = translate(sample());
+  const all = (x: typeof t, listener: string) => x.routes.filter((rc) => String(rc.name).startsWith(listener)).flatMap(vhosts).map((v) => JSON.stringify(v)).sort();
+  for (const listener of ['gatehouse-external', 'gatehouse-local']) assert.deepEqual(all(t, listener), all(scoped, listener));
+  assert.deepEqual(checkSnapshotConsistency(translate(desired([], []), { routing: 'single' })), [], 'empty, but there');
+  assert.equal(translate(desired([], []), { routing: 'single' }).routes.length, 2);
 });
 
 test('clusters keep their names; the mode changes only the public assignment', () => {
@@ -263,7 +287,7 @@ test('a long-lived Translator gives what a fresh translate gives, over any seque
   );
 });
 
-test('the IncrementalTranslator, fed any sequence of changes, leaves the cache holding what translate() of the same state gives', () => {
+for (const mode of ['scoped', 'single'] as const) test(`the IncrementalTranslator, fed any sequence of changes, leaves the cache holding what translate() of the same state gives (routing ${mode})`, () => {
   // Specs with different timeouts, so that routes depend on which revisions exist.
   const specs = ['a-00001', 'a-00002', 'b-00001', 'b-a-00001'].map((n, i) => revision(n, { timeoutSeconds: 10 * (i + 1) }));
   const routeNames = ['a', 'b', 'b-a'];
@@ -285,8 +309,8 @@ test('the IncrementalTranslator, fed any sequence of changes, leaves the cache h
     fc.property(fc.array(op, { minLength: 1, maxLength: 15 }), (ops) => {
       const model = desired([], []);
       // One flushes into a single group, the other into each role's group.
-      const incremental = new IncrementalTranslator(model.domain, model.listeners);
-      const incrementalByRole = new IncrementalTranslator(model.domain, model.listeners);
+      const incremental = new IncrementalTranslator(model.domain, model.listeners, { routing: mode });
+      const incrementalByRole = new IncrementalTranslator(model.domain, model.listeners, { routing: mode });
       const both = [incremental, incrementalByRole];
       const cache = new SnapshotCache();
       const byRole = new SnapshotCache('role');
@@ -309,7 +333,7 @@ test('the IncrementalTranslator, fed any sequence of changes, leaves the cache h
         }
         incremental.flush(cache);
         incrementalByRole.flush(byRole, 'by-role');
-        const full = translate(model);
+        const full = translate(model, { routing: mode });
         const expected = new SnapshotCache();
         expected.setTranslation(full);
         const expectedByRole = new SnapshotCache('role');

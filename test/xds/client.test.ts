@@ -41,7 +41,7 @@ test('the decoder returns the same object for the same bytes', () => {
   first.forEach((rc, i) => assert.equal(again[i], rc, `route configuration ${i} decoded again`));
   assert.notEqual(changed[0], first[0], 'the changed route configuration is new');
   assert.equal(changed[2], first[2]);
-  assert.equal(changed[0]!.virtual_hosts[0].routes[1].route.weighted_clusters.clusters[0].name, 'default/svc-0-00002');
+  assert.equal(changed[0]!.virtual_hosts[0].routes[0].route.weighted_clusters.clusters[0].name, 'default/svc-0-00002');
 });
 
 for (const protocol of ['delta', 'sotw'] as XdsProtocol[]) {

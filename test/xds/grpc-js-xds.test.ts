@@ -59,7 +59,7 @@ test('grpc-js-xds follows our routes: 80/20 split, updates, and a NACK that keep
   // and the last good config keeps serving.
   const rejected = translate(split(50, 50));
   const vhosts = rejected.routes[0]!.virtual_hosts as Array<{ routes: Array<{ match: Record<string, unknown> }> }>;
-  vhosts[0]!.routes[1]!.match = { path_separated_prefix: '/only' };
+  vhosts[0]!.routes[0]!.match = { path_separated_prefix: '/only' };
   const nack = new Promise<NackEvent>((resolve) => xds.status.on('nack', resolve));
   setTranslationByRole(xds.cache, rejected);
   const event = await nack;

@@ -192,7 +192,7 @@ test('Delta: scopes are wildcard; one route change sends only that route’s Rou
   stream.send({ node, type_url: TYPE_URL.scopedRoute });
   const scopes = await stream.next();
   assert.equal(scopes.type_url, TYPE_URL.scopedRoute);
-  assert.equal(scopes.versions.size, 8, 'one external and three cluster-local hosts per route');
+  assert.equal(scopes.versions.size, 4, 'one scope per route on each listener');
   stream.send({ node, type_url: TYPE_URL.scopedRoute, response_nonce: scopes.nonce });
   const names = ['gatehouse-external/default/hello', 'gatehouse-local/default/hello', 'gatehouse-external/default/other', 'gatehouse-local/default/other'];
   stream.send({ node, type_url: TYPE_URL.route, resource_names_subscribe: names });
