@@ -70,7 +70,7 @@ export class Translator {
 
   translate(state: DesiredState): Translation {
     const mode = this.mode;
-    const listeners = [...this.ingress.get('', JSON.stringify(state.listeners), () => ingressListeners(state.listeners, mode))];
+    const listeners = [...this.ingress.get('', JSON.stringify(state.listeners), () => ingressListeners(state.listeners, { routing: mode, scopeKey: 'labels' }))];
     const routeConfigs: EnvoyResource[] = [];
     const scopes: EnvoyResource[] = [];
     const listenerHosts = new Map<string, Array<[string, EnvoyResource]>>([[LISTENER_EXTERNAL, []], [LISTENER_LOCAL, []]]);

@@ -49,12 +49,20 @@ function connectionManager(statPrefix: string, routing: Record<string, unknown>,
   };
 }
 
-function scopedRouting(listener: string): Record<string, unknown> {
+/**
+ * How the scope key starts: 'labels' (translate's): the host's first two labels, one scope per
+ * Knative virtual host; 'host': the whole host before any `:port`, one scope per host, for hosts
+ * of any shape (the KIngress controller's).
+ */
+export type ScopeKey = 'labels' | 'host';
+
+function scopedRouting(listener: string, scopeKey: ScopeKey): Record<string, unknown> {
   const label = (index: number) => ({ header_value_extractor: { name: ':authority', element_separator: '.', index } });
+  const host = scopeKey === 'labels' ? [label(0), label(1)] : [{ header_value_extractor: { name: ':authority', element_separator: ':', index: 0 } }];
   return {
     scoped_routes: {
       name: listener,
-      scope_key_builder: { fragments: [label(0), label(1), { header_value_extractor: { name: H_GATEHOUSE_LISTENER, index: 0 } }] },
+      scope_key_builder: { fragments: [...host, { header_value_extractor: { name: H_GATEHOUSE_LISTENER, index: 0 } }] },
       rds_config_source: ADS,
       scoped_rds: { scoped_rds_config_source: ADS },
     },
@@ -72,31 +80,37 @@ function scopedRouting(listener: string): Record<string, unknown> {
   };
 }
 
+export interface IngressOptions {
+  routing?: RouteMode;
+  scopeKey?: ScopeKey;
+}
+
 /**
- * The HTTP connection manager of the ingress listener `name`. The external one is the edge:
- * use_remote_address makes Envoy (and the embedded gateway) append the client's address to
- * X-Forwarded-For and overwrite X-Forwarded-Proto / X-Request-Id sent from outside. The
- * cluster-local one is called by services inside, whose request ids must flow through.
+ * The HTTP connection manager of the ingress listener `name` (scoped routes keyed by host unless
+ * told). The external one is the edge: use_remote_address makes Envoy (and the embedded gateway)
+ * append the client's address to X-Forwarded-For and overwrite X-Forwarded-Proto / X-Request-Id
+ * sent from outside. The cluster-local one is called by services inside, whose request ids must
+ * flow through.
  */
-export function ingressConnectionManager(name: string, mode: RouteMode = 'scoped'): Record<string, unknown> {
+export function ingressConnectionManager(name: string, { routing = 'scoped', scopeKey = 'host' }: IngressOptions = {}): Record<string, unknown> {
   // Plain RDS needs no Lua: Envoy lower-cases the host when it picks a virtual host.
   const hcm =
-    mode === 'single'
+    routing === 'single'
       ? connectionManager(name, { rds: { route_config_name: name, config_source: ADS } })
-      : connectionManager(name, scopedRouting(name), [LOWER_CASE_AUTHORITY_FILTER, ROUTER_FILTER]);
+      : connectionManager(name, scopedRouting(name, scopeKey), [LOWER_CASE_AUTHORITY_FILTER, ROUTER_FILTER]);
   return name === LISTENER_EXTERNAL ? { ...hcm, use_remote_address: { value: true } } : hcm;
 }
 
-function ingressListener(name: string, address: string, port: number, mode: RouteMode): EnvoyResource {
+function ingressListener(name: string, address: string, port: number, options: IngressOptions): EnvoyResource {
   return {
     name,
     address: { socket_address: { address, port_value: port } },
-    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: ingressConnectionManager(name, mode) }] }],
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: ingressConnectionManager(name, options) }] }],
   };
 }
 
-export function ingressListeners(listeners: GatewayListeners, mode: RouteMode = 'scoped'): EnvoyResource[] {
-  return [ingressListener(LISTENER_EXTERNAL, listeners.address, listeners.externalPort, mode), ingressListener(LISTENER_LOCAL, listeners.address, listeners.localPort, mode)];
+export function ingressListeners(listeners: GatewayListeners, options: IngressOptions = {}): EnvoyResource[] {
+  return [ingressListener(LISTENER_EXTERNAL, listeners.address, listeners.externalPort, options), ingressListener(LISTENER_LOCAL, listeners.address, listeners.localPort, options)];
 }
 
 /** A Listener named after the host a gRPC client dials as `xds:///host`, routed by a RouteConfiguration holding that host. */
@@ -104,8 +118,13 @@ export function apiListener(host: string, routeConfigName: string): EnvoyResourc
   return { name: host, api_listener: { api_listener: connectionManager(host, { rds: { route_config_name: routeConfigName, config_source: ADS } }) } };
 }
 
-/** Sends hosts whose first two labels are `labels` (`name.namespace`) on `listener` to `routeConfigName`. */
-export function scopedRoute(name: string, labels: string, listener: string, routeConfigName: string): EnvoyResource {
+/** Sends `host` on `listener` to `routeConfigName` (scope key 'host'). */
+export function scopedRoute(name: string, host: string, listener: string, routeConfigName: string): EnvoyResource {
+  return { name, route_configuration_name: routeConfigName, key: { fragments: [{ string_key: host }, { string_key: listener }] } };
+}
+
+/** Sends hosts whose first two labels are `labels` (`name.namespace`) on `listener` to `routeConfigName` (scope key 'labels'). */
+export function labelScopedRoute(name: string, labels: string, listener: string, routeConfigName: string): EnvoyResource {
   const dot = labels.indexOf('.');
   return { name, route_configuration_name: routeConfigName, key: { fragments: [{ string_key: labels.slice(0, dot) }, { string_key: labels.slice(dot + 1) }, { string_key: listener }] } };
 }

@@ -9,7 +9,7 @@
 import type { RouteSpec } from '../model/desired.js';
 import { H_GATEHOUSE_LISTENER } from '../model/headers.js';
 import { LISTENER_EXTERNAL, LISTENER_LOCAL, routeConfigName, scopeName } from '../model/names.js';
-import { apiListener, scopedRoute } from './listener.js';
+import { apiListener, labelScopedRoute } from './listener.js';
 import type { RouteVirtualHosts } from './route.js';
 import type { EnvoyResource } from './types.js';
 
@@ -50,7 +50,7 @@ export function routeResources(route: Pick<RouteSpec, 'namespace' | 'name'>, vho
     if (mode === 'scoped') out.routeConfigs.push({ name: rcName, virtual_hosts: groups.map((g) => g.vhost), request_headers_to_remove: [H_GATEHOUSE_LISTENER] });
     for (const { labels, vhost } of groups) {
       const name = scopeName(listener, labels);
-      if (mode === 'scoped') out.claims.push({ kind: 'scopedRoutes', name, resource: scopedRoute(name, labels, listener, rcName) });
+      if (mode === 'scoped') out.claims.push({ kind: 'scopedRoutes', name, resource: labelScopedRoute(name, labels, listener, rcName) });
       else out.claims.push({ kind: 'virtualHosts', name, resource: vhost });
       if (listener === LISTENER_EXTERNAL) for (const host of vhost.domains as string[]) out.claims.push({ kind: 'listeners', name: host, resource: apiListener(host, rcName) });
     }

@@ -122,7 +122,7 @@ const ADS = { ads: {}, resource_api_version: 'V3' };
 const LISTENER_HEADER = 'x-gatehouse-listener';
 
 /** The HttpConnectionManager translate emits for an ingress listener (a copy the test may change). */
-const scopedHcm = (listener: string): Record<string, any> => structuredClone(ingressConnectionManager(listener));
+const scopedHcm = (listener: string): Record<string, any> => structuredClone(ingressConnectionManager(listener, { scopeKey: 'labels' }));
 
 const listenerWith = (name: string, hcm: Record<string, unknown>) => ({
   name,
