@@ -1,6 +1,6 @@
 // `gatehouse up` and `gatehouse status`: the whole data plane on this machine from a file of
 // Knative Services, and the view of what it is doing.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { numberArg, portArg } from './args.js';
 import { addXdsClientFlags, addXdsServerFlags, xdsClientTls, xdsServerOptions, type XdsClientFlags, type XdsServerFlags } from './xds-options.js';
 
@@ -19,11 +19,12 @@ export function register(program: Command): void {
     .option('--tick-ms <ms>', 'autoscaler decision period (Knative: 2000)', numberArg(10, 60_000), 2000)
     .option('--scale-to-zero-grace-seconds <s>', "config-autoscaler's scale-to-zero-grace-period (Knative: 30)", numberArg(0, 3600), 30)
     .option('--allow-zero-initial-scale', "config-autoscaler's allow-zero-initial-scale: revisions may start at zero pods (initial-scale \"0\")")
+    .addOption(new Option('--routing <mode>', "scoped: a RouteConfiguration per route over SRDS (one route's change is one small resource); single: one per listener, plain RDS (Envoy < 1.25)").choices(['scoped', 'single']).default('scoped'))
     .option('--gateway-node <id>', 'node.id of a gateway (e.g. Envoy) the prober waits on before a route is Ready; repeatable. Without it only mutual TLS makes other gateways count', (id: string, ids: string[]) => [...ids, id], [] as string[]);
   addXdsServerFlags(up);
   // The embedded gateway's and the activators' side of TLS.
   addXdsClientFlags(up);
-  up.action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; allowZeroInitialScale?: boolean; gatewayNode: string[] } & XdsServerFlags & XdsClientFlags) => {
+  up.action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; allowZeroInitialScale?: boolean; gatewayNode: string[]; routing: 'scoped' | 'single' } & XdsServerFlags & XdsClientFlags) => {
     const { createLogger } = await import('../log/logger.js');
     const { ConfigError } = await import('../config/load.js');
     const { startUp } = await import('../up/orchestrator.js');
@@ -50,6 +51,7 @@ export function register(program: Command): void {
         embeddedGateway: opts.gateway,
         drainQuietSeconds: opts.drainQuietSeconds,
         tickMs: opts.tickMs,
+        routing: opts.routing,
         autoscaler: { scaleToZeroGracePeriodMs: opts.scaleToZeroGraceSeconds * 1000, allowZeroInitialScale: opts.allowZeroInitialScale === true },
         log,
       });

@@ -2,6 +2,8 @@
 // Route. A template change creates a new immutable revision; `latestRevision: true` follows the
 // newest revision that has become ready; every object carries conditions with reason and message.
 // No I/O: the caller feeds readiness and probe confirmations in and reads desired state out.
+// Routes are resolved again only when something they read changed (routeChanges), so a sync
+// costs what changed, not a walk over every route.
 import { createHash } from 'node:crypto';
 import type { ResourceConfig, RouteConfig, ServiceConfig, TrafficConfig } from '../config/load.js';
 import type { RevisionSpec, RouteSpec, TrafficTarget } from '../model/desired.js';
@@ -39,10 +41,22 @@ export class Controller {
   private readonly everReady = new Set<string>();
   private readonly failed = new Map<string, string>();
   private resources: ResourceConfig[] = [];
+  /** Resources (Services and Routes) by `{namespace}/{name}`, as last applied. */
+  private readonly byKey = new Map<string, ResourceConfig>();
+  /** `{namespace}/{configuration or revision}` → the resources whose traffic names it. */
+  private readonly readers = new Map<string, Set<string>>();
+  /** Revision key → its configuration's key. */
+  private readonly configurationOf = new Map<string, string>();
+  /** Revisions created and not ready yet (nor removed). */
+  private readonly unready = new Map<string, RevisionSpec>();
+  /** Resources to resolve again, and resources that are gone, since the last routeChanges(). */
+  private readonly dirty = new Set<string>();
+  private readonly gone = new Set<string>();
 
   /** Applies a validated configuration; returns the revisions it created. */
   apply(resources: ResourceConfig[]): RevisionSpec[] {
     this.resources = resources;
+    this.trackResources(resources);
     const created: RevisionSpec[] = [];
     for (const s of resources) {
       if (s.kind !== 'Service') continue;
@@ -73,10 +87,91 @@ export class Controller {
       c.revisions.push(spec);
       c.latestCreated = name;
       created.push(spec);
+      const rKey = revisionKey(s.namespace, name);
+      this.configurationOf.set(rKey, key);
+      if (!this.everReady.has(rKey)) this.unready.set(rKey, spec);
+      this.touch(`${s.namespace}/${name}`);
+      this.touch(key);
     }
     const services = new Set(resources.flatMap((s) => (s.kind === 'Service' ? [`${s.namespace}/${s.name}`] : [])));
-    for (const key of [...this.configurations.keys()]) if (!services.has(key)) this.configurations.delete(key);
+    for (const [key, c] of [...this.configurations]) {
+      if (services.has(key)) continue;
+      this.configurations.delete(key);
+      for (const r of c.revisions) {
+        this.configurationOf.delete(revisionKey(r.namespace, r.name));
+        this.unready.delete(revisionKey(r.namespace, r.name));
+      }
+      this.touch(key);
+    }
     return created;
+  }
+
+  /** Marks new, changed and removed resources (the loader hands back the same object for an unchanged one). */
+  private trackResources(resources: ResourceConfig[]): void {
+    const seen = new Set<string>();
+    for (const r of resources) {
+      const key = `${r.namespace}/${r.name}`;
+      seen.add(key);
+      const before = this.byKey.get(key);
+      if (before === r) continue;
+      if (before) this.unindex(key, before);
+      this.byKey.set(key, r);
+      for (const name of this.namesRead(r)) {
+        let set = this.readers.get(name);
+        if (!set) this.readers.set(name, (set = new Set()));
+        set.add(key);
+      }
+      this.dirty.add(key);
+      this.gone.delete(key);
+    }
+    for (const [key, r] of [...this.byKey]) {
+      if (seen.has(key)) continue;
+      this.unindex(key, r);
+      this.byKey.delete(key);
+      this.dirty.delete(key);
+      this.gone.add(key);
+    }
+  }
+
+  private unindex(key: string, r: ResourceConfig): void {
+    for (const name of this.namesRead(r)) this.readers.get(name)?.delete(key);
+  }
+
+  /** The configurations and revisions a resource's traffic reads, as `{namespace}/{name}`. */
+  private namesRead(r: ResourceConfig): string[] {
+    return r.traffic.map((t) => `${r.namespace}/${t.latestRevision ? (r.kind === 'Service' ? r.name : t.configurationName) : t.revisionName}`);
+  }
+
+  /** Resolves again every resource that reads `name` (a configuration or a revision). */
+  private touch(name: string): void {
+    for (const key of this.readers.get(name) ?? []) this.dirty.add(key);
+  }
+
+  /**
+   * The routes whose resolution may have changed since the last call (new or edited resources,
+   * a revision that became ready or was created), and the keys of resources that are gone.
+   */
+  routeChanges(): { changed: ResolvedRoute[]; removed: string[] } {
+    const changed: ResolvedRoute[] = [];
+    for (const key of this.dirty) {
+      const r = this.byKey.get(key);
+      if (r) changed.push(this.resolve(r));
+    }
+    const removed = [...this.gone];
+    this.dirty.clear();
+    this.gone.clear();
+    return { changed, removed };
+  }
+
+  /** A revision's spec by key, while its configuration exists. */
+  revision(key: string): RevisionSpec | undefined {
+    const c = this.configurations.get(this.configurationOf.get(key) ?? '');
+    return c?.revisions.find((r) => revisionKey(r.namespace, r.name) === key);
+  }
+
+  /** Revisions created that have not become ready yet. */
+  unreadyRevisions(): RevisionSpec[] {
+    return [...this.unready.values()];
   }
 
   /** A revision had a ready pod; from now on it counts as ready (also when scaled to zero). */
@@ -85,18 +180,28 @@ export class Controller {
     this.failed.delete(key);
     if (this.everReady.has(key)) return false;
     this.everReady.add(key);
-    for (const c of this.configurations.values()) {
-      if (c.namespace !== namespace || !c.revisions.some((r) => r.name === name)) continue;
+    this.unready.delete(key);
+    const configKey = this.configurationOf.get(key);
+    const c = configKey === undefined ? undefined : this.configurations.get(configKey);
+    if (c) {
       // latestReady only moves forward: an older revision turning ready does not take it back.
       const index = (n: string | undefined) => c.revisions.findIndex((r) => r.name === n);
-      if (index(name) > index(c.latestReady)) c.latestReady = name;
+      if (index(name) > index(c.latestReady)) {
+        c.latestReady = name;
+        this.touch(configKey!);
+      }
     }
+    this.touch(key);
     return true;
   }
 
   /** A revision that cannot become ready (crash loop, bad command): shown in its status. */
   revisionFailed(namespace: string, name: string, message: string): void {
-    this.failed.set(revisionKey(namespace, name), message);
+    const key = revisionKey(namespace, name);
+    if (this.failed.get(key) === message) return;
+    this.failed.set(key, message);
+    const configKey = this.configurationOf.get(key);
+    if (configKey !== undefined) this.touch(configKey); // the routes waiting on it say why
   }
 
   isReady(key: string): boolean {
@@ -116,32 +221,32 @@ export class Controller {
     return this.allRevisions().filter((r) => wanted.has(revisionKey(r.namespace, r.name)));
   }
 
+  /** Every route, resolved now (for status; syncs use routeChanges). */
   routes(): ResolvedRoute[] {
-    const out: ResolvedRoute[] = [];
-    const existing = new Set(this.allRevisions().map((rev) => revisionKey(rev.namespace, rev.name)));
-    for (const r of this.resources) {
-      const resolved = this.resolveTraffic(r, existing);
-      out.push({
-        spec: { namespace: r.namespace, name: r.name, visibility: r.visibility, traffic: resolved.targets },
-        unresolved: resolved.problem,
-        service: r.kind === 'Service' ? r.name : undefined,
-        source: r.source,
-      });
-    }
-    return out;
+    return this.resources.map((r) => this.resolve(r));
   }
 
-  private resolveTraffic(r: ServiceConfig | RouteConfig, existing: ReadonlySet<string>): { targets: TrafficTarget[]; problem: string | undefined } {
+  private resolve(r: ServiceConfig | RouteConfig): ResolvedRoute {
+    const resolved = this.resolveTraffic(r);
+    return {
+      spec: { namespace: r.namespace, name: r.name, visibility: r.visibility, traffic: resolved.targets },
+      unresolved: resolved.problem,
+      service: r.kind === 'Service' ? r.name : undefined,
+      source: r.source,
+    };
+  }
+
+  private resolveTraffic(r: ServiceConfig | RouteConfig): { targets: TrafficTarget[]; problem: string | undefined } {
     const targets: TrafficTarget[] = [];
     const problems: string[] = [];
     for (const t of r.traffic) {
-      const name = this.resolveTarget(r, t, problems, existing);
+      const name = this.resolveTarget(r, t, problems);
       if (name !== undefined) targets.push({ revisionName: name, percent: t.percent, ...(t.tag ? { tag: t.tag } : {}) });
     }
     return { targets, problem: problems.length > 0 ? problems.join('; ') : undefined };
   }
 
-  private resolveTarget(r: ServiceConfig | RouteConfig, t: TrafficConfig, problems: string[], existing: ReadonlySet<string>): string | undefined {
+  private resolveTarget(r: ServiceConfig | RouteConfig, t: TrafficConfig, problems: string[]): string | undefined {
     const configName = r.kind === 'Service' ? r.name : t.configurationName;
     if (t.latestRevision) {
       const c = this.configurations.get(`${r.namespace}/${configName}`);
@@ -157,7 +262,7 @@ export class Controller {
       return c.latestReady;
     }
     const name = t.revisionName!;
-    if (!existing.has(revisionKey(r.namespace, name))) {
+    if (!this.configurationOf.has(revisionKey(r.namespace, name))) {
       problems.push(`revision "${name}" does not exist`);
       return undefined;
     }

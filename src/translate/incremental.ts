@@ -55,6 +55,8 @@ export class IncrementalTranslator {
   private readonly listenerHosts = new Map<string, Map<string, EnvoyResource>>();
   private readonly dirtyListeners = new Set<string>();
   private readonly mode: RouteMode;
+  /** Routes set (with new resources) or removed since the last changedRoutes(). */
+  private readonly touchedRoutes = new Set<string>();
   /** Per kind, name → the resource to set, or null to remove; emptied by flush. */
   private readonly pending = new Map<Kind, Map<string, EnvoyResource | null>>(KINDS.map(([kind]) => [kind, new Map()]));
   /** Targets flushed to at least once: the first flush creates every type, empty ones too (Envoy waits for each). */
@@ -69,7 +71,14 @@ export class IncrementalTranslator {
   }
 
   setListeners(listeners: GatewayListeners): void {
-    for (const l of ingressListeners(listeners, this.mode)) this.pending.get('listeners')!.set(nameOf(l), l);
+    for (const l of ingressListeners(listeners, { routing: this.mode, scopeKey: 'labels' })) this.pending.get('listeners')!.set(nameOf(l), l);
+  }
+
+  /** The keys of routes whose resources (and so maybe hash) changed, or that were removed, since the last call. */
+  changedRoutes(): string[] {
+    const keys = [...this.touchedRoutes];
+    this.touchedRoutes.clear();
+    return keys;
   }
 
   /** The route's hash (what a probe must see), once it is set. */
@@ -153,6 +162,7 @@ export class IncrementalTranslator {
   }
 
   private replaceRoute(key: string, old: RouteEntry | undefined, next: RouteEntry | undefined): void {
+    this.touchedRoutes.add(key);
     this.replaceAll('routes', old?.resources.routeConfigs ?? [], next?.resources.routeConfigs ?? []);
     for (const revision of old?.revisionKeys ?? []) this.dependents.get(revision)?.delete(key);
     if (next) this.routes.set(key, next);

@@ -15,15 +15,15 @@ import { startGateway, type Gateway } from '../gateway/index.js';
 import { closeServer, listen, plain } from '../http/auto-codec.js';
 import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
-import type { DesiredState, Endpoint, RevisionMode, RevisionRouting, RouteSpec } from '../model/desired.js';
+import type { Endpoint, RevisionMode, RevisionRouting, RouteSpec } from '../model/desired.js';
 import { revisionKey, routeHosts, tagHosts } from '../model/names.js';
 import { gatewayVerdict, type GatewayPolicy } from '../prober/gateway-nodes.js';
 import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
 import { LocalProcessRuntime } from '../runtime/index.js';
-import { Translator } from '../translate/index.js';
+import { IncrementalTranslator } from '../translate/incremental.js';
+import type { RouteMode } from '../translate/route-resources.js';
 import type { XdsClientTls } from '../xds/client/ads-client.js';
 import { startXdsServer, TYPE_URL, type StreamLimits, type XdsServer, type XdsServerTls } from '../xds/index.js';
-import { setTranslationByRole } from '../translate/roles.js';
 import { superviseChild, type SupervisedChild } from './child.js';
 import { describeFailure } from './failure.js';
 import { checkPortsFree, PortInUseError, portInUse, type PortClaim } from './ports.js';
@@ -49,6 +49,8 @@ export interface UpOptions {
   tickMs: number;
   /** How many activator processes (default 2). */
   activators?: number;
+  /** 'scoped' (default) or 'single': one RouteConfiguration per listener (plain RDS). */
+  routing?: RouteMode;
   /** config-autoscaler overrides (Knative's defaults otherwise), e.g. scaleToZeroGracePeriodMs. */
   autoscaler?: Partial<GlobalAutoscalerConfig>;
   log: Logger;
@@ -94,7 +96,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const watched = new Set<string>();
   const retiring = new Set<string>();
   const readyWaiters = new Set<() => void>();
-  const translator = new Translator();
+  const translator = new IncrementalTranslator(o.domain, { externalPort: o.gatewayPort, localPort: o.localGatewayPort, address: '127.0.0.1' }, { routing: o.routing ?? 'scoped' });
 
   // Every fixed port is checked before anything starts, and a start that fails later stops
   // whatever it had started (undone in reverse; once `shutdown` exists, that does it all).
@@ -151,6 +153,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     if (ready.map((e) => e.port).join() === readyActivators.map((e) => e.port).join()) return;
     log.info('activators ready', { ports: ready.map((e) => e.port) });
     readyActivators = ready;
+    for (const key of watched) dirtyRevisions.add(key); // every proxy-mode assignment names them
     scheduleSync();
   };
   const activatorProbeTimer = setInterval(() => void probeActivators(), 500);
@@ -181,88 +184,129 @@ export async function startUp(o: UpOptions): Promise<Up> {
 
   const readyPods = (key: string): Endpoint[] => runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.serving ? [p.serving] : []));
 
+  /** Routes with an unresolved target (their last resolved version, if any, keeps serving). */
+  const unresolved = new Set<string>();
+  /** What the prober checks per route, kept up to date change by change. */
+  const expectations = new Map<string, RouteExpectation>();
+  /** Routes whose current hash some gateway has not confirmed yet: all that checkConfirmations looks at. */
+  const unconfirmed = new Set<string>();
+  /** Revisions whose routing (mode, pods, activators, being watched) may have changed. */
+  const dirtyRevisions = new Set<string>();
+  /** Routes came, went or changed targets, or revisions were created: the running set may change. */
+  let topologyChanged = true;
+  let gatewaysKey = '';
+
+  const routingOf = (key: string): RevisionRouting | undefined => {
+    const spec = controller.revision(key);
+    return spec && { spec, mode: modes.get(key) ?? 'proxy', pods: readyPods(key), activators: readyActivators.length > 0 ? readyActivators : activatorEndpoints };
+  };
+
+  const expectationFor = (r: ResolvedRoute, hash: string): RouteExpectation => {
+    const hosts = routeHosts(r.spec.name, r.spec.namespace, o.domain, r.spec.visibility);
+    const externalHosts = [...hosts.external];
+    const localHosts = [...hosts.local];
+    for (const t of r.spec.traffic) {
+      if (!t.tag) continue;
+      const tagged = tagHosts(t.tag, r.spec.name, r.spec.namespace, o.domain, r.spec.visibility);
+      externalHosts.push(...tagged.external);
+      localHosts.push(...tagged.local);
+    }
+    return { hash, externalHosts, localHosts };
+  };
+
+  // Each sync hands the translator only what changed: the routes the controller re-resolved and
+  // the revisions whose routing moved. Its cost follows the change, not the number of services.
   const sync = (): void => {
     if (shuttingDown) return;
     // Revision readiness from the runtime, into the controller.
-    for (const rev of controller.allRevisions()) {
+    for (const rev of controller.unreadyRevisions()) {
       const key = revisionKey(rev.namespace, rev.name);
-      if (controller.isReady(key)) continue;
       const pods = runtime.pods(key);
       // Knative: a revision whose initial scale is 0 is ready without ever running a pod.
       const spec = deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig);
       if (pods.some((p) => p.phase === 'ready') || Math.max(spec.initialScale, spec.minScale) === 0) controller.revisionReady(rev.namespace, rev.name);
       else {
         const failure = pods.find((p) => p.lastFailure)?.lastFailure;
-        if (failure && !controller.isReady(key)) controller.revisionFailed(rev.namespace, rev.name, describeFailure(failure));
+        if (failure) controller.revisionFailed(rev.namespace, rev.name, describeFailure(failure));
       }
     }
     // Routes: program the resolved ones; an unresolved change keeps the last programmed version.
-    const routes = controller.routes();
-    const current = new Set(routes.map((r) => ROUTE_KEY(r.spec)));
-    for (const key of [...programmed.keys()]) if (!current.has(key)) programmed.delete(key);
-    for (const r of routes) if (r.unresolved === undefined) programmed.set(ROUTE_KEY(r.spec), r);
-    const live = [...programmed.values()];
-    // Revisions: routed and latest ones run; others retire once every route is confirmed without them.
-    const active = controller.activeRevisions(live);
-    const activeKeys = new Set(active.map((r) => revisionKey(r.namespace, r.name)));
-    for (const rev of active) {
-      const key = revisionKey(rev.namespace, rev.name);
-      retiring.delete(key);
-      runtime.ensureRevision(rev);
-      if (!watched.has(key)) {
-        watched.add(key);
-        multiscaler!.watch(key, deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig));
-      }
+    const { changed, removed } = controller.routeChanges();
+    for (const key of removed) {
+      const gone = programmed.get(key);
+      programmed.delete(key);
+      unresolved.delete(key);
+      if (gone) translator.removeRoute(gone.spec.namespace, gone.spec.name);
+      topologyChanged = true;
     }
-    for (const key of watched) if (!activeKeys.has(key)) retiring.add(key);
-    // Desired state → xDS.
-    const revisions = new Map<string, RevisionRouting>();
-    for (const rev of controller.allRevisions()) {
-      const key = revisionKey(rev.namespace, rev.name);
-      if (!watched.has(key)) continue;
-      revisions.set(key, { spec: rev, mode: modes.get(key) ?? 'proxy', pods: readyPods(key), activators: readyActivators.length > 0 ? readyActivators : activatorEndpoints });
-    }
-    const state: DesiredState = {
-      domain: o.domain,
-      listeners: { externalPort: o.gatewayPort, localPort: o.localGatewayPort, address: '127.0.0.1' },
-      routes: live.map((r) => r.spec),
-      revisions,
-    };
-    const translation = translator.translate(state);
-    setTranslationByRole(xds.cache, translation);
-    const expectations = new Map<string, RouteExpectation>();
-    for (const r of live) {
-      // The hash covers the route's hosts, so an unchanged hash keeps the expectation as it was.
-      const hash = translation.routeHashes.get(ROUTE_KEY(r.spec))!;
-      const before = prober.expectation(ROUTE_KEY(r.spec));
-      if (before?.hash === hash) {
-        expectations.set(ROUTE_KEY(r.spec), before);
+    for (const r of changed) {
+      const key = ROUTE_KEY(r.spec);
+      if (r.unresolved !== undefined) {
+        unresolved.add(key);
         continue;
       }
-      const hosts = routeHosts(r.spec.name, r.spec.namespace, o.domain, r.spec.visibility);
-      const externalHosts = [...hosts.external];
-      const localHosts = [...hosts.local];
-      for (const t of r.spec.traffic) {
-        if (!t.tag) continue;
-        const tagged = tagHosts(t.tag, r.spec.name, r.spec.namespace, o.domain, r.spec.visibility);
-        externalHosts.push(...tagged.external);
-        localHosts.push(...tagged.local);
+      unresolved.delete(key);
+      programmed.set(key, r);
+      translator.setRoute(r.spec);
+      topologyChanged = true;
+    }
+    // Revisions: routed and latest ones run; others retire once every route is confirmed without them.
+    if (topologyChanged) {
+      topologyChanged = false;
+      const active = controller.activeRevisions([...programmed.values()]);
+      const activeKeys = new Set(active.map((r) => revisionKey(r.namespace, r.name)));
+      for (const rev of active) {
+        const key = revisionKey(rev.namespace, rev.name);
+        retiring.delete(key);
+        runtime.ensureRevision(rev);
+        if (!watched.has(key)) {
+          watched.add(key);
+          dirtyRevisions.add(key);
+          multiscaler!.watch(key, deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig));
+        }
       }
-      expectations.set(ROUTE_KEY(r.spec), { hash, externalHosts, localHosts });
+      for (const key of watched) if (!activeKeys.has(key)) retiring.add(key);
+    }
+    for (const key of dirtyRevisions) {
+      const routing = watched.has(key) ? routingOf(key) : undefined;
+      if (routing) translator.setRevision(routing);
+      else translator.removeRevision(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1));
+    }
+    dirtyRevisions.clear();
+    translator.flush(xds.cache, 'by-role');
+    for (const key of translator.changedRoutes()) {
+      const r = programmed.get(key);
+      const hash = r && translator.routeHash(r.spec.namespace, r.spec.name);
+      if (!r || hash === undefined) {
+        expectations.delete(key);
+        unconfirmed.delete(key);
+      } else if (expectations.get(key)?.hash !== hash) {
+        // The hash covers the route's hosts, so an unchanged hash keeps the expectation as it was.
+        expectations.set(key, expectationFor(r, hash));
+        unconfirmed.add(key);
+      }
     }
     prober.expect(expectations);
-    prober.setGateways(gatewayTargets());
+    const gateways = gatewayTargets();
+    const key = gateways.map((g) => `${g.id}@${g.externalPort}/${g.localPort}`).sort().join('|');
+    if (key !== gatewaysKey) {
+      // Another gateway must confirm every route.
+      gatewaysKey = key;
+      for (const k of expectations.keys()) unconfirmed.add(k);
+    }
+    prober.setGateways(gateways);
     checkConfirmations();
   };
 
   /** Retires revisions once every route is confirmed without them; wakes whenReady callers. */
   const checkConfirmations = (): void => {
-    const live = [...programmed.values()];
-    const allConfirmed = live.every((r) => prober.routeState(ROUTE_KEY(r.spec)).ready);
+    for (const key of unconfirmed) if (prober.routeState(key).ready) unconfirmed.delete(key);
+    const allConfirmed = unconfirmed.size === 0;
     if (allConfirmed && retiring.size > 0) {
       for (const key of retiring) {
         watched.delete(key);
         modes.delete(key);
+        dirtyRevisions.add(key);
         multiscaler!.unwatch(key);
         log.info('revision retired: no route sends traffic to it', { revision: key });
         void runtime.deleteRevision(key);
@@ -270,7 +314,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
       retiring.clear();
       scheduleSync(); // their clusters leave the snapshot now
     }
-    if (readyWaiters.size > 0 && allConfirmed && controller.routes().every((r) => r.unresolved === undefined) && live.length > 0) {
+    if (readyWaiters.size > 0 && allConfirmed && unresolved.size === 0 && programmed.size > 0) {
       for (const w of readyWaiters) w();
       readyWaiters.clear();
     }
@@ -370,6 +414,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
         if ((modes.get(key) ?? 'proxy') !== mode) {
           log.info('serving mode', { revision: key, mode });
           modes.set(key, mode);
+          dirtyRevisions.add(key);
           sync();
         } else modes.set(key, mode);
         if (mode === 'serve') return { confirmed: true };
@@ -378,7 +423,10 @@ export async function startUp(o: UpOptions): Promise<Up> {
       },
     },
   });
-  runtime.onChange(scheduleSync);
+  runtime.onChange((key) => {
+    dirtyRevisions.add(key);
+    scheduleSync();
+  });
 
   controller.apply(resources);
   sync();
