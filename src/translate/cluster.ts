@@ -7,7 +7,8 @@ import type { EnvoyResource } from './types.js';
 
 const CONNECT_TIMEOUT = { seconds: 1 };
 
-function edsCluster(name: string, routing: RevisionRouting): EnvoyResource {
+/** The private cluster carries what the activator needs (its metadata); gateways need none of it. */
+function edsCluster(name: string, routing: RevisionRouting, forActivator: boolean): EnvoyResource {
   const spec = routing.spec;
   const cluster: EnvoyResource = {
     name,
@@ -15,7 +16,9 @@ function edsCluster(name: string, routing: RevisionRouting): EnvoyResource {
     eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } },
     connect_timeout: CONNECT_TIMEOUT,
     lb_policy: 'ROUND_ROBIN',
-    metadata: {
+  };
+  if (forActivator) {
+    cluster.metadata = {
       filter_metadata: {
         gatehouse: toStruct({
           namespace: spec.namespace,
@@ -24,8 +27,8 @@ function edsCluster(name: string, routing: RevisionRouting): EnvoyResource {
           timeoutSeconds: spec.timeoutSeconds,
         }),
       },
-    },
-  };
+    };
+  }
   if (spec.container.protocol === 'h2c') {
     cluster.typed_extension_protocol_options = {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
@@ -39,5 +42,5 @@ function edsCluster(name: string, routing: RevisionRouting): EnvoyResource {
 
 export function revisionClusters(routing: RevisionRouting): EnvoyResource[] {
   const { namespace, name } = routing.spec;
-  return [edsCluster(revisionClusterName(namespace, name), routing), edsCluster(privateClusterName(namespace, name), routing)];
+  return [edsCluster(revisionClusterName(namespace, name), routing, false), edsCluster(privateClusterName(namespace, name), routing, true)];
 }

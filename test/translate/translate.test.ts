@@ -181,6 +181,7 @@ test('clusters keep their names; the mode changes only the public assignment', (
     'default/hello-00002', 'default/hello-00002-private', 'default/internal-00001', 'default/internal-00001-private',
   ]);
   const grpc = t.clusters.find((c) => c.name === 'default/grpc-00001')!;
+  assert.equal(grpc.metadata, undefined, 'only the private cluster carries what the activator reads');
   assert.ok((grpc.typed_extension_protocol_options as Record<string, unknown>)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']);
   assert.equal(t.clusters.find((c) => c.name === 'default/hello-00001')!.typed_extension_protocol_options, undefined);
   const meta = (t.clusters.find((c) => c.name === 'default/hello-00001-private')!.metadata as any).filter_metadata.gatehouse;
