@@ -340,7 +340,7 @@ for (const mode of ['scoped', 'single'] as const) test(`the IncrementalTranslato
         const expectedByRole = new SnapshotCache('role');
         setTranslationByRole(expectedByRole, full);
         for (const typeUrl of [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.scopedRoute, TYPE_URL.route]) {
-          for (const [gotCache, wantCache, group] of [[cache, expected, ''], [byRole, expectedByRole, 'ingress'], [byRole, expectedByRole, 'activator'], [byRole, expectedByRole, 'grpc']] as const) {
+          for (const [gotCache, wantCache, group] of [[cache, expected, ''], [byRole, expectedByRole, 'ingress'], [byRole, expectedByRole, 'activator'], [byRole, expectedByRole, 'proxyless']] as const) {
             const got = gotCache.get(group, typeUrl);
             const want = wantCache.get(group, typeUrl)!;
             assert.deepEqual([...(got?.resources.keys() ?? [])].sort(), [...want.resources.keys()].sort(), `${group} ${typeUrl}`);
