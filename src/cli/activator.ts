@@ -1,7 +1,7 @@
 // `gatehouse activator`: buffers and load-balances requests for revisions learnt over xDS.
 import { Option, type Command } from 'commander';
 import { wholeNumberArg } from './args.js';
-import { addXdsClientFlags, xdsClientTls, type XdsClientFlags } from './xds-options.js';
+import { addXdsClientFlags, checkedFlags, xdsClientTls, type XdsClientFlags } from './xds-options.js';
 
 export function register(program: Command): void {
   const command = program
@@ -24,8 +24,9 @@ export function register(program: Command): void {
     const { startActivator } = await import('../activator/server.js');
     const { stopOnSignals } = await import('../activator/lifecycle.js');
     const { ACTIVATOR_NODE_CLUSTER } = await import('../xds/node-role.js');
+    const tls = checkedFlags(command, () => xdsClientTls(opts));
     const log = createLogger('activator');
-    const source = new XdsRevisionSource(opts.xds, { id: opts.nodeId, cluster: ACTIVATOR_NODE_CLUSTER }, log, xdsClientTls(opts));
+    const source = new XdsRevisionSource(opts.xds, { id: opts.nodeId, cluster: ACTIVATOR_NODE_CLUSTER }, log, tls);
     const activator = await startActivator({
       port: Number(opts.port),
       host: opts.host,

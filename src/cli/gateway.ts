@@ -1,6 +1,6 @@
 // `gatehouse gateway`: the embedded gateway on its own, as an xDS client of a gatehouse control server.
 import { Option, type Command } from 'commander';
-import { addXdsClientFlags, xdsClientTls, type XdsClientFlags } from './xds-options.js';
+import { addXdsClientFlags, checkedFlags, xdsClientTls, type XdsClientFlags } from './xds-options.js';
 
 export function register(program: Command): void {
   const command = program
@@ -16,7 +16,7 @@ export function register(program: Command): void {
     const { startGateway } = await import('../gateway/index.js');
     const { startGatewayAdmin } = await import('../gateway/admin.js');
     const log = createLogger('gateway');
-    const tls = xdsClientTls(opts);
+    const tls = checkedFlags(command, () => xdsClientTls(opts));
     const gateway = await startGateway({ xds: opts.xds, nodeId: opts.nodeId, nodeCluster: opts.nodeCluster, protocol: opts.xdsApi, ...(tls ? { xdsTls: tls } : {}), log });
     const admin = await startGatewayAdmin(gateway, Number(opts.adminPort));
     log.info('gateway admin listening', { port: admin.port });

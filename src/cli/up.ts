@@ -2,10 +2,10 @@
 // Knative Services, and the view of what it is doing.
 import { Option, type Command } from 'commander';
 import { numberArg, portArg } from './args.js';
-import { addXdsClientFlags, addXdsServerFlags, xdsClientTls, xdsServerOptions, type XdsClientFlags, type XdsServerFlags } from './xds-options.js';
+import { addXdsClientFlags, addXdsServerFlags, checkedFlags, upXdsOptions, type XdsClientFlags, type XdsServerFlags } from './xds-options.js';
 
 export function register(program: Command): void {
-  const up = program
+  const command = program
     .command('up')
     .description('serve Knative Services from a YAML file: xDS server, embedded gateway, prober, activator, autoscaler and local pods')
     .option('-f, --file <services.yaml>', 'Knative serving.knative.dev/v1 Services and Routes (default: the bundled example)')
@@ -21,10 +21,10 @@ export function register(program: Command): void {
     .option('--allow-zero-initial-scale', "config-autoscaler's allow-zero-initial-scale: revisions may start at zero pods (initial-scale \"0\")")
     .addOption(new Option('--routing <mode>', "scoped: a RouteConfiguration per route over SRDS (one route's change is one small resource); single: one per listener, plain RDS (Envoy < 1.25)").choices(['scoped', 'single']).default('scoped'))
     .option('--gateway-node <id>', 'node.id of a gateway (e.g. Envoy) the prober waits on before a route is Ready; repeatable. Without it only mutual TLS makes other gateways count', (id: string, ids: string[]) => [...ids, id], [] as string[]);
-  addXdsServerFlags(up);
+  addXdsServerFlags(command);
   // The embedded gateway's and the activators' side of TLS.
-  addXdsClientFlags(up);
-  up.action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; allowZeroInitialScale?: boolean; gatewayNode: string[]; routing: 'scoped' | 'single' } & XdsServerFlags & XdsClientFlags) => {
+  addXdsClientFlags(command);
+  command.action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; allowZeroInitialScale?: boolean; gatewayNode: string[]; routing: 'scoped' | 'single' } & XdsServerFlags & XdsClientFlags) => {
     const { createLogger } = await import('../log/logger.js');
     const { ConfigError } = await import('../config/load.js');
     const { startUp } = await import('../up/orchestrator.js');
@@ -32,12 +32,9 @@ export function register(program: Command): void {
     const log = createLogger('up');
     const { packagePath } = await import('../package-root.js');
     const file = opts.file ?? packagePath('examples', 'services.yaml');
+    const { xds, clientTls } = checkedFlags(command, () => upXdsOptions(opts));
     let up;
     try {
-      const xds = xdsServerOptions(opts);
-      const clientTls = xdsClientTls(opts);
-      if (xds.tls && !clientTls) throw new Error('with --xds-tls-cert, pass --xds-ca (and with --xds-client-ca also --xds-cert and --xds-key) so the embedded gateway and the activators can connect');
-      if (xds.tls?.clientCa && !clientTls?.cert) throw new Error('with --xds-client-ca, pass --xds-cert and --xds-key: the embedded gateway and the activators need a client certificate (SANs gatehouse-gateway or gatehouse-ingress, and gatehouse-activators)');
       up = await startUp({
         file,
         gatewayPort: opts.gatewayPort,

@@ -3,13 +3,15 @@
 import type { Command } from 'commander';
 import type { XdsClientTls } from '../xds/client/ads-client.js';
 import type { StreamLimits, XdsServerTls } from '../xds/index.js';
+import { numberArg, USAGE_EXIT_CODE, wholeNumberArg } from './args.js';
 
-function positive(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} "${value}" must be a positive number`);
-    return n;
-  };
+/** Flags that do not fit together: one line and the usage, exit 2, as for a bad value. */
+export function checkedFlags<T>(command: Command, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    return command.error(`error: ${(err as Error).message}`, { exitCode: USAGE_EXIT_CODE });
+  }
 }
 
 export interface XdsServerFlags {
@@ -28,9 +30,9 @@ export function addXdsServerFlags(command: Command): Command {
     .option('--xds-tls-cert <file>', 'PEM certificate chain: the xDS server speaks TLS (needs --xds-tls-key)')
     .option('--xds-tls-key <file>', "PEM private key of --xds-tls-cert")
     .option('--xds-client-ca <file>', "PEM CA bundle: require client certificates signed by it (mutual TLS); a node's node.id or node.cluster must be one of its certificate's DNS/URI SANs")
-    .option('--xds-max-resource-names <n>', 'resource names one xDS stream may subscribe to per type', positive('--xds-max-resource-names'), 50_000)
-    .option('--xds-max-streams-per-connection <n>', 'xDS streams one client connection may open', positive('--xds-max-streams-per-connection'), 100)
-    .option('--xds-stall-timeout-seconds <s>', 'reset an xDS stream whose client has not read a response for this long', positive('--xds-stall-timeout-seconds'), 60);
+    .option('--xds-max-resource-names <n>', 'resource names one xDS stream may subscribe to per type', wholeNumberArg(1, 10_000_000), 50_000)
+    .option('--xds-max-streams-per-connection <n>', 'xDS streams one client connection may open', wholeNumberArg(1, 100_000), 100)
+    .option('--xds-stall-timeout-seconds <s>', 'reset an xDS stream whose client has not read a response for this long', numberArg(0.1, 86_400), 60);
 }
 
 /** The server's TLS and limits from the flags; throws a message naming the flag when they do not fit. */
@@ -62,4 +64,13 @@ export function xdsClientTls(f: XdsClientFlags): XdsClientTls | undefined {
     return undefined;
   }
   return { ca: f.xdsCa, ...(f.xdsCert !== undefined ? { cert: f.xdsCert, key: f.xdsKey! } : {}) };
+}
+
+/** `gatehouse up` is server and client at once: its embedded gateway and activators need the client side of the TLS it serves. */
+export function upXdsOptions(f: XdsServerFlags & XdsClientFlags): { xds: ReturnType<typeof xdsServerOptions>; clientTls: XdsClientTls | undefined } {
+  const xds = xdsServerOptions(f);
+  const clientTls = xdsClientTls(f);
+  if (xds.tls && !clientTls) throw new Error('with --xds-tls-cert, pass --xds-ca (and with --xds-client-ca also --xds-cert and --xds-key) so the embedded gateway and the activators can connect');
+  if (xds.tls?.clientCa && !clientTls?.cert) throw new Error('with --xds-client-ca, pass --xds-cert and --xds-key: the embedded gateway and the activators need a client certificate (SANs gatehouse-ingress and gatehouse-activators)');
+  return { xds, clientTls };
 }

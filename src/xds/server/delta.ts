@@ -41,7 +41,7 @@ function apply(target: Map<string, string>, changes: Changes): void {
 }
 
 export class DeltaStream extends XdsStream {
-  private readonly types = new Map<string, TypeState>();
+  protected readonly types = new Map<string, TypeState>();
 
   protected receive(bytes: Buffer): void {
     const req = decodeDeltaRequest(bytes);
@@ -90,10 +90,6 @@ export class DeltaStream extends XdsStream {
     for (const r of state.inFlight) apply(state.expected, r.changes);
     this.deps.status.nacked(this.record!, typeUrl, response.version, error);
     this.deps.warnings.warn('xDS NACK', node.id, { node: node.id, typeUrl, version: response.version, error, protocol: 'delta' });
-  }
-
-  protected subscribed(typeUrl: string): boolean {
-    return this.types.has(typeUrl);
   }
 
   protected build(typeUrl: string): Uint8Array | undefined {

@@ -30,7 +30,7 @@ interface TypeState {
 }
 
 export class SotwStream extends XdsStream {
-  private readonly types = new Map<string, TypeState>();
+  protected readonly types = new Map<string, TypeState>();
 
   protected receive(bytes: Buffer): void {
     const req = decodeSotwRequest(bytes);
@@ -68,10 +68,6 @@ export class SotwStream extends XdsStream {
     if (changed) state.sent = undefined;
     if (first || changed) state.force = true;
     this.schedule(typeUrl);
-  }
-
-  protected subscribed(typeUrl: string): boolean {
-    return this.types.has(typeUrl);
   }
 
   protected build(typeUrl: string): Uint8Array | undefined {

@@ -127,8 +127,8 @@ export abstract class XdsStream {
   protected abstract receive(bytes: Buffer): void;
   /** The response for a type as of now, or undefined when there is nothing to send. */
   protected abstract build(typeUrl: string): Uint8Array | undefined;
-  /** Types this stream has subscribed to: a cache change to one of them makes it due. */
-  protected abstract subscribed(typeUrl: string): boolean;
+  /** Per subscribed type, the protocol's state: a cache change to one of them makes it due. */
+  protected abstract readonly types: ReadonlyMap<string, unknown>;
 
   /** Binds the stream to its node on the first request; false (and the stream ended) when refused. */
   protected identify(node: RequestNode | undefined): boolean {
@@ -150,7 +150,7 @@ export abstract class XdsStream {
       if (this.closed) return;
       // A snapshot created for this node's own group after it connected takes over.
       this.group = this.deps.cache.groupOf(this.node!);
-      if (this.subscribed(typeUrl)) this.schedule(typeUrl);
+      if (this.types.has(typeUrl)) this.schedule(typeUrl);
     });
     this.deps.log.debug('xDS stream opened', { node: node.id, cluster: node.cluster, peer: this.peer });
     return true;
