@@ -142,6 +142,18 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     return { namespace, name: revision, stat: { podName: name, averageConcurrentRequests, averageProxiedConcurrentRequests: 0, requestCount, proxiedRequestCount: 0, processUptime: 0, timestamp: Math.floor(Date.now() / 1000) } };
   };
 
+  // Knative's concurrency reporter: the first request for an idle revision is pushed at once as
+  // one request, so a revision at zero starts scaling without waiting for the next report, and
+  // that report leaves the one out, so each request is counted once. (Pushing every arrival
+  // instead summed 1 + 2 + … + n into one second of the autoscaler's window.)
+  const pushedFirst = new Set<string>();
+  /** Before the request is counted in `s`. */
+  const pushFirstRequest = (key: string, s: RequestStats): void => {
+    if (s.inFlight > 0 || !pusher || pushedFirst.has(key)) return;
+    pushedFirst.add(key);
+    pusher.push([wireStat(key, 1, 1)]);
+  };
+
   /** Stats and counters of revisions the source no longer has, once nothing of theirs is in flight. */
   const forgetGoneRevisions = (): void => {
     for (const [key, s] of stats) if (s.inFlight === 0 && !o.source.get(key)) stats.delete(key);
@@ -150,6 +162,7 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
       const key = k.slice(0, k.indexOf('\0'));
       if (!stats.has(key) && !o.source.get(key)) failures.delete(k);
     }
+    for (const key of pushedFirst) if (!stats.has(key)) pushedFirst.delete(key);
   };
 
   const reporter = setInterval(() => {
@@ -157,7 +170,10 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     const out = [];
     for (const [key, s] of stats) {
       const period = s.report(now);
-      if (period.averageConcurrency > 0 || period.requestCount > 0) out.push(wireStat(key, period.averageConcurrency, period.requestCount));
+      const first = pushedFirst.delete(key) ? 1 : 0;
+      const concurrency = Math.max(0, period.averageConcurrency - first);
+      const count = Math.max(0, period.requestCount - first);
+      if (concurrency > 0 || count > 0) out.push(wireStat(key, concurrency, count));
     }
     pusher?.push(out);
     forgetGoneRevisions();
@@ -211,9 +227,9 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     const routed = routedRevision(req);
     if ('status' in routed) return plain(res, routed.status, routed.body);
     const { key, throttler } = routed;
-    // Scale from zero must not wait for the next tick: tell the autoscaler now.
-    if (throttler.readyPods === 0) pusher?.push([wireStat(key, throttler.queued + 1, 1)]);
-    new ActivatorExchange(exchangeContext, req, res, key, throttler, statsFor(key)).begin((o.source.get(key)?.timeoutSeconds ?? 300) * 1000);
+    const s = statsFor(key);
+    pushFirstRequest(key, s);
+    new ActivatorExchange(exchangeContext, req, res, key, throttler, s).begin((o.source.get(key)?.timeoutSeconds ?? 300) * 1000);
   };
 
   /** WebSocket (any HTTP/1.1 Upgrade): a slot at a pod, then the connection spliced to it. */
@@ -223,8 +239,8 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     if ('status' in routed) return void client.end(rawResponse(404, 'Not Found', routed.body));
     const { key, throttler } = routed;
     const s = statsFor(key);
+    pushFirstRequest(key, s);
     s.requestIn(Date.now(), false);
-    if (throttler.readyPods === 0) pusher?.push([wireStat(key, throttler.queued + 1, 1)]);
     let closed = false;
     let holding: PodTracker | undefined;
     const refuse = (status: number, reason: string, body: string) => void client.end(rawResponse(status, reason, body));

@@ -48,6 +48,15 @@ export class WindowedBuckets {
     this.total += value;
   }
 
+  /**
+   * Nothing recorded within the window: no data, which is not zero demand (Knative's IsEmpty, but
+   * from the same bucket on which `average` drops to 0, where Knative's `>` leaves one bucket that
+   * reads as zero demand).
+   */
+  isEmpty(now: number): boolean {
+    return Number.isNaN(this.lastWrite) || this.truncate(now) - this.lastWrite >= this.windowMs;
+  }
+
   /** The window's average at `now`; 0 when nothing was recorded for a whole window. */
   average(now: number): number {
     if (Number.isNaN(this.lastWrite)) return 0;

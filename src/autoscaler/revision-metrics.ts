@@ -30,6 +30,11 @@ export class RevisionMetrics {
     this.panicRps.record(now, rps);
   }
 
+  /** Whether the stable window holds any data: without it there is nothing to decide on (Knative's ErrNoData). */
+  hasData(metric: 'concurrency' | 'rps', now: number): boolean {
+    return !(metric === 'rps' ? this.stableRps : this.stableConcurrency).isEmpty(now);
+  }
+
   stableAndPanic(metric: 'concurrency' | 'rps', now: number): { stable: number; panic: number } {
     return metric === 'rps'
       ? { stable: this.stableRps.average(now), panic: this.panicRps.average(now) }
