@@ -1,7 +1,8 @@
 // `gatehouse up` and `gatehouse status`: the whole data plane on this machine from a file of
 // Knative Services, and the view of what it is doing.
+import os from 'node:os';
 import { Option, type Command } from 'commander';
-import { numberArg, portArg } from './args.js';
+import { numberArg, portArg, wholeNumberArg } from './args.js';
 import { addXdsClientFlags, addXdsServerFlags, checkedFlags, upXdsOptions, type XdsClientFlags, type XdsServerFlags } from './xds-options.js';
 
 export function register(program: Command): void {
@@ -18,13 +19,15 @@ export function register(program: Command): void {
     .option('--drain-quiet-seconds <s>', "queue-proxies' quiet period when a pod stops (Knative: 30)", numberArg(0, 3600), 30)
     .option('--tick-ms <ms>', 'autoscaler decision period (Knative: 2000)', numberArg(10, 60_000), 2000)
     .option('--scale-to-zero-grace-seconds <s>', "config-autoscaler's scale-to-zero-grace-period (Knative: 30)", numberArg(0, 3600), 30)
+    .option('--max-booting-pods <n>', 'local pods booting at once; the others wait their turn, so a burst never takes the cores from the data plane; defaults to the core count', wholeNumberArg(1, 1000), os.availableParallelism())
+    .option('--pod-nice <n>', 'niceness added for every local pod process; the data plane keeps its own', wholeNumberArg(0, 19), 10)
     .option('--allow-zero-initial-scale', "config-autoscaler's allow-zero-initial-scale: revisions may start at zero pods (initial-scale \"0\")")
     .addOption(new Option('--routing <mode>', "scoped: a RouteConfiguration per route over SRDS (one route's change is one small resource); single: one per listener, plain RDS (Envoy < 1.25)").choices(['scoped', 'single']).default('scoped'))
     .option('--gateway-node <id>', 'node.id of a gateway (e.g. Envoy) the prober waits on before a route is Ready; repeatable. Without it only mutual TLS makes other gateways count', (id: string, ids: string[]) => [...ids, id], [] as string[]);
   addXdsServerFlags(command);
   // The embedded gateway's and the activators' side of TLS.
   addXdsClientFlags(command);
-  command.action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; allowZeroInitialScale?: boolean; gatewayNode: string[]; routing: 'scoped' | 'single' } & XdsServerFlags & XdsClientFlags) => {
+  command.action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; maxBootingPods: number; podNice: number; allowZeroInitialScale?: boolean; gatewayNode: string[]; routing: 'scoped' | 'single' } & XdsServerFlags & XdsClientFlags) => {
     const { createLogger } = await import('../log/logger.js');
     const { ConfigError } = await import('../config/load.js');
     const { startUp } = await import('../up/orchestrator.js');
@@ -49,6 +52,8 @@ export function register(program: Command): void {
         drainQuietSeconds: opts.drainQuietSeconds,
         tickMs: opts.tickMs,
         routing: opts.routing,
+        maxBootingPods: opts.maxBootingPods,
+        podNiceness: opts.podNice,
         autoscaler: { scaleToZeroGracePeriodMs: opts.scaleToZeroGraceSeconds * 1000, allowZeroInitialScale: opts.allowZeroInitialScale === true },
         log,
       });

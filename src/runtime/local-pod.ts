@@ -9,7 +9,9 @@ import type { Logger } from '../log/logger.js';
 import type { RevisionSpec } from '../model/desired.js';
 import { LOOPBACK_FREE_PORTS } from '../queue/config.js';
 import { restartDelay, type BackoffPolicy } from './backoff.js';
+import type { BootSlots } from './boot-slots.js';
 import { freePort } from './ports.js';
+import { lowerPriority } from './priority.js';
 import { QueueStandbyPool } from './queue-standby.js';
 import type { PodFailure, PodPhase, PodStatus } from './types.js';
 
@@ -22,6 +24,10 @@ export interface LocalPodOptions {
   baseDir: string;
   /** Where the pod's queue-proxy comes from (booted ahead when the pool has one). */
   queueProxies: QueueStandbyPool;
+  /** Shared by every pod of the runtime: a pod boots (spawn → ready) only while it holds a slot. */
+  bootSlots: BootSlots;
+  /** Added to the runtime's niceness for the app (the queue-proxy gets it from the pool). */
+  niceness: number;
   backoff: BackoffPolicy;
   drainQuietSeconds: number;
   stopTimeoutMs: number;
@@ -33,6 +39,8 @@ const LAST_LINES = 20;
 const READINESS_RETRY_MS = 25;
 /** How often a ready pod is probed again (the kubelet's periodSeconds; Knative's default is 10 s, shorter here so drains are noticed well within the 30 s quiet period even when it is shortened). */
 const READINESS_PERIOD_MS = 500;
+/** The kubelet's default failureThreshold for probes that get no answer. */
+const READINESS_FAILURE_THRESHOLD = 3;
 
 class LineRing {
   private readonly lines: string[] = [];
@@ -71,6 +79,9 @@ export class LocalPod {
   /** Bumped on each (re)start, so exits of a previous incarnation are not counted twice. */
   private incarnation = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** Held from spawn until ready, failed or stopped; `cancelBootWait` while waiting for it. */
+  private releaseBootSlot: (() => void) | undefined;
+  private cancelBootWait: (() => void) | undefined;
   private readonly rings = { app: new LineRing(), 'queue-proxy': new LineRing() };
 
   constructor(private readonly o: LocalPodOptions) {}
@@ -111,17 +122,37 @@ export class LocalPod {
     child.once('close', () => file.end());
   }
 
-  async start(): Promise<void> {
+  /** Starts the pod when a boot slot is free; until then it is starting, and says why. */
+  start(): void {
+    if (this.stopping) return;
+    this.setPhase('starting', `waiting for a boot slot (${this.o.bootSlots.limit} pod(s) boot at once)`);
+    this.cancelBootWait = this.o.bootSlots.acquire((release) => {
+      this.cancelBootWait = undefined;
+      this.releaseBootSlot = release;
+      void this.launch();
+    });
+  }
+
+  private bootDone(): void {
+    this.cancelBootWait?.();
+    this.cancelBootWait = undefined;
+    const release = this.releaseBootSlot;
+    this.releaseBootSlot = undefined;
+    release?.();
+  }
+
+  private async launch(): Promise<void> {
     const { spec } = this.o;
     const [command, ...commandArgs] = spec.container.command;
     if (command === undefined) {
+      this.bootDone();
       this.setPhase('failed', `revision ${spec.name}: containers[0].command is empty; local pods run the command they are given`);
       return;
     }
     // The app must be told its port; the queue-proxy binds free ports itself and reports them in
     // its "queue-proxy listening" line, so many pods starting at once never race for a port.
     const appPort = await freePort();
-    if (this.stopping) return;
+    if (this.stopping) return this.bootDone();
     this.servingPort = undefined;
     this.metricsPort = undefined;
     const envList = Object.fromEntries(spec.container.env.map((e) => [e.name, e.value]));
@@ -131,6 +162,8 @@ export class LocalPod {
       env: { ...process.env, ...envList, PORT: String(appPort), K_SERVICE: spec.service, K_CONFIGURATION: spec.configuration, K_REVISION: spec.name },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const priorityError = lowerPriority(this.app.pid, this.o.niceness);
+    if (priorityError) this.o.log.warn('could not lower the pod\'s scheduling priority', { pod: this.o.name, error: priorityError });
     this.queue = this.o.queueProxies.take();
     QueueStandbyPool.configure(this.queue, {
       SERVING_NAMESPACE: spec.namespace,
@@ -169,18 +202,19 @@ export class LocalPod {
     }
   }
 
-  /** The kubelet-style readiness probe through the queue-proxy; true on 200. */
-  private async probeReady(timeoutMs: number): Promise<boolean> {
-    if (this.servingPort === undefined) return false; // the queue-proxy has not reported its ports yet
+  /** The kubelet-style readiness probe through the queue-proxy: ready on 200; no answer in time is not a "no". */
+  private async probeReady(timeoutMs: number): Promise<'ready' | 'not ready' | 'no answer'> {
+    if (this.servingPort === undefined) return 'no answer'; // the queue-proxy has not reported its ports yet
     const answer = await probeGet({ host: '127.0.0.1', port: this.servingPort }, { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' }, timeoutMs);
-    return answer?.status === 200;
+    return answer === undefined ? 'no answer' : answer.status === 200 ? 'ready' : 'not ready';
   }
 
   private async waitReady(): Promise<void> {
     const incarnation = this.incarnation;
     while (this.phase === 'starting' && !this.stopping && incarnation === this.incarnation) {
       // With periodSeconds 0 the queue-proxy itself polls the app for up to 10 s per probe.
-      if ((await this.probeReady(12_000)) && this.phase === 'starting' && !this.stopping && incarnation === this.incarnation) {
+      if ((await this.probeReady(12_000)) === 'ready' && this.phase === 'starting' && !this.stopping && incarnation === this.incarnation) {
+        this.bootDone();
         this.setPhase('ready', undefined);
         this.o.log.info('pod ready', { pod: this.o.name, revision: this.o.spec.name, servingPort: this.servingPort, startupMs: Date.now() - this.startedAt });
         void this.watchReady(incarnation);
@@ -196,10 +230,19 @@ export class LocalPod {
    * endpoints while it still serves what it has, which is what makes its drain lossless.
    */
   private async watchReady(incarnation: number): Promise<void> {
+    let unanswered = 0;
     while (this.phase === 'ready' && !this.stopping && incarnation === this.incarnation) {
       await new Promise((r) => setTimeout(r, READINESS_PERIOD_MS));
       if (this.phase !== 'ready' || this.stopping || incarnation !== this.incarnation) return;
-      if (await this.probeReady(READINESS_PERIOD_MS)) continue;
+      const answer = await this.probeReady(READINESS_PERIOD_MS);
+      if (answer === 'ready') {
+        unanswered = 0;
+        continue;
+      }
+      // A draining queue-proxy says so (503) and leaves at once; a probe that times out while the
+      // machine is busy (a burst of pods booting) must fail three times, as the kubelet's
+      // failureThreshold, before a serving pod is taken out of the endpoints.
+      if (answer === 'no answer' && ++unanswered < READINESS_FAILURE_THRESHOLD) continue;
       if (this.phase !== 'ready' || this.stopping || incarnation !== this.incarnation) return;
       this.o.log.warn('pod not ready', { pod: this.o.name, revision: this.o.spec.name });
       this.setPhase('starting', 'the readiness probe fails (draining, or the app is not ready)');
@@ -212,6 +255,7 @@ export class LocalPod {
     if (this.stopping || incarnation !== this.incarnation || this.phase === 'failed') return;
     const failure: PodFailure = { process: kind, exitCode: code, signal, lastLines: this.rings[kind].snapshot(), at: new Date().toISOString() };
     this.lastFailure = failure;
+    this.bootDone();
     // One process down means the pod is down: stop the other and restart both, with backoff.
     this.kill(kind === 'app' ? this.queue : this.app, 'SIGKILL');
     const delay = restartDelay(this.restarts, this.o.backoff);
@@ -220,7 +264,7 @@ export class LocalPod {
     this.setPhase('failed', why);
     this.restartTimer = setTimeout(() => {
       this.restarts++;
-      void this.start();
+      this.start();
     }, delay);
   }
 
@@ -237,6 +281,7 @@ export class LocalPod {
   async stop(): Promise<void> {
     if (this.stopping) return LocalPod.exit(this.app).then(() => LocalPod.exit(this.queue));
     this.stopping = true;
+    this.bootDone();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.setPhase('draining', 'scaling down');
     const deadline = setTimeout(() => {

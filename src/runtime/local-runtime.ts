@@ -1,12 +1,17 @@
-// Pods as local processes: each revision's pods are LocalPods, converged to the wanted count.
+// Pods as local processes: each revision's pods are LocalPods, converged to the wanted count. On
+// one machine the pods share the cores with the data plane, so a bounded number boot at once and
+// every pod process runs at a lower scheduling priority.
+import os from 'node:os';
 import { createLogger, type Logger } from '../log/logger.js';
 import { packagePath } from '../package-root.js';
 import type { RevisionSpec } from '../model/desired.js';
 import { revisionKey } from '../model/names.js';
 import { KUBERNETES_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { BootSlots } from './boot-slots.js';
 import { LocalPod } from './local-pod.js';
 import { QueueStandbyPool } from './queue-standby.js';
 import { podName, scaleDownVictims } from './naming.js';
+import { DEFAULT_POD_NICENESS } from './priority.js';
 import type { PodRuntime, PodStatus } from './types.js';
 
 export interface LocalRuntimeOptions {
@@ -21,6 +26,10 @@ export interface LocalRuntimeOptions {
   stopTimeoutMs?: number;
   /** Queue-proxies kept booted ahead of cold starts (default 1; 0 boots each when its pod starts). */
   queueStandby?: number;
+  /** Pods booting (spawned, not yet ready) at once; the rest wait their turn (default: the core count). */
+  maxBootingPods?: number;
+  /** Niceness added to this process's for every pod process (default 10; 0 leaves them alone). */
+  podNiceness?: number;
   log?: Logger;
 }
 
@@ -37,12 +46,32 @@ export class LocalProcessRuntime implements PodRuntime {
   private readonly listeners = new Set<(key: string) => void>();
   private readonly log: Logger;
   private readonly queueProxies: QueueStandbyPool;
+  private readonly bootSlots: BootSlots;
+  private readonly niceness: number;
   private closed = false;
 
   constructor(private readonly options: LocalRuntimeOptions = {}) {
     this.log = options.log ?? createLogger('runtime');
-    // The queue-proxy's "listening" line (info) carries its ports; keep debug if asked for.
-    this.queueProxies = new QueueStandbyPool(gatehouseBin, options.queueStandby ?? 1, process.env.GATEHOUSE_LOG_LEVEL === 'debug' ? 'debug' : 'info');
+    this.bootSlots = new BootSlots(options.maxBootingPods ?? os.availableParallelism());
+    this.niceness = options.podNiceness ?? DEFAULT_POD_NICENESS;
+    let priorityWarned = false;
+    this.queueProxies = new QueueStandbyPool({
+      gatehouseBin,
+      size: options.queueStandby ?? 1,
+      // The queue-proxy's "listening" line (info) carries its ports; keep debug if asked for.
+      logLevel: process.env.GATEHOUSE_LOG_LEVEL === 'debug' ? 'debug' : 'info',
+      niceness: this.niceness,
+      podsBooting: () => this.bootSlots.inUse + this.bootSlots.queued > 0,
+      onPriorityError: (error) => {
+        if (!priorityWarned) this.log.warn("could not lower a queue-proxy's scheduling priority", { error });
+        priorityWarned = true;
+      },
+    });
+  }
+
+  /** Pods booting now and pods waiting for a boot slot, over every revision. */
+  booting(): { booting: number; waiting: number; limit: number } {
+    return { booting: this.bootSlots.inUse, waiting: this.bootSlots.queued, limit: this.bootSlots.limit };
   }
 
   ensureRevision(spec: RevisionSpec): void {
@@ -76,6 +105,8 @@ export class LocalProcessRuntime implements PodRuntime {
         logDir: this.options.logDir ?? '.gatehouse/pods',
         baseDir: this.options.baseDir ?? process.cwd(),
         queueProxies: this.queueProxies,
+        bootSlots: this.bootSlots,
+        niceness: this.niceness,
         backoff: this.options.backoff ?? KUBERNETES_BACKOFF,
         drainQuietSeconds: this.options.drainQuietSeconds ?? 30,
         stopTimeoutMs: this.options.stopTimeoutMs ?? 30_000 + (this.options.drainQuietSeconds ?? 30) * 1000,
@@ -83,7 +114,7 @@ export class LocalProcessRuntime implements PodRuntime {
         onChange: () => this.changed(key),
       });
       revision.pods.push(pod);
-      void pod.start();
+      pod.start();
     }
     if (excess !== 0) this.log.info('scaled', { revision: key, replicas, from: replicas + excess });
   }

@@ -4,21 +4,30 @@
 // loaded everything and waits for its pod's environment on stdin; every pod's queue-proxy starts
 // this way, from the pool when one is there, freshly spawned otherwise.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { lowerPriority } from './priority.js';
 
 const REFILL_DELAY_MS = 1000;
+
+export interface QueueStandbyOptions {
+  gatehouseBin: string;
+  /** Spares kept booted (0 disables the pool). */
+  size: number;
+  /** The queue-proxy's log level (GATEHOUSE_LOG_LEVEL): read before its environment arrives. */
+  logLevel: string;
+  /** Added to this process's niceness for every queue-proxy (a pod process). */
+  niceness: number;
+  /** True while pods boot or wait to: a spare would take CPU from them, so the refill waits. */
+  podsBooting: () => boolean;
+  /** Told when a queue-proxy's priority could not be lowered. */
+  onPriorityError?: (error: string) => void;
+}
 
 export class QueueStandbyPool {
   private readonly spares: ChildProcess[] = [];
   private closed = false;
   private refillTimer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly gatehouseBin: string,
-    /** Spares kept booted (0 disables the pool). */
-    private readonly size: number,
-    /** The queue-proxy's log level (GATEHOUSE_LOG_LEVEL): read before its environment arrives. */
-    private readonly logLevel: string,
-  ) {
+  constructor(private readonly o: QueueStandbyOptions) {
     this.refill();
   }
 
@@ -41,7 +50,14 @@ export class QueueStandbyPool {
 
   private refill(): void {
     clearTimeout(this.refillTimer);
-    while (!this.closed && this.spares.length < this.size) {
+    if (this.closed) return;
+    if (this.o.podsBooting()) {
+      // At most `size` spares, booted when nothing else boots: never one per pending pod.
+      this.refillTimer = setTimeout(() => this.refill(), REFILL_DELAY_MS);
+      this.refillTimer.unref();
+      return;
+    }
+    while (this.spares.length < this.o.size) {
       const spare = this.spawnOne();
       this.spares.push(spare);
       // A spare that dies unused just leaves the pool; the next take() refills it.
@@ -53,10 +69,13 @@ export class QueueStandbyPool {
   }
 
   private spawnOne(): ChildProcess {
-    return spawn(process.execPath, [this.gatehouseBin, 'queue', '--standby'], {
-      env: { ...process.env, GATEHOUSE_LOG_LEVEL: this.logLevel },
+    const child = spawn(process.execPath, [this.o.gatehouseBin, 'queue', '--standby'], {
+      env: { ...process.env, GATEHOUSE_LOG_LEVEL: this.o.logLevel },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    const error = lowerPriority(child.pid, this.o.niceness);
+    if (error) this.o.onPriorityError?.(error);
+    return child;
   }
 
   /** Spares end when their stdin closes without an environment. */

@@ -51,6 +51,10 @@ export interface UpOptions {
   activators?: number;
   /** 'scoped' (default) or 'single': one RouteConfiguration per listener (plain RDS). */
   routing?: RouteMode;
+  /** Pods booting at once (default: the core count). */
+  maxBootingPods?: number;
+  /** Niceness added for every pod process (default 10). */
+  podNiceness?: number;
   /** config-autoscaler overrides (Knative's defaults otherwise), e.g. scaleToZeroGracePeriodMs. */
   autoscaler?: Partial<GlobalAutoscalerConfig>;
   log: Logger;
@@ -116,7 +120,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const clientTlsArgs = o.xdsClientTls ? ['--xds-ca', o.xdsClientTls.ca, ...(o.xdsClientTls.cert ? ['--xds-cert', o.xdsClientTls.cert, '--xds-key', o.xdsClientTls.key!] : [])] : [];
   const gatewayPolicy: GatewayPolicy = { mutualTls: xds.security === 'mtls', named: new Set(o.gatewayNodes ?? []), embeddedId: EMBEDDED_GATEWAY_ID };
   undoOnFailure.push(() => xds.close());
-  const runtime = new LocalProcessRuntime({ baseDir: path.dirname(file), drainQuietSeconds: o.drainQuietSeconds, log });
+  const runtime = new LocalProcessRuntime({ baseDir: path.dirname(file), drainQuietSeconds: o.drainQuietSeconds, maxBootingPods: o.maxBootingPods, podNiceness: o.podNiceness, log });
   undoOnFailure.push(() => runtime.close());
   let multiscaler: Multiscaler | undefined;
   const receiver: StatReceiver = await startStatReceiver(0, '127.0.0.1', (stats) => {
