@@ -47,7 +47,7 @@ test('CC=1, target 1: scales out under load, back in after it, and holds one pod
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  await until('the first pod', () => ready().length === 1, 10_000);
+  await until('the first pod', () => ready().length === 1, 30_000);
 
   // Four clients in a loop, spread over ready pods as a gateway would: concurrency ≈ 4 → 4 pods.
   let loading = true;
