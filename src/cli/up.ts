@@ -28,7 +28,7 @@ export function register(program: Command): void {
   // The embedded gateway's and the activators' side of TLS.
   addXdsClientFlags(command);
   command.action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; maxBootingPods: number; podNice: number; allowZeroInitialScale?: boolean; gatewayNode: string[]; routing: 'scoped' | 'single' } & XdsServerFlags & XdsClientFlags) => {
-    const { createLogger } = await import('../log/logger.js');
+    const { createLogger, logFormat, setStatusLine } = await import('../log/logger.js');
     const { ConfigError } = await import('../config/load.js');
     const { startUp } = await import('../up/orchestrator.js');
     const { renderStatus } = await import('../up/status.js');
@@ -36,6 +36,7 @@ export function register(program: Command): void {
     const { packagePath } = await import('../package-root.js');
     const file = opts.file ?? packagePath('examples', 'services.yaml');
     const { xds, clientTls } = checkedFlags(command, () => upXdsOptions(opts));
+    setStatusLine('starting: xDS server, activators, gateway and pods…');
     let up;
     try {
       up = await startUp({
@@ -58,6 +59,7 @@ export function register(program: Command): void {
         log,
       });
     } catch (err) {
+      setStatusLine('');
       if (err instanceof ConfigError) {
         process.stderr.write(`${file}: ${err.message}\n`);
         process.exit(2);
@@ -65,6 +67,7 @@ export function register(program: Command): void {
       process.stderr.write(`gatehouse up: ${(err as Error).message.split('\n').join('\n  ')}\n`);
       process.exit(1);
     }
+    setStatusLine('');
     const say = (line: string) => process.stdout.write(line + '\n');
     say(`gatehouse up: ${file}`);
     say(`  xDS server       ${opts.xdsHost}:${up.xdsPort}${opts.xdsClientCa ? ' (mutual TLS)' : opts.xdsTlsCert ? ' (TLS)' : ''}`);
@@ -72,22 +75,30 @@ export function register(program: Command): void {
     else say('  gateway          none embedded: start Envoy with envoy/bootstrap.yaml');
     say(`  activators       ${up.activatorPorts.map((p) => `127.0.0.1:${p}`).join(', ')}`);
     say(`  admin API        http://127.0.0.1:${up.adminPort}/status   (gatehouse status --admin-port ${up.adminPort})`);
-    const started = Date.now();
+    // Progress: one live line on a terminal, a log record every 2 s otherwise.
+    const live = logFormat() === 'text' && process.stderr.isTTY;
     const progress = setInterval(() => {
       const s = up.status();
       const ready = s.routes.filter((r) => r.ready).length;
-      log.info('waiting for routes to be Ready', { ready, routes: s.routes.length, waiting: s.routes.filter((r) => !r.ready).map((r) => `${r.namespace}/${r.name}: ${r.message ?? ''}`) });
-    }, 2000);
+      const waiting = s.routes.filter((r) => !r.ready).map((r) => `${r.namespace}/${r.name}: ${r.message ?? ''}`);
+      if (!live) return log.info('waiting for routes to be Ready', { ready, routes: s.routes.length, waiting });
+      const pods = s.revisions.reduce((n, r) => n + r.pods.ready, 0);
+      const desired = s.revisions.reduce((n, r) => n + r.pods.desired, 0);
+      setStatusLine(`starting: ${ready}/${s.routes.length} routes Ready, ${pods}/${desired} pods · ${process.uptime().toFixed(1)} s${waiting[0] ? ` · ${waiting[0]}` : ''}`);
+    }, live ? 200 : 2000);
     up.whenReady(10 * 60_000).then(
       () => {
         clearInterval(progress);
-        say(`\nReady in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+        setStatusLine('');
+        // Since the process was launched: loading the code counts too.
+        say(`\nReady in ${process.uptime().toFixed(1)} s.\n`);
         process.stdout.write(renderStatus(up.status()));
         const first = up.status().services[0];
         if (first && up.gatewayPort !== undefined) say(`\nTry: curl -H 'Host: ${new URL(first.url).host}' http://127.0.0.1:${up.gatewayPort}/`);
       },
       (err: Error) => {
         clearInterval(progress);
+        setStatusLine('');
         log.error('routes did not become Ready', { error: err.message });
       },
     );

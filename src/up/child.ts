@@ -3,7 +3,7 @@
 // appears, and it is restarted with the same arguments if it exits on its own.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { Logger } from '../log/logger.js';
+import { writeLogRecord, writeLogText, type Logger } from '../log/logger.js';
 import { packagePath } from '../package-root.js';
 
 export interface SupervisedChild {
@@ -43,7 +43,8 @@ export async function superviseChild(name: string, args: () => string[], readyMe
           ready = true;
           resolve(fields);
         }
-        if (fields?.level !== 'debug' || process.env.GATEHOUSE_LOG_LEVEL === 'debug') process.stderr.write(line + '\n');
+        if (fields === undefined) writeLogText(line);
+        else if (fields.level !== 'debug' || process.env.GATEHOUSE_LOG_LEVEL === 'debug') writeLogRecord(fields);
       });
       proc.once('exit', (code, signal) => {
         if (!ready) return reject(new Error(`${name} exited (${signal ?? code}) before it started`));
