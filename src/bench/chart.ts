@@ -8,30 +8,60 @@ export interface Series {
   points: Array<[number, number]>;
   /** Plotted against the right-hand axis (e.g. pod counts next to milliseconds). */
   rightAxis?: boolean;
+  /** A count that holds until it changes (pods): drawn as steps, not slopes between samples. */
+  steps?: boolean;
 }
 
 const W = 900;
 const H = 360;
 const PAD = { left: 60, right: 60, top: 40, bottom: 40 };
+const TARGET_TICKS = 5;
 
-function niceMax(v: number): number {
-  if (v <= 0) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
+export interface Axis {
+  max: number;
+  /** Tick values, from 0 to max, each where it is labelled. */
+  ticks: number[];
+}
+
+/**
+ * Ticks at a round step (1, 2 or 5 × a power of ten) giving about five intervals up to a max that
+ * is a whole number of steps; for whole-number data (seconds, pods) the step is at least 1, so no
+ * tick falls between two counts.
+ */
+export function axis(maxValue: number, wholeNumbers: boolean): Axis {
+  const raw = Math.max(maxValue, wholeNumbers ? 1 : Number.MIN_VALUE) / TARGET_TICKS;
+  let step = niceStep(raw > 0 ? raw : 1);
+  if (wholeNumbers) step = Math.max(1, Math.round(step));
+  const intervals = Math.max(1, Math.ceil(maxValue / step - 1e-9));
+  const ticks = Array.from({ length: intervals + 1 }, (_, i) => roundTo(i * step, step));
+  return { max: ticks.at(-1)!, ticks };
+}
+
+function niceStep(raw: number): number {
+  const p = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 5]) if (m * p >= raw) return m * p;
   return 10 * p;
+}
+
+/** Removes binary noise (0.30000000000000004) to the step's own precision. */
+function roundTo(v: number, step: number): number {
+  const decimals = Math.max(0, -Math.floor(Math.log10(step)) + 1);
+  return Number(v.toFixed(decimals));
 }
 
 function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+const isWhole = (values: number[]) => values.every((v) => Number.isInteger(v));
+
 export function lineChart(title: string, leftLabel: string, rightLabel: string, series: Series[]): string {
-  const all = series.flatMap((s) => s.points);
-  const maxX = Math.max(1, ...all.map((p) => p[0]));
-  const maxLeft = niceMax(Math.max(0, ...series.filter((s) => !s.rightAxis).flatMap((s) => s.points.map((p) => p[1]))));
-  const maxRight = niceMax(Math.max(0, ...series.filter((s) => s.rightAxis).flatMap((s) => s.points.map((p) => p[1]))));
-  const x = (v: number) => PAD.left + (v / maxX) * (W - PAD.left - PAD.right);
-  const y = (v: number, right: boolean) => H - PAD.bottom - (v / (right ? maxRight : maxLeft)) * (H - PAD.top - PAD.bottom);
+  const values = (right: boolean) => series.filter((s) => (s.rightAxis === true) === right).flatMap((s) => s.points.map((p) => p[1]));
+  const left = axis(Math.max(0, ...values(false)), isWhole(values(false)) && values(false).length > 0);
+  const right = axis(Math.max(0, ...values(true)), isWhole(values(true)));
+  const xAxis = axis(Math.max(1, ...series.flatMap((s) => s.points.map((p) => p[0]))), true);
+  const x = (v: number) => PAD.left + (v / xAxis.max) * (W - PAD.left - PAD.right);
+  const y = (v: number, onRight: boolean) => H - PAD.bottom - (v / (onRight ? right.max : left.max)) * (H - PAD.top - PAD.bottom);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -43,16 +73,24 @@ export function lineChart(title: string, leftLabel: string, rightLabel: string, 
     `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">${escape(leftLabel)}</text>`,
     `<text x="${W - 14}" y="${H / 2}" transform="rotate(90 ${W - 14} ${H / 2})" text-anchor="middle">${escape(rightLabel)}</text>`,
   ];
-  for (let i = 0; i <= 4; i++) {
-    const v = (maxLeft * i) / 4;
-    out.push(`<text x="${PAD.left - 6}" y="${y(v, false) + 4}" text-anchor="end">${+v.toFixed(1)}</text>`);
-    out.push(`<text x="${W - PAD.right + 6}" y="${y((maxRight * i) / 4, true) + 4}">${+((maxRight * i) / 4).toFixed(1)}</text>`);
-    out.push(`<text x="${x((maxX * i) / 4)}" y="${H - PAD.bottom + 16}" text-anchor="middle">${+((maxX * i) / 4).toFixed(0)}</text>`);
-  }
+  for (const v of left.ticks) out.push(`<text x="${PAD.left - 6}" y="${(y(v, false) + 4).toFixed(1)}" text-anchor="end">${v}</text>`);
+  for (const v of right.ticks) out.push(`<text x="${W - PAD.right + 6}" y="${(y(v, true) + 4).toFixed(1)}">${v}</text>`);
+  for (const v of xAxis.ticks) out.push(`<text x="${x(v).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle">${v}</text>`);
   series.forEach((s, i) => {
-    if (s.points.length > 0) out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${s.points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1], s.rightAxis === true).toFixed(1)}`).join(' ')}"/>`);
+    const points = s.steps ? stepped(s.points) : s.points;
+    if (points.length > 0) out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1], s.rightAxis === true).toFixed(1)}`).join(' ')}"/>`);
     out.push(`<rect x="${PAD.left + 10 + i * 150}" y="${PAD.top - 14}" width="12" height="4" fill="${s.color}"/><text x="${PAD.left + 26 + i * 150}" y="${PAD.top - 9}">${escape(s.name)}</text>`);
   });
   out.push('</svg>');
   return out.join('\n') + '\n';
+}
+
+/** Each value held until the next sample: a horizontal segment, then a vertical one. */
+function stepped(points: Array<[number, number]>): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  points.forEach((p, i) => {
+    if (i > 0) out.push([p[0], points[i - 1]![1]]);
+    out.push(p);
+  });
+  return out;
 }

@@ -268,7 +268,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       { name: 'p50 ms', color: '#1f77b4', points: timeline.map((r) => [r.second, r.p50]) },
       { name: 'p99 ms', color: '#d62728', points: timeline.map((r) => [r.second, r.p99]) },
       { name: 'app direct p99 ms', color: '#999999', points: perSecond(direct.samples).map((r) => [r.second, r.p99]) },
-      { name: 'ready pods', color: '#2ca02c', points: pods, rightAxis: true },
+      { name: 'ready pods', color: '#2ca02c', points: pods, rightAxis: true, steps: true },
     ]),
   );
   return result;
