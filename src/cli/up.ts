@@ -74,7 +74,7 @@ export function register(program: Command): void {
     if (up.gatewayPort !== undefined) say(`  gateway          127.0.0.1:${up.gatewayPort} (external), 127.0.0.1:${up.localGatewayPort} (cluster-local)`);
     else say('  gateway          none embedded: start Envoy with envoy/bootstrap.yaml');
     say(`  activators       ${up.activatorPorts.map((p) => `127.0.0.1:${p}`).join(', ')}`);
-    say(`  admin API        http://127.0.0.1:${up.adminPort}/status   (gatehouse status --admin-port ${up.adminPort})`);
+    say(`  status page      http://127.0.0.1:${up.adminPort}/   (live; gatehouse status --admin-port ${up.adminPort})`);
     // Progress: one live line on a terminal, a log record every 2 s otherwise.
     const live = logFormat() === 'text' && process.stderr.isTTY;
     const progress = setInterval(() => {

@@ -3,7 +3,6 @@
 // embedded gateway (and any Envoy), the activator learns revisions from the same server, and the
 // prober confirms each route's hash on every gateway before the route counts as Ready.
 import { watch, type FSWatcher } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { confirmActivatorInPath } from '../autoscaler/activator-probe.js';
 import { Multiscaler } from '../autoscaler/multiscaler.js';
@@ -12,7 +11,6 @@ import { startStatReceiver, type StatReceiver } from '../autoscaler/stat-receive
 import { ConfigError, loadConfigFile, type ParseCache, type ResourceConfig } from '../config/load.js';
 import { Controller, type ResolvedRoute } from '../control/controller.js';
 import { startGateway, type Gateway } from '../gateway/index.js';
-import { closeServer, listen, plain } from '../http/auto-codec.js';
 import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
 import type { Endpoint, RevisionMode, RevisionRouting, RouteSpec } from '../model/desired.js';
@@ -24,8 +22,10 @@ import { IncrementalTranslator } from '../translate/incremental.js';
 import type { RouteMode } from '../translate/route-resources.js';
 import type { XdsClientTls } from '../xds/client/ads-client.js';
 import { startXdsServer, TYPE_URL, type StreamLimits, type XdsServer, type XdsServerTls } from '../xds/index.js';
+import { startAdmin, type Admin } from './admin.js';
 import { superviseChild, type SupervisedChild } from './child.js';
 import { describeFailure } from './failure.js';
+import { History } from './history.js';
 import { checkPortsFree, PortInUseError, portInUse, type PortClaim } from './ports.js';
 import { buildStatus, type UpStatus } from './status.js';
 
@@ -122,6 +122,13 @@ export async function startUp(o: UpOptions): Promise<Up> {
   undoOnFailure.push(() => xds.close());
   const runtime = new LocalProcessRuntime({ baseDir: path.dirname(file), drainQuietSeconds: o.drainQuietSeconds, maxBootingPods: o.maxBootingPods, podNiceness: o.podNiceness, log });
   undoOnFailure.push(() => runtime.close());
+  // The status page's history: pod starts are timed from the runtime's own change events.
+  const history = new History();
+  let admin: Admin | undefined;
+  runtime.onChange((key) => {
+    history.podsChanged(key, runtime.pods(key), Date.now());
+    admin?.changed();
+  });
   let multiscaler: Multiscaler | undefined;
   const receiver: StatReceiver = await startStatReceiver(0, '127.0.0.1', (stats) => {
     for (const s of stats) multiscaler?.recordActivatorStat(revisionKey(s.namespace, s.name), s.stat);
@@ -186,6 +193,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     });
   };
 
+  const readyMetrics = (key: string): Endpoint[] => runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.metrics ? [p.metrics] : []));
   const readyPods = (key: string): Endpoint[] => runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.serving ? [p.serving] : []));
 
   /** Routes with an unresolved target (their last resolved version, if any, keeps serving). */
@@ -326,7 +334,6 @@ export async function startUp(o: UpOptions): Promise<Up> {
 
   let gateway: Gateway | undefined;
   let watcher: FSWatcher | undefined;
-  let admin: http.Server | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
   /** Stops everything started so far: pods start draining first, the xDS server goes last. Once. */
   let stopped: Promise<void> | undefined;
@@ -345,7 +352,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     await Promise.all(activators.map((a) => a.stop(5000)));
     await receiver.close();
     await podsStopped;
-    if (admin) await closeServer(admin);
+    await admin?.close();
     await xds.close();
   };
   undoOnFailure.splice(0, undoOnFailure.length, shutdown);
@@ -410,7 +417,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
       scale: (key, n) => {
         if (watched.has(key)) runtime.scale(key, n); // a tick may finish after the revision retired
       },
-      readyMetricsEndpoints: (key) => runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.metrics ? [p.metrics] : [])),
+      readyMetricsEndpoints: readyMetrics,
     },
     modeSwitch: {
       async setMode(key, mode) {
@@ -455,6 +462,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
       const created = controller.apply(next);
       for (const rev of created) log.info('new revision', { revision: `${rev.namespace}/${rev.name}`, service: rev.service });
       sync();
+      admin?.changed();
     } catch (err) {
       configError = err instanceof ConfigError ? err.problems.join('\n') : (err as Error).message;
       log.error('configuration rejected; the last good configuration keeps serving', { file, problems: err instanceof ConfigError ? err.problems : [configError] });
@@ -483,16 +491,8 @@ export async function startUp(o: UpOptions): Promise<Up> {
       domain: o.domain,
     });
 
-  admin = http.createServer((req, res) => {
-    if (req.url === '/status') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(status(), null, 2) + '\n');
-      return;
-    }
-    if (req.url === '/healthz') return plain(res, 200, 'ok\n');
-    plain(res, 404, 'not found; the admin API serves /status and /healthz\n');
-  });
-  const adminPort = await listen(admin, o.adminPort, '127.0.0.1').catch((err: Error) => failStart(listenError(err, o.adminPort, claims)));
+  admin = await startAdmin({ port: o.adminPort, status, history, podMetrics: readyMetrics, log }).catch((err: Error) => failStart(listenError(err, o.adminPort, claims)));
+  const adminPort = admin.port;
   const ports = gateway?.listenerPorts();
 
   return {
