@@ -1,8 +1,8 @@
 // Errors that point at the cause: argument and configuration errors, a crash's cause, and the
 // exit codes of `gatehouse status` (ports: errors-ports.test.ts). Real processes and sockets.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,55 +16,9 @@ import { causeLine } from '../../src/up/failure.js';
 import { startUp } from '../../src/up/orchestrator.js';
 import { statusExitCode, type UpStatus } from '../../src/up/status.js';
 import { exampleAppPath } from '../support/app.js';
-import { gatehouseBin } from '../support/queue.js';
+import { gatehouse, holdPort, tempFile, until } from '../support/cli.js';
 
 const log = createLogger('test');
-
-function tempFile(text: string, name = 'services.yaml'): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'gatehouse-errors-')), name);
-  writeFileSync(file, text);
-  return file;
-}
-
-/** A listener on 127.0.0.1 holding a port, as another program would. */
-async function holdPort(host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
-  const server = net.createServer((s) => s.destroy());
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function gatehouse(args: string[], timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [gatehouseBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`gatehouse ${args.join(' ')} still running after ${timeoutMs} ms: ${stderr}`));
-    }, timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 
 test('argument errors: one line and the usage, no stack, exit 2', async () => {
   const run = await gatehouse(['up', '--gateway-port', 'abc']);
@@ -180,5 +134,4 @@ test('statusExitCode: precedence of the codes', () => {
   assert.equal(statusExitCode(base), 0);
   assert.equal(statusExitCode({ ...base, routes: [{ namespace: 'n', name: 'a', ready: false }] }), 3);
   assert.equal(statusExitCode({ ...base, config: { file: 'f', error: 'x' }, routes: [{ namespace: 'n', name: 'a', ready: false }] }), 4);
-  assert.ok(existsSync(gatehouseBin));
 });
