@@ -168,9 +168,12 @@ async function startUpProcess(file: string, zeroGraceSeconds: number): Promise<R
       createInterface({ input: child.stdout! }).on('line', (line) => {
         const gateway = /^ {2}gateway +127\.0\.0\.1:(\d+)/.exec(line);
         if (gateway) gatewayPort = Number(gateway[1]);
-        const admin = /^ {2}admin API +http:\/\/127\.0\.0\.1:(\d+)\//.exec(line);
+        // The admin port is the status page's: `up` prints "status page  http://127.0.0.1:<port>/".
+        const admin = /^ {2}status page +http:\/\/127\.0\.0\.1:(\d+)\//.exec(line);
         if (admin) adminPort = Number(admin[1]);
-        if (line.startsWith('Ready in ')) resolve();
+        if (!line.startsWith('Ready in ')) return;
+        if (gatewayPort === 0 || adminPort === 0) reject(new Error(`gatehouse up did not print its gateway and status page addresses in the form this bench reads:\n${tail.join('\n')}`));
+        else resolve();
       });
     });
   } catch (err) {
@@ -296,8 +299,8 @@ export async function runBurstBench(o: BurstOptions): Promise<BurstResult> {
     files.svg,
     lineChart(`gatehouse bench burst (CC=${o.containerConcurrency}, bursts ${o.sizes.join('/')} from zero)`, 'admin API /status latency (ms)', 'pods, requests open', [
       { name: 'admin /status ms', color: '#d62728', points: admin },
-      { name: 'ready pods', color: '#2ca02c', points: pods, rightAxis: true },
-      { name: 'requests open', color: '#1f77b4', points: waiting, rightAxis: true },
+      { name: 'ready pods', color: '#2ca02c', points: pods, rightAxis: true, steps: true },
+      { name: 'requests open', color: '#1f77b4', points: waiting, rightAxis: true, steps: true },
     ]),
   );
   return result;
