@@ -53,7 +53,9 @@ interface Watched {
   confirmationError: string | undefined;
   switching: boolean;
   status: RevisionScaleStatus;
-  ticking: boolean;
+  /** The step under way, if any; `again` asks it to run once more when it ends. */
+  ticking: Promise<void> | undefined;
+  again: boolean;
   /** Knative's "scale target initialised": the revision once had initial-scale ready pods. */
   initialised: boolean;
   collecting: boolean;
@@ -102,7 +104,8 @@ export class Multiscaler {
       proxyConfirmedAt: undefined,
       confirmationError: undefined,
       switching: false,
-      ticking: false,
+      ticking: undefined,
+      again: false,
       initialised: initial === 0,
       collecting: false,
       scrapeError: undefined,
@@ -126,7 +129,11 @@ export class Multiscaler {
     const pushes = w.activators.get(stat.podName) ?? [];
     pushes.push({ at, held: stat.averageConcurrentRequests });
     w.activators.set(stat.podName, pushes);
-    if (stat.averageConcurrentRequests > 0 && w.status.desiredPods === 0) void this.tick(key);
+    // Demand at zero, or more held at one activator than the current scale serves: decide now
+    // rather than at the next tick (up to tickMs later), so a burst's scale-up starts while its
+    // first pods boot. Scaling down still waits for the tick.
+    const asks = Math.ceil(stat.averageConcurrentRequests / w.spec.targetValue);
+    if (stat.averageConcurrentRequests > 0 && (w.status.desiredPods === 0 || asks > w.status.desiredPods)) void this.tick(key);
   }
 
   /**
@@ -174,10 +181,28 @@ export class Multiscaler {
     await Promise.all([...this.revisions.keys()].map((k) => this.tick(k)));
   }
 
-  async tick(key: string): Promise<void> {
+  /**
+   * Decides for one revision. A call while a step is under way does not start a second one: it
+   * has that step run once more when it ends (so newer metrics are never dropped) and resolves then.
+   */
+  tick(key: string): Promise<void> {
     const w = this.revisions.get(key);
-    if (!w || w.ticking || this.closed) return;
-    w.ticking = true;
+    if (!w || this.closed) return Promise.resolve();
+    if (w.ticking) {
+      w.again = true;
+      return w.ticking;
+    }
+    w.ticking = (async () => {
+      do {
+        w.again = false;
+        await this.step(key, w);
+      } while (w.again && !this.closed);
+      w.ticking = undefined;
+    })();
+    return w.ticking;
+  }
+
+  private async step(key: string, w: Watched): Promise<void> {
     try {
       const readyPods = this.o.scaler.readyMetricsEndpoints(key).length;
       const now = this.now();
@@ -218,8 +243,6 @@ export class Multiscaler {
       if (!this.closed) this.o.scaler.scale(key, scale.pods);
     } catch (err) {
       this.o.log.error('scaling step failed', { revision: key, error: (err as Error).message });
-    } finally {
-      w.ticking = false;
     }
   }
 

@@ -150,3 +150,25 @@ test('pushes that queued up while the autoscaler was busy count in the seconds t
   await m.tick(KEY);
   assert.equal(m.status()[0]!.panic, 30);
 });
+
+test('a push that asks for more pods than the revision has is decided at once, not at the next tick', async (t) => {
+  const { h, m, pods, second } = harness(spec({ 'autoscaling.knative.dev/initial-scale': '1' }));
+  t.after(() => m.close());
+  pods(1);
+  h.scrape = () => ({ stat: stat({ averageConcurrentRequests: 1 }), scraped: 1, failed: [] });
+  // ceil(1 / 1) = 1
+  assert.equal((await second()).desiredPods, 1);
+  h.now += 1000;
+  const asked = h.scaled.length;
+  // 10 held at an activator: ceil(10 / 1) = 10 > 1 pod. No tick is called here; the push decides.
+  m.recordActivatorStat(KEY, stat({ podName: 'activator-0', averageConcurrentRequests: 10, requestCount: 10 }));
+  // Panic window (600 ms, this second's bucket) 10 → ceil(10 / 1) = 10; 10 / 1 pod ≥ 200 % → panic.
+  for (let turn = 0; turn < 100 && h.scaled.length === asked; turn++) await new Promise((r) => setImmediate(r));
+  assert.equal(h.scaled.at(-1), 10, 'the push itself started a step');
+  assert.equal(m.status()[0]!.desiredPods, 10);
+  // A push the current scale already serves decides nothing before the tick.
+  const before = h.scaled.length;
+  m.recordActivatorStat(KEY, stat({ podName: 'activator-0', averageConcurrentRequests: 3, requestCount: 3 }));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(h.scaled.length, before);
+});
