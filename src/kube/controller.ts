@@ -6,6 +6,7 @@
 // the leader writes status. Followers keep the same xDS state, so Envoy may use any replica.
 import type { Logger } from '../log/logger.js';
 import type { GatewayListeners } from '../model/desired.js';
+import { LISTENER_EXTERNAL, LISTENER_LOCAL, scopeName } from '../model/names.js';
 import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
 import { ingressListeners } from '../translate/listener.js';
 import type { EnvoyResource } from '../translate/types.js';
@@ -16,7 +17,7 @@ import { DEFAULT_RECONNECT, Informer, type ReconnectBackoff } from './informer.j
 import { LeaderElector, type LeaderElectionOptions } from './leader.js';
 import { ingressStatus, sameStatus, serviceDomain, type LoadBalancer } from './status.js';
 import { backendClusterName, translateIngress, type BackendRef, type IngressResources } from './translate.js';
-import { GATEHOUSE_INGRESS_CLASS, INGRESS_CLASS_ANNOTATION, objectKey, SERVICE_NAME_LABEL, type EndpointSlice, type KIngress, type Service } from './types.js';
+import { INGRESS_CLASS_ANNOTATION, objectKey, SERVICE_NAME_LABEL, type EndpointSlice, type KIngress, type Service } from './types.js';
 import { validateIngress } from './validate.js';
 import { DEFAULT_WORKQUEUE, WorkQueue, type WorkQueueOptions } from './workqueue.js';
 
@@ -37,22 +38,13 @@ export interface ControllerOptions {
   xdsPort: number;
   xdsHost: string;
   /** undefined: no election, this replica always writes status. */
-  leaderElection: Omit<LeaderElectionOptions, never> | undefined;
+  leaderElection: LeaderElectionOptions | undefined;
   /** Every KIngress is reconciled again this often (0 = never). */
   resyncMs: number;
   clusterDomain: string;
   workQueue?: WorkQueueOptions;
   reconnect?: ReconnectBackoff;
 }
-
-export const DEFAULT_CONTROLLER = {
-  ingressClass: GATEHOUSE_INGRESS_CLASS,
-  listeners: { externalPort: 8080, localPort: 8081, address: '0.0.0.0' },
-  externalGateway: { namespace: 'gatehouse-system', name: 'gatehouse' },
-  localGateway: { namespace: 'gatehouse-system', name: 'gatehouse-internal' },
-  resyncMs: 10 * 60_000,
-  clusterDomain: 'cluster.local',
-} as const;
 
 interface IngressEntry {
   /** uid + generation the resources were made from. */
@@ -198,9 +190,9 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
       scopes.add(scope.name!);
       upserts.push(scope);
     }
-    const owns = (listener: string, host: string) => scopes.has(`${listener}/${host}`);
-    for (const h of resources.externalHosts) if (owns('gatehouse-external', h)) externalHosts.push(h);
-    for (const h of resources.localHosts) if (owns('gatehouse-local', h)) localHosts.push(h);
+    const owns = (listener: string, host: string) => scopes.has(scopeName(listener, host));
+    for (const h of resources.externalHosts) if (owns(LISTENER_EXTERNAL, h)) externalHosts.push(h);
+    for (const h of resources.localHosts) if (owns(LISTENER_LOCAL, h)) localHosts.push(h);
     // Clusters and assignments first, then routes, then the scopes that point at them.
     useBackends(key, resources.backends);
     xds.cache.updateResources(TYPE_URL.route, resources.routeConfigs, previous ? previous.resources.routeConfigs.map((r) => r.name!).filter((n) => !resources.routeConfigs.some((r) => r.name === n)) : []);

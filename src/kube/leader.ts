@@ -23,8 +23,6 @@ export function microTime(d: Date): Date {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
 }
 
-export const DEFAULT_LEADER_ELECTION = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } as const;
-
 export class LeaderElector {
   private leading = false;
   private timer: NodeJS.Timeout | undefined;

@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { KubeApi } from '../../src/kube/client.js';
-import { KINGRESS_GROUP, KINGRESS_PLURAL, KINGRESS_VERSION, type KIngress } from '../../src/kube/types.js';
+import { GATEHOUSE_INGRESS_CLASS, KINGRESS_GROUP, KINGRESS_PLURAL, KINGRESS_VERSION, type KIngress } from '../../src/kube/types.js';
 import { FakeApiServer } from './fake-apiserver.js';
 
 export const gatehouseBin = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
@@ -243,7 +243,7 @@ export class TestCluster {
     }
   }
 
-  async createIngress(name: string, spec: KIngress['spec'], ingressClass = 'gatehouse.ingress.networking.knative.dev'): Promise<void> {
+  async createIngress(name: string, spec: KIngress['spec'], ingressClass = GATEHOUSE_INGRESS_CLASS): Promise<void> {
     await this.custom.createNamespacedCustomObject({
       group: KINGRESS_GROUP,
       version: KINGRESS_VERSION,

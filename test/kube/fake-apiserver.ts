@@ -184,6 +184,8 @@ export class FakeApiServer {
 
   private watch(p: Parsed, fromRv: string, res: http.ServerResponse): void {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    // The real server answers a watch at once; Node would hold the headers until the first event.
+    res.flushHeaders();
     const from = Number(fromRv || 0);
     if (from > 0 && from < this.oldestRv) {
       res.end(JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', `too old resource version: ${from} (${this.oldestRv})`) }) + '\n');
