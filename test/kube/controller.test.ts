@@ -143,6 +143,15 @@ describe(`gatehouse controller against ${MODE}`, () => {
     assert.match((await get('empty.example.com')).body, /late/);
   });
 
+  test('a renamed host moves: the new one is served and probed, the old one stops', async () => {
+    await cluster.updateIngress('empty', (i) => {
+      i.spec!.rules![0]!.hosts = ['renamed.example.com'];
+    });
+    await cluster.waitIngress('empty', (i) => i.metadata.generation === 2 && isReady(i));
+    assert.match((await get('renamed.example.com')).body, /late/);
+    assert.equal((await get('empty.example.com')).status, 404);
+  });
+
   test('a deleted KIngress leaves the gateway; the others keep serving', async () => {
     await cluster.deleteIngress('later');
     const deadline = Date.now() + 10_000;
