@@ -1,5 +1,6 @@
 // `gatehouse controller`: Knative's ingress implementation for a cluster (src/kube).
 import type { Command } from 'commander';
+import { addXdsServerFlags, xdsServerOptions, type XdsServerFlags } from './xds-options.js';
 
 function serviceRef(value: string, flag: string): { namespace: string; name: string } {
   const parts = value.split('/');
@@ -13,11 +14,10 @@ function positive(value: string, flag: string): number {
   return n;
 }
 
-interface Options {
+interface Options extends XdsServerFlags {
   kubeconfig?: string;
   ingressClass: string;
   xdsPort: string;
-  xdsHost: string;
   externalPort: string;
   localPort: string;
   listenAddress: string;
@@ -34,13 +34,12 @@ interface Options {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('controller')
     .description("run as Knative's ingress in a cluster: watch KIngresses of this class, serve the Envoy fleet over xDS, probe every gateway pod, write status")
     .option('--kubeconfig <file>', 'kubeconfig file (default: the in-cluster service account)')
     .option('--ingress-class <class>', 'the networking.knative.dev/ingress.class this controller serves', 'gatehouse.ingress.networking.knative.dev')
     .option('--xds-port <port>', 'xDS (ADS) port', '18000')
-    .option('--xds-host <address>', 'xDS listen address (0.0.0.0 in a cluster)', '127.0.0.1')
     .option('--external-port <port>', 'port of the external listener on every gateway pod', '8080')
     .option('--local-port <port>', 'port of the cluster-local listener on every gateway pod', '8081')
     .option('--listen-address <address>', 'address the gateway listeners bind', '0.0.0.0')
@@ -53,37 +52,39 @@ export function register(program: Command): void {
     .option('--renew-deadline <ms>', 'a leader that cannot renew this long steps down', '10000')
     .option('--retry-period <ms>', 'how often to renew or try to acquire', '2000')
     .option('--resync <ms>', 'reconcile every KIngress again this often (0 = never)', '600000')
-    .option('--cluster-domain <domain>', 'cluster domain for load balancer names', 'cluster.local')
-    .action(async (opts: Options) => {
-      const { createLogger } = await import('../log/logger.js');
-      const { hostname } = await import('node:os');
-      const { KubeApi, loadKubeConfig } = await import('../kube/client.js');
-      const { startController } = await import('../kube/controller.js');
-      const log = createLogger('controller');
-      const lease = serviceRef(opts.lease, '--lease');
-      const controller = await startController({
-        api: new KubeApi(loadKubeConfig(opts.kubeconfig)),
-        log,
-        ingressClass: opts.ingressClass,
-        listeners: { externalPort: positive(opts.externalPort, '--external-port'), localPort: positive(opts.localPort, '--local-port'), address: opts.listenAddress },
-        externalGateway: serviceRef(opts.gatewayService, '--gateway-service'),
-        localGateway: serviceRef(opts.localGatewayService, '--local-gateway-service'),
-        xdsPort: positive(opts.xdsPort, '--xds-port'),
-        xdsHost: opts.xdsHost,
-        leaderElection: opts.leaderElect
-          ? {
-              ...lease,
-              identity: opts.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
-              leaseDurationMs: positive(opts.leaseDuration, '--lease-duration'),
-              renewDeadlineMs: positive(opts.renewDeadline, '--renew-deadline'),
-              retryPeriodMs: positive(opts.retryPeriod, '--retry-period'),
-            }
-          : undefined,
-        resyncMs: positive(opts.resync, '--resync'),
-        clusterDomain: opts.clusterDomain,
-      });
-      const stop = () => void controller.close().then(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+    .option('--cluster-domain <domain>', 'cluster domain for load balancer names', 'cluster.local');
+  // --xds-host (0.0.0.0 in a cluster), TLS and stream limits, as `gatehouse up` has them.
+  addXdsServerFlags(command);
+  command.action(async (opts: Options) => {
+    const { createLogger } = await import('../log/logger.js');
+    const { hostname } = await import('node:os');
+    const { KubeApi, loadKubeConfig } = await import('../kube/client.js');
+    const { startController } = await import('../kube/controller.js');
+    const log = createLogger('controller');
+    const lease = serviceRef(opts.lease, '--lease');
+    const controller = await startController({
+      api: new KubeApi(loadKubeConfig(opts.kubeconfig)),
+      log,
+      ingressClass: opts.ingressClass,
+      listeners: { externalPort: positive(opts.externalPort, '--external-port'), localPort: positive(opts.localPort, '--local-port'), address: opts.listenAddress },
+      externalGateway: serviceRef(opts.gatewayService, '--gateway-service'),
+      localGateway: serviceRef(opts.localGatewayService, '--local-gateway-service'),
+      xdsPort: positive(opts.xdsPort, '--xds-port'),
+      xds: xdsServerOptions(opts),
+      leaderElection: opts.leaderElect
+        ? {
+            ...lease,
+            identity: opts.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
+            leaseDurationMs: positive(opts.leaseDuration, '--lease-duration'),
+            renewDeadlineMs: positive(opts.renewDeadline, '--renew-deadline'),
+            retryPeriodMs: positive(opts.retryPeriod, '--retry-period'),
+          }
+        : undefined,
+      resyncMs: positive(opts.resync, '--resync'),
+      clusterDomain: opts.clusterDomain,
     });
+    const stop = () => void controller.close().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 }

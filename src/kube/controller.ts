@@ -10,7 +10,7 @@ import { LISTENER_EXTERNAL, LISTENER_LOCAL, scopeName } from '../model/names.js'
 import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
 import { ingressListeners } from '../translate/listener.js';
 import type { EnvoyResource } from '../translate/types.js';
-import { startXdsServer, TYPE_URL, type XdsServer } from '../xds/index.js';
+import { startXdsServer, TYPE_URL, type XdsServer, type XdsServerOptions } from '../xds/index.js';
 import { backendResources, sliceEndpoints } from './backends.js';
 import { statusCode, type KubeApi } from './client.js';
 import { DEFAULT_RECONNECT, Informer, type ReconnectBackoff } from './informer.js';
@@ -36,7 +36,8 @@ export interface ControllerOptions {
   externalGateway: ServiceRef;
   localGateway: ServiceRef;
   xdsPort: number;
-  xdsHost: string;
+  /** Bind address, TLS and stream limits of the xDS server. */
+  xds: Pick<XdsServerOptions, 'host' | 'tls' | 'limits'>;
   /** undefined: no election, this replica always writes status. */
   leaderElection: LeaderElectionOptions | undefined;
   /** Every KIngress is reconciled again this often (0 = never). */
@@ -76,7 +77,7 @@ const sliceKeyOf = (s: EndpointSlice) => `${s.metadata.namespace}/${s.metadata.l
 
 export async function startController(o: ControllerOptions): Promise<KubeController> {
   const log = o.log;
-  const xds = await startXdsServer({ port: o.xdsPort, host: o.xdsHost, log });
+  const xds = await startXdsServer({ ...o.xds, port: o.xdsPort, log });
   xds.cache.updateResources(TYPE_URL.listener, ingressListeners(o.listeners), []);
 
   const entries = new Map<string, IngressEntry>();

@@ -43,7 +43,7 @@ describe(`gatehouse controller against ${MODE}`, () => {
       externalGateway: { namespace: ns(), name: 'gatehouse' },
       localGateway: { namespace: ns(), name: 'gatehouse-internal' },
       xdsPort: 0,
-      xdsHost: cluster.hostAddress,
+      xds: { host: cluster.hostAddress },
       leaderElection: undefined,
       resyncMs: 0,
       clusterDomain: 'cluster.local',
