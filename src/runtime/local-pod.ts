@@ -256,15 +256,23 @@ export class LocalPod {
     const failure: PodFailure = { process: kind, exitCode: code, signal, lastLines: this.rings[kind].snapshot(), at: new Date().toISOString() };
     this.lastFailure = failure;
     this.bootDone();
-    // One process down means the pod is down: stop the other and restart both, with backoff.
-    this.kill(kind === 'app' ? this.queue : this.app, 'SIGKILL');
+    // One process down means the pod is down: stop the other and restart both, with backoff. A
+    // queue-proxy whose app died may still be writing responses the app finished (its last one
+    // among them): it leaves the endpoints now and is killed only when the restart comes.
+    if (kind === 'app') this.kill(this.queue, 'SIGTERM');
+    else this.kill(this.app, 'SIGKILL');
     const delay = restartDelay(this.restarts, this.o.backoff);
     const why = `${kind} exited (${signal ? `signal ${signal}` : `code ${code}`}); restarting in ${Math.round(delay / 100) / 10} s`;
     this.o.log.warn('pod failed', { pod: this.o.name, revision: this.o.spec.name, ...failure, restartInMs: delay });
     this.setPhase('failed', why);
+    const survivor = kind === 'app' ? this.queue : undefined;
     this.restartTimer = setTimeout(() => {
-      this.restarts++;
-      this.start();
+      this.kill(survivor, 'SIGKILL');
+      void LocalPod.exit(survivor).then(() => {
+        if (this.stopping || incarnation !== this.incarnation) return;
+        this.restarts++;
+        this.start();
+      });
     }, delay);
   }
 
