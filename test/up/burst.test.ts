@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { createLogger } from '../../src/log/logger.js';
-import { loopbackUpOptions } from '../../src/bench/services.js';
+import { loopbackUpOptions, serviceYaml, type GeneratedService } from '../../src/bench/services.js';
 import { startUp } from '../../src/up/orchestrator.js';
 import { exampleAppPath } from '../support/app.js';
 
@@ -16,28 +16,15 @@ const log = createLogger('test');
 
 /** A revision that starts at zero, of the example app booting in 300 ms. */
 function burstService(name: string, containerConcurrency: number, annotations: Record<string, string>): string {
-  const lines = Object.entries({ 'autoscaling.knative.dev/initial-scale': '0', 'autoscaling.knative.dev/window': '6s', ...annotations }).map(([k, v]) => `        ${k}: "${v}"`);
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'gatehouse-burst-')), 'services.yaml');
-  writeFileSync(
-    file,
-    `apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-  template:
-    metadata:
-      annotations:
-${lines.join('\n')}
-    spec:
-      containerConcurrency: ${containerConcurrency}
-      containers:
-        - command: [node, ${JSON.stringify(exampleAppPath)}]
-          env:
-            - name: STARTUP_DELAY_MS
-              value: "300"
-`,
-  );
+  const service: GeneratedService = {
+    target: name,
+    appPath: exampleAppPath,
+    containerConcurrency,
+    annotations: { 'autoscaling.knative.dev/initial-scale': '0', 'autoscaling.knative.dev/window': '6s', ...annotations },
+    env: { STARTUP_DELAY_MS: '300' },
+  };
+  writeFileSync(file, serviceYaml(name, service));
   return file;
 }
 
