@@ -17,7 +17,9 @@ test('up on a terminal: text logs, a progress line, Ready in N s since launch', 
   writeFileSync(file, serviceYaml('hello', { target: 'tty', appPath: exampleAppPath }));
   const command = [process.execPath, gatehouseBin, 'up', '-f', file, '--gateway-port', '0', '--local-gateway-port', '0', '--xds-port', '0', '--admin-port', '0', '--drain-quiet-seconds', '1'].map((a) => `'${a}'`).join(' ');
   const launched = Date.now();
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // `exec`: script runs the command through $SHELL -c, and dash (CI's /bin/sh) stays in between and
+  // dies of the Ctrl-C itself, which script reports as 130 whatever gatehouse does.
+  const child = spawn('script', ['-qfec', `exec ${command}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   const ready = await new Promise<number>((resolve, reject) => {
