@@ -20,6 +20,7 @@ interface Options extends XdsServerFlags {
   xdsPort: string;
   externalPort: string;
   localPort: string;
+  httpsPort: string;
   listenAddress: string;
   gatewayService: string;
   localGatewayService: string;
@@ -42,6 +43,7 @@ export function register(program: Command): void {
     .option('--xds-port <port>', 'xDS (ADS) port', '18000')
     .option('--external-port <port>', 'port of the external listener on every gateway pod', '8080')
     .option('--local-port <port>', 'port of the cluster-local listener on every gateway pod', '8081')
+    .option('--https-port <port>', 'port of the HTTPS listener (KIngress spec.tls) on every gateway pod', '8443')
     .option('--listen-address <address>', 'address the gateway listeners bind', '0.0.0.0')
     .option('--gateway-service <ns/name>', 'external gateway Service (its EndpointSlices are the fleet; named in publicLoadBalancer)', 'gatehouse-system/gatehouse')
     .option('--local-gateway-service <ns/name>', 'cluster-local gateway Service (named in privateLoadBalancer)', 'gatehouse-system/gatehouse-internal')
@@ -67,6 +69,7 @@ export function register(program: Command): void {
       log,
       ingressClass: opts.ingressClass,
       listeners: { externalPort: positive(opts.externalPort, '--external-port'), localPort: positive(opts.localPort, '--local-port'), address: opts.listenAddress },
+      httpsPort: positive(opts.httpsPort, '--https-port'),
       externalGateway: serviceRef(opts.gatewayService, '--gateway-service'),
       localGateway: serviceRef(opts.localGatewayService, '--local-gateway-service'),
       xdsPort: positive(opts.xdsPort, '--xds-port'),

@@ -6,6 +6,7 @@ import type { DecodedResource } from '../xds/client/ads-client.js';
 import type { EdgePolicy } from './edge-headers.js';
 import { LOWER_CASE_AUTHORITY_LUA } from '../translate/listener.js';
 import { TYPE_URL } from '../xds/protos.js';
+import { compileFilterChains, compileListenerFilters, type ListenerTls } from './compile-tls.js';
 
 export class ConfigErrors {
   readonly messages: string[] = [];
@@ -45,6 +46,8 @@ export interface ListenerConfig {
   edge: EdgePolicy;
   /** gatehouse's Lua filter (LOWER_CASE_AUTHORITY_LUA) runs before the router: the host is lower-cased and the route looked up again. */
   lowerCaseAuthority: boolean;
+  /** TLS terminated with a certificate chosen by SNI (transport_socket on the filter chains), or plain. */
+  tls: ListenerTls | undefined;
 }
 
 const HCM_URL = TYPE_URL.httpConnectionManager.slice(TYPE_URL.httpConnectionManager.lastIndexOf('/') + 1);
@@ -61,20 +64,16 @@ function typeName(typed: Record<string, unknown> | undefined): string {
 export function compileListener(l: DecodedResource, errors: ConfigErrors): ListenerConfig | undefined {
   const path = `Listener ${l.name}`;
   if (l.api_listener) return undefined;
-  errors.unsupported(l, path, ['name', 'address', 'filter_chains', 'stat_prefix', 'traffic_direction']);
+  errors.unsupported(l, path, ['name', 'address', 'filter_chains', 'listener_filters', 'stat_prefix', 'traffic_direction']);
   const socket = l.address?.socket_address;
   if (!socket) {
     errors.add(`${path}.address.socket_address`, 'is required');
     return undefined;
   }
-  const chains = (l.filter_chains ?? []) as DecodedResource[];
-  if (chains.length !== 1) {
-    errors.add(`${path}.filter_chains`, `has ${chains.length} entries; the embedded gateway needs exactly one`);
-    return undefined;
-  }
-  const chain = chains[0]!;
-  errors.unsupported(chain, `${path}.filter_chains[0]`, ['filters', 'name']);
-  const filters = (chain.filters ?? []) as DecodedResource[];
+  compileListenerFilters(l.listener_filters, `${path}.listener_filters`, errors);
+  const chains = compileFilterChains((l.filter_chains ?? []) as DecodedResource[], path, errors);
+  if (!chains) return undefined;
+  const filters = chains.filters;
   const hcm = filters[0]?.typed_config;
   if (filters.length !== 1 || typeName(hcm) !== HCM_URL) {
     errors.add(`${path}.filter_chains[0].filters`, `must be exactly one ${HCM_URL}`);
@@ -110,6 +109,7 @@ export function compileListener(l: DecodedResource, errors: ConfigErrors): Liste
       preserveExternalRequestId: hcm.preserve_external_request_id === true,
     },
     lowerCaseAuthority,
+    tls: chains.tls,
   };
 }
 
@@ -377,8 +377,20 @@ export interface WeightedTarget {
   requestHeaders: HeaderMutation;
 }
 
+/** RedirectAction: answer with a redirect instead of routing (scheme swaps as Envoy does them). */
+export interface RedirectEntry {
+  /** The new scheme, or undefined to keep the request's. */
+  scheme: string | undefined;
+  status: number;
+  stripQuery: boolean;
+}
+
+const REDIRECT_STATUS: Record<string, number> = { MOVED_PERMANENTLY: 301, FOUND: 302, SEE_OTHER: 303, TEMPORARY_REDIRECT: 307, PERMANENT_REDIRECT: 308 };
+
 export interface RouteEntry {
   name: string;
+  /** Set for a redirect route, which has no targets. */
+  redirect: RedirectEntry | undefined;
   pathKind: 'prefix' | 'path';
   pathValue: string;
   caseSensitive: boolean;
@@ -458,7 +470,7 @@ function compileHeaderMatcher(h: DecodedResource, path: string, errors: ConfigEr
 }
 
 function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, clusters: Set<string>): RouteEntry | undefined {
-  errors.unsupported(r, path, ['name', 'match', 'route', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove']);
+  errors.unsupported(r, path, ['name', 'match', 'route', 'redirect', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove']);
   const match = (r.match ?? {}) as DecodedResource;
   errors.unsupported(match, `${path}.match`, ['prefix', 'path', 'case_sensitive', 'headers']);
   let pathKind: 'prefix' | 'path';
@@ -476,8 +488,25 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
     if (m) headers.push(m);
   });
   const action = r.route as DecodedResource | undefined;
+  if (r.redirect && action) {
+    errors.add(path, 'sets route and redirect; the action is a oneof, set one');
+    return undefined;
+  }
+  if (r.redirect) {
+    const redirect = compileRedirect(r.redirect as DecodedResource, `${path}.redirect`, errors);
+    return {
+      ...PASSIVE_ROUTE,
+      name: String(r.name ?? ''),
+      redirect,
+      pathKind,
+      pathValue: caseSensitive ? pathValue : pathValue.toLowerCase(),
+      caseSensitive,
+      headers,
+      responseHeaders: headerMutation(r.response_headers_to_add, r.response_headers_to_remove, `${path}.response_headers_to_add`, errors),
+    };
+  }
   if (!action) {
-    errors.add(`${path}.route`, 'is required (direct_response and redirect are not supported)');
+    errors.add(`${path}.route`, 'is required (direct_response is not supported)');
     return undefined;
   }
   errors.unsupported(action, `${path}.route`, ['cluster', 'weighted_clusters', 'timeout', 'upgrade_configs', 'retry_policy', 'host_rewrite_literal']);
@@ -518,6 +547,7 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
   }
   return {
     name: String(r.name ?? ''),
+    redirect: undefined,
     pathKind,
     pathValue: caseSensitive ? pathValue : pathValue.toLowerCase(),
     caseSensitive,
@@ -531,6 +561,27 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
     requestHeaders: headerMutation(r.request_headers_to_add, r.request_headers_to_remove, `${path}.request_headers_to_add`, errors),
     responseHeaders: headerMutation(r.response_headers_to_add, r.response_headers_to_remove, `${path}.response_headers_to_add`, errors),
   };
+}
+
+/** What a redirect route has instead of an upstream: no targets, no retries, no headers sent anywhere. */
+const PASSIVE_ROUTE = {
+  targets: [],
+  totalWeight: 0,
+  timeoutMs: 0,
+  upgradeTypes: undefined,
+  connectRetries: 0,
+  hostRewrite: undefined,
+  requestHeaders: { remove: [], add: [] },
+} satisfies Partial<RouteEntry>;
+
+/** The scheme swaps Knative's httpOption Redirected needs; host, port and path rewrites are refused. */
+function compileRedirect(redirect: DecodedResource, path: string, errors: ConfigErrors): RedirectEntry {
+  errors.unsupported(redirect, path, ['https_redirect', 'scheme_redirect', 'response_code', 'strip_query']);
+  const code = String(redirect.response_code ?? 'MOVED_PERMANENTLY');
+  const status = REDIRECT_STATUS[code];
+  if (status === undefined) errors.add(`${path}.response_code`, `${code} is not a RedirectResponseCode`);
+  const scheme = redirect.https_redirect === true ? 'https' : typeof redirect.scheme_redirect === 'string' && redirect.scheme_redirect !== '' ? redirect.scheme_redirect.toLowerCase() : undefined;
+  return { scheme, status: status ?? 301, stripQuery: redirect.strip_query === true };
 }
 
 /**

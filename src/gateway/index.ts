@@ -8,6 +8,7 @@
 //   gw.listenerPorts();                  // Map: listener name → bound port
 //   await gw.close();
 import type net from 'node:net';
+import type tls from 'node:tls';
 import type { Logger } from '../log/logger.js';
 import { closeServer, createAutoCodecServer, listen, type AutoCodecServer } from '../http/auto-codec.js';
 import { DeadlineTicker } from '../http/deadlines.js';
@@ -18,6 +19,7 @@ import { GATEWAY_NODE_CLUSTER } from '../xds/node-role.js';
 import { TYPE_URL } from '../xds/protos.js';
 import { assignmentEndpoints, compileCluster, compileListener, compileRouteConfiguration, compileScopes, ConfigErrors, EMPTY_SCOPES, type ClusterConfig, type Endpoint, type ListenerConfig, type RouteTable, type ScopeSet } from './compile.js';
 import { handleRequest, handleUpgrade, type GatewayConfig } from './proxy.js';
+import { createTlsFront, useFallback } from './tls-front.js';
 import { ClusterRuntime, UpstreamPools, type UpstreamEndpoint } from './upstreams.js';
 
 export { GATEWAY_NODE_CLUSTER } from '../xds/node-role.js';
@@ -59,6 +61,8 @@ export interface Gateway {
 interface BoundListener {
   config: ListenerConfig;
   server: AutoCodecServer | undefined;
+  /** The socket that listens: the TLS front for a TLS listener, else the auto-codec's own. */
+  listening: net.Server | undefined;
   port: number | undefined;
   error: string | undefined;
   binding: Promise<void>;
@@ -129,15 +133,18 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   };
 
   const bindListener = (l: ListenerConfig): BoundListener => {
-    const entry: BoundListener = { config: l, server: undefined, port: undefined, error: undefined, binding: Promise.resolve() };
+    const entry: BoundListener = { config: l, server: undefined, listening: undefined, port: undefined, error: undefined, binding: Promise.resolve() };
     const server = createAutoCodecServer(
       (req, res) => handleRequest(entry.config, config, exchangeSettings, req, res),
       (req, socket, head) => handleUpgrade(entry.config, config, req, socket, head),
       { limits, name: `gateway listener ${l.name}`, log },
     );
-    entry.binding = listen(server.front, l.port, l.address).then(
+    // The certificates are read from entry.config at each handshake, so new ones need no new socket.
+    const listening = l.tls ? createTlsFront(server.front, () => entry.config.tls, limits.headersTimeoutMs) : server.front;
+    entry.binding = listen(listening, l.port, l.address).then(
       (port) => {
         entry.server = server;
+        entry.listening = listening;
         entry.port = port;
         log.info('gateway listener bound', { listener: l.name, address: l.address, port });
       },
@@ -153,7 +160,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     void entry.binding.then(() => {
       if (!entry.server) return;
       // Stop accepting; let open connections finish what they are doing.
-      void closeServer(entry.server.front);
+      void closeServer(entry.listening!);
+      if (entry.listening !== entry.server.front) void closeServer(entry.server.front);
       entry.server.h1.closeIdleConnections();
       setTimeout(() => {
         for (const s of entry.server!.sockets) s.destroy();
@@ -164,8 +172,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const syncListeners = (): void => {
     for (const [name, entry] of bound) {
       const wanted = listenerConfigs.get(name);
-      if (wanted && wanted.port === entry.config.port && wanted.address === entry.config.address) {
-        entry.config = wanted; // same socket, new routing settings
+      if (wanted && wanted.port === entry.config.port && wanted.address === entry.config.address && !wanted.tls === !entry.config.tls) {
+        entry.config = wanted; // same socket, new routing settings (and certificates)
+        if (wanted.tls && entry.listening) useFallback(entry.listening as tls.Server, wanted.tls);
         continue;
       }
       bound.delete(name);
@@ -260,7 +269,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       for (const b of servers) {
         if (!b.server) continue;
         for (const s of b.server.sockets) (s as net.Socket).destroy();
-        await closeServer(b.server.front);
+        await closeServer(b.listening!);
+        if (b.listening !== b.server.front) await closeServer(b.server.front);
       }
       await pools.close();
     },

@@ -2,7 +2,7 @@
 // immutable config, rewrite headers as Envoy would, and stream the exchange through the endpoint's
 // undici Pool (HTTP/1.1) or h2c session. Errors use Envoy's status codes and body texts.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { plain, type InboundRequest, type OutboundResponse } from '../http/auto-codec.js';
 import { hasRequestBody, ProxyExchange, rawResponse, type ExchangeSettings } from '../http/exchange.js';
@@ -35,21 +35,43 @@ interface Resolved {
 }
 
 type Failure = { status: number; body: string };
+type Redirect = { status: number; location: string };
 
-/** Everything up to the choice of endpoint; a Failure says what to answer instead. */
-function resolve(listener: ListenerConfig, config: GatewayConfig, req: InboundRequest): Resolved | Failure {
+/** The request's scheme, as Envoy knows it from the connection. */
+const schemeOf = (listener: ListenerConfig) => (listener.tls ? 'https' : 'http');
+
+/**
+ * Envoy's RedirectAction for a scheme swap: the same host (as routed) and path; a port that was the
+ * old scheme's default (http :80, https :443) is dropped, any other kept.
+ */
+export function redirectLocation(route: RouteEntry, scheme: string, authority: string | undefined, url: string): string {
+  const r = route.redirect!;
+  const newScheme = r.scheme ?? scheme;
+  let host = authority ?? '';
+  const colon = host.lastIndexOf(':');
+  if (r.scheme !== undefined && colon > host.lastIndexOf(']')) {
+    const port = host.slice(colon + 1);
+    if ((scheme === 'http' && port === '80') || (scheme === 'https' && port === '443')) host = host.slice(0, colon);
+  }
+  const q = url.indexOf('?');
+  return `${newScheme}://${host}${r.stripQuery && q !== -1 ? url.slice(0, q) : url}`;
+}
+
+/** Everything up to the choice of endpoint; a Failure or a Redirect says what to answer instead. */
+function resolve(listener: ListenerConfig, config: GatewayConfig, req: InboundRequest): Resolved | Failure | Redirect {
   const routed = routeRequest(listener, config.scopes, config.routeTables, req.rawHeaders, req.url ?? '/', req.headers);
   if (!routed) return { status: NO_ROUTE_STATUS, body: '' };
   const { table, vh, route, authority } = routed;
+  if (route.redirect) return { status: route.redirect.status, location: redirectLocation(route, schemeOf(listener), authority, req.url ?? '/') };
   const target = pickTarget(route, Math.random());
   const cluster = config.clusters.get(target.cluster);
   const upstream = cluster?.pick();
   if (!upstream) return { status: 503, body: NO_HEALTHY_UPSTREAM };
   let headers = upstreamRequestHeaders(routed.rawHeaders, req.socket?.remoteAddress, req.httpVersionMajor === 2, true);
   if (authority !== undefined && routed.headers.host === undefined) headers.push('host', authority);
-  if (listener.edge.useRemoteAddress) headers = edgeHeaders(headers, listener.edge, 'http', randomUUID);
+  if (listener.edge.useRemoteAddress) headers = edgeHeaders(headers, listener.edge, schemeOf(listener), randomUUID);
   else {
-    if (routed.headers['x-forwarded-proto'] === undefined) headers.push('x-forwarded-proto', 'http');
+    if (routed.headers['x-forwarded-proto'] === undefined) headers.push('x-forwarded-proto', schemeOf(listener));
     if (routed.headers['x-request-id'] === undefined) headers.push('x-request-id', randomUUID());
   }
   headers = applyMutations(headers, [target.requestHeaders, route.requestHeaders, vh.requestHeaders, table.requestHeaders]);
@@ -126,6 +148,11 @@ class GatewayExchange extends ProxyExchange {
 
 export function handleRequest(listener: ListenerConfig, config: GatewayConfig, settings: ExchangeSettings, req: InboundRequest, res: OutboundResponse): void {
   const resolved = resolve(listener, config, req);
+  if ('location' in resolved) {
+    // As Envoy's local reply for a redirect: the Location and no body.
+    res.writeHead(resolved.status, { location: resolved.location, 'content-length': '0' });
+    return void res.end();
+  }
   if ('status' in resolved) return plain(res, resolved.status, resolved.body);
   new GatewayExchange(settings, req, res, resolved).start();
 }
@@ -135,6 +162,7 @@ export function handleUpgrade(listener: ListenerConfig, config: GatewayConfig, r
   client.on('error', () => client.destroy());
   const refuse = (status: number, text: string, body: string): void => void client.end(rawResponse(status, text, body));
   const resolved = resolve(listener, config, req);
+  if ('location' in resolved) return void client.end(`HTTP/1.1 ${resolved.status} ${STATUS_CODES[resolved.status]}\r\nlocation: ${resolved.location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   if ('status' in resolved) return refuse(resolved.status, resolved.status === 404 ? 'Not Found' : 'Service Unavailable', resolved.body);
   const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
   const allowed = resolved.route.upgradeTypes ?? listener.upgradeTypes;

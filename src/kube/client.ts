@@ -1,8 +1,8 @@
 // The Kubernetes API as the controller uses it, through the official client: a kubeconfig
-// (a file, else the in-cluster service account), list + watch of the three kinds it reads,
+// (a file, else the in-cluster service account), list + watch of the kinds it reads,
 // KIngress status writes through the status subresource, and Leases.
 import * as k8s from '@kubernetes/client-node';
-import { KINGRESS_GROUP, KINGRESS_PLURAL, KINGRESS_VERSION, type EndpointSlice, type KIngress, type KIngressStatus, type KubeObject, type Service } from './types.js';
+import { KINGRESS_GROUP, KINGRESS_PLURAL, KINGRESS_VERSION, TLS_SECRET_TYPE, type EndpointSlice, type KIngress, type KIngressStatus, type KubeObject, type Secret, type Service } from './types.js';
 
 /** The typed model: its times are Date objects, which the client serializes as RFC 3339 micro times. */
 export type Lease = k8s.V1Lease;
@@ -16,6 +16,8 @@ export interface ListResult<T> {
 export interface ListWatchSource<T extends KubeObject> {
   kind: string;
   path: string;
+  /** Applied to the list and the watch alike. */
+  fieldSelector?: string;
   list(): Promise<ListResult<T>>;
 }
 
@@ -68,6 +70,12 @@ export class KubeApi {
       path: '/apis/discovery.k8s.io/v1/endpointslices',
       list: () => this.discovery.listEndpointSliceForAllNamespaces() as unknown as Promise<ListResult<EndpointSlice>>,
     };
+  }
+
+  /** Only Secrets of type kubernetes.io/tls (what spec.tls names): no other Secret's data is ever read. */
+  tlsSecrets(): ListWatchSource<Secret> {
+    const fieldSelector = `type=${TLS_SECRET_TYPE}`;
+    return { kind: 'Secret', path: '/api/v1/secrets', fieldSelector, list: () => this.core.listSecretForAllNamespaces({ fieldSelector }) as unknown as Promise<ListResult<Secret>> };
   }
 
   /** PUT to the status subresource; the resourceVersion makes a stale write fail with 409. */

@@ -1,14 +1,15 @@
 // `gatehouse controller`: Knative's networking layer in a cluster. Informers on KIngresses,
-// Services and EndpointSlices feed a work queue with one reconcile per KIngress of our class;
+// Services, EndpointSlices and TLS Secrets feed a work queue with one reconcile per KIngress of our class;
 // each reconcile translates the KIngress (translate.ts) and hands the xDS server only what
 // changed; the backends' EndpointSlices are streamed as EDS; the prober confirms the KIngress's
 // hash on every gateway pod (the ready addresses of the gateway Services' EndpointSlices) and
-// the leader writes status. Followers keep the same xDS state, so Envoy may use any replica.
+// the leader writes status. The certificates of every KIngress's spec.tls make the one HTTPS
+// listener (a filter chain per Secret, matched by SNI). Followers keep the same xDS state, so Envoy may use any replica.
 import type { Logger } from '../log/logger.js';
 import type { GatewayListeners } from '../model/desired.js';
-import { LISTENER_EXTERNAL, LISTENER_LOCAL, scopeName } from '../model/names.js';
+import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, scopeName } from '../model/names.js';
 import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
-import { ingressListeners } from '../translate/listener.js';
+import { httpsListener, ingressListeners } from '../translate/listener.js';
 import type { EnvoyResource } from '../translate/types.js';
 import { startXdsServer, TYPE_URL, type XdsServer, type XdsServerOptions } from '../xds/index.js';
 import { backendResources, sliceEndpoints } from './backends.js';
@@ -17,7 +18,8 @@ import { DEFAULT_RECONNECT, Informer, type ReconnectBackoff } from './informer.j
 import { LeaderElector, type LeaderElectionOptions } from './leader.js';
 import { ingressStatus, sameStatus, serviceDomain, type LoadBalancer } from './status.js';
 import { backendClusterName, translateIngress, type BackendRef, type IngressResources } from './translate.js';
-import { INGRESS_CLASS_ANNOTATION, objectKey, SERVICE_NAME_LABEL, type EndpointSlice, type KIngress, type Service } from './types.js';
+import { secretCertificate, secretKey, tlsChains, type TlsClaim } from './tls.js';
+import { INGRESS_CLASS_ANNOTATION, objectKey, SERVICE_NAME_LABEL, type EndpointSlice, type KIngress, type Secret, type Service } from './types.js';
 import { validateIngress } from './validate.js';
 import { DEFAULT_WORKQUEUE, WorkQueue, type WorkQueueOptions } from './workqueue.js';
 
@@ -32,6 +34,8 @@ export interface ControllerOptions {
   ingressClass: string;
   /** The Envoy listeners every gateway pod binds, and so the ports the prober uses on each pod. */
   listeners: GatewayListeners;
+  /** The HTTPS listener's port on every gateway pod (spec.tls); 8443 unless told. */
+  httpsPort?: number;
   /** The gateway Services: their EndpointSlices' ready addresses are the fleet; their names go into status. */
   externalGateway: ServiceRef;
   localGateway: ServiceRef;
@@ -54,6 +58,9 @@ interface IngressEntry {
   /** Scope names this KIngress owns (a host another KIngress already serves is left out). */
   scopes: Set<string>;
   conflicts: string[];
+  /** spec.tls with each Secret's certificate as last read, and what that was, to notice changes cheaply. */
+  tls: TlsClaim[];
+  tlsSignature: string;
 }
 
 interface BackendEntry {
@@ -79,6 +86,7 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
   const log = o.log;
   const xds = await startXdsServer({ ...o.xds, port: o.xdsPort, log });
   xds.cache.updateResources(TYPE_URL.listener, ingressListeners(o.listeners), []);
+  const httpsPort = o.httpsPort ?? 8443;
 
   const entries = new Map<string, IngressEntry>();
   const backends = new Map<string, BackendEntry>();
@@ -86,6 +94,11 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
   const expectations = new Map<string, RouteExpectation>();
   /** Service key → its EndpointSlices by slice name. */
   const slices = new Map<string, Map<string, EndpointSlice>>();
+  /** Secret key → the KIngresses whose spec.tls names it: only these Secrets matter. */
+  const secretUsers = new Map<string, Set<string>>();
+  /** Server names a KIngress asked for that another Secret already serves. */
+  let tlsLost = new Map<string, string[]>();
+  let tlsListenerJson = '';
   const gatewayKeys = new Set([`${o.externalGateway.namespace}/${o.externalGateway.name}`, `${o.localGateway.namespace}/${o.localGateway.name}`]);
   let leading = o.leaderElection === undefined;
   let gatewayCount = 0;
@@ -165,6 +178,7 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     xds.cache.updateResources(TYPE_URL.scopedRoute, [], scopes);
     xds.cache.updateResources(TYPE_URL.route, [], entry.resources.routeConfigs.map((r) => r.name!));
     releaseBackends(key, new Set());
+    setTls(key, entry, []);
     expectations.delete(key);
     prober.expect(expectations);
     log.info('ingress removed', { ingress: key });
@@ -201,9 +215,10 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     for (const s of dropped) if (scopeOwners.get(s) === key) scopeOwners.delete(s);
     xds.cache.updateResources(TYPE_URL.scopedRoute, upserts, dropped);
     releaseBackends(key, new Set(resources.backends.map(backendClusterName)));
-    const entry: IngressEntry = { source, resources, scopes, conflicts };
+    const entry: IngressEntry = { source, resources, scopes, conflicts, tls: previous?.tls ?? [], tlsSignature: previous?.tlsSignature ?? '' };
     entries.set(key, entry);
-    expectations.set(key, { hash: resources.hash, externalHosts, localHosts });
+    const tlsHosts = resources.tlsHosts.filter((h) => owns(LISTENER_EXTERNAL_TLS, h));
+    expectations.set(key, { hash: resources.hash, externalHosts, localHosts, tlsHosts });
     prober.expect(expectations);
     log.info('ingress programmed', { ingress: key, generation: ing.metadata.generation, hash: resources.hash.slice(0, 12), hosts: localHosts.length });
     // A host it gave up may now go to another KIngress that wanted it.
@@ -211,15 +226,48 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     return entry;
   };
 
+  /** The HTTPS listener from every KIngress's certificates, in key order; pushed only when it changed. */
+  const rebuildHttpsListener = () => {
+    const claims = [...entries.keys()].sort().flatMap((k) => entries.get(k)!.tls);
+    const { chains, lost } = tlsChains(claims);
+    tlsLost = lost;
+    const listener = chains.length > 0 ? httpsListener(o.listeners.address, httpsPort, chains) : undefined;
+    const json = listener ? JSON.stringify(listener) : '';
+    if (json === tlsListenerJson) return;
+    tlsListenerJson = json;
+    if (listener) xds.cache.updateResources(TYPE_URL.listener, [listener], []);
+    else xds.cache.updateResources(TYPE_URL.listener, [], [LISTENER_EXTERNAL_TLS]);
+    log.info('https listener', { certificates: chains.length, serverNames: chains.reduce((n, c) => n + c.serverNames.length, 0) });
+    // A server name one KIngress gave up may now go to another that wanted it.
+    for (const [other, e] of entries) if (e.tls.length > 0) queue.add(other);
+  };
+
+  /** Records the KIngress's certificates and which Secrets it watches; rebuilds the listener if they changed. */
+  const setTls = (key: string, entry: IngressEntry, claims: TlsClaim[]) => {
+    for (const c of entry.tls) secretUsers.get(secretKey(c.ref))?.delete(key);
+    for (const c of claims) {
+      const k = secretKey(c.ref);
+      if (!secretUsers.has(k)) secretUsers.set(k, new Set());
+      secretUsers.get(k)!.add(key);
+    }
+    for (const [k, users] of secretUsers) if (users.size === 0) secretUsers.delete(k);
+    const signature = JSON.stringify(claims.map((c) => [c.ref, c.certificate.ok ? c.certificate.certificateChain + c.certificate.privateKey : c.certificate.problem]));
+    entry.tls = claims;
+    if (signature === entry.tlsSignature) return;
+    entry.tlsSignature = signature;
+    rebuildHttpsListener();
+  };
+
   const loadBalancerState = (key: string, entry: IngressEntry): LoadBalancer => {
     const probe = prober.routeState(key);
-    const problems = [...entry.conflicts];
+    const lostNames = tlsLost.get(key) ?? [];
+    const problems = [...entry.conflicts, ...lostNames.map((n) => `server name ${n}`)];
     for (const ref of entry.resources.backends) {
       const p = backends.get(backendClusterName(ref))?.problem;
       if (p) problems.push(p);
     }
     // A host served by another KIngress is not this one's: it is not ready until that one lets go.
-    if (entry.conflicts.length > 0) return { ready: false, reason: 'DomainConflict', message: problems.join('; ') };
+    if (entry.conflicts.length > 0 || lostNames.length > 0) return { ready: false, reason: 'DomainConflict', message: problems.join('; ') };
     if (probe.ready) return { ready: true };
     const waiting = gatewayCount === 0 ? `no ready gateway pod in the EndpointSlices of Services ${[...gatewayKeys].join(' and ')}` : (probe.message ?? 'Waiting for load balancer to be ready');
     return { ready: false, reason: 'Uninitialized', message: [waiting, ...problems].join('; ') };
@@ -260,6 +308,15 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     const source = `${ing.metadata.uid ?? ''}/${ing.metadata.generation ?? ''}`;
     let entry = entries.get(key);
     if (!entry || entry.source !== source || entry.conflicts.length > 0) entry = program(key, ing, translateIngress(namespace, name, result.spec), source);
+    // Read on every reconcile: a Secret changes without its KIngress changing.
+    setTls(key, entry, entry.resources.tls.map((ref) => ({ ingress: key, ref, certificate: secretCertificate(ref, secrets.get(ref.secretNamespace, ref.secretName)) })));
+    // A bad certificate takes only its own hosts off HTTPS; everything else is served.
+    const bad = entry.tls.flatMap((c) => (c.certificate.ok ? [] : [c.certificate.problem]));
+    if (bad.length > 0) {
+      const message = [...new Set(bad)].join('; ');
+      log.warn('unusable certificate', { ingress: key, problems: message });
+      return writeStatus(ing, { ok: false, reason: 'InvalidSecret', message }, { ready: false, reason: 'Uninitialized', message: 'not configured' });
+    }
     await writeStatus(ing, { ok: true }, loadBalancerState(key, entry));
   };
 
@@ -269,7 +326,7 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
       const [ns, svc] = key.split('/') as [string, string];
       const all = serviceSlices(ns, svc);
       for (const slice of all) for (const name of new Set((slice.ports ?? []).map((p) => p.name ?? '')))
-        for (const e of sliceEndpoints([slice], name)) byAddress.set(e.host, { id: e.host, host: e.host, externalPort: o.listeners.externalPort, localPort: o.listeners.localPort });
+        for (const e of sliceEndpoints([slice], name)) byAddress.set(e.host, { id: e.host, host: e.host, externalPort: o.listeners.externalPort, localPort: o.listeners.localPort, httpsPort });
     }
     gatewayCount = byAddress.size;
     prober.setGateways([...byAddress.values()].sort((a, b) => (a.id < b.id ? -1 : 1)));
@@ -307,15 +364,19 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     serviceChanged(ns, svc);
   };
   const endpointSlices = new Informer<EndpointSlice>(o.api.endpointSlices(), o.api.watch, { upsert: sliceHandler(false), remove: sliceHandler(true) }, log, reconnect);
+  const secretChanged = (s: Secret) => {
+    for (const user of secretUsers.get(objectKey(s)) ?? []) queue.add(user);
+  };
+  const secrets = new Informer<Secret>(o.api.tlsSecrets(), o.api.watch, { upsert: secretChanged, remove: secretChanged }, log, reconnect);
 
-  // No reconcile before all three lists are in, so that the first status is not written from half a view.
-  const synced = Promise.all([ingresses.synced, services.synced, endpointSlices.synced]);
+  // No reconcile before every list is in, so that the first status is not written from half a view.
+  const synced = Promise.all([ingresses.synced, services.synced, endpointSlices.synced, secrets.synced]);
   const gated = reconcile;
   reconcileGate = async (key) => {
     await synced;
     return gated(key);
   };
-  for (const informer of [services, endpointSlices, ingresses] as Array<{ start(): void }>) informer.start();
+  for (const informer of [services, endpointSlices, secrets, ingresses] as Array<{ start(): void }>) informer.start();
 
   let elector: LeaderElector | undefined;
   if (o.leaderElection) {
@@ -345,7 +406,7 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
       clearInterval(resync);
       queue.stop();
       await elector?.stop();
-      await Promise.all([ingresses.stop(), services.stop(), endpointSlices.stop()]);
+      await Promise.all([ingresses.stop(), services.stop(), endpointSlices.stop(), secrets.stop()]);
       prober.close();
       await xds.close();
     },

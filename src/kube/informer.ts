@@ -43,7 +43,7 @@ export class Informer<T extends KubeObject> {
       queueMicrotask(() => this.markSynced());
       return result as unknown as k8s.KubernetesListObject<k8s.KubernetesObject>;
     };
-    this.lw = new k8s.ListWatch(source.path, watch, list, false);
+    this.lw = new k8s.ListWatch(source.path, watch, list, false, undefined, source.fieldSelector);
     this.lw.on(k8s.ADD, (o) => handlers.upsert(o as unknown as T));
     this.lw.on(k8s.UPDATE, (o) => handlers.upsert(o as unknown as T));
     this.lw.on(k8s.DELETE, (o) => handlers.remove(o as unknown as T));

@@ -2,16 +2,20 @@
 // ScopedRouteConfiguration per host (the layout `gatehouse up` uses, built from the same pieces
 // of src/translate), the backends its splits name, and the hash a probe must see. Pure.
 //
-// ExternalIP rules are served on both listeners, ClusterLocal rules on the local one only, as
-// Kourier does. Every virtual host starts with the probe route, which writes the hash into
-// K-Network-Hash so that a probe answered by the backend proves this exact config is live.
-import { H_GATEHOUSE_LISTENER, H_NETWORK_HASH, H_PROXY_REQUEST, HASH_PLACEHOLDER } from '../model/headers.js';
-import { LISTENER_EXTERNAL, LISTENER_LOCAL, routeConfigName, scopeName } from '../model/names.js';
+// ExternalIP rules are served on the external listeners and the cluster-local one, ClusterLocal
+// rules on the local one only, as Kourier does. A KIngress with spec.tls also has its ExternalIP
+// rules on the HTTPS listener; with httpOption Redirected the plain external listener answers
+// them with a 301 to https instead. As in `gatehouse up`, each virtual host writes its hash over
+// a probe's K-Network-Hash placeholder, so a probe answered by the backend proves this exact config
+// is live, without a route of its own.
+import { H_GATEHOUSE_LISTENER } from '../model/headers.js';
+import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, routeConfigName, scopeName } from '../model/names.js';
 import { canonicalJson, sha256Hex } from '../translate/canonical.js';
 import { scopedRoute } from '../translate/listener.js';
+import { probeHashHeaders } from '../translate/route.js';
 import type { EnvoyResource } from '../translate/types.js';
 import type { HTTPIngressPath } from './types.js';
-import type { ValidIngress } from './validate.js';
+import { tlsCovers, type TlsRef, type ValidIngress } from './validate.js';
 
 /** A split's target: one port of one Service. Its cluster is shared by every KIngress naming it. */
 export interface BackendRef {
@@ -29,18 +33,18 @@ export interface IngressResources {
   routeConfigs: EnvoyResource[];
   scopes: EnvoyResource[];
   backends: BackendRef[];
+  /** Hosts a probe checks on each listener: plain external, cluster-local, and HTTPS (by SNI). */
   externalHosts: string[];
   localHosts: string[];
-}
-
-function overwrite(key: string, value: string) {
-  return { header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' };
+  tlsHosts: string[];
+  /** spec.tls: the certificates the HTTPS listener needs, by Secret. */
+  tls: TlsRef[];
 }
 
 function headersToAdd(headers: Record<string, string> | undefined) {
   return Object.keys(headers ?? {})
     .sort()
-    .map((k) => overwrite(k, headers![k]!));
+    .map((k) => ({ header: { key: k, value: headers![k]! }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }));
 }
 
 function routeAction(p: HTTPIngressPath): Record<string, unknown> {
@@ -55,66 +59,67 @@ function routeAction(p: HTTPIngressPath): Record<string, unknown> {
         })),
     },
     // Knative enforces request timeouts in the queue-proxy and activator; the gateway waits for them.
+    // WebSocket upgrades are enabled once, on the connection manager, as in `gatehouse up`.
     timeout: { seconds: 0 },
-    upgrade_configs: [{ upgrade_type: 'websocket' }],
     retry_policy: { retry_on: 'connect-failure,refused-stream', num_retries: { value: 2 } },
   };
   if (p.rewriteHost) action.host_rewrite_literal = p.rewriteHost;
   return action;
 }
 
-function pathRoute(name: string, p: HTTPIngressPath): Record<string, unknown> {
+function pathMatch(p: HTTPIngressPath): Record<string, unknown> {
   const headers = Object.keys(p.headers ?? {})
     .sort()
     .map((h) => ({ name: h, string_match: { exact: p.headers![h]!.exact } }));
-  const route: Record<string, unknown> = { name, match: { prefix: p.path || '/', ...(headers.length > 0 ? { headers } : {}) }, route: routeAction(p) };
+  return { prefix: p.path || '/', ...(headers.length > 0 ? { headers } : {}) };
+}
+
+function pathRoute(p: HTTPIngressPath): Record<string, unknown> {
+  const route: Record<string, unknown> = { match: pathMatch(p), route: routeAction(p) };
   const add = headersToAdd(p.appendHeaders);
   if (add.length > 0) route.request_headers_to_add = add;
   return route;
 }
 
-/** The path a probe (any path, no header match) would take: the first catch-all path, else the last. */
-function probePath(paths: HTTPIngressPath[]): HTTPIngressPath {
-  return paths.find((p) => (!p.path || p.path === '/') && Object.keys(p.headers ?? {}).length === 0) ?? paths[paths.length - 1]!;
+/** httpOption Redirected on the plain external listener: the same matches, answered with a 301 to https. */
+function redirectRoute(p: HTTPIngressPath): Record<string, unknown> {
+  return { match: pathMatch(p), redirect: { https_redirect: true } };
 }
 
 export function translateIngress(namespace: string, name: string, spec: ValidIngress): IngressResources {
   const key = `${namespace}/${name}`;
+  const redirected = spec.httpOption === 'Redirected';
+  const hasTls = spec.tls.length > 0;
   const groups = spec.rules.map((rule, r) => ({
     name: `${key}/${r}`,
     hosts: rule.hosts,
     external: rule.visibility === 'ExternalIP',
-    routes: rule.paths.map((p, i) => pathRoute(`${key}/${r}/${i}`, p)),
-    probe: routeAction(probePath(rule.paths)),
+    routes: rule.paths.map(pathRoute),
+    redirects: redirected && rule.visibility === 'ExternalIP' ? rule.paths.map(redirectRoute) : undefined,
   }));
   // The hash covers what the ingress asks for; it cannot cover itself, so it is computed first.
-  const hash = sha256Hex(canonicalJson({ ingress: key, groups }));
+  const hash = sha256Hex(canonicalJson({ ingress: key, groups, tls: spec.tls }));
   const byListener = new Map<string, EnvoyResource[]>([
     [LISTENER_EXTERNAL, []],
+    [LISTENER_EXTERNAL_TLS, []],
     [LISTENER_LOCAL, []],
   ]);
   const externalHosts = new Set<string>();
   const localHosts = new Set<string>();
+  const tlsHosts = new Set<string>();
+  const vhost = (g: (typeof groups)[number], routes: Array<Record<string, unknown>>): EnvoyResource => ({ name: g.name, domains: g.hosts, request_headers_to_add: probeHashHeaders(hash), routes });
   for (const g of groups) {
-    const vhost: EnvoyResource = {
-      name: g.name,
-      domains: g.hosts,
-      request_headers_to_remove: [H_PROXY_REQUEST, H_GATEHOUSE_LISTENER],
-      routes: [
-        {
-          name: `${g.name}/probe`,
-          match: { prefix: '/', headers: [{ name: H_NETWORK_HASH, string_match: { exact: HASH_PLACEHOLDER } }] },
-          route: g.probe,
-          request_headers_to_add: [overwrite(H_NETWORK_HASH, hash)],
-        },
-        ...g.routes,
-      ],
-    };
+    const served = vhost(g, g.routes);
     if (g.external) {
-      byListener.get(LISTENER_EXTERNAL)!.push(vhost);
-      for (const h of g.hosts) externalHosts.add(h);
+      byListener.get(LISTENER_EXTERNAL)!.push(g.redirects ? vhost(g, g.redirects) : served);
+      // A redirect answers a probe with 301: such hosts are probed over HTTPS only.
+      if (!g.redirects) for (const h of g.hosts) externalHosts.add(h);
+      if (hasTls) {
+        byListener.get(LISTENER_EXTERNAL_TLS)!.push(served);
+        for (const h of g.hosts) if (tlsCovers(spec.tls, h)) tlsHosts.add(h);
+      }
     }
-    byListener.get(LISTENER_LOCAL)!.push(vhost);
+    byListener.get(LISTENER_LOCAL)!.push(served);
     for (const h of g.hosts) localHosts.add(h);
   }
   const routeConfigs: EnvoyResource[] = [];
@@ -122,7 +127,8 @@ export function translateIngress(namespace: string, name: string, spec: ValidIng
   for (const [listener, vhosts] of byListener) {
     if (vhosts.length === 0) continue;
     const rcName = routeConfigName(listener, namespace, name);
-    routeConfigs.push({ name: rcName, virtual_hosts: mergeDomains(vhosts) });
+    // As `gatehouse up`'s route configurations: the scope key's listener header goes no further.
+    routeConfigs.push({ name: rcName, virtual_hosts: mergeDomains(vhosts), request_headers_to_remove: [H_GATEHOUSE_LISTENER] });
     const seen = new Set<string>();
     for (const vh of vhosts) {
       for (const host of vh.domains as string[]) {
@@ -139,7 +145,7 @@ export function translateIngress(namespace: string, name: string, spec: ValidIng
         const b = { namespace: s.serviceNamespace, service: s.serviceName, port: s.servicePort };
         backends.set(backendClusterName(b), b);
       }
-  return { hash, routeConfigs, scopes, backends: [...backends.values()], externalHosts: [...externalHosts], localHosts: [...localHosts] };
+  return { hash, routeConfigs, scopes, backends: [...backends.values()], externalHosts: [...externalHosts], localHosts: [...localHosts], tlsHosts: [...tlsHosts], tls: spec.tls };
 }
 
 /** A host named by two rules stays with the first: a RouteConfiguration may not list a domain twice. */

@@ -69,7 +69,7 @@ export interface KIngressStatus {
 export interface KIngress extends KubeObject {
   spec?: {
     rules?: IngressRule[];
-    tls?: unknown[];
+    tls?: Array<{ hosts?: string[]; secretName?: string; secretNamespace?: string }>;
     httpOption?: string;
   };
   status?: KIngressStatus;
@@ -86,6 +86,15 @@ export interface ServicePort {
 export interface Service extends KubeObject {
   spec?: { type?: string; ports?: ServicePort[]; externalName?: string };
 }
+
+export interface Secret extends KubeObject {
+  type?: string;
+  /** Base64, as on the wire. */
+  data?: Record<string, string>;
+}
+
+/** The Secret type spec.tls names: PEM certificate chain in tls.crt, key in tls.key. */
+export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 
 export interface EndpointSlice extends KubeObject {
   addressType?: string;

@@ -8,8 +8,45 @@ export interface FieldProblem {
   message: string;
 }
 
+/** A spec.tls entry: a Secret of type kubernetes.io/tls and the hosts it serves. */
+export interface TlsRef {
+  hosts: string[];
+  secretNamespace: string;
+  secretName: string;
+}
+
 export interface ValidIngress {
   rules: Array<Required<Pick<IngressRule, 'visibility'>> & { hosts: string[]; paths: HTTPIngressPath[] }>;
+  httpOption: 'Enabled' | 'Redirected';
+  tls: TlsRef[];
+}
+
+/** Whether a spec.tls entry names `host`, exactly or by a `*.` wildcard for one label (as a certificate would). */
+export function tlsCovers(tls: readonly TlsRef[], host: string): boolean {
+  const dot = host.indexOf('.');
+  const wildcard = dot > 0 ? `*${host.slice(dot)}` : undefined;
+  return tls.some((t) => t.hosts.includes(host) || (wildcard !== undefined && t.hosts.includes(wildcard)));
+}
+
+function validateTls(tls: unknown, add: (path: string, message: string) => void): TlsRef[] {
+  if (tls === undefined || tls === null) return [];
+  if (!Array.isArray(tls)) {
+    add('spec.tls', 'invalid value: must be a list');
+    return [];
+  }
+  const out: TlsRef[] = [];
+  tls.forEach((t: unknown, i) => {
+    const tPath = `spec.tls[${i}]`;
+    if (!isObject(t)) return add(tPath, 'missing field(s)');
+    const hosts = Array.isArray(t.hosts) ? t.hosts : [];
+    if (hosts.length === 0) add(`${tPath}.hosts`, 'missing field(s): a certificate serves at least one host');
+    hosts.forEach((h: unknown, j) => {
+      if (typeof h !== 'string' || h === '' || /[\s/\u0000]/.test(h)) add(`${tPath}.hosts[${j}]`, `invalid value: ${JSON.stringify(h)}`);
+    });
+    for (const field of ['secretName', 'secretNamespace'] as const) if (typeof t[field] !== 'string' || t[field] === '') add(`${tPath}.${field}`, 'missing field(s)');
+    out.push({ hosts: hosts as string[], secretNamespace: String(t.secretNamespace ?? ''), secretName: String(t.secretName ?? '') });
+  });
+  return out;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -19,13 +56,12 @@ export function validateIngress(ingress: KIngress): { ok: true; spec: ValidIngre
   const add = (path: string, message: string) => problems.push({ path, message });
   const spec = ingress.spec;
   const namespace = ingress.metadata.namespace ?? '';
-  const out: ValidIngress = { rules: [] };
   if (!isObject(spec) || Object.keys(spec).length === 0) return { ok: false, problems: [{ path: 'spec', message: 'missing field(s)' }] };
+  const out: ValidIngress = { rules: [], httpOption: spec.httpOption === 'Redirected' ? 'Redirected' : 'Enabled', tls: validateTls(spec.tls, add) };
   if (!Array.isArray(spec.rules) || spec.rules.length === 0) add('spec.rules', 'missing field(s)');
   if (spec.httpOption !== undefined && spec.httpOption !== '' && spec.httpOption !== 'Enabled' && spec.httpOption !== 'Redirected') {
     add('spec.httpOption', `invalid value: ${String(spec.httpOption)} (Enabled or Redirected)`);
   }
-  if (spec.httpOption === 'Redirected') add('spec.httpOption', 'Redirected needs TLS on the gateway, which gatehouse does not serve yet; use Enabled (config-network http-protocol: Enabled)');
   (spec.rules ?? []).forEach((rule, r) => {
     const rPath = `spec.rules[${r}]`;
     if (!isObject(rule)) return add(rPath, 'missing field(s)');
@@ -64,6 +100,12 @@ export function validateIngress(ingress: KIngress): { ok: true; spec: ValidIngre
       if ((splits.length !== 1 || total !== 0) && total !== 100) add(`${pPath}.splits`, `traffic split percentage must total to 100, but was ${total}`);
       defaulted.push(splits.length === 1 && !splits[0]!.percent ? { ...p, splits: [{ ...splits[0]!, percent: 100 }] } : p);
     });
+    // A redirect to https is only as good as the certificate waiting there.
+    if (out.httpOption === 'Redirected' && visibility === 'ExternalIP') {
+      hosts.forEach((h, i) => {
+        if (typeof h === 'string' && !tlsCovers(out.tls, h)) add(`${rPath}.hosts[${i}]`, `httpOption Redirected sends ${h} to https, but no spec.tls entry has a certificate for it`);
+      });
+    }
     out.rules.push({ visibility: visibility as 'ExternalIP' | 'ClusterLocal', hosts: hosts as string[], paths: defaulted });
   });
   return problems.length > 0 ? { ok: false, problems } : { ok: true, spec: out };

@@ -23,6 +23,8 @@ export function privateClusterName(namespace: string, revision: string): string 
 
 export const LISTENER_EXTERNAL = 'gatehouse-external';
 export const LISTENER_LOCAL = 'gatehouse-local';
+/** The external HTTPS listener (KIngress spec.tls): TLS terminated per host by SNI. */
+export const LISTENER_EXTERNAL_TLS = 'gatehouse-external-tls';
 
 /** A route's own RouteConfiguration behind one listener: its virtual hosts, tag hosts included. */
 export function routeConfigName(listener: string, namespace: string, route: string): string {

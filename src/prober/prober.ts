@@ -11,12 +11,16 @@ export interface GatewayTarget {
   host: string;
   externalPort: number;
   localPort: number;
+  /** The HTTPS listener's port, for tlsHosts. */
+  httpsPort?: number;
 }
 
 export interface RouteExpectation {
   hash: string;
   externalHosts: string[];
   localHosts: string[];
+  /** Probed over HTTPS with the host as SNI (certificates are not verified, as Knative's prober does not). */
+  tlsHosts?: string[];
 }
 
 export const PROBE_BACKOFF = { initialMs: 50, maxMs: 30_000 } as const;
@@ -51,6 +55,7 @@ export class Prober {
   private readonly confirmed = new Map<string, Map<string, string>>();
   private gateways: GatewayTarget[] = [];
   private readonly agent = new Agent({ connections: PROBE_CONCURRENCY, keepAliveTimeout: 10_000 });
+  private readonly tlsAgent = new Agent({ connections: PROBE_CONCURRENCY, keepAliveTimeout: 10_000, connect: { rejectUnauthorized: false } });
   private inFlight = 0;
   private readonly slotWaiters: Array<() => void> = [];
 
@@ -171,17 +176,22 @@ export class Prober {
 
   /** undefined when every host answers with the hash; else the first problem. */
   private async probeAll(g: GatewayTarget, e: RouteExpectation): Promise<string | undefined> {
-    const probes = [...e.externalHosts.map((h) => [h, g.externalPort] as const), ...e.localHosts.map((h) => [h, g.localPort] as const)];
-    const results = await Promise.all(probes.map(([host, port]) => this.probeOne(g.host, port, host, e.hash)));
+    const probes: Array<readonly [string, number, boolean]> = [...e.externalHosts.map((h) => [h, g.externalPort, false] as const), ...e.localHosts.map((h) => [h, g.localPort, false] as const)];
+    for (const h of e.tlsHosts ?? []) {
+      if (g.httpsPort === undefined) return `${h}: the gateway has no HTTPS port to probe`;
+      probes.push([h, g.httpsPort, true]);
+    }
+    const results = await Promise.all(probes.map(([host, port, tls]) => this.probeOne(g.host, port, host, e.hash, tls)));
     return results.find((r) => r !== undefined);
   }
 
-  private async probeOne(address: string, port: number, host: string, hash: string): Promise<string | undefined> {
+  private async probeOne(address: string, port: number, host: string, hash: string, tls: boolean): Promise<string | undefined> {
     if (this.inFlight >= PROBE_CONCURRENCY) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     this.inFlight++;
     try {
-      const res = await request(`http://${address}:${port}/healthz`, {
-        dispatcher: this.agent,
+      // Over TLS, undici sends the Host header's name as SNI, which picks the host's certificate.
+      const res = await request(`${tls ? 'https' : 'http'}://${address}:${port}/healthz`, {
+        dispatcher: tls ? this.tlsAgent : this.agent,
         headers: { host, [H_NETWORK_PROBE]: PROBE_INGRESS, [H_NETWORK_HASH]: HASH_PLACEHOLDER, 'user-agent': UA_INGRESS_PROBE },
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
@@ -203,13 +213,14 @@ export class Prober {
     for (const job of this.jobs.values()) this.cancel(job);
     this.jobs.clear();
     void this.agent.close();
+    void this.tlsAgent.close();
   }
 }
 
 function gatewayKey(g: GatewayTarget): string {
-  return `${g.id}@${g.host}:${g.externalPort}/${g.localPort}`;
+  return `${g.id}@${g.host}:${g.externalPort}/${g.localPort}/${g.httpsPort ?? ''}`;
 }
 
 function sameHosts(a: RouteExpectation, b: RouteExpectation): boolean {
-  return a.externalHosts.join(',') === b.externalHosts.join(',') && a.localHosts.join(',') === b.localHosts.join(',');
+  return a.externalHosts.join(',') === b.externalHosts.join(',') && a.localHosts.join(',') === b.localHosts.join(',') && (a.tlsHosts ?? []).join(',') === (b.tlsHosts ?? []).join(',');
 }

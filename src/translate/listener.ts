@@ -11,7 +11,7 @@
 // external port. With routing 'single', each listener has one RouteConfiguration (plain RDS).
 import type { GatewayListeners } from '../model/desired.js';
 import { H_GATEHOUSE_LISTENER, H_PROXY_REQUEST } from '../model/headers.js';
-import { LISTENER_EXTERNAL, LISTENER_LOCAL } from '../model/names.js';
+import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL } from '../model/names.js';
 import { TYPE_URL } from '../xds/protos.js';
 import type { RouteMode } from './route-resources.js';
 import type { EnvoyResource } from './types.js';
@@ -98,7 +98,7 @@ export function ingressConnectionManager(name: string, { routing = 'scoped', sco
     routing === 'single'
       ? connectionManager(name, { rds: { route_config_name: name, config_source: ADS } })
       : connectionManager(name, scopedRouting(name, scopeKey), [LOWER_CASE_AUTHORITY_FILTER, ROUTER_FILTER]);
-  return name === LISTENER_EXTERNAL ? { ...hcm, use_remote_address: { value: true } } : hcm;
+  return name === LISTENER_EXTERNAL || name === LISTENER_EXTERNAL_TLS ? { ...hcm, use_remote_address: { value: true } } : hcm;
 }
 
 function ingressListener(name: string, address: string, port: number, options: IngressOptions): EnvoyResource {
@@ -111,6 +111,43 @@ function ingressListener(name: string, address: string, port: number, options: I
 
 export function ingressListeners(listeners: GatewayListeners, options: IngressOptions = {}): EnvoyResource[] {
   return [ingressListener(LISTENER_EXTERNAL, listeners.address, listeners.externalPort, options), ingressListener(LISTENER_LOCAL, listeners.address, listeners.localPort, options)];
+}
+
+/** One certificate and the SNI server names it is served for. */
+export interface TlsChain {
+  serverNames: string[];
+  /** PEM. */
+  certificateChain: string;
+  privateKey: string;
+}
+
+/**
+ * The external HTTPS listener, shaped as Kourier's (and Envoy's SNI FAQ): the TLS inspector reads
+ * the SNI, and each certificate has a filter chain matching its server names with its own
+ * DownstreamTlsContext; every chain runs the same connection manager. Envoy refuses a listener
+ * without filter chains, so there is none while no host has a certificate.
+ */
+export function httpsListener(address: string, port: number, chains: TlsChain[], options: IngressOptions = {}): EnvoyResource {
+  const hcm = [{ name: 'envoy.filters.network.http_connection_manager', typed_config: ingressConnectionManager(LISTENER_EXTERNAL_TLS, options) }];
+  return {
+    name: LISTENER_EXTERNAL_TLS,
+    address: { socket_address: { address, port_value: port } },
+    listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPE_URL.tlsInspector } }],
+    filter_chains: chains.map((c) => ({
+      filter_chain_match: { server_names: c.serverNames },
+      transport_socket: {
+        name: 'envoy.transport_sockets.tls',
+        typed_config: {
+          '@type': TYPE_URL.downstreamTlsContext,
+          common_tls_context: {
+            alpn_protocols: ['h2', 'http/1.1'],
+            tls_certificates: [{ certificate_chain: { inline_string: c.certificateChain }, private_key: { inline_string: c.privateKey } }],
+          },
+        },
+      },
+      filters: hcm,
+    })),
+  };
 }
 
 /** A Listener named after the host a gRPC client dials as `xds:///host`, routed by a RouteConfiguration holding that host. */

@@ -2,7 +2,7 @@
 // gateways get the ingress listeners, scopes, route configurations and the public clusters with
 // their assignments; activators the private clusters and theirs; proxyless gRPC clients the
 // api_listeners, the external route configurations they name and the public clusters.
-import { LISTENER_EXTERNAL, LISTENER_LOCAL, PRIVATE_CLUSTER_SUFFIX } from '../model/names.js';
+import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, PRIVATE_CLUSTER_SUFFIX } from '../model/names.js';
 import type { NodeRole } from '../xds/node-role.js';
 import { NODE_ROLES } from '../xds/node-role.js';
 import type { SnapshotCache } from '../xds/cache/snapshot-cache.js';
@@ -34,7 +34,7 @@ export function rolesOf(kind: ResourceKind, name: string): readonly NodeRole[] {
     case 'endpoints':
       return name.endsWith(PRIVATE_CLUSTER_SUFFIX) ? ACTIVATOR : PUBLIC;
     case 'listeners':
-      return name === LISTENER_EXTERNAL || name === LISTENER_LOCAL ? INGRESS : PROXYLESS;
+      return name === LISTENER_EXTERNAL || name === LISTENER_LOCAL || name === LISTENER_EXTERNAL_TLS ? INGRESS : PROXYLESS;
     case 'scopedRoutes':
       return INGRESS;
     case 'routes':

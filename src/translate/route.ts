@@ -76,13 +76,13 @@ function routeAction(route: RouteSpec, targets: TrafficTarget[], timeouts: Recor
   };
 }
 
+/** A virtual host's headers: the hash written over a probe's placeholder (no other request carries K-Network-Hash). */
+export function probeHashHeaders(hash: string): Array<Record<string, unknown>> {
+  return [{ header: { key: H_NETWORK_HASH, value: hash }, append_action: 'OVERWRITE_IF_EXISTS' }];
+}
+
 function virtualHost(name: string, domains: string[], action: Record<string, unknown>, hash: string): EnvoyResource {
-  return {
-    name,
-    domains,
-    request_headers_to_add: [{ header: { key: H_NETWORK_HASH, value: hash }, append_action: 'OVERWRITE_IF_EXISTS' }],
-    routes: [{ match: { prefix: '/' }, route: action }],
-  };
+  return { name, domains, request_headers_to_add: probeHashHeaders(hash), routes: [{ match: { prefix: '/' }, route: action }] };
 }
 
 /** Everything one route puts into the route configurations, with its hash. */

@@ -38,6 +38,7 @@ const entryFiles = [
   'envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
 ];
 
 export const TYPE_URL = {
@@ -52,6 +53,8 @@ export const TYPE_URL = {
   lua: 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua',
   earlyHeaderMutation: 'type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation',
   httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  tlsInspector: 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
+  downstreamTlsContext: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
 } as const;
 
 export type ResourceTypeUrl = (typeof TYPE_URL)['listener' | 'route' | 'scopedRoute' | 'cluster' | 'endpoint'];

@@ -33,6 +33,16 @@ test('deploy: the controller Deployment passes only flags `gatehouse controller`
   const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))!.split('=')[1];
   assert.equal(find('Service', 'gatehouse')!.spec.ports[0].targetPort, Number(flag('external-port')));
   assert.equal(find('Service', 'gatehouse-internal')!.spec.ports[0].targetPort, Number(flag('local-port')));
+  const https = (find('Service', 'gatehouse')!.spec.ports as Array<{ name: string; port: number; targetPort: number }>).find((p) => p.name === 'https')!;
+  assert.deepEqual([https.port, https.targetPort], [443, Number(flag('https-port'))]);
+  const envoyPorts = find('Deployment', 'gatehouse-envoy')!.spec.template.spec.containers[0].ports as Array<{ containerPort: number }>;
+  assert.ok(envoyPorts.some((p) => p.containerPort === Number(flag('https-port'))));
   assert.equal(flag('gateway-service'), 'gatehouse-system/gatehouse');
   assert.equal(find('ConfigMap', 'config-network')!.data['ingress-class'], 'gatehouse.ingress.networking.knative.dev');
+});
+
+test('deploy: the controller may list and watch Secrets (spec.tls) but never get or write one', () => {
+  const rules = find('ClusterRole', 'gatehouse-controller')!.rules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+  const secrets = rules.filter((r) => r.apiGroups.includes('') && r.resources.includes('secrets'));
+  assert.deepEqual(secrets.map((r) => r.verbs), [['list', 'watch']]);
 });

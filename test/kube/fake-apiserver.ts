@@ -19,7 +19,17 @@ interface Event {
 
 /** Kinds whose status is only written through /status (their CRD or type declares the subresource). */
 const STATUS_SUBRESOURCE = new Set(['ingresses']);
-const KIND_OF: Record<string, string> = { ingresses: 'Ingress', services: 'Service', endpointslices: 'EndpointSlice', leases: 'Lease' };
+const KIND_OF: Record<string, string> = { ingresses: 'Ingress', services: 'Service', endpointslices: 'EndpointSlice', leases: 'Lease', secrets: 'Secret' };
+
+/** A fieldSelector of `path=value` terms (what the controller uses: Secrets by `type`); undefined = everything. */
+function fieldFilter(selector: string | null): (o: Obj) => boolean {
+  if (!selector) return () => true;
+  const terms = selector.split(',').map((t) => {
+    const [field, value] = t.split('=') as [string, string];
+    return (o: Obj) => String(field.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o) ?? '') === value;
+  });
+  return (o) => terms.every((t) => t(o));
+}
 
 interface Parsed {
   apiVersion: string;
@@ -54,7 +64,7 @@ export class FakeApiServer {
   /** Watches asking for a resourceVersion older than this get 410 Gone. */
   private oldestRv = 0;
   private rv = 1;
-  private readonly watches = new Set<{ plural: string; namespace: string | undefined; res: http.ServerResponse }>();
+  private readonly watches = new Set<{ plural: string; namespace: string | undefined; selects: (o: Obj) => boolean; res: http.ServerResponse }>();
   port = 0;
   /** Requests seen, by method and path (for tests that check what the controller asked). */
   readonly requests: string[] = [];
@@ -97,7 +107,7 @@ export class FakeApiServer {
   private record(plural: string, type: Event['type'], object: Obj): void {
     const event: Event = { rv: Number(object.metadata.resourceVersion), plural, type, object };
     this.events.push(event);
-    for (const w of this.watches) if (w.plural === plural && (w.namespace === undefined || w.namespace === object.metadata.namespace)) w.res.write(JSON.stringify({ type, object }) + '\n');
+    for (const w of this.watches) if (w.plural === plural && (w.namespace === undefined || w.namespace === object.metadata.namespace) && w.selects(object)) w.res.write(JSON.stringify({ type, object }) + '\n');
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -133,8 +143,9 @@ export class FakeApiServer {
     const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
     const notFound = (name: string) => send(404, statusBody(404, 'NotFound', `${p.plural} "${name}" not found`));
     if (req.method === 'GET' && p.name === undefined) {
-      const inScope = (o: Obj) => p.namespace === undefined || o.metadata.namespace === p.namespace;
-      if (url.searchParams.get('watch') === 'true') return this.watch(p, url.searchParams.get('resourceVersion') ?? '', res);
+      const selects = fieldFilter(url.searchParams.get('fieldSelector'));
+      const inScope = (o: Obj) => (p.namespace === undefined || o.metadata.namespace === p.namespace) && selects(o);
+      if (url.searchParams.get('watch') === 'true') return this.watch(p, url.searchParams.get('resourceVersion') ?? '', selects, res);
       const items = [...bucket.values()].filter(inScope);
       return send(200, { kind: `${KIND_OF[p.plural] ?? 'Object'}List`, apiVersion: p.apiVersion, metadata: { resourceVersion: String(this.rv) }, items });
     }
@@ -182,7 +193,7 @@ export class FakeApiServer {
     return send(405, statusBody(405, 'MethodNotAllowed', `${req.method} is not supported here`));
   }
 
-  private watch(p: Parsed, fromRv: string, res: http.ServerResponse): void {
+  private watch(p: Parsed, fromRv: string, selects: (o: Obj) => boolean, res: http.ServerResponse): void {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     // The real server answers a watch at once; Node would hold the headers until the first event.
     res.flushHeaders();
@@ -192,10 +203,10 @@ export class FakeApiServer {
       return;
     }
     for (const e of this.events) {
-      if (e.plural !== p.plural || e.rv <= from || (p.namespace !== undefined && e.object.metadata.namespace !== p.namespace)) continue;
+      if (e.plural !== p.plural || e.rv <= from || (p.namespace !== undefined && e.object.metadata.namespace !== p.namespace) || !selects(e.object)) continue;
       res.write(JSON.stringify({ type: e.type, object: e.object }) + '\n');
     }
-    const w = { plural: p.plural, namespace: p.namespace, res };
+    const w = { plural: p.plural, namespace: p.namespace, selects, res };
     this.watches.add(w);
     res.on('close', () => this.watches.delete(w));
   }

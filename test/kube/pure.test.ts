@@ -80,22 +80,23 @@ test('translation: ExternalIP rules on both listeners, ClusterLocal on the local
   assert.deepEqual(r.routeConfigs.map((rc) => rc.name), ['gatehouse-external/ns/hello', 'gatehouse-local/ns/hello']);
   assert.deepEqual(r.scopes.map((s) => s.name), ['gatehouse-external/hello.ns.example.com', 'gatehouse-local/hello.ns.example.com', 'gatehouse-local/hello.ns', 'gatehouse-local/hello.ns.svc.cluster.local']);
   assert.deepEqual(r.backends.map((b) => `${b.service}:${b.port}`), ['hello-00002:80', 'hello-00001:80']);
-  const routes = (r.routeConfigs[0]!.virtual_hosts as Array<{ routes: Array<Record<string, any>> }>)[0]!.routes;
-  assert.deepEqual(routes.map((x) => x.name), ['ns/hello/0/probe', 'ns/hello/0/0', 'ns/hello/0/1']);
-  // The probe takes the catch-all path and writes the hash.
-  assert.deepEqual(routes[0]!.request_headers_to_add, [{ header: { key: 'k-network-hash', value: r.hash }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }]);
-  assert.equal(routes[0]!.route.weighted_clusters.clusters.length, 2);
-  assert.deepEqual(routes[1]!.match, { prefix: '/', headers: [{ name: 'Knative-Serving-Tag', string_match: { exact: 'canary' } }] });
+  const vhost = (r.routeConfigs[0]!.virtual_hosts as Array<Record<string, any>>)[0]!;
+  const routes = vhost.routes as Array<Record<string, any>>;
+  // No probe route: the virtual host writes its hash over a probe's placeholder, as `gatehouse up`'s do.
+  assert.equal(routes.length, 2);
+  assert.deepEqual(vhost.request_headers_to_add, [{ header: { key: 'k-network-hash', value: r.hash }, append_action: 'OVERWRITE_IF_EXISTS' }]);
+  assert.deepEqual(r.routeConfigs[0]!.request_headers_to_remove, ['x-gatehouse-listener']);
+  assert.deepEqual(routes[0]!.match, { prefix: '/', headers: [{ name: 'Knative-Serving-Tag', string_match: { exact: 'canary' } }] });
   assert.deepEqual(
-    routes[2]!.route.weighted_clusters.clusters.map((c: any) => [c.name, c.weight.value, c.request_headers_to_add.length]),
+    routes[1]!.route.weighted_clusters.clusters.map((c: any) => [c.name, c.weight.value, c.request_headers_to_add.length]),
     [
       ['kube/ns/hello-00001:80', 90, 1],
       ['kube/ns/hello-00002:80', 10, 0],
     ],
   );
-  assert.deepEqual(routes[2]!.request_headers_to_add, [{ header: { key: 'K-Original-Host', value: 'hello.ns.example.com' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }]);
+  assert.deepEqual(routes[1]!.request_headers_to_add, [{ header: { key: 'K-Original-Host', value: 'hello.ns.example.com' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }]);
   const local = (r.routeConfigs[1]!.virtual_hosts as Array<{ routes: Array<Record<string, any>> }>)[1]!.routes;
-  assert.equal(local[1]!.route.host_rewrite_literal, 'hello.ns.svc.cluster.local');
+  assert.equal(local[0]!.route.host_rewrite_literal, 'hello.ns.svc.cluster.local');
   for (const rc of r.routeConfigs) assert.deepEqual(validateResource(TYPE_URL.route, rc), { valid: true, errors: [] });
   for (const s of r.scopes) assert.deepEqual(validateResource(TYPE_URL.scopedRoute, s), { valid: true, errors: [] });
   // Same spec, same hash; any change to what is routed, another.
