@@ -41,7 +41,7 @@ function validateTls(tls: unknown, add: (path: string, message: string) => void)
     const hosts = Array.isArray(t.hosts) ? t.hosts : [];
     if (hosts.length === 0) add(`${tPath}.hosts`, 'missing field(s): a certificate serves at least one host');
     hosts.forEach((h: unknown, j) => {
-      if (typeof h !== 'string' || h === '' || /[\s/\u0000]/.test(h)) add(`${tPath}.hosts[${j}]`, `invalid value: ${JSON.stringify(h)}`);
+      if (!isHostName(h)) add(`${tPath}.hosts[${j}]`, `invalid value: ${JSON.stringify(h)}`);
     });
     for (const field of ['secretName', 'secretNamespace'] as const) if (typeof t[field] !== 'string' || t[field] === '') add(`${tPath}.${field}`, 'missing field(s)');
     out.push({ hosts: hosts as string[], secretNamespace: String(t.secretNamespace ?? ''), secretName: String(t.secretName ?? '') });
@@ -50,6 +50,7 @@ function validateTls(tls: unknown, add: (path: string, message: string) => void)
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isHostName = (h: unknown): h is string => typeof h === 'string' && h !== '' && !/[\s/\u0000]/.test(h);
 
 export function validateIngress(ingress: KIngress): { ok: true; spec: ValidIngress } | { ok: false; problems: FieldProblem[] } {
   const problems: FieldProblem[] = [];
@@ -70,7 +71,7 @@ export function validateIngress(ingress: KIngress): { ok: true; spec: ValidIngre
     const hosts = Array.isArray(rule.hosts) ? rule.hosts : [];
     if (hosts.length === 0) add(`${rPath}.hosts`, 'missing field(s): a rule needs at least one host');
     hosts.forEach((h, i) => {
-      if (typeof h !== 'string' || h === '' || /[\s/\u0000]/.test(h)) add(`${rPath}.hosts[${i}]`, `invalid value: ${JSON.stringify(h)}`);
+      if (!isHostName(h)) add(`${rPath}.hosts[${i}]`, `invalid value: ${JSON.stringify(h)}`);
     });
     if (!isObject(rule.http)) return add(`${rPath}.http`, 'missing field(s)');
     const paths = (rule.http as { paths?: unknown }).paths as HTTPIngressPath[] | undefined;

@@ -112,7 +112,7 @@ test('unsupported config is refused with its field path', () => {
     'Cluster ring.circuit_breakers: is not supported by the embedded gateway (use Envoy for this resource)',
     'Cluster ring.lb_policy: RING_HASH is not supported; use ROUND_ROBIN, RANDOM or LEAST_REQUEST',
     'RouteConfiguration rc.virtual_hosts[0] (vh).routes[0].direct_response: is not supported by the embedded gateway (use Envoy for this resource)',
-    'RouteConfiguration rc.virtual_hosts[0] (vh).routes[0].route: is required (direct_response and redirect are not supported)',
+    'RouteConfiguration rc.virtual_hosts[0] (vh).routes[0].route: is required (direct_response is not supported)',
   ]);
 });
 

@@ -14,6 +14,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { KubeApi } from '../../src/kube/client.js';
+import type { ControllerOptions } from '../../src/kube/controller.js';
+import { createLogger } from '../../src/log/logger.js';
 import { GATEHOUSE_INGRESS_CLASS, KINGRESS_GROUP, KINGRESS_PLURAL, KINGRESS_VERSION, type KIngress } from '../../src/kube/types.js';
 import { FakeApiServer } from './fake-apiserver.js';
 
@@ -233,14 +235,25 @@ export class TestCluster {
       endpoints: endpoints.map((e) => ({ addresses: [this.podHost], conditions: { ready: e.ready ?? true } })),
       ports: [{ name: portName, port, protocol: 'TCP' }],
     };
-    try {
-      const current = await this.discovery.readNamespacedEndpointSlice({ namespace: this.namespace, name });
-      body.metadata!.resourceVersion = current.metadata?.resourceVersion;
-      await this.discovery.replaceNamespacedEndpointSlice({ namespace: this.namespace, name, body });
-    } catch (err) {
-      if ((err as { code?: number }).code !== 404) throw err;
-      await this.discovery.createNamespacedEndpointSlice({ namespace: this.namespace, body });
-    }
+    const namespace = this.namespace;
+    await upsert(
+      body,
+      () => this.discovery.readNamespacedEndpointSlice({ namespace, name }),
+      () => this.discovery.replaceNamespacedEndpointSlice({ namespace, name, body }),
+      () => this.discovery.createNamespacedEndpointSlice({ namespace, body }),
+    );
+  }
+
+  /** Creates or replaces a Secret (type kubernetes.io/tls unless told) with these data fields, given as text. */
+  async putSecret(name: string, data: Record<string, string>, type = 'kubernetes.io/tls'): Promise<void> {
+    const body: k8s.V1Secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: this.namespace }, type, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) };
+    const namespace = this.namespace;
+    await upsert(
+      body,
+      () => this.core.readNamespacedSecret({ namespace, name }),
+      () => this.core.replaceNamespacedSecret({ namespace, name, body }),
+      () => this.core.createNamespacedSecret({ namespace, body }),
+    );
   }
 
   async createIngress(name: string, spec: KIngress['spec'], ingressClass = GATEHOUSE_INGRESS_CLASS): Promise<void> {
@@ -297,6 +310,36 @@ export class TestCluster {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Replaces the object at its current resourceVersion, or creates it when there is none. */
+async function upsert(body: { metadata?: { resourceVersion?: string } }, read: () => Promise<{ metadata?: { resourceVersion?: string } }>, replace: () => Promise<unknown>, create: () => Promise<unknown>): Promise<void> {
+  try {
+    body.metadata!.resourceVersion = (await read()).metadata?.resourceVersion;
+    await replace();
+  } catch (err) {
+    if ((err as { code?: number }).code !== 404) throw err;
+    await create();
+  }
+}
+
+/** What every controller test starts with: the gateway Services in the test namespace, no election, fast reconnects. */
+export function controllerOptions(cluster: TestCluster, ports: { externalPort: number; localPort: number; httpsPort?: number }, name: string): ControllerOptions {
+  return {
+    api: cluster.api,
+    log: createLogger(name),
+    ingressClass: GATEHOUSE_INGRESS_CLASS,
+    listeners: { externalPort: ports.externalPort, localPort: ports.localPort, address: cluster.podHost },
+    ...(ports.httpsPort === undefined ? {} : { httpsPort: ports.httpsPort }),
+    externalGateway: { namespace: cluster.namespace, name: 'gatehouse' },
+    localGateway: { namespace: cluster.namespace, name: 'gatehouse-internal' },
+    xdsPort: 0,
+    xds: { host: cluster.hostAddress },
+    leaderElection: undefined,
+    resyncMs: 0,
+    clusterDomain: 'cluster.local',
+    reconnect: { initialMs: 50, maxMs: 500 },
+  };
 }
 
 export function condition(i: KIngress, type: string) {

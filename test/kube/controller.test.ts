@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { execSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
-import { createLogger } from '../../src/log/logger.js';
 import { startController, type KubeController } from '../../src/kube/controller.js';
-import { condition, gatehouseBin, isReady, MODE, REAL, TestCluster } from './cluster.js';
+import { condition, controllerOptions, gatehouseBin, isReady, MODE, REAL, TestCluster } from './cluster.js';
 
 const split = (service: string, percent: number, appendHeaders?: Record<string, string>) => ({ serviceName: service, serviceNamespace: '', servicePort: 80, percent, ...(appendHeaders ? { appendHeaders } : {}) });
 
@@ -35,20 +34,7 @@ describe(`gatehouse controller against ${MODE}`, () => {
     await cluster.createService('blue', [{ port: blue.port }]);
     await cluster.createService('green', [{ port: green.port }]);
     await cluster.createService('empty', []);
-    controller = await startController({
-      api: cluster.api,
-      log: createLogger('controller-test'),
-      ingressClass: 'gatehouse.ingress.networking.knative.dev',
-      listeners: { externalPort, localPort, address: cluster.podHost },
-      externalGateway: { namespace: ns(), name: 'gatehouse' },
-      localGateway: { namespace: ns(), name: 'gatehouse-internal' },
-      xdsPort: 0,
-      xds: { host: cluster.hostAddress },
-      leaderElection: undefined,
-      resyncMs: 0,
-      clusterDomain: 'cluster.local',
-      reconnect: { initialMs: 50, maxMs: 500 },
-    });
+    controller = await startController(controllerOptions(cluster, { externalPort, localPort }, 'controller-test'));
     const gateway = await cluster.startPod([gatehouseBin, 'gateway', '--xds', `${cluster.hostAddress}:${controller.xds.port}`, '--node-id', 'gw-1', '--admin-port', '0'], {}, (l) => l.msg === 'connected to the xDS server');
     assert.ok(gateway.pod);
     // The fleet: the gateway pod registered through the gateway Service's EndpointSlice.
