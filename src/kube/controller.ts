@@ -1,10 +1,11 @@
 // `gatehouse controller`: Knative's networking layer in a cluster. Informers on KIngresses,
-// Services, EndpointSlices and TLS Secrets feed a work queue with one reconcile per KIngress of our class;
-// each reconcile translates the KIngress (translate.ts) and hands the xDS server only what
-// changed; the backends' EndpointSlices are streamed as EDS; the prober confirms the KIngress's
-// hash on every gateway pod (the ready addresses of the gateway Services' EndpointSlices) and
-// the leader writes status. The certificates of every KIngress's spec.tls make the one HTTPS
-// listener (a filter chain per Secret, matched by SNI). Followers keep the same xDS state, so Envoy may use any replica.
+// Services, EndpointSlices and TLS Secrets feed a work queue with one reconcile per KIngress of
+// our class; each reconcile translates the KIngress (translate.ts) and hands the xDS server only
+// what changed; the backends' EndpointSlices are streamed as EDS; the certificates of every
+// KIngress's spec.tls make the one HTTPS listener (a filter chain per Secret, matched by SNI); the
+// prober confirms the KIngress's hash on every gateway pod (the ready addresses of the gateway
+// Services' EndpointSlices) and the leader writes status. Followers keep the same xDS state, so
+// Envoy may use any replica.
 import type { Logger } from '../log/logger.js';
 import type { GatewayListeners } from '../model/desired.js';
 import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, scopeName } from '../model/names.js';
@@ -79,6 +80,9 @@ export interface KubeController {
   ready(key: string): boolean;
   close(): Promise<void>;
 }
+
+/** The tlsSignature of a KIngress without spec.tls. */
+const NO_TLS = JSON.stringify([]);
 
 const sliceKeyOf = (s: EndpointSlice) => `${s.metadata.namespace}/${s.metadata.labels?.[SERVICE_NAME_LABEL] ?? ''}`;
 
@@ -215,7 +219,7 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     for (const s of dropped) if (scopeOwners.get(s) === key) scopeOwners.delete(s);
     xds.cache.updateResources(TYPE_URL.scopedRoute, upserts, dropped);
     releaseBackends(key, new Set(resources.backends.map(backendClusterName)));
-    const entry: IngressEntry = { source, resources, scopes, conflicts, tls: previous?.tls ?? [], tlsSignature: previous?.tlsSignature ?? '' };
+    const entry: IngressEntry = { source, resources, scopes, conflicts, tls: previous?.tls ?? [], tlsSignature: previous?.tlsSignature ?? NO_TLS };
     entries.set(key, entry);
     const tlsHosts = resources.tlsHosts.filter((h) => owns(LISTENER_EXTERNAL_TLS, h));
     expectations.set(key, { hash: resources.hash, externalHosts, localHosts, tlsHosts });
@@ -230,6 +234,8 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
   const rebuildHttpsListener = () => {
     const claims = [...entries.keys()].sort().flatMap((k) => entries.get(k)!.tls);
     const { chains, lost } = tlsChains(claims);
+    // A server name one KIngress gave up may now go to another that wanted it: requeue those whose losses changed.
+    for (const k of new Set([...tlsLost.keys(), ...lost.keys()])) if (JSON.stringify(tlsLost.get(k)) !== JSON.stringify(lost.get(k))) queue.add(k);
     tlsLost = lost;
     const listener = chains.length > 0 ? httpsListener(o.listeners.address, httpsPort, chains) : undefined;
     const json = listener ? JSON.stringify(listener) : '';
@@ -238,19 +244,20 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     if (listener) xds.cache.updateResources(TYPE_URL.listener, [listener], []);
     else xds.cache.updateResources(TYPE_URL.listener, [], [LISTENER_EXTERNAL_TLS]);
     log.info('https listener', { certificates: chains.length, serverNames: chains.reduce((n, c) => n + c.serverNames.length, 0) });
-    // A server name one KIngress gave up may now go to another that wanted it.
-    for (const [other, e] of entries) if (e.tls.length > 0) queue.add(other);
   };
 
   /** Records the KIngress's certificates and which Secrets it watches; rebuilds the listener if they changed. */
   const setTls = (key: string, entry: IngressEntry, claims: TlsClaim[]) => {
-    for (const c of entry.tls) secretUsers.get(secretKey(c.ref))?.delete(key);
+    for (const c of entry.tls) {
+      const users = secretUsers.get(secretKey(c.ref));
+      users?.delete(key);
+      if (users?.size === 0) secretUsers.delete(secretKey(c.ref));
+    }
     for (const c of claims) {
       const k = secretKey(c.ref);
       if (!secretUsers.has(k)) secretUsers.set(k, new Set());
       secretUsers.get(k)!.add(key);
     }
-    for (const [k, users] of secretUsers) if (users.size === 0) secretUsers.delete(k);
     const signature = JSON.stringify(claims.map((c) => [c.ref, c.certificate.ok ? c.certificate.certificateChain + c.certificate.privateKey : c.certificate.problem]));
     entry.tls = claims;
     if (signature === entry.tlsSignature) return;
