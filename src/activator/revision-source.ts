@@ -3,13 +3,18 @@
 // planned one for activators running on their own.
 import type { Endpoint } from '../model/desired.js';
 
+/** A pod's queue-proxy address; `healthy` when the source vouches that its readiness probe passed. */
+export interface PodEndpoint extends Endpoint {
+  healthy?: boolean;
+}
+
 export interface RevisionInfo {
   namespace: string;
   name: string;
   containerConcurrency: number;
   timeoutSeconds: number;
-  /** The revision's pods' queue-proxy addresses (not yet probed by the activator). */
-  pods: Endpoint[];
+  /** The revision's pods' queue-proxy addresses: healthy ones are used at once, the others probed first. */
+  pods: PodEndpoint[];
 }
 
 export interface RevisionSource {

@@ -1,9 +1,11 @@
-// One revision's throttler: pods become usable only after answering the activator's probe; a
+// One revision's throttler: pods become usable once the source vouches for them (healthy: the
+// runtime's readiness probe passed) or else once they answer the activator's probe; a
 // request takes a slot on one pod (never more than containerConcurrency there) or waits in a queue
 // bounded by its own deadline and by the caller's admission check. Capacity follows the pods as they
 // come and go; waiting requests are never dropped by a change, only answered when the revision goes.
 import type { Endpoint } from '../model/desired.js';
 import { policyFor, type Picker, type PodSlot } from './lb-policy.js';
+import type { PodEndpoint } from './revision-source.js';
 import { assignSlice } from './subsetting.js';
 
 export interface PodTracker extends PodSlot {
@@ -38,6 +40,7 @@ export class RevisionThrottler {
   private readonly waiting: SlotWaiter[] = [];
   private pick: Picker<PodTracker>;
   private closed = false;
+  private probesSent = 0;
 
   constructor(private o: ThrottlerOptions) {
     this.pick = policyFor<PodTracker>(o.containerConcurrency);
@@ -76,15 +79,21 @@ export class RevisionThrottler {
     return this.trackers.has(address);
   }
 
+  /** Probes sent so far (pods the source vouched for need none). */
+  get probes(): number {
+    return this.probesSent;
+  }
+
   get pods(): number {
     return this.trackers.size;
   }
 
   /**
-   * The revision's current pods: new ones are probed before use, gone ones stop taking requests.
-   * Returns the addresses of the pods that are gone (requests already there still finish).
+   * The revision's current pods: new healthy ones take requests at once (waiting ones among them),
+   * other new ones are probed first, gone ones stop taking requests. Returns the addresses of the
+   * pods that are gone (requests already there still finish).
    */
-  updatePods(endpoints: Endpoint[]): string[] {
+  updatePods(endpoints: PodEndpoint[]): string[] {
     const wanted = new Set(endpoints.map((e) => `${e.host}:${e.port}`));
     const gone: string[] = [];
     for (const [address, tracker] of this.trackers) {
@@ -97,9 +106,10 @@ export class RevisionThrottler {
     for (const endpoint of endpoints) {
       const address = `${endpoint.host}:${endpoint.port}`;
       if (this.trackers.has(address)) continue;
-      const tracker: PodTracker = { endpoint, address, ready: false, inFlight: 0, capacity: this.o.containerConcurrency };
+      const ready = endpoint.healthy === true;
+      const tracker: PodTracker = { endpoint: { host: endpoint.host, port: endpoint.port }, address, ready, inFlight: 0, capacity: this.o.containerConcurrency };
       this.trackers.set(address, tracker);
-      void this.probeUntilReady(tracker);
+      if (!ready) void this.probeUntilReady(tracker);
     }
     this.reassign();
     return gone;
@@ -107,6 +117,7 @@ export class RevisionThrottler {
 
   private async probeUntilReady(tracker: PodTracker): Promise<void> {
     while (!this.closed && this.trackers.get(tracker.address) === tracker) {
+      this.probesSent++;
       if (await this.o.probe(tracker.endpoint)) {
         if (this.trackers.get(tracker.address) !== tracker) return;
         tracker.ready = true;

@@ -1,12 +1,12 @@
 // Revisions learnt over xDS from the gatehouse control server: every `{ns}/{rev}-private` Cluster
 // (whose metadata carries containerConcurrency and timeout) and its ClusterLoadAssignment, which
-// always lists the revision's ready pods. The ADS client keeps what it knew while the server is away.
+// always lists the revision's ready pods, HEALTHY: the runtime's readiness probe passed, so the
+// activator sends to them at once. The ADS client keeps what it knew while the server is away.
 import type { Logger } from '../log/logger.js';
-import type { Endpoint } from '../model/desired.js';
 import { fromStruct } from '../translate/struct.js';
 import { AdsClient, type AdsNode, type DecodedResource, type XdsClientTls } from '../xds/client/ads-client.js';
 import { TYPE_URL } from '../xds/protos.js';
-import type { RevisionInfo, RevisionSource } from './revision-source.js';
+import type { PodEndpoint, RevisionInfo, RevisionSource } from './revision-source.js';
 
 const PRIVATE_SUFFIX = '-private';
 
@@ -55,11 +55,11 @@ export class XdsRevisionSource implements RevisionSource {
       const key = String(cla.cluster_name).slice(0, -PRIVATE_SUFFIX.length);
       const info = this.revisions.get(key);
       if (!info) continue;
-      const pods: Endpoint[] = [];
+      const pods: PodEndpoint[] = [];
       for (const locality of cla.endpoints ?? []) {
         for (const lb of locality.lb_endpoints ?? []) {
           const address = lb.endpoint?.address?.socket_address;
-          if (address) pods.push({ host: String(address.address), port: Number(address.port_value) });
+          if (address) pods.push({ host: String(address.address), port: Number(address.port_value), healthy: lb.health_status === 'HEALTHY' });
         }
       }
       if (samePods(info.pods, pods)) continue;
@@ -88,6 +88,6 @@ export class XdsRevisionSource implements RevisionSource {
   }
 }
 
-function samePods(a: Endpoint[], b: Endpoint[]): boolean {
-  return a.length === b.length && a.every((e, i) => e.host === b[i]!.host && e.port === b[i]!.port);
+function samePods(a: PodEndpoint[], b: PodEndpoint[]): boolean {
+  return a.length === b.length && a.every((e, i) => e.host === b[i]!.host && e.port === b[i]!.port && e.healthy === b[i]!.healthy);
 }

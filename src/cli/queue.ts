@@ -23,50 +23,7 @@ export function register(program: Command): void {
     .addHelpText('after', ENV_HELP)
     .option('--standby', 'load and warm up everything, then read the environment as one JSON object on a line of stdin before starting (how `gatehouse up` keeps queue-proxies booted ahead of cold starts); exits if stdin closes first')
     .action(async (opts: { standby?: boolean }) => {
-      const { createLogger } = await import('../log/logger.js');
-      const { parseQueueEnv, startQueueProxy, ConfigError } = await import('../queue/index.js');
-      const log = createLogger('queue');
-      let config;
-      try {
-        if (opts.standby) await (await import('../queue/warm-up.js')).warmUp();
-        const env = opts.standby ? { ...process.env, ...(await environmentFromStdin()) } : process.env;
-        config = parseQueueEnv(env);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        log.error(err.message);
-        process.stderr.write(`gatehouse queue: ${err.message}\n`);
-        process.exit(2);
-      }
-      // A standby's command line says nothing of the pod it became; `ps` should.
-      if (opts.standby && config.revision !== '') process.title = `gatehouse queue ${config.namespace}/${config.revision}`;
-      const proxy = await startQueueProxy(config, log);
-      const stop = () => {
-        void proxy.drain().then(() => process.exit(0));
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      const { runQueueProcess } = await import('../queue/process.js');
+      await runQueueProcess(opts.standby === true);
     });
-}
-
-/** One line of stdin: a JSON object of string values. Exits quietly when stdin closes first. */
-async function environmentFromStdin(): Promise<Record<string, string>> {
-  const { createInterface } = await import('node:readline');
-  const { ConfigError } = await import('../queue/index.js');
-  const lines = createInterface({ input: process.stdin });
-  const line = await new Promise<string | undefined>((resolve) => {
-    lines.once('line', resolve);
-    lines.once('close', () => resolve(undefined));
-  });
-  lines.close();
-  if (line === undefined) process.exit(0);
-  let env: unknown;
-  try {
-    env = JSON.parse(line);
-  } catch (err) {
-    throw new ConfigError(`--standby: stdin must carry one JSON object of environment variables; ${(err as Error).message}`);
-  }
-  if (typeof env !== 'object' || env === null || Object.values(env).some((v) => typeof v !== 'string')) {
-    throw new ConfigError('--standby: stdin must carry one JSON object whose values are strings, e.g. {"USER_PORT":"8080"}');
-  }
-  return env as Record<string, string>;
 }

@@ -20,6 +20,7 @@ export function register(program: Command): void {
     .option('--tick-ms <ms>', 'autoscaler decision period (Knative: 2000)', numberArg(10, 60_000), 2000)
     .option('--scale-to-zero-grace-seconds <s>', "config-autoscaler's scale-to-zero-grace-period (Knative: 30)", numberArg(0, 3600), 30)
     .option('--max-booting-pods <n>', 'local pods booting at once; the others wait their turn, so a burst never takes the cores from the data plane; defaults to the core count', wholeNumberArg(1, 1000), os.availableParallelism())
+    .option('--queue-standby <n>', 'queue-proxies kept booted ahead of cold starts, so a pod that boots pays only for its app; defaults to --max-booting-pods', wholeNumberArg(0, 1000))
     .option('--pod-nice <n>', 'niceness added for every local pod process; the data plane keeps its own', wholeNumberArg(0, 19), 10)
     .option('--allow-zero-initial-scale', "config-autoscaler's allow-zero-initial-scale: revisions may start at zero pods (initial-scale \"0\")")
     .addOption(new Option('--routing <mode>', "scoped: a RouteConfiguration per route over SRDS (one route's change is one small resource); single: one per listener, plain RDS (Envoy < 1.25)").choices(['scoped', 'single']).default('scoped'))
@@ -27,7 +28,7 @@ export function register(program: Command): void {
   addXdsServerFlags(command);
   // The embedded gateway's and the activators' side of TLS.
   addXdsClientFlags(command);
-  command.action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; maxBootingPods: number; podNice: number; allowZeroInitialScale?: boolean; gatewayNode: string[]; routing: 'scoped' | 'single' } & XdsServerFlags & XdsClientFlags) => {
+  command.action(async (opts: { file?: string; gatewayPort: number; localGatewayPort: number; xdsPort: number; adminPort: number; domain: string; gateway: boolean; drainQuietSeconds: number; tickMs: number; scaleToZeroGraceSeconds: number; maxBootingPods: number; queueStandby?: number; podNice: number; allowZeroInitialScale?: boolean; gatewayNode: string[]; routing: 'scoped' | 'single' } & XdsServerFlags & XdsClientFlags) => {
     const { createLogger, logFormat, setStatusLine } = await import('../log/logger.js');
     const { ConfigError } = await import('../config/load.js');
     const { startUp } = await import('../up/orchestrator.js');
@@ -54,6 +55,7 @@ export function register(program: Command): void {
         tickMs: opts.tickMs,
         routing: opts.routing,
         maxBootingPods: opts.maxBootingPods,
+        ...(opts.queueStandby !== undefined ? { queueStandby: opts.queueStandby } : {}),
         podNiceness: opts.podNice,
         autoscaler: { scaleToZeroGracePeriodMs: opts.scaleToZeroGraceSeconds * 1000, allowZeroInitialScale: opts.allowZeroInitialScale === true },
         log,

@@ -3,7 +3,6 @@
 // every pod process runs at a lower scheduling priority.
 import os from 'node:os';
 import { createLogger, type Logger } from '../log/logger.js';
-import { packagePath } from '../package-root.js';
 import type { RevisionSpec } from '../model/desired.js';
 import { revisionKey } from '../model/names.js';
 import { KUBERNETES_BACKOFF, type BackoffPolicy } from './backoff.js';
@@ -24,7 +23,7 @@ export interface LocalRuntimeOptions {
   drainQuietSeconds?: number;
   /** Kill a stopping pod after this long (Kubernetes' default grace period is 30 s). */
   stopTimeoutMs?: number;
-  /** Queue-proxies kept booted ahead of cold starts (default 1; 0 boots each when its pod starts). */
+  /** Queue-proxies kept booted ahead of cold starts (default: maxBootingPods, one for each pod that may boot at once; 0 boots each when its pod starts). */
   queueStandby?: number;
   /** Pods booting (spawned, not yet ready) at once; the rest wait their turn (default: the core count). */
   maxBootingPods?: number;
@@ -38,8 +37,6 @@ interface RevisionPods {
   pods: LocalPod[];
   stopping: Set<LocalPod>;
 }
-
-const gatehouseBin = packagePath('bin', 'gatehouse.js');
 
 export class LocalProcessRuntime implements PodRuntime {
   private readonly revisions = new Map<string, RevisionPods>();
@@ -56,8 +53,7 @@ export class LocalProcessRuntime implements PodRuntime {
     this.niceness = options.podNiceness ?? DEFAULT_POD_NICENESS;
     let priorityWarned = false;
     this.queueProxies = new QueueStandbyPool({
-      gatehouseBin,
-      size: options.queueStandby ?? 1,
+      size: options.queueStandby ?? this.bootSlots.limit,
       // The queue-proxy's "listening" line (info) carries its ports; keep debug if asked for.
       logLevel: process.env.GATEHOUSE_LOG_LEVEL === 'debug' ? 'debug' : 'info',
       niceness: this.niceness,

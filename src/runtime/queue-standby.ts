@@ -4,12 +4,26 @@
 // loaded everything and waits for its pod's environment on stdin; every pod's queue-proxy starts
 // this way, from the pool when one is there, freshly spawned otherwise.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { lowerPriority } from './priority.js';
 
 const REFILL_DELAY_MS = 1000;
 
+/**
+ * Node's arguments for a standby: the queue-proxy's lean entry (queue/standby), compiled when this
+ * code runs compiled (`gatehouse up` from dist/), else the TypeScript through tsx, so a fresh edit
+ * is what runs.
+ */
+export function standbyEntryArgs(moduleUrl = import.meta.url): string[] {
+  const here = fileURLToPath(moduleUrl);
+  const entry = path.join(path.dirname(here), '..', 'queue', `standby${path.extname(here)}`);
+  if (here.endsWith('.js')) return [entry];
+  return ['--import', pathToFileURL(createRequire(moduleUrl).resolve('tsx')).href, entry];
+}
+
 export interface QueueStandbyOptions {
-  gatehouseBin: string;
   /** Spares kept booted (0 disables the pool). */
   size: number;
   /** The queue-proxy's log level (GATEHOUSE_LOG_LEVEL): read before its environment arrives. */
@@ -69,7 +83,7 @@ export class QueueStandbyPool {
   }
 
   private spawnOne(): ChildProcess {
-    const child = spawn(process.execPath, [this.o.gatehouseBin, 'queue', '--standby'], {
+    const child = spawn(process.execPath, standbyEntryArgs(), {
       env: { ...process.env, GATEHOUSE_LOG_LEVEL: this.o.logLevel },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

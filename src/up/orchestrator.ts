@@ -53,6 +53,8 @@ export interface UpOptions {
   routing?: RouteMode;
   /** Pods booting at once (default: the core count). */
   maxBootingPods?: number;
+  /** Queue-proxies kept booted ahead of cold starts (default: maxBootingPods). */
+  queueStandby?: number;
   /** Niceness added for every pod process (default 10). */
   podNiceness?: number;
   /** config-autoscaler overrides (Knative's defaults otherwise), e.g. scaleToZeroGracePeriodMs. */
@@ -120,7 +122,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const clientTlsArgs = o.xdsClientTls ? ['--xds-ca', o.xdsClientTls.ca, ...(o.xdsClientTls.cert ? ['--xds-cert', o.xdsClientTls.cert, '--xds-key', o.xdsClientTls.key!] : [])] : [];
   const gatewayPolicy: GatewayPolicy = { mutualTls: xds.security === 'mtls', named: new Set(o.gatewayNodes ?? []), embeddedId: EMBEDDED_GATEWAY_ID };
   undoOnFailure.push(() => xds.close());
-  const runtime = new LocalProcessRuntime({ baseDir: path.dirname(file), drainQuietSeconds: o.drainQuietSeconds, maxBootingPods: o.maxBootingPods, podNiceness: o.podNiceness, log });
+  const runtime = new LocalProcessRuntime({ baseDir: path.dirname(file), drainQuietSeconds: o.drainQuietSeconds, maxBootingPods: o.maxBootingPods, queueStandby: o.queueStandby, podNiceness: o.podNiceness, log });
   undoOnFailure.push(() => runtime.close());
   // The status page's history: pod starts are timed from the runtime's own change events.
   const history = new History();

@@ -34,12 +34,16 @@ test('revisions, containerConcurrency and pods arrive over xDS and follow update
     if ((source.get(key)?.pods.length ?? 0) > 0) resolve();
   }));
   await podsArrived;
-  assert.deepEqual(source.get('default/hello-00001'), { namespace: 'default', name: 'hello-00001', containerConcurrency: 3, timeoutSeconds: 45, pods: [{ host: '127.0.0.1', port: queue.servingPort }] });
+  assert.deepEqual(source.get('default/hello-00001'), { namespace: 'default', name: 'hello-00001', containerConcurrency: 3, timeoutSeconds: 45, pods: [{ host: '127.0.0.1', port: queue.servingPort, healthy: true }] });
 
   const activator = await startActivator({ port: 0, source, log });
   t.after(() => activator.close());
+  // The private assignment lists ready pods as HEALTHY: the activator sends to them without a probe first.
+  const throttler = activator.throttler('default/hello-00001');
+  assert.equal(throttler, undefined, 'made on the first request');
   const res = await fetch(`http://127.0.0.1:${activator.port}/`, { headers: { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'hello-00001' } });
   assert.equal(await res.text(), 'Hello hello-00001!\n');
+  assert.equal(activator.throttler('default/hello-00001')!.probes, 0, 'no probe before the first request');
 
   const gone = new Promise<void>((resolve) => source.subscribe((key) => source.get(key)?.pods.length === 0 && resolve()));
   xds.cache.setTranslation(translate(state([])));
