@@ -50,7 +50,26 @@ export interface BurstRow {
   adminSamples: number;
   /** Seconds from the burst's last answer until the revision was at zero again (undefined: not waited for). */
   backToZeroS: number | undefined;
+  /** What each failed request got (the first MAX_FAILURES_KEPT): a status and body, or the client's error. */
+  failures: RequestFailure[];
 }
+
+export interface RequestFailure {
+  latencyMs: number;
+  status?: number;
+  /** The body's first BODY_EXCERPT characters. */
+  body?: string;
+  error?: string;
+}
+
+export interface RequestSample {
+  latencyMs: number;
+  ok: boolean;
+  failure?: RequestFailure;
+}
+
+const MAX_FAILURES_KEPT = 20;
+const BODY_EXCERPT = 300;
 
 export interface BurstResult {
   containerConcurrency: number;
@@ -72,7 +91,7 @@ export function changes(points: ReadonlyArray<[number, number]>): Array<[number,
  * One burst's figures from its request samples and the admin API samples taken meanwhile
  * ([seconds since the burst began, latency ms, ready pods]). Pure.
  */
-export function burstRow(size: number, requests: Array<{ latencyMs: number; ok: boolean }>, bootMs: number, status: Array<[number, number, number]>, backToZeroS: number | undefined): BurstRow {
+export function burstRow(size: number, requests: RequestSample[], bootMs: number, status: Array<[number, number, number]>, backToZeroS: number | undefined): BurstRow {
   const latencies = requests.map((r) => r.latencyMs).sort((a, b) => a - b);
   const admin = status.map((s) => s[1]).sort((a, b) => a - b);
   const minusBoot = (v: number) => Math.max(0, v - bootMs);
@@ -95,7 +114,24 @@ export function burstRow(size: number, requests: Array<{ latencyMs: number; ok: 
     adminMax: admin.length > 0 ? admin[admin.length - 1]! : 0,
     adminSamples: admin.length,
     backToZeroS,
+    failures: requests.flatMap((r) => (r.ok ? [] : [r.failure ?? { latencyMs: r.latencyMs }])).slice(0, MAX_FAILURES_KEPT),
   };
+}
+
+/** One request of a burst: ok only for 200 and the app's greeting; anything else keeps what came back. */
+async function burstRequest(pool: Pool, requestDelayMs: number): Promise<RequestSample> {
+  const sent = performance.now();
+  try {
+    const { statusCode, body } = await pool.request({ path: `/?delay=${requestDelayMs}`, method: 'GET', headers: { host: 'burst.default.example.com' } });
+    const text = await body.text();
+    const latencyMs = performance.now() - sent;
+    if (statusCode === 200 && text === 'Hello burst!\n') return { latencyMs, ok: true };
+    return { latencyMs, ok: false, failure: { latencyMs, status: statusCode, body: text.slice(0, BODY_EXCERPT) } };
+  } catch (err) {
+    const latencyMs = performance.now() - sent;
+    const e = err as Error & { code?: string };
+    return { latencyMs, ok: false, failure: { latencyMs, error: e.code ? `${e.code}: ${e.message}` : e.message } };
+  }
 }
 
 /** The issue's targets, each with whether it held. Pure. */
@@ -258,17 +294,9 @@ export async function runBurstBench(o: BurstOptions): Promise<BurstResult> {
       waiting.push([(started - t0) / 1000, open]);
       const requests = await Promise.all(
         Array.from({ length: size }, async () => {
-          const sent = performance.now();
-          let ok = false;
-          try {
-            const { statusCode, body } = await pool.request({ path: `/?delay=${o.requestDelayMs}`, method: 'GET', headers: { host: 'burst.default.example.com' } });
-            ok = statusCode === 200 && (await body.text()) === 'Hello burst!\n';
-          } catch {
-            ok = false;
-          }
-          const now = performance.now();
-          waiting.push([(now - t0) / 1000, --open]);
-          return { latencyMs: now - sent, ok };
+          const sample = await burstRequest(pool, o.requestDelayMs);
+          waiting.push([(performance.now() - t0) / 1000, --open]);
+          return sample;
         }),
       );
       await pool.close();
@@ -314,6 +342,9 @@ export function renderBurst(r: BurstResult): string {
   lines.push(...rows.map((x) => x.map((c, i) => c.padEnd(widths[i]!)).join('  ')));
   lines.push('');
   for (const x of r.rows) lines.push(`ready pods during the burst of ${x.size}: ${x.podChanges.map(([t, n]) => `${n} at ${t.toFixed(1)} s`).join(' → ')}`);
+  for (const x of r.rows) {
+    for (const f of x.failures) lines.push(`failed in the burst of ${x.size} after ${f.latencyMs.toFixed(0)} ms: ${f.error ?? (f.status !== undefined ? `${f.status} ${JSON.stringify(f.body ?? '')}` : 'nothing recorded')}`);
+  }
   lines.push('');
   for (const t of burstTargets(r)) lines.push(`${t.held ? 'held  ' : 'MISSED'}  ${t.target}`);
   lines.push('', `results: ${r.files.json}`, `chart:   ${r.files.svg}`);

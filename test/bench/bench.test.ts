@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { burstRow, burstTargets } from '../../src/bench/burst.js';
+import { burstRow, burstTargets, renderBurst, type RequestSample } from '../../src/bench/burst.js';
 import { lineChart } from '../../src/bench/chart.js';
 import { rampPhases } from '../../src/bench/run.js';
 import { percentile, perSecond, summarize } from '../../src/bench/stats.js';
@@ -82,7 +82,8 @@ test('k6 scripts stay within what k6 v0.48 runs: no ?. or ??, no remote imports,
 });
 
 test('a burst row: percentiles, minus the boot time (never below 0), admin p99, pods at each change; the targets', () => {
-  const requests = [900, 1000, 1100, 1200, 5000].map((latencyMs, i) => ({ latencyMs, ok: i !== 4 }));
+  const requests: RequestSample[] = [900, 1000, 1100, 1200, 5000].map((latencyMs, i) => ({ latencyMs, ok: i !== 4 }));
+  requests[4]!.failure = { latencyMs: 5000, status: 503, body: 'pending request queue full' };
   const status: Array<[number, number, number]> = [
     [0, 5, 0],
     [0.1, 7, 0],
@@ -108,7 +109,13 @@ test('a burst row: percentiles, minus the boot time (never below 0), admin p99, 
     adminMax: 120,
     adminSamples: 6,
     backToZeroS: 7.5,
+    failures: [{ latencyMs: 5000, status: 503, body: 'pending request queue full' }],
   });
+  const unexplained = burstRow(3, [{ latencyMs: 10, ok: false }, { latencyMs: 20, ok: false, failure: { latencyMs: 20, error: 'UND_ERR_SOCKET: other side closed' } }], 0, [], undefined);
+  const text = renderBurst({ containerConcurrency: 1, appBootMs: 1000, rows: [row, unexplained], pods: [], admin: [], waiting: [], files: { json: 'burst.json', svg: 'burst.svg' } });
+  assert.match(text, /^failed in the burst of 6 after 5000 ms: 503 "pending request queue full"$/m);
+  assert.match(text, /^failed in the burst of 3 after 20 ms: UND_ERR_SOCKET: other side closed$/m);
+  assert.deepEqual(unexplained.failures, [{ latencyMs: 10 }, { latencyMs: 20, error: 'UND_ERR_SOCKET: other side closed' }]);
   assert.equal(burstRow(2, [{ latencyMs: 300, ok: true }], 1000, [], undefined).p50MinusBoot, 0);
   const fifty = { ...row, size: 50, failed: 0, p95: 1400, adminP99: 80 };
   assert.deepEqual(burstTargets({ rows: [fifty], appBootMs: 500, containerConcurrency: 1 }), [
