@@ -6,11 +6,12 @@ import { createLogger } from '../log/logger.js';
 import { ConfigError, parseQueueEnv, type QueueConfig } from './config.js';
 import { startQueueProxy } from './server.js';
 
-export async function runQueueProcess(standby: boolean): Promise<void> {
+/** `standby`: the environment comes on stdin; `warmUp`: first run the proxy path once (a spare booted ahead). */
+export async function runQueueProcess(standby: boolean, warmUp = standby): Promise<void> {
   const log = createLogger('queue');
   let config: QueueConfig;
   try {
-    if (standby) await (await import('./warm-up.js')).warmUp();
+    if (warmUp) await (await import('./warm-up.js')).warmUp();
     const env = standby ? { ...process.env, ...(await environmentFromStdin()) } : process.env;
     config = parseQueueEnv(env);
   } catch (err) {

@@ -50,7 +50,7 @@ export class QueueStandbyPool {
    * so that booting the next spare does not take CPU from the cold start under way.
    */
   take(): ChildProcess {
-    const spare = this.spares.shift() ?? this.spawnOne();
+    const spare = this.spares.shift() ?? this.spawnOne(true);
     clearTimeout(this.refillTimer);
     this.refillTimer = setTimeout(() => this.refill(), REFILL_DELAY_MS);
     this.refillTimer.unref();
@@ -82,8 +82,9 @@ export class QueueStandbyPool {
     }
   }
 
-  private spawnOne(): ChildProcess {
-    const child = spawn(process.execPath, standbyEntryArgs(), {
+  /** `podWaiting`: spawned for a pod that waits for it, so it skips the warm-up. */
+  private spawnOne(podWaiting = false): ChildProcess {
+    const child = spawn(process.execPath, [...standbyEntryArgs(), ...(podWaiting ? ['--pod-waiting'] : [])], {
       env: { ...process.env, GATEHOUSE_LOG_LEVEL: this.o.logLevel },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
