@@ -6,6 +6,7 @@ import { ProxyExchange, type ExchangeSettings, type Upstream } from '../http/exc
 import { upstreamRequestHeaders } from '../http/forward-headers.js';
 import { H_PROXY_REQUEST } from '../model/headers.js';
 import type { RequestStats } from '../queue/stats.js';
+import type { FailureReason } from './metrics.js';
 import type { PodTracker, RevisionThrottler, SlotWaiter } from './throttler.js';
 
 export const ACTIVATOR_TIMEOUT_BODY = 'activator request timeout';
@@ -15,7 +16,7 @@ export interface ActivatorContext extends ExchangeSettings {
   /** The pod over HTTP/1.1, or over h2c for requests that came as HTTP/2 (gRPC keeps its trailers). */
   upstreamFor(pod: PodTracker, h2: boolean): Upstream;
   countProxied(key: string): void;
-  countFailure(key: string, reason: 'timeout' | 'pod_failed' | 'queue_full' | 'abandoned'): void;
+  countFailure(key: string, reason: FailureReason): void;
   /** Why no more requests may wait (the 503 body), or undefined while there is room. */
   queueFull(key: string, throttler: RevisionThrottler): string | undefined;
   /** The 503 body for a request whose throttler closed while it waited. */
