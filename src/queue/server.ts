@@ -137,13 +137,13 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
       res.end(body);
       return;
     }
-    void metrics.statRegistry.metrics().then((text) => plain(res, 200, text, { 'content-type': metrics.statRegistry.contentType }));
+    void metrics.registries().then(async ({ stat }) => plain(res, 200, await stat.metrics(), { 'content-type': stat.contentType }));
   });
   const metricsPort = await listen(metricsServer, config.metricsPort, config.bindAddress);
 
   const userMetricsServer = http.createServer((req, res) => {
     if (!req.url?.startsWith('/metrics')) return plain(res, 404, 'not found; try /metrics');
-    void metrics.userRegistry.metrics().then((text) => plain(res, 200, text, { 'content-type': metrics.userRegistry.contentType }));
+    void metrics.registries().then(async ({ user }) => plain(res, 200, await user.metrics(), { 'content-type': user.contentType }));
   });
   const userMetricsPort = await listen(userMetricsServer, config.userMetricsPort, config.bindAddress);
   servers.push(admin, metricsServer, userMetricsServer);

@@ -8,6 +8,7 @@ import { classifyProbe } from '../../src/queue/probes.js';
 import { parseQueueEnv } from '../../src/queue/config.js';
 import { parseReadinessProbe } from '../../src/queue/readiness.js';
 import { encodeStat } from '../../src/queue/stat-wire.js';
+import { QueueMetrics } from '../../src/queue/metrics.js';
 import { upstreamRequestHeaders, downstreamResponseHeaders } from '../../src/http/forward-headers.js';
 
 const waiter = (): Waiter & { granted: number } => ({ granted: 0, grant() { this.granted++; } });
@@ -144,4 +145,19 @@ test('the queue-proxy stays small: no protobufjs, gRPC, xds or control imports',
     const text = await readFile(path.join(dir, file), 'utf8');
     assert.doesNotMatch(text, forbidden, `src/queue/${file} imports something the sidecar must not carry`);
   }
+});
+
+test('queue metrics: prom-client loads on the first text scrape, once; latencies recorded before it are in the histogram', async () => {
+  const metrics = new QueueMetrics({ namespace_name: 'default', configuration_name: 'c', revision_name: 'r-00001', pod_name: 'p' }, 0);
+  for (const [code, ms] of [[200, 3], [200, 30], [503, 300]] as const) metrics.record(code, ms);
+  const { user, stat } = await metrics.registries();
+  assert.equal(await metrics.registries().then((r) => r.user), user, 'loaded once');
+  const text = await user.metrics();
+  assert.match(text, /revision_request_latencies_count\{[^}]*\} 3\n/);
+  assert.match(text, /revision_request_latencies_sum\{[^}]*\} 333\n/);
+  assert.match(text, /revision_request_latencies_bucket\{le="5",[^}]*\} 1\n/);
+  assert.match(text, /revision_request_count\{response_code="503",response_code_class="5xx"[^}]*\} 1\n/);
+  metrics.record(200, 7);
+  assert.match(await user.metrics(), /revision_request_latencies_count\{[^}]*\} 4\n/);
+  assert.match(await stat.metrics(), /queue_requests_per_second\{[^}]*\} 0\n/);
 });
