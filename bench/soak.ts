@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 import { serviceYaml } from '../src/bench/services.js';
 import { freePort } from '../src/runtime/ports.js';
-import { envoyRoot, TYPE_URL } from '../src/xds/protos.js';
+import { envoyRoot, TYPE_URL } from '../src/envoy/protos.js';
 import { exampleAppPath } from '../test/support/app.js';
 import { gatehouseBin } from '../test/support/queue.js';
 

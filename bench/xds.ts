@@ -22,8 +22,10 @@ import type { DesiredState, RevisionSpec } from '../src/model/desired.js';
 import { createLogger, setLogLevel } from '../src/log/logger.js';
 import { loopbackUpOptions, serviceYaml } from '../src/bench/services.js';
 import { startUp } from '../src/up/orchestrator.js';
-import { GATEWAY_NODE_CLUSTER, startXdsServer, TYPE_URL, type XdsServer } from '../src/xds/index.js';
-import { envoyRoot } from '../src/xds/protos.js';
+import { startXdsServer, type XdsServer } from '../src/xds/index.js';
+import { GATEWAY_NODE_CLUSTER } from '../src/envoy/node-role.js';
+import { TYPE_URL } from '../src/envoy/protos.js';
+import { envoyRoot } from '../src/envoy/protos.js';
 import { desired, revision, route, routing } from '../test/support/desired.js';
 import { exampleAppPath } from '../test/support/app.js';
 
@@ -141,7 +143,7 @@ async function xdsAt(n: number, mode: RouteMode): Promise<void> {
   let t0 = process.hrtime.bigint();
   for (const r of state.revisions.values()) incremental.setRevision(r);
   for (const r of state.routes) incremental.setRoute(r);
-  incremental.flush(xds.cache, 'by-role');
+  xds.cache.applyChanges(incremental.flush('by-role'));
   const buildMs = ms(t0);
   const clusterNames = namesOf(xds, TYPE_URL.endpoint);
   const routeConfigNames = namesOf(xds, TYPE_URL.route);
@@ -180,7 +182,7 @@ async function xdsAt(n: number, mode: RouteMode): Promise<void> {
     const t1 = process.hrtime.bigint();
     incremental.setRoute(route(route0.name, [{ revisionName: `${route0.name}-00001`, percent: split }, { revisionName: `${route0.name}-00002`, percent: 100 - split }]));
     translateTimes.push(ms(t1));
-    incremental.flush(xds.cache, 'by-role');
+    xds.cache.applyChanges(incremental.flush('by-role'));
     const received: Received[] = [];
     do received.push(await stream.next());
     while (received[received.length - 1]!.typeUrl !== TYPE_URL.route);

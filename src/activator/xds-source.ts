@@ -3,9 +3,9 @@
 // always lists the revision's ready pods, HEALTHY: the runtime's readiness probe passed, so the
 // activator sends to them at once. The ADS client keeps what it knew while the server is away.
 import type { Logger } from '../log/logger.js';
-import { fromStruct } from '../translate/struct.js';
+import { fromStruct } from '../envoy/struct.js';
 import { AdsClient, type AdsNode, type DecodedResource, type XdsClientTls } from '../xds/client/ads-client.js';
-import { TYPE_URL } from '../xds/protos.js';
+import { TYPE_URL } from '../envoy/protos.js';
 import type { PodEndpoint, RevisionInfo, RevisionSource } from './revision-source.js';
 
 const PRIVATE_SUFFIX = '-private';

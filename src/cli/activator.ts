@@ -23,7 +23,7 @@ export function register(program: Command): void {
     const { XdsRevisionSource } = await import('../activator/xds-source.js');
     const { startActivator } = await import('../activator/server.js');
     const { stopOnSignals } = await import('../activator/lifecycle.js');
-    const { ACTIVATOR_NODE_CLUSTER } = await import('../xds/node-role.js');
+    const { ACTIVATOR_NODE_CLUSTER } = await import('../envoy/node-role.js');
     const tls = checkedFlags(command, () => xdsClientTls(opts));
     const log = createLogger('activator');
     const source = new XdsRevisionSource(opts.xds, { id: opts.nodeId, cluster: ACTIVATOR_NODE_CLUSTER }, log, tls);

@@ -9,7 +9,7 @@
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { canonicalJson } from '../translate/canonical.js';
 import type { DecodedResource } from '../xds/client/ads-client.js';
-import { TYPE_URL } from '../xds/protos.js';
+import { TYPE_URL } from '../envoy/protos.js';
 import type { ConfigErrors } from './compile.js';
 
 export interface TlsCertificate {

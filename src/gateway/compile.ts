@@ -5,7 +5,7 @@
 import type { DecodedResource } from '../xds/client/ads-client.js';
 import type { EdgePolicy } from './edge-headers.js';
 import { LOWER_CASE_AUTHORITY_LUA } from '../translate/listener.js';
-import { TYPE_URL } from '../xds/protos.js';
+import { TYPE_URL } from '../envoy/protos.js';
 import { compileFilterChains, compileListenerFilters, type ListenerTls } from './compile-tls.js';
 
 export class ConfigErrors {

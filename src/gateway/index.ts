@@ -15,14 +15,14 @@ import { DeadlineTicker } from '../http/deadlines.js';
 import type { ExchangeSettings } from '../http/exchange.js';
 import { httpLimitsFromEnv, type HttpLimits } from '../http/limits.js';
 import { AdsClient, type AdsClientStatus, type DecodedResource, type XdsClientTls, type XdsProtocol } from '../xds/client/ads-client.js';
-import { GATEWAY_NODE_CLUSTER } from '../xds/node-role.js';
-import { TYPE_URL } from '../xds/protos.js';
+import { GATEWAY_NODE_CLUSTER } from '../envoy/node-role.js';
+import { TYPE_URL } from '../envoy/protos.js';
 import { assignmentEndpoints, compileCluster, compileListener, compileRouteConfiguration, compileScopes, ConfigErrors, EMPTY_SCOPES, type ClusterConfig, type Endpoint, type ListenerConfig, type RouteTable, type ScopeSet } from './compile.js';
 import { handleRequest, handleUpgrade, type GatewayConfig } from './proxy.js';
 import { createTlsFront, useFallback } from './tls-front.js';
 import { ClusterRuntime, UpstreamPools, type UpstreamEndpoint } from './upstreams.js';
 
-export { GATEWAY_NODE_CLUSTER } from '../xds/node-role.js';
+export { GATEWAY_NODE_CLUSTER } from '../envoy/node-role.js';
 const NO_ENDPOINTS: readonly Endpoint[] = [];
 
 export interface GatewayOptions {

@@ -4,9 +4,9 @@
 // bridge. Without a Service, a matching port or a ready endpoint the assignment is empty (Envoy
 // answers 503) and `problem` says why, for the KIngress status.
 import type { Endpoint } from '../model/desired.js';
-import { TYPE_URL } from '../xds/protos.js';
+import { TYPE_URL } from '../envoy/protos.js';
 import { assignment } from '../translate/endpoint.js';
-import type { EnvoyResource } from '../translate/types.js';
+import type { EnvoyResource } from '../envoy/resource.js';
 import { backendClusterName, type BackendRef } from './translate.js';
 import type { EndpointSlice, Service, ServicePort } from './types.js';
 

@@ -13,7 +13,7 @@ import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, routeConfigNa
 import { canonicalJson, sha256Hex } from '../translate/canonical.js';
 import { scopedRoute } from '../translate/listener.js';
 import { probeHashHeaders } from '../translate/route.js';
-import type { EnvoyResource } from '../translate/types.js';
+import type { EnvoyResource } from '../envoy/resource.js';
 import type { HTTPIngressPath } from './types.js';
 import { tlsCovers, type TlsRef, type ValidIngress } from './validate.js';
 

@@ -6,7 +6,7 @@
 //   - no names are given and the xDS server runs mutual TLS: its certificate vouches for it.
 // Without TLS and without names, any local process could claim to be a gateway and hold every
 // route back, so unnamed ingress nodes get their configuration but are not waited on.
-import { nodeRole } from '../xds/node-role.js';
+import { nodeRole } from '../envoy/node-role.js';
 
 export interface GatewayPolicy {
   mutualTls: boolean;

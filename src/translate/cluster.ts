@@ -1,9 +1,9 @@
 // One EDS cluster per revision that never changes name, plus its private twin for the activator.
 import type { RevisionRouting } from '../model/desired.js';
 import { privateClusterName, revisionClusterName } from '../model/names.js';
-import { TYPE_URL } from '../xds/protos.js';
-import { toStruct } from './struct.js';
-import type { EnvoyResource } from './types.js';
+import { TYPE_URL } from '../envoy/protos.js';
+import { toStruct } from '../envoy/struct.js';
+import type { EnvoyResource } from '../envoy/resource.js';
 
 const CONNECT_TIMEOUT = { seconds: 1 };
 

@@ -2,7 +2,7 @@
 // the pods. Switching proxy ↔ serve changes only the public assignment.
 import type { Endpoint, RevisionRouting } from '../model/desired.js';
 import { privateClusterName, revisionClusterName } from '../model/names.js';
-import type { EnvoyResource } from './types.js';
+import type { EnvoyResource } from '../envoy/resource.js';
 
 export function assignment(clusterName: string, endpoints: Endpoint[]): EnvoyResource {
   return {

@@ -1,29 +1,29 @@
 // The incremental translator: it keeps the translation of a desired state and applies one change
-// at a time (a route or a revision set or removed), handing the snapshot cache only the resources
-// that change, by name. A change costs what it touches, not a walk over every route: one route's
-// change among 10,000 is one routeResources call and its RouteConfigurations (scoped routing; with
-// routing 'single' the listener's RouteConfiguration of every virtual host is rebuilt and resent).
+// at a time (a route or a revision set or removed), and hands back only the resources that change,
+// by name, for its caller to apply to a snapshot cache. A change costs what it touches, not a walk
+// over every route: one route's change among 10,000 is one routeResources call and its
+// RouteConfigurations (scoped routing; with routing 'single' the listener's RouteConfiguration of
+// every virtual host is rebuilt and resent).
 //
 // It is for producers that know what changed: `gatehouse up` hands it each route and revision the
 // controller reports changed. It gives the same resources as the Translator for the same state (a
 // property test holds them to it).
 //
 //   const t = new IncrementalTranslator('example.com', listeners);
-//   t.setRevision(routing); t.setRoute(route); t.flush(cache);
+//   t.setRevision(routing); t.setRoute(route); xds.cache.applyChanges(t.flush('by-role'));
 import type { DesiredState, GatewayListeners, RevisionRouting, RouteSpec } from '../model/desired.js';
 import { LISTENER_EXTERNAL, LISTENER_LOCAL, revisionKey } from '../model/names.js';
-import { DEFAULT_GROUP, type SnapshotCache } from '../xds/cache/snapshot-cache.js';
 import { revisionClusters } from './cluster.js';
 import { assignmentKey, revisionAssignments } from './endpoint.js';
 import { ingressListeners, listenerRouteConfig } from './listener.js';
 import { routeInputs, routeInputsKey, routeVirtualHosts } from './route.js';
 import { claimListener, routeResources, type Claim, type RouteMode, type RouteResources } from './route-resources.js';
-import { NODE_ROLES } from '../xds/node-role.js';
-import { KINDS, resourceName as nameOf, rolesOf, type ResourceKind as Kind } from './roles.js';
-import type { EnvoyResource } from './types.js';
+import { NODE_ROLES } from '../envoy/node-role.js';
+import { resourceName as nameOf, type EnvoyResource, type ResourceChange } from '../envoy/resource.js';
+import { KINDS, rolesOf, type ResourceKind as Kind } from './roles.js';
 
-/** Where flush puts the resources: one group (the default), or each role's group (a cache grouping by role). */
-export type FlushTarget = { group: string } | 'by-role';
+/** Where flushed changes go: one group (undefined: the cache's default), or each role's group (a cache grouping by role). */
+export type FlushTarget = { group: string | undefined } | 'by-role';
 
 interface RouteEntry {
   inputsKey: string;
@@ -130,23 +130,24 @@ export class IncrementalTranslator {
     this.refreshDependents(key);
   }
 
-  /** Hands every change since the last flush to the cache, in push order. */
-  flush(cache: SnapshotCache, target: FlushTarget = { group: DEFAULT_GROUP }): void {
+  /** Every change since the last flush, in push order, for the caller to apply to a snapshot cache. */
+  flush(target: FlushTarget = { group: undefined }): ResourceChange[] {
     for (const listener of this.dirtyListeners) {
       const hosts = [...(this.listenerHosts.get(listener) ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
       this.pending.get('routes')!.set(listener, listenerRouteConfig(listener, hosts.map(([, vhost]) => vhost)));
     }
     this.dirtyListeners.clear();
-    const targetKey = target === 'by-role' ? target : `group:${target.group}`;
+    const targetKey = target === 'by-role' ? target : `group:${target.group ?? ''}`;
     const first = !this.flushed.has(targetKey);
     this.flushed.add(targetKey);
+    const out: ResourceChange[] = [];
     for (const [kind, typeUrl] of KINDS) {
       const changes = this.pending.get(kind)!;
       if (changes.size === 0 && !first) continue;
-      const byGroup = new Map<string, { upserts: EnvoyResource[]; removals: string[] }>();
-      const into = (group: string) => {
+      const byGroup = new Map<string | undefined, ResourceChange>();
+      const into = (group: string | undefined) => {
         let entry = byGroup.get(group);
-        if (!entry) byGroup.set(group, (entry = { upserts: [], removals: [] }));
+        if (!entry) byGroup.set(group, (entry = { typeUrl, group, upserts: [], removals: [] }));
         return entry;
       };
       if (first) for (const group of target === 'by-role' ? NODE_ROLES : [target.group]) into(group);
@@ -157,8 +158,9 @@ export class IncrementalTranslator {
         }
       }
       changes.clear();
-      for (const [group, { upserts, removals }] of byGroup) cache.updateResources(typeUrl, upserts, removals, group);
+      out.push(...byGroup.values());
     }
+    return out;
   }
 
   private replaceRoute(key: string, old: RouteEntry | undefined, next: RouteEntry | undefined): void {

@@ -9,14 +9,14 @@ import { LISTENER_EXTERNAL, LISTENER_LOCAL } from '../model/names.js';
 import { ingressListeners, listenerRouteConfig } from './listener.js';
 import { routeInputs, routeInputsKey, routeVirtualHosts } from './route.js';
 import { claimListener, routeResources, type RouteMode, type RouteResources } from './route-resources.js';
-import type { EnvoyResource, Translation } from './types.js';
+import type { EnvoyResource } from '../envoy/resource.js';
+import type { Translation } from './types.js';
 
-export type { EnvoyResource, Translation } from './types.js';
+export type { Translation } from './types.js';
 export { routeVirtualHosts } from './route.js';
 export type { RouteMode } from './route-resources.js';
 export { checkSnapshotConsistency } from './consistency.js';
-export { setTranslationByRole, rolesOf } from './roles.js';
-export { fromStruct, toStruct } from './struct.js';
+export { splitByRole, rolesOf } from './roles.js';
 
 interface Memo<K, V> {
   key: K;

@@ -12,9 +12,9 @@
 import type { GatewayListeners } from '../model/desired.js';
 import { H_GATEHOUSE_LISTENER, H_PROXY_REQUEST } from '../model/headers.js';
 import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL } from '../model/names.js';
-import { TYPE_URL } from '../xds/protos.js';
+import { TYPE_URL } from '../envoy/protos.js';
 import type { RouteMode } from './route-resources.js';
-import type { EnvoyResource } from './types.js';
+import type { EnvoyResource } from '../envoy/resource.js';
 
 const ADS = { ads: {}, resource_api_version: 'V3' };
 

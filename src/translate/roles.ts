@@ -1,13 +1,11 @@
-// Which role receives each resource a translation makes (src/xds/node-role.ts names the roles):
+// Which role receives each resource a translation makes (src/envoy/node-role.ts names the roles):
 // gateways get the ingress listeners, scopes, route configurations and the public clusters with
 // their assignments; activators the private clusters and theirs; proxyless gRPC clients the
 // api_listeners, the external route configurations they name and the public clusters.
 import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, PRIVATE_CLUSTER_SUFFIX } from '../model/names.js';
-import type { NodeRole } from '../xds/node-role.js';
-import { NODE_ROLES } from '../xds/node-role.js';
-import type { SnapshotCache } from '../xds/cache/snapshot-cache.js';
-import { TYPE_URL } from '../xds/protos.js';
-import type { EnvoyResource, Translation } from './types.js';
+import { NODE_ROLES, type NodeRole } from '../envoy/node-role.js';
+import { TYPE_URL } from '../envoy/protos.js';
+import { resourceName, type EnvoyResources } from '../envoy/resource.js';
 
 export type ResourceKind = 'clusters' | 'endpoints' | 'listeners' | 'scopedRoutes' | 'routes';
 
@@ -43,11 +41,12 @@ export function rolesOf(kind: ResourceKind, name: string): readonly NodeRole[] {
   }
 }
 
-export const resourceName = (r: EnvoyResource): string => (r.name ?? r.cluster_name) as string;
-
-/** Sets each role's snapshot (the cache's groups when it groups by role) from a whole translation. */
-export function setTranslationByRole(cache: SnapshotCache, translation: Pick<Translation, ResourceKind>): void {
-  const split = new Map<NodeRole, Map<ResourceKind, EnvoyResource[]>>(NODE_ROLES.map((role) => [role, new Map(KINDS.map(([kind]) => [kind, []]))]));
-  for (const [kind] of KINDS) for (const r of translation[kind]) for (const role of rolesOf(kind, resourceName(r))) split.get(role)!.get(kind)!.push(r);
-  for (const [role, kinds] of split) for (const [kind, typeUrl] of KINDS) cache.setResources(typeUrl, kinds.get(kind)!, role);
+/**
+ * Each role's share of a whole translation: what a snapshot cache grouping by role holds per group
+ * (`for (const [role, share] of splitByRole(t)) cache.setTranslation(share, role)`).
+ */
+export function splitByRole(resources: EnvoyResources): Map<NodeRole, EnvoyResources> {
+  const split = new Map<NodeRole, EnvoyResources>(NODE_ROLES.map((role) => [role, { listeners: [], scopedRoutes: [], routes: [], clusters: [], endpoints: [] }]));
+  for (const [kind] of KINDS) for (const r of resources[kind]) for (const role of rolesOf(kind, resourceName(r))) split.get(role)![kind].push(r);
+  return split;
 }

@@ -11,7 +11,7 @@ import { H_GATEHOUSE_LISTENER } from '../model/headers.js';
 import { LISTENER_EXTERNAL, LISTENER_LOCAL, routeConfigName, scopeName } from '../model/names.js';
 import { apiListener, labelScopedRoute } from './listener.js';
 import type { RouteVirtualHosts } from './route.js';
-import type { EnvoyResource } from './types.js';
+import type { EnvoyResource } from '../envoy/resource.js';
 
 /** 'scoped': SRDS, a RouteConfiguration per route (a change costs one small resource); 'single': one per listener. */
 export type RouteMode = 'scoped' | 'single';

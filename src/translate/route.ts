@@ -7,7 +7,7 @@ import type { DesiredState, RouteSpec, TrafficTarget } from '../model/desired.js
 import { H_NETWORK_HASH, H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
 import { revisionClusterName, revisionKey, routeHosts, tagHosts } from '../model/names.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
-import type { EnvoyResource } from './types.js';
+import type { EnvoyResource } from '../envoy/resource.js';
 
 /** One virtual host, with its domains split by the listener that serves them. */
 export interface VirtualHostGroup {

@@ -21,7 +21,8 @@ import { LocalProcessRuntime } from '../runtime/index.js';
 import { IncrementalTranslator } from '../translate/incremental.js';
 import type { RouteMode } from '../translate/route-resources.js';
 import type { XdsClientTls } from '../xds/client/ads-client.js';
-import { startXdsServer, TYPE_URL, type StreamLimits, type XdsServer, type XdsServerTls } from '../xds/index.js';
+import { startXdsServer, type StreamLimits, type XdsServer, type XdsServerTls } from '../xds/index.js';
+import { TYPE_URL } from '../envoy/protos.js';
 import { startAdmin, type Admin } from './admin.js';
 import { superviseChild, type SupervisedChild } from './child.js';
 import { describeFailure } from './failure.js';
@@ -287,7 +288,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
       else translator.removeRevision(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1));
     }
     dirtyRevisions.clear();
-    translator.flush(xds.cache, 'by-role');
+    xds.cache.applyChanges(translator.flush('by-role'));
     for (const key of translator.changedRoutes()) {
       const r = programmed.get(key);
       const hash = r && translator.routeHash(r.spec.namespace, r.spec.name);

@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { NodeStatusRegistry } from './cache/node-status.js';
 import { SnapshotCache } from './cache/snapshot-cache.js';
-import { envoyRoot } from './protos.js';
+import { envoyRoot } from '../envoy/protos.js';
 import { readPem } from './read-pem.js';
 import { addXdsServices } from './server/grpc-server.js';
 import { acceptAnyNode, certificateBoundNode } from './server/identity.js';
@@ -20,9 +20,6 @@ import { ConnectionStreams, DEFAULT_STREAM_LIMITS, type StreamLimits } from './s
 
 export { SnapshotCache, DEFAULT_GROUP, PUSH_ORDER } from './cache/snapshot-cache.js';
 export { NodeStatusRegistry, type NodeStatus, type AckEvent, type NackEvent } from './cache/node-status.js';
-export { TYPE_URL } from './protos.js';
-export { ACTIVATOR_NODE_CLUSTER, GATEWAY_NODE_CLUSTER, nodeRole, type NodeRole } from './node-role.js';
-export { validateResource } from './validate.js';
 export { DEFAULT_STREAM_LIMITS, type StreamLimits } from './server/stream-base.js';
 
 /** PEM file paths. cert + key turn TLS on; clientCa also requires and verifies client certificates. */
@@ -39,7 +36,7 @@ export interface XdsServerOptions {
   port: number;
   /** Loopback unless the operator binds elsewhere on purpose. */
   host?: string;
-  /** Group snapshots by node.id (default), node.cluster, or the node's role (node-role.ts). */
+  /** Group snapshots by node.id (default), node.cluster, or the node's role (envoy/node-role.ts). */
   groupBy?: 'id' | 'cluster' | 'role';
   log?: Logger;
   limits?: Partial<StreamLimits>;

@@ -16,7 +16,8 @@ import { translateIngress } from '../../src/kube/translate.js';
 import { validateIngress } from '../../src/kube/validate.js';
 import { createLogger } from '../../src/log/logger.js';
 import { httpsListener, ingressListeners, type TlsChain } from '../../src/translate/listener.js';
-import { startXdsServer, TYPE_URL } from '../../src/xds/index.js';
+import { startXdsServer } from '../../src/xds/index.js';
+import { TYPE_URL } from '../../src/envoy/protos.js';
 import { startExampleApp } from '../support/app.js';
 import { TestCa } from '../support/certs.js';
 

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { Command } from 'commander';
 import { parse, parseAllDocuments } from 'yaml';
 import { register } from '../../src/cli/controller.js';
-import { validateResource } from '../../src/xds/index.js';
+import { validateResource } from '../../src/envoy/validate.js';
 import { protoDurations } from '../support/envoy-yaml.js';
 
 const dir = new URL('../../deploy/', import.meta.url);

@@ -8,7 +8,8 @@ import type { EndpointSlice, KIngress, Service } from '../../src/kube/types.js';
 import { validateIngress, type ValidIngress } from '../../src/kube/validate.js';
 import { retryDelay, WorkQueue } from '../../src/kube/workqueue.js';
 import { checkSnapshotConsistency } from '../../src/translate/consistency.js';
-import { TYPE_URL, validateResource } from '../../src/xds/index.js';
+import { TYPE_URL } from '../../src/envoy/protos.js';
+import { validateResource } from '../../src/envoy/validate.js';
 
 const ingress = (spec: unknown, namespace = 'ns'): KIngress => ({ metadata: { name: 'hello', namespace, generation: 3 }, spec: spec as KIngress['spec'] });
 const split = (serviceName: string, percent?: number, extra: Record<string, unknown> = {}) => ({ serviceName, serviceNamespace: 'ns', servicePort: 80, ...(percent === undefined ? {} : { percent }), ...extra });

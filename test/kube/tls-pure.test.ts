@@ -10,7 +10,8 @@ import type { KIngress, Secret } from '../../src/kube/types.js';
 import { validateIngress, type TlsRef, type ValidIngress } from '../../src/kube/validate.js';
 import { translate } from '../../src/translate/index.js';
 import { httpsListener } from '../../src/translate/listener.js';
-import { TYPE_URL, validateResource } from '../../src/xds/index.js';
+import { TYPE_URL } from '../../src/envoy/protos.js';
+import { validateResource } from '../../src/envoy/validate.js';
 import { TestCa } from '../support/certs.js';
 
 const ca = new TestCa('kube-tls-pure');

@@ -1,7 +1,7 @@
 // A bare xDS client for driving our server's streams request by request in tests: it encodes
 // requests and decodes responses with Envoy's own message types.
 import * as grpc from '@grpc/grpc-js';
-import { envoyRoot, typeForUrl } from '../../src/xds/protos.js';
+import { envoyRoot, typeForUrl } from '../../src/envoy/protos.js';
 
 const bytes = (b: Buffer) => b;
 

@@ -1,7 +1,7 @@
 // An ADS client that subscribes to everything and then never reads: a raw HTTP/2 stream whose
 // flow-control window the server fills and the client never opens again.
 import http2 from 'node:http2';
-import { envoyRoot } from '../../src/xds/protos.js';
+import { envoyRoot } from '../../src/envoy/protos.js';
 
 function frame(message: Uint8Array): Buffer {
   const out = Buffer.alloc(5 + message.length);

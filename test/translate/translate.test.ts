@@ -2,14 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { checkSnapshotConsistency, fromStruct, translate, Translator, type EnvoyResource } from '../../src/translate/index.js';
+import { checkSnapshotConsistency, translate, Translator } from '../../src/translate/index.js';
+import type { EnvoyResource } from '../../src/envoy/resource.js';
+import { fromStruct } from '../../src/envoy/struct.js';
 import { IncrementalTranslator } from '../../src/translate/incremental.js';
 import { SnapshotCache } from '../../src/xds/cache/snapshot-cache.js';
-import { setTranslationByRole } from '../../src/translate/roles.js';
+import { splitByRole } from '../../src/translate/roles.js';
 import { LOWER_CASE_AUTHORITY_LUA } from '../../src/translate/listener.js';
 import fc from 'fast-check';
-import { TYPE_URL, validateResource } from '../../src/xds/index.js';
-import { typeForUrl } from '../../src/xds/protos.js';
+import { TYPE_URL } from '../../src/envoy/protos.js';
+import { validateResource } from '../../src/envoy/validate.js';
+import { typeForUrl } from '../../src/envoy/protos.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 
 const pod = (port: number) => ({ host: '127.0.0.1', port });
@@ -332,13 +335,13 @@ for (const mode of ['scoped', 'single'] as const) test(`the IncrementalTranslato
           model.revisions.delete(`default/${o.spec.name}`);
           for (const i of both) i.removeRevision('default', o.spec.name);
         }
-        incremental.flush(cache);
-        incrementalByRole.flush(byRole, 'by-role');
+        cache.applyChanges(incremental.flush());
+        byRole.applyChanges(incrementalByRole.flush('by-role'));
         const full = translate(model, { routing: mode });
         const expected = new SnapshotCache();
         expected.setTranslation(full);
         const expectedByRole = new SnapshotCache('role');
-        setTranslationByRole(expectedByRole, full);
+        for (const [role, share] of splitByRole(full)) expectedByRole.setTranslation(share, role);
         for (const typeUrl of [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.scopedRoute, TYPE_URL.route]) {
           for (const [gotCache, wantCache, group] of [[cache, expected, ''], [byRole, expectedByRole, 'ingress'], [byRole, expectedByRole, 'activator'], [byRole, expectedByRole, 'proxyless']] as const) {
             const got = gotCache.get(group, typeUrl);

@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { request } from 'undici';
 import { loopbackUpOptions, serviceYaml } from '../../src/bench/services.js';
 import { startUp } from '../../src/up/orchestrator.js';
-import { TYPE_URL } from '../../src/xds/index.js';
+import { TYPE_URL } from '../../src/envoy/protos.js';
 import { AdsTestStream } from '../support/ads-client.js';
 import { exampleAppPath } from '../support/app.js';
 import { captureLog } from '../support/capture-log.js';

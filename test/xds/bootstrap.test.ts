@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { validateResource } from '../../src/xds/index.js';
+import { validateResource } from '../../src/envoy/validate.js';
 import { protoDurations } from '../support/envoy-yaml.js';
 
 test('envoy/bootstrap.yaml is a valid Bootstrap that points ADS at the xDS server', () => {

@@ -7,7 +7,8 @@ import { translate } from '../../src/translate/index.js';
 import { ResourceEncoder } from '../../src/xds/cache/encode.js';
 import { AdsClient, type DecodedResource, type XdsProtocol } from '../../src/xds/client/ads-client.js';
 import { ResourceDecoder } from '../../src/xds/client/resource-decoder.js';
-import { startXdsServer, TYPE_URL } from '../../src/xds/index.js';
+import { startXdsServer } from '../../src/xds/index.js';
+import { TYPE_URL } from '../../src/envoy/protos.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 
 const log = createLogger('test');

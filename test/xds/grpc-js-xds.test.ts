@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { startXdsServer, TYPE_URL, type NackEvent } from '../../src/xds/index.js';
-import { setTranslationByRole } from '../../src/translate/roles.js';
+import { startXdsServer, type NackEvent } from '../../src/xds/index.js';
+import { TYPE_URL } from '../../src/envoy/protos.js';
+import { splitByRole } from '../../src/translate/roles.js';
 import { translate } from '../../src/translate/index.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 import { echo, startNamedBackend } from '../support/grpc-echo.js';
@@ -24,7 +25,7 @@ test('grpc-js-xds follows our routes: 80/20 split, updates, and a NACK that keep
   ];
   const split = (a: number, b: number) =>
     desired([route('hello', [{ revisionName: 'hello-00001', percent: a }, { revisionName: 'hello-00002', percent: b }])], revisions);
-  setTranslationByRole(xds.cache, translate(split(80, 20)));
+  for (const [role, share] of splitByRole(translate(split(80, 20)))) xds.cache.setTranslation(share, role);
 
   process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
     xds_servers: [{ server_uri: `127.0.0.1:${xds.port}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
@@ -49,7 +50,7 @@ test('grpc-js-xds follows our routes: 80/20 split, updates, and a NACK that keep
 
   // An update is ACKed and takes effect: everything to the second revision.
   const routeAcked = new Promise<void>((resolve) => xds.status.on('ack', (e) => e.typeUrl === TYPE_URL.route && resolve()));
-  setTranslationByRole(xds.cache, translate(split(0, 100)));
+  for (const [role, share] of splitByRole(translate(split(0, 100)))) xds.cache.setTranslation(share, role);
   await routeAcked;
   let last = '';
   for (let i = 0; i < 50 && last !== 'two'; i++) last = await echo(client);
@@ -61,7 +62,7 @@ test('grpc-js-xds follows our routes: 80/20 split, updates, and a NACK that keep
   const vhosts = rejected.routes[0]!.virtual_hosts as Array<{ routes: Array<{ match: Record<string, unknown> }> }>;
   vhosts[0]!.routes[0]!.match = { path_separated_prefix: '/only' };
   const nack = new Promise<NackEvent>((resolve) => xds.status.on('nack', resolve));
-  setTranslationByRole(xds.cache, rejected);
+  for (const [role, share] of splitByRole(rejected)) xds.cache.setTranslation(share, role);
   const event = await nack;
   assert.equal(event.typeUrl, TYPE_URL.route);
   assert.match(event.error, /path_specifier/);

@@ -1,9 +1,11 @@
 // Snapshots by role: over state of the world and Delta, each role's node gets exactly its resources.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ACTIVATOR_NODE_CLUSTER, GATEWAY_NODE_CLUSTER, startXdsServer, TYPE_URL, nodeRole } from '../../src/xds/index.js';
+import { startXdsServer } from '../../src/xds/index.js';
+import { ACTIVATOR_NODE_CLUSTER, GATEWAY_NODE_CLUSTER, nodeRole } from '../../src/envoy/node-role.js';
+import { TYPE_URL } from '../../src/envoy/protos.js';
 import { translate } from '../../src/translate/index.js';
-import { setTranslationByRole } from '../../src/translate/roles.js';
+import { splitByRole } from '../../src/translate/roles.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 import { AdsTestStream } from '../support/ads-client.js';
 
@@ -48,7 +50,7 @@ for (const delta of [false, true]) {
   test(`${delta ? 'Delta' : 'SotW'}: each role gets exactly its resources`, async (t) => {
     const xds = await startXdsServer({ port: 0, groupBy: 'role' });
     t.after(() => xds.close());
-    setTranslationByRole(xds.cache, translation);
+    for (const [role, share] of splitByRole(translation)) xds.cache.setTranslation(share, role);
     // Named types are asked for every name the translation has: a role still gets only its own.
     const every: Record<string, string[]> = { [TYPE_URL.route]: names(translation.routes), [TYPE_URL.endpoint]: names(translation.endpoints) };
     for (const [cluster, types] of Object.entries(expected)) {

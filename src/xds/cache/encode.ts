@@ -3,8 +3,8 @@
 // equal one by its JSON.
 import { createHash } from 'node:crypto';
 import type protobuf from 'protobufjs';
-import type { EnvoyResource } from '../../translate/types.js';
-import { TYPE_URL, typeForUrl } from '../protos.js';
+import { resourceName, type EnvoyResource } from '../../envoy/resource.js';
+import { typeForUrl } from '../../envoy/protos.js';
 
 export interface EncodedResource {
   name: string;
@@ -13,21 +13,17 @@ export interface EncodedResource {
   version: string;
 }
 
-export function resourceName(typeUrl: string, resource: EnvoyResource): string {
-  return typeUrl === TYPE_URL.endpoint ? String(resource.cluster_name) : String(resource.name);
-}
-
 /** Remembers the JSON and bytes of what it encoded last, per resource name. */
 export class ResourceEncoder {
   private readonly memo = new Map<string, { resource: EnvoyResource; json: string; encoded: EncodedResource }>();
   private readonly type: protobuf.Type;
 
-  constructor(private readonly typeUrl: string) {
+  constructor(typeUrl: string) {
     this.type = typeForUrl(typeUrl);
   }
 
   encode(resource: EnvoyResource): EncodedResource {
-    const name = resourceName(this.typeUrl, resource);
+    const name = resourceName(resource);
     const previous = this.memo.get(name);
     if (previous?.resource === resource) return previous.encoded;
     const json = JSON.stringify(resource);

@@ -1,9 +1,9 @@
 // The snapshot cache: per node group, per type, the encoded resources and a version computed from
 // their contents. It knows nothing of streams; servers open watches and get told what changed.
 import { createHash } from 'node:crypto';
-import type { EnvoyResource, Translation } from '../../translate/types.js';
-import { nodeRole } from '../node-role.js';
-import { TYPE_URL } from '../protos.js';
+import type { EnvoyResource, EnvoyResources, ResourceChange } from '../../envoy/resource.js';
+import { nodeRole } from '../../envoy/node-role.js';
+import { TYPE_URL } from '../../envoy/protos.js';
 import { ResourceEncoder, type EncodedResource } from './encode.js';
 
 /**
@@ -77,7 +77,7 @@ export class SnapshotCache {
 
   /**
    * groupBy 'id' keys snapshots by node.id, 'cluster' by node.cluster (unknown keys use the default
-   * group); 'role' by the node's role (node-role.ts), one group per role, named after it.
+   * group); 'role' by the node's role (envoy/node-role.ts), one group per role, named after it.
    */
   constructor(private readonly groupBy: 'id' | 'cluster' | 'role' = 'id') {}
 
@@ -133,6 +133,11 @@ export class SnapshotCache {
       live.delete(name);
     }
     return this.commit(group, typeUrl, encoder, previous, step);
+  }
+
+  /** Applies a producer's changes (IncrementalTranslator.flush), in their order. */
+  applyChanges(changes: readonly ResourceChange[]): void {
+    for (const c of changes) this.updateResources(c.typeUrl, c.upserts, c.removals, c.group);
   }
 
   /** Records a step as the type's new snapshot, with its version, and tells the watchers. */
@@ -205,8 +210,8 @@ export class SnapshotCache {
     return false;
   }
 
-  /** Sets every type from a translation, in push order. */
-  setTranslation(translation: Pick<Translation, 'listeners' | 'scopedRoutes' | 'routes' | 'clusters' | 'endpoints'>, group = DEFAULT_GROUP): void {
+  /** Sets every type from a whole set of resources, in push order. */
+  setTranslation(translation: EnvoyResources, group = DEFAULT_GROUP): void {
     this.setResources(TYPE_URL.cluster, translation.clusters, group);
     this.setResources(TYPE_URL.endpoint, translation.endpoints, group);
     this.setResources(TYPE_URL.listener, translation.listeners, group);

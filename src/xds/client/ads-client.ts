@@ -13,9 +13,9 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { Logger } from '../../log/logger.js';
-import { toStruct } from '../../translate/struct.js';
-import { resourceName } from '../cache/encode.js';
-import { envoyRoot, TYPE_URL } from '../protos.js';
+import { resourceName } from '../../envoy/resource.js';
+import { toStruct } from '../../envoy/struct.js';
+import { envoyRoot, TYPE_URL } from '../../envoy/protos.js';
 import { readPem } from '../read-pem.js';
 import { ResourceDecoder, type DecodedResource } from './resource-decoder.js';
 
@@ -256,7 +256,7 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
       // RDS and EDS: what a response leaves out is kept, as long as it is still subscribed to.
       const wanted = new Set(sub.names);
       merged = new Map([...sub.sotwHeld].filter(([name]) => wanted.has(name)));
-      for (const r of decoded) merged.set(resourceName(response.type_url, r), r);
+      for (const r of decoded) merged.set(resourceName(r), r);
       return [...merged.values()];
     });
     if (accepted && merged) sub.sotwHeld = merged;

@@ -3,7 +3,7 @@
 // 1,000 clusters again. A resource whose bytes did not change comes back as the very same object,
 // so consumers can memoize on identity.
 import type protobuf from 'protobufjs';
-import { typeForUrl } from '../protos.js';
+import { typeForUrl } from '../../envoy/protos.js';
 
 /** A decoded resource in Envoy's snake_case names; Any fields expanded with "@type". Shared: never mutate. */
 export type DecodedResource = Record<string, any>;

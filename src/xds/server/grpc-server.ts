@@ -1,7 +1,7 @@
 // The gRPC surface: ADS (state of the world and Delta) and the per-type LDS/RDS/CDS/EDS services,
 // with method paths read from Envoy's service definitions.
 import * as grpc from '@grpc/grpc-js';
-import { envoyRoot, TYPE_URL } from '../protos.js';
+import { envoyRoot, TYPE_URL } from '../../envoy/protos.js';
 import { DeltaStream } from './delta.js';
 import { SotwStream } from './sotw.js';
 import type { DuplexCall, StreamDeps } from './stream-base.js';

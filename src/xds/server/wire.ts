@@ -3,7 +3,7 @@
 // field numbers are read from the loaded types, not written down by hand.
 import protobuf from 'protobufjs';
 import type { EncodedResource } from '../cache/encode.js';
-import { envoyRoot } from '../protos.js';
+import { envoyRoot } from '../../envoy/protos.js';
 
 export interface RequestNode {
   id: string;

@@ -57,8 +57,6 @@ export const TYPE_URL = {
   downstreamTlsContext: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
 } as const;
 
-export type ResourceTypeUrl = (typeof TYPE_URL)['listener' | 'route' | 'scopedRoute' | 'cluster' | 'endpoint'];
-
 let root: protobuf.Root | undefined;
 
 /** The loaded Envoy API root; loaded once, synchronously, on first use. */

@@ -105,7 +105,7 @@ function walk(type: protobuf.Type, value: Obj, path: string, errors: string[]): 
           return;
         }
         if (resolved.fullName === '.google.protobuf.Struct') {
-          if (Object.keys(item as Obj).some((k) => k !== 'fields')) errors.push(`${itemPath}: a Struct must be written as {fields: {...}} (see translate/struct.ts)`);
+          if (Object.keys(item as Obj).some((k) => k !== 'fields')) errors.push(`${itemPath}: a Struct must be written as {fields: {...}} (see envoy/struct.ts)`);
           // Values are checked against the Value type protobufjs really uses (its own camelCase copy).
           const valueType = envoyRoot().lookupType('google.protobuf.Value');
           for (const [key, v] of Object.entries(((item as Obj).fields ?? {}) as Obj)) walk(valueType, (v ?? {}) as Obj, `${itemPath}.fields[${key}]`, errors);
