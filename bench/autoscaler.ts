@@ -5,8 +5,8 @@
 import { decide, INITIAL_STATE, type DeciderState } from '../src/autoscaler/decider.js';
 import { RevisionMetrics } from '../src/autoscaler/revision-metrics.js';
 import { extrapolate, pickSample, sampleSize } from '../src/autoscaler/sampling.js';
-import { deciderSpecFor } from '../src/autoscaler/settings.js';
-import type { Stat } from '../src/autoscaler/stat.js';
+import { deciderSpecFor } from '../src/model/autoscaling.js';
+import type { Stat } from '../src/model/stat.js';
 
 const revisions = Number(process.env.BENCH_REVISIONS ?? 1000);
 const podsPer = Number(process.env.BENCH_PODS ?? 10);

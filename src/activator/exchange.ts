@@ -5,7 +5,7 @@ import type { InboundRequest, OutboundResponse } from '../http/auto-codec.js';
 import { ProxyExchange, type ExchangeSettings, type Upstream } from '../http/exchange.js';
 import { upstreamRequestHeaders } from '../http/forward-headers.js';
 import { H_PROXY_REQUEST } from '../model/headers.js';
-import type { RequestStats } from '../queue/stats.js';
+import type { RequestStats } from '../stats/request-stats.js';
 import type { FailureReason } from './metrics.js';
 import type { PodTracker, RevisionThrottler, SlotWaiter } from './throttler.js';
 

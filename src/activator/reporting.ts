@@ -3,8 +3,8 @@
 // once as one request, so a revision at zero starts scaling without waiting for the next report,
 // and that report leaves the one out, so each request is counted once. (Pushing every arrival
 // instead summed 1 + 2 + … + n into one second of the autoscaler's window.)
-import type { WireStat } from '../autoscaler/stat.js';
-import { RequestStats } from '../queue/stats.js';
+import type { WireStat } from '../stats/wire.js';
+import { RequestStats } from '../stats/request-stats.js';
 import type { StatPusher } from './stat-pusher.js';
 
 const REPORTING_PERIOD_MS = 1000;

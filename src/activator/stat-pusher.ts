@@ -1,7 +1,7 @@
 // Pushes this activator's per-revision load to the autoscaler over a websocket every second, in
 // Knative's WireStatMessages format, reconnecting with backoff when the autoscaler is away.
 import WebSocket from 'ws';
-import { encodeWireStats, type WireStat } from '../autoscaler/stat.js';
+import { encodeWireStats, type WireStat } from '../stats/wire.js';
 import type { Logger } from '../log/logger.js';
 
 export class StatPusher {

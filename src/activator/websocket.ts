@@ -8,7 +8,7 @@ import { rawResponse } from '../http/exchange.js';
 import { rawRequestHead } from '../http/forward-headers.js';
 import { spliceUpgrade, type UpgradeHooks } from '../http/upgrade.js';
 import { H_PROXY_REQUEST } from '../model/headers.js';
-import type { RequestStats } from '../queue/stats.js';
+import type { RequestStats } from '../stats/request-stats.js';
 import { ACTIVATOR_TIMEOUT_BODY, type ActivatorContext } from './exchange.js';
 import type { PodTracker, RevisionThrottler, SlotWaiter } from './throttler.js';
 

@@ -1,6 +1,6 @@
 // Knative's KPA decision, as a pure step: (spec, observed metrics, previous state, now) →
 // (decision, next state). Nothing here reads a clock, a pod list or a socket.
-import type { DeciderSpec } from './settings.js';
+import type { DeciderSpec } from '../model/autoscaling.js';
 
 export interface Observation {
   /** Ready pods right now (0 when scaled to zero). */

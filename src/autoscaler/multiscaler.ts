@@ -8,8 +8,8 @@ import type { Endpoint, RevisionMode } from '../model/desired.js';
 import { applyScale, decide, INITIAL_STATE, servingMode, type Decision, type DeciderState } from './decider.js';
 import { RevisionMetrics } from './revision-metrics.js';
 import { scrapeRevision, type ScrapeResult } from './scraper.js';
-import type { DeciderSpec } from './settings.js';
-import type { Stat } from './stat.js';
+import type { DeciderSpec } from '../model/autoscaling.js';
+import type { Stat } from '../model/stat.js';
 
 /** Knative scrapes every second, whatever the decider's tick: each bucket gets one scrape. */
 const SCRAPE_MS = 1000;

@@ -3,7 +3,7 @@
 // requests), so the pods' proxied share is subtracted to avoid counting them twice, as Knative's
 // collector does.
 import { WindowedBuckets } from './buckets.js';
-import type { Stat } from './stat.js';
+import type { Stat } from '../model/stat.js';
 
 const BUCKET_MS = 1000;
 

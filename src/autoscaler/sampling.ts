@@ -1,7 +1,7 @@
 // How many pods to scrape, and how to turn a sample into revision-wide numbers, as Knative does:
 // n = N·X / (N + X − 1) with X = 1.96² · 100 / 5² (95 % confidence, margin of error 5, variance
 // 100), all pods when N ≤ 3; the sample's sums are scaled by N / n.
-import type { Stat } from './stat.js';
+import type { Stat } from '../model/stat.js';
 
 const UNBOUNDED_SAMPLE = (1.96 * 1.96 * 100) / (5 * 5);
 

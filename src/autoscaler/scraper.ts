@@ -2,7 +2,8 @@
 // Stat protobuf for `Accept: application/protobuf`. Failed pods are left out of the sample.
 import type { Endpoint } from '../model/desired.js';
 import { extrapolate, pickSample, sampleSize } from './sampling.js';
-import { decodeStat, type Stat } from './stat.js';
+import type { Stat } from '../model/stat.js';
+import { decodeStat } from '../stats/wire.js';
 
 export type FetchBytes = (url: string, timeoutMs: number) => Promise<Uint8Array>;
 

@@ -12,7 +12,7 @@ import { confirmActivatorInPath } from './activator-probe.js';
 import { Multiscaler } from './multiscaler.js';
 import { autoscalerRegistry } from './prometheus.js';
 import { loadRevisionsFile } from './revisions-file.js';
-import { deciderSpecFor } from './settings.js';
+import { deciderSpecFor } from '../model/autoscaling.js';
 import { startStatReceiver } from './stat-receiver.js';
 
 export interface StandaloneOptions {

@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../log/logger.js';
-import { decodeWireStats, type WireStat } from './stat.js';
+import { decodeWireStats, type WireStat } from '../stats/wire.js';
 
 export interface StatReceiver {
   port: number;

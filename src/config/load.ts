@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
-import { deciderSpecFor, KNATIVE_DEFAULTS, SettingsError, type GlobalAutoscalerConfig } from '../autoscaler/settings.js';
+import { deciderSpecFor, KNATIVE_DEFAULTS, SettingsError, type GlobalAutoscalerConfig } from '../model/autoscaling.js';
 import type { ContainerSpec } from '../model/desired.js';
 
 export interface TrafficConfig {

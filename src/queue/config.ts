@@ -32,15 +32,6 @@ export interface QueueConfig {
 
 export class ConfigError extends Error {}
 
-/** A queue-proxy on loopback that picks free ports itself and reports them in its "listening" log line. */
-export const LOOPBACK_FREE_PORTS: Readonly<Record<string, string>> = {
-  QUEUE_SERVING_PORT: '0',
-  QUEUE_ADMIN_PORT: '0',
-  QUEUE_METRICS_PORT: '0',
-  QUEUE_USER_METRICS_PORT: '0',
-  QUEUE_BIND_ADDRESS: '127.0.0.1',
-};
-
 type Env = Record<string, string | undefined>;
 
 function integer(env: Env, name: string, fallback: number | undefined, min: number, what: string): number {

@@ -4,7 +4,7 @@
 import type { Breaker, Waiter } from './breaker.js';
 import { ProxyExchange, type ExchangeSettings, type Upstream } from '../http/exchange.js';
 import { upstreamRequestHeaders } from '../http/forward-headers.js';
-import type { RequestStats } from './stats.js';
+import type { RequestStats } from '../stats/request-stats.js';
 
 export type { InboundRequest, OutboundResponse } from '../http/auto-codec.js';
 import type { InboundRequest, OutboundResponse } from '../http/auto-codec.js';

@@ -4,7 +4,7 @@
 // loaded on the first text scrape (the autoscaler reads protobuf), not at start: it is a fifth of
 // a cold queue-proxy's start-up CPU, and every pod of a burst pays that.
 import type client from 'prom-client';
-import type { PeriodStat } from './stats.js';
+import type { PeriodStat } from '../stats/request-stats.js';
 import type { Stat } from '../model/stat.js';
 import { encodeStat } from './stat-wire.js';
 

@@ -8,6 +8,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool } from '../http/undici-pool.js';
 import { H_KUBELET_PROBE, H_NETWORK_HASH, H_NETWORK_PROBE, H_PROXY_REQUEST } from '../model/headers.js';
+import { LISTENING_MESSAGE } from '../model/queue-proxy.js';
 import type { Logger } from '../log/logger.js';
 import { closeServer, createAutoCodecServer, listen, plain } from '../http/auto-codec.js';
 import { Breaker } from './breaker.js';
@@ -18,7 +19,7 @@ import { QueueExchange, type ExchangeContext, type InboundRequest, type Outbound
 import { QueueMetrics } from './metrics.js';
 import { classifyProbe, type ProbeKind } from './probes.js';
 import { ReadinessChecker } from './readiness.js';
-import { RequestStats } from './stats.js';
+import { RequestStats } from '../stats/request-stats.js';
 import { H2Upstream } from '../http/h2-upstream.js';
 import { upgradeToApp } from './websocket.js';
 
@@ -182,7 +183,7 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
       await close();
     })());
 
-  log.info('queue-proxy listening', {
+  log.info(LISTENING_MESSAGE, {
     servingPort,
     tlsPort,
     adminPort,

@@ -6,7 +6,8 @@ import http from 'node:http';
 import { closeServer, listen } from '../http/auto-codec.js';
 import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
-import { LOOPBACK_FREE_PORTS, parseQueueEnv } from './config.js';
+import { LOOPBACK_FREE_PORTS } from '../model/queue-proxy.js';
+import { parseQueueEnv } from './config.js';
 import { startQueueProxy } from './server.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet, enabled: () => false };

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
 import type { RevisionSpec } from '../model/desired.js';
-import { LOOPBACK_FREE_PORTS } from '../queue/config.js';
+import { LISTENING_MESSAGE, LOOPBACK_FREE_PORTS } from '../model/queue-proxy.js';
 import { restartDelay, type BackoffPolicy } from './backoff.js';
 import type { BootSlots } from './boot-slots.js';
 import { freePort } from './ports.js';
@@ -150,7 +150,7 @@ export class LocalPod {
       return;
     }
     // The app must be told its port; the queue-proxy binds free ports itself and reports them in
-    // its "queue-proxy listening" line, so many pods starting at once never race for a port.
+    // its LISTENING_MESSAGE line, so many pods starting at once never race for a port.
     const appPort = await freePort();
     if (this.stopping) return this.bootDone();
     this.servingPort = undefined;
@@ -192,7 +192,7 @@ export class LocalPod {
   }
 
   private readQueuePorts(line: string): void {
-    if (!line.includes('queue-proxy listening')) return;
+    if (!line.includes(LISTENING_MESSAGE)) return;
     try {
       const fields = JSON.parse(line) as { servingPort?: number; metricsPort?: number };
       this.servingPort = fields.servingPort;

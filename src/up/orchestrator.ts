@@ -6,7 +6,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { confirmActivatorInPath } from '../autoscaler/activator-probe.js';
 import { Multiscaler } from '../autoscaler/multiscaler.js';
-import { deciderSpecFor, KNATIVE_DEFAULTS, type GlobalAutoscalerConfig } from '../autoscaler/settings.js';
+import { deciderSpecFor, KNATIVE_DEFAULTS, type GlobalAutoscalerConfig } from '../model/autoscaling.js';
 import { startStatReceiver, type StatReceiver } from '../autoscaler/stat-receiver.js';
 import { ConfigError, loadConfigFile, type ParseCache, type ResourceConfig } from '../config/load.js';
 import { Controller, type ResolvedRoute } from '../control/controller.js';

@@ -7,7 +7,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { InProcessRevisionSource } from '../../src/activator/revision-source.js';
 import { startActivator } from '../../src/activator/server.js';
 import { startStatReceiver } from '../../src/autoscaler/stat-receiver.js';
-import type { WireStat } from '../../src/autoscaler/stat.js';
+import type { WireStat } from '../../src/stats/wire.js';
 import { startExampleApp } from '../support/app.js';
 import { startQueue } from '../support/queue.js';
 

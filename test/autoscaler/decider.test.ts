@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyScale, decide, INITIAL_STATE, servingMode, type DeciderState, type Observation } from '../../src/autoscaler/decider.js';
-import { deciderSpecFor, KNATIVE_DEFAULTS, SettingsError, type DeciderSpec } from '../../src/autoscaler/settings.js';
+import { deciderSpecFor, KNATIVE_DEFAULTS, SettingsError, type DeciderSpec } from '../../src/model/autoscaling.js';
 import { WindowedBuckets } from '../../src/autoscaler/buckets.js';
 
 // Knative's defaults with containerConcurrency 0: total 100, target 100 × 0.7 = 70, TBC 211,

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createLogger } from '../../src/log/logger.js';
 import { Multiscaler } from '../../src/autoscaler/multiscaler.js';
 import type { ScrapeResult } from '../../src/autoscaler/scraper.js';
-import { deciderSpecFor, KNATIVE_DEFAULTS, type DeciderSpec } from '../../src/autoscaler/settings.js';
-import type { Stat } from '../../src/autoscaler/stat.js';
+import { deciderSpecFor, KNATIVE_DEFAULTS, type DeciderSpec } from '../../src/model/autoscaling.js';
+import type { Stat } from '../../src/model/stat.js';
 import type { Endpoint } from '../../src/model/desired.js';
 
 const KEY = 'default/burst-00001';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createLogger } from '../../src/log/logger.js';
 import { confirmActivatorInPath } from '../../src/autoscaler/activator-probe.js';
 import { Multiscaler } from '../../src/autoscaler/multiscaler.js';
-import { deciderSpecFor } from '../../src/autoscaler/settings.js';
+import { deciderSpecFor } from '../../src/model/autoscaling.js';
 import { LocalProcessRuntime } from '../../src/runtime/index.js';
 import { exampleAppPath } from '../support/app.js';
 import { revision } from '../support/desired.js';

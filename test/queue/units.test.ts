@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { Breaker, type Waiter } from '../../src/queue/breaker.js';
-import { RequestStats } from '../../src/queue/stats.js';
+import { RequestStats } from '../../src/stats/request-stats.js';
 import { classifyProbe } from '../../src/queue/probes.js';
 import { parseQueueEnv } from '../../src/queue/config.js';
 import { parseReadinessProbe } from '../../src/queue/readiness.js';

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { LOOPBACK_FREE_PORTS } from '../../src/queue/config.js';
+import { LOOPBACK_FREE_PORTS } from '../../src/model/queue-proxy.js';
 
 export const gatehouseBin = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
 

@@ -1,6 +1,7 @@
 // Per-period request statistics, computed as Knative's queue-proxy does: concurrency is averaged
 // over time (each level weighted by how long it lasted), counts are requests that arrived in the
-// period. Pure: the caller passes the time in milliseconds.
+// period. Pure: the caller passes the time in milliseconds. Kept per pod by the queue-proxy and per
+// revision by the activator.
 
 export interface PeriodStat {
   averageConcurrency: number;

@@ -1,4 +1,4 @@
-// The autoscaler's knobs: Knative's config-autoscaler defaults, overridden per revision by
+// The autoscaling part of Knative's model: config-autoscaler defaults, overridden per revision by
 // `autoscaling.knative.dev/*` annotations, resolved into what the decider needs. Invalid values
 // are rejected naming the annotation (or config key) and the value.
 

@@ -1,9 +1,9 @@
-// Knative's Stat and WireStatMessages (protos/stat.proto), decoded with protobufjs.
+// Knative's Stat and WireStatMessages (protos/stat.proto) with protobufjs: what activators push to
+// the autoscaler and what it reads from queue-proxies (which encode theirs by hand, queue/stat-wire.ts).
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { packagePath } from '../package-root.js';
 
-export type { Stat } from '../model/stat.js';
 import type { Stat } from '../model/stat.js';
 
 export interface WireStat {

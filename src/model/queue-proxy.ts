@@ -1,0 +1,15 @@
+// The queue-proxy's side of its contract with whatever starts it (gatehouse up's runtime, a
+// kubelet): environment it reads beyond Knative's own (queue/config.ts parses all of it) and the
+// log line that reports the ports it bound.
+
+/** A queue-proxy on loopback that picks free ports itself and reports them in its LISTENING_MESSAGE line. */
+export const LOOPBACK_FREE_PORTS: Readonly<Record<string, string>> = {
+  QUEUE_SERVING_PORT: '0',
+  QUEUE_ADMIN_PORT: '0',
+  QUEUE_METRICS_PORT: '0',
+  QUEUE_USER_METRICS_PORT: '0',
+  QUEUE_BIND_ADDRESS: '127.0.0.1',
+};
+
+/** The `msg` of the JSON log line whose fields servingPort, metricsPort, … are the bound ports. */
+export const LISTENING_MESSAGE = 'queue-proxy listening';
