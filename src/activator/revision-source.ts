@@ -2,6 +2,7 @@
 // is what `gatehouse up` updates directly; an xDS source (private ClusterLoadAssignments) is the
 // planned one for activators running on their own.
 import type { Endpoint } from '../model/desired.js';
+import { revisionKey } from '../model/names.js';
 
 /** A pod's queue-proxy address; `healthy` when the source vouches that its readiness probe passed. */
 export interface PodEndpoint extends Endpoint {
@@ -28,7 +29,7 @@ export class InProcessRevisionSource implements RevisionSource {
   private readonly listeners = new Set<(key: string) => void>();
 
   set(info: RevisionInfo): void {
-    const key = `${info.namespace}/${info.name}`;
+    const key = revisionKey(info.namespace, info.name);
     this.revisions.set(key, info);
     for (const l of this.listeners) l(key);
   }

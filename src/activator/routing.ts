@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import { H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
+import { revisionKey } from '../model/names.js';
 import type { ActivatorCounters } from './metrics.js';
 import type { PodConnections } from './pod-connections.js';
 import { probePod } from './probing.js';
@@ -37,7 +38,7 @@ export class RevisionRouter {
     const namespace = req.headers[H_SERVING_NAMESPACE];
     const revision = req.headers[H_SERVING_REVISION];
     if (typeof namespace !== 'string' || typeof revision !== 'string') return { status: 404, body: 'no Knative-Serving-Namespace / Knative-Serving-Revision headers: the activator only serves requests routed by the gateway\n' };
-    const key = `${namespace}/${revision}`;
+    const key = revisionKey(namespace, revision);
     const throttler = this.throttlerFor(key);
     if (throttler) return { key, throttler };
     this.o.counters.unknownRevision++;

@@ -29,15 +29,12 @@ export interface Decision {
 
 export const INITIAL_STATE: DeciderState = { panicAt: undefined, maxPanicPods: 0, recent: [] };
 
-/**
- * One scaling step. `reachable` is false when no route sends traffic to the revision; then
- * nothing holds the scale-down rate back.
- */
-export function decide(spec: DeciderSpec, obs: Observation, state: DeciderState, now: number, reachable = true): { decision: Decision; state: DeciderState } {
+/** One scaling step. */
+export function decide(spec: DeciderSpec, obs: Observation, state: DeciderState, now: number): { decision: Decision; state: DeciderState } {
   const ready = Math.max(1, obs.readyPods);
   // Limits per step; ceil so a slow scale-up rate still adds at least one pod.
   const maxScaleUp = Math.ceil(spec.maxScaleUpRate * ready);
-  const maxScaleDown = reachable ? Math.floor(ready / spec.maxScaleDownRate) : 0;
+  const maxScaleDown = Math.floor(ready / spec.maxScaleDownRate);
 
   const stablePods = Math.ceil(obs.stable / spec.targetValue);
   const panicPods = Math.ceil(obs.panic / spec.targetValue);

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { ResourceConfig, RouteConfig, ServiceConfig, TrafficConfig } from '../config/load.js';
 import type { RevisionSpec, RouteSpec, TrafficTarget } from '../model/desired.js';
-import { revisionKey, revisionName } from '../model/names.js';
+import { namespacedName, revisionKey, revisionName } from '../model/names.js';
 
 export interface Condition {
   type: string;
@@ -60,7 +60,7 @@ export class Controller {
     const created: RevisionSpec[] = [];
     for (const s of resources) {
       if (s.kind !== 'Service') continue;
-      const key = `${s.namespace}/${s.name}`;
+      const key = namespacedName(s.namespace, s.name);
       const hash = templateHash(s);
       let c = this.configurations.get(key);
       if (!c) this.configurations.set(key, (c = { namespace: s.namespace, name: s.name, generation: 0, templateHash: '', latestCreated: undefined, latestReady: undefined, revisions: [] }));
@@ -90,10 +90,10 @@ export class Controller {
       const rKey = revisionKey(s.namespace, name);
       this.configurationOf.set(rKey, key);
       if (!this.everReady.has(rKey)) this.unready.set(rKey, spec);
-      this.touch(`${s.namespace}/${name}`);
+      this.touch(namespacedName(s.namespace, name));
       this.touch(key);
     }
-    const services = new Set(resources.flatMap((s) => (s.kind === 'Service' ? [`${s.namespace}/${s.name}`] : [])));
+    const services = new Set(resources.flatMap((s) => (s.kind === 'Service' ? [namespacedName(s.namespace, s.name)] : [])));
     for (const [key, c] of [...this.configurations]) {
       if (services.has(key)) continue;
       this.configurations.delete(key);
@@ -110,7 +110,7 @@ export class Controller {
   private trackResources(resources: ResourceConfig[]): void {
     const seen = new Set<string>();
     for (const r of resources) {
-      const key = `${r.namespace}/${r.name}`;
+      const key = namespacedName(r.namespace, r.name);
       seen.add(key);
       const before = this.byKey.get(key);
       if (before === r) continue;
@@ -249,7 +249,7 @@ export class Controller {
   private resolveTarget(r: ServiceConfig | RouteConfig, t: TrafficConfig, problems: string[]): string | undefined {
     const configName = r.kind === 'Service' ? r.name : t.configurationName;
     if (t.latestRevision) {
-      const c = this.configurations.get(`${r.namespace}/${configName}`);
+      const c = configName === undefined ? undefined : this.configurations.get(namespacedName(r.namespace, configName));
       if (!c) {
         problems.push(`configuration "${configName}" does not exist`);
         return undefined;
@@ -279,7 +279,7 @@ export class Controller {
     latestReadyRevision: string | undefined;
     conditions: Condition[];
   } {
-    const c = this.configurations.get(`${service.namespace}/${service.name}`);
+    const c = this.configurations.get(namespacedName(service.namespace, service.name));
     const latestCreated = c?.latestCreated;
     let configurationsReady: Condition;
     if (latestCreated && c?.latestReady === latestCreated) configurationsReady = { type: 'ConfigurationsReady', status: 'True' };

@@ -8,7 +8,7 @@
 // Envoy may use any replica.
 import type { Logger } from '../log/logger.js';
 import type { GatewayListeners } from '../model/desired.js';
-import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, scopeName } from '../model/names.js';
+import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, namespacedName, scopeName } from '../model/names.js';
 import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
 import { httpsListener, ingressListeners } from '../translate/listener.js';
 import type { EnvoyResource } from '../envoy/resource.js';
@@ -104,7 +104,7 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
   /** Server names a KIngress asked for that another Secret already serves. */
   let tlsLost = new Map<string, string[]>();
   let tlsListenerJson = '';
-  const gatewayKeys = new Set([`${o.externalGateway.namespace}/${o.externalGateway.name}`, `${o.localGateway.namespace}/${o.localGateway.name}`]);
+  const gatewayKeys = new Set([namespacedName(o.externalGateway.namespace, o.externalGateway.name), namespacedName(o.localGateway.namespace, o.localGateway.name)]);
   let leading = o.leaderElection === undefined;
   let gatewayCount = 0;
   let closed = false;
@@ -124,7 +124,7 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     for (const ing of ingresses.list()) queue.add(objectKey(ing));
   };
 
-  const serviceSlices = (namespace: string, name: string) => [...(slices.get(`${namespace}/${name}`)?.values() ?? [])];
+  const serviceSlices = (namespace: string, name: string) => [...(slices.get(namespacedName(namespace, name))?.values() ?? [])];
 
   /** Recomputes a backend from the informers' view; pushes its cluster and assignment if they changed. */
   const refreshBackend = (name: string, b: BackendEntry): boolean => {
@@ -343,7 +343,7 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
 
   /** A Service or its slices changed: refresh the backends on it and requeue their users. */
   const serviceChanged = (namespace: string, name: string) => {
-    const key = `${namespace}/${name}`;
+    const key = namespacedName(namespace, name);
     if (gatewayKeys.has(key)) updateGateways();
     for (const [cluster, b] of backends) {
       if (b.ref.namespace !== namespace || b.ref.service !== name) continue;

@@ -4,6 +4,7 @@
 // machines does not matter); a stopping leader releases it so a follower takes over at once.
 import type { Logger } from '../log/logger.js';
 import { statusCode, type KubeApi } from './client.js';
+import { namespacedName } from '../model/names.js';
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -69,7 +70,7 @@ export class LeaderElector {
     try {
       await this.tryAcquireOrRenew();
     } catch (err) {
-      if (statusCode(err) !== 409) this.log.warn('lease update failed', { lease: `${this.o.namespace}/${this.o.name}`, error: (err as Error).message });
+      if (statusCode(err) !== 409) this.log.warn('lease update failed', { lease: namespacedName(this.o.namespace, this.o.name), error: (err as Error).message });
       if (this.leading && Date.now() - this.lastRenew > this.o.renewDeadlineMs) {
         this.log.warn('could not renew the lease in time; stepping down', { renewDeadlineMs: this.o.renewDeadlineMs });
         this.setLeading(false);
@@ -121,7 +122,7 @@ export class LeaderElector {
 
   private setLeading(leading: boolean): void {
     this.leading = leading;
-    this.log.info(leading ? 'became leader' : 'stopped leading', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity });
+    this.log.info(leading ? 'became leader' : 'stopped leading', { lease: namespacedName(this.o.namespace, this.o.name), identity: this.o.identity });
     this.onChange(leading);
   }
 }

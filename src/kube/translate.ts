@@ -9,7 +9,7 @@
 // a probe's K-Network-Hash placeholder, so a probe answered by the backend proves this exact config
 // is live, without a route of its own.
 import { H_GATEHOUSE_LISTENER } from '../model/headers.js';
-import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, routeConfigName, scopeName } from '../model/names.js';
+import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, namespacedName, routeConfigName, scopeName } from '../model/names.js';
 import { canonicalJson, sha256Hex } from '../translate/canonical.js';
 import { scopedRoute } from '../translate/listener.js';
 import { probeHashHeaders } from '../translate/route.js';
@@ -87,7 +87,7 @@ function redirectRoute(p: HTTPIngressPath): Record<string, unknown> {
 }
 
 export function translateIngress(namespace: string, name: string, spec: ValidIngress): IngressResources {
-  const key = `${namespace}/${name}`;
+  const key = namespacedName(namespace, name);
   const redirected = spec.httpOption === 'Redirected';
   const hasTls = spec.tls.length > 0;
   const groups = spec.rules.map((rule, r) => ({

@@ -1,6 +1,7 @@
 // The Kubernetes objects the controller reads, as JSON on the wire: Knative's KIngress
 // (networking.internal.knative.dev/v1alpha1 Ingress), Services, EndpointSlices and Leases.
 // Only the fields gatehouse reads are typed; everything else is kept as it came.
+import { namespacedName } from '../model/names.js';
 
 export interface ObjectMeta {
   name: string;
@@ -111,5 +112,5 @@ export const GATEHOUSE_INGRESS_CLASS = 'gatehouse.ingress.networking.knative.dev
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 export function objectKey(o: KubeObject): string {
-  return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  return namespacedName(o.metadata.namespace ?? '', o.metadata.name);
 }

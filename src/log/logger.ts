@@ -9,7 +9,6 @@ const rank: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 
 let threshold = rank[parseLevel(process.env.GATEHOUSE_LOG_LEVEL) ?? 'info'];
 let format: LogFormat = process.stderr.isTTY ? 'text' : 'json';
-let sink: (line: string) => void = (line) => process.stderr.write(line);
 let statusLine = '';
 
 export function parseLevel(value: string | undefined): Level | undefined {
@@ -30,11 +29,6 @@ export function logFormat(): LogFormat {
   return format;
 }
 
-/** Redirects log lines, for tests that assert on what was logged. */
-export function setLogSink(write: (line: string) => void): void {
-  sink = write;
-}
-
 /**
  * A line kept at the bottom of a terminal (progress while starting), redrawn below each record;
  * '' removes it. Only in text format on a terminal: elsewhere it would be noise in a log file.
@@ -49,8 +43,7 @@ export function setStatusLine(text: string): void {
 }
 
 function write(line: string): void {
-  if (statusLine === '') return sink(line);
-  process.stderr.write(`\r\x1b[K${line}${statusLine}`);
+  process.stderr.write(statusLine === '' ? line : `\r\x1b[K${line}${statusLine}`);
 }
 
 /** Writes a line that is not a record (e.g. a child's output that is not JSON) as it is. */

@@ -1,5 +1,15 @@
 // Every derived name in one place, so a revision's cluster name is computed once and never changes.
 
+/** `{namespace}/{name}`: the key of any namespaced object (service, configuration, route, lease). */
+export function namespacedName(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** A route's virtual host (`{namespace}/{route}`), or the one for a traffic tag (`{namespace}/{route}/{tag}`). */
+export function virtualHostName(namespace: string, route: string, tag?: string): string {
+  return tag === undefined ? `${namespace}/${route}` : `${namespace}/${route}/${tag}`;
+}
+
 export function revisionKey(namespace: string, revision: string): string {
   return `${namespace}/${revision}`;
 }

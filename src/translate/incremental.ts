@@ -12,7 +12,7 @@
 //   const t = new IncrementalTranslator('example.com', listeners);
 //   t.setRevision(routing); t.setRoute(route); xds.cache.applyChanges(t.flush('by-role'));
 import type { DesiredState, GatewayListeners, RevisionRouting, RouteSpec } from '../model/desired.js';
-import { LISTENER_EXTERNAL, LISTENER_LOCAL, revisionKey } from '../model/names.js';
+import { LISTENER_EXTERNAL, LISTENER_LOCAL, namespacedName, revisionKey } from '../model/names.js';
 import { revisionClusters } from './cluster.js';
 import { assignmentKey, revisionAssignments } from './endpoint.js';
 import { ingressListeners, listenerRouteConfig } from './listener.js';
@@ -83,11 +83,11 @@ export class IncrementalTranslator {
 
   /** The route's hash (what a probe must see), once it is set. */
   routeHash(namespace: string, name: string): string | undefined {
-    return this.routes.get(`${namespace}/${name}`)?.resources.hash;
+    return this.routes.get(namespacedName(namespace, name))?.resources.hash;
   }
 
   setRoute(route: RouteSpec): void {
-    const key = `${route.namespace}/${route.name}`;
+    const key = namespacedName(route.namespace, route.name);
     const inputs = routeInputs(route, this.inputs);
     const inputsKey = routeInputsKey(inputs);
     const old = this.routes.get(key);
@@ -100,7 +100,7 @@ export class IncrementalTranslator {
   }
 
   removeRoute(namespace: string, name: string): void {
-    const key = `${namespace}/${name}`;
+    const key = namespacedName(namespace, name);
     const old = this.routes.get(key);
     if (old) this.replaceRoute(key, old, undefined);
   }

@@ -5,7 +5,7 @@
 import type { DesiredState, RevisionSpec } from '../model/desired.js';
 import { revisionClusters } from './cluster.js';
 import { assignmentKey, revisionAssignments } from './endpoint.js';
-import { LISTENER_EXTERNAL, LISTENER_LOCAL } from '../model/names.js';
+import { LISTENER_EXTERNAL, LISTENER_LOCAL, namespacedName } from '../model/names.js';
 import { ingressListeners, listenerRouteConfig } from './listener.js';
 import { routeInputs, routeInputsKey, routeVirtualHosts } from './route.js';
 import { claimListener, routeResources, type RouteMode, type RouteResources } from './route-resources.js';
@@ -78,7 +78,7 @@ export class Translator {
     // A claim two routes make (Knative calls it a domain conflict) stays with the first in key order.
     const taken = new Set<string>();
     // Code-point order: the same in every locale, and cheap for 10,000 routes.
-    const routes = state.routes.map((route) => ({ key: `${route.namespace}/${route.name}`, route })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const routes = state.routes.map((route) => ({ key: namespacedName(route.namespace, route.name), route })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const { key, route } of routes) {
       const inputs = routeInputs(route, state);
       const resources = this.routes.get(key, routeInputsKey(inputs), () => routeResources(route, routeVirtualHosts(inputs), mode));

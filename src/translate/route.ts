@@ -5,7 +5,7 @@
 // needs no second route per virtual host.
 import type { DesiredState, RouteSpec, TrafficTarget } from '../model/desired.js';
 import { H_NETWORK_HASH, H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
-import { revisionClusterName, revisionKey, routeHosts, tagHosts } from '../model/names.js';
+import { namespacedName, revisionClusterName, revisionKey, routeHosts, tagHosts, virtualHostName } from '../model/names.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
 import type { EnvoyResource } from '../envoy/resource.js';
 
@@ -87,21 +87,20 @@ function virtualHost(name: string, domains: string[], action: Record<string, unk
 
 /** Everything one route puts into the route configurations, with its hash. */
 export function routeVirtualHosts({ route, domain, timeouts }: RouteInputs): RouteVirtualHosts {
-  const base = `${route.namespace}/${route.name}`;
   const inputs: Array<{ name: string; labels: string; hosts: { external: string[]; local: string[] }; action: Record<string, unknown> }> = [
-    { name: base, labels: `${route.name}.${route.namespace}`, hosts: routeHosts(route.name, route.namespace, domain, route.visibility), action: routeAction(route, route.traffic, timeouts) },
+    { name: virtualHostName(route.namespace, route.name), labels: `${route.name}.${route.namespace}`, hosts: routeHosts(route.name, route.namespace, domain, route.visibility), action: routeAction(route, route.traffic, timeouts) },
   ];
   for (const target of route.traffic) {
     if (target.tag === undefined) continue;
     inputs.push({
-      name: `${base}/${target.tag}`,
+      name: virtualHostName(route.namespace, route.name, target.tag),
       labels: `${target.tag}-${route.name}.${route.namespace}`,
       hosts: tagHosts(target.tag, route.name, route.namespace, domain, route.visibility),
       action: routeAction(route, [{ revisionName: target.revisionName, percent: 100 }], timeouts),
     });
   }
   // The hash covers what the route asks for; it cannot cover itself, so it is computed first.
-  const hash = sha256Hex(canonicalJson({ route: base, groups: inputs.map(({ name, hosts, action }) => ({ name, hosts, action })) }));
+  const hash = sha256Hex(canonicalJson({ route: namespacedName(route.namespace, route.name), groups: inputs.map(({ name, hosts, action }) => ({ name, hosts, action })) }));
   const groups = inputs.map(({ name, labels, hosts, action }) => ({
     name,
     labels,

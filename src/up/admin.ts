@@ -11,6 +11,7 @@ import type { Endpoint } from '../model/desired.js';
 import { packagePath } from '../package-root.js';
 import { parsePodLoad, type History, type PodLoad } from './history.js';
 import type { UpStatus } from './status.js';
+import { revisionKey } from '../model/names.js';
 
 export interface AdminOptions {
   port: number;
@@ -62,7 +63,7 @@ export async function startAdmin(o: AdminOptions): Promise<Admin> {
       if (watchers.size > 0) {
         await Promise.all(
           status.revisions.map(async (r) => {
-            const key = `${r.namespace}/${r.name}`;
+            const key = revisionKey(r.namespace, r.name);
             const loads = await Promise.all(o.podMetrics(key).map(scrapeLoad));
             history.recordTraffic(key, loads.filter((l): l is PodLoad => l !== undefined), now);
           }),

@@ -3,6 +3,7 @@
 // latency per revision. Pure: the caller hands in snapshots and the time.
 import type { PodStatus } from '../runtime/index.js';
 import type { UpStatus } from './status.js';
+import { revisionKey } from '../model/names.js';
 
 export interface PodSample {
   t: number;
@@ -69,7 +70,7 @@ export class History {
   sample(status: UpStatus, now: number): void {
     const present = new Set<string>();
     for (const r of status.revisions) {
-      const key = `${r.namespace}/${r.name}`;
+      const key = revisionKey(r.namespace, r.name);
       present.add(key);
       push(this.pods, key, { t: now, ready: r.pods.ready, desired: r.pods.desired }, this.keep);
       const reason = r.scaleReason ?? '';

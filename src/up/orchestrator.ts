@@ -14,7 +14,7 @@ import { startGateway, type Gateway } from '../gateway/index.js';
 import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
 import type { Endpoint, RevisionMode, RevisionRouting, RouteSpec } from '../model/desired.js';
-import { revisionKey, routeHosts, tagHosts } from '../model/names.js';
+import { namespacedName, revisionKey, routeHosts, tagHosts } from '../model/names.js';
 import { gatewayVerdict, type GatewayPolicy } from '../prober/gateway-nodes.js';
 import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
 import { LocalProcessRuntime } from '../runtime/index.js';
@@ -87,7 +87,7 @@ export function connectHost(host: string): string {
   if (host === '::' || host === '[::]') return '[::1]';
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
-const ROUTE_KEY = (r: RouteSpec) => `${r.namespace}/${r.name}`;
+const ROUTE_KEY = (r: RouteSpec) => namespacedName(r.namespace, r.name);
 
 export async function startUp(o: UpOptions): Promise<Up> {
   const log = o.log;
@@ -463,7 +463,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
       configError = undefined;
       resources = next;
       const created = controller.apply(next);
-      for (const rev of created) log.info('new revision', { revision: `${rev.namespace}/${rev.name}`, service: rev.service });
+      for (const rev of created) log.info('new revision', { revision: revisionKey(rev.namespace, rev.name), service: rev.service });
       sync();
       admin?.changed();
     } catch (err) {
@@ -507,7 +507,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     activatorPids: () => activators.map((a) => a.pid),
     status,
     route(namespace, name) {
-      const key = `${namespace}/${name}`;
+      const key = namespacedName(namespace, name);
       const r = programmed.get(key);
       return r && { revisions: r.spec.traffic.map((t) => t.revisionName), ready: prober.routeState(key).ready };
     },

@@ -5,7 +5,7 @@ import type { Multiscaler } from '../autoscaler/multiscaler.js';
 import type { ResourceConfig } from '../config/load.js';
 import type { Condition, Controller, ResolvedRoute } from '../control/controller.js';
 import type { RevisionMode } from '../model/desired.js';
-import { revisionKey, routeHosts, tagHosts } from '../model/names.js';
+import { namespacedName, revisionKey, routeHosts, tagHosts } from '../model/names.js';
 import type { GatewayTarget, Prober } from '../prober/prober.js';
 import type { PodRuntime } from '../runtime/index.js';
 import type { NodeStatus } from '../xds/index.js';
@@ -54,12 +54,12 @@ export interface StatusInputs {
 }
 
 export function buildStatus(i: StatusInputs): UpStatus {
-  const routeByKey = new Map(i.routes.map((r) => [`${r.spec.namespace}/${r.spec.name}`, r]));
+  const routeByKey = new Map(i.routes.map((r) => [namespacedName(r.spec.namespace, r.spec.name), r]));
   const scale = new Map(i.multiscaler.status().map((s) => [s.revision, s]));
   const services: UpStatus['services'] = [];
   for (const s of i.resources) {
     if (s.kind !== 'Service') continue;
-    const key = `${s.namespace}/${s.name}`;
+    const key = namespacedName(s.namespace, s.name);
     const route = routeByKey.get(key);
     const st = i.controller.serviceStatus(s, route, i.prober.routeState(key));
     const host = (name: string) => (s.visibility === 'external' ? routeHosts(name, s.namespace, i.domain, 'external').external[0]! : routeHosts(name, s.namespace, i.domain, 'cluster-local').local[0]!);
@@ -79,7 +79,7 @@ export function buildStatus(i: StatusInputs): UpStatus {
     });
   }
   const routes = i.routes.map((r) => {
-    const key = `${r.spec.namespace}/${r.spec.name}`;
+    const key = namespacedName(r.spec.namespace, r.spec.name);
     const state = r.unresolved ? { ready: false, message: r.unresolved } : i.prober.routeState(key);
     return { namespace: r.spec.namespace, name: r.spec.name, ready: state.ready, ...(state.message ? { message: state.message } : {}) };
   });

@@ -12,15 +12,13 @@ const defaults = (overrides: Partial<DeciderSpec> = {}): DeciderSpec => ({ ...de
 const obs = (readyPods: number, stable: number, panic = stable): Observation => ({ readyPods, stable, panic });
 
 test('single steps', () => {
-  const cases: Array<{ name: string; spec?: Partial<DeciderSpec>; o: Observation; reachable?: boolean; pods: number; ebc: number; panic: boolean }> = [
+  const cases: Array<{ name: string; spec?: Partial<DeciderSpec>; o: Observation; pods: number; ebc: number; panic: boolean }> = [
     // dspc = dppc = ceil(350/70) = 5; 5/1 ≥ 2 → panic; EBC = floor(1×100 − 211 − 350) = −461
     { name: 'burst on one pod', o: obs(1, 350), pods: 5, ebc: -461, panic: true },
     // ceil(300/70) = 5; 5/5 < 2 → calm; maxDown = floor(5/2) = 2; EBC = floor(500 − 211 − 300) = −11
     { name: 'steady five pods', o: obs(5, 300), pods: 5, ebc: -11, panic: false },
     // ceil(7/70) = 1 but maxDown = floor(10/2) = 5; EBC = floor(1000 − 211 − 7) = 782
     { name: 'scale-down rate limit', o: obs(10, 7), pods: 5, ebc: 782, panic: false },
-    // unreachable: maxDown = 0, so straight to ceil(7/70) = 1
-    { name: 'unreachable revision', o: obs(10, 7), reachable: false, pods: 1, ebc: 782, panic: false },
     // rate 2 on 2 pods: maxUp = ceil(2×2) = 4; dppc = 20, 20/2 ≥ 2 → panic, but capped at 4
     { name: 'scale-up rate limit', spec: { maxScaleUpRate: 2 }, o: obs(2, 1400), pods: 4, ebc: Math.floor(200 - 211 - 1400), panic: true },
     // no load on one pod: ceil(0/70) = 0, maxDown = floor(1/2) = 0 → 0; EBC = floor(100 − 211) = −111
@@ -33,7 +31,7 @@ test('single steps', () => {
     { name: 'TBC 0: EBC is always 0', spec: { targetBurstCapacity: 0 }, o: obs(5, 10), pods: 2, ebc: 0, panic: false },
   ];
   for (const c of cases) {
-    const { decision } = decide(defaults(c.spec), c.o, INITIAL_STATE, 1000, c.reachable ?? true);
+    const { decision } = decide(defaults(c.spec), c.o, INITIAL_STATE, 1000);
     assert.deepEqual(decision, { desiredPods: c.pods, excessBurstCapacity: c.ebc, panicking: c.panic }, c.name);
   }
 });

@@ -16,7 +16,8 @@ import { startActivator, type Activator } from '../../src/activator/server.js';
 import { startGateway, type Gateway } from '../../src/gateway/index.js';
 import { createAutoCodecServer, closeServer, listen } from '../../src/http/auto-codec.js';
 import { ConnectionBudget, defaultHttpLimits, type HttpLimits } from '../../src/http/limits.js';
-import { createLogger, setLogSink } from '../../src/log/logger.js';
+import { createLogger } from '../../src/log/logger.js';
+import { captureLog } from '../support/capture-log.js';
 import { translate } from '../../src/translate/index.js';
 import { startXdsServer, type XdsServer } from '../../src/xds/index.js';
 import { startExampleApp, type RunningApp } from '../support/app.js';
@@ -184,8 +185,7 @@ test('an upload that stalls gets 408 after the body idle timeout and frees its b
 });
 
 test('connections beyond the listener or process limit are closed at once, with one warning per interval; the listener keeps serving', async () => {
-  const lines: string[] = [];
-  setLogSink((line) => lines.push(line));
+  const captured = captureLog();
   const budget = new ConnectionBudget(8);
   const tight: HttpLimits = { ...limits, headersTimeoutMs: 30_000, maxConnectionsPerListener: 5 };
   const servers = [0, 1].map((i) =>
@@ -195,7 +195,7 @@ test('connections beyond the listener or process limit are closed at once, with 
         res.end('ok');
       },
       undefined,
-      { limits: tight, name: `limited-${i}`, log, budget },
+      { limits: tight, name: `limited-${i}`, log: captured, budget },
     ),
   );
   try {
@@ -219,8 +219,8 @@ test('connections beyond the listener or process limit are closed at once, with 
     const second = await open(ports[1]!, 5);
     const secondClosed = await Promise.all(second.map(closedSoon));
     assert.equal(secondClosed.filter(Boolean).length, 2);
-    const warnings = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.msg === 'connection limit reached: new connections are closed until some end');
-    assert.deepEqual(warnings.map((w) => [w.listener, w.max]), [['limited-0', 5], ['limited-1', 8]], 'one line per listener for several refusals');
+    const warnings = captured.lines.filter((r) => r.msg === 'connection limit reached: new connections are closed until some end');
+    assert.deepEqual(warnings.map((w) => [w.fields.listener, w.fields.max]), [['limited-0', 5], ['limited-1', 8]], 'one line per listener for several refusals');
     // Freeing connections lets requests in again.
     for (const s of [...first, ...second]) s.destroy();
     for (const deadline = Date.now() + 5000; budget.open > 0; ) {
@@ -230,7 +230,6 @@ test('connections beyond the listener or process limit are closed at once, with 
     const ok = await curl({ port: ports[0]!, headers: {} }, '/');
     assert.equal(ok.status, 200);
   } finally {
-    setLogSink((line) => process.stderr.write(line));
     for (const s of servers) {
       for (const socket of s.sockets) socket.destroy();
       await closeServer(s.front);
