@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs the compiled CLI from dist/ when it is up to date with src/ (`npm ci` builds it), which
 // starts faster and uses less memory than compiling on the fly; otherwise runs the TypeScript
-// through tsx, so a fresh edit is never shadowed by a stale build.
+// through tsx, so a fresh edit is never shadowed by a stale build (a checkout has tsx among its
+// development dependencies; an install without them runs the build).
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,7 +30,11 @@ function builtIsCurrent(dir) {
 if (builtIsCurrent('src')) {
   await import(pathToFileURL(path.join(root, 'dist/src/cli/main.js')).href);
 } else {
-  const { register } = await import('tsx/esm/api');
-  register();
+  // tsx is a development dependency: only a checkout whose src/ is newer than its build needs it.
+  const tsx = await import('tsx/esm/api').catch(() => {
+    process.stderr.write(`gatehouse: dist/ is missing or older than src/ and tsx (a development dependency) is not installed; run \`npm run build\` in ${root}\n`);
+    process.exit(1);
+  });
+  tsx.register();
   await import(pathToFileURL(path.join(root, 'src/cli/main.ts')).href);
 }

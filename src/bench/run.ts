@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import autocannon from 'autocannon';
+import type autocannonModule from 'autocannon';
 import WebSocket from 'ws';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -93,8 +93,24 @@ function scenarioFor(o: BenchOptions): Scenario {
   }
 }
 
+/** A benchmark that cannot run here, with what to do about it. */
+export class BenchSetupError extends Error {}
+
+/**
+ * autocannon is a development dependency: benchmarks run from a checkout (`npm ci` installs it),
+ * and the runtime (the image, `npm install --omit=dev`) does without it.
+ */
+async function loadAutocannon(): Promise<typeof autocannonModule> {
+  try {
+    return (await import('autocannon')).default;
+  } catch {
+    throw new BenchSetupError('the HTTP scenarios drive load with autocannon, a development dependency that is not installed: run `npm ci` in a gatehouse checkout (without --omit=dev)');
+  }
+}
+
 /** Drives the phases at one base URL; one sample per request. */
 async function drive(url: string, hosts: string[], phases: Phase[], onSecond: Progress, midway?: () => void): Promise<{ samples: Sample[]; durationMs: number }> {
+  const autocannon = await loadAutocannon();
   const samples: Sample[] = [];
   const started = Date.now();
   const total = phases.reduce((n, p) => n + p.seconds, 0);

@@ -32,7 +32,7 @@ export function register(program: Command): void {
         process.exit(result.rows.every((r) => r.failed === 0) ? 0 : 1);
       }
       const { createLogger } = await import('../log/logger.js');
-      const { runBench, renderBench, SCENARIOS } = await import('../bench/run.js');
+      const { runBench, renderBench, SCENARIOS, BenchSetupError } = await import('../bench/run.js');
       const fail = (message: string) => {
         process.stderr.write(`gatehouse bench: ${message}\n`);
         process.exit(2);
@@ -50,7 +50,7 @@ export function register(program: Command): void {
         services: bounded('services', opts.services, 1, 200),
         outDir: opts.out,
         log: createLogger('bench'),
-      });
+      }).catch((err: unknown) => (err instanceof BenchSetupError ? fail(err.message) : Promise.reject(err)));
       process.stdout.write(renderBench(result));
       process.exit(result.gatehouse.failed === 0 ? 0 : 1);
     });

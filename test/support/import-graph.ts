@@ -8,9 +8,55 @@ const SPECIFIER = /(?:\bimport|\bexport)\s+(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s
 
 /** The module specifiers one file's text names, in order of appearance. */
 export function specifiers(text: string): string[] {
-  const found: string[] = [];
-  for (const match of text.matchAll(SPECIFIER)) found.push((match[1] ?? match[2])!);
+  return moduleReferences(text).map((r) => r.specifier);
+}
+
+export interface ModuleReference {
+  specifier: string;
+  /** import type / export type: erased by the compiler, loads nothing. */
+  typeOnly: boolean;
+  /** import('…'): loaded when that line runs, not with the module. */
+  dynamic: boolean;
+}
+
+export function moduleReferences(text: string): ModuleReference[] {
+  const found: ModuleReference[] = [];
+  for (const match of text.matchAll(SPECIFIER)) {
+    const dynamic = match[2] !== undefined;
+    found.push({ specifier: (match[1] ?? match[2])!, dynamic, typeOnly: !dynamic && /^(import|export)\s+type\s/.test(match[0]) });
+  }
   return found;
+}
+
+/** The package a bare specifier names (`@scope/name/deep` → `@scope/name`); undefined for relative and node: ones. */
+export function packageOf(specifier: string): string | undefined {
+  if (specifier.startsWith('.') || specifier.startsWith('node:')) return undefined;
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+/**
+ * What loading `entries` loads with them, following static imports that are not type-only (the
+ * compiler erases those): the files and the packages they import.
+ */
+export function staticClosure(entries: readonly string[]): { files: Set<string>; packages: Map<string, string> } {
+  const files = new Set<string>();
+  const packages = new Map<string, string>();
+  const pending = [...entries];
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (files.has(file)) continue;
+    files.add(file);
+    for (const ref of moduleReferences(readFileSync(file, 'utf8'))) {
+      if (ref.typeOnly || ref.dynamic) continue;
+      if (ref.specifier.startsWith('.')) pending.push(resolveRelative(file, ref.specifier));
+      else {
+        const name = packageOf(ref.specifier);
+        if (name !== undefined && !packages.has(name)) packages.set(name, file);
+      }
+    }
+  }
+  return { files, packages };
 }
 
 export function sourceFiles(dir: string): string[] {
