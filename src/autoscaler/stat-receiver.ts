@@ -7,6 +7,8 @@ import { decodeWireStats, type WireStat } from '../stats/wire.js';
 
 export interface StatReceiver {
   port: number;
+  /** Pushers connected now. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export function startStatReceiver(port: number, host: string, onStats: (stats: W
       wss.off('error', reject);
       resolve({
         port: (wss.address() as AddressInfo).port,
+        connections: () => wss.clients.size,
         close: () =>
           new Promise<void>((done) => {
             for (const client of wss.clients) client.terminate();

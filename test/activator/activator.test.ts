@@ -9,6 +9,7 @@ import { startActivator } from '../../src/activator/server.js';
 import { startStatReceiver } from '../../src/autoscaler/stat-receiver.js';
 import type { WireStat } from '../../src/stats/wire.js';
 import { startExampleApp } from '../support/app.js';
+import { until } from '../support/cli.js';
 import { startQueue } from '../support/queue.js';
 
 const log = createLogger('test');
@@ -22,7 +23,7 @@ test('a cold revision: 50 concurrent requests wait for the starting pod and all 
   const activator = await startActivator({ port: 0, source, autoscalerUrl: `ws://127.0.0.1:${receiver.port}`, log });
   t.after(() => activator.close());
   source.set({ namespace: 'default', name: 'cold-00001', containerConcurrency: 2, timeoutSeconds: 30, pods: [] });
-  await new Promise((r) => setTimeout(r, 200)); // let the stat websocket connect
+  await until(() => receiver.connections() === 1, 'the activator to connect to the stat websocket', 20_000);
 
   const requests = Array.from({ length: 50 }, () => fetch(`http://127.0.0.1:${activator.port}/?delay=20`, { headers: routed('cold-00001') }).then(async (r) => ({ status: r.status, body: await r.text() })));
   // The pod starts after the requests arrived (a slow boot), then is announced.
@@ -62,7 +63,7 @@ test('capacity follows pods: 3 pods × CC 2 = 6; unknown revisions 404; no pod i
   assert.equal(ok.status, 200);
   await ok.text();
   const throttler = activator.throttler('default/wide-00001')!;
-  for (let i = 0; i < 50 && throttler.readyPods < 3; i++) await new Promise((r) => setTimeout(r, 50));
+  await until(() => throttler.readyPods === 3, 'three ready pods', 20_000);
   assert.equal(throttler.capacity, 6);
   const burst = Array.from({ length: 12 }, () => fetch(`http://127.0.0.1:${activator.port}/?delay=1000`, { headers: routed('wide-00001') }));
   // Once all twelve arrived (each takes a second at its pod, so none is done yet):
@@ -100,7 +101,7 @@ test('drain: probes answer 503 while requests in flight and new ones during the 
   const activator = await startActivator({ port: 0, source, log });
   t.after(() => activator.close());
   const slow = fetch(`http://127.0.0.1:${activator.port}/?delay=600`, { headers: routed('drain-00001') }).then((r) => r.status);
-  await new Promise((r) => setTimeout(r, 100));
+  await until(() => activator.throttler('default/drain-00001')?.inFlight === 1, 'the slow request in flight', 20_000);
   const drained = activator.drain(200);
   const probe = await fetch(`http://127.0.0.1:${activator.port}/`, { headers: { 'k-network-probe': 'activator' } });
   assert.deepEqual([probe.status, await probe.text()], [503, 'shutting down']);
@@ -128,7 +129,7 @@ test('a pod killed mid-load: requests it refuses go to the other pod, none hang'
   source.set({ namespace: 'default', name: 'kill-00001', containerConcurrency: 2, timeoutSeconds: 10, pods });
   await (await fetch(`http://127.0.0.1:${activator.port}/`, { headers: routed('kill-00001') })).text();
   const throttler = activator.throttler('default/kill-00001')!;
-  for (let i = 0; i < 50 && throttler.readyPods < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  await until(() => throttler.readyPods === 2, 'two ready pods', 20_000);
   // Load that keeps going while one pod dies; the source is not told (as if the update lagged).
   const statuses: number[] = [];
   let running = true;
@@ -169,7 +170,7 @@ test('two activators split 5 pods 3 + 2, as the subsetting examples say', async 
   t.after(() => Promise.all(activators.map((a) => a.close())));
   for (const a of activators) await (await fetch(`http://127.0.0.1:${a.port}/`, { headers: routed('split-00001') })).text();
   const assigned = () => activators.map((a) => a.throttler('default/split-00001')!.readyPods);
-  for (let i = 0; i < 50 && assigned().join() !== '3,2'; i++) await new Promise((r) => setTimeout(r, 50));
+  await until(() => assigned().join() === '3,2', 'the pods split 3 + 2', 20_000);
   // 5 pods / 2 activators = 2 each, the fifth pod (remnant) to activator 0
   assert.deepEqual(assigned(), [3, 2]);
   assert.deepEqual(activators.map((a) => a.throttler('default/split-00001')!.capacity), [3, 2]);

@@ -1,12 +1,14 @@
 // The real queue-proxy in front of the real example app, over loopback sockets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import WebSocket from 'ws';
 import * as grpc from '@grpc/grpc-js';
-import { startExampleApp } from '../support/app.js';
+import { startExampleApp, startHeldApp } from '../support/app.js';
+import { until } from '../support/cli.js';
 import { startQueue } from '../support/queue.js';
 
 async function freeClosedPort(): Promise<number> {
@@ -32,19 +34,20 @@ test('breaker: CC=1 and 12 concurrent slow requests → 11 served, exactly one 5
 });
 
 test('a client that disconnects frees its slot at once', async (t) => {
-  const app = await startExampleApp();
+  const app = await startHeldApp();
   t.after(() => app.stop());
   const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '1' });
   t.after(() => queue.stop());
   const abort = new AbortController();
-  const slow = fetch(queue.url('/?delay=5000'), { signal: abort.signal }).catch(() => 'aborted');
-  await new Promise((r) => setTimeout(r, 100));
+  const first = fetch(queue.url('/'), { signal: abort.signal }).catch(() => 'aborted');
+  await app.waitForArrivals(1);
   abort.abort();
-  assert.equal(await slow, 'aborted');
-  const started = Date.now();
-  const next = await fetch(queue.url('/'));
-  assert.equal(next.status, 200);
-  assert.ok(Date.now() - started < 2000, 'the slot was not held for the abandoned request');
+  assert.equal(await first, 'aborted');
+  // The app still holds the first request: the second reaches it only if the slot was freed.
+  const next = fetch(queue.url('/'));
+  await app.waitForArrivals(2);
+  app.release();
+  assert.equal((await next).status, 200);
 });
 
 test('timeouts answer 504 "request timeout"; a refused app answers 502', async (t) => {
@@ -64,11 +67,12 @@ test('timeouts answer 504 "request timeout"; a refused app answers 502', async (
     assert.ok(Date.now() - started < 1500, `${c.name} fired in time`);
     await queue.stop();
   }
-  // Streaming responses keep the idle timer alive: chunks every 20 ms with a 300 ms idle timeout.
-  const streaming = await startQueue(app.port, { REVISION_IDLE_TIMEOUT_SECONDS: '0.3' });
-  const streamed = await fetch(streaming.url('/?chunks=25'));
+  // Streaming responses keep the idle timer alive: chunks every 20 ms for 3 s with a 1.5 s idle
+  // timeout (wide enough that a busy machine's pauses between chunks do not reach it).
+  const streaming = await startQueue(app.port, { REVISION_IDLE_TIMEOUT_SECONDS: '1.5' });
+  const streamed = await fetch(streaming.url('/?chunks=150'));
   assert.equal(streamed.status, 200);
-  assert.equal((await streamed.text()).split('\n').length, 26);
+  assert.equal((await streamed.text()).split('\n').length, 151);
   await streaming.stop();
 
   const refused = await startQueue(await freeClosedPort());
@@ -79,8 +83,18 @@ test('timeouts answer 504 "request timeout"; a refused app answers 502', async (
 });
 
 test('probes: health by readiness, ingress echoes the hash, both 503 while draining', async (t) => {
-  const app = await startExampleApp({ READY_DELAY_MS: '2500' });
-  t.after(() => app.stop());
+  // An app whose /healthz fails until the test says it is ready: no race with a boot timer.
+  let appReady = false;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(req.url === '/healthz' && !appReady ? 503 : 200).end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const app = { port: (server.address() as net.AddressInfo).port };
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
   const probe = { READINESS: JSON.stringify({ httpGet: { path: '/healthz', port: app.port }, periodSeconds: 1, timeoutSeconds: 1 }) };
   const queue = await startQueue(app.port, { SERVING_READINESS_PROBE: probe.READINESS, QUEUE_DRAIN_QUIET_SECONDS: '0.5' });
   t.after(() => queue.stop());
@@ -90,9 +104,10 @@ test('probes: health by readiness, ingress echoes the hash, both 503 while drain
   };
   const kubelet = { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' };
   assert.deepEqual(await ask(kubelet), { status: 503, body: 'the app is not ready', hash: null });
+  appReady = true;
   // Ready once /healthz answers 200: wait on that, not on a timer.
   let ready = await ask(kubelet);
-  for (const deadline = Date.now() + 10_000; ready.status !== 200 && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 20_000; ready.status !== 200 && Date.now() < deadline; ) {
     await new Promise((r) => setTimeout(r, 50));
     ready = await ask(kubelet);
   }
@@ -113,13 +128,17 @@ test('probes: health by readiness, ingress echoes the hash, both 503 while drain
 });
 
 test('drain: SIGTERM with requests in flight loses none, then exits 0', async (t) => {
-  const app = await startExampleApp();
+  const app = await startHeldApp();
   t.after(() => app.stop());
   const queue = await startQueue(app.port, { QUEUE_DRAIN_QUIET_SECONDS: '0.2', CONTAINER_CONCURRENCY: '2' });
   t.after(() => queue.stop());
-  const inFlight = Array.from({ length: 6 }, () => fetch(queue.url('/?delay=600')).then((r) => r.status));
-  await new Promise((r) => setTimeout(r, 100));
+  const inFlight = Array.from({ length: 6 }, () => fetch(queue.url('/')).then((r) => r.status));
+  // Two at the app, four waiting in the breaker: the queue-proxy's own count of the last second says all six are in.
+  await app.waitForArrivals(2);
+  await until(async () => /queue_average_concurrent_requests\{[^}]*\} 6\n/.test(await (await fetch(`http://127.0.0.1:${queue.metricsPort}/metrics`)).text()), 'six requests in the queue-proxy for a whole second', 20_000);
   queue.process.kill('SIGTERM');
+  assert.equal((await fetch(`http://127.0.0.1:${queue.adminPort}/wait-for-drain`)).status, 200, 'draining');
+  app.release();
   assert.deepEqual(await Promise.all(inFlight), [200, 200, 200, 200, 200, 200]);
   assert.equal(await queue.exited(), 0);
 });
@@ -169,7 +188,7 @@ test('Stat protobuf on the metrics port reflects a known load', async (t) => {
     ...Array.from({ length: 2 }, () => fetch(queue.url('/?delay=2600'), { headers: { 'k-proxy-request': 'activator' } })),
   ];
   let stat = await scrape();
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 20_000;
   // A period that started after all four arrived averages exactly 4 in flight and counts none new.
   while (!(stat.average_concurrent_requests === 4 && stat.request_count === 0) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));

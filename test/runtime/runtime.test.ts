@@ -9,6 +9,7 @@ import { podName, scaleDownVictims } from '../../src/runtime/naming.js';
 import { readinessProbeFor } from '../../src/runtime/local-pod.js';
 import { revision } from '../support/desired.js';
 import { exampleAppPath } from '../support/app.js';
+import { until } from '../support/cli.js';
 
 test('restart delays double from the base up to the cap', () => {
   const policy = { baseMs: 10_000, maxMs: 300_000 };
@@ -32,7 +33,8 @@ test('the readiness probe follows the app to the port it really got', () => {
   assert.deepEqual(JSON.parse(readinessProbeFor(revision('x-00001'), 41001)), { tcpSocket: { port: 41001, host: '127.0.0.1' } });
 });
 
-function waitFor(runtime: PodRuntime, key: string, done: (pods: PodStatus[]) => boolean, timeoutMs = 15_000): Promise<PodStatus[]> {
+// The timeout only matters when something is wrong: pods boot slowly on a busy machine.
+function waitFor(runtime: PodRuntime, key: string, done: (pods: PodStatus[]) => boolean, timeoutMs = 60_000): Promise<PodStatus[]> {
   return new Promise((resolve, reject) => {
     const check = () => {
       const pods = runtime.pods(key);
@@ -67,8 +69,10 @@ test('local pods: two become ready behind their own queue-proxies, drain on scal
     assert.equal(await res.text(), 'Hello hello-00001!\n', 'K_REVISION reaches the app');
   }
   // A request in flight while the pod is stopped still completes.
-  const inFlight = fetch(`http://127.0.0.1:${pods[0]!.serving!.port}/?delay=500`).then((r) => r.status);
-  await new Promise((r) => setTimeout(r, 50));
+  const inFlight = fetch(`http://127.0.0.1:${pods[0]!.serving!.port}/?delay=3000`).then((r) => r.status);
+  // In flight once the pod's queue-proxy counts it (its average concurrency of the last second).
+  const inQueueProxy = async () => /queue_average_concurrent_requests\{[^}]*\} (?!0\n)[\d.]+\n/.test(await (await fetch(`http://127.0.0.1:${pods[0]!.metrics!.port}/metrics`)).text());
+  await until(inQueueProxy, 'the request to reach the queue-proxy', 20_000);
   runtime.scale('default/hello-00001', 0);
   assert.equal(await inFlight, 200);
   await waitFor(runtime, 'default/hello-00001', (p) => p.length === 0);
