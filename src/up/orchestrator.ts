@@ -399,14 +399,9 @@ export async function startUp(o: UpOptions): Promise<Up> {
     const current = proxyCheck;
     if (current && current.version === version) return current.result;
     const result = (async () => {
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const gatewayIds = new Set(gateway ? [EMBEDDED_GATEWAY_ID, ...countedGatewayNodes()] : countedGatewayNodes());
-        const lagging = xds.status.list().filter((n) => gatewayIds.has(n.id) && n.connectedStreams > 0 && n.types[TYPE_URL.endpoint]?.ackedVersion !== version);
-        if (lagging.length === 0) break;
-        if (Date.now() > deadline) return `gateways ${lagging.map((n) => n.id).join(', ')} have not acknowledged the endpoints that point at the activator`;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      const gatewayIds = () => new Set(gateway ? [EMBEDDED_GATEWAY_ID, ...countedGatewayNodes()] : countedGatewayNodes());
+      const lagging = await xds.status.whenAcked(gatewayIds, TYPE_URL.endpoint, version, 5000);
+      if (lagging.length > 0) return `gateways ${lagging.join(', ')} have not acknowledged the endpoints that point at the activator`;
       return confirmActivatorInPath(activatorEndpoints);
     })();
     proxyCheck = { version, result };

@@ -104,6 +104,36 @@ export class NodeStatusRegistry extends EventEmitter<{ ack: [AckEvent]; nack: [N
     this.emit('nack', { nodeId: stream.nodeId, typeUrl, version, error });
   }
 
+  /** The nodes among `ids` with an open stream that have not ACKed `version` of `typeUrl`. */
+  lagging(ids: ReadonlySet<string>, typeUrl: string, version: string | undefined): string[] {
+    const behind: string[] = [];
+    for (const id of ids) {
+      const node = this.nodes.get(id);
+      if (node && node.connectedStreams > 0 && node.types[typeUrl]?.ackedVersion !== version) behind.push(id);
+    }
+    return behind;
+  }
+
+  /**
+   * Resolves once no node among `ids()` lags (re-checked on every ACK, connect and disconnect),
+   * with [], or after `timeoutMs` with the nodes still lagging.
+   */
+  whenAcked(ids: () => ReadonlySet<string>, typeUrl: string, version: string | undefined, timeoutMs: number): Promise<string[]> {
+    return new Promise((resolve) => {
+      const finish = (behind: string[]) => {
+        clearTimeout(timer);
+        this.off('ack', check).off('connect', check).off('disconnect', check);
+        resolve(behind);
+      };
+      const check = () => {
+        if (this.lagging(ids(), typeUrl, version).length === 0) finish([]);
+      };
+      const timer = setTimeout(() => finish(this.lagging(ids(), typeUrl, version)), timeoutMs);
+      this.on('ack', check).on('connect', check).on('disconnect', check);
+      check();
+    });
+  }
+
   list(): NodeStatus[] {
     return [...this.nodes.values()].map((n) => structuredClone(n));
   }
