@@ -2,7 +2,7 @@
 // for every host of the route, send `K-Network-Probe: probe` with `K-Network-Hash: override`; the
 // gateway's probe route writes in the hash it has, the backend echoes it, and a 200 carrying the
 // expected hash confirms that host. Failures back off from 50 ms to 30 s. A new hash restarts it.
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.js';
 import { H_NETWORK_HASH, H_NETWORK_PROBE, HASH_PLACEHOLDER, PROBE_INGRESS, UA_INGRESS_PROBE } from '../model/headers.js';
 
@@ -37,11 +37,47 @@ interface Job {
   gateway: GatewayTarget;
   expectation: RouteExpectation;
   attempt: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: unknown;
   lastError: string | undefined;
   cancelled: boolean;
   /** New config was acknowledged while a probe was in flight: a failure retries at once. */
   retryRequested: boolean;
+}
+
+/**
+ * One probe: GET /healthz at address:port (over TLS when `tls`, the Host header's name as SNI) with
+ * these headers; the status and the K-Network-Hash that came back. Rejects on a transport error.
+ */
+export type ProbeHttp = (probe: { address: string; port: number; tls: boolean; headers: Record<string, string>; timeoutMs: number }) => Promise<{ status: number; hash: string | undefined }>;
+
+/** The timers the prober backs off with: injectable, so tests move time by hand. */
+export interface ProberClock {
+  setTimeout(run: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realClock: ProberClock = {
+  setTimeout: (run, ms) => setTimeout(run, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** Probes over HTTP/1.1 through keep-alive agents shared by all probes, one for plain HTTP and one for TLS. */
+export function undiciProbeHttp(agents: { plain: Dispatcher; tls: Dispatcher }): ProbeHttp {
+  return async ({ address, port, tls, headers, timeoutMs }) => {
+    // Over TLS, undici sends the Host header's name as SNI, which picks the host's certificate.
+    const url = `${tls ? 'https' : 'http'}://${address}:${port}/healthz`;
+    const res = await request(url, { dispatcher: tls ? agents.tls : agents.plain, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    await res.body.dump();
+    const hash = res.headers[H_NETWORK_HASH];
+    return { status: res.statusCode, hash: typeof hash === 'string' ? hash : undefined };
+  };
+}
+
+export interface ProberOptions {
+  /** Per probe (default 1 s). */
+  timeoutMs?: number;
+  http?: ProbeHttp;
+  clock?: ProberClock;
 }
 
 export interface ProbeState {
@@ -54,16 +90,29 @@ export class Prober {
   private readonly jobs = new Map<string, Job>(); // `${route}\0${gateway}`
   private readonly confirmed = new Map<string, Map<string, string>>();
   private gateways: GatewayTarget[] = [];
-  private readonly agent = new Agent({ connections: PROBE_CONCURRENCY, keepAliveTimeout: 10_000 });
-  private readonly tlsAgent = new Agent({ connections: PROBE_CONCURRENCY, keepAliveTimeout: 10_000, connect: { rejectUnauthorized: false } });
+  private readonly agents: { plain: Agent; tls: Agent } | undefined;
+  private readonly http: ProbeHttp;
+  private readonly clock: ProberClock;
+  private readonly timeoutMs: number;
   private inFlight = 0;
   private readonly slotWaiters: Array<() => void> = [];
 
   constructor(
     private readonly log: Logger,
     private readonly onChange: (routeKey: string) => void,
-    private readonly timeoutMs = 1000,
-  ) {}
+    options: ProberOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 1000;
+    this.clock = options.clock ?? realClock;
+    if (options.http) this.http = options.http;
+    else {
+      this.agents = {
+        plain: new Agent({ connections: PROBE_CONCURRENCY, keepAliveTimeout: 10_000 }),
+        tls: new Agent({ connections: PROBE_CONCURRENCY, keepAliveTimeout: 10_000, connect: { rejectUnauthorized: false } }),
+      };
+      this.http = undiciProbeHttp(this.agents);
+    }
+  }
 
   /** Sets the routes and their current hashes; routes not listed are forgotten. */
   expect(routes: Map<string, RouteExpectation>): void {
@@ -115,7 +164,7 @@ export class Prober {
         job.retryRequested = true; // a probe is in flight; it may have raced the new config
         continue;
       }
-      clearTimeout(job.timer);
+      this.clock.clearTimeout(job.timer);
       job.timer = undefined;
       void this.run(job);
     }
@@ -149,7 +198,7 @@ export class Prober {
 
   private cancel(job: Job): void {
     job.cancelled = true;
-    clearTimeout(job.timer);
+    if (job.timer !== undefined) this.clock.clearTimeout(job.timer);
   }
 
   private async run(job: Job): Promise<void> {
@@ -170,8 +219,7 @@ export class Prober {
     job.lastError = problem;
     if (job.retryRequested) return void this.run(job);
     job.attempt++;
-    job.timer = setTimeout(() => void this.run(job), probeDelay(job.attempt));
-    job.timer.unref();
+    job.timer = this.clock.setTimeout(() => void this.run(job), probeDelay(job.attempt));
   }
 
   /** undefined when every host answers with the hash; else the first problem. */
@@ -189,17 +237,10 @@ export class Prober {
     if (this.inFlight >= PROBE_CONCURRENCY) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     this.inFlight++;
     try {
-      // Over TLS, undici sends the Host header's name as SNI, which picks the host's certificate.
-      const res = await request(`${tls ? 'https' : 'http'}://${address}:${port}/healthz`, {
-        dispatcher: tls ? this.tlsAgent : this.agent,
-        headers: { host, [H_NETWORK_PROBE]: PROBE_INGRESS, [H_NETWORK_HASH]: HASH_PLACEHOLDER, 'user-agent': UA_INGRESS_PROBE },
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-      });
-      await res.body.dump();
-      if (res.statusCode !== 200) return `${host}: status ${res.statusCode}`;
-      const got = res.headers[H_NETWORK_HASH];
-      if (got !== hash) return `${host}: serves hash ${String(got ?? 'none').slice(0, 12)}`;
+      const headers = { host, [H_NETWORK_PROBE]: PROBE_INGRESS, [H_NETWORK_HASH]: HASH_PLACEHOLDER, 'user-agent': UA_INGRESS_PROBE };
+      const res = await this.http({ address, port, tls, headers, timeoutMs: this.timeoutMs });
+      if (res.status !== 200) return `${host}: status ${res.status}`;
+      if (res.hash !== hash) return `${host}: serves hash ${String(res.hash ?? 'none').slice(0, 12)}`;
       return undefined;
     } catch (err) {
       return `${host}: ${(err as Error).message}`;
@@ -212,8 +253,8 @@ export class Prober {
   close(): void {
     for (const job of this.jobs.values()) this.cancel(job);
     this.jobs.clear();
-    void this.agent.close();
-    void this.tlsAgent.close();
+    void this.agents?.plain.close();
+    void this.agents?.tls.close();
   }
 }
 

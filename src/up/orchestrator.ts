@@ -14,7 +14,7 @@ import { startGateway, type Gateway } from '../gateway/index.js';
 import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
 import type { Endpoint, RevisionMode, RevisionRouting, RouteSpec } from '../model/desired.js';
-import { namespacedName, revisionKey, routeHosts, tagHosts } from '../model/names.js';
+import { namespacedName, revisionKey } from '../model/names.js';
 import { gatewayVerdict, type GatewayPolicy } from '../prober/gateway-nodes.js';
 import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
 import { LocalProcessRuntime } from '../runtime/index.js';
@@ -25,9 +25,9 @@ import { startXdsServer, type StreamLimits, type XdsServer, type XdsServerTls } 
 import { TYPE_URL } from '../envoy/protos.js';
 import { startAdmin, type Admin } from './admin.js';
 import { superviseChild, type SupervisedChild } from './child.js';
-import { describeFailure } from './failure.js';
 import { History } from './history.js';
 import { checkPortsFree, PortInUseError, portInUse, type PortClaim } from './ports.js';
+import { confirmations, expectationChanges, planRevisions, revisionVerdict } from './reconcile.js';
 import { buildStatus, type UpStatus } from './status.js';
 
 export interface UpOptions {
@@ -216,34 +216,15 @@ export async function startUp(o: UpOptions): Promise<Up> {
     return spec && { spec, mode: modes.get(key) ?? 'proxy', pods: readyPods(key), activators: readyActivators.length > 0 ? readyActivators : activatorEndpoints };
   };
 
-  const expectationFor = (r: ResolvedRoute, hash: string): RouteExpectation => {
-    const hosts = routeHosts(r.spec.name, r.spec.namespace, o.domain, r.spec.visibility);
-    const externalHosts = [...hosts.external];
-    const localHosts = [...hosts.local];
-    for (const t of r.spec.traffic) {
-      if (!t.tag) continue;
-      const tagged = tagHosts(t.tag, r.spec.name, r.spec.namespace, o.domain, r.spec.visibility);
-      externalHosts.push(...tagged.external);
-      localHosts.push(...tagged.local);
-    }
-    return { hash, externalHosts, localHosts };
-  };
-
   // Each sync hands the translator only what changed: the routes the controller re-resolved and
   // the revisions whose routing moved. Its cost follows the change, not the number of services.
   const sync = (): void => {
     if (shuttingDown) return;
     // Revision readiness from the runtime, into the controller.
     for (const rev of controller.unreadyRevisions()) {
-      const key = revisionKey(rev.namespace, rev.name);
-      const pods = runtime.pods(key);
-      // Knative: a revision whose initial scale is 0 is ready without ever running a pod.
-      const spec = deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig);
-      if (pods.some((p) => p.phase === 'ready') || Math.max(spec.initialScale, spec.minScale) === 0) controller.revisionReady(rev.namespace, rev.name);
-      else {
-        const failure = pods.find((p) => p.lastFailure)?.lastFailure;
-        if (failure) controller.revisionFailed(rev.namespace, rev.name, describeFailure(failure));
-      }
+      const verdict = revisionVerdict(runtime.pods(revisionKey(rev.namespace, rev.name)), deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig));
+      if (verdict.kind === 'ready') controller.revisionReady(rev.namespace, rev.name);
+      else if (verdict.kind === 'failed') controller.revisionFailed(rev.namespace, rev.name, verdict.reason);
     }
     // Routes: program the resolved ones; an unresolved change keeps the last programmed version.
     const { changed, removed } = controller.routeChanges();
@@ -268,19 +249,18 @@ export async function startUp(o: UpOptions): Promise<Up> {
     // Revisions: routed and latest ones run; others retire once every route is confirmed without them.
     if (topologyChanged) {
       topologyChanged = false;
-      const active = controller.activeRevisions([...programmed.values()]);
-      const activeKeys = new Set(active.map((r) => revisionKey(r.namespace, r.name)));
-      for (const rev of active) {
-        const key = revisionKey(rev.namespace, rev.name);
-        retiring.delete(key);
+      const plan = planRevisions(controller.activeRevisions([...programmed.values()]), watched);
+      for (const rev of plan.run) {
+        retiring.delete(revisionKey(rev.namespace, rev.name));
         runtime.ensureRevision(rev);
-        if (!watched.has(key)) {
-          watched.add(key);
-          dirtyRevisions.add(key);
-          multiscaler!.watch(key, deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig));
-        }
       }
-      for (const key of watched) if (!activeKeys.has(key)) retiring.add(key);
+      for (const rev of plan.watch) {
+        const key = revisionKey(rev.namespace, rev.name);
+        watched.add(key);
+        dirtyRevisions.add(key);
+        multiscaler!.watch(key, deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig));
+      }
+      for (const key of plan.retire) retiring.add(key);
     }
     for (const key of dirtyRevisions) {
       const routing = watched.has(key) ? routingOf(key) : undefined;
@@ -289,17 +269,18 @@ export async function startUp(o: UpOptions): Promise<Up> {
     }
     dirtyRevisions.clear();
     xds.cache.applyChanges(translator.flush('by-role'));
-    for (const key of translator.changedRoutes()) {
+    const programmedNow = (key: string) => {
       const r = programmed.get(key);
-      const hash = r && translator.routeHash(r.spec.namespace, r.spec.name);
-      if (!r || hash === undefined) {
-        expectations.delete(key);
-        unconfirmed.delete(key);
-      } else if (expectations.get(key)?.hash !== hash) {
-        // The hash covers the route's hosts, so an unchanged hash keeps the expectation as it was.
-        expectations.set(key, expectationFor(r, hash));
-        unconfirmed.add(key);
-      }
+      return r && { route: r.spec, hash: translator.routeHash(r.spec.namespace, r.spec.name) };
+    };
+    const change = expectationChanges(translator.changedRoutes(), expectations, programmedNow, o.domain);
+    for (const key of change.remove) {
+      expectations.delete(key);
+      unconfirmed.delete(key);
+    }
+    for (const [key, expectation] of change.set) {
+      expectations.set(key, expectation);
+      unconfirmed.add(key);
     }
     prober.expect(expectations);
     const gateways = gatewayTargets();
@@ -315,10 +296,11 @@ export async function startUp(o: UpOptions): Promise<Up> {
 
   /** Retires revisions once every route is confirmed without them; wakes whenReady callers. */
   const checkConfirmations = (): void => {
-    for (const key of unconfirmed) if (prober.routeState(key).ready) unconfirmed.delete(key);
-    const allConfirmed = unconfirmed.size === 0;
-    if (allConfirmed && retiring.size > 0) {
-      for (const key of retiring) {
+    const verdict = confirmations(unconfirmed, (key) => prober.routeState(key).ready, retiring);
+    for (const key of unconfirmed) if (!verdict.unconfirmed.has(key)) unconfirmed.delete(key);
+    const allConfirmed = verdict.allConfirmed;
+    if (verdict.retire.length > 0) {
+      for (const key of verdict.retire) {
         watched.delete(key);
         modes.delete(key);
         dirtyRevisions.add(key);
