@@ -43,3 +43,83 @@ test('routeChanges: new, edited and removed resources, and the routes a ready re
   c.revisionReady('default', 'pin-00001');
   assert.deepEqual(names(c), { changed: ['pin:pin-00001'], removed: [] });
 });
+
+const load = (text: string) => parseConfig(text, 'services.yaml', undefined, new Map());
+const split = (...targets: string[]) => `  traffic:\n${targets.map((t) => `    - ${t}\n`).join('')}`;
+const unresolvedOf = (c: Controller, name: string) => c.routeChanges().changed.find((r) => r.spec.name === name)?.unresolved;
+
+test('route resolution: each way a target can be missing says which and why', () => {
+  const cases: Array<{ name: string; yaml: string; before?: (c: Controller) => void; want: string | undefined }> = [
+    { name: 'latest revision still starting', yaml: svc('a'), want: 'configuration "a" has no ready revision yet (waiting for a-00001)' },
+    {
+      name: 'latest revision failed: the failure is in the message',
+      yaml: svc('a'),
+      before: (c) => c.revisionFailed('default', 'a-00001', 'app exited (3): missing DATABASE_URL'),
+      want: 'configuration "a" has no ready revision yet: a-00001 app exited (3): missing DATABASE_URL',
+    },
+    { name: 'a pinned revision not created yet', yaml: svc('a', 'v1', split('revisionName: a-00005\n      percent: 100')), want: 'revision "a-00005" does not exist' },
+    { name: 'a pinned revision not ready yet', yaml: svc('a', 'v1', split('revisionName: a-00001\n      percent: 100')), want: 'revision "a-00001" is not ready yet' },
+    { name: 'latest revision ready: resolved', yaml: svc('a'), before: (c) => c.revisionReady('default', 'a-00001'), want: undefined },
+  ];
+  for (const k of cases) {
+    const c = new Controller();
+    c.apply(load(k.yaml));
+    c.routeChanges();
+    k.before?.(c);
+    c.apply(load(k.yaml + '# re-read\n'));
+    assert.equal(c.routes().find((r) => r.spec.name === 'a')!.unresolved, k.want, k.name);
+  }
+});
+
+test('a split with a tag resolves latestRevision and the pinned revision side by side', () => {
+  const c = new Controller();
+  const yaml = svc('a', 'v1', split('revisionName: a-00001\n      percent: 40\n      tag: old', 'latestRevision: true\n      percent: 60'));
+  c.apply(load(yaml));
+  c.revisionReady('default', 'a-00001');
+  assert.equal(unresolvedOf(c, 'a'), undefined);
+  assert.deepEqual(c.routes()[0]!.spec.traffic, [
+    { revisionName: 'a-00001', percent: 40, tag: 'old' },
+    { revisionName: 'a-00001', percent: 60 },
+  ]);
+});
+
+test('activeRevisions: the revisions routes send to, and each configuration’s latest created', () => {
+  const c = new Controller();
+  c.apply(load(svc('a') + svc('b')));
+  c.revisionReady('default', 'a-00001');
+  c.apply(load(svc('a', 'v2') + svc('b')));
+  const active = c.activeRevisions(c.routes().filter((r) => r.unresolved === undefined));
+  assert.deepEqual(active.map((r) => r.name).sort(), ['a-00001', 'a-00002', 'b-00001'], 'a-00001 routed, a-00002 and b-00001 latest');
+});
+
+test('serviceStatus: Knative’s conditions for each stage of a service', () => {
+  const c = new Controller();
+  const resources = load(svc('a'));
+  c.apply(resources);
+  const service = resources.find((r) => r.kind === 'Service')!;
+  const status = (confirmed: { ready: boolean; message?: string }) => {
+    if (service.kind !== 'Service') throw new Error('not a service');
+    return c.serviceStatus(service, c.routes()[0], confirmed).conditions;
+  };
+  const cases: Array<{ name: string; step?: () => void; confirmed: { ready: boolean; message?: string }; ready: object }> = [
+    { name: 'starting', confirmed: { ready: false }, ready: { type: 'Ready', status: 'Unknown', reason: 'RevisionNotReady', message: 'Revision "a-00001" is starting' } },
+    {
+      name: 'failed',
+      step: () => c.revisionFailed('default', 'a-00001', 'app exited (1): boom'),
+      confirmed: { ready: false },
+      ready: { type: 'Ready', status: 'False', reason: 'RevisionFailed', message: 'Revision "a-00001" failed: app exited (1): boom' },
+    },
+    {
+      name: 'revision ready, gateways not yet serving it',
+      step: () => c.revisionReady('default', 'a-00001'),
+      confirmed: { ready: false, message: 'waiting for gw to serve hash abc' },
+      ready: { type: 'Ready', status: 'Unknown', reason: 'IngressNotConfigured', message: 'waiting for gw to serve hash abc' },
+    },
+    { name: 'confirmed by every gateway', confirmed: { ready: true }, ready: { type: 'Ready', status: 'True' } },
+  ];
+  for (const k of cases) {
+    k.step?.();
+    c.routeChanges();
+    assert.deepEqual(status(k.confirmed)[0], k.ready, k.name);
+  }
+});
