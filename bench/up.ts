@@ -39,7 +39,8 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1)); // not setImmediate: the poll must not starve gatehouse, which runs in this process
+    // Not setImmediate: the poll must not starve gatehouse, which runs in this process.
+    await new Promise((r) => setTimeout(r, 1));
   }
 }
 

@@ -69,7 +69,7 @@ class CountingStream {
   constructor(port: number, private readonly delta: boolean, private readonly node = { id: 'bench-gateway', cluster: GATEWAY_NODE_CLUSTER }) {
     const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
     this.call = client.makeBidiStreamRequest(
-      `/envoy.service.discovery.v3.AggregatedDiscoveryService/${delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources'}`,
+      `/envoy.service.discovery.v3.AggregatedDiscoveryService/${delta ? 'Delta' : 'Stream'}AggregatedResources`,
       bytes,
       bytes,
     );

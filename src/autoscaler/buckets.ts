@@ -27,7 +27,8 @@ export class WindowedBuckets {
   record(now: number, value: number): void {
     const bucketTime = this.truncate(now);
     if (bucketTime !== this.lastWrite) {
-      if (!Number.isNaN(this.lastWrite) && bucketTime + this.windowMs <= this.lastWrite) return; // older than the window
+      // Older than the window: dropped.
+      if (!Number.isNaN(this.lastWrite) && bucketTime + this.windowMs <= this.lastWrite) return;
       if (Number.isNaN(this.firstWrite) || this.firstWrite > bucketTime) this.firstWrite = bucketTime;
       if (Number.isNaN(this.lastWrite) || bucketTime > this.lastWrite) {
         if (!Number.isNaN(this.lastWrite) && bucketTime - this.lastWrite >= this.windowMs) {

@@ -341,9 +341,15 @@ export function renderBurst(r: BurstResult): string {
   const lines = [`app boot (spawn → first answer, alone): ${r.appBootMs.toFixed(0)} ms; containerConcurrency ${r.containerConcurrency}`, ''];
   lines.push(...rows.map((x) => x.map((c, i) => c.padEnd(widths[i]!)).join('  ')));
   lines.push('');
-  for (const x of r.rows) lines.push(`ready pods during the burst of ${x.size}: ${x.podChanges.map(([t, n]) => `${n} at ${t.toFixed(1)} s`).join(' → ')}`);
   for (const x of r.rows) {
-    for (const f of x.failures) lines.push(`failed in the burst of ${x.size} after ${f.latencyMs.toFixed(0)} ms: ${f.error ?? (f.status !== undefined ? `${f.status} ${JSON.stringify(f.body ?? '')}` : 'nothing recorded')}`);
+    const changes = x.podChanges.map(([t, n]) => `${n} at ${t.toFixed(1)} s`);
+    lines.push(`ready pods during the burst of ${x.size}: ${changes.join(' → ')}`);
+  }
+  for (const x of r.rows) {
+    for (const f of x.failures) {
+      const what = f.error ?? (f.status !== undefined ? `${f.status} ${JSON.stringify(f.body ?? '')}` : 'nothing recorded');
+      lines.push(`failed in the burst of ${x.size} after ${f.latencyMs.toFixed(0)} ms: ${what}`);
+    }
   }
   lines.push('');
   for (const t of burstTargets(r)) lines.push(`${t.held ? 'held  ' : 'MISSED'}  ${t.target}`);

@@ -78,7 +78,8 @@ export function lineChart(title: string, leftLabel: string, rightLabel: string, 
   for (const v of xAxis.ticks) out.push(`<text x="${x(v).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle">${v}</text>`);
   series.forEach((s, i) => {
     const points = s.steps ? stepped(s.points) : s.points;
-    if (points.length > 0) out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1], s.rightAxis === true).toFixed(1)}`).join(' ')}"/>`);
+    const coordinates = points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1], s.rightAxis === true).toFixed(1)}`).join(' ');
+    if (points.length > 0) out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${coordinates}"/>`);
     out.push(`<rect x="${PAD.left + 10 + i * 150}" y="${PAD.top - 14}" width="12" height="4" fill="${s.color}"/><text x="${PAD.left + 26 + i * 150}" y="${PAD.top - 9}">${escape(s.name)}</text>`);
   });
   out.push('</svg>');

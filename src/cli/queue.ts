@@ -6,7 +6,7 @@ Environment (Knative's names and defaults):
   USER_PORT                                 the app's port on 127.0.0.1 (required)
   CONTAINER_CONCURRENCY                     max requests at the app at once; 0 = no limit (default 0)
   QUEUE_SERVING_PORT                        serving port (default 8012; 0 = any free port)
-  QUEUE_SERVING_TLS_PORT                    TLS serving port when QUEUE_TLS_CERT_FILE and QUEUE_TLS_KEY_FILE are set (8112)
+  QUEUE_SERVING_TLS_PORT                    TLS serving port with QUEUE_TLS_CERT_FILE and QUEUE_TLS_KEY_FILE (8112)
   QUEUE_ADMIN_PORT / QUEUE_METRICS_PORT / QUEUE_USER_METRICS_PORT   (8022 / 9090 / 9091)
   QUEUE_BIND_ADDRESS                        address to listen on (default: all interfaces)
   REVISION_TIMEOUT_SECONDS                  whole-request timeout (default 300)

@@ -86,7 +86,8 @@ export function register(program: Command): void {
       if (!live) return log.info('waiting for routes to be Ready', { ready, routes: s.routes.length, waiting });
       const pods = s.revisions.reduce((n, r) => n + r.pods.ready, 0);
       const desired = s.revisions.reduce((n, r) => n + r.pods.desired, 0);
-      setStatusLine(`starting: ${ready}/${s.routes.length} routes Ready, ${pods}/${desired} pods · ${process.uptime().toFixed(1)} s${waiting[0] ? ` · ${waiting[0]}` : ''}`);
+      const first = waiting[0] ? ` · ${waiting[0]}` : '';
+      setStatusLine(`starting: ${ready}/${s.routes.length} routes Ready, ${pods}/${desired} pods · ${process.uptime().toFixed(1)} s${first}`);
     }, live ? 200 : 2000);
     up.whenReady(10 * 60_000).then(
       () => {
@@ -150,7 +151,8 @@ export function register(program: Command): void {
       if (statusCode !== 200 || !isUpStatus(status)) {
         const { portHolder } = await import('../up/ports.js');
         const holder = portHolder(opts.adminPort);
-        return unreachable(`something${holder ? ` (${holder})` : ''} answers at ${where}, but it is not gatehouse up's admin API: GET /status gave HTTP ${statusCode}`);
+        const who = holder ? ` (${holder})` : '';
+        return unreachable(`something${who} answers at ${where}, but it is not gatehouse up's admin API: GET /status gave HTTP ${statusCode}`);
       }
       process.stdout.write(opts.json ? body : renderStatus(status));
       process.exit(statusExitCode(status));

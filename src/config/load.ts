@@ -108,7 +108,9 @@ function missingPaths(resources: ResourceConfig[], fileDir: string): string[] {
     for (const [field, value] of checks) {
       if (value === undefined) continue;
       const resolved = path.resolve(cwd, value);
-      if (!existsSync(resolved)) problems.push(`${r.source}: ${at}.${field}: ${value} resolves to ${resolved}, which does not exist; ${workingDir === undefined ? rule : `relative paths resolve from workingDir (${cwd})`}`);
+      if (existsSync(resolved)) continue;
+      const hint = workingDir === undefined ? rule : `relative paths resolve from workingDir (${cwd})`;
+      problems.push(`${r.source}: ${at}.${field}: ${value} resolves to ${resolved}, which does not exist; ${hint}`);
     }
   }
   return problems;

@@ -256,7 +256,8 @@ export class Controller {
       }
       if (!c.latestReady) {
         const failure = c.latestCreated ? this.failed.get(revisionKey(r.namespace, c.latestCreated)) : undefined;
-        problems.push(`configuration "${configName}" has no ready revision yet${failure ? `: ${c.latestCreated} ${failure}` : ` (waiting for ${c.latestCreated})`}`);
+        const detail = failure ? `: ${c.latestCreated} ${failure}` : ` (waiting for ${c.latestCreated})`;
+        problems.push(`configuration "${configName}" has no ready revision yet${detail}`);
         return undefined;
       }
       return c.latestReady;

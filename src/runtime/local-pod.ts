@@ -262,7 +262,8 @@ export class LocalPod {
     if (kind === 'app') this.kill(this.queue, 'SIGTERM');
     else this.kill(this.app, 'SIGKILL');
     const delay = restartDelay(this.restarts, this.o.backoff);
-    const why = `${kind} exited (${signal ? `signal ${signal}` : `code ${code}`}); restarting in ${Math.round(delay / 100) / 10} s`;
+    const how = signal ? `signal ${signal}` : `code ${code}`;
+    const why = `${kind} exited (${how}); restarting in ${Math.round(delay / 100) / 10} s`;
     this.o.log.warn('pod failed', { pod: this.o.name, revision: this.o.spec.name, ...failure, restartInMs: delay });
     this.setPhase('failed', why);
     const survivor = kind === 'app' ? this.queue : undefined;

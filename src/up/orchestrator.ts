@@ -94,7 +94,8 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const file = path.resolve(o.file);
   const autoscalerConfig: GlobalAutoscalerConfig = { ...KNATIVE_DEFAULTS, ...o.autoscaler };
   const parseCache: ParseCache = new Map();
-  let resources: ResourceConfig[] = loadConfigFile(file, autoscalerConfig, parseCache); // a bad file at start-up is fatal
+  // A bad file at start-up is fatal.
+  let resources: ResourceConfig[] = loadConfigFile(file, autoscalerConfig, parseCache);
   let configError: string | undefined;
   const controller = new Controller();
   const modes = new Map<string, RevisionMode>();

@@ -74,7 +74,7 @@ export function buildStatus(i: StatusInputs): UpStatus {
       traffic: (route?.spec.traffic ?? []).map((t) => ({
         revisionName: t.revisionName,
         percent: t.percent,
-        ...(t.tag ? { tag: t.tag, url: `http://${s.visibility === 'external' ? tagHosts(t.tag, s.name, s.namespace, i.domain, 'external').external[0] : tagHosts(t.tag, s.name, s.namespace, i.domain, 'cluster-local').local[0]}` } : {}),
+        ...(t.tag ? { tag: t.tag, url: `http://${tagHost(t.tag, s.name, s.namespace, i.domain, s.visibility)}` } : {}),
       })),
     });
   }
@@ -147,12 +147,20 @@ export function renderStatus(s: UpStatus): string {
   out.push('SERVICES');
   for (const svc of s.services) {
     const notReady = svc.conditions.find((c) => c.status !== 'True' && c.type !== 'Ready');
-    out.push(`  ${svc.namespace}/${svc.name}  ${svc.ready === 'True' ? 'Ready' : 'NotReady'}  ${svc.url}${notReady ? `\n    ${notReady.type}: ${notReady.reason ?? ''} ${notReady.message ?? ''}` : ''}`);
-    for (const t of svc.traffic) out.push(`    ${String(t.percent).padStart(3)}% → ${t.revisionName}${t.tag ? `  (tag ${t.tag}: ${t.url})` : ''}`);
+    const why = notReady ? `\n    ${notReady.type}: ${notReady.reason ?? ''} ${notReady.message ?? ''}` : '';
+    out.push(`  ${svc.namespace}/${svc.name}  ${svc.ready === 'True' ? 'Ready' : 'NotReady'}  ${svc.url}${why}`);
+    for (const t of svc.traffic) {
+      const tag = t.tag ? `  (tag ${t.tag}: ${t.url})` : '';
+      out.push(`    ${String(t.percent).padStart(3)}% → ${t.revisionName}${tag}`);
+    }
   }
   out.push('', 'REVISIONS');
   for (const r of s.revisions) {
-    out.push(`  ${r.namespace}/${r.name}  ${r.ready ? 'Ready' : 'NotReady'}  pods ${r.pods.ready}/${r.pods.desired}${r.pods.starting ? ` (+${r.pods.starting} starting)` : ''}${r.pods.draining ? ` (${r.pods.draining} draining)` : ''}  mode ${r.mode}${r.scaleReason ? `  — ${r.scaleReason}` : ''}`);
+    const starting = r.pods.starting ? ` (+${r.pods.starting} starting)` : '';
+    const draining = r.pods.draining ? ` (${r.pods.draining} draining)` : '';
+    const reason = r.scaleReason ? `  — ${r.scaleReason}` : '';
+    const pods = `${r.pods.ready}/${r.pods.desired}${starting}${draining}`;
+    out.push(`  ${r.namespace}/${r.name}  ${r.ready ? 'Ready' : 'NotReady'}  pods ${pods}  mode ${r.mode}${reason}`);
     if (r.failure) out.push(`    last failure: ${r.failure}`);
   }
   out.push('', 'GATEWAYS');
@@ -167,4 +175,10 @@ export function renderStatus(s: UpStatus): string {
     for (const r of waiting) out.push(`  route ${r.namespace}/${r.name}: ${r.message ?? ''}`);
   }
   return out.join('\n') + '\n';
+}
+
+/** The first host of a traffic tag: its external one, or for a cluster-local route its local one. */
+function tagHost(tag: string, name: string, namespace: string, domain: string, visibility: 'external' | 'cluster-local'): string {
+  const hosts = tagHosts(tag, name, namespace, domain, visibility);
+  return (visibility === 'external' ? hosts.external[0] : hosts.local[0])!;
 }

@@ -8,7 +8,8 @@ import { serviceYaml } from '../../src/bench/services.js';
 const svc = (name: string, target = 'v1', extraSpec?: string) => serviceYaml(name, { target, appPath: 'app.mjs', ...(extraSpec ? { extraSpec } : {}) });
 const names = (c: Controller) => {
   const { changed, removed } = c.routeChanges();
-  return { changed: changed.map((r) => `${r.spec.name}:${r.unresolved === undefined ? r.spec.traffic.map((t) => t.revisionName).join('+') : 'unresolved'}`).sort(), removed };
+  const targets = (r: (typeof changed)[number]) => (r.unresolved === undefined ? r.spec.traffic.map((t) => t.revisionName).join('+') : 'unresolved');
+  return { changed: changed.map((r) => `${r.spec.name}:${targets(r)}`).sort(), removed };
 };
 
 test('routeChanges: new, edited and removed resources, and the routes a ready revision resolves; nothing twice', () => {

@@ -95,7 +95,11 @@ test('readiness probes parse as Knative writes them', () => {
     kind: 'tcp', host: '127.0.0.1', port: 8080, periodSeconds: 0, timeoutSeconds: 1,
   });
   assert.deepEqual(
-    parseReadinessProbe('[{"httpGet":{"path":"/healthz","port":"8090","httpHeaders":[{"name":"K-Kubelet-Probe","value":"queue"}]},"periodSeconds":5,"timeoutSeconds":2}]'),
+    parseReadinessProbe(
+      JSON.stringify([
+        { httpGet: { path: '/healthz', port: '8090', httpHeaders: [{ name: 'K-Kubelet-Probe', value: 'queue' }] }, periodSeconds: 5, timeoutSeconds: 2 },
+      ]),
+    ),
     { kind: 'http', host: '127.0.0.1', port: 8090, path: '/healthz', scheme: 'HTTP', headers: [['K-Kubelet-Probe', 'queue']], periodSeconds: 5, timeoutSeconds: 2 },
   );
   assert.throws(() => parseReadinessProbe('{"exec":{"command":["true"]}}'), /exec probes/);

@@ -27,7 +27,8 @@ export class TestCa {
   issue(name: string, sans: string[]): CertFiles {
     const base = path.join(this.dir, `${this.name}-${name}`);
     const ext = `${base}.ext`;
-    writeFileSync(ext, `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n${sans.length > 0 ? `subjectAltName=${sans.join(',')}\n` : ''}`);
+    const altNames = sans.length > 0 ? `subjectAltName=${sans.join(',')}\n` : '';
+    writeFileSync(ext, `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n${altNames}`);
     openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${name}`]);
     openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', this.cert, '-CAkey', this.key, '-set_serial', String(this.serial++), '-out', `${base}.crt`, '-days', '1', '-extfile', ext]);
     return { cert: `${base}.crt`, key: `${base}.key` };

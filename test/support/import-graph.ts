@@ -4,7 +4,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-const SPECIFIER = /(?:\bimport|\bexport)\s+(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+const STATIC = String.raw`(?:\bimport|\bexport)\s+(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?['"]([^'"]+)['"]`;
+const DYNAMIC = String.raw`\bimport\(\s*['"]([^'"]+)['"]\s*\)`;
+const SPECIFIER = new RegExp(`${STATIC}|${DYNAMIC}`, 'g');
 
 /** The module specifiers one file's text names, in order of appearance. */
 export function specifiers(text: string): string[] {

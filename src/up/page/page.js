@@ -100,7 +100,8 @@ function render({ status: s, history }) {
     s.revisions.map((r) => {
       const key = `${r.namespace}/${r.name}`;
       const traffic = history.traffic[key]?.at(-1);
-      const pods = `${r.pods.ready}/${r.pods.desired}${r.pods.starting ? ` +${r.pods.starting} starting` : ''}${r.pods.draining ? ` ${r.pods.draining} draining` : ''}`;
+      const starting = r.pods.starting ? ` +${r.pods.starting} starting` : '';
+      const pods = `${r.pods.ready}/${r.pods.desired}${starting}${r.pods.draining ? ` ${r.pods.draining} draining` : ''}`;
       return h(
         'tr',
         { 'data-revision': key, 'data-pods-ready': r.pods.ready, 'data-pods-desired': r.pods.desired },
