@@ -1,0 +1,78 @@
+// The activator with real pods (example app + queue-proxy): a pod dying under load, and two
+// activators splitting the pods between them. Apart from activator.test.ts so each file stays
+// well inside the per-file timeout on a loaded machine.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createLogger } from '../../src/log/logger.js';
+import { InProcessRevisionSource } from '../../src/activator/revision-source.js';
+import { startActivator } from '../../src/activator/server.js';
+import { startExampleApp } from '../support/app.js';
+import { until } from '../support/cli.js';
+import { startQueue } from '../support/queue.js';
+
+const log = createLogger('test');
+const routed = (revision: string) => ({ 'knative-serving-namespace': 'default', 'knative-serving-revision': revision });
+
+test('a pod killed mid-load: requests it refuses go to the other pod, none hang', async (t) => {
+  const source = new InProcessRevisionSource();
+  const activator = await startActivator({ port: 0, source, log });
+  t.after(() => activator.close());
+  const pods = [];
+  const queues = [];
+  for (let i = 0; i < 2; i++) {
+    const app = await startExampleApp();
+    t.after(() => app.stop());
+    const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '2' });
+    t.after(() => queue.stop());
+    queues.push(queue);
+    pods.push({ host: '127.0.0.1', port: queue.servingPort });
+  }
+  source.set({ namespace: 'default', name: 'kill-00001', containerConcurrency: 2, timeoutSeconds: 10, pods });
+  await (await fetch(`http://127.0.0.1:${activator.port}/`, { headers: routed('kill-00001') })).text();
+  const throttler = activator.throttler('default/kill-00001')!;
+  await until(() => throttler.readyPods === 2, 'two ready pods', 20_000);
+  // Load that keeps going while one pod dies; the source is not told (as if the update lagged).
+  const statuses: number[] = [];
+  let running = true;
+  const client = async () => {
+    while (running) {
+      const res = await fetch(`http://127.0.0.1:${activator.port}/?delay=20`, { headers: routed('kill-00001'), signal: AbortSignal.timeout(5000) });
+      statuses.push(res.status);
+      await res.text();
+    }
+  };
+  const clients = Array.from({ length: 4 }, client);
+  const answers = async (n: number) => {
+    for (const target = statuses.length + n; statuses.length < target; ) await new Promise((r) => setTimeout(r, 10));
+  };
+  await answers(20);
+  await queues[0]!.stop();
+  await answers(30);
+  running = false;
+  await Promise.all(clients);
+  // Requests in flight on the killed pod at the moment it died may fail; after that, none.
+  const failedAfterKill = statuses.slice(-15).filter((s) => s !== 200);
+  assert.deepEqual(failedAfterKill, []);
+  assert.equal(throttler.readyPods, 1);
+});
+
+test('two activators split 5 pods 3 + 2, as the subsetting examples say', async (t) => {
+  const pods = [];
+  for (let i = 0; i < 5; i++) {
+    const app = await startExampleApp();
+    t.after(() => app.stop());
+    const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '1' });
+    t.after(() => queue.stop());
+    pods.push({ host: '127.0.0.1', port: queue.servingPort });
+  }
+  const source = new InProcessRevisionSource();
+  source.set({ namespace: 'default', name: 'split-00001', containerConcurrency: 1, timeoutSeconds: 10, pods });
+  const activators = await Promise.all([0, 1].map((index) => startActivator({ port: 0, source, index, replicas: 2, log })));
+  t.after(() => Promise.all(activators.map((a) => a.close())));
+  for (const a of activators) await (await fetch(`http://127.0.0.1:${a.port}/`, { headers: routed('split-00001') })).text();
+  const assigned = () => activators.map((a) => a.throttler('default/split-00001')!.readyPods);
+  await until(() => assigned().join() === '3,2', 'the pods split 3 + 2', 20_000);
+  // 5 pods / 2 activators = 2 each, the fifth pod (remnant) to activator 0
+  assert.deepEqual(assigned(), [3, 2]);
+  assert.deepEqual(activators.map((a) => a.throttler('default/split-00001')!.capacity), [3, 2]);
+});
