@@ -2,7 +2,7 @@
 // revision's pods (Knative picks 7 of 10), extrapolate, record into the windows, decide — measured
 // over many rounds of simulated seconds. Target: a full round in ≤ 50 ms. No network: this times
 // the autoscaler's own work; scraping is I/O done concurrently by the collector.
-import { decide, INITIAL_STATE, type DeciderState } from '../src/autoscaler/decider.js';
+import { decide, INITIAL_STATE } from '../src/autoscaler/decider.js';
 import { RevisionMetrics } from '../src/autoscaler/revision-metrics.js';
 import { extrapolate, pickSample, sampleSize } from '../src/autoscaler/sampling.js';
 import { deciderSpecFor } from '../src/model/autoscaling.js';
@@ -16,7 +16,7 @@ const spec = deciderSpecFor({}, 10);
 const heapBefore = process.memoryUsage().heapUsed;
 const state = Array.from({ length: revisions }, (_, i) => ({
   metrics: new RevisionMetrics(spec.stableWindowMs, spec.panicWindowMs),
-  decider: INITIAL_STATE as DeciderState,
+  decider: INITIAL_STATE,
   pods: Array.from({ length: podsPer }, (_, p): Stat => ({
     podName: `rev${i}-pod${p}`, averageConcurrentRequests: 0, averageProxiedConcurrentRequests: 0, requestCount: 0, proxiedRequestCount: 0, processUptime: 0, timestamp: 0,
   })),

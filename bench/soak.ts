@@ -36,7 +36,7 @@ const up = spawn(process.execPath, [gatehouseBin, 'up', '-f', file, '--gateway-p
   stdio: ['ignore', 'ignore', 'pipe'],
 });
 const warnings = new Map<string, number>();
-createInterface({ input: up.stderr! }).on('line', (line) => {
+createInterface({ input: up.stderr }).on('line', (line) => {
   try {
     const msg = String((JSON.parse(line) as { msg?: string }).msg);
     warnings.set(msg, (warnings.get(msg) ?? 0) + 1);
@@ -76,7 +76,11 @@ function descendants(pid: number): number[] {
   }
   const out: number[] = [];
   const walk = (p: number) => {
-    for (const [child, ppid] of parent) if (ppid === p) (out.push(child), walk(child));
+    for (const [child, ppid] of parent) {
+      if (ppid !== p) continue;
+      out.push(child);
+      walk(child);
+    }
   };
   walk(pid);
   return out;

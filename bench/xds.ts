@@ -152,7 +152,7 @@ async function xdsAt(n: number, mode: RouteMode): Promise<void> {
 
   // 1. A new gateway's initial config, SotW and Delta alternated.
   const times: Record<string, number[]> = { sotw: [], delta: [] };
-  let sizesByType: Record<string, Record<string, number>> = {};
+  const sizesByType: Record<string, Record<string, number>> = {};
   for (let round = 0; round < rounds; round++) {
     for (const delta of [false, true]) {
       const stream = new CountingStream(xds.port, delta, { id: `gw-${round}-${delta}`, cluster: GATEWAY_NODE_CLUSTER });

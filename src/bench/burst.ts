@@ -158,7 +158,7 @@ async function measureAppBoot(bootDelayMs: number): Promise<number> {
     try {
       const port = await new Promise<number>((resolve, reject) => {
         child.once('exit', (code) => reject(new Error(`the example app exited with ${code} before listening`)));
-        createInterface({ input: child.stdout! }).on('line', (line) => {
+        createInterface({ input: child.stdout }).on('line', (line) => {
           const parsed = JSON.parse(line) as { port?: number };
           if (typeof parsed.port === 'number') resolve(parsed.port);
         });

@@ -130,7 +130,7 @@ async function drive(url: string, hosts: string[], phases: Phase[], onSecond: Pr
       // duration) so a busy machine stretches the phase instead of silently sending fewer requests.
       const requests = hosts.map((h) => ({ method: 'GET' as const, path: '/', headers: { host: h } }));
       await new Promise<void>((resolve, reject) => {
-        const instance = autocannon({ url, connections, overallRate: phase.rate, amount: phase.rate * phase.seconds, requests }, (err) => (err ? reject(err) : resolve()));
+        const instance = autocannon({ url, connections, overallRate: phase.rate, amount: phase.rate * phase.seconds, requests }, (err) => (err ? reject(err as Error) : resolve()));
         instance.on('response', (_client, statusCode, _bytes, responseTime) => {
           samples.push({ at: Date.now() - started, latencyMs: responseTime, ok: statusCode === 200 });
         });
@@ -202,7 +202,7 @@ async function startApp(): Promise<{ port: number; stop(): void }> {
   const child = spawn(process.execPath, [packagePath('examples', 'app', 'server.mjs')], { env: { ...process.env, PORT: '0', TARGET: 'direct' }, stdio: ['ignore', 'pipe', 'ignore'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the example app exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       try {
         const parsed = JSON.parse(line) as { port?: number };
         if (typeof parsed.port === 'number') resolve(parsed.port);

@@ -50,7 +50,10 @@ export function register(program: Command): void {
         services: bounded('services', opts.services, 1, 200),
         outDir: opts.out,
         log: createLogger('bench'),
-      }).catch((err: unknown) => (err instanceof BenchSetupError ? fail(err.message) : Promise.reject(err)));
+      }).catch((err: unknown) => {
+        if (err instanceof BenchSetupError) return fail(err.message);
+        throw err;
+      });
       process.stdout.write(renderBench(result));
       process.exit(result.gatehouse.failed === 0 ? 0 : 1);
     });

@@ -20,7 +20,7 @@ function isSet(value: unknown): boolean {
 function numberOf(value: unknown): number | undefined {
   if (typeof value === 'number') return value;
   if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
-  if (value && typeof value === 'object' && 'low' in (value as Obj)) return Number(value as unknown as bigint);
+  if (value && typeof value === 'object' && 'low' in (value as Obj)) return Number(value);
   return undefined;
 }
 
@@ -61,13 +61,13 @@ function walk(type: protobuf.Type, value: Obj, path: string, errors: string[]): 
   for (const field of type.fieldsArray) {
     const v = value[field.name];
     const where = path === '' ? field.name : `${path}.${field.name}`;
-    const options = (field.options ?? {}) as Obj;
+    const options = (field.options ?? {});
     // A required field inside a oneof is only required when its case is the one chosen.
     if (options['(validate.rules).message.required'] === true && !isSet(v) && !field.partOf) errors.push(`${where}: is required`);
     const minItems = numberOf(options['(validate.rules).repeated.min_items']);
     if (minItems !== undefined && (!Array.isArray(v) || v.length < minItems)) errors.push(`${where}: needs at least ${minItems} item(s)`);
     const minPairs = numberOf(options['(validate.rules).map.min_pairs']);
-    if (minPairs !== undefined && (!v || Object.keys(v as Obj).length < minPairs)) errors.push(`${where}: needs at least ${minPairs} entr(ies)`);
+    if (minPairs !== undefined && (!v || Object.keys(v).length < minPairs)) errors.push(`${where}: needs at least ${minPairs} entr(ies)`);
     if (!isSet(v)) continue;
     const items: unknown[] = field.repeated && Array.isArray(v) ? v : field.map ? Object.values(v as Obj) : [v];
     items.forEach((item, i) => {
@@ -120,7 +120,7 @@ function walk(type: protobuf.Type, value: Obj, path: string, errors: string[]): 
     });
   }
   for (const oneof of type.oneofsArray) {
-    if ((oneof.options as Obj | undefined)?.['(validate.required)'] === true && !oneof.oneof.some((name) => isSet(value[name]))) {
+    if ((oneof.options)?.['(validate.required)'] === true && !oneof.oneof.some((name) => isSet(value[name]))) {
       errors.push(`${path === '' ? '' : path + '.'}${oneof.name}: one of ${oneof.oneof.join(', ')} is required`);
     }
   }

@@ -80,6 +80,6 @@ export class UpstreamPools {
     const all = [...this.byKey.values()];
     this.byKey.clear();
     for (const u of all) u.h2?.close();
-    await Promise.all(all.map((u) => u.pool?.destroy().catch(() => {})));
+    await Promise.all(all.flatMap((u) => (u.pool ? [u.pool.destroy().catch(() => {})] : [])));
   }
 }

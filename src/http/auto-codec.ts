@@ -107,7 +107,7 @@ export function createAutoCodecServer(
     });
     socket.once('readable', () => {
       clearTimeout(sniffTimer);
-      const first: Buffer | null = socket.read();
+      const first = socket.read() as Buffer | null;
       if (first === null) return void socket.destroy();
       socket.unshift(first);
       const isH2 = first.length >= 3 && first.subarray(0, 3).equals(H2_PREFACE_START);

@@ -207,7 +207,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     out[':scheme'] = 'http';
     const host = out.host;
     delete out.host;
-    out[':authority'] = (host as string | undefined) ?? (req.headers[':authority'] as string | undefined) ?? h2.authority;
+    out[':authority'] = (host) ?? (req.headers[':authority']) ?? h2.authority;
     let stream: ClientHttp2Stream;
     try {
       stream = h2.get().request(out);
@@ -307,7 +307,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   upstreamError(err: Error): void {
     if (this.over) return;
     if (this.responseStarted || this.res.destroyed) return this.fail();
-    this.upstreamFailed(err as NodeJS.ErrnoException);
+    this.upstreamFailed(err);
   }
 
   responseStart(status: number, flat: string[], statusMessage: string | undefined): void {

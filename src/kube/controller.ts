@@ -364,7 +364,7 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
   const sliceHandler = (remove: boolean) => (s: EndpointSlice) => {
     const key = sliceKeyOf(s);
     let bySlice = slices.get(key);
-    if (!bySlice) slices.set(key, (bySlice = new Map()));
+    if (!bySlice) slices.set(key, (bySlice = new Map<string, EndpointSlice>()));
     if (remove) bySlice.delete(s.metadata.name);
     else bySlice.set(s.metadata.name, s);
     if (bySlice.size === 0) slices.delete(key);

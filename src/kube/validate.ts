@@ -79,7 +79,7 @@ export function validateIngress(ingress: KIngress): { ok: true; spec: ValidIngre
     const defaulted: HTTPIngressPath[] = [];
     paths.forEach((p, i) => {
       const pPath = `${rPath}.http.paths[${i}]`;
-      if (!isObject(p as unknown)) return add(pPath, 'missing field(s)');
+      if (!isObject(p)) return add(pPath, 'missing field(s)');
       if (p.path !== undefined && (typeof p.path !== 'string' || (p.path !== '' && !p.path.startsWith('/')))) add(`${pPath}.path`, `invalid value: ${JSON.stringify(p.path)} (a path prefix starting with /)`);
       for (const [name, match] of Object.entries(p.headers ?? {})) {
         if (!isObject(match) || typeof match.exact !== 'string') add(`${pPath}.headers.${name}.exact`, 'missing field(s)');

@@ -209,7 +209,7 @@ export class Prober {
     if (job.cancelled) return;
     if (problem === undefined) {
       let confirmations = this.confirmed.get(job.key);
-      if (!confirmations) this.confirmed.set(job.key, (confirmations = new Map()));
+      if (!confirmations) this.confirmed.set(job.key, (confirmations = new Map<string, string>()));
       confirmations.set(job.gateway.id, job.expectation.hash);
       this.jobs.delete(`${job.key}\0${job.gateway.id}`);
       this.log.debug('route confirmed', { route: job.key, gateway: job.gateway.id, hash: job.expectation.hash.slice(0, 12), attempts: job.attempt + 1 });

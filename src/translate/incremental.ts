@@ -206,7 +206,7 @@ export class IncrementalTranslator {
     }
     const listener = claimListener(name);
     let hosts = this.listenerHosts.get(listener);
-    if (!hosts) this.listenerHosts.set(listener, (hosts = new Map()));
+    if (!hosts) this.listenerHosts.set(listener, (hosts = new Map<string, EnvoyResource>()));
     if (resource) hosts.set(name, resource);
     else hosts.delete(name);
     this.dirtyListeners.add(listener);

@@ -32,7 +32,7 @@ export async function superviseChild(name: string, args: () => string[], readyMe
       });
       child = proc;
       let ready = false;
-      createInterface({ input: proc.stderr! }).on('line', (line) => {
+      createInterface({ input: proc.stderr }).on('line', (line) => {
         let fields: Record<string, unknown> | undefined;
         try {
           fields = JSON.parse(line) as Record<string, unknown>;

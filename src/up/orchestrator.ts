@@ -463,7 +463,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
       controller,
       routes: controller.routes(),
       prober,
-      multiscaler: multiscaler!,
+      multiscaler: multiscaler,
       runtime,
       watched,
       modes,

@@ -30,10 +30,10 @@ test('SIGINT and SIGTERM mid-burst: every request answered, the process exits 0 
     }
   });
   let output = '';
-  child.stdout!.on('data', (d) => (output += d));
+  child.stdout.on('data', (d) => (output += d));
   const lines: string[] = [];
   const port = await new Promise<number>((resolve) =>
-    createInterface({ input: child.stderr! }).on('line', (line) => {
+    createInterface({ input: child.stderr }).on('line', (line) => {
       lines.push(line);
       try {
         const r = JSON.parse(line) as { msg?: string; port?: number };
@@ -73,7 +73,7 @@ test('queue limits from a flag or the environment: a bad value is a clear error 
   const run = (args: string[], env: Record<string, string> = {}) => {
     const child = spawn(process.execPath, [gatehouseBin, 'activator', '--xds', '127.0.0.1:1', '--port', '0', '--metrics-port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
+    child.stderr.on('data', (d) => (stderr += d));
     return once(child, 'exit').then(([code]) => ({ code, stderr }));
   };
   const flag = await run(['--max-queued', '1.5']);

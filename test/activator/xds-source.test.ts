@@ -67,7 +67,7 @@ test('gatehouse activator as a process serves a revision it learnt over xDS', as
     }
   });
   const port = await new Promise<number>((resolve) =>
-    createInterface({ input: child.stderr! }).on('line', (line) => {
+    createInterface({ input: child.stderr }).on('line', (line) => {
       const r = JSON.parse(line) as { msg?: string; port?: number };
       if (r.msg === 'activator listening') resolve(r.port!);
     }),

@@ -27,7 +27,7 @@ test('gatehouse autoscaler runs the example revision and serves per-revision met
     }
   });
   const metricsPort = await new Promise<number>((resolve) =>
-    createInterface({ input: child.stderr! }).on('line', (line) => {
+    createInterface({ input: child.stderr }).on('line', (line) => {
       const r = JSON.parse(line) as { msg?: string; metricsPort?: number };
       if (r.msg === 'autoscaler listening') resolve(r.metricsPort!);
     }),

@@ -54,7 +54,7 @@ test('gatehouse bench steady: a short real run writes results with no failed req
   const out = mkdtempSync(path.join(tmpdir(), 'gatehouse-bench-test-'));
   const child = spawn(process.execPath, [gatehouseBin, 'bench', 'steady', '--seconds', '2', '--rps', '50', '--out', out], { stdio: ['ignore', 'pipe', 'ignore'] });
   let stdout = '';
-  child.stdout!.on('data', (d) => (stdout += d));
+  child.stdout.on('data', (d) => (stdout += d));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   assert.equal(code, 0, stdout);
   const result = JSON.parse(readFileSync(path.join(out, 'steady.json'), 'utf8')) as { gatehouse: { requests: number; failed: number }; direct: { requests: number } };

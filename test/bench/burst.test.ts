@@ -14,8 +14,8 @@ test('gatehouse bench burst: two small bursts from zero, the second after a retu
   const child = spawn(process.execPath, [gatehouseBin, 'bench', 'burst', '--bursts', '3,4', '--app-boot-ms', '100', '--request-ms', '50', '--zero-grace-seconds', '1', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   assert.equal(code, 0, stdout + stderr);
   const result = JSON.parse(readFileSync(path.join(out, 'burst.json'), 'utf8')) as BurstResult;

@@ -53,7 +53,7 @@ async function upstreamApp(): Promise<{ port: number; closedStreams: () => numbe
       (res as http.ServerResponse).write('first');
     } else {
       res.writeHead(201, 'Made It', { 'x-app': 'a' });
-      res.end(`hello ${req.headers['x-forwarded-for'] ?? ''} ${req.headers.expect ?? 'no-expect'}`);
+      res.end(`hello ${String(req.headers['x-forwarded-for'] ?? '')} ${req.headers.expect ?? 'no-expect'}`);
     }
   };
   const { front, sockets } = createAutoCodecServer(handle, undefined, { limits, name: 'app' });

@@ -177,7 +177,7 @@ export class TestCluster {
     this.pods.add(pod);
     const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
       void exit.then(([code]) => reject(new Error(`${args.join(' ')} exited with ${String(code)}: ${logs.slice(-5).join('\n')}`)));
-      for (const stream of [child.stdout!, child.stderr!]) {
+      for (const stream of [child.stdout, child.stderr]) {
         createInterface({ input: stream }).on('line', (l) => {
           logs.push(l);
           if (logs.length > 500) logs.shift();
@@ -218,7 +218,7 @@ export class TestCluster {
   async createService(name: string, endpoints: Array<{ port: number; ready?: boolean }>, portName = 'http'): Promise<void> {
     await this.core.createNamespacedService({
       namespace: this.namespace,
-      body: { metadata: { name }, spec: { ports: [{ name: portName, port: 80, protocol: 'TCP', targetPort: 8012 as unknown as k8s.IntOrString }] } },
+      body: { metadata: { name }, spec: { ports: [{ name: portName, port: 80, protocol: 'TCP', targetPort: 8012 }] } },
     });
     await this.setEndpoints(name, endpoints, portName);
   }

@@ -181,7 +181,7 @@ export class FakeApiServer {
       }
       let next: Obj;
       if (p.status) next = { ...current, status: body.status };
-      else if (STATUS_SUBRESOURCE.has(p.plural)) next = { ...body, status: current.status } as Obj;
+      else if (STATUS_SUBRESOURCE.has(p.plural)) next = { ...body, status: current.status };
       else next = body;
       const specChanged = JSON.stringify((next as { spec?: unknown }).spec) !== JSON.stringify((current as { spec?: unknown }).spec);
       const generation = (current.metadata.generation ?? 1) + (!p.status && specChanged ? 1 : 0);

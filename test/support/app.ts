@@ -19,7 +19,7 @@ export async function startExampleApp(env: Record<string, string> = {}): Promise
     env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`example app exited with ${code} before listening`)));
     lines.on('line', (line) => {

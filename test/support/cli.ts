@@ -30,8 +30,8 @@ export function gatehouse(args: string[], timeoutMs = 60_000): Promise<Run> {
     const child = spawn(process.execPath, [gatehouseBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`gatehouse ${args.join(' ')} still running after ${timeoutMs} ms: ${stderr}`));

@@ -48,7 +48,7 @@ test('a start that fails after processes started stops every one of them (admin 
     }, 20);
     let taken: { close(): Promise<void> } | undefined;
     let stderr = '';
-    createInterface({ input: child.stderr! }).on('line', (line) => {
+    createInterface({ input: child.stderr }).on('line', (line) => {
       stderr += line + '\n';
       if (!taken && line.includes('"activator listening"')) {
         const server = net.createServer((s) => s.destroy());

@@ -24,7 +24,7 @@ test('up on a terminal: text logs, a progress line, Ready in N s since launch', 
   let out = '';
   const ready = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-    child.stdout!.on('data', (d) => {
+    child.stdout.on('data', (d) => {
       out += d;
       const m = /Ready in (\d+\.\d) s\./.exec(out);
       if (m) resolve(Number(m[1]) * 1000);
@@ -36,6 +36,6 @@ test('up on a terminal: text logs, a progress line, Ready in N s since launch', 
   assert.match(out, /\d\d:\d\d:\d\d\.\d{3}\S* \S*INFO \S* up {8}xDS server listening/, 'readable log lines');
   assert.doesNotMatch(out, /\{"ts":/, 'no JSON on a terminal');
   const stopped = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  child.stdin!.write('\x03'); // Ctrl-C through the terminal
+  child.stdin.write('\x03'); // Ctrl-C through the terminal
   assert.equal(await stopped, 0);
 });

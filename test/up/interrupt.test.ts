@@ -78,11 +78,11 @@ spec:
   });
   const stdout: string[] = [];
   const stderr: string[] = [];
-  createInterface({ input: up.stderr! }).on('line', (line) => stderr.push(line));
+  createInterface({ input: up.stderr }).on('line', (line) => stderr.push(line));
   const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
     void exited.then((code) => reject(new Error(`gatehouse up exited with ${code}: ${stderr.slice(-20).join('\n')}`)));
-    createInterface({ input: up.stdout! }).on('line', (line) => {
+    createInterface({ input: up.stdout }).on('line', (line) => {
       stdout.push(line);
       if (line.startsWith('Ready in')) resolve();
     });

@@ -136,7 +136,7 @@ test('edit → new revision, Ready only after probe confirmation, 80/20 split, t
       return false;
     }
   };
-  await until(() => pids.every((pid) => !alive(pid!)), 'every pod process to exit', 5000);
+  await until(() => pids.every((pid) => !alive(pid)), 'every pod process to exit', 5000);
   assert.equal(up.status().revisions.flatMap((r) => r.podList).length, 0, 'no pod started while stopping');
 });
 
@@ -169,11 +169,11 @@ test('gatehouse up as a process: prints where it listens, serves a cold request,
   t.after(() => {
     child.kill('SIGKILL');
   });
-  child.stderr!.resume();
+  child.stderr.resume();
   const lines: string[] = [];
   const ready = new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`gatehouse up exited with ${code}: ${lines.join('\n')}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line);
       if (line.startsWith('Ready in')) resolve();
     });
@@ -185,7 +185,7 @@ test('gatehouse up as a process: prints where it listens, serves a cold request,
   const status = await new Promise<string>((resolve, reject) => {
     const s = spawn(process.execPath, [gatehouseBin, 'status', '--admin-port', String(adminPort), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    s.stdout!.on('data', (d) => (out += d));
+    s.stdout.on('data', (d) => (out += d));
     s.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`gatehouse status exited with ${code}`))));
   });
   const parsed = JSON.parse(status) as { services: Array<{ name: string; ready: string }> };
@@ -199,7 +199,7 @@ test('a bad file at start-up exits 2 naming file, line and field', async () => {
   const file = tempFile(service('Bad_Name', 'x').replace('containerConcurrency: 0', 'containerConcurrency: -1'));
   const child = spawn(process.execPath, [gatehouseBin, 'up', '-f', file, '--xds-port', '0', '--admin-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (d) => (err += d));
+  child.stderr.on('data', (d) => (err += d));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   assert.equal(code, 2);
   assert.match(err, /services\.yaml:5: metadata\.name: "Bad_Name" is not a valid name/);
@@ -244,7 +244,7 @@ test('with --no-gateway, another xDS gateway named with --gateway-node (here `ga
     gateway.kill('SIGKILL');
   });
   let gatewayLog = '';
-  gateway.stderr!.on('data', (d) => (gatewayLog += d));
+  gateway.stderr.on('data', (d) => (gatewayLog += d));
   await up.whenReady(30_000).catch((err: Error) => {
     throw new Error(`${err.message}\nstatus: ${JSON.stringify(up.status().routes)}\ngateway log:\n${gatewayLog.slice(-4000)}`);
   });

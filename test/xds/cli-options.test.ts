@@ -27,7 +27,7 @@ test('xDS flags: TLS needs cert and key, mutual TLS needs TLS, and up needs the 
 test('a flag combination that does not fit: one line and the usage, exit 2, no stack', async () => {
   const child = spawn(process.execPath, [gatehouseBin, 'up', '--xds-client-ca', 'ca.crt'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
+  child.stderr.on('data', (d) => (stderr += d));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   assert.equal(code, 2);
   assert.ok(stderr.startsWith('error: --xds-client-ca needs --xds-tls-cert and --xds-tls-key (mutual TLS is TLS first)\n'), stderr);

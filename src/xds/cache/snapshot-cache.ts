@@ -101,7 +101,7 @@ export class SnapshotCache {
     let step = previous && lastInput ? this.samePlaces(encoder, previous, lastInput, resources) : undefined;
     step ??= this.rebuild(encoder, previous, resources);
     let inputs = this.inputs.get(group);
-    if (!inputs) this.inputs.set(group, (inputs = new Map()));
+    if (!inputs) this.inputs.set(group, (inputs = new Map<string, LastInput>()));
     inputs.set(typeUrl, { resources, names: step.names });
     return this.commit(group, typeUrl, encoder, previous, step);
   }
@@ -149,7 +149,7 @@ export class SnapshotCache {
     for (const name of step.removed) if (!this.heldElsewhere(group, typeUrl, name)) encoder.forget(name);
     if (previous && version === previous.version) return false; // re-encoded to the same bytes
     let byType = this.groups.get(group);
-    if (!byType) this.groups.set(group, (byType = new Map()));
+    if (!byType) this.groups.set(group, (byType = new Map<string, TypeSnapshot>()));
     byType.set(typeUrl, { version, resources: step.resources, previousVersion: previous?.version, changed: step.changed, removed: step.removed });
     this.notify(group, typeUrl);
     return true;
@@ -229,7 +229,7 @@ export class SnapshotCache {
     if (!set) this.watchers.set(group, (set = new Set()));
     set.add(listener);
     return () => {
-      set!.delete(listener);
+      set.delete(listener);
     };
   }
 

@@ -36,6 +36,6 @@ export class ResourceDecoder {
 
   /** Delta: one changed resource (the caller keeps the unchanged ones). */
   decodeOne(bytes: Uint8Array): DecodedResource {
-    return this.type.toObject(this.type.decode(bytes), TO_OBJECT) as DecodedResource;
+    return this.type.toObject(this.type.decode(bytes), TO_OBJECT);
   }
 }
