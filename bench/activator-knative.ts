@@ -24,15 +24,25 @@ import { runLoad, type LoadResult } from './lib/load.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, cc: { type: 'string', default: '0' }, crd: { type: 'string' } },
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    cc: { type: 'string', default: '0' },
+    crd: { type: 'string' },
+  },
 });
 const [goActivatorBin, goQueueBin] = positionals;
 if (!goActivatorBin || !goQueueBin) {
-  process.stderr.write('usage: npx tsx bench/activator-knative.ts <knative activator binary> <knative queue binary> [--seconds 5] [--rounds 3] [--cc 0] [--crd revision.yaml]\n');
+  process.stderr.write(
+    'usage: npx tsx bench/activator-knative.ts <knative activator binary> <knative ' +
+      'queue binary> [--seconds 5] [--rounds 3] [--cc 0] [--crd revision.yaml]\n',
+  );
   process.exit(2);
 }
 if (!process.env.KUBECONFIG) {
-  process.stderr.write('KUBECONFIG is not set: Knative\'s activator needs a kube-apiserver (see ../shared/kube-apiserver.md)\n');
+  process.stderr.write(
+    "KUBECONFIG is not set: Knative's activator needs a kube-apiserver (see ../shared/kube-apiserver.md)\n",
+  );
   process.exit(2);
 }
 const seconds = Number(values.seconds);
@@ -52,15 +62,26 @@ const children: ChildProcess[] = [];
 const cleanups: Array<() => void> = [];
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
-const kubectl = (args: string[], input?: string) => execFileSync('kubectl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+const kubectl = (args: string[], input?: string) =>
+  execFileSync('kubectl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
 
 /** Starts a process (in the pods' namespace when `inPod`); resolves once `ready()` answers true. */
-async function start(name: string, inPod: boolean, cmd: string, args: string[], env: Record<string, string>, ready: () => Promise<boolean>): Promise<ChildProcess> {
+async function start(
+  name: string,
+  inPod: boolean,
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: () => Promise<boolean>,
+): Promise<ChildProcess> {
   const [file, argv] = inPod ? ['ip', ['netns', 'exec', NETNS, cmd, ...args]] : [cmd, args];
-  const child = spawn(file, argv, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(file, argv, {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   children.push(child);
   const tail: string[] = [];
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     tail.push(d.toString());
     if (tail.length > 20) tail.shift();
   });
@@ -113,27 +134,64 @@ function createKubeObjects(): void {
     cleanups.push(() => {
       kubectl(['delete', 'namespace', 'knative-serving', '--wait=false']);
       // No controller-manager empties it: without its finalizer it goes at once instead of staying Terminating.
-      const ns = JSON.parse(kubectl(['get', 'namespace', 'knative-serving', '-o', 'json'])) as { spec: { finalizers?: string[] } };
+      const ns = JSON.parse(kubectl(['get', 'namespace', 'knative-serving', '-o', 'json'])) as {
+        spec: { finalizers?: string[] };
+      };
       ns.spec.finalizers = [];
       kubectl(['replace', '--raw', '/api/v1/namespaces/knative-serving/finalize', '-f', '-'], JSON.stringify(ns));
     });
   }
   const configMaps = ['config-logging', 'config-observability', 'config-network', 'config-tracing'];
-  const existing = new Set(kubectl(['get', 'configmaps', '-n', 'knative-serving', '-o', 'name']).split('\n').map((l) => l.replace('configmap/', '')));
+  const existing = new Set(
+    kubectl(['get', 'configmaps', '-n', 'knative-serving', '-o', 'name'])
+      .split('\n')
+      .map((l) => l.replace('configmap/', '')),
+  );
   for (const name of configMaps.filter((n) => !existing.has(n))) {
     const data = name === 'config-tracing' ? { backend: 'none' } : {};
-    kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'knative-serving' }, data }));
+    kubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'knative-serving' }, data }),
+    );
     cleanups.push(() => void kubectl(['delete', 'configmap', '-n', 'knative-serving', name]));
   }
-  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'serving.knative.dev/v1', kind: 'Revision', metadata: { name: REVISION, namespace: NAMESPACE }, spec: { containerConcurrency: Number(cc), timeoutSeconds: 300, containers: [{ image: 'example.com/app' }] } }));
+  kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Revision',
+      metadata: { name: REVISION, namespace: NAMESPACE },
+      spec: { containerConcurrency: Number(cc), timeoutSeconds: 300, containers: [{ image: 'example.com/app' }] },
+    }),
+  );
   cleanups.push(() => void kubectl(['delete', 'revision', '-n', NAMESPACE, REVISION]));
   const uid = kubectl(['get', 'revision', '-n', NAMESPACE, REVISION, '-o', 'jsonpath={.metadata.uid}']).trim();
-  const labels = { 'serving.knative.dev/revision': REVISION, 'serving.knative.dev/revisionUID': uid, 'networking.internal.knative.dev/serviceType': 'Private' };
+  const labels = {
+    'serving.knative.dev/revision': REVISION,
+    'serving.knative.dev/revisionUID': uid,
+    'networking.internal.knative.dev/serviceType': 'Private',
+  };
   const name = `${REVISION}-private`;
-  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NAMESPACE, labels }, spec: { ports: [{ name: 'http', port: 80, targetPort: GO_QUEUE_PORT }] } }));
+  kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: NAMESPACE, labels },
+      spec: { ports: [{ name: 'http', port: 80, targetPort: GO_QUEUE_PORT }] },
+    }),
+  );
   // Deleting the Service deletes its Endpoints too.
   cleanups.push(() => void kubectl(['delete', 'service', '-n', NAMESPACE, name]));
-  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace: NAMESPACE, labels }, subsets: [{ addresses: [{ ip: POD_IP }], ports: [{ name: 'http', port: GO_QUEUE_PORT }] }] }));
+  kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name, namespace: NAMESPACE, labels },
+      subsets: [{ addresses: [{ ip: POD_IP }], ports: [{ name: 'http', port: GO_QUEUE_PORT }] }],
+    }),
+  );
 }
 
 const queueEnv = (port: number): Record<string, string> => ({
@@ -169,7 +227,13 @@ async function sample(t: Target, c: number): Promise<Sample> {
   const cpu0 = t.pids.reduce((n, pid) => n + cpuMicros(pid), 0);
   const load: LoadResult = await runLoad(t.url, c, seconds, t.headers);
   const cpu1 = t.pids.reduce((n, pid) => n + cpuMicros(pid), 0);
-  return { rps: load.rps, p50Ms: load.p50Ms, p99Ms: load.p99Ms, errors: load.errors + load.non2xx, cpuUsPerRequest: (cpu1 - cpu0) / Math.max(1, load.requests) };
+  return {
+    rps: load.rps,
+    p50Ms: load.p50Ms,
+    p99Ms: load.p99Ms,
+    errors: load.errors + load.non2xx,
+    cpuUsPerRequest: (cpu1 - cpu0) / Math.max(1, load.requests),
+  };
 }
 
 const median = (xs: number[]) => {
@@ -181,12 +245,61 @@ async function main(): Promise<void> {
   setUpNetns();
   createKubeObjects();
   const node = process.execPath;
-  await start('the example app', true, node, [path.join(root, 'examples/app/server.mjs')], { PORT: String(APP_PORT), HOST: '0.0.0.0', TARGET: 'bench' }, () => answers(`http://${POD_IP}:${APP_PORT}/`));
+  await start(
+    'the example app',
+    true,
+    node,
+    [path.join(root, 'examples/app/server.mjs')],
+    { PORT: String(APP_PORT), HOST: '0.0.0.0', TARGET: 'bench' },
+    () => answers(`http://${POD_IP}:${APP_PORT}/`),
+  );
   const probe = { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' };
-  await start('gatehouse queue', true, node, [path.join(root, 'bin/gatehouse.js'), 'queue'], { ...queueEnv(GATEHOUSE_QUEUE_PORT), QUEUE_BIND_ADDRESS: '0.0.0.0', QUEUE_ADMIN_PORT: '0', QUEUE_METRICS_PORT: '0', QUEUE_USER_METRICS_PORT: '0', GATEHOUSE_LOG_LEVEL: 'warn' }, () => answers(`http://${POD_IP}:${GATEHOUSE_QUEUE_PORT}/`, probe));
-  await start('Knative queue-proxy', true, goQueueBin!, [], { ...queueEnv(GO_QUEUE_PORT), QUEUE_SERVING_TLS_PORT: '8112', SERVING_LOGGING_CONFIG: '', SERVING_LOGGING_LEVEL: 'error', ENABLE_HTTP2_AUTO_DETECTION: 'true' }, () => answers(`http://${POD_IP}:${GO_QUEUE_PORT}/`, probe));
+  await start(
+    'gatehouse queue',
+    true,
+    node,
+    [path.join(root, 'bin/gatehouse.js'), 'queue'],
+    {
+      ...queueEnv(GATEHOUSE_QUEUE_PORT),
+      QUEUE_BIND_ADDRESS: '0.0.0.0',
+      QUEUE_ADMIN_PORT: '0',
+      QUEUE_METRICS_PORT: '0',
+      QUEUE_USER_METRICS_PORT: '0',
+      GATEHOUSE_LOG_LEVEL: 'warn',
+    },
+    () => answers(`http://${POD_IP}:${GATEHOUSE_QUEUE_PORT}/`, probe),
+  );
+  await start(
+    'Knative queue-proxy',
+    true,
+    goQueueBin!,
+    [],
+    {
+      ...queueEnv(GO_QUEUE_PORT),
+      QUEUE_SERVING_TLS_PORT: '8112',
+      SERVING_LOGGING_CONFIG: '',
+      SERVING_LOGGING_LEVEL: 'error',
+      ENABLE_HTTP2_AUTO_DETECTION: 'true',
+    },
+    () => answers(`http://${POD_IP}:${GO_QUEUE_PORT}/`, probe),
+  );
   const routed = { 'knative-serving-namespace': NAMESPACE, 'knative-serving-revision': REVISION };
-  const ghActivator = await start('gatehouse activator', false, node, ['--import', 'tsx', path.join(root, 'bench/lib/activator-process.ts'), `${POD_IP}:${GATEHOUSE_QUEUE_PORT}`, NAMESPACE, REVISION, cc], { GATEHOUSE_LOG_LEVEL: 'warn' }, async () => true);
+  const ghActivator = await start(
+    'gatehouse activator',
+    false,
+    node,
+    [
+      '--import',
+      'tsx',
+      path.join(root, 'bench/lib/activator-process.ts'),
+      `${POD_IP}:${GATEHOUSE_QUEUE_PORT}`,
+      NAMESPACE,
+      REVISION,
+      cc,
+    ],
+    { GATEHOUSE_LOG_LEVEL: 'warn' },
+    async () => true,
+  );
   const ghPort = await activatorPort(ghActivator);
   const goActivator = await start(
     'Knative activator',
@@ -206,8 +319,18 @@ async function main(): Promise<void> {
     () => answers('http://127.0.0.1:8012/', routed),
   );
   const targets: Target[] = [
-    { name: 'gatehouse activator → gatehouse queue → app', url: `http://127.0.0.1:${ghPort}/`, headers: routed, pids: [ghActivator.pid!] },
-    { name: 'Knative activator → Go queue-proxy → app', url: 'http://127.0.0.1:8012/', headers: routed, pids: [goActivator.pid!] },
+    {
+      name: 'gatehouse activator → gatehouse queue → app',
+      url: `http://127.0.0.1:${ghPort}/`,
+      headers: routed,
+      pids: [ghActivator.pid!],
+    },
+    {
+      name: 'Knative activator → Go queue-proxy → app',
+      url: 'http://127.0.0.1:8012/',
+      headers: routed,
+      pids: [goActivator.pid!],
+    },
   ];
   for (const t of targets) await runLoad(t.url, 10, 1, t.headers); // warm-up: connections, JIT
   const samples = new Map<string, Sample[]>();
@@ -217,7 +340,9 @@ async function main(): Promise<void> {
         const s = await sample(t, c);
         const key = `${t.name}|${c}`;
         samples.set(key, [...(samples.get(key) ?? []), s]);
-        process.stderr.write(`round ${round} c=${c} ${t.name}: ${s.rps.toFixed(0)} rps, p99 ${s.p99Ms} ms, ${s.errors} errors\n`);
+        process.stderr.write(
+          `round ${round} c=${c} ${t.name}: ${s.rps.toFixed(0)} rps, p99 ${s.p99Ms} ms, ${s.errors} errors\n`,
+        );
       }
     }
   }
@@ -226,7 +351,16 @@ async function main(): Promise<void> {
   for (const c of levels) {
     for (const t of targets) {
       const s = samples.get(`${t.name}|${c}`)!;
-      table.push([t.name, String(c), median(s.map((x) => x.rps)).toFixed(0), median(s.map((x) => x.p50Ms)).toFixed(2), median(s.map((x) => x.p99Ms)).toFixed(2), String(s.reduce((n, x) => n + x.errors, 0)), median(s.map((x) => x.cpuUsPerRequest)).toFixed(0), s.map((x) => x.rps.toFixed(0)).join(' ')]);
+      table.push([
+        t.name,
+        String(c),
+        median(s.map((x) => x.rps)).toFixed(0),
+        median(s.map((x) => x.p50Ms)).toFixed(2),
+        median(s.map((x) => x.p99Ms)).toFixed(2),
+        String(s.reduce((n, x) => n + x.errors, 0)),
+        median(s.map((x) => x.cpuUsPerRequest)).toFixed(0),
+        s.map((x) => x.rps.toFixed(0)).join(' '),
+      ]);
     }
   }
   const widths = header.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
@@ -234,9 +368,17 @@ async function main(): Promise<void> {
   for (const c of levels) {
     const [gh, go] = targets.map((t) => samples.get(`${t.name}|${c}`)!);
     const perRound = gh!.map((g, i) => (g.rps / go![i]!.rps).toFixed(2)).join(' ');
-    process.stdout.write(`c=${c}: gatehouse ÷ Knative, median rps ${(median(gh!.map((x) => x.rps)) / median(go!.map((x) => x.rps))).toFixed(2)}× (rounds: ${perRound}); activator CPU per request ${(median(gh!.map((x) => x.cpuUsPerRequest)) / median(go!.map((x) => x.cpuUsPerRequest))).toFixed(2)}×\n`);
+    process.stdout.write(
+      `c=${c}: gatehouse ÷ Knative, median rps ` +
+        `${(median(gh!.map((x) => x.rps)) / median(go!.map((x) => x.rps))).toFixed(2)}× (rounds: ${perRound}); ` +
+        `activator CPU per request ` +
+        `${(median(gh!.map((x) => x.cpuUsPerRequest)) / median(go!.map((x) => x.cpuUsPerRequest))).toFixed(2)}×\n`,
+    );
   }
-  process.stdout.write(`(${rounds} rounds of ${seconds} s per path and level, alternating; CC=${cc}; the pods in network namespace ${NETNS})\n`);
+  process.stdout.write(
+    `(${rounds} rounds of ${seconds} s per path and level, ` +
+      `alternating; CC=${cc}; the pods in network namespace ${NETNS})\n`,
+  );
 }
 
 /** The gatehouse activator prints its port as the first line on stderr ({"port": N}). */

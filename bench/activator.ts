@@ -15,7 +15,13 @@ setLogLevel('warn');
 const app = await startExampleApp();
 const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: String(cc) });
 const source = new InProcessRevisionSource();
-source.set({ namespace: 'default', name: 'bench-00001', containerConcurrency: cc, timeoutSeconds: 300, pods: [{ host: '127.0.0.1', port: queue.servingPort }] });
+source.set({
+  namespace: 'default',
+  name: 'bench-00001',
+  containerConcurrency: cc,
+  timeoutSeconds: 300,
+  pods: [{ host: '127.0.0.1', port: queue.servingPort }],
+});
 // In this process, so its CPU is this process's CPU minus the load generator's, which is why the
 // CPU figure is measured against a run of the generator alone (the direct run).
 const activator = await startActivator({ port: 0, source, log: createLogger('bench') });
@@ -31,13 +37,33 @@ for (const c of [1, 50]) {
   const through = await runLoad(`http://127.0.0.1:${activator.port}/`, c, seconds, routed);
   const cpuThrough = process.cpuUsage(cpu1);
   const perReq = (u: NodeJS.CpuUsage, n: number) => ((u.user + u.system) / Math.max(1, n)).toFixed(1);
-  rows.push(['app direct', String(c), direct.rps.toFixed(0), String(direct.p50Ms), String(direct.p99Ms), String(direct.errors + direct.non2xx), '1.00', perReq(cpuDirect, direct.requests)]);
-  rows.push(['activator → queue → app', String(c), through.rps.toFixed(0), String(through.p50Ms), String(through.p99Ms), String(through.errors + through.non2xx), (through.rps / direct.rps).toFixed(2), perReq(cpuThrough, through.requests)]);
+  rows.push([
+    'app direct',
+    String(c),
+    direct.rps.toFixed(0),
+    String(direct.p50Ms),
+    String(direct.p99Ms),
+    String(direct.errors + direct.non2xx),
+    '1.00',
+    perReq(cpuDirect, direct.requests),
+  ]);
+  rows.push([
+    'activator → queue → app',
+    String(c),
+    through.rps.toFixed(0),
+    String(through.p50Ms),
+    String(through.p99Ms),
+    String(through.errors + through.non2xx),
+    (through.rps / direct.rps).toFixed(2),
+    perReq(cpuThrough, through.requests),
+  ]);
 }
 await activator.close();
 await queue.stop();
 await app.stop();
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 for (const r of rows) process.stdout.write(r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ') + '\n');
-process.stdout.write('(process CPU = load generator + activator in this process; the difference between the rows is the activator)\n');
+process.stdout.write(
+  '(process CPU = load generator + activator in this process; the difference between the rows is the activator)\n',
+);
 process.exit(0);

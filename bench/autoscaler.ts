@@ -18,7 +18,13 @@ const state = Array.from({ length: revisions }, (_, i) => ({
   metrics: new RevisionMetrics(spec.stableWindowMs, spec.panicWindowMs),
   decider: INITIAL_STATE,
   pods: Array.from({ length: podsPer }, (_, p): Stat => ({
-    podName: `rev${i}-pod${p}`, averageConcurrentRequests: 0, averageProxiedConcurrentRequests: 0, requestCount: 0, proxiedRequestCount: 0, processUptime: 0, timestamp: 0,
+    podName: `rev${i}-pod${p}`,
+    averageConcurrentRequests: 0,
+    averageProxiedConcurrentRequests: 0,
+    requestCount: 0,
+    proxiedRequestCount: 0,
+    processUptime: 0,
+    timestamp: 0,
   })),
 }));
 
@@ -27,7 +33,8 @@ const cpuStart = process.cpuUsage();
 for (let round = 0; round < rounds; round++) {
   const now = round * 1000;
   // New per-pod stats arrive each second (a varying load so the decider does real work).
-  for (const [i, r] of state.entries()) for (const pod of r.pods) pod.averageConcurrentRequests = ((i + round) % 17) * 0.9;
+  for (const [i, r] of state.entries())
+    for (const pod of r.pods) pod.averageConcurrentRequests = ((i + round) % 17) * 0.9;
   const t0 = process.hrtime.bigint();
   for (const r of state) {
     const sample = pickSample(r.pods, sampleSize(r.pods.length));
@@ -42,7 +49,9 @@ times.sort((a, b) => a - b);
 const pct = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))]!;
 const heap = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024;
 process.stdout.write(
-  `${revisions} revisions × ${podsPer} pods, ${rounds} rounds: round p50 ${pct(0.5).toFixed(2)} ms, p99 ${pct(0.99).toFixed(2)} ms, max ${times[times.length - 1]!.toFixed(2)} ms ` +
-    `(target ≤ 50 ms: ${pct(0.99) <= 50 ? 'met' : 'missed'}); CPU ${((cpu.user + cpu.system) / 1000 / rounds).toFixed(2)} ms per round; ` +
+  `${revisions} revisions × ${podsPer} pods, ${rounds} rounds: round p50 ${pct(0.5).toFixed(2)} ` +
+    `ms, p99 ${pct(0.99).toFixed(2)} ms, max ${times[times.length - 1]!.toFixed(2)} ms ` +
+    `(target ≤ 50 ms: ${pct(0.99) <= 50 ? 'met' : 'missed'}); CPU ` +
+    `${((cpu.user + cpu.system) / 1000 / rounds).toFixed(2)} ms per round; ` +
     `heap for the state ${heap.toFixed(1)} MiB, rss ${(process.memoryUsage().rss / 1024 / 1024).toFixed(1)} MiB\n`,
 );

@@ -24,21 +24,45 @@ try {
   await cluster.createService('blue', [{ port: blue.port }]);
   const controller = await cluster.startHostProcess(
     [
-      gatehouseBin, 'controller', '--kubeconfig', cluster.kubeconfig, '--xds-host', cluster.hostAddress, '--xds-port', '0',
-      '--listen-address', cluster.podHost, '--external-port', String(externalPort), '--local-port', String(localPort),
-      '--gateway-service', `${cluster.namespace}/gatehouse`, '--local-gateway-service', `${cluster.namespace}/gatehouse-internal`,
+      gatehouseBin,
+      'controller',
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '--xds-host',
+      cluster.hostAddress,
+      '--xds-port',
+      '0',
+      '--listen-address',
+      cluster.podHost,
+      '--external-port',
+      String(externalPort),
+      '--local-port',
+      String(localPort),
+      '--gateway-service',
+      `${cluster.namespace}/gatehouse`,
+      '--local-gateway-service',
+      `${cluster.namespace}/gatehouse-internal`,
     ],
     {},
     (l) => l.msg === 'controller synced',
   );
   const xdsPort = Number(JSON.parse(controller.pod.logs.find((l) => l.includes('"controller synced"'))!).xdsPort);
-  await cluster.startPod([gatehouseBin, 'gateway', '--xds', `${cluster.hostAddress}:${xdsPort}`, '--node-id', 'gw-1', '--admin-port', '0'], {}, (l) => l.msg === 'connected to the xDS server');
+  await cluster.startPod(
+    [gatehouseBin, 'gateway', '--xds', `${cluster.hostAddress}:${xdsPort}`, '--node-id', 'gw-1', '--admin-port', '0'],
+    {},
+    (l) => l.msg === 'connected to the xDS server',
+  );
   await cluster.createService('gatehouse', [{ port: externalPort }]);
 
   // Ready times come from a watch, as Knative's route controller sees them.
   const readyAt = new Map<string, number>();
   const waiters = new Map<string, () => void>();
-  const list = (await cluster.custom.listNamespacedCustomObject({ group: KINGRESS_GROUP, version: KINGRESS_VERSION, plural: KINGRESS_PLURAL, namespace: cluster.namespace })) as { metadata: { resourceVersion: string } };
+  const list = (await cluster.custom.listNamespacedCustomObject({
+    group: KINGRESS_GROUP,
+    version: KINGRESS_VERSION,
+    plural: KINGRESS_PLURAL,
+    namespace: cluster.namespace,
+  })) as { metadata: { resourceVersion: string } };
   const watch = await new k8s.Watch(cluster.api.config).watch(
     `/apis/${KINGRESS_GROUP}/${KINGRESS_VERSION}/namespaces/${cluster.namespace}/${KINGRESS_PLURAL}`,
     { resourceVersion: list.metadata.resourceVersion },
@@ -49,12 +73,26 @@ try {
     },
     (err: unknown) => err && (err as Error).name !== 'AbortError' && console.error('watch ended', err),
   );
-  const whenReady = (name: string) => (readyAt.has(name) ? Promise.resolve() : new Promise<void>((r) => waiters.set(name, r)));
-  const spec = (host: string) => ({ rules: [{ hosts: [host], visibility: 'ExternalIP', http: { paths: [{ splits: [{ serviceName: 'blue', serviceNamespace: cluster.namespace, servicePort: 80 }] }] } }] }) as KIngress['spec'];
+  const whenReady = (name: string) =>
+    readyAt.has(name) ? Promise.resolve() : new Promise<void>((r) => waiters.set(name, r));
+  const spec = (host: string) =>
+    ({
+      rules: [
+        {
+          hosts: [host],
+          visibility: 'ExternalIP',
+          http: {
+            paths: [{ splits: [{ serviceName: 'blue', serviceNamespace: cluster.namespace, servicePort: 80 }] }],
+          },
+        },
+      ],
+    }) as KIngress['spec'];
 
   const serving = async (host: string) => {
     for (;;) {
-      const res = await request(`http://${cluster.podHost}:${externalPort}/`, { headers: { host } }).catch(() => undefined);
+      const res = await request(`http://${cluster.podHost}:${externalPort}/`, { headers: { host } }).catch(
+        () => undefined,
+      );
       await res?.body.dump();
       if (res?.statusCode === 200) return performance.now();
       await new Promise((r) => setTimeout(r, 2));
@@ -67,7 +105,8 @@ try {
     const fillStart = performance.now();
     const names: string[] = [];
     for (; present < n; present++) names.push(`fill-${present}`);
-    for (let i = 0; i < names.length; i += 16) await Promise.all(names.slice(i, i + 16).map((name) => cluster.createIngress(name, spec(`${name}.example.com`))));
+    for (let i = 0; i < names.length; i += 16)
+      await Promise.all(names.slice(i, i + 16).map((name) => cluster.createIngress(name, spec(`${name}.example.com`))));
     await Promise.all(names.map(whenReady));
     const fillSeconds = (performance.now() - fillStart) / 1000;
     const ready: number[] = [];
@@ -84,9 +123,16 @@ try {
     }
     ready.sort((a, b) => a - b);
     serve.sort((a, b) => a - b);
-    const [r50, r99, s50, s99] = [percentile(ready, 50), percentile(ready, 99), percentile(serve, 50), percentile(serve, 99)];
+    const [r50, r99, s50, s99] = [
+      percentile(ready, 50),
+      percentile(ready, 99),
+      percentile(serve, 50),
+      percentile(serve, 99),
+    ];
     console.log(
-      `${String(n).padStart(7)}  ${fillSeconds.toFixed(1).padStart(6)}  ${r50.toFixed(0).padStart(6)} ms  ${r99.toFixed(0).padStart(6)} ms  ${s50.toFixed(0).padStart(8)} ms  ${s99.toFixed(0).padStart(8)} ms  ${(r50 / s50).toFixed(2).padStart(6)}×`,
+      `${String(n).padStart(7)}  ${fillSeconds.toFixed(1).padStart(6)}  ${r50.toFixed(0).padStart(6)} ms  ` +
+        `${r99.toFixed(0).padStart(6)} ms  ${s50.toFixed(0).padStart(8)} ms  ` +
+        `${s99.toFixed(0).padStart(8)} ms  ${(r50 / s50).toFixed(2).padStart(6)}×`,
     );
   }
   watch.abort();

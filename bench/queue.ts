@@ -48,7 +48,10 @@ async function startKnativeQueue(bin: string, userPort: number): Promise<Target>
       REVISION_TIMEOUT_SECONDS: '300',
       SERVING_LOGGING_CONFIG: '',
       SERVING_LOGGING_LEVEL: 'error',
-      SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: userPort, host: '127.0.0.1' }, successThreshold: 1 }),
+      SERVING_READINESS_PROBE: JSON.stringify({
+        tcpSocket: { port: userPort, host: '127.0.0.1' },
+        successThreshold: 1,
+      }),
       ENABLE_HTTP2_AUTO_DETECTION: 'true',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -56,14 +59,17 @@ async function startKnativeQueue(bin: string, userPort: number): Promise<Target>
   const lines = createInterface({ input: child.stderr! });
   lines.on('line', () => {});
   // Ready when a kubelet-style probe answers.
-  for (const deadline = Date.now() + 15_000; ; ) {
+  for (const deadline = Date.now() + 15_000; ;) {
     try {
-      const res = await fetch(`http://127.0.0.1:${servingPort}/`, { headers: { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' } });
+      const res = await fetch(`http://127.0.0.1:${servingPort}/`, {
+        headers: { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' },
+      });
       if (res.status === 200) break;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`Knative's queue-proxy (${bin}) did not become ready on :${servingPort}`);
+    if (Date.now() > deadline)
+      throw new Error(`Knative's queue-proxy (${bin}) did not become ready on :${servingPort}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
@@ -101,7 +107,9 @@ function fmt(n: number | undefined, digits = 1): string {
 }
 
 const app = await startExampleApp();
-const targets: Target[] = [{ name: 'app direct', url: `http://127.0.0.1:${app.port}/`, pid: undefined, stop: async () => {} }];
+const targets: Target[] = [
+  { name: 'app direct', url: `http://127.0.0.1:${app.port}/`, pid: undefined, stop: async () => {} },
+];
 const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: concurrency });
 targets.push({ name: 'gatehouse queue', url: queue.url('/'), pid: queue.process.pid, stop: () => queue.stop() });
 if (process.env.KNATIVE_QUEUE_BIN) targets.push(await startKnativeQueue(process.env.KNATIVE_QUEUE_BIN, app.port));
@@ -114,7 +122,18 @@ try {
   await app.stop();
 }
 
-const header = ['target', 'c', 'rps', 'p50 ms', 'p99 ms', 'errors', 'cpu µs/req', 'peak RSS MiB', 'rps ÷ direct', 'added µs/req @c=1'];
+const header = [
+  'target',
+  'c',
+  'rps',
+  'p50 ms',
+  'p99 ms',
+  'errors',
+  'cpu µs/req',
+  'peak RSS MiB',
+  'rps ÷ direct',
+  'added µs/req @c=1',
+];
 const table = [header];
 for (const row of rows) {
   const direct = rows.find((r) => r.target === 'app direct' && r.connections === row.connections)!;
@@ -142,7 +161,8 @@ if (go.length > 0) {
   for (const g of go) {
     const ours = rows.find((r) => r.target === 'gatehouse queue' && r.connections === g.connections)!;
     process.stdout.write(
-      `c=${g.connections}: gatehouse/Go throughput ${fmt(ours.load.rps / g.load.rps, 2)}×, CPU per request ${fmt((ours.cpuPerRequestUs ?? 0) / (g.cpuPerRequestUs ?? 1), 2)}×\n`,
+      `c=${g.connections}: gatehouse/Go throughput ${fmt(ours.load.rps / g.load.rps, 2)}×, ` +
+        `CPU per request ${fmt((ours.cpuPerRequestUs ?? 0) / (g.cpuPerRequestUs ?? 1), 2)}×\n`,
     );
   }
 }

@@ -29,12 +29,48 @@ const HOST = 'soak.default.example.com';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-soak-'));
 const file = path.join(dir, 'services.yaml');
-writeFileSync(file, serviceYaml('soak', { target: 'soak', appPath: exampleAppPath, annotations: { 'autoscaling.knative.dev/min-scale': '1' } }));
-const [gatewayPort, localPort, xdsPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-const up = spawn(process.execPath, [gatehouseBin, 'up', '-f', file, '--gateway-port', String(gatewayPort), '--local-gateway-port', String(localPort), '--xds-port', String(xdsPort), '--admin-port', String(adminPort), '--drain-quiet-seconds', '1'], {
-  env: { ...process.env, GATEHOUSE_HEADERS_TIMEOUT_SECONDS: '2', GATEHOUSE_BODY_IDLE_TIMEOUT_SECONDS: '2', GATEHOUSE_LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'ignore', 'pipe'],
-});
+writeFileSync(
+  file,
+  serviceYaml('soak', {
+    target: 'soak',
+    appPath: exampleAppPath,
+    annotations: { 'autoscaling.knative.dev/min-scale': '1' },
+  }),
+);
+const [gatewayPort, localPort, xdsPort, adminPort] = [
+  await freePort(),
+  await freePort(),
+  await freePort(),
+  await freePort(),
+];
+const up = spawn(
+  process.execPath,
+  [
+    gatehouseBin,
+    'up',
+    '-f',
+    file,
+    '--gateway-port',
+    String(gatewayPort),
+    '--local-gateway-port',
+    String(localPort),
+    '--xds-port',
+    String(xdsPort),
+    '--admin-port',
+    String(adminPort),
+    '--drain-quiet-seconds',
+    '1',
+  ],
+  {
+    env: {
+      ...process.env,
+      GATEHOUSE_HEADERS_TIMEOUT_SECONDS: '2',
+      GATEHOUSE_BODY_IDLE_TIMEOUT_SECONDS: '2',
+      GATEHOUSE_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  },
+);
 const warnings = new Map<string, number>();
 createInterface({ input: up.stderr }).on('line', (line) => {
   try {
@@ -50,7 +86,17 @@ const pool = new Pool(`http://127.0.0.1:${gatewayPort}`, { connections: 8 });
 const headers = { host: HOST };
 const SMALL = Buffer.alloc(64 * 1024, 'e');
 const LARGE = Buffer.alloc(2 * 1024 * 1024, 'u');
-const counts = { get: 0, echo: 0, early: 0, lost: 0, slowClosed: 0, silentClosed: 0, resets: 0, stalled408: 0, faultsNotClosed: 0 };
+const counts = {
+  get: 0,
+  echo: 0,
+  early: 0,
+  lost: 0,
+  slowClosed: 0,
+  silentClosed: 0,
+  resets: 0,
+  stalled408: 0,
+  faultsNotClosed: 0,
+};
 const lostReasons = new Map<string, number>();
 const lose = (why: string) => {
   counts.lost++;
@@ -109,7 +155,13 @@ interface Sample {
 }
 const sample = (): Sample => {
   const all = [up.pid!, ...descendants(up.pid!)];
-  return { at: Date.now(), upRss: rssMiB(up.pid!), upFds: fds(up.pid!), allRss: all.reduce((n, p) => n + rssMiB(p), 0), allFds: all.reduce((n, p) => n + fds(p), 0) };
+  return {
+    at: Date.now(),
+    upRss: rssMiB(up.pid!),
+    upFds: fds(up.pid!),
+    allRss: all.reduce((n, p) => n + rssMiB(p), 0),
+    allFds: all.reduce((n, p) => n + fds(p), 0),
+  };
 };
 
 // ── faults ──
@@ -144,7 +196,9 @@ function reset(): void {
   s.on('error', () => {});
 }
 function stalledUpload(): void {
-  const s = net.connect(gatewayPort, '127.0.0.1', () => s.write(`POST /?delay=10000 HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 1000\r\n\r\n0123456789`));
+  const s = net.connect(gatewayPort, '127.0.0.1', () =>
+    s.write(`POST /?delay=10000 HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 1000\r\n\r\n0123456789`),
+  );
   let answer = '';
   s.on('data', (d: Buffer) => (answer += d.toString()));
   s.on('error', () => {});
@@ -156,11 +210,20 @@ function stalledUpload(): void {
 function stalledXdsClient(): http2.ClientHttp2Session {
   const session = http2.connect(`http://127.0.0.1:${xdsPort}`);
   session.on('error', () => {});
-  const stream = session.request({ ':method': 'POST', ':path': '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources', 'content-type': 'application/grpc', te: 'trailers' });
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
   stream.on('error', () => {});
   const type = envoyRoot().lookupType('envoy.service.discovery.v3.DiscoveryRequest');
   for (const typeUrl of [TYPE_URL.cluster, TYPE_URL.listener, TYPE_URL.scopedRoute]) {
-    const message = Buffer.from(type.encode(type.fromObject({ node: { id: 'soak-stalled', cluster: 'gatehouse-ingress' }, type_url: typeUrl })).finish());
+    const message = Buffer.from(
+      type
+        .encode(type.fromObject({ node: { id: 'soak-stalled', cluster: 'gatehouse-ingress' }, type_url: typeUrl }))
+        .finish(),
+    );
     const frame = Buffer.alloc(5 + message.length);
     frame.writeUInt32BE(message.length, 1);
     message.copy(frame, 5);
@@ -201,7 +264,7 @@ const steps = {
 };
 
 try {
-  for (const deadline = Date.now() + 60_000; ; ) {
+  for (const deadline = Date.now() + 60_000; ;) {
     try {
       if ((await call('GET', '/')).status === 200) break;
     } catch {
@@ -232,7 +295,12 @@ try {
   for (const s of idle) s.destroy();
 
   const xds = stalledXdsClient();
-  const faults = [setInterval(slowHeaders, 1000), setInterval(silent, 1000), setInterval(reset, 200), setInterval(stalledUpload, 2000)];
+  const faults = [
+    setInterval(slowHeaders, 1000),
+    setInterval(silent, 1000),
+    setInterval(reset, 200),
+    setInterval(stalledUpload, 2000),
+  ];
   const loops = [...Array.from({ length: 6 }, () => loop(steps.get)), loop(steps.echo), loop(steps.early)];
   const samples: Sample[] = [];
   const started = Date.now();
@@ -248,19 +316,39 @@ try {
   xds.destroy();
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const window = (from: number, to: number) => samples.slice(Math.floor(samples.length * from), Math.max(Math.floor(samples.length * from) + 1, Math.floor(samples.length * to)));
+  const window = (from: number, to: number) =>
+    samples.slice(
+      Math.floor(samples.length * from),
+      Math.max(Math.floor(samples.length * from) + 1, Math.floor(samples.length * to)),
+    );
   const early = window(0.1, 0.25);
   const late = window(0.85, 1);
   const growth = (pick: (s: Sample) => number) => median(late.map(pick)) - median(early.map(pick));
   const rows: Array<[string, string]> = [
     ['duration', `${seconds} s`],
-    [`${idleConnections} idle connections: up RSS`, `${beforeIdle.upRss.toFixed(0)} → ${withIdle.upRss.toFixed(0)} MiB (+${(withIdle.upRss - beforeIdle.upRss).toFixed(0)}), served meanwhile: ${servedWithIdle}`],
+    [
+      `${idleConnections} idle connections: up RSS`,
+      `${beforeIdle.upRss.toFixed(0)} → ${withIdle.upRss.toFixed(0)} MiB ` +
+        `(+${(withIdle.upRss - beforeIdle.upRss).toFixed(0)}), served meanwhile: ${servedWithIdle}`,
+    ],
     ['requests ok (GET / 64 KiB echo / 2 MB early answer)', `${counts.get} / ${counts.echo} / ${counts.early}`],
     ['requests lost', `${counts.lost}${lostReasons.size ? ' ' + JSON.stringify(Object.fromEntries(lostReasons)) : ''}`],
-    ['faults: slow headers closed / silent closed / resets / stalled uploads 408 / not closed in time', `${counts.slowClosed} / ${counts.silentClosed} / ${counts.resets} / ${counts.stalled408} / ${counts.faultsNotClosed}`],
-    ['up process RSS (early → late median)', `${median(early.map((s) => s.upRss)).toFixed(0)} → ${median(late.map((s) => s.upRss)).toFixed(0)} MiB (${growth((s) => s.upRss) >= 0 ? '+' : ''}${growth((s) => s.upRss).toFixed(1)})`],
+    [
+      'faults: slow headers closed / silent closed / resets / stalled uploads 408 / not closed in time',
+      `${counts.slowClosed} / ${counts.silentClosed} / ${counts.resets} ` +
+        `/ ${counts.stalled408} / ${counts.faultsNotClosed}`,
+    ],
+    [
+      'up process RSS (early → late median)',
+      `${median(early.map((s) => s.upRss)).toFixed(0)} → ${median(late.map((s) => s.upRss)).toFixed(0)} ` +
+        `MiB (${growth((s) => s.upRss) >= 0 ? '+' : ''}${growth((s) => s.upRss).toFixed(1)})`,
+    ],
     ['up process open fds', `${median(early.map((s) => s.upFds))} → ${median(late.map((s) => s.upFds))}`],
-    ['all gatehouse processes RSS / fds', `${median(early.map((s) => s.allRss)).toFixed(0)} → ${median(late.map((s) => s.allRss)).toFixed(0)} MiB / ${median(early.map((s) => s.allFds))} → ${median(late.map((s) => s.allFds))}`],
+    [
+      'all gatehouse processes RSS / fds',
+      `${median(early.map((s) => s.allRss)).toFixed(0)} → ${median(late.map((s) => s.allRss)).toFixed(0)} ` +
+        `MiB / ${median(early.map((s) => s.allFds))} → ${median(late.map((s) => s.allFds))}`,
+    ],
     ['log lines of up and its children, by message', JSON.stringify(Object.fromEntries(warnings))],
   ];
   const width = Math.max(...rows.map((r) => r[0].length));
@@ -269,7 +357,8 @@ try {
     counts.lost > 0 && `${counts.lost} requests lost`,
     counts.faultsNotClosed > 0 && `${counts.faultsNotClosed} faulty connections were not closed in time`,
     !servedWithIdle && 'no answer while idle connections were open',
-    growth((s) => s.upRss) > RSS_GROWTH_MIB && `up RSS grew ${growth((s) => s.upRss).toFixed(0)} MiB (bound ${RSS_GROWTH_MIB})`,
+    growth((s) => s.upRss) > RSS_GROWTH_MIB &&
+      `up RSS grew ${growth((s) => s.upRss).toFixed(0)} MiB (bound ${RSS_GROWTH_MIB})`,
     growth((s) => s.upFds) > FD_GROWTH && `up fds grew by ${growth((s) => s.upFds)} (bound ${FD_GROWTH})`,
   ].filter(Boolean);
   if (failures.length > 0) {

@@ -25,7 +25,8 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 setLogLevel('warn');
 const log = createLogger('bench');
 
-const service = (name: string, target: string, annotations: Record<string, string>) => serviceYaml(name, { target, annotations, appPath: exampleAppPath });
+const service = (name: string, target: string, annotations: Record<string, string>) =>
+  serviceYaml(name, { target, annotations, appPath: exampleAppPath });
 
 const atZero = { 'autoscaling.knative.dev/initial-scale': '0', 'autoscaling.knative.dev/window': '6s' };
 
@@ -61,15 +62,24 @@ for (const n of counts) {
     const revision = `edited-${String(e + 1).padStart(5, '0')}`;
     const started = performance.now();
     writeFileSync(file, service('edited', `v${e}`, atZero) + background);
-    await until(() => {
-      const r = up.route('default', 'edited');
-      return r !== undefined && r.ready && r.revisions.includes(revision);
-    }, 30_000, `${revision} to be Ready`);
+    await until(
+      () => {
+        const r = up.route('default', 'edited');
+        return r !== undefined && r.ready && r.revisions.includes(revision);
+      },
+      30_000,
+      `${revision} to be Ready`,
+    );
     times.push(performance.now() - started);
   }
   await up.close();
   times.sort((a, b) => a - b);
-  rows.push([`edit → Ready, ${n} service(s)`, `p50 ${percentile(times, 50).toFixed(1)} ms`, `p99 ${percentile(times, 99).toFixed(1)} ms`, `target p50 ≤ 100 ms at 1,000`]);
+  rows.push([
+    `edit → Ready, ${n} service(s)`,
+    `p50 ${percentile(times, 50).toFixed(1)} ms`,
+    `p99 ${percentile(times, 99).toFixed(1)} ms`,
+    `target p50 ≤ 100 ms at 1,000`,
+  ]);
   process.stderr.write(`edit → Ready with ${n} services done\n`);
 }
 
@@ -92,7 +102,9 @@ for (const n of counts) {
     // queue-proxy a second after one is taken), as independent cold starts happen.
     await new Promise((r) => setTimeout(r, 1500));
     const started = performance.now();
-    const res = await request(`http://127.0.0.1:${up.gatewayPort}/`, { headers: { host: `cold-${i}.default.example.com` } });
+    const res = await request(`http://127.0.0.1:${up.gatewayPort}/`, {
+      headers: { host: `cold-${i}.default.example.com` },
+    });
     colds.push(performance.now() - started); // headers received: the first byte
     await res.body.dump();
     if (res.statusCode !== 200) throw new Error(`cold request ${i} answered ${res.statusCode}`);
@@ -101,13 +113,25 @@ for (const n of counts) {
   boots.sort((a, b) => a - b);
   colds.sort((a, b) => a - b);
   const overhead = percentile(colds, 50) - percentile(boots, 50);
-  rows.push(['cold start', `first byte p50 ${percentile(colds, 50).toFixed(0)} ms`, `app boot p50 ${percentile(boots, 50).toFixed(0)} ms`, `overhead ${overhead.toFixed(0)} ms (target ≤ 50)`]);
+  rows.push([
+    'cold start',
+    `first byte p50 ${percentile(colds, 50).toFixed(0)} ms`,
+    `app boot p50 ${percentile(boots, 50).toFixed(0)} ms`,
+    `overhead ${overhead.toFixed(0)} ms (target ≤ 50)`,
+  ]);
 }
 
 // 3. Steady state: gateway → queue-proxy → app (serve mode) vs the app direct.
 {
   const file = path.join(dir, 'steady.yaml');
-  writeFileSync(file, service('steady', 'steady', { 'autoscaling.knative.dev/target-burst-capacity': '0', 'autoscaling.knative.dev/min-scale': '1', 'autoscaling.knative.dev/max-scale': '1' }));
+  writeFileSync(
+    file,
+    service('steady', 'steady', {
+      'autoscaling.knative.dev/target-burst-capacity': '0',
+      'autoscaling.knative.dev/min-scale': '1',
+      'autoscaling.knative.dev/max-scale': '1',
+    }),
+  );
   const up = await startBenchUp(file);
   await up.whenReady(60_000);
   const host = { host: 'steady.default.example.com' };
@@ -117,8 +141,18 @@ for (const n of counts) {
   for (const c of [1, 50]) {
     const direct = await runLoad(`http://127.0.0.1:${app.port}/`, c, seconds);
     const through = await runLoad(`http://127.0.0.1:${up.gatewayPort}/`, c, seconds, host);
-    rows.push([`steady c=${c}: app direct`, `${direct.rps.toFixed(0)} rps`, `p50 ${direct.p50Ms} ms p99 ${direct.p99Ms} ms`, '1.00']);
-    rows.push([`steady c=${c}: gateway → queue → app`, `${through.rps.toFixed(0)} rps`, `p50 ${through.p50Ms} ms p99 ${through.p99Ms} ms`, `${(through.rps / direct.rps).toFixed(2)} of direct, ${through.errors + through.non2xx} errors`]);
+    rows.push([
+      `steady c=${c}: app direct`,
+      `${direct.rps.toFixed(0)} rps`,
+      `p50 ${direct.p50Ms} ms p99 ${direct.p99Ms} ms`,
+      '1.00',
+    ]);
+    rows.push([
+      `steady c=${c}: gateway → queue → app`,
+      `${through.rps.toFixed(0)} rps`,
+      `p50 ${through.p50Ms} ms p99 ${through.p99Ms} ms`,
+      `${(through.rps / direct.rps).toFixed(2)} of direct, ${through.errors + through.non2xx} errors`,
+    ]);
   }
   await app.stop();
   await up.close();

@@ -66,17 +66,27 @@ class CountingStream {
   private resolveNext: ((r: Received) => void) | undefined;
   private readonly backlog: Received[] = [];
 
-  constructor(port: number, private readonly delta: boolean, private readonly node = { id: 'bench-gateway', cluster: GATEWAY_NODE_CLUSTER }) {
-    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+  constructor(
+    port: number,
+    private readonly delta: boolean,
+    private readonly node = { id: 'bench-gateway', cluster: GATEWAY_NODE_CLUSTER },
+  ) {
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': -1,
+    });
     this.call = client.makeBidiStreamRequest(
       `/envoy.service.discovery.v3.AggregatedDiscoveryService/${delta ? 'Delta' : 'Stream'}AggregatedResources`,
       bytes,
       bytes,
     );
     const root = envoyRoot();
-    this.req = root.lookupType(delta ? 'envoy.service.discovery.v3.DeltaDiscoveryRequest' : 'envoy.service.discovery.v3.DiscoveryRequest');
+    this.req = root.lookupType(
+      delta ? 'envoy.service.discovery.v3.DeltaDiscoveryRequest' : 'envoy.service.discovery.v3.DiscoveryRequest',
+    );
     // Read only the small fields of each response; the resources are left as bytes.
-    const head = root.lookupType(delta ? 'envoy.service.discovery.v3.DeltaDiscoveryResponse' : 'envoy.service.discovery.v3.DiscoveryResponse');
+    const head = root.lookupType(
+      delta ? 'envoy.service.discovery.v3.DeltaDiscoveryResponse' : 'envoy.service.discovery.v3.DiscoveryResponse',
+    );
     this.call.on('data', (data: Buffer) => {
       const m = head.decode(data) as unknown as { type_url: string; nonce: string; version_info?: string };
       const item = { typeUrl: m.type_url, nonce: m.nonce, version: m.version_info ?? '', size: data.length };
@@ -99,7 +109,9 @@ class CountingStream {
     return new Promise((resolve) => (this.resolveNext = resolve));
   }
 
-  /** Subscribes to all five types, as Envoy would in push order, and waits for the responses; returns bytes per type. */
+  /**
+   * Subscribes to all five types, as Envoy would in push order, and waits for the responses; returns bytes per type.
+   */
   async subscribeAll(clusterNames: string[], routeConfigNames: string[]): Promise<Record<string, number>> {
     const subs: Array<[string, string[]]> = [
       [TYPE_URL.cluster, []],
@@ -110,7 +122,11 @@ class CountingStream {
     ];
     const sizes: Record<string, number> = {};
     for (const [typeUrl, names] of subs) {
-      this.send(this.delta ? { type_url: typeUrl, resource_names_subscribe: names } : { type_url: typeUrl, resource_names: names });
+      this.send(
+        this.delta
+          ? { type_url: typeUrl, resource_names_subscribe: names }
+          : { type_url: typeUrl, resource_names: names },
+      );
       const r = await this.next();
       sizes[typeUrl] = r.size;
       this.ack(typeUrl, r, names);
@@ -120,7 +136,11 @@ class CountingStream {
 
   /** ACKs a response; SotW restates the names and the version it now holds. */
   ack(typeUrl: string, r: Received, names: string[]): void {
-    this.send(this.delta ? { type_url: typeUrl, response_nonce: r.nonce } : { type_url: typeUrl, resource_names: names, response_nonce: r.nonce, version_info: r.version });
+    this.send(
+      this.delta
+        ? { type_url: typeUrl, response_nonce: r.nonce }
+        : { type_url: typeUrl, resource_names: names, response_nonce: r.nonce, version_info: r.version },
+    );
   }
 
   close(): void {
@@ -167,7 +187,11 @@ async function xdsAt(n: number, mode: RouteMode): Promise<void> {
     const s = sizesByType[api]!;
     const total = Object.values(s).reduce((a, b) => a + b, 0);
     const t = (u: string) => mib(s[u] ?? 0);
-    out(`${label}: new gateway, ${api.padEnd(5)} initial config p50 ${median(times[api]!).toFixed(0)} ms (of ${rounds}), ${mib(total)} MiB: CDS ${t(TYPE_URL.cluster)}, EDS ${t(TYPE_URL.endpoint)}, LDS ${t(TYPE_URL.listener)}, SRDS ${t(TYPE_URL.scopedRoute)}, RDS ${t(TYPE_URL.route)} MiB`);
+    out(
+      `${label}: new gateway, ${api.padEnd(5)} initial config p50 ${median(times[api]!).toFixed(0)} ms (of ` +
+        `${rounds}), ${mib(total)} MiB: CDS ${t(TYPE_URL.cluster)}, EDS ${t(TYPE_URL.endpoint)}, ` +
+        `LDS ${t(TYPE_URL.listener)}, SRDS ${t(TYPE_URL.scopedRoute)}, RDS ${t(TYPE_URL.route)} MiB`,
+    );
   }
 
   // 2. One route change, to a gateway holding everything (Delta, as Envoy's DELTA_GRPC bootstrap).
@@ -180,7 +204,12 @@ async function xdsAt(n: number, mode: RouteMode): Promise<void> {
   for (let i = 0; i < changes; i++) {
     const split = i % 2 === 0 ? 60 : 70;
     const t1 = process.hrtime.bigint();
-    incremental.setRoute(route(route0.name, [{ revisionName: `${route0.name}-00001`, percent: split }, { revisionName: `${route0.name}-00002`, percent: 100 - split }]));
+    incremental.setRoute(
+      route(route0.name, [
+        { revisionName: `${route0.name}-00001`, percent: split },
+        { revisionName: `${route0.name}-00002`, percent: 100 - split },
+      ]),
+    );
     translateTimes.push(ms(t1));
     xds.cache.applyChanges(incremental.flush('by-role'));
     const received: Received[] = [];
@@ -190,7 +219,12 @@ async function xdsAt(n: number, mode: RouteMode): Promise<void> {
     for (const r of received) stream.ack(r.typeUrl, r, []);
     responses = received.map((r) => `${r.typeUrl.split('.').pop()} ${(r.size / 1024).toFixed(1)} KiB`).join(', ');
   }
-  out(`${label}: one route change p50 ${median(translateTimes.map((t, i) => t + deliveryTimes[i]!)).toFixed(2)} ms to the client (translate ${median(translateTimes).toFixed(2)} + cache and delivery ${median(deliveryTimes).toFixed(2)}; max ${Math.max(...translateTimes.map((t, i) => t + deliveryTimes[i]!)).toFixed(1)} ms; sent: ${responses})`);
+  out(
+    `${label}: one route change p50 ${median(translateTimes.map((t, i) => t + deliveryTimes[i]!)).toFixed(2)} ms to ` +
+      `the client (translate ${median(translateTimes).toFixed(2)} + cache and delivery ` +
+      `${median(deliveryTimes).toFixed(2)}; max ` +
+      `${Math.max(...translateTimes.map((t, i) => t + deliveryTimes[i]!)).toFixed(1)} ms; sent: ${responses})`,
+  );
   stream.close();
   await xds.close();
 }
@@ -216,7 +250,10 @@ async function upAt(n: number): Promise<void> {
   await up.whenReady(600_000);
   const readyMs = performance.now() - started;
   const rss = process.memoryUsage().rss;
-  out(`up, ${n} services at zero: all Ready ${(readyMs / 1000).toFixed(1)} s after start, RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`);
+  out(
+    `up, ${n} services at zero: all Ready ${(readyMs / 1000).toFixed(1)} ` +
+      `s after start, RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`,
+  );
   const times: number[] = [];
   for (let i = 0; i < newServices; i++) {
     await new Promise((r) => setTimeout(r, 500)); // each on a settled system
@@ -226,7 +263,10 @@ async function upAt(n: number): Promise<void> {
     await until(() => up.route('default', name)?.ready === true, 30_000, `${name} to be Ready`);
     times.push(performance.now() - t0);
   }
-  out(`up, ${n} services at zero: a new Service → probe-confirmed Ready p50 ${median(times).toFixed(0)} ms (of ${newServices}, from the file write; max ${Math.max(...times).toFixed(0)} ms)`);
+  out(
+    `up, ${n} services at zero: a new Service → probe-confirmed Ready p50 ${median(times).toFixed(0)} ` +
+      `ms (of ${newServices}, from the file write; max ${Math.max(...times).toFixed(0)} ms)`,
+  );
   await up.close();
 }
 
@@ -237,7 +277,10 @@ if (process.env.BENCH_UP_ONLY) {
 }
 if (process.env.UP !== '0') {
   for (const n of sizes) {
-    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], { env: { ...process.env, BENCH_UP_ONLY: String(n) }, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+      env: { ...process.env, BENCH_UP_ONLY: String(n) },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     if (child.status !== 0) throw new Error(`the up bench with ${n} services failed (exit ${child.status})`);
   }
 }

@@ -32,7 +32,10 @@ if (builtIsCurrent('src')) {
 } else {
   // tsx is a development dependency: only a checkout whose src/ is newer than its build needs it.
   const tsx = await import('tsx/esm/api').catch(() => {
-    process.stderr.write(`gatehouse: dist/ is missing or older than src/ and tsx (a development dependency) is not installed; run \`npm run build\` in ${root}\n`);
+    process.stderr.write(
+      `gatehouse: dist/ is missing or older than src/ and tsx (a development ` +
+        `dependency) is not installed; run \`npm run build\` in ${root}\n`,
+    );
     process.exit(1);
   });
   tsx.register();

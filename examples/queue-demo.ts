@@ -9,7 +9,10 @@ const log = createLogger('example');
 const appPath = fileURLToPath(new URL('./app/server.mjs', import.meta.url));
 const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
 
-const app = spawn(process.execPath, [appPath], { env: { ...process.env, PORT: '0', K_REVISION: 'hello-00001' }, stdio: ['ignore', 'pipe', 'inherit'] });
+const app = spawn(process.execPath, [appPath], {
+  env: { ...process.env, PORT: '0', K_REVISION: 'hello-00001' },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 const appPort = await new Promise<number>((resolve, reject) => {
   app.once('exit', (code) => reject(new Error(`the example app exited with ${code}`)));
   createInterface({ input: app.stdout! }).on('line', (line) => {
@@ -39,7 +42,8 @@ createInterface({ input: queue.stderr! }).on('line', (line) => {
   const record = JSON.parse(line) as { msg?: string; servingPort?: number; metricsPort?: number };
   if (record.msg === 'queue-proxy listening') {
     process.stdout.write(
-      `\nready: curl http://127.0.0.1:${record.servingPort}/        (app on :${appPort}, CONTAINER_CONCURRENCY=${process.env.CONTAINER_CONCURRENCY ?? 10})\n` +
+      `\nready: curl http://127.0.0.1:${record.servingPort}/        (app on ` +
+        `:${appPort}, CONTAINER_CONCURRENCY=${process.env.CONTAINER_CONCURRENCY ?? 10})\n` +
         `       curl http://127.0.0.1:${record.metricsPort}/metrics  (autoscaler stats)\nCtrl-C stops both.\n\n`,
     );
   }

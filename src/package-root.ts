@@ -10,8 +10,10 @@ let root: string | undefined;
 export function packageRoot(): string {
   if (root) return root;
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'bin', 'gatehouse.js'))) return (root = dir);
-    if (path.dirname(dir) === dir) throw new Error(`cannot find gatehouse's package root above ${fileURLToPath(import.meta.url)}`);
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'bin', 'gatehouse.js')))
+      return (root = dir);
+    if (path.dirname(dir) === dir)
+      throw new Error(`cannot find gatehouse's package root above ${fileURLToPath(import.meta.url)}`);
   }
 }
 

@@ -28,8 +28,22 @@ const readyPods = new Gauge('ready_pods');
 
 export const options = {
   scenarios: {
-    bursts: { executor: 'per-vu-iterations', vus: 1, iterations: 1, maxDuration: sizes.length * gapS + 120 + 's', exec: 'bursts' },
-    admin: { executor: 'constant-arrival-rate', rate: 10, timeUnit: '1s', duration: sizes.length * gapS + 's', preAllocatedVUs: 5, maxVUs: 20, exec: 'admin' },
+    bursts: {
+      executor: 'per-vu-iterations',
+      vus: 1,
+      iterations: 1,
+      maxDuration: sizes.length * gapS + 120 + 's',
+      exec: 'bursts',
+    },
+    admin: {
+      executor: 'constant-arrival-rate',
+      rate: 10,
+      timeUnit: '1s',
+      duration: sizes.length * gapS + 's',
+      preAllocatedVUs: 5,
+      maxVUs: 20,
+      exec: 'admin',
+    },
   },
   // Every request of a burst at once from one VU.
   batch: biggest,
@@ -72,7 +86,13 @@ export function bursts(data) {
     }
     check(atZero, { 'at zero before the burst': (z) => z === true });
     const requests = [];
-    for (let j = 0; j < sizes[i]; j++) requests.push(['GET', BASE_URL + '/?delay=' + requestMs, null, { headers: { Host: host }, tags: { size: String(sizes[i]) }, timeout: '120s' }]);
+    for (let j = 0; j < sizes[i]; j++)
+      requests.push([
+        'GET',
+        BASE_URL + '/?delay=' + requestMs,
+        null,
+        { headers: { Host: host }, tags: { size: String(sizes[i]) }, timeout: '120s' },
+      ]);
     const responses = http.batch(requests);
     for (let j = 0; j < responses.length; j++) {
       const r = responses[j];

@@ -16,7 +16,20 @@ export function get(host, path, tags) {
 function metricLine(name, m) {
   if (!m) return '';
   const v = m.values;
-  if (m.type === 'trend') return name + ': avg ' + v.avg.toFixed(2) + ' ms, p50 ' + v.med.toFixed(2) + ', p95 ' + v['p(95)'].toFixed(2) + ', p99 ' + (v['p(99)'] === undefined ? 'n/a' : v['p(99)'].toFixed(2)) + ', max ' + v.max.toFixed(2);
+  if (m.type === 'trend')
+    return (
+      name +
+      ': avg ' +
+      v.avg.toFixed(2) +
+      ' ms, p50 ' +
+      v.med.toFixed(2) +
+      ', p95 ' +
+      v['p(95)'].toFixed(2) +
+      ', p99 ' +
+      (v['p(99)'] === undefined ? 'n/a' : v['p(99)'].toFixed(2)) +
+      ', max ' +
+      v.max.toFixed(2)
+    );
   if (m.type === 'rate') return name + ': ' + (v.rate * 100).toFixed(3) + ' %';
   if (m.type === 'counter') return name + ': ' + v.count + ' (' + v.rate.toFixed(1) + '/s)';
   return name + ': ' + JSON.stringify(v);

@@ -23,8 +23,18 @@ hosts[grpcHost] = gatewayIp;
 export const options = {
   hosts: hosts,
   scenarios: {
-    websocket: { executor: 'constant-vus', vus: Number(__ENV.WS_VUS || 10), duration: __ENV.DURATION || '30s', exec: 'websocket' },
-    grpc: { executor: 'constant-vus', vus: Number(__ENV.GRPC_VUS || 10), duration: __ENV.DURATION || '30s', exec: 'grpcEcho' },
+    websocket: {
+      executor: 'constant-vus',
+      vus: Number(__ENV.WS_VUS || 10),
+      duration: __ENV.DURATION || '30s',
+      exec: 'websocket',
+    },
+    grpc: {
+      executor: 'constant-vus',
+      vus: Number(__ENV.GRPC_VUS || 10),
+      duration: __ENV.DURATION || '30s',
+      exec: 'grpcEcho',
+    },
   },
   thresholds: {
     checks: ['rate==1'],

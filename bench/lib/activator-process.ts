@@ -13,7 +13,13 @@ if (!host || !port || !namespace || !name || cc === undefined) {
   process.exit(2);
 }
 const source = new InProcessRevisionSource();
-source.set({ namespace, name, containerConcurrency: Number(cc), timeoutSeconds: 300, pods: [{ host, port: Number(port) }] });
+source.set({
+  namespace,
+  name,
+  containerConcurrency: Number(cc),
+  timeoutSeconds: 300,
+  pods: [{ host, port: Number(port) }],
+});
 const activator = await startActivator({ port: 0, source, log: createLogger('activator') });
 process.stderr.write(JSON.stringify({ port: activator.port }) + '\n');
 process.once('SIGTERM', () => void activator.close().then(() => process.exit(0)));

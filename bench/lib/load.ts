@@ -10,7 +10,12 @@ export interface LoadResult {
   non2xx: number;
 }
 
-export async function runLoad(url: string, connections: number, seconds: number, headers: Record<string, string> = {}): Promise<LoadResult> {
+export async function runLoad(
+  url: string,
+  connections: number,
+  seconds: number,
+  headers: Record<string, string> = {},
+): Promise<LoadResult> {
   const result = await autocannon({ url, connections, duration: seconds, pipelining: 1, headers });
   return {
     rps: result.requests.average,

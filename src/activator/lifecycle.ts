@@ -4,7 +4,11 @@
 // without finishing the drain. Nothing here throws past the process: a failed stop is a log line.
 import type { Logger } from '../log/logger.js';
 
-export function stopOnSignals(stop: () => Promise<void>, log: Logger, exit: (code: number) => void = (code) => process.exit(code)): void {
+export function stopOnSignals(
+  stop: () => Promise<void>,
+  log: Logger,
+  exit: (code: number) => void = (code) => process.exit(code),
+): void {
   const seen = new Set<NodeJS.Signals>();
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {

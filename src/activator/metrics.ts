@@ -37,7 +37,12 @@ export class ActivatorCounters {
 }
 
 /** The Prometheus endpoint on its own port (0: any free one); resolves with the server and its port. */
-export async function startMetricsServer(port: number, host: string, counters: ActivatorCounters, throttlers: ReadonlyMap<string, RevisionThrottler>): Promise<{ server: http.Server; port: number }> {
+export async function startMetricsServer(
+  port: number,
+  host: string,
+  counters: ActivatorCounters,
+  throttlers: ReadonlyMap<string, RevisionThrottler>,
+): Promise<{ server: http.Server; port: number }> {
   const registry = new client.Registry();
   const perRevision = (name: string, help: string, read: (t: RevisionThrottler) => number) =>
     new client.Gauge({
@@ -66,7 +71,9 @@ export async function startMetricsServer(port: number, host: string, counters: A
   });
   new client.Counter({
     name: 'activator_errors_total',
-    help: 'Requests the activator answered with an error, by reason (timeout 504, queue_full 503, abandoned 503: revision removed or activator stopping, pod_failed 502, unknown_revision 404 with no revision label)',
+    help:
+      'Requests the activator answered with an error, by reason (timeout 504, queue_full 503, abandoned 503: ' +
+      'revision removed or activator stopping, pod_failed 502, unknown_revision 404 with no revision label)',
     labelNames: ['revision', 'reason'],
     registers: [registry],
     collect() {
@@ -78,7 +85,10 @@ export async function startMetricsServer(port: number, host: string, counters: A
       if (counters.unknownRevision > 0) this.inc({ reason: 'unknown_revision' }, counters.unknownRevision);
     },
   });
-  const server = http.createServer((_req, res) => void registry.metrics().then((text) => plain(res, 200, text, { 'content-type': registry.contentType })));
+  const server = http.createServer(
+    (_req, res) =>
+      void registry.metrics().then((text) => plain(res, 200, text, { 'content-type': registry.contentType })),
+  );
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return { server, port: (server.address() as AddressInfo).port };
 }

@@ -18,14 +18,18 @@ export class PodConnections {
       return upstream;
     }
     let upstream = this.h1.get(address);
-    if (!upstream) this.h1.set(address, (upstream = { pool: new Pool(`http://${address}`, { headersTimeout: 0, bodyTimeout: 0 }) }));
+    if (!upstream)
+      this.h1.set(address, (upstream = { pool: new Pool(`http://${address}`, { headersTimeout: 0, bodyTimeout: 0 }) }));
     return upstream;
   }
 
   /** The pod is gone: forget it; its connections close after the requests in flight on them (graceful close). */
   release(address: string): void {
     // A pool already closed (by close()) rejects; there is nothing left to do then.
-    this.h1.get(address)?.pool.close().catch(() => {});
+    this.h1
+      .get(address)
+      ?.pool.close()
+      .catch(() => {});
     this.h1.delete(address);
     this.h2.get(address)?.h2.close();
     this.h2.delete(address);

@@ -9,6 +9,10 @@ const PROBE_TIMEOUT_MS = 300;
 export const DEFAULT_PROBE_INTERVAL_MS = 200;
 
 export async function probePod(e: Endpoint): Promise<boolean> {
-  const answer = await probeGet(e, { 'user-agent': 'Knative-Activator-Probe', [H_NETWORK_PROBE]: 'queue' }, PROBE_TIMEOUT_MS);
+  const answer = await probeGet(
+    e,
+    { 'user-agent': 'Knative-Activator-Probe', [H_NETWORK_PROBE]: 'queue' },
+    PROBE_TIMEOUT_MS,
+  );
   return answer?.status === 200 && answer.body === 'queue';
 }

@@ -71,7 +71,19 @@ export class ConcurrencyReporter {
 
   private wireStat(key: string, averageConcurrentRequests: number, requestCount: number): WireStat {
     const [namespace, revision] = key.split('/') as [string, string];
-    return { namespace, name: revision, stat: { podName: this.podName, averageConcurrentRequests, averageProxiedConcurrentRequests: 0, requestCount, proxiedRequestCount: 0, processUptime: 0, timestamp: Math.floor(Date.now() / 1000) } };
+    return {
+      namespace,
+      name: revision,
+      stat: {
+        podName: this.podName,
+        averageConcurrentRequests,
+        averageProxiedConcurrentRequests: 0,
+        requestCount,
+        proxiedRequestCount: 0,
+        processUptime: 0,
+        timestamp: Math.floor(Date.now() / 1000),
+      },
+    };
   }
 
   close(): void {

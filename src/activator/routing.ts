@@ -37,7 +37,13 @@ export class RevisionRouter {
   route(req: IncomingMessage | Http2ServerRequest): Routed {
     const namespace = req.headers[H_SERVING_NAMESPACE];
     const revision = req.headers[H_SERVING_REVISION];
-    if (typeof namespace !== 'string' || typeof revision !== 'string') return { status: 404, body: 'no Knative-Serving-Namespace / Knative-Serving-Revision headers: the activator only serves requests routed by the gateway\n' };
+    if (typeof namespace !== 'string' || typeof revision !== 'string')
+      return {
+        status: 404,
+        body:
+          'no Knative-Serving-Namespace / Knative-Serving-Revision headers: ' +
+          'the activator only serves requests routed by the gateway\n',
+      };
     const key = revisionKey(namespace, revision);
     const throttler = this.throttlerFor(key);
     if (throttler) return { key, throttler };
@@ -50,12 +56,23 @@ export class RevisionRouter {
     return (this.o.source.get(key)?.timeoutSeconds ?? 300) * 1000;
   }
 
-  /** Why no more requests may wait for this revision (the 503 body, Knative's wording and which limit), or undefined while there is room. */
+  /**
+   * Why no more requests may wait for this revision (the 503 body, Knative's wording and which limit), or undefined
+   * while there is room.
+   */
   queueFull(key: string, throttler: RevisionThrottler): string | undefined {
-    if (throttler.queued >= this.o.maxQueuedPerRevision) return `pending request queue full: ${throttler.queued} requests already wait at this activator for revision ${key} (limit --max-queued-per-revision ${this.o.maxQueuedPerRevision})\n`;
+    if (throttler.queued >= this.o.maxQueuedPerRevision)
+      return (
+        `pending request queue full: ${throttler.queued} requests already wait at this activator ` +
+        `for revision ${key} (limit --max-queued-per-revision ${this.o.maxQueuedPerRevision})\n`
+      );
     let total = 0;
     for (const t of this.throttlers.values()) total += t.queued;
-    if (total >= this.o.maxQueued) return `pending request queue full: ${total} requests already wait at this activator (limit --max-queued ${this.o.maxQueued})\n`;
+    if (total >= this.o.maxQueued)
+      return (
+        `pending request queue full: ${total} requests already wait ` +
+        `at this activator (limit --max-queued ${this.o.maxQueued})\n`
+      );
     return undefined;
   }
 
@@ -71,7 +88,13 @@ export class RevisionRouter {
     const info = this.o.source.get(key);
     if (!info) return undefined;
     const o = this.o;
-    throttler = new RevisionThrottler({ containerConcurrency: info.containerConcurrency, probe: probePod, probeIntervalMs: o.probeIntervalMs, activatorIndex: o.activatorIndex, activatorCount: o.activatorCount });
+    throttler = new RevisionThrottler({
+      containerConcurrency: info.containerConcurrency,
+      probe: probePod,
+      probeIntervalMs: o.probeIntervalMs,
+      activatorIndex: o.activatorIndex,
+      activatorCount: o.activatorCount,
+    });
     this.throttlers.set(key, throttler);
     throttler.updatePods(info.pods);
     return throttler;

@@ -5,7 +5,14 @@
 // the autoscaler (reporting) and for Prometheus (metrics).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { closeServer, createAutoCodecServer, listen, plain, type InboundRequest, type OutboundResponse } from '../http/auto-codec.js';
+import {
+  closeServer,
+  createAutoCodecServer,
+  listen,
+  plain,
+  type InboundRequest,
+  type OutboundResponse,
+} from '../http/auto-codec.js';
 import { DeadlineTicker } from '../http/deadlines.js';
 import { httpLimitsFromEnv, type HttpLimits } from '../http/limits.js';
 import type { Logger } from '../log/logger.js';
@@ -60,7 +67,10 @@ export interface Activator {
   metricsPort: number | undefined;
   throttler(key: string): RevisionThrottler | undefined;
   footprint(): ActivatorFootprint;
-  /** SIGTERM: probes answer 503, new requests are still served until `quietMs` pass without one, then in-flight ones finish. Once. */
+  /**
+   * SIGTERM: probes answer 503, new requests are still served until `quietMs` pass without one, then in-flight ones
+   * finish. Once.
+   */
   drain(quietMs: number): Promise<void>;
   /** Requests still waiting for a pod get 503; connections close. Once: later calls return the same promise. */
   close(): Promise<void>;
@@ -88,7 +98,9 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
   const pusher = o.autoscalerUrl ? new StatPusher(o.autoscalerUrl, o.log) : undefined;
   const known = (key: string) => o.source.get(key) !== undefined;
   // Counters of revisions that are gone go with their stats.
-  const reporter = new ConcurrencyReporter(name, pusher, known, () => counters.forget((key) => reporter.has(key) || known(key)));
+  const reporter = new ConcurrencyReporter(name, pusher, known, () =>
+    counters.forget((key) => reporter.has(key) || known(key)),
+  );
   let draining = false;
   let stopping = false;
   let lastRequest = Date.now();
@@ -102,36 +114,57 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
     countProxied: (key) => counters.countProxied(key),
     countFailure: (key, reason) => counters.countFailure(key, reason),
     queueFull: (key, throttler) => router.queueFull(key, throttler),
-    abandonedBody: (key) => (stopping ? 'the activator is shutting down\n' : `revision ${key} was removed while the request waited for a pod\n`),
+    abandonedBody: (key) =>
+      stopping
+        ? 'the activator is shutting down\n'
+        : `revision ${key} was removed while the request waited for a pod\n`,
   };
 
   const handle = (req: InboundRequest, res: OutboundResponse): void => {
     const probe = req.headers[H_NETWORK_PROBE];
-    if (draining && (probe !== undefined || req.headers['user-agent']?.startsWith('kube-probe/'))) return plain(res, 503, 'shutting down');
+    if (draining && (probe !== undefined || req.headers['user-agent']?.startsWith('kube-probe/')))
+      return plain(res, 503, 'shutting down');
     if (probe === 'activator') return plain(res, 200, 'activator');
     if (probe === 'probe') {
       const hash = req.headers[H_NETWORK_HASH];
-      if (typeof hash !== 'string' || hash === '') return plain(res, 400, 'no K-Network-Hash header in the probe request');
+      if (typeof hash !== 'string' || hash === '')
+        return plain(res, 400, 'no K-Network-Hash header in the probe request');
       return plain(res, 200, 'probe', { [H_NETWORK_HASH]: hash });
     }
     if (req.headers['user-agent']?.startsWith('kube-probe/')) return plain(res, 200, 'ok');
     lastRequest = Date.now();
     const routed = router.route(req);
     if ('status' in routed) return plain(res, routed.status, routed.body);
-    new ActivatorExchange(context, req, res, routed.key, routed.throttler, reporter.arrived(routed.key)).begin(router.timeoutMs(routed.key));
+    new ActivatorExchange(context, req, res, routed.key, routed.throttler, reporter.arrived(routed.key)).begin(
+      router.timeoutMs(routed.key),
+    );
   };
 
   const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
     lastRequest = Date.now();
     const routed = router.route(req);
     if ('status' in routed) return refuseUpgrade(client, 404, 'Not Found', routed.body);
-    new ActivatorUpgrade(context, req, client, head, routed.key, routed.throttler, reporter.arrived(routed.key)).begin(router.timeoutMs(routed.key));
+    new ActivatorUpgrade(context, req, client, head, routed.key, routed.throttler, reporter.arrived(routed.key)).begin(
+      router.timeoutMs(routed.key),
+    );
   };
 
-  const { front: server, h1, sockets } = createAutoCodecServer(handle, onUpgrade, { limits, name: 'activator', log: o.log });
+  const {
+    front: server,
+    h1,
+    sockets,
+  } = createAutoCodecServer(handle, onUpgrade, { limits, name: 'activator', log: o.log });
   const port = await listen(server, o.port, host);
-  const metrics = o.metricsPort !== undefined ? await startMetricsServer(o.metricsPort, host, counters, router.throttlers) : undefined;
-  o.log.info('activator listening', { port, metricsPort: metrics?.port, index: o.index ?? 0, replicas: o.replicas ?? 1 });
+  const metrics =
+    o.metricsPort !== undefined
+      ? await startMetricsServer(o.metricsPort, host, counters, router.throttlers)
+      : undefined;
+  o.log.info('activator listening', {
+    port,
+    metricsPort: metrics?.port,
+    index: o.index ?? 0,
+    replicas: o.replicas ?? 1,
+  });
   let drained: Promise<void> | undefined;
   let closed: Promise<void> | undefined;
   return {
@@ -150,7 +183,8 @@ export async function startActivator(o: ActivatorOptions): Promise<Activator> {
         draining = true;
         lastRequest = Date.now(); // the quiet period starts now at the earliest
         o.log.info('draining', { quietMs });
-        while (Date.now() - lastRequest < quietMs) await new Promise((r) => setTimeout(r, Math.max(10, quietMs - (Date.now() - lastRequest))));
+        while (Date.now() - lastRequest < quietMs)
+          await new Promise((r) => setTimeout(r, Math.max(10, quietMs - (Date.now() - lastRequest))));
         server.close();
         h1.closeIdleConnections();
         while (reporter.inFlight > 0 && !stopping) await new Promise((r) => setTimeout(r, 20));

@@ -10,7 +10,10 @@ export class StatPusher {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly url: string, private readonly log: Logger) {
+  constructor(
+    private readonly url: string,
+    private readonly log: Logger,
+  ) {
     this.connect();
   }
 

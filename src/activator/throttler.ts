@@ -19,7 +19,9 @@ export interface SlotWaiter {
   grant(pod: PodTracker): void;
   /** Called instead when the throttler closes (the revision is gone, the activator stops) before a pod was granted. */
   abandon(): void;
-  /** Asked before the waiter is queued (no pod free); false: it is not queued (acquire says 'rejected'). Default yes. */
+  /**
+   * Asked before the waiter is queued (no pod free); false: it is not queued (acquire says 'rejected'). Default yes.
+   */
   mayQueue?(): boolean;
 }
 
@@ -107,7 +109,13 @@ export class RevisionThrottler {
       const address = `${endpoint.host}:${endpoint.port}`;
       if (this.trackers.has(address)) continue;
       const ready = endpoint.healthy === true;
-      const tracker: PodTracker = { endpoint: { host: endpoint.host, port: endpoint.port }, address, ready, inFlight: 0, capacity: this.o.containerConcurrency };
+      const tracker: PodTracker = {
+        endpoint: { host: endpoint.host, port: endpoint.port },
+        address,
+        ready,
+        inFlight: 0,
+        capacity: this.o.containerConcurrency,
+      };
       this.trackers.set(address, tracker);
       if (!ready) void this.probeUntilReady(tracker);
     }
@@ -137,7 +145,9 @@ export class RevisionThrottler {
   }
 
   private reassign(): void {
-    const ready = [...this.trackers.values()].filter((t) => t.ready).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    const ready = [...this.trackers.values()]
+      .filter((t) => t.ready)
+      .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
     this.assigned = assignSlice(ready, this.o.activatorIndex, this.o.activatorCount);
     this.dispatch();
   }

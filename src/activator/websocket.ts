@@ -64,7 +64,15 @@ export class ActivatorUpgrade implements SlotWaiter, UpgradeHooks {
     if (this.clientGone) return this.throttler.release(pod);
     this.holding = pod;
     const head = rawRequestHead(this.req.method, this.req.url, [...this.req.rawHeaders, H_PROXY_REQUEST, 'activator']);
-    spliceUpgrade(this.client, this.head, pod.endpoint.host, pod.endpoint.port, head, rawResponse(502, 'Bad Gateway', `the pod at ${pod.address} is not reachable\n`), this);
+    spliceUpgrade(
+      this.client,
+      this.head,
+      pod.endpoint.host,
+      pod.endpoint.port,
+      head,
+      rawResponse(502, 'Bad Gateway', `the pod at ${pod.address} is not reachable\n`),
+      this,
+    );
   }
 
   abandon(): void {

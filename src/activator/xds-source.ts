@@ -15,7 +15,12 @@ export class XdsRevisionSource implements RevisionSource {
   private readonly listeners = new Set<(key: string) => void>();
   private readonly ads: AdsClient;
 
-  constructor(target: string, node: AdsNode, private readonly log: Logger, tls?: XdsClientTls) {
+  constructor(
+    target: string,
+    node: AdsNode,
+    private readonly log: Logger,
+    tls?: XdsClientTls,
+  ) {
     this.ads = new AdsClient({ target, node, log, ...(tls ? { tls } : {}) });
     this.ads.subscribe(TYPE_URL.cluster, [], (clusters) => this.clustersChanged(clusters));
     this.ads.subscribe(TYPE_URL.endpoint, [], (assignments) => this.endpointsChanged(assignments));
@@ -38,7 +43,12 @@ export class XdsRevisionSource implements RevisionSource {
         pods: previous?.pods ?? [],
       };
       this.revisions.set(key, info);
-      if (!previous || previous.containerConcurrency !== info.containerConcurrency || previous.timeoutSeconds !== info.timeoutSeconds) this.notify(key);
+      if (
+        !previous ||
+        previous.containerConcurrency !== info.containerConcurrency ||
+        previous.timeoutSeconds !== info.timeoutSeconds
+      )
+        this.notify(key);
     }
     for (const key of [...this.revisions.keys()]) {
       if (!seen.has(key)) {
@@ -46,7 +56,10 @@ export class XdsRevisionSource implements RevisionSource {
         this.notify(key);
       }
     }
-    this.ads.setNames(TYPE_URL.endpoint, [...seen].map((k) => k + PRIVATE_SUFFIX));
+    this.ads.setNames(
+      TYPE_URL.endpoint,
+      [...seen].map((k) => k + PRIVATE_SUFFIX),
+    );
     return undefined;
   }
 
@@ -59,7 +72,12 @@ export class XdsRevisionSource implements RevisionSource {
       for (const locality of cla.endpoints ?? []) {
         for (const lb of locality.lb_endpoints ?? []) {
           const address = lb.endpoint?.address?.socket_address;
-          if (address) pods.push({ host: String(address.address), port: Number(address.port_value), healthy: lb.health_status === 'HEALTHY' });
+          if (address)
+            pods.push({
+              host: String(address.address),
+              port: Number(address.port_value),
+              healthy: lb.health_status === 'HEALTHY',
+            });
         }
       }
       if (samePods(info.pods, pods)) continue;
@@ -89,5 +107,8 @@ export class XdsRevisionSource implements RevisionSource {
 }
 
 function samePods(a: PodEndpoint[], b: PodEndpoint[]): boolean {
-  return a.length === b.length && a.every((e, i) => e.host === b[i]!.host && e.port === b[i]!.port && e.healthy === b[i]!.healthy);
+  return (
+    a.length === b.length &&
+    a.every((e, i) => e.host === b[i]!.host && e.port === b[i]!.port && e.healthy === b[i]!.healthy)
+  );
 }

@@ -30,7 +30,12 @@ export interface Decision {
 export const INITIAL_STATE: DeciderState = { panicAt: undefined, maxPanicPods: 0, recent: [] };
 
 /** One scaling step. */
-export function decide(spec: DeciderSpec, obs: Observation, state: DeciderState, now: number): { decision: Decision; state: DeciderState } {
+export function decide(
+  spec: DeciderSpec,
+  obs: Observation,
+  state: DeciderState,
+  now: number,
+): { decision: Decision; state: DeciderState } {
   const ready = Math.max(1, obs.readyPods);
   // Limits per step; ceil so a slow scale-up rate still adds at least one pod.
   const maxScaleUp = Math.ceil(spec.maxScaleUpRate * ready);
@@ -101,7 +106,12 @@ export interface ScaleToZeroFacts {
  * scale to zero is allowed — enabled, and the activator confirmed in the path for the grace
  * period (and the pod retention period).
  */
-export function applyScale(spec: DeciderSpec, desired: number, facts: ScaleToZeroFacts, now: number): { pods: number; reason: string } {
+export function applyScale(
+  spec: DeciderSpec,
+  desired: number,
+  facts: ScaleToZeroFacts,
+  now: number,
+): { pods: number; reason: string } {
   let pods = desired;
   let reason = `decider wants ${desired}`;
   // min-scale first: a revision held up by it is never on its way to zero.
@@ -111,8 +121,18 @@ export function applyScale(spec: DeciderSpec, desired: number, facts: ScaleToZer
     if (!spec.enableScaleToZero) [pods, reason] = [1, 'scale to zero is disabled'];
     else if (facts.atZero) reason = 'at zero: no demand';
     else if (facts.proxyConfirmedAt === undefined)
-      [pods, reason] = [1, facts.confirmationError ? `staying at 1: the activator is not confirmed in the path (${facts.confirmationError})` : 'staying at 1 until the activator is confirmed in the path'];
-    else if (now - facts.proxyConfirmedAt < hold) [pods, reason] = [1, `staying at 1 for ${Math.ceil((hold - (now - facts.proxyConfirmedAt)) / 1000)} s more of the scale-to-zero grace period`];
+      [pods, reason] = [
+        1,
+        facts.confirmationError
+          ? `staying at 1: the activator is not confirmed in the path (${facts.confirmationError})`
+          : 'staying at 1 until the activator is confirmed in the path',
+      ];
+    else if (now - facts.proxyConfirmedAt < hold)
+      [pods, reason] = [
+        1,
+        `staying at 1 for ${Math.ceil((hold - (now - facts.proxyConfirmedAt)) / 1000)} ` +
+          `s more of the scale-to-zero grace period`,
+      ];
   }
   if (pods < spec.minScale) [pods, reason] = [spec.minScale, `min-scale ${spec.minScale}`];
   if (spec.maxScale > 0 && pods > spec.maxScale) [pods, reason] = [spec.maxScale, `max-scale ${spec.maxScale}`];

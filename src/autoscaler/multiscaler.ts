@@ -84,7 +84,10 @@ export class Multiscaler {
 
   constructor(private readonly o: MultiscalerOptions) {
     this.now = o.now ?? Date.now;
-    this.timers = [setInterval(() => void this.collectAll(), o.scrapeMs ?? SCRAPE_MS), setInterval(() => void this.tickAll(), o.tickMs ?? 1000)];
+    this.timers = [
+      setInterval(() => void this.collectAll(), o.scrapeMs ?? SCRAPE_MS),
+      setInterval(() => void this.tickAll(), o.tickMs ?? 1000),
+    ];
     for (const timer of this.timers) timer.unref();
   }
 
@@ -110,7 +113,18 @@ export class Multiscaler {
       collecting: false,
       scrapeError: undefined,
       activators: new Map(),
-      status: { revision: key, desiredPods: initial, actualPods: 0, stable: 0, panic: 0, panicking: false, excessBurstCapacity: 0, mode: 'proxy', heldAtActivators: 0, reason: `initial scale ${initial}` },
+      status: {
+        revision: key,
+        desiredPods: initial,
+        actualPods: 0,
+        stable: 0,
+        panic: 0,
+        panicking: false,
+        excessBurstCapacity: 0,
+        mode: 'proxy',
+        heldAtActivators: 0,
+        reason: `initial scale ${initial}`,
+      },
     });
     this.o.scaler.scale(key, initial);
   }
@@ -133,7 +147,8 @@ export class Multiscaler {
     // rather than at the next tick (up to tickMs later), so a burst's scale-up starts while its
     // first pods boot. Scaling down still waits for the tick.
     const asks = Math.ceil(stat.averageConcurrentRequests / w.spec.targetValue);
-    if (stat.averageConcurrentRequests > 0 && (w.status.desiredPods === 0 || asks > w.status.desiredPods)) void this.tick(key);
+    if (stat.averageConcurrentRequests > 0 && (w.status.desiredPods === 0 || asks > w.status.desiredPods))
+      void this.tick(key);
   }
 
   /**
@@ -165,7 +180,9 @@ export class Multiscaler {
     try {
       const scraped = await (this.o.scrape ?? scrapeRevision)(endpoints);
       if (scraped.stat) w.metrics.record(this.now(), scraped.stat);
-      w.scrapeError = scraped.stat ? undefined : `no pod answered the scrape (${scraped.failed[0]?.error ?? 'none sampled'})`;
+      w.scrapeError = scraped.stat
+        ? undefined
+        : `no pod answered the scrape (${scraped.failed[0]?.error ?? 'none sampled'})`;
     } catch (err) {
       w.scrapeError = (err as Error).message;
     } finally {
@@ -211,7 +228,10 @@ export class Multiscaler {
         // Knative: no data is an invalid result, and an invalid result changes nothing. A failed
         // scrape or a late activator must not read as zero demand.
         const why = readyPods > 0 ? (w.scrapeError ?? 'no scrape yet') : 'no ready pod to scrape and no activator stat';
-        const reason = w.status.desiredPods === 0 && readyPods === 0 ? 'at zero: no demand' : `keeping ${w.status.desiredPods}: no metrics in the last ${w.spec.stableWindowMs / 1000} s (${why})`;
+        const reason =
+          w.status.desiredPods === 0 && readyPods === 0
+            ? 'at zero: no demand'
+            : `keeping ${w.status.desiredPods}: no metrics in the last ${w.spec.stableWindowMs / 1000} s (${why})`;
         w.status = { ...w.status, actualPods: readyPods, heldAtActivators: held, reason };
         return;
       }
@@ -219,14 +239,35 @@ export class Multiscaler {
       const step = decide(w.spec, { readyPods, ...observed }, w.state, now);
       w.state = step.state;
       await this.switchMode(key, w, step.decision, now);
-      let scale = applyScale(w.spec, step.decision.desiredPods, { proxyConfirmedAt: w.proxyConfirmedAt, confirmationError: w.confirmationError, atZero: w.status.desiredPods === 0 && readyPods === 0 }, now);
+      let scale = applyScale(
+        w.spec,
+        step.decision.desiredPods,
+        {
+          proxyConfirmedAt: w.proxyConfirmedAt,
+          confirmationError: w.confirmationError,
+          atZero: w.status.desiredPods === 0 && readyPods === 0,
+        },
+        now,
+      );
       // Until the revision first reaches its initial scale, it never asks for fewer pods (Knative).
       const initial = Math.max(w.spec.initialScale, w.spec.minScale);
       if (!w.initialised && readyPods >= initial) w.initialised = true;
-      if (!w.initialised && scale.pods < initial) scale = { pods: initial, reason: `waiting for the first ${initial} pod(s) to be ready (initial scale)` };
+      if (!w.initialised && scale.pods < initial)
+        scale = { pods: initial, reason: `waiting for the first ${initial} pod(s) to be ready (initial scale)` };
       // Requests waiting at an activator are demand until answered, whatever the windows say.
-      if (scale.pods === 0 && held > 0) scale = { pods: 1, reason: `not scaling to zero: the activators hold ${round2(held)} request(s)` };
-      if (scale.pods !== w.status.desiredPods) this.o.log.info('scale decision', { revision: key, from: w.status.desiredPods, to: scale.pods, reason: scale.reason, ...observed, heldAtActivators: held, readyPods, panicking: step.decision.panicking });
+      if (scale.pods === 0 && held > 0)
+        scale = { pods: 1, reason: `not scaling to zero: the activators hold ${round2(held)} request(s)` };
+      if (scale.pods !== w.status.desiredPods)
+        this.o.log.info('scale decision', {
+          revision: key,
+          from: w.status.desiredPods,
+          to: scale.pods,
+          reason: scale.reason,
+          ...observed,
+          heldAtActivators: held,
+          readyPods,
+          panicking: step.decision.panicking,
+        });
       w.status = {
         revision: key,
         desiredPods: scale.pods,
@@ -249,7 +290,8 @@ export class Multiscaler {
   private async switchMode(key: string, w: Watched, decision: Decision, now: number): Promise<void> {
     // Like Knative, the mode follows the bounded scale: min-scale pods are never "at zero".
     const bounded = Math.max(decision.desiredPods, w.spec.minScale);
-    const wanted: RevisionMode = w.spec.targetBurstCapacity === -1 ? 'proxy' : servingMode(bounded, decision.excessBurstCapacity);
+    const wanted: RevisionMode =
+      w.spec.targetBurstCapacity === -1 ? 'proxy' : servingMode(bounded, decision.excessBurstCapacity);
     // Re-confirm an unconfirmed proxy mode while the decider wants zero.
     const retry = wanted === 'proxy' && w.proxyConfirmedAt === undefined && decision.desiredPods === 0;
     if (wanted === w.mode && !retry) return;

@@ -17,11 +17,16 @@ export function loadRevisionsFile(file: string): RevisionSpec[] {
   const specs = list.map((raw, i): RevisionSpec => {
     const r = (raw ?? {}) as Record<string, any>;
     const at = (field: string) => `${file}: revisions[${i}].${field}`;
-    if (typeof r.name !== 'string' || !/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(r.name)) errors.push(`${at('name')}: expected a Kubernetes name like hello-00001, got ${JSON.stringify(r.name)}`);
+    if (typeof r.name !== 'string' || !/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(r.name))
+      errors.push(`${at('name')}: expected a Kubernetes name like hello-00001, got ${JSON.stringify(r.name)}`);
     const command = r.container?.command;
-    if (!Array.isArray(command) || command.length === 0) errors.push(`${at('container.command')}: expected the command that starts the app, e.g. [node, examples/app/server.mjs]`);
+    if (!Array.isArray(command) || command.length === 0)
+      errors.push(
+        `${at('container.command')}: expected the command that starts the app, e.g. [node, examples/app/server.mjs]`,
+      );
     const cc = r.containerConcurrency ?? 0;
-    if (!Number.isInteger(cc) || cc < 0) errors.push(`${at('containerConcurrency')}: expected a whole number, 0 or more, got ${JSON.stringify(cc)}`);
+    if (!Number.isInteger(cc) || cc < 0)
+      errors.push(`${at('containerConcurrency')}: expected a whole number, 0 or more, got ${JSON.stringify(cc)}`);
     const service = typeof r.service === 'string' ? r.service : String(r.name ?? '').replace(/-\d{5}$/, '');
     return {
       namespace: typeof r.namespace === 'string' ? r.namespace : 'default',
@@ -35,7 +40,10 @@ export function loadRevisionsFile(file: string): RevisionSpec[] {
       container: {
         command: (command ?? []).map(String),
         args: (r.container?.args ?? []).map(String),
-        env: Object.entries((r.container?.env ?? {}) as Record<string, unknown>).map(([name, value]) => ({ name, value: String(value) })),
+        env: Object.entries((r.container?.env ?? {}) as Record<string, unknown>).map(([name, value]) => ({
+          name,
+          value: String(value),
+        })),
         protocol: 'http1',
         ...(r.container?.readinessProbe ? { readinessProbe: r.container.readinessProbe } : {}),
       },

@@ -20,7 +20,11 @@ export interface ScrapeResult {
 }
 
 /** `metricsEndpoints` are the ready pods' queue-proxy metrics ports. */
-export async function scrapeRevision(metricsEndpoints: readonly Endpoint[], fetchBytes: FetchBytes = fetchStatBytes, timeoutMs = 1000): Promise<ScrapeResult> {
+export async function scrapeRevision(
+  metricsEndpoints: readonly Endpoint[],
+  fetchBytes: FetchBytes = fetchStatBytes,
+  timeoutMs = 1000,
+): Promise<ScrapeResult> {
   const population = metricsEndpoints.length;
   const sample = pickSample(metricsEndpoints, sampleSize(population));
   const failed: ScrapeResult['failed'] = [];

@@ -27,22 +27,36 @@ export interface StandaloneOptions {
   log: Logger;
 }
 
-export async function runStandaloneAutoscaler(o: StandaloneOptions): Promise<{ statsPort: number; metricsPort: number; close(): Promise<void> }> {
+export async function runStandaloneAutoscaler(
+  o: StandaloneOptions,
+): Promise<{ statsPort: number; metricsPort: number; close(): Promise<void> }> {
   const specs = loadRevisionsFile(o.file);
-  const runtime = new LocalProcessRuntime({ baseDir: path.dirname(path.resolve(o.file)), drainQuietSeconds: o.drainQuietSeconds, log: o.log });
+  const runtime = new LocalProcessRuntime({
+    baseDir: path.dirname(path.resolve(o.file)),
+    drainQuietSeconds: o.drainQuietSeconds,
+    log: o.log,
+  });
   const lastProblem = new Map<string, string | undefined>();
   const multiscaler = new Multiscaler({
     tickMs: o.tickMs,
     log: o.log,
     scaler: {
       scale: (key, n) => runtime.scale(key, n),
-      readyMetricsEndpoints: (key) => runtime.pods(key).filter((p) => p.phase === 'ready').map((p) => p.metrics!),
+      readyMetricsEndpoints: (key) =>
+        runtime
+          .pods(key)
+          .filter((p) => p.phase === 'ready')
+          .map((p) => p.metrics!),
     },
     modeSwitch: {
       async setMode(key, mode) {
         if (mode === 'serve') return { confirmed: true };
-        const problem = o.activators.length === 0 ? 'no activator is configured (--activator host:port)' : await confirmActivatorInPath(o.activators);
-        if (problem && lastProblem.get(key) !== problem) o.log.warn('proxy mode not confirmed', { revision: key, problem });
+        const problem =
+          o.activators.length === 0
+            ? 'no activator is configured (--activator host:port)'
+            : await confirmActivatorInPath(o.activators);
+        if (problem && lastProblem.get(key) !== problem)
+          o.log.warn('proxy mode not confirmed', { revision: key, problem });
         lastProblem.set(key, problem);
         return problem === undefined ? { confirmed: true } : { confirmed: false, reason: problem };
       },
@@ -53,14 +67,28 @@ export async function runStandaloneAutoscaler(o: StandaloneOptions): Promise<{ s
     runtime.ensureRevision(spec);
     multiscaler.watch(key, deciderSpecFor(spec.annotations, spec.containerConcurrency));
   }
-  const receiver = await startStatReceiver(o.statsPort, o.host, (stats) => {
-    for (const s of stats) multiscaler.recordActivatorStat(revisionKey(s.namespace, s.name), s.stat);
-  }, o.log);
+  const receiver = await startStatReceiver(
+    o.statsPort,
+    o.host,
+    (stats) => {
+      for (const s of stats) multiscaler.recordActivatorStat(revisionKey(s.namespace, s.name), s.stat);
+    },
+    o.log,
+  );
   const registry = autoscalerRegistry(() => multiscaler.status());
   const metrics = http.createServer((req, res) => {
     if (req.url === '/status') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ revisions: multiscaler.status(), pods: specs.map((s) => ({ revision: s.name, pods: runtime.pods(revisionKey(s.namespace, s.name)) })) }, null, 2));
+      res.end(
+        JSON.stringify(
+          {
+            revisions: multiscaler.status(),
+            pods: specs.map((s) => ({ revision: s.name, pods: runtime.pods(revisionKey(s.namespace, s.name)) })),
+          },
+          null,
+          2,
+        ),
+      );
       return;
     }
     void registry.metrics().then((text) => {

@@ -12,14 +12,20 @@ export interface StatReceiver {
   close(): Promise<void>;
 }
 
-export function startStatReceiver(port: number, host: string, onStats: (stats: WireStat[]) => void, log: Logger): Promise<StatReceiver> {
+export function startStatReceiver(
+  port: number,
+  host: string,
+  onStats: (stats: WireStat[]) => void,
+  log: Logger,
+): Promise<StatReceiver> {
   return new Promise((resolve, reject) => {
     const wss = new WebSocketServer({ port, host });
     wss.once('error', reject);
     wss.on('connection', (socket, req) => {
       log.debug('stat pusher connected', { from: req.socket.remoteAddress });
       socket.on('message', (data, isBinary) => {
-        if (!isBinary) return void log.warn('ignoring a text frame on the stat websocket; expected binary WireStatMessages');
+        if (!isBinary)
+          return void log.warn('ignoring a text frame on the stat websocket; expected binary WireStatMessages');
         try {
           onStats(decodeWireStats(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)));
         } catch (err) {

@@ -91,7 +91,13 @@ export function changes(points: ReadonlyArray<[number, number]>): Array<[number,
  * One burst's figures from its request samples and the admin API samples taken meanwhile
  * ([seconds since the burst began, latency ms, ready pods]). Pure.
  */
-export function burstRow(size: number, requests: RequestSample[], bootMs: number, status: Array<[number, number, number]>, backToZeroS: number | undefined): BurstRow {
+export function burstRow(
+  size: number,
+  requests: RequestSample[],
+  bootMs: number,
+  status: Array<[number, number, number]>,
+  backToZeroS: number | undefined,
+): BurstRow {
   const latencies = requests.map((r) => r.latencyMs).sort((a, b) => a - b);
   const admin = status.map((s) => s[1]).sort((a, b) => a - b);
   const minusBoot = (v: number) => Math.max(0, v - bootMs);
@@ -114,7 +120,9 @@ export function burstRow(size: number, requests: RequestSample[], bootMs: number
     adminMax: admin.length > 0 ? admin[admin.length - 1]! : 0,
     adminSamples: admin.length,
     backToZeroS,
-    failures: requests.flatMap((r) => (r.ok ? [] : [r.failure ?? { latencyMs: r.latencyMs }])).slice(0, MAX_FAILURES_KEPT),
+    failures: requests
+      .flatMap((r) => (r.ok ? [] : [r.failure ?? { latencyMs: r.latencyMs }]))
+      .slice(0, MAX_FAILURES_KEPT),
   };
 }
 
@@ -122,7 +130,11 @@ export function burstRow(size: number, requests: RequestSample[], bootMs: number
 async function burstRequest(pool: Pool, requestDelayMs: number): Promise<RequestSample> {
   const sent = performance.now();
   try {
-    const { statusCode, body } = await pool.request({ path: `/?delay=${requestDelayMs}`, method: 'GET', headers: { host: 'burst.default.example.com' } });
+    const { statusCode, body } = await pool.request({
+      path: `/?delay=${requestDelayMs}`,
+      method: 'GET',
+      headers: { host: 'burst.default.example.com' },
+    });
     const text = await body.text();
     const latencyMs = performance.now() - sent;
     if (statusCode === 200 && text === 'Hello burst!\n') return { latencyMs, ok: true };
@@ -135,12 +147,19 @@ async function burstRequest(pool: Pool, requestDelayMs: number): Promise<Request
 }
 
 /** The issue's targets, each with whether it held. Pure. */
-export function burstTargets(r: Pick<BurstResult, 'rows' | 'appBootMs' | 'containerConcurrency'>): Array<{ target: string; held: boolean }> {
+export function burstTargets(
+  r: Pick<BurstResult, 'rows' | 'appBootMs' | 'containerConcurrency'>,
+): Array<{ target: string; held: boolean }> {
   const out = [{ target: 'no request failed', held: r.rows.every((row) => row.failed === 0) }];
   const fifty = r.rows.filter((row) => row.size === 50);
   if (r.containerConcurrency === 1 && fifty.length > 0) {
     const worst = Math.max(...fifty.map((row) => row.p95));
-    out.push({ target: `p95 of a burst of 50 at CC=1 ≤ app boot + 1 s (${worst.toFixed(0)} ≤ ${(r.appBootMs + 1000).toFixed(0)} ms)`, held: worst <= r.appBootMs + 1000 });
+    out.push({
+      target:
+        `p95 of a burst of 50 at CC=1 ≤ app boot + 1 s ` +
+        `(${worst.toFixed(0)} ≤ ${(r.appBootMs + 1000).toFixed(0)} ms)`,
+      held: worst <= r.appBootMs + 1000,
+    });
   }
   const adminP99 = Math.max(0, ...r.rows.map((row) => row.adminP99));
   out.push({ target: `admin API p99 ≤ 100 ms during the bursts (${adminP99.toFixed(1)} ms)`, held: adminP99 <= 100 });
@@ -154,7 +173,10 @@ async function measureAppBoot(bootDelayMs: number): Promise<number> {
   const runs: number[] = [];
   for (let i = 0; i < 3; i++) {
     const started = performance.now();
-    const child = spawn(process.execPath, [appPath()], { env: { ...process.env, PORT: '0', STARTUP_DELAY_MS: String(bootDelayMs) }, stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, [appPath()], {
+      env: { ...process.env, PORT: '0', STARTUP_DELAY_MS: String(bootDelayMs) },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     try {
       const port = await new Promise<number>((resolve, reject) => {
         child.once('exit', (code) => reject(new Error(`the example app exited with ${code} before listening`)));
@@ -181,8 +203,28 @@ interface RunningUp {
 
 /** `gatehouse up` as a child process on free ports; resolves once its routes are Ready. */
 async function startUpProcess(file: string, zeroGraceSeconds: number): Promise<RunningUp> {
-  const args = ['up', '-f', file, '--gateway-port', '0', '--local-gateway-port', '0', '--xds-port', '0', '--admin-port', '0', '--allow-zero-initial-scale', '--scale-to-zero-grace-seconds', String(zeroGraceSeconds), '--drain-quiet-seconds', '1'];
-  const child: ChildProcess = spawn(process.execPath, [packagePath('bin', 'gatehouse.js'), ...args], { env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [
+    'up',
+    '-f',
+    file,
+    '--gateway-port',
+    '0',
+    '--local-gateway-port',
+    '0',
+    '--xds-port',
+    '0',
+    '--admin-port',
+    '0',
+    '--allow-zero-initial-scale',
+    '--scale-to-zero-grace-seconds',
+    String(zeroGraceSeconds),
+    '--drain-quiet-seconds',
+    '1',
+  ];
+  const child: ChildProcess = spawn(process.execPath, [packagePath('bin', 'gatehouse.js'), ...args], {
+    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = once(child, 'exit');
   const tail: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {
@@ -200,7 +242,9 @@ async function startUpProcess(file: string, zeroGraceSeconds: number): Promise<R
   let adminPort = 0;
   try {
     await new Promise<void>((resolve, reject) => {
-      void exited.then(([code]) => reject(new Error(`gatehouse up exited (${String(code)}) before it was Ready:\n${tail.join('\n')}`)));
+      void exited.then(([code]) =>
+        reject(new Error(`gatehouse up exited (${String(code)}) before it was Ready:\n${tail.join('\n')}`)),
+      );
       createInterface({ input: child.stdout! }).on('line', (line) => {
         const gateway = /^ {2}gateway +127\.0\.0\.1:(\d+)/.exec(line);
         if (gateway) gatewayPort = Number(gateway[1]);
@@ -208,7 +252,13 @@ async function startUpProcess(file: string, zeroGraceSeconds: number): Promise<R
         const admin = /^ {2}status page +http:\/\/127\.0\.0\.1:(\d+)\//.exec(line);
         if (admin) adminPort = Number(admin[1]);
         if (!line.startsWith('Ready in ')) return;
-        if (gatewayPort === 0 || adminPort === 0) reject(new Error(`gatehouse up did not print its gateway and status page addresses in the form this bench reads:\n${tail.join('\n')}`));
+        if (gatewayPort === 0 || adminPort === 0)
+          reject(
+            new Error(
+              `gatehouse up did not print its gateway and status page ` +
+                `addresses in the form this bench reads:\n${tail.join('\n')}`,
+            ),
+          );
         else resolve();
       });
     });
@@ -228,7 +278,11 @@ interface StatusSample {
 }
 
 /** Polls the admin API's /status every 100 ms, one request at a time. */
-function pollStatus(adminPort: number, revision: string, t0: number): { samples: StatusSample[]; stop(): Promise<void> } {
+function pollStatus(
+  adminPort: number,
+  revision: string,
+  t0: number,
+): { samples: StatusSample[]; stop(): Promise<void> } {
   const pool = new Pool(`http://127.0.0.1:${adminPort}`, { connections: 1 });
   const samples: StatusSample[] = [];
   let running = true;
@@ -236,11 +290,24 @@ function pollStatus(adminPort: number, revision: string, t0: number): { samples:
     while (running) {
       const started = performance.now();
       try {
-        const { statusCode, body } = await pool.request({ path: '/status', method: 'GET', headersTimeout: 10_000, bodyTimeout: 10_000 });
-        const status = (await body.json()) as { revisions: Array<{ name: string; pods: { ready: number; desired: number; starting: number } }> };
+        const { statusCode, body } = await pool.request({
+          path: '/status',
+          method: 'GET',
+          headersTimeout: 10_000,
+          bodyTimeout: 10_000,
+        });
+        const status = (await body.json()) as {
+          revisions: Array<{ name: string; pods: { ready: number; desired: number; starting: number } }>;
+        };
         const latencyMs = performance.now() - started;
         const rev = status.revisions.find((r) => r.name === revision);
-        if (statusCode === 200 && rev) samples.push({ at: started - t0, latencyMs, readyPods: rev.pods.ready, anyPods: Math.max(rev.pods.ready, rev.pods.desired, rev.pods.starting) });
+        if (statusCode === 200 && rev)
+          samples.push({
+            at: started - t0,
+            latencyMs,
+            readyPods: rev.pods.ready,
+            anyPods: Math.max(rev.pods.ready, rev.pods.desired, rev.pods.starting),
+          });
       } catch {
         samples.push({ at: started - t0, latencyMs: performance.now() - started, readyPods: -1, anyPods: -1 });
       }
@@ -258,7 +325,8 @@ function pollStatus(adminPort: number, revision: string, t0: number): { samples:
 }
 
 async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) if (check()) return true;
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50)))
+    if (check()) return true;
   return check();
 }
 
@@ -267,8 +335,21 @@ export async function runBurstBench(o: BurstOptions): Promise<BurstResult> {
   const appBootMs = await measureAppBoot(o.appBootDelayMs);
   const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-bench-burst-'));
   const file = path.join(dir, 'services.yaml');
-  const annotations = { 'autoscaling.knative.dev/target': String(Math.max(1, o.containerConcurrency)), 'autoscaling.knative.dev/window': '6s', 'autoscaling.knative.dev/initial-scale': '0' };
-  writeFileSync(file, serviceYaml('burst', { target: 'burst', appPath: appPath(), annotations, containerConcurrency: o.containerConcurrency, env: { STARTUP_DELAY_MS: String(o.appBootDelayMs) } }));
+  const annotations = {
+    'autoscaling.knative.dev/target': String(Math.max(1, o.containerConcurrency)),
+    'autoscaling.knative.dev/window': '6s',
+    'autoscaling.knative.dev/initial-scale': '0',
+  };
+  writeFileSync(
+    file,
+    serviceYaml('burst', {
+      target: 'burst',
+      appPath: appPath(),
+      annotations,
+      containerConcurrency: o.containerConcurrency,
+      env: { STARTUP_DELAY_MS: String(o.appBootDelayMs) },
+    }),
+  );
   o.say('starting gatehouse up …');
   const up = await startUpProcess(file, o.zeroGraceSeconds);
   // Interrupted: `up` stops its pods before this process goes (a Ctrl-C reaches it too; a kill does not).
@@ -287,7 +368,11 @@ export async function runBurstBench(o: BurstOptions): Promise<BurstResult> {
     if (!(await until(atZero, 60_000))) throw new Error('the service did not start at zero pods');
     for (const [i, size] of o.sizes.entries()) {
       o.say(`burst ${i + 1}/${o.sizes.length}: ${size} requests at once …`);
-      const pool = new Pool(`http://127.0.0.1:${up.gatewayPort}`, { connections: size, headersTimeout: 120_000, bodyTimeout: 120_000 });
+      const pool = new Pool(`http://127.0.0.1:${up.gatewayPort}`, {
+        connections: size,
+        headersTimeout: 120_000,
+        bodyTimeout: 120_000,
+      });
       const firstSample = poller.samples.length;
       const started = performance.now();
       let open = size;
@@ -305,10 +390,15 @@ export async function runBurstBench(o: BurstOptions): Promise<BurstResult> {
       let backToZeroS: number | undefined;
       if (i < o.sizes.length - 1) {
         o.say('  waiting for the service to return to zero …');
-        if (!(await until(atZero, 180_000))) throw new Error(`the service did not return to zero within 180 s after the burst of ${size}`);
+        if (!(await until(atZero, 180_000)))
+          throw new Error(`the service did not return to zero within 180 s after the burst of ${size}`);
         backToZeroS = (performance.now() - answered) / 1000;
       }
-      const status = during.map((s): [number, number, number] => [Math.max(0, s.at - (started - t0)) / 1000, s.latencyMs, s.readyPods]);
+      const status = during.map((s): [number, number, number] => [
+        Math.max(0, s.at - (started - t0)) / 1000,
+        s.latencyMs,
+        s.readyPods,
+      ]);
       rows.push(burstRow(size, requests, appBootMs, status, backToZeroS));
     }
   } finally {
@@ -321,24 +411,72 @@ export async function runBurstBench(o: BurstOptions): Promise<BurstResult> {
   const admin = poller.samples.map((s): [number, number] => [s.at / 1000, s.latencyMs]);
   mkdirSync(o.outDir, { recursive: true });
   const files = { json: path.join(o.outDir, 'burst.json'), svg: path.join(o.outDir, 'burst.svg') };
-  const result: BurstResult = { containerConcurrency: o.containerConcurrency, appBootMs, rows, pods, admin, waiting, files };
+  const result: BurstResult = {
+    containerConcurrency: o.containerConcurrency,
+    appBootMs,
+    rows,
+    pods,
+    admin,
+    waiting,
+    files,
+  };
   writeFileSync(files.json, JSON.stringify(result, null, 2) + '\n');
   writeFileSync(
     files.svg,
-    lineChart(`gatehouse bench burst (CC=${o.containerConcurrency}, bursts ${o.sizes.join('/')} from zero)`, 'admin API /status latency (ms)', 'pods, requests open', [
-      { name: 'admin /status ms', color: '#d62728', points: admin },
-      { name: 'ready pods', color: '#2ca02c', points: pods, rightAxis: true, steps: true },
-      { name: 'requests open', color: '#1f77b4', points: waiting, rightAxis: true, steps: true },
-    ]),
+    lineChart(
+      `gatehouse bench burst (CC=${o.containerConcurrency}, bursts ${o.sizes.join('/')} from zero)`,
+      'admin API /status latency (ms)',
+      'pods, requests open',
+      [
+        { name: 'admin /status ms', color: '#d62728', points: admin },
+        { name: 'ready pods', color: '#2ca02c', points: pods, rightAxis: true, steps: true },
+        { name: 'requests open', color: '#1f77b4', points: waiting, rightAxis: true, steps: true },
+      ],
+    ),
   );
   return result;
 }
 
 export function renderBurst(r: BurstResult): string {
-  const head = ['burst', 'ok', 'failed', 'p50 ms', 'p95 ms', 'max ms', 'p50−boot', 'p95−boot', 'max−boot', 'max pods', 'admin p99 ms', 'admin max ms', 'back to zero s'];
-  const rows = [head, ...r.rows.map((x) => [String(x.size), String(x.ok), String(x.failed), x.p50.toFixed(0), x.p95.toFixed(0), x.max.toFixed(0), x.p50MinusBoot.toFixed(0), x.p95MinusBoot.toFixed(0), x.maxMinusBoot.toFixed(0), String(x.maxPods), x.adminP99.toFixed(1), x.adminMax.toFixed(1), x.backToZeroS === undefined ? '-' : x.backToZeroS.toFixed(1)])];
+  const head = [
+    'burst',
+    'ok',
+    'failed',
+    'p50 ms',
+    'p95 ms',
+    'max ms',
+    'p50−boot',
+    'p95−boot',
+    'max−boot',
+    'max pods',
+    'admin p99 ms',
+    'admin max ms',
+    'back to zero s',
+  ];
+  const rows = [
+    head,
+    ...r.rows.map((x) => [
+      String(x.size),
+      String(x.ok),
+      String(x.failed),
+      x.p50.toFixed(0),
+      x.p95.toFixed(0),
+      x.max.toFixed(0),
+      x.p50MinusBoot.toFixed(0),
+      x.p95MinusBoot.toFixed(0),
+      x.maxMinusBoot.toFixed(0),
+      String(x.maxPods),
+      x.adminP99.toFixed(1),
+      x.adminMax.toFixed(1),
+      x.backToZeroS === undefined ? '-' : x.backToZeroS.toFixed(1),
+    ]),
+  ];
   const widths = head.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
-  const lines = [`app boot (spawn → first answer, alone): ${r.appBootMs.toFixed(0)} ms; containerConcurrency ${r.containerConcurrency}`, ''];
+  const lines = [
+    `app boot (spawn → first answer, alone): ${r.appBootMs.toFixed(0)} ` +
+      `ms; containerConcurrency ${r.containerConcurrency}`,
+    '',
+  ];
   lines.push(...rows.map((x) => x.map((c, i) => c.padEnd(widths[i]!)).join('  ')));
   lines.push('');
   for (const x of r.rows) {
@@ -347,7 +485,8 @@ export function renderBurst(r: BurstResult): string {
   }
   for (const x of r.rows) {
     for (const f of x.failures) {
-      const what = f.error ?? (f.status !== undefined ? `${f.status} ${JSON.stringify(f.body ?? '')}` : 'nothing recorded');
+      const what =
+        f.error ?? (f.status !== undefined ? `${f.status} ${JSON.stringify(f.body ?? '')}` : 'nothing recorded');
       lines.push(`failed in the burst of ${x.size} after ${f.latencyMs.toFixed(0)} ms: ${what}`);
     }
   }

@@ -56,14 +56,17 @@ function escape(text: string): string {
 const isWhole = (values: number[]) => values.every((v) => Number.isInteger(v));
 
 export function lineChart(title: string, leftLabel: string, rightLabel: string, series: Series[]): string {
-  const values = (right: boolean) => series.filter((s) => (s.rightAxis === true) === right).flatMap((s) => s.points.map((p) => p[1]));
+  const values = (right: boolean) =>
+    series.filter((s) => (s.rightAxis === true) === right).flatMap((s) => s.points.map((p) => p[1]));
   const left = axis(Math.max(0, ...values(false)), isWhole(values(false)) && values(false).length > 0);
   const right = axis(Math.max(0, ...values(true)), isWhole(values(true)));
   const xAxis = axis(Math.max(1, ...series.flatMap((s) => s.points.map((p) => p[0]))), true);
   const x = (v: number) => PAD.left + (v / xAxis.max) * (W - PAD.left - PAD.right);
-  const y = (v: number, onRight: boolean) => H - PAD.bottom - (v / (onRight ? right.max : left.max)) * (H - PAD.top - PAD.bottom);
+  const y = (v: number, onRight: boolean) =>
+    H - PAD.bottom - (v / (onRight ? right.max : left.max)) * (H - PAD.top - PAD.bottom);
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" ` +
+      `viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escape(title)}</text>`,
     `<line x1="${PAD.left}" y1="${H - PAD.bottom}" x2="${W - PAD.right}" y2="${H - PAD.bottom}" stroke="#444"/>`,
@@ -71,16 +74,26 @@ export function lineChart(title: string, leftLabel: string, rightLabel: string, 
     `<line x1="${W - PAD.right}" y1="${PAD.top}" x2="${W - PAD.right}" y2="${H - PAD.bottom}" stroke="#444"/>`,
     `<text x="${W / 2}" y="${H - 8}" text-anchor="middle">seconds</text>`,
     `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">${escape(leftLabel)}</text>`,
-    `<text x="${W - 14}" y="${H / 2}" transform="rotate(90 ${W - 14} ${H / 2})" text-anchor="middle">${escape(rightLabel)}</text>`,
+    `<text x="${W - 14}" y="${H / 2}" transform="rotate(90 ${W - 14} ` +
+      `${H / 2})" text-anchor="middle">${escape(rightLabel)}</text>`,
   ];
-  for (const v of left.ticks) out.push(`<text x="${PAD.left - 6}" y="${(y(v, false) + 4).toFixed(1)}" text-anchor="end">${v}</text>`);
-  for (const v of right.ticks) out.push(`<text x="${W - PAD.right + 6}" y="${(y(v, true) + 4).toFixed(1)}">${v}</text>`);
-  for (const v of xAxis.ticks) out.push(`<text x="${x(v).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle">${v}</text>`);
+  for (const v of left.ticks)
+    out.push(`<text x="${PAD.left - 6}" y="${(y(v, false) + 4).toFixed(1)}" text-anchor="end">${v}</text>`);
+  for (const v of right.ticks)
+    out.push(`<text x="${W - PAD.right + 6}" y="${(y(v, true) + 4).toFixed(1)}">${v}</text>`);
+  for (const v of xAxis.ticks)
+    out.push(`<text x="${x(v).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle">${v}</text>`);
   series.forEach((s, i) => {
     const points = s.steps ? stepped(s.points) : s.points;
-    const coordinates = points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1], s.rightAxis === true).toFixed(1)}`).join(' ');
-    if (points.length > 0) out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${coordinates}"/>`);
-    out.push(`<rect x="${PAD.left + 10 + i * 150}" y="${PAD.top - 14}" width="12" height="4" fill="${s.color}"/><text x="${PAD.left + 26 + i * 150}" y="${PAD.top - 9}">${escape(s.name)}</text>`);
+    const coordinates = points
+      .map((p) => `${x(p[0]).toFixed(1)},${y(p[1], s.rightAxis === true).toFixed(1)}`)
+      .join(' ');
+    if (points.length > 0)
+      out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${coordinates}"/>`);
+    out.push(
+      `<rect x="${PAD.left + 10 + i * 150}" y="${PAD.top - 14}" width="12" height="4" ` +
+        `fill="${s.color}"/><text x="${PAD.left + 26 + i * 150}" y="${PAD.top - 9}">${escape(s.name)}</text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n') + '\n';

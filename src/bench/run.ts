@@ -40,22 +40,34 @@ interface Scenario {
   services: (appPath: string) => string;
   seconds: number;
   /** Drives the load at a port: the app itself (direct) or the gateway. */
-  load: (port: number, direct: boolean, onSecond: Progress, midway?: () => void) => Promise<{ samples: Sample[]; durationMs: number }>;
+  load: (
+    port: number,
+    direct: boolean,
+    onSecond: Progress,
+    midway?: () => void,
+  ) => Promise<{ samples: Sample[]; durationMs: number }>;
   /** Something to do halfway (the rollout's edit). */
   midway?: (file: string, appPath: string) => void;
 }
 
 /** An HTTP scenario: autocannon phases, one Host per service (the direct app takes any). */
-function httpScenario(services: Scenario['services'], phases: Phase[], hosts: string[], midway?: Scenario['midway']): Scenario {
+function httpScenario(
+  services: Scenario['services'],
+  phases: Phase[],
+  hosts: string[],
+  midway?: Scenario['midway'],
+): Scenario {
   return {
     services,
     seconds: phases.reduce((n, p) => n + p.seconds, 0),
-    load: (port, direct, onSecond, runMidway) => drive(`http://127.0.0.1:${port}`, direct ? ['localhost'] : hosts, phases, onSecond, runMidway),
+    load: (port, direct, onSecond, runMidway) =>
+      drive(`http://127.0.0.1:${port}`, direct ? ['localhost'] : hosts, phases, onSecond, runMidway),
     ...(midway ? { midway } : {}),
   };
 }
 
-const service = (name: string, target: string, annotations: Record<string, string>, appPath: string) => serviceYaml(name, { target, annotations, appPath });
+const service = (name: string, target: string, annotations: Record<string, string>, appPath: string) =>
+  serviceYaml(name, { target, annotations, appPath });
 
 const host = (name: string) => `${name}.default.example.com`;
 
@@ -67,7 +79,8 @@ export function rampPhases(rps: number, seconds: number): Phase[] {
   const phases: Phase[] = [];
   for (let i = 1; i <= up; i++) phases.push({ rate: Math.max(1, Math.round((rps * i) / up)), seconds: 1 });
   phases.push({ rate: rps, seconds: hold });
-  for (let i = down - 1; i >= 0; i--) phases.push({ rate: Math.max(1, Math.round((rps * (i + 0.5)) / down)), seconds: 1 });
+  for (let i = down - 1; i >= 0; i--)
+    phases.push({ rate: Math.max(1, Math.round((rps * (i + 0.5)) / down)), seconds: 1 });
   return phases;
 }
 
@@ -75,20 +88,41 @@ function scenarioFor(o: BenchOptions): Scenario {
   const window = { 'autoscaling.knative.dev/window': '6s' };
   switch (o.scenario) {
     case 'steady':
-      return httpScenario((app) => service('hello', 'steady', window, app), [{ rate: o.rps, seconds: o.seconds }], [host('hello')]);
+      return httpScenario(
+        (app) => service('hello', 'steady', window, app),
+        [{ rate: o.rps, seconds: o.seconds }],
+        [host('hello')],
+      );
     case 'ramp':
-      return httpScenario((app) => service('sleepy', 'ramp', { ...window, 'autoscaling.knative.dev/initial-scale': '0' }, app), rampPhases(o.rps, o.seconds), [host('sleepy')]);
+      return httpScenario(
+        (app) => service('sleepy', 'ramp', { ...window, 'autoscaling.knative.dev/initial-scale': '0' }, app),
+        rampPhases(o.rps, o.seconds),
+        [host('sleepy')],
+      );
     case 'rollout':
-      return httpScenario((app) => service('hello', 'v1', window, app), [{ rate: o.rps, seconds: o.seconds }], [host('hello')], (file, app) => writeFileSync(file, service('hello', 'v2', window, app)));
+      return httpScenario(
+        (app) => service('hello', 'v1', window, app),
+        [{ rate: o.rps, seconds: o.seconds }],
+        [host('hello')],
+        (file, app) => writeFileSync(file, service('hello', 'v2', window, app)),
+      );
     case 'fanout': {
       const names = Array.from({ length: o.services }, (_, i) => `svc-${i}`);
-      return httpScenario((app) => names.map((n) => service(n, n, { ...window, 'autoscaling.knative.dev/initial-scale': '0' }, app)).join(''), [{ rate: o.rps, seconds: o.seconds }], names.map(host));
+      return httpScenario(
+        (app) =>
+          names.map((n) => service(n, n, { ...window, 'autoscaling.knative.dev/initial-scale': '0' }, app)).join(''),
+        [{ rate: o.rps, seconds: o.seconds }],
+        names.map(host),
+      );
     }
     case 'grpc-ws':
       return {
-        services: (app) => serviceYaml('grpc', { target: 'grpc', annotations: window, appPath: app, h2c: true }) + service('hello', 'ws', window, app),
+        services: (app) =>
+          serviceYaml('grpc', { target: 'grpc', annotations: window, appPath: app, h2c: true }) +
+          service('hello', 'ws', window, app),
         seconds: o.seconds,
-        load: (port, direct, onSecond) => driveStreams(port, direct ? undefined : { grpc: host('grpc'), ws: host('hello') }, o.seconds, 4, onSecond),
+        load: (port, direct, onSecond) =>
+          driveStreams(port, direct ? undefined : { grpc: host('grpc'), ws: host('hello') }, o.seconds, 4, onSecond),
       };
   }
 }
@@ -104,12 +138,21 @@ async function loadAutocannon(): Promise<typeof autocannonModule> {
   try {
     return (await import('autocannon')).default;
   } catch {
-    throw new BenchSetupError('the HTTP scenarios drive load with autocannon, a development dependency that is not installed: run `npm ci` in a gatehouse checkout (without --omit=dev)');
+    throw new BenchSetupError(
+      'the HTTP scenarios drive load with autocannon, a development dependency that ' +
+        'is not installed: run `npm ci` in a gatehouse checkout (without --omit=dev)',
+    );
   }
 }
 
 /** Drives the phases at one base URL; one sample per request. */
-async function drive(url: string, hosts: string[], phases: Phase[], onSecond: Progress, midway?: () => void): Promise<{ samples: Sample[]; durationMs: number }> {
+async function drive(
+  url: string,
+  hosts: string[],
+  phases: Phase[],
+  onSecond: Progress,
+  midway?: () => void,
+): Promise<{ samples: Sample[]; durationMs: number }> {
   const autocannon = await loadAutocannon();
   const samples: Sample[] = [];
   const started = Date.now();
@@ -130,7 +173,10 @@ async function drive(url: string, hosts: string[], phases: Phase[], onSecond: Pr
       // duration) so a busy machine stretches the phase instead of silently sending fewer requests.
       const requests = hosts.map((h) => ({ method: 'GET' as const, path: '/', headers: { host: h } }));
       await new Promise<void>((resolve, reject) => {
-        const instance = autocannon({ url, connections, overallRate: phase.rate, amount: phase.rate * phase.seconds, requests }, (err) => (err ? reject(err as Error) : resolve()));
+        const instance = autocannon(
+          { url, connections, overallRate: phase.rate, amount: phase.rate * phase.seconds, requests },
+          (err) => (err ? reject(err as Error) : resolve()),
+        );
         instance.on('response', (_client, statusCode, _bytes, responseTime) => {
           samples.push({ at: Date.now() - started, latencyMs: responseTime, ok: statusCode === 200 });
         });
@@ -146,20 +192,40 @@ async function drive(url: string, hosts: string[], phases: Phase[], onSecond: Pr
 const ECHO_PATH = '/gatehouse.example.Echo/Echo';
 const passBytes = (b: Buffer) => b;
 
-/** gRPC unary echo loops and WebSocket echo sessions (10 messages each) for `seconds`; one sample per call or message. */
-async function driveStreams(port: number, hosts: { grpc: string; ws: string } | undefined, seconds: number, concurrency: number, onSecond: Progress): Promise<{ samples: Sample[]; durationMs: number }> {
+/**
+ * gRPC unary echo loops and WebSocket echo sessions (10 messages each) for `seconds`; one sample per call or message.
+ */
+async function driveStreams(
+  port: number,
+  hosts: { grpc: string; ws: string } | undefined,
+  seconds: number,
+  concurrency: number,
+  onSecond: Progress,
+): Promise<{ samples: Sample[]; durationMs: number }> {
   const samples: Sample[] = [];
   const started = Date.now();
   const end = started + seconds * 1000;
   const ticker = setInterval(() => onSecond((Date.now() - started) / 1000, samples), 1000);
-  const record = (t0: number, ok: boolean) => samples.push({ at: Date.now() - started, latencyMs: performance.now() - t0, ok });
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), hosts ? { 'grpc.default_authority': hosts.grpc } : {});
+  const record = (t0: number, ok: boolean) =>
+    samples.push({ at: Date.now() - started, latencyMs: performance.now() - t0, ok });
+  const client = new grpc.Client(
+    `127.0.0.1:${port}`,
+    grpc.credentials.createInsecure(),
+    hosts ? { 'grpc.default_authority': hosts.grpc } : {},
+  );
   const payload = Buffer.from('gatehouse bench');
   const grpcLoop = async () => {
     while (Date.now() < end) {
       const t0 = performance.now();
       const ok = await new Promise<boolean>((resolve) =>
-        client.makeUnaryRequest(ECHO_PATH, passBytes, passBytes, payload, { deadline: Date.now() + 5000 }, (err, value) => resolve(!err && value !== undefined && value.equals(payload))),
+        client.makeUnaryRequest(
+          ECHO_PATH,
+          passBytes,
+          passBytes,
+          payload,
+          { deadline: Date.now() + 5000 },
+          (err, value) => resolve(!err && value !== undefined && value.equals(payload)),
+        ),
       );
       record(t0, ok);
     }
@@ -190,7 +256,10 @@ async function driveStreams(port: number, hosts: { grpc: string; ws: string } | 
     }
   };
   try {
-    await Promise.all([...Array.from({ length: concurrency }, grpcLoop), ...Array.from({ length: concurrency }, wsLoop)]);
+    await Promise.all([
+      ...Array.from({ length: concurrency }, grpcLoop),
+      ...Array.from({ length: concurrency }, wsLoop),
+    ]);
   } finally {
     clearInterval(ticker);
     client.close();
@@ -199,7 +268,10 @@ async function driveStreams(port: number, hosts: { grpc: string; ws: string } | 
 }
 
 async function startApp(): Promise<{ port: number; stop(): void }> {
-  const child = spawn(process.execPath, [packagePath('examples', 'app', 'server.mjs')], { env: { ...process.env, PORT: '0', TARGET: 'direct' }, stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [packagePath('examples', 'app', 'server.mjs')], {
+    env: { ...process.env, PORT: '0', TARGET: 'direct' },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the example app exited with ${code}`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
@@ -230,10 +302,15 @@ export interface BenchResult {
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const scenario = scenarioFor(o);
   const appPath = packagePath('examples', 'app', 'server.mjs');
-  const progress = (label: string, total: number): Progress => (elapsed, samples) => {
-    const failed = samples.filter((s) => !s.ok).length;
-    process.stderr.write(`\r${o.scenario} ${label}: ${Math.min(total, Math.round(elapsed))}/${total} s, ${samples.length} requests, ${failed} failed   `);
-  };
+  const progress =
+    (label: string, total: number): Progress =>
+    (elapsed, samples) => {
+      const failed = samples.filter((s) => !s.ok).length;
+      process.stderr.write(
+        `\r${o.scenario} ${label}: ${Math.min(total, Math.round(elapsed))}/${total} ` +
+          `s, ${samples.length} requests, ${failed} failed   `,
+      );
+    };
   const total = scenario.seconds;
 
   // The reference: the same shape at one example app, no gatehouse.
@@ -257,7 +334,12 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const started = Date.now();
     const podTimer = setInterval(() => pods.push([(Date.now() - started) / 1000, readyPods(up)]), 500);
     try {
-      through = await scenario.load(up.gatewayPort!, false, progress('through gatehouse', total), scenario.midway && (() => scenario.midway!(file, appPath)));
+      through = await scenario.load(
+        up.gatewayPort!,
+        false,
+        progress('through gatehouse', total),
+        scenario.midway && (() => scenario.midway!(file, appPath)),
+      );
     } finally {
       clearInterval(podTimer);
     }
@@ -276,7 +358,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   mkdirSync(o.outDir, { recursive: true });
   const json = path.join(o.outDir, `${o.scenario}.json`);
   const svg = path.join(o.outDir, `${o.scenario}.svg`);
-  const result: BenchResult = { scenario: o.scenario, direct: summarize(direct.samples, direct.durationMs), gatehouse: summarize(through.samples, through.durationMs), timeline, files: { json, svg } };
+  const result: BenchResult = {
+    scenario: o.scenario,
+    direct: summarize(direct.samples, direct.durationMs),
+    gatehouse: summarize(through.samples, through.durationMs),
+    timeline,
+    files: { json, svg },
+  };
   writeFileSync(json, JSON.stringify(result, null, 2) + '\n');
   writeFileSync(
     svg,
@@ -291,7 +379,16 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
 }
 
 export function renderBench(r: BenchResult): string {
-  const row = (label: string, s: Summary, ratio: string) => [label, s.requests.toString(), s.rps.toFixed(0), s.p50.toFixed(1), s.p95.toFixed(1), s.p99.toFixed(1), s.failed.toString(), ratio];
+  const row = (label: string, s: Summary, ratio: string) => [
+    label,
+    s.requests.toString(),
+    s.rps.toFixed(0),
+    s.p50.toFixed(1),
+    s.p95.toFixed(1),
+    s.p99.toFixed(1),
+    s.failed.toString(),
+    ratio,
+  ];
   const rows = [
     ['path', 'requests', 'rps', 'p50 ms', 'p95 ms', 'p99 ms', 'failed', 'rps ÷ direct'],
     row('app direct', r.direct, '1.00'),
@@ -300,7 +397,11 @@ export function renderBench(r: BenchResult): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
   const lines = rows.map((x) => x.map((c, i) => c.padEnd(widths[i]!)).join('  '));
   lines.push('', 'second  requests  failed  p50 ms  p99 ms  pods');
-  for (const t of r.timeline) lines.push(`${String(t.second).padStart(6)}  ${String(t.requests).padStart(8)}  ${String(t.failed).padStart(6)}  ${t.p50.toFixed(1).padStart(6)}  ${t.p99.toFixed(1).padStart(6)}  ${String(t.pods).padStart(4)}`);
+  for (const t of r.timeline)
+    lines.push(
+      `${String(t.second).padStart(6)}  ${String(t.requests).padStart(8)}  ${String(t.failed).padStart(6)} ` +
+        ` ${t.p50.toFixed(1).padStart(6)}  ${t.p99.toFixed(1).padStart(6)}  ${String(t.pods).padStart(4)}`,
+    );
   lines.push('', `results: ${r.files.json}`, `chart:   ${r.files.svg}`);
   return lines.join('\n') + '\n';
 }

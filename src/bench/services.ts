@@ -39,7 +39,9 @@ ${annotations || '        {}'}
           env:
             - name: TARGET
               value: ${s.target}
-${Object.entries(s.env ?? {}).map(([k, v]) => `            - name: ${k}\n              value: "${v}"\n`).join('')}${s.h2c ? '          ports:\n            - name: h2c\n' : ''}${s.extraSpec ?? ''}`;
+${Object.entries(s.env ?? {})
+  .map(([k, v]) => `            - name: ${k}\n              value: "${v}"\n`)
+  .join('')}${s.h2c ? '          ports:\n            - name: h2c\n' : ''}${s.extraSpec ?? ''}`;
 }
 
 /** Everything on free loopback ports with the embedded gateway; short drains for quick runs. */

@@ -57,7 +57,13 @@ export function perSecond(samples: readonly Sample[]): SecondRow[] {
   for (let second = 0; second <= last; second++) {
     const b = buckets.get(second) ?? [];
     const latencies = b.map((s) => s.latencyMs).sort((x, y) => x - y);
-    rows.push({ second, requests: b.length, failed: b.filter((s) => !s.ok).length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) });
+    rows.push({
+      second,
+      requests: b.length,
+      failed: b.filter((s) => !s.ok).length,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+    });
   }
   return rows;
 }

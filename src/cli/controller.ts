@@ -37,17 +37,36 @@ interface Options extends XdsServerFlags {
 export function register(program: Command): void {
   const command = program
     .command('controller')
-    .description("run as Knative's ingress in a cluster: watch KIngresses of this class, serve the Envoy fleet over xDS, probe every gateway pod, write status")
+    .description(
+      "run as Knative's ingress in a cluster: watch KIngresses of this class, " +
+        'serve the Envoy fleet over xDS, probe every gateway pod, write status',
+    )
     .option('--kubeconfig <file>', 'kubeconfig file (default: the in-cluster service account)')
-    .option('--ingress-class <class>', 'the networking.knative.dev/ingress.class this controller serves', 'gatehouse.ingress.networking.knative.dev')
+    .option(
+      '--ingress-class <class>',
+      'the networking.knative.dev/ingress.class this controller serves',
+      'gatehouse.ingress.networking.knative.dev',
+    )
     .option('--xds-port <port>', 'xDS (ADS) port', '18000')
     .option('--external-port <port>', 'port of the external listener on every gateway pod', '8080')
     .option('--local-port <port>', 'port of the cluster-local listener on every gateway pod', '8081')
     .option('--https-port <port>', 'port of the HTTPS listener (KIngress spec.tls) on every gateway pod', '8443')
     .option('--listen-address <address>', 'address the gateway listeners bind', '0.0.0.0')
-    .option('--gateway-service <ns/name>', 'external gateway Service (its EndpointSlices are the fleet; named in publicLoadBalancer)', 'gatehouse-system/gatehouse')
-    .option('--local-gateway-service <ns/name>', 'cluster-local gateway Service (named in privateLoadBalancer)', 'gatehouse-system/gatehouse-internal')
-    .option('--leader-elect', 'elect one status writer among replicas through a Lease (every replica serves xDS)', false)
+    .option(
+      '--gateway-service <ns/name>',
+      'external gateway Service (its EndpointSlices are the fleet; named in publicLoadBalancer)',
+      'gatehouse-system/gatehouse',
+    )
+    .option(
+      '--local-gateway-service <ns/name>',
+      'cluster-local gateway Service (named in privateLoadBalancer)',
+      'gatehouse-system/gatehouse-internal',
+    )
+    .option(
+      '--leader-elect',
+      'elect one status writer among replicas through a Lease (every replica serves xDS)',
+      false,
+    )
     .option('--lease <ns/name>', 'the Lease used for leader election', 'gatehouse-system/gatehouse-controller')
     .option('--identity <id>', 'this replica in the Lease (default: $POD_NAME, else hostname-pid)')
     .option('--lease-duration <ms>', 'lease duration', '15000')
@@ -68,7 +87,11 @@ export function register(program: Command): void {
       api: new KubeApi(loadKubeConfig(opts.kubeconfig)),
       log,
       ingressClass: opts.ingressClass,
-      listeners: { externalPort: positive(opts.externalPort, '--external-port'), localPort: positive(opts.localPort, '--local-port'), address: opts.listenAddress },
+      listeners: {
+        externalPort: positive(opts.externalPort, '--external-port'),
+        localPort: positive(opts.localPort, '--local-port'),
+        address: opts.listenAddress,
+      },
       httpsPort: positive(opts.httpsPort, '--https-port'),
       externalGateway: serviceRef(opts.gatewayService, '--gateway-service'),
       localGateway: serviceRef(opts.localGatewayService, '--local-gateway-service'),

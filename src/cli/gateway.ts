@@ -9,19 +9,43 @@ export function register(program: Command): void {
     .requiredOption('--xds <host:port>', 'the gatehouse xDS server')
     .option('--node-id <id>', 'xDS node id (unique per gateway)', 'gatehouse-gateway')
     .option('--node-cluster <name>', 'xDS node cluster (gateways the prober confirms share one)', 'gatehouse-ingress')
-    .addOption(new Option('--xds-api <api>', "xDS transport, as Envoy's api_type: delta (DELTA_GRPC, only changes are sent) or sotw (GRPC)").choices(['delta', 'sotw']).default('delta'))
+    .addOption(
+      new Option(
+        '--xds-api <api>',
+        "xDS transport, as Envoy's api_type: delta (DELTA_GRPC, only changes are sent) or sotw (GRPC)",
+      )
+        .choices(['delta', 'sotw'])
+        .default('delta'),
+    )
     .option('--admin-port <port>', 'loopback admin port: /ready and /status (0 = any free port)', '9901');
-  addXdsClientFlags(command).action(async (opts: { xds: string; nodeId: string; nodeCluster: string; xdsApi: 'delta' | 'sotw'; adminPort: string } & XdsClientFlags) => {
-    const { createLogger } = await import('../log/logger.js');
-    const { startGateway } = await import('../gateway/index.js');
-    const { startGatewayAdmin } = await import('../gateway/admin.js');
-    const log = createLogger('gateway');
-    const tls = checkedFlags(command, () => xdsClientTls(opts));
-    const gateway = await startGateway({ xds: opts.xds, nodeId: opts.nodeId, nodeCluster: opts.nodeCluster, protocol: opts.xdsApi, ...(tls ? { xdsTls: tls } : {}), log });
-    const admin = await startGatewayAdmin(gateway, Number(opts.adminPort));
-    log.info('gateway admin listening', { port: admin.port });
-    const stop = () => void Promise.all([gateway.close(), admin.close()]).then(() => process.exit(0));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  addXdsClientFlags(command).action(
+    async (
+      opts: {
+        xds: string;
+        nodeId: string;
+        nodeCluster: string;
+        xdsApi: 'delta' | 'sotw';
+        adminPort: string;
+      } & XdsClientFlags,
+    ) => {
+      const { createLogger } = await import('../log/logger.js');
+      const { startGateway } = await import('../gateway/index.js');
+      const { startGatewayAdmin } = await import('../gateway/admin.js');
+      const log = createLogger('gateway');
+      const tls = checkedFlags(command, () => xdsClientTls(opts));
+      const gateway = await startGateway({
+        xds: opts.xds,
+        nodeId: opts.nodeId,
+        nodeCluster: opts.nodeCluster,
+        protocol: opts.xdsApi,
+        ...(tls ? { xdsTls: tls } : {}),
+        log,
+      });
+      const admin = await startGatewayAdmin(gateway, Number(opts.adminPort));
+      log.info('gateway admin listening', { port: admin.port });
+      const stop = () => void Promise.all([gateway.close(), admin.close()]).then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    },
+  );
 }

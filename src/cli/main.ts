@@ -8,7 +8,12 @@ const program = new Command('gatehouse')
   .description('A serverless data plane: xDS control server, activator, queue-proxy and autoscaler, Knative-compatible')
   .version('0.1.0')
   .addOption(new Option('--log-level <level>', 'debug, info, warn or error').env('GATEHOUSE_LOG_LEVEL').default('info'))
-  .addOption(new Option('--log-format <format>', 'json (one object per line) or text; default: text on a terminal, json otherwise').choices(['json', 'text']))
+  .addOption(
+    new Option(
+      '--log-format <format>',
+      'json (one object per line) or text; default: text on a terminal, json otherwise',
+    ).choices(['json', 'text']),
+  )
   .hook('preAction', (cmd) => {
     const { logLevel: raw, logFormat } = cmd.opts<{ logLevel: string; logFormat?: LogFormat }>();
     const level = parseLevel(raw);
@@ -21,6 +26,9 @@ const program = new Command('gatehouse')
 program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : USAGE_EXIT_CODE));
 registerCommands(program);
 for (const command of program.commands) {
-  command.showHelpAfterError(`Usage: gatehouse ${command.name()} ${command.usage()}\n(\`gatehouse ${command.name()} --help\` explains every option)`);
+  command.showHelpAfterError(
+    `Usage: gatehouse ${command.name()} ${command.usage()}\n(\`gatehouse ` +
+      `${command.name()} --help\` explains every option)`,
+  );
 }
 await program.parseAsync(process.argv);

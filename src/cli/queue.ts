@@ -21,7 +21,11 @@ export function register(program: Command): void {
     .command('queue')
     .description("run the queue-proxy in front of an app (Knative's sidecar): breaker, probes, timeouts, drain, stats")
     .addHelpText('after', ENV_HELP)
-    .option('--standby', 'load and warm up everything, then read the environment as one JSON object on a line of stdin before starting (how `gatehouse up` keeps queue-proxies booted ahead of cold starts); exits if stdin closes first')
+    .option(
+      '--standby',
+      'load and warm up everything, then read the environment as one JSON object on a line of stdin before starting ' +
+        '(how `gatehouse up` keeps queue-proxies booted ahead of cold starts); exits if stdin closes first',
+    )
     .action(async (opts: { standby?: boolean }) => {
       const { runQueueProcess } = await import('../queue/process.js');
       await runQueueProcess(opts.standby === true);

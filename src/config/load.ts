@@ -51,11 +51,16 @@ export type ResourceConfig = ServiceConfig | RouteConfig;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`${problems.length} problem${problems.length === 1 ? '' : 's'} in the configuration:\n  ${problems.join('\n  ')}`);
+    super(
+      `${problems.length} problem${problems.length === 1 ? '' : 's'} in the configuration:\n  ${problems.join('\n  ')}`,
+    );
   }
 }
 
-/** Knative's defaults and limits (config-defaults: revision-timeout-seconds, max-revision-timeout-seconds, container-concurrency-max-limit). */
+/**
+ * Knative's defaults and limits (config-defaults: revision-timeout-seconds, max-revision-timeout-seconds,
+ * container-concurrency-max-limit).
+ */
 export const DEFAULT_TIMEOUT_SECONDS = 300;
 export const MAX_TIMEOUT_SECONDS = 600;
 export const MAX_CONTAINER_CONCURRENCY = 1000;
@@ -66,7 +71,11 @@ const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
  * Reads and validates a file; throws ConfigError listing every problem. Annotations are checked
  * against the autoscaler's config (e.g. initial-scale 0 only with allowZeroInitialScale).
  */
-export function loadConfigFile(file: string, autoscaler: GlobalAutoscalerConfig = KNATIVE_DEFAULTS, cache?: ParseCache): ResourceConfig[] {
+export function loadConfigFile(
+  file: string,
+  autoscaler: GlobalAutoscalerConfig = KNATIVE_DEFAULTS,
+  cache?: ParseCache,
+): ResourceConfig[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -98,7 +107,9 @@ function missingPaths(resources: ResourceConfig[], fileDir: string): string[] {
       continue;
     }
     const argv = [...command, ...args];
-    const checks: Array<[string, string | undefined]> = [[`command[0]`, command[0]?.includes('/') ? command[0] : undefined]];
+    const checks: Array<[string, string | undefined]> = [
+      [`command[0]`, command[0]?.includes('/') ? command[0] : undefined],
+    ];
     if (command[0] === 'node') {
       const script = argv.slice(1).find((a) => !a.startsWith('-'));
       const index = argv.indexOf(script ?? '');
@@ -133,7 +144,12 @@ function documentChunks(text: string): Array<{ firstLine: number; text: string }
   return chunks;
 }
 
-function parseChunk(text: string, firstLine: number, file: string, autoscaler: GlobalAutoscalerConfig): { resources: ResourceConfig[]; problems: string[] } {
+function parseChunk(
+  text: string,
+  firstLine: number,
+  file: string,
+  autoscaler: GlobalAutoscalerConfig,
+): { resources: ResourceConfig[]; problems: string[] } {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines });
   const problems: string[] = [];
@@ -153,16 +169,31 @@ function parseChunk(text: string, firstLine: number, file: string, autoscaler: G
  * library places indentation errors at the start of the line; the column given is the line's
  * first non-blank character, the token that is out of place.
  */
-function syntaxProblem(text: string, offset: number, message: string, lines: LineCounter, file: string, firstLine: number): string {
+function syntaxProblem(
+  text: string,
+  offset: number,
+  message: string,
+  lines: LineCounter,
+  file: string,
+  firstLine: number,
+): string {
   const pos = lines.linePos(offset);
   const lineText = text.split('\n')[pos.line - 1] ?? '';
-  const col = lineText.slice(0, pos.col - 1).trim() === '' && lineText.trim() !== '' ? Math.max(pos.col, lineText.length - lineText.trimStart().length + 1) : pos.col;
+  const col =
+    lineText.slice(0, pos.col - 1).trim() === '' && lineText.trim() !== ''
+      ? Math.max(pos.col, lineText.length - lineText.trimStart().length + 1)
+      : pos.col;
   const what = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
   const near = lineText.trim() === '' ? '' : ` (at "${lineText.trim().slice(0, 40)}")`;
   return `${file}:${pos.line + firstLine - 1}:${col}: ${what}${near}`;
 }
 
-export function parseConfig(text: string, file: string, autoscaler: GlobalAutoscalerConfig = KNATIVE_DEFAULTS, cache?: ParseCache): ResourceConfig[] {
+export function parseConfig(
+  text: string,
+  file: string,
+  autoscaler: GlobalAutoscalerConfig = KNATIVE_DEFAULTS,
+  cache?: ParseCache,
+): ResourceConfig[] {
   const problems: string[] = [];
   const out: ResourceConfig[] = [];
   const used: ParseCache = new Map();
@@ -208,7 +239,8 @@ class DocReader {
   private lineOf(path: Path): number {
     for (let p = path; p.length >= 0; p = p.slice(0, -1)) {
       const node = (p.length === 0 ? this.doc.contents : this.doc.getIn(p, true)) as Node | undefined;
-      if (node && typeof node === 'object' && 'range' in node && node.range) return this.lines.linePos(node.range[0]).line + this.lineOffset;
+      if (node && typeof node === 'object' && 'range' in node && node.range)
+        return this.lines.linePos(node.range[0]).line + this.lineOffset;
       if (p.length === 0) break;
     }
     return 1 + this.lineOffset;
@@ -256,7 +288,11 @@ class DocReader {
     }
     const out: Record<string, string> = {};
     for (const [k, value] of Object.entries(v as Record<string, unknown>)) {
-      if (typeof value !== 'string') this.problem([...path, k], `expected a string (quote numbers: "${String(value)}"), got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string')
+        this.problem(
+          [...path, k],
+          `expected a string (quote numbers: "${String(value)}"), got ${JSON.stringify(value)}`,
+        );
       else out[k] = value;
     }
     return out;
@@ -280,7 +316,11 @@ class DocReader {
   name(path: Path, what: string, maxLength: number): string {
     const v = this.string(path, true) ?? '';
     if (v !== '' && (!DNS_LABEL.test(v) || v.length > maxLength)) {
-      this.problem(path, `"${v}" is not a valid ${what}: lower-case letters, digits and '-', starting with a letter, ending with a letter or digit, at most ${maxLength} characters`);
+      this.problem(
+        path,
+        `"${v}" is not a valid ${what}: lower-case letters, digits and '-', starting ` +
+          `with a letter, ending with a letter or digit, at most ${maxLength} characters`,
+      );
     }
     return v;
   }
@@ -298,10 +338,17 @@ class DocReader {
     }
     // Revision names are "{name}-00001": keep room for the suffix within a 63-character label.
     const name = this.name(['metadata', 'name'], 'name', 63 - 6);
-    const namespace = this.get(['metadata', 'namespace']) === undefined ? 'default' : this.name(['metadata', 'namespace'], 'namespace', 63);
+    const namespace =
+      this.get(['metadata', 'namespace']) === undefined
+        ? 'default'
+        : this.name(['metadata', 'namespace'], 'namespace', 63);
     const labels = this.stringMap(['metadata', 'labels']);
     const visibilityLabel = labels[VISIBILITY_LABEL];
-    if (visibilityLabel !== undefined && visibilityLabel !== 'cluster-local') this.problem(['metadata', 'labels', VISIBILITY_LABEL], `expected "cluster-local" (or no label for external), got "${visibilityLabel}"`);
+    if (visibilityLabel !== undefined && visibilityLabel !== 'cluster-local')
+      this.problem(
+        ['metadata', 'labels', VISIBILITY_LABEL],
+        `expected "cluster-local" (or no label for external), got "${visibilityLabel}"`,
+      );
     const visibility = visibilityLabel === 'cluster-local' ? 'cluster-local' : 'external';
     const source = `${this.file}:${this.lineOf([])}`;
     if (kind === 'Route') {
@@ -309,23 +356,44 @@ class DocReader {
       return { kind, namespace, name, visibility, traffic, source };
     }
     const template = this.template(name);
-    const traffic = this.get(['spec', 'traffic']) === undefined ? [{ latestRevision: true, percent: 100 }] : this.traffic(['spec', 'traffic'], 'Service');
+    const traffic =
+      this.get(['spec', 'traffic']) === undefined
+        ? [{ latestRevision: true, percent: 100 }]
+        : this.traffic(['spec', 'traffic'], 'Service');
     for (const [i, t] of traffic.entries()) {
-      if (t.revisionName !== undefined && !t.revisionName.startsWith(`${name}-`)) this.problem(['spec', 'traffic', i, 'revisionName'], `"${t.revisionName}" is not a revision of service ${name} (its revisions are named ${name}-00001, ${name}-00002, ...)`);
+      if (t.revisionName !== undefined && !t.revisionName.startsWith(`${name}-`))
+        this.problem(
+          ['spec', 'traffic', i, 'revisionName'],
+          `"${t.revisionName}" is not a revision of service ${name} ` +
+            `(its revisions are named ${name}-00001, ${name}-00002, ...)`,
+        );
     }
     return { kind, namespace, name, visibility, template, traffic, source };
   }
 
   private template(service: string): TemplateConfig {
     const t = ['spec', 'template'];
-    const revisionName = this.get([...t, 'metadata', 'name']) === undefined ? undefined : this.name([...t, 'metadata', 'name'], 'revision name', 63);
-    if (revisionName !== undefined && revisionName !== '' && !revisionName.startsWith(`${service}-`)) this.problem([...t, 'metadata', 'name'], `expected "${service}-<suffix>", as Knative requires, got "${revisionName}"`);
+    const revisionName =
+      this.get([...t, 'metadata', 'name']) === undefined
+        ? undefined
+        : this.name([...t, 'metadata', 'name'], 'revision name', 63);
+    if (revisionName !== undefined && revisionName !== '' && !revisionName.startsWith(`${service}-`))
+      this.problem(
+        [...t, 'metadata', 'name'],
+        `expected "${service}-<suffix>", as Knative requires, got "${revisionName}"`,
+      );
     const annotations = this.stringMap([...t, 'metadata', 'annotations']);
     const spec = [...t, 'spec'];
     const containerConcurrency = this.int([...spec, 'containerConcurrency'], 0, 0, MAX_CONTAINER_CONCURRENCY);
     const timeoutSeconds = this.int([...spec, 'timeoutSeconds'], DEFAULT_TIMEOUT_SECONDS, 1, MAX_TIMEOUT_SECONDS);
-    const responseStart = this.get([...spec, 'responseStartTimeoutSeconds']) === undefined ? undefined : this.int([...spec, 'responseStartTimeoutSeconds'], 0, 0, timeoutSeconds);
-    const idle = this.get([...spec, 'idleTimeoutSeconds']) === undefined ? undefined : this.int([...spec, 'idleTimeoutSeconds'], 0, 0, MAX_TIMEOUT_SECONDS);
+    const responseStart =
+      this.get([...spec, 'responseStartTimeoutSeconds']) === undefined
+        ? undefined
+        : this.int([...spec, 'responseStartTimeoutSeconds'], 0, 0, timeoutSeconds);
+    const idle =
+      this.get([...spec, 'idleTimeoutSeconds']) === undefined
+        ? undefined
+        : this.int([...spec, 'idleTimeoutSeconds'], 0, 0, MAX_TIMEOUT_SECONDS);
     try {
       deciderSpecFor(annotations, containerConcurrency, this.autoscaler);
     } catch (err) {
@@ -349,17 +417,27 @@ class DocReader {
       this.problem(path, 'expected a list with one container');
       return { command: [], args: [], env: [], protocol: 'http1' };
     }
-    if (list.length > 1) this.problem(path, `has ${list.length} containers; gatehouse runs one container per revision (sidecars are not supported)`);
+    if (list.length > 1)
+      this.problem(
+        path,
+        `has ${list.length} containers; gatehouse runs one container per revision (sidecars are not supported)`,
+      );
     const c = [...path, 0];
     const image = this.string([...c, 'image'], false);
     const command = this.stringList([...c, 'command']);
-    if (command.length === 0) this.problem([...c, 'command'], 'is required: the local runtime starts the app as a process, e.g. [node, app/server.mjs] (image is kept for a Kubernetes backend)');
+    if (command.length === 0)
+      this.problem(
+        [...c, 'command'],
+        'is required: the local runtime starts the app as a process, e.g. ' +
+          '[node, app/server.mjs] (image is kept for a Kubernetes backend)',
+      );
     const env: ContainerSpec['env'] = [];
     const rawEnv = this.get([...c, 'env']);
     if (rawEnv !== undefined && !Array.isArray(rawEnv)) this.problem([...c, 'env'], 'expected a list of {name, value}');
     (Array.isArray(rawEnv) ? rawEnv : []).forEach((_, i) => {
       const name = this.string([...c, 'env', i, 'name'], true);
-      if (this.get([...c, 'env', i, 'valueFrom']) !== undefined) this.problem([...c, 'env', i, 'valueFrom'], 'is not supported locally; give the value directly');
+      if (this.get([...c, 'env', i, 'valueFrom']) !== undefined)
+        this.problem([...c, 'env', i, 'valueFrom'], 'is not supported locally; give the value directly');
       const value = this.get([...c, 'env', i, 'value']);
       if (name !== undefined) env.push({ name, value: value === undefined || value === null ? '' : String(value) });
     });
@@ -367,17 +445,21 @@ class DocReader {
     let containerPort: number | undefined;
     let protocol: 'http1' | 'h2c' = 'http1';
     if (ports !== undefined) {
-      if (!Array.isArray(ports) || ports.length > 1) this.problem([...c, 'ports'], 'expected a list with at most one port, as Knative allows');
+      if (!Array.isArray(ports) || ports.length > 1)
+        this.problem([...c, 'ports'], 'expected a list with at most one port, as Knative allows');
       else if (ports.length === 1) {
         containerPort = this.int([...c, 'ports', 0, 'containerPort'], 8080, 1, 65535);
         const portName = this.get([...c, 'ports', 0, 'name']);
-        if (portName !== undefined && portName !== 'http1' && portName !== 'h2c') this.problem([...c, 'ports', 0, 'name'], `expected http1 or h2c, got ${JSON.stringify(portName)}`);
+        if (portName !== undefined && portName !== 'http1' && portName !== 'h2c')
+          this.problem([...c, 'ports', 0, 'name'], `expected http1 or h2c, got ${JSON.stringify(portName)}`);
         if (portName === 'h2c') protocol = 'h2c';
       }
     }
     const probe = this.get([...c, 'readinessProbe']);
-    if (probe !== undefined && (typeof probe !== 'object' || probe === null || Array.isArray(probe))) this.problem([...c, 'readinessProbe'], 'expected a probe (httpGet, tcpSocket, periodSeconds, ...)');
-    else if (probe && 'exec' in probe) this.problem([...c, 'readinessProbe', 'exec'], 'is not supported locally; use httpGet or tcpSocket');
+    if (probe !== undefined && (typeof probe !== 'object' || probe === null || Array.isArray(probe)))
+      this.problem([...c, 'readinessProbe'], 'expected a probe (httpGet, tcpSocket, periodSeconds, ...)');
+    else if (probe && 'exec' in probe)
+      this.problem([...c, 'readinessProbe', 'exec'], 'is not supported locally; use httpGet or tcpSocket');
     const workingDir = this.string([...c, 'workingDir'], false);
     return {
       ...(image !== undefined ? { image } : {}),
@@ -404,13 +486,23 @@ class DocReader {
       const at = [...path, i];
       const revisionName = this.string([...at, 'revisionName'], false);
       const configurationName = kind === 'Route' ? this.string([...at, 'configurationName'], false) : undefined;
-      if (kind === 'Service' && this.get([...at, 'configurationName']) !== undefined) this.problem([...at, 'configurationName'], "is not allowed in a Service's traffic; use latestRevision: true");
+      if (kind === 'Service' && this.get([...at, 'configurationName']) !== undefined)
+        this.problem([...at, 'configurationName'], "is not allowed in a Service's traffic; use latestRevision: true");
       const latest = this.get([...at, 'latestRevision']);
-      if (latest !== undefined && typeof latest !== 'boolean') this.problem([...at, 'latestRevision'], `expected true or false, got ${JSON.stringify(latest)}`);
+      if (latest !== undefined && typeof latest !== 'boolean')
+        this.problem([...at, 'latestRevision'], `expected true or false, got ${JSON.stringify(latest)}`);
       const latestRevision = latest === true;
-      if (latestRevision && revisionName !== undefined) this.problem(at, 'give either revisionName or latestRevision: true, not both');
-      if (!latestRevision && revisionName === undefined) this.problem(at, kind === 'Route' ? 'needs revisionName, or configurationName with latestRevision: true' : 'needs revisionName or latestRevision: true');
-      if (kind === 'Route' && latestRevision && configurationName === undefined) this.problem(at, 'latestRevision: true needs configurationName in a Route');
+      if (latestRevision && revisionName !== undefined)
+        this.problem(at, 'give either revisionName or latestRevision: true, not both');
+      if (!latestRevision && revisionName === undefined)
+        this.problem(
+          at,
+          kind === 'Route'
+            ? 'needs revisionName, or configurationName with latestRevision: true'
+            : 'needs revisionName or latestRevision: true',
+        );
+      if (kind === 'Route' && latestRevision && configurationName === undefined)
+        this.problem(at, 'latestRevision: true needs configurationName in a Route');
       const percent = this.int([...at, 'percent'], 0, 0, 100);
       sum += percent;
       const tag = this.get([...at, 'tag']) === undefined ? undefined : this.name([...at, 'tag'], 'tag', 63);
@@ -418,7 +510,13 @@ class DocReader {
         if (tags.has(tag)) this.problem([...at, 'tag'], `"${tag}" is used by another target; tags must be unique`);
         tags.add(tag);
       }
-      out.push({ ...(revisionName !== undefined ? { revisionName } : {}), ...(configurationName !== undefined ? { configurationName } : {}), latestRevision, percent, ...(tag !== undefined ? { tag } : {}) });
+      out.push({
+        ...(revisionName !== undefined ? { revisionName } : {}),
+        ...(configurationName !== undefined ? { configurationName } : {}),
+        latestRevision,
+        percent,
+        ...(tag !== undefined ? { tag } : {}),
+      });
     });
     if (sum !== 100) this.problem(path, `the percents add up to ${sum}; they must add up to 100`);
     return out;

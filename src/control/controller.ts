@@ -63,7 +63,19 @@ export class Controller {
       const key = namespacedName(s.namespace, s.name);
       const hash = templateHash(s);
       let c = this.configurations.get(key);
-      if (!c) this.configurations.set(key, (c = { namespace: s.namespace, name: s.name, generation: 0, templateHash: '', latestCreated: undefined, latestReady: undefined, revisions: [] }));
+      if (!c)
+        this.configurations.set(
+          key,
+          (c = {
+            namespace: s.namespace,
+            name: s.name,
+            generation: 0,
+            templateHash: '',
+            latestCreated: undefined,
+            latestReady: undefined,
+            revisions: [],
+          }),
+        );
       if (c.templateHash === hash) continue;
       c.generation++;
       c.templateHash = hash;
@@ -76,7 +88,9 @@ export class Controller {
         generation: c.generation,
         containerConcurrency: s.template.containerConcurrency,
         timeoutSeconds: s.template.timeoutSeconds,
-        ...(s.template.responseStartTimeoutSeconds !== undefined ? { responseStartTimeoutSeconds: s.template.responseStartTimeoutSeconds } : {}),
+        ...(s.template.responseStartTimeoutSeconds !== undefined
+          ? { responseStartTimeoutSeconds: s.template.responseStartTimeoutSeconds }
+          : {}),
         ...(s.template.idleTimeoutSeconds !== undefined ? { idleTimeoutSeconds: s.template.idleTimeoutSeconds } : {}),
         annotations: s.template.annotations,
         container: s.template.container,
@@ -93,7 +107,9 @@ export class Controller {
       this.touch(namespacedName(s.namespace, name));
       this.touch(key);
     }
-    const services = new Set(resources.flatMap((s) => (s.kind === 'Service' ? [namespacedName(s.namespace, s.name)] : [])));
+    const services = new Set(
+      resources.flatMap((s) => (s.kind === 'Service' ? [namespacedName(s.namespace, s.name)] : [])),
+    );
     for (const [key, c] of [...this.configurations]) {
       if (services.has(key)) continue;
       this.configurations.delete(key);
@@ -139,7 +155,10 @@ export class Controller {
 
   /** The configurations and revisions a resource's traffic reads, as `{namespace}/{name}`. */
   private namesRead(r: ResourceConfig): string[] {
-    return r.traffic.map((t) => `${r.namespace}/${t.latestRevision ? (r.kind === 'Service' ? r.name : t.configurationName) : t.revisionName}`);
+    return r.traffic.map(
+      (t) =>
+        `${r.namespace}/${t.latestRevision ? (r.kind === 'Service' ? r.name : t.configurationName) : t.revisionName}`,
+    );
   }
 
   /** Resolves again every resource that reads `name` (a configuration or a revision). */
@@ -217,7 +236,8 @@ export class Controller {
   activeRevisions(routes: ResolvedRoute[]): RevisionSpec[] {
     const wanted = new Set<string>();
     for (const r of routes) for (const t of r.spec.traffic) wanted.add(revisionKey(r.spec.namespace, t.revisionName));
-    for (const c of this.configurations.values()) if (c.latestCreated) wanted.add(revisionKey(c.namespace, c.latestCreated));
+    for (const c of this.configurations.values())
+      if (c.latestCreated) wanted.add(revisionKey(c.namespace, c.latestCreated));
     return this.allRevisions().filter((r) => wanted.has(revisionKey(r.namespace, r.name)));
   }
 
@@ -241,7 +261,8 @@ export class Controller {
     const problems: string[] = [];
     for (const t of r.traffic) {
       const name = this.resolveTarget(r, t, problems);
-      if (name !== undefined) targets.push({ revisionName: name, percent: t.percent, ...(t.tag ? { tag: t.tag } : {}) });
+      if (name !== undefined)
+        targets.push({ revisionName: name, percent: t.percent, ...(t.tag ? { tag: t.tag } : {}) });
     }
     return { targets, problem: problems.length > 0 ? problems.join('; ') : undefined };
   }
@@ -275,7 +296,11 @@ export class Controller {
   }
 
   /** Knative's Service conditions, given whether its route is confirmed by every gateway. */
-  serviceStatus(service: ServiceConfig, route: ResolvedRoute | undefined, routeConfirmed: { ready: boolean; message?: string }): {
+  serviceStatus(
+    service: ServiceConfig,
+    route: ResolvedRoute | undefined,
+    routeConfirmed: { ready: boolean; message?: string },
+  ): {
     latestCreatedRevision: string | undefined;
     latestReadyRevision: string | undefined;
     conditions: Condition[];
@@ -283,20 +308,54 @@ export class Controller {
     const c = this.configurations.get(namespacedName(service.namespace, service.name));
     const latestCreated = c?.latestCreated;
     let configurationsReady: Condition;
-    if (latestCreated && c?.latestReady === latestCreated) configurationsReady = { type: 'ConfigurationsReady', status: 'True' };
+    if (latestCreated && c?.latestReady === latestCreated)
+      configurationsReady = { type: 'ConfigurationsReady', status: 'True' };
     else {
       const failure = latestCreated ? this.failed.get(revisionKey(service.namespace, latestCreated)) : undefined;
       configurationsReady = failure
-        ? { type: 'ConfigurationsReady', status: 'False', reason: 'RevisionFailed', message: `Revision "${latestCreated}" failed: ${failure}` }
-        : { type: 'ConfigurationsReady', status: 'Unknown', reason: 'RevisionNotReady', message: `Revision "${latestCreated}" is starting` };
+        ? {
+            type: 'ConfigurationsReady',
+            status: 'False',
+            reason: 'RevisionFailed',
+            message: `Revision "${latestCreated}" failed: ${failure}`,
+          }
+        : {
+            type: 'ConfigurationsReady',
+            status: 'Unknown',
+            reason: 'RevisionNotReady',
+            message: `Revision "${latestCreated}" is starting`,
+          };
     }
     let routesReady: Condition;
-    if (!route || route.unresolved) routesReady = { type: 'RoutesReady', status: 'Unknown', reason: 'RevisionMissing', message: route?.unresolved ?? 'no route' };
-    else if (!routeConfirmed.ready) routesReady = { type: 'RoutesReady', status: 'Unknown', reason: 'IngressNotConfigured', message: routeConfirmed.message ?? 'waiting for the gateways to confirm the new configuration' };
+    if (!route || route.unresolved)
+      routesReady = {
+        type: 'RoutesReady',
+        status: 'Unknown',
+        reason: 'RevisionMissing',
+        message: route?.unresolved ?? 'no route',
+      };
+    else if (!routeConfirmed.ready)
+      routesReady = {
+        type: 'RoutesReady',
+        status: 'Unknown',
+        reason: 'IngressNotConfigured',
+        message: routeConfirmed.message ?? 'waiting for the gateways to confirm the new configuration',
+      };
     else routesReady = { type: 'RoutesReady', status: 'True' };
     const notReady = [configurationsReady, routesReady].find((x) => x.status !== 'True');
-    const ready: Condition = notReady ? { type: 'Ready', status: notReady.status, ...(notReady.reason ? { reason: notReady.reason } : {}), ...(notReady.message ? { message: notReady.message } : {}) } : { type: 'Ready', status: 'True' };
-    return { latestCreatedRevision: latestCreated, latestReadyRevision: c?.latestReady, conditions: [ready, configurationsReady, routesReady] };
+    const ready: Condition = notReady
+      ? {
+          type: 'Ready',
+          status: notReady.status,
+          ...(notReady.reason ? { reason: notReady.reason } : {}),
+          ...(notReady.message ? { message: notReady.message } : {}),
+        }
+      : { type: 'Ready', status: 'True' };
+    return {
+      latestCreatedRevision: latestCreated,
+      latestReadyRevision: c?.latestReady,
+      conditions: [ready, configurationsReady, routesReady],
+    };
   }
 }
 
@@ -305,6 +364,7 @@ const templateHashes = new WeakMap<ServiceConfig['template'], string>();
 
 function templateHash(s: ServiceConfig): string {
   let hash = templateHashes.get(s.template);
-  if (hash === undefined) templateHashes.set(s.template, (hash = createHash('sha256').update(JSON.stringify(s.template)).digest('hex')));
+  if (hash === undefined)
+    templateHashes.set(s.template, (hash = createHash('sha256').update(JSON.stringify(s.template)).digest('hex')));
   return hash;
 }

@@ -33,6 +33,7 @@ function fromValue(value: Record<string, unknown>): unknown {
   if ('numberValue' in value) return value.numberValue;
   if ('boolValue' in value) return value.boolValue;
   if ('structValue' in value) return fromStruct(value.structValue);
-  if ('listValue' in value) return ((value.listValue as { values?: Array<Record<string, unknown>> }).values ?? []).map(fromValue);
+  if ('listValue' in value)
+    return ((value.listValue as { values?: Array<Record<string, unknown>> }).values ?? []).map(fromValue);
   return null;
 }

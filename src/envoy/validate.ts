@@ -37,9 +37,11 @@ function checkScalarRules(rules: Obj, kind: string, value: unknown, path: string
     const minLen = numberOf(rule('min_len'));
     if (minLen !== undefined && s.length < minLen) errors.push(`${path}: must be at least ${minLen} characters`);
     const minBytes = numberOf(rule('min_bytes'));
-    if (minBytes !== undefined && Buffer.byteLength(s) < minBytes) errors.push(`${path}: must be at least ${minBytes} bytes`);
+    if (minBytes !== undefined && Buffer.byteLength(s) < minBytes)
+      errors.push(`${path}: must be at least ${minBytes} bytes`);
     const maxBytes = numberOf(rule('max_bytes'));
-    if (maxBytes !== undefined && Buffer.byteLength(s) > maxBytes) errors.push(`${path}: must be at most ${maxBytes} bytes`);
+    if (maxBytes !== undefined && Buffer.byteLength(s) > maxBytes)
+      errors.push(`${path}: must be at most ${maxBytes} bytes`);
     return;
   }
   const n = numberOf(value) ?? 0;
@@ -56,18 +58,22 @@ function checkScalarRules(rules: Obj, kind: string, value: unknown, path: string
 function walk(type: protobuf.Type, value: Obj, path: string, errors: string[]): void {
   // fromObject ignores unknown keys (a camelCase or misspelt field would vanish): name them.
   for (const key of Object.keys(value)) {
-    if (key !== '@type' && type.fields[key] === undefined) errors.push(`${path === '' ? '' : path + '.'}${key}: no such field in ${type.name}`);
+    if (key !== '@type' && type.fields[key] === undefined)
+      errors.push(`${path === '' ? '' : path + '.'}${key}: no such field in ${type.name}`);
   }
   for (const field of type.fieldsArray) {
     const v = value[field.name];
     const where = path === '' ? field.name : `${path}.${field.name}`;
-    const options = (field.options ?? {});
+    const options = field.options ?? {};
     // A required field inside a oneof is only required when its case is the one chosen.
-    if (options['(validate.rules).message.required'] === true && !isSet(v) && !field.partOf) errors.push(`${where}: is required`);
+    if (options['(validate.rules).message.required'] === true && !isSet(v) && !field.partOf)
+      errors.push(`${where}: is required`);
     const minItems = numberOf(options['(validate.rules).repeated.min_items']);
-    if (minItems !== undefined && (!Array.isArray(v) || v.length < minItems)) errors.push(`${where}: needs at least ${minItems} item(s)`);
+    if (minItems !== undefined && (!Array.isArray(v) || v.length < minItems))
+      errors.push(`${where}: needs at least ${minItems} item(s)`);
     const minPairs = numberOf(options['(validate.rules).map.min_pairs']);
-    if (minPairs !== undefined && (!v || Object.keys(v).length < minPairs)) errors.push(`${where}: needs at least ${minPairs} entr(ies)`);
+    if (minPairs !== undefined && (!v || Object.keys(v).length < minPairs))
+      errors.push(`${where}: needs at least ${minPairs} entr(ies)`);
     if (!isSet(v)) continue;
     const items: unknown[] = field.repeated && Array.isArray(v) ? v : field.map ? Object.values(v as Obj) : [v];
     items.forEach((item, i) => {
@@ -75,7 +81,11 @@ function walk(type: protobuf.Type, value: Obj, path: string, errors: string[]): 
       const resolved = field.resolvedType;
       if (resolved instanceof protobuf.Enum) {
         // protobufjs drops an unknown enum name silently, so every name is checked, not just defined_only ones.
-        const known = typeof item === 'string' ? item in resolved.values : options['(validate.rules).enum.defined_only'] !== true || Object.values(resolved.values).includes(item as number);
+        const known =
+          typeof item === 'string'
+            ? item in resolved.values
+            : options['(validate.rules).enum.defined_only'] !== true ||
+              Object.values(resolved.values).includes(item as number);
         if (!known) errors.push(`${itemPath}: ${String(item)} is not a value of ${resolved.name}`);
         return;
       }
@@ -83,9 +93,11 @@ function walk(type: protobuf.Type, value: Obj, path: string, errors: string[]): 
         if (resolved.fullName === '.google.protobuf.Duration') {
           const secs = durationSeconds(item);
           const gte = durationSeconds(options['(validate.rules).duration.gte']);
-          if (secs !== undefined && gte !== undefined && secs < gte) errors.push(`${itemPath}: duration must be >= ${gte}s`);
+          if (secs !== undefined && gte !== undefined && secs < gte)
+            errors.push(`${itemPath}: duration must be >= ${gte}s`);
           const gt = durationSeconds(options['(validate.rules).duration.gt']);
-          if (secs !== undefined && gt !== undefined && secs <= gt) errors.push(`${itemPath}: duration must be > ${gt}s`);
+          if (secs !== undefined && gt !== undefined && secs <= gt)
+            errors.push(`${itemPath}: duration must be > ${gt}s`);
           return;
         }
         if (resolved.fullName === '.google.protobuf.Any') {
@@ -105,22 +117,25 @@ function walk(type: protobuf.Type, value: Obj, path: string, errors: string[]): 
           return;
         }
         if (resolved.fullName === '.google.protobuf.Struct') {
-          if (Object.keys(item as Obj).some((k) => k !== 'fields')) errors.push(`${itemPath}: a Struct must be written as {fields: {...}} (see envoy/struct.ts)`);
+          if (Object.keys(item as Obj).some((k) => k !== 'fields'))
+            errors.push(`${itemPath}: a Struct must be written as {fields: {...}} (see envoy/struct.ts)`);
           // Values are checked against the Value type protobufjs really uses (its own camelCase copy).
           const valueType = envoyRoot().lookupType('google.protobuf.Value');
-          for (const [key, v] of Object.entries(((item as Obj).fields ?? {}) as Obj)) walk(valueType, (v ?? {}) as Obj, `${itemPath}.fields[${key}]`, errors);
+          for (const [key, v] of Object.entries(((item as Obj).fields ?? {}) as Obj))
+            walk(valueType, (v ?? {}) as Obj, `${itemPath}.fields[${key}]`, errors);
           return;
         }
         walk(resolved, item as Obj, itemPath, errors);
         return;
       }
       for (const kind of ['string', 'uint32', 'int32', 'uint64', 'int64', 'double', 'float']) {
-        if (Object.keys(options).some((k) => k.startsWith(`(validate.rules).${kind}.`))) checkScalarRules(options, kind, item, itemPath, errors);
+        if (Object.keys(options).some((k) => k.startsWith(`(validate.rules).${kind}.`)))
+          checkScalarRules(options, kind, item, itemPath, errors);
       }
     });
   }
   for (const oneof of type.oneofsArray) {
-    if ((oneof.options)?.['(validate.required)'] === true && !oneof.oneof.some((name) => isSet(value[name]))) {
+    if (oneof.options?.['(validate.required)'] === true && !oneof.oneof.some((name) => isSet(value[name]))) {
       errors.push(`${path === '' ? '' : path + '.'}${oneof.name}: one of ${oneof.oneof.join(', ')} is required`);
     }
   }

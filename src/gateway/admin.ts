@@ -4,11 +4,15 @@ import http from 'node:http';
 import { closeServer, listen, plain } from '../http/auto-codec.js';
 import type { Gateway } from './index.js';
 
-export async function startGatewayAdmin(gateway: Gateway, port: number): Promise<{ port: number; close(): Promise<void> }> {
+export async function startGatewayAdmin(
+  gateway: Gateway,
+  port: number,
+): Promise<{ port: number; close(): Promise<void> }> {
   let ready = false;
   void gateway.ready.then(() => (ready = true));
   const server = http.createServer((req, res) => {
-    if (req.url === '/ready') return plain(res, ready ? 200 : 503, ready ? 'ready\n' : 'no accepted listener configuration yet\n');
+    if (req.url === '/ready')
+      return plain(res, ready ? 200 : 503, ready ? 'ready\n' : 'no accepted listener configuration yet\n');
     if (req.url === '/status') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(gateway.status(), null, 2) + '\n');

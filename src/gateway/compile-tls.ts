@@ -36,11 +36,18 @@ const TLS_CONTEXT = typeName(TYPE_URL.downstreamTlsContext);
 const TLS_INSPECTOR = typeName(TYPE_URL.tlsInspector);
 
 /** listener_filters: only the TLS inspector, which reads the SNI (the gateway always does). */
-export function compileListenerFilters(filters: DecodedResource[] | undefined, path: string, errors: ConfigErrors): void {
+export function compileListenerFilters(
+  filters: DecodedResource[] | undefined,
+  path: string,
+  errors: ConfigErrors,
+): void {
   (filters ?? []).forEach((f, i) => {
     const type = typeName(String(f.typed_config?.['@type'] ?? ''));
     if (type !== TLS_INSPECTOR && !(type === '' && f.name === 'envoy.filters.listener.tls_inspector')) {
-      errors.add(`${path}[${i}]`, `${f.name ?? type} is not supported; the embedded gateway runs only envoy.filters.listener.tls_inspector`);
+      errors.add(
+        `${path}[${i}]`,
+        `${f.name ?? type} is not supported; the embedded gateway runs only envoy.filters.listener.tls_inspector`,
+      );
     }
   });
 }
@@ -56,11 +63,19 @@ function inlineText(source: DecodedResource | undefined, path: string, errors: C
   const bytes = source.inline_bytes as Uint8Array | string | undefined;
   if (bytes instanceof Uint8Array && bytes.length > 0) return Buffer.from(bytes).toString('utf8');
   if (typeof bytes === 'string' && bytes !== '') return Buffer.from(bytes, 'base64').toString('utf8');
-  errors.add(path, 'needs inline_string or inline_bytes (the embedded gateway takes certificates inline, as Kourier sends them)');
+  errors.add(
+    path,
+    'needs inline_string or inline_bytes (the embedded gateway takes certificates inline, as Kourier sends them)',
+  );
   return undefined;
 }
 
-function compileTransportSocket(socket: DecodedResource, serverNames: string[], path: string, errors: ConfigErrors): TlsCertificate | undefined {
+function compileTransportSocket(
+  socket: DecodedResource,
+  serverNames: string[],
+  path: string,
+  errors: ConfigErrors,
+): TlsCertificate | undefined {
   errors.unsupported(socket, path, ['name', 'typed_config']);
   const ctx = socket.typed_config as DecodedResource | undefined;
   if (typeName(String(ctx?.['@type'] ?? '')) !== TLS_CONTEXT) {
@@ -77,7 +92,10 @@ function compileTransportSocket(socket: DecodedResource, serverNames: string[], 
   errors.unsupported(common, cPath, ['tls_certificates', 'alpn_protocols']);
   const certs = (common.tls_certificates ?? []) as DecodedResource[];
   if (certs.length !== 1) {
-    errors.add(`${cPath}.tls_certificates`, `has ${certs.length} entries; the embedded gateway needs exactly one per filter chain`);
+    errors.add(
+      `${cPath}.tls_certificates`,
+      `has ${certs.length} entries; the embedded gateway needs exactly one per filter chain`,
+    );
     return undefined;
   }
   errors.unsupported(certs[0], `${cPath}.tls_certificates[0]`, ['certificate_chain', 'private_key']);
@@ -99,7 +117,11 @@ function compileTransportSocket(socket: DecodedResource, serverNames: string[], 
  * The filters every chain shares, and the TLS settings when the chains carry certificates.
  * undefined (with errors) when the chains are not a shape the gateway serves.
  */
-export function compileFilterChains(chains: DecodedResource[], path: string, errors: ConfigErrors): { filters: DecodedResource[]; tls: ListenerTls | undefined } | undefined {
+export function compileFilterChains(
+  chains: DecodedResource[],
+  path: string,
+  errors: ConfigErrors,
+): { filters: DecodedResource[]; tls: ListenerTls | undefined } | undefined {
   if (chains.length === 0) {
     errors.add(`${path}.filter_chains`, 'needs at least one filter chain');
     return undefined;
@@ -108,11 +130,17 @@ export function compileFilterChains(chains: DecodedResource[], path: string, err
   const shared = canonicalJson(filters);
   const withTls = chains.filter((c) => c.transport_socket).length;
   if (withTls !== 0 && withTls !== chains.length) {
-    errors.add(`${path}.filter_chains`, 'mixes chains with and without transport_socket; the embedded gateway serves a listener either all TLS or plain');
+    errors.add(
+      `${path}.filter_chains`,
+      'mixes chains with and without transport_socket; the embedded gateway serves a listener either all TLS or plain',
+    );
     return undefined;
   }
   if (withTls === 0 && chains.length !== 1) {
-    errors.add(`${path}.filter_chains`, `has ${chains.length} plain entries; without TLS the embedded gateway needs exactly one`);
+    errors.add(
+      `${path}.filter_chains`,
+      `has ${chains.length} plain entries; without TLS the embedded gateway needs exactly one`,
+    );
     return undefined;
   }
   const tls: ListenerTls = { certificates: [], exact: new Map(), wildcard: new Map(), fallback: undefined };
@@ -122,20 +150,34 @@ export function compileFilterChains(chains: DecodedResource[], path: string, err
     errors.unsupported(chain, cPath, ['filters', 'name', 'filter_chain_match', 'transport_socket']);
     if (i > 0 && canonicalJson(chain.filters ?? []) !== shared) {
       ok = false;
-      errors.add(`${cPath}.filters`, 'differ from filter_chains[0].filters; the embedded gateway runs one set of filters per listener');
+      errors.add(
+        `${cPath}.filters`,
+        'differ from filter_chains[0].filters; the embedded gateway runs one set of filters per listener',
+      );
     }
     const match = chain.filter_chain_match as DecodedResource | undefined;
     errors.unsupported(match, `${cPath}.filter_chain_match`, ['server_names']);
     const serverNames = ((match?.server_names ?? []) as string[]).map((n) => String(n).toLowerCase());
     if (!chain.transport_socket) {
-      if (serverNames.length > 0) errors.add(`${cPath}.filter_chain_match.server_names`, 'needs a TLS transport_socket (SNI comes with TLS)');
+      if (serverNames.length > 0)
+        errors.add(`${cPath}.filter_chain_match.server_names`, 'needs a TLS transport_socket (SNI comes with TLS)');
       return;
     }
-    const cert = compileTransportSocket(chain.transport_socket as DecodedResource, serverNames, `${cPath}.transport_socket`, errors);
+    const cert = compileTransportSocket(
+      chain.transport_socket as DecodedResource,
+      serverNames,
+      `${cPath}.transport_socket`,
+      errors,
+    );
     if (!cert) return void (ok = false);
     tls.certificates.push(cert);
     // Envoy: "multiple filter chains with the same matching rules are defined".
-    const duplicate = (name: string) => errors.add(`${cPath}.filter_chain_match.server_names`, `"${name}" is matched by an earlier filter chain too (multiple filter chains with the same matching rules are defined)`);
+    const duplicate = (name: string) =>
+      errors.add(
+        `${cPath}.filter_chain_match.server_names`,
+        `"${name}" is matched by an earlier filter chain too (multiple ` +
+          `filter chains with the same matching rules are defined)`,
+      );
     if (serverNames.length === 0) {
       if (tls.fallback) duplicate('(any)');
       tls.fallback = cert;

@@ -44,7 +44,10 @@ export interface ListenerConfig {
   stripAnyHostPort: boolean;
   /** use_remote_address, xff_num_trusted_hops, preserve_external_request_id. */
   edge: EdgePolicy;
-  /** gatehouse's Lua filter (LOWER_CASE_AUTHORITY_LUA) runs before the router: the host is lower-cased and the route looked up again. */
+  /**
+   * gatehouse's Lua filter (LOWER_CASE_AUTHORITY_LUA) runs before the router: the host is lower-cased and the route
+   * looked up again.
+   */
   lowerCaseAuthority: boolean;
   /** TLS terminated with a certificate chosen by SNI (transport_socket on the filter chains), or plain. */
   tls: ListenerTls | undefined;
@@ -64,7 +67,14 @@ function typeName(typed: Record<string, unknown> | undefined): string {
 export function compileListener(l: DecodedResource, errors: ConfigErrors): ListenerConfig | undefined {
   const path = `Listener ${l.name}`;
   if (l.api_listener) return undefined;
-  errors.unsupported(l, path, ['name', 'address', 'filter_chains', 'listener_filters', 'stat_prefix', 'traffic_direction']);
+  errors.unsupported(l, path, [
+    'name',
+    'address',
+    'filter_chains',
+    'listener_filters',
+    'stat_prefix',
+    'traffic_direction',
+  ]);
   const socket = l.address?.socket_address;
   if (!socket) {
     errors.add(`${path}.address.socket_address`, 'is required');
@@ -80,19 +90,45 @@ export function compileListener(l: DecodedResource, errors: ConfigErrors): Liste
     return undefined;
   }
   const hcmPath = `${path}.filter_chains[0].filters[0].typed_config`;
-  errors.unsupported(hcm, hcmPath, ['stat_prefix', 'codec_type', 'strip_any_host_port', 'rds', 'route_config', 'scoped_routes', 'early_header_mutation_extensions', 'upgrade_configs', 'http_filters', 'use_remote_address', 'xff_num_trusted_hops', 'preserve_external_request_id']);
-  const lowerCaseAuthority = compileHttpFilters((hcm.http_filters ?? []) as DecodedResource[], `${hcmPath}.http_filters`, errors);
+  errors.unsupported(hcm, hcmPath, [
+    'stat_prefix',
+    'codec_type',
+    'strip_any_host_port',
+    'rds',
+    'route_config',
+    'scoped_routes',
+    'early_header_mutation_extensions',
+    'upgrade_configs',
+    'http_filters',
+    'use_remote_address',
+    'xff_num_trusted_hops',
+    'preserve_external_request_id',
+  ]);
+  const lowerCaseAuthority = compileHttpFilters(
+    (hcm.http_filters ?? []) as DecodedResource[],
+    `${hcmPath}.http_filters`,
+    errors,
+  );
   const upgradeTypes = new Set<string>();
-  for (const u of (hcm.upgrade_configs ?? []) as DecodedResource[]) if (u.enabled?.value !== false) upgradeTypes.add(String(u.upgrade_type).toLowerCase());
+  for (const u of (hcm.upgrade_configs ?? []) as DecodedResource[])
+    if (u.enabled?.value !== false) upgradeTypes.add(String(u.upgrade_type).toLowerCase());
   // route_specifier is a oneof: exactly one of the three.
-  const specifiers = (['rds', 'route_config', 'scoped_routes'] as const).filter((k) => hcm[k] !== undefined && hcm[k] !== null);
+  const specifiers = (['rds', 'route_config', 'scoped_routes'] as const).filter(
+    (k) => hcm[k] !== undefined && hcm[k] !== null,
+  );
   let inlineRoutes: RouteTable | undefined;
   let scoped: ScopedRoutesConfig | undefined;
-  if (specifiers.length > 1) errors.add(hcmPath, `sets ${specifiers.join(' and ')}; set exactly one of rds, route_config and scoped_routes`);
+  if (specifiers.length > 1)
+    errors.add(hcmPath, `sets ${specifiers.join(' and ')}; set exactly one of rds, route_config and scoped_routes`);
   else if (hcm.route_config) inlineRoutes = compileRouteConfiguration(hcm.route_config, errors);
   else if (hcm.scoped_routes) scoped = compileScopedRoutes(hcm.scoped_routes, `${hcmPath}.scoped_routes`, errors);
-  else if (!hcm.rds?.route_config_name) errors.add(`${hcmPath}.rds.route_config_name`, 'is required when neither route_config nor scoped_routes is set');
-  const earlyMutations = compileEarlyHeaderMutations(hcm.early_header_mutation_extensions, `${hcmPath}.early_header_mutation_extensions`, errors);
+  else if (!hcm.rds?.route_config_name)
+    errors.add(`${hcmPath}.rds.route_config_name`, 'is required when neither route_config nor scoped_routes is set');
+  const earlyMutations = compileEarlyHeaderMutations(
+    hcm.early_header_mutation_extensions,
+    `${hcmPath}.early_header_mutation_extensions`,
+    errors,
+  );
   return {
     name: String(l.name),
     address: String(socket.address ?? '0.0.0.0'),
@@ -118,32 +154,59 @@ export function compileListener(l: DecodedResource, errors: ConfigErrors): Liste
  * code the gateway runs, because it implements that script rather than Lua. Returns whether it is there.
  */
 function compileHttpFilters(filters: DecodedResource[], path: string, errors: ConfigErrors): boolean {
-  const isRouter = (f: DecodedResource) => typeName(f.typed_config) === ROUTER_URL || f.name === 'envoy.filters.http.router';
+  const isRouter = (f: DecodedResource) =>
+    typeName(f.typed_config) === ROUTER_URL || f.name === 'envoy.filters.http.router';
   let lowerCase = false;
   filters.forEach((f, i) => {
     const last = i === filters.length - 1;
-    if (isRouter(f) !== last) errors.add(`${path}[${i}]`, last ? 'the last HTTP filter must be the router' : 'the router filter must be the last HTTP filter');
+    if (isRouter(f) !== last)
+      errors.add(
+        `${path}[${i}]`,
+        last ? 'the last HTTP filter must be the router' : 'the router filter must be the last HTTP filter',
+      );
     if (isRouter(f)) return;
     if (typeName(f.typed_config) !== LUA_URL) {
-      errors.add(`${path}[${i}]`, `${f.name} is not supported; only the router filter and gatehouse's host lower-casing Lua filter are`);
+      errors.add(
+        `${path}[${i}]`,
+        `${f.name} is not supported; only the router filter and gatehouse's host lower-casing Lua filter are`,
+      );
       return;
     }
     const lua = f.typed_config as DecodedResource;
-    if ((lua.default_source_code?.inline_string ?? lua.inline_code) === LOWER_CASE_AUTHORITY_LUA && Object.keys(lua.source_codes ?? {}).length === 0) lowerCase = true;
-    else errors.add(`${path}[${i}]`, 'runs Lua code the embedded gateway does not implement; it runs only the host lower-casing script gatehouse emits (LOWER_CASE_AUTHORITY_LUA)');
+    if (
+      (lua.default_source_code?.inline_string ?? lua.inline_code) === LOWER_CASE_AUTHORITY_LUA &&
+      Object.keys(lua.source_codes ?? {}).length === 0
+    )
+      lowerCase = true;
+    else
+      errors.add(
+        `${path}[${i}]`,
+        'runs Lua code the embedded gateway does not implement; it runs only the ' +
+          'host lower-casing script gatehouse emits (LOWER_CASE_AUTHORITY_LUA)',
+      );
   });
   return lowerCase;
 }
 
-/** Envoy's early header mutation extension (header_mutation): each mutation is one remove or one append, applied in order. */
-function compileEarlyHeaderMutations(extensions: DecodedResource[] | undefined, path: string, errors: ConfigErrors): HeaderMutation[] {
+/**
+ * Envoy's early header mutation extension (header_mutation): each mutation is one remove or one append, applied in
+ * order.
+ */
+function compileEarlyHeaderMutations(
+  extensions: DecodedResource[] | undefined,
+  path: string,
+  errors: ConfigErrors,
+): HeaderMutation[] {
   const out: HeaderMutation[] = [];
   (extensions ?? []).forEach((ext, e) => {
     const ePath = `${path}[${e}]`;
     errors.unsupported(ext, ePath, ['name', 'typed_config']);
     const typed = ext.typed_config as DecodedResource | undefined;
     if (typeName(typed) !== EARLY_HEADER_MUTATION_URL) {
-      errors.add(`${ePath}.typed_config`, `${typeName(typed) || 'an empty type'} is not supported; only ${EARLY_HEADER_MUTATION_URL} is`);
+      errors.add(
+        `${ePath}.typed_config`,
+        `${typeName(typed) || 'an empty type'} is not supported; only ${EARLY_HEADER_MUTATION_URL} is`,
+      );
       return;
     }
     errors.unsupported(typed, `${ePath}.typed_config`, ['mutations']);
@@ -214,7 +277,13 @@ export function scopeKeyOf(fragments: readonly string[]): string {
 const CONFIG_SOURCE_FIELDS = ['ads', 'resource_api_version', 'initial_fetch_timeout'];
 
 function compileScopedRoutes(sr: DecodedResource, path: string, errors: ConfigErrors): ScopedRoutesConfig | undefined {
-  errors.unsupported(sr, path, ['name', 'scope_key_builder', 'rds_config_source', 'scoped_rds', 'scoped_route_configurations_list']);
+  errors.unsupported(sr, path, [
+    'name',
+    'scope_key_builder',
+    'rds_config_source',
+    'scoped_rds',
+    'scoped_route_configurations_list',
+  ]);
   if (!sr.name) errors.add(`${path}.name`, 'is required');
   if (sr.rds_config_source) adsConfigSource(sr.rds_config_source, `${path}.rds_config_source`, errors);
   const fragments: ScopeKeyFragmentBuilder[] = [];
@@ -242,7 +311,8 @@ function compileScopedRoutes(sr: DecodedResource, path: string, errors: ConfigEr
     const list = sr.scoped_route_configurations_list as DecodedResource;
     errors.unsupported(list, `${path}.scoped_route_configurations_list`, ['scoped_route_configurations']);
     const scopes = (list.scoped_route_configurations ?? []) as DecodedResource[];
-    if (scopes.length === 0) errors.add(`${path}.scoped_route_configurations_list.scoped_route_configurations`, 'needs at least one scope');
+    if (scopes.length === 0)
+      errors.add(`${path}.scoped_route_configurations_list.scoped_route_configurations`, 'needs at least one scope');
     inlineScopes = compileScopes(scopes, errors);
   }
   return { name: String(sr.name ?? ''), fragments, inlineScopes };
@@ -251,10 +321,15 @@ function compileScopedRoutes(sr: DecodedResource, path: string, errors: ConfigEr
 /** The gateway has one xDS connection: config sources must be ADS. */
 function adsConfigSource(source: DecodedResource, path: string, errors: ConfigErrors): void {
   errors.unsupported(source, path, CONFIG_SOURCE_FIELDS);
-  if (!source.ads) errors.add(`${path}.ads`, 'is required: the embedded gateway fetches everything over its one ADS stream');
+  if (!source.ads)
+    errors.add(`${path}.ads`, 'is required: the embedded gateway fetches everything over its one ADS stream');
 }
 
-function compileFragmentBuilder(f: DecodedResource, path: string, errors: ConfigErrors): ScopeKeyFragmentBuilder | undefined {
+function compileFragmentBuilder(
+  f: DecodedResource,
+  path: string,
+  errors: ConfigErrors,
+): ScopeKeyFragmentBuilder | undefined {
   errors.unsupported(f, path, ['header_value_extractor']);
   const x = f.header_value_extractor as DecodedResource | undefined;
   if (!x) {
@@ -276,7 +351,8 @@ function compileFragmentBuilder(f: DecodedResource, path: string, errors: Config
   if (hasIndex) {
     const index = Number(x.index);
     // Envoy: "Index > 0 for empty string element separator."
-    if (index !== 0 && elementSeparator === '') errors.add(`${xPath}.index`, `is ${index}, but without an element_separator the only element is index 0`);
+    if (index !== 0 && elementSeparator === '')
+      errors.add(`${xPath}.index`, `is ${index}, but without an element_separator the only element is index 0`);
     return { header, elementSeparator, index, element: undefined };
   }
   const element = x.element as DecodedResource;
@@ -310,7 +386,8 @@ const compileScopeOnce = memoized((s: DecodedResource, path: string, errors: Con
   const fragments: string[] = [];
   raw.forEach((f, i) => {
     errors.unsupported(f, `${path}.key.fragments[${i}]`, ['string_key']);
-    if (f.string_key === undefined || f.string_key === null) errors.add(`${path}.key.fragments[${i}].string_key`, 'is required');
+    if (f.string_key === undefined || f.string_key === null)
+      errors.add(`${path}.key.fragments[${i}].string_key`, 'is required');
     else fragments.push(String(f.string_key));
   });
   const hasName = typeof s.route_configuration_name === 'string' && s.route_configuration_name !== '';
@@ -319,7 +396,14 @@ const compileScopeOnce = memoized((s: DecodedResource, path: string, errors: Con
   const inlineRoutes = hasInline && !hasName ? compileRouteConfiguration(s.route_configuration, errors) : undefined;
   // on_demand is accepted: the gateway loads every scope's routes eagerly.
   const reachable = !fragments.some((f) => f.includes('\u0000'));
-  return { name, fragments, key: scopeKeyOf(fragments), reachable, routeConfigName: hasName ? String(s.route_configuration_name) : undefined, inlineRoutes };
+  return {
+    name,
+    fragments,
+    key: scopeKeyOf(fragments),
+    reachable,
+    routeConfigName: hasName ? String(s.route_configuration_name) : undefined,
+    inlineRoutes,
+  };
 });
 
 /**
@@ -336,7 +420,10 @@ export function compileScopes(resources: readonly DecodedResource[], errors: Con
     const scope = compileScopedRouteConfiguration(r, errors);
     if (!scope) continue;
     if (names.has(scope.name)) {
-      errors.add(`ScopedRouteConfiguration ${scope.name}`, `duplicate scoped route configuration '${scope.name}' found`);
+      errors.add(
+        `ScopedRouteConfiguration ${scope.name}`,
+        `duplicate scoped route configuration '${scope.name}' found`,
+      );
       continue;
     }
     names.add(scope.name);
@@ -344,7 +431,10 @@ export function compileScopes(resources: readonly DecodedResource[], errors: Con
     const key = scope.reachable ? scope.key : JSON.stringify(scope.fragments);
     const first = table.get(key);
     if (first) {
-      errors.add(`ScopedRouteConfiguration ${scope.name}.key`, `scope key conflict found, first scope is '${first.name}', second scope is '${scope.name}'`);
+      errors.add(
+        `ScopedRouteConfiguration ${scope.name}.key`,
+        `scope key conflict found, first scope is '${first.name}', second scope is '${scope.name}'`,
+      );
       continue;
     }
     table.set(key, scope);
@@ -355,7 +445,8 @@ export function compileScopes(resources: readonly DecodedResource[], errors: Con
 
 // ---------- Routes ----------
 
-export type AppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS';
+export type AppendAction =
+  'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS';
 
 export interface HeaderMutation {
   /** Lower-case names. */
@@ -385,7 +476,13 @@ export interface RedirectEntry {
   stripQuery: boolean;
 }
 
-const REDIRECT_STATUS: Record<string, number> = { MOVED_PERMANENTLY: 301, FOUND: 302, SEE_OTHER: 303, TEMPORARY_REDIRECT: 307, PERMANENT_REDIRECT: 308 };
+const REDIRECT_STATUS: Record<string, number> = {
+  MOVED_PERMANENTLY: 301,
+  FOUND: 302,
+  SEE_OTHER: 303,
+  TEMPORARY_REDIRECT: 307,
+  PERMANENT_REDIRECT: 308,
+};
 
 export interface RouteEntry {
   name: string;
@@ -437,7 +534,13 @@ function durationMs(d: { seconds?: number; nanos?: number } | undefined): number
   return Number(d.seconds ?? 0) * 1000 + Math.round(Number(d.nanos ?? 0) / 1e6);
 }
 
-function headerMutation(add: DecodedResource[] | undefined, remove: string[] | undefined, path: string, errors: ConfigErrors, indexed = true): HeaderMutation {
+function headerMutation(
+  add: DecodedResource[] | undefined,
+  remove: string[] | undefined,
+  path: string,
+  errors: ConfigErrors,
+  indexed = true,
+): HeaderMutation {
   const mutation: HeaderMutation = { remove: (remove ?? []).map((n) => n.toLowerCase()), add: [] };
   (add ?? []).forEach((h, i) => {
     const hPath = indexed ? `${path}[${i}]` : path;
@@ -445,32 +548,58 @@ function headerMutation(add: DecodedResource[] | undefined, remove: string[] | u
     const name = String(h.header?.key ?? '').toLowerCase();
     if (name === '') return errors.add(`${hPath}.header.key`, 'is required');
     let action = (h.append_action ?? 'APPEND_IF_EXISTS_OR_ADD') as AppendAction;
-    if (h.append !== undefined && h.append_action === undefined) action = h.append.value === false ? 'OVERWRITE_IF_EXISTS_OR_ADD' : 'APPEND_IF_EXISTS_OR_ADD';
+    if (h.append !== undefined && h.append_action === undefined)
+      action = h.append.value === false ? 'OVERWRITE_IF_EXISTS_OR_ADD' : 'APPEND_IF_EXISTS_OR_ADD';
     mutation.add.push({ name, value: String(h.header?.value ?? ''), action });
   });
   return mutation;
 }
 
 function compileHeaderMatcher(h: DecodedResource, path: string, errors: ConfigErrors): HeaderMatcher | undefined {
-  errors.unsupported(h, path, ['name', 'string_match', 'exact_match', 'prefix_match', 'suffix_match', 'contains_match', 'present_match', 'invert_match']);
+  errors.unsupported(h, path, [
+    'name',
+    'string_match',
+    'exact_match',
+    'prefix_match',
+    'suffix_match',
+    'contains_match',
+    'present_match',
+    'invert_match',
+  ]);
   const name = String(h.name ?? '').toLowerCase();
   const invert = h.invert_match === true;
   const sm = h.string_match as DecodedResource | undefined;
   if (sm) {
     errors.unsupported(sm, `${path}.string_match`, ['exact', 'prefix', 'suffix', 'contains']);
-    for (const kind of ['exact', 'prefix', 'suffix', 'contains'] as const) if (sm[kind] !== undefined) return { name, kind, value: String(sm[kind]), invert };
+    for (const kind of ['exact', 'prefix', 'suffix', 'contains'] as const)
+      if (sm[kind] !== undefined) return { name, kind, value: String(sm[kind]), invert };
   }
   if (h.exact_match !== undefined) return { name, kind: 'exact', value: String(h.exact_match), invert };
   if (h.prefix_match !== undefined) return { name, kind: 'prefix', value: String(h.prefix_match), invert };
   if (h.suffix_match !== undefined) return { name, kind: 'suffix', value: String(h.suffix_match), invert };
   if (h.contains_match !== undefined) return { name, kind: 'contains', value: String(h.contains_match), invert };
-  if (h.present_match !== undefined) return { name, kind: 'present', value: '', invert: invert !== (h.present_match === false) };
+  if (h.present_match !== undefined)
+    return { name, kind: 'present', value: '', invert: invert !== (h.present_match === false) };
   // No matcher at all means "present" in Envoy.
   return { name, kind: 'present', value: '', invert };
 }
 
-function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, clusters: Set<string>): RouteEntry | undefined {
-  errors.unsupported(r, path, ['name', 'match', 'route', 'redirect', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove']);
+function compileRoute(
+  r: DecodedResource,
+  path: string,
+  errors: ConfigErrors,
+  clusters: Set<string>,
+): RouteEntry | undefined {
+  errors.unsupported(r, path, [
+    'name',
+    'match',
+    'route',
+    'redirect',
+    'request_headers_to_add',
+    'request_headers_to_remove',
+    'response_headers_to_add',
+    'response_headers_to_remove',
+  ]);
   const match = (r.match ?? {}) as DecodedResource;
   errors.unsupported(match, `${path}.match`, ['prefix', 'path', 'case_sensitive', 'headers']);
   let pathKind: 'prefix' | 'path';
@@ -502,20 +631,40 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
       pathValue: caseSensitive ? pathValue : pathValue.toLowerCase(),
       caseSensitive,
       headers,
-      responseHeaders: headerMutation(r.response_headers_to_add, r.response_headers_to_remove, `${path}.response_headers_to_add`, errors),
+      responseHeaders: headerMutation(
+        r.response_headers_to_add,
+        r.response_headers_to_remove,
+        `${path}.response_headers_to_add`,
+        errors,
+      ),
     };
   }
   if (!action) {
     errors.add(`${path}.route`, 'is required (direct_response is not supported)');
     return undefined;
   }
-  errors.unsupported(action, `${path}.route`, ['cluster', 'weighted_clusters', 'timeout', 'upgrade_configs', 'retry_policy', 'host_rewrite_literal']);
+  errors.unsupported(action, `${path}.route`, [
+    'cluster',
+    'weighted_clusters',
+    'timeout',
+    'upgrade_configs',
+    'retry_policy',
+    'host_rewrite_literal',
+  ]);
   let connectRetries = 0;
   if (action.retry_policy) {
     const policy = action.retry_policy as DecodedResource;
     errors.unsupported(policy, `${path}.route.retry_policy`, ['retry_on', 'num_retries']);
-    const conditions = String(policy.retry_on ?? '').split(',').map((c) => c.trim()).filter((c) => c !== '');
-    for (const c of conditions) if (c !== 'connect-failure' && c !== 'refused-stream') errors.add(`${path}.route.retry_policy.retry_on`, `"${c}" is not supported; the embedded gateway retries connect-failure and refused-stream`);
+    const conditions = String(policy.retry_on ?? '')
+      .split(',')
+      .map((c) => c.trim())
+      .filter((c) => c !== '');
+    for (const c of conditions)
+      if (c !== 'connect-failure' && c !== 'refused-stream')
+        errors.add(
+          `${path}.route.retry_policy.retry_on`,
+          `"${c}" is not supported; the embedded gateway retries connect-failure and refused-stream`,
+        );
     if (conditions.length > 0) connectRetries = Number(policy.num_retries?.value ?? 1); // Envoy's default is 1
   }
   const targets: WeightedTarget[] = [];
@@ -532,7 +681,16 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
       const weight = Number(c.weight?.value ?? 0);
       if (weight === 0) return;
       total += weight;
-      targets.push({ cluster: String(c.name), upTo: total, requestHeaders: headerMutation(c.request_headers_to_add, c.request_headers_to_remove, `${cPath}.request_headers_to_add`, errors) });
+      targets.push({
+        cluster: String(c.name),
+        upTo: total,
+        requestHeaders: headerMutation(
+          c.request_headers_to_add,
+          c.request_headers_to_remove,
+          `${cPath}.request_headers_to_add`,
+          errors,
+        ),
+      });
     });
     if (total === 0) errors.add(`${path}.route.weighted_clusters.clusters`, 'the weights add up to 0');
   } else {
@@ -543,7 +701,8 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
   let upgradeTypes: Set<string> | undefined;
   if (action.upgrade_configs) {
     upgradeTypes = new Set();
-    for (const u of action.upgrade_configs as DecodedResource[]) if (u.enabled?.value !== false) upgradeTypes.add(String(u.upgrade_type).toLowerCase());
+    for (const u of action.upgrade_configs as DecodedResource[])
+      if (u.enabled?.value !== false) upgradeTypes.add(String(u.upgrade_type).toLowerCase());
   }
   return {
     name: String(r.name ?? ''),
@@ -557,9 +716,22 @@ function compileRoute(r: DecodedResource, path: string, errors: ConfigErrors, cl
     timeoutMs: durationMs(action.timeout) ?? ENVOY_DEFAULT_ROUTE_TIMEOUT_MS,
     upgradeTypes,
     connectRetries,
-    hostRewrite: typeof action.host_rewrite_literal === 'string' && action.host_rewrite_literal !== '' ? action.host_rewrite_literal : undefined,
-    requestHeaders: headerMutation(r.request_headers_to_add, r.request_headers_to_remove, `${path}.request_headers_to_add`, errors),
-    responseHeaders: headerMutation(r.response_headers_to_add, r.response_headers_to_remove, `${path}.response_headers_to_add`, errors),
+    hostRewrite:
+      typeof action.host_rewrite_literal === 'string' && action.host_rewrite_literal !== ''
+        ? action.host_rewrite_literal
+        : undefined,
+    requestHeaders: headerMutation(
+      r.request_headers_to_add,
+      r.request_headers_to_remove,
+      `${path}.request_headers_to_add`,
+      errors,
+    ),
+    responseHeaders: headerMutation(
+      r.response_headers_to_add,
+      r.response_headers_to_remove,
+      `${path}.response_headers_to_add`,
+      errors,
+    ),
   };
 }
 
@@ -580,7 +752,12 @@ function compileRedirect(redirect: DecodedResource, path: string, errors: Config
   const code = String(redirect.response_code ?? 'MOVED_PERMANENTLY');
   const status = REDIRECT_STATUS[code];
   if (status === undefined) errors.add(`${path}.response_code`, `${code} is not a RedirectResponseCode`);
-  const scheme = redirect.https_redirect === true ? 'https' : typeof redirect.scheme_redirect === 'string' && redirect.scheme_redirect !== '' ? redirect.scheme_redirect.toLowerCase() : undefined;
+  const scheme =
+    redirect.https_redirect === true
+      ? 'https'
+      : typeof redirect.scheme_redirect === 'string' && redirect.scheme_redirect !== ''
+        ? redirect.scheme_redirect.toLowerCase()
+        : undefined;
   return { scheme, status: status ?? 301, stripQuery: redirect.strip_query === true };
 }
 
@@ -589,7 +766,9 @@ function compileRedirect(redirect: DecodedResource, path: string, errors: Config
  * the same object, so with thousands of them an update only compiles what changed. Only clean
  * results are kept; a resource with problems is compiled again so its errors name this update.
  */
-function memoized<R extends object, T>(compile: (r: R, path: string, errors: ConfigErrors) => T): (r: R, path: string | ((r: R) => string), errors: ConfigErrors) => T {
+function memoized<R extends object, T>(
+  compile: (r: R, path: string, errors: ConfigErrors) => T,
+): (r: R, path: string | ((r: R) => string), errors: ConfigErrors) => T {
   const memo = new WeakMap<R, T>();
   return (r, path, errors) => {
     const known = memo.get(r);
@@ -603,21 +782,41 @@ function memoized<R extends object, T>(compile: (r: R, path: string, errors: Con
   };
 }
 
-const compileVirtualHost = memoized((vh: DecodedResource, vPath: string, errors: ConfigErrors): { entry: VirtualHostEntry; clusters: Set<string> } => {
-  errors.unsupported(vh, vPath, ['name', 'domains', 'routes', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove']);
-  const clusters = new Set<string>();
-  const entry: VirtualHostEntry = {
-    name: String(vh.name ?? ''),
-    routes: [],
-    requestHeaders: headerMutation(vh.request_headers_to_add, vh.request_headers_to_remove, `${vPath}.request_headers_to_add`, errors),
-    responseHeaders: headerMutation(vh.response_headers_to_add, vh.response_headers_to_remove, `${vPath}.response_headers_to_add`, errors),
-  };
-  ((vh.routes ?? []) as DecodedResource[]).forEach((r, i) => {
-    const route = compileRoute(r, `${vPath}.routes[${i}]`, errors, clusters);
-    if (route) entry.routes.push(route);
-  });
-  return { entry, clusters };
-});
+const compileVirtualHost = memoized(
+  (vh: DecodedResource, vPath: string, errors: ConfigErrors): { entry: VirtualHostEntry; clusters: Set<string> } => {
+    errors.unsupported(vh, vPath, [
+      'name',
+      'domains',
+      'routes',
+      'request_headers_to_add',
+      'request_headers_to_remove',
+      'response_headers_to_add',
+      'response_headers_to_remove',
+    ]);
+    const clusters = new Set<string>();
+    const entry: VirtualHostEntry = {
+      name: String(vh.name ?? ''),
+      routes: [],
+      requestHeaders: headerMutation(
+        vh.request_headers_to_add,
+        vh.request_headers_to_remove,
+        `${vPath}.request_headers_to_add`,
+        errors,
+      ),
+      responseHeaders: headerMutation(
+        vh.response_headers_to_add,
+        vh.response_headers_to_remove,
+        `${vPath}.response_headers_to_add`,
+        errors,
+      ),
+    };
+    ((vh.routes ?? []) as DecodedResource[]).forEach((r, i) => {
+      const route = compileRoute(r, `${vPath}.routes[${i}]`, errors, clusters);
+      if (route) entry.routes.push(route);
+    });
+    return { entry, clusters };
+  },
+);
 
 /** Compiled once per decoded object (Delta hands unchanged RouteConfigurations back as the same object). */
 export function compileRouteConfiguration(rc: DecodedResource, errors: ConfigErrors): RouteTable {
@@ -626,44 +825,64 @@ export function compileRouteConfiguration(rc: DecodedResource, errors: ConfigErr
 
 const routeConfigurationPath = (rc: DecodedResource): string => `RouteConfiguration ${rc.name}`;
 
-const compileRouteConfigurationOnce = memoized((rc: DecodedResource, path: string, errors: ConfigErrors): RouteTable => {
-  errors.unsupported(rc, path, ['name', 'virtual_hosts', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove']);
-  const table: RouteTable = {
-    name: String(rc.name ?? ''),
-    exact: new Map(),
-    suffixes: [],
-    prefixes: [],
-    catchAll: undefined,
-    requestHeaders: headerMutation(rc.request_headers_to_add, rc.request_headers_to_remove, `${path}.request_headers_to_add`, errors),
-    responseHeaders: headerMutation(rc.response_headers_to_add, rc.response_headers_to_remove, `${path}.response_headers_to_add`, errors),
-    clusters: new Set(),
-  };
-  ((rc.virtual_hosts ?? []) as DecodedResource[]).forEach((vh, v) => {
-    const vPath = `${path}.virtual_hosts[${v}] (${vh.name})`;
-    const { entry, clusters } = compileVirtualHost(vh, vPath, errors);
-    for (const c of clusters) table.clusters.add(c);
-    for (const raw of (vh.domains ?? []) as string[]) {
-      const domain = raw.toLowerCase();
-      const duplicate = (taken: boolean) => taken && errors.add(`${vPath}.domains`, `"${raw}" is already used by another virtual host`);
-      if (domain === '*') {
-        duplicate(table.catchAll !== undefined);
-        table.catchAll = entry;
-      } else if (domain.startsWith('*')) {
-        duplicate(table.suffixes.some(([s]) => s === domain.slice(1)));
-        table.suffixes.push([domain.slice(1), entry]);
-      } else if (domain.endsWith('*')) {
-        duplicate(table.prefixes.some(([p]) => p === domain.slice(0, -1)));
-        table.prefixes.push([domain.slice(0, -1), entry]);
-      } else {
-        duplicate(table.exact.has(domain));
-        table.exact.set(domain, entry);
+const compileRouteConfigurationOnce = memoized(
+  (rc: DecodedResource, path: string, errors: ConfigErrors): RouteTable => {
+    errors.unsupported(rc, path, [
+      'name',
+      'virtual_hosts',
+      'request_headers_to_add',
+      'request_headers_to_remove',
+      'response_headers_to_add',
+      'response_headers_to_remove',
+    ]);
+    const table: RouteTable = {
+      name: String(rc.name ?? ''),
+      exact: new Map(),
+      suffixes: [],
+      prefixes: [],
+      catchAll: undefined,
+      requestHeaders: headerMutation(
+        rc.request_headers_to_add,
+        rc.request_headers_to_remove,
+        `${path}.request_headers_to_add`,
+        errors,
+      ),
+      responseHeaders: headerMutation(
+        rc.response_headers_to_add,
+        rc.response_headers_to_remove,
+        `${path}.response_headers_to_add`,
+        errors,
+      ),
+      clusters: new Set(),
+    };
+    ((rc.virtual_hosts ?? []) as DecodedResource[]).forEach((vh, v) => {
+      const vPath = `${path}.virtual_hosts[${v}] (${vh.name})`;
+      const { entry, clusters } = compileVirtualHost(vh, vPath, errors);
+      for (const c of clusters) table.clusters.add(c);
+      for (const raw of (vh.domains ?? []) as string[]) {
+        const domain = raw.toLowerCase();
+        const duplicate = (taken: boolean) =>
+          taken && errors.add(`${vPath}.domains`, `"${raw}" is already used by another virtual host`);
+        if (domain === '*') {
+          duplicate(table.catchAll !== undefined);
+          table.catchAll = entry;
+        } else if (domain.startsWith('*')) {
+          duplicate(table.suffixes.some(([s]) => s === domain.slice(1)));
+          table.suffixes.push([domain.slice(1), entry]);
+        } else if (domain.endsWith('*')) {
+          duplicate(table.prefixes.some(([p]) => p === domain.slice(0, -1)));
+          table.prefixes.push([domain.slice(0, -1), entry]);
+        } else {
+          duplicate(table.exact.has(domain));
+          table.exact.set(domain, entry);
+        }
       }
-    }
-  });
-  table.suffixes.sort((a, b) => b[0].length - a[0].length);
-  table.prefixes.sort((a, b) => b[0].length - a[0].length);
-  return table;
-});
+    });
+    table.suffixes.sort((a, b) => b[0].length - a[0].length);
+    table.prefixes.sort((a, b) => b[0].length - a[0].length);
+    return table;
+  },
+);
 
 // ---------- Clusters and endpoints ----------
 
@@ -690,29 +909,43 @@ export function compileCluster(c: DecodedResource, errors: ConfigErrors): Cluste
 
 const clusterPath = (c: DecodedResource): string => `Cluster ${c.name}`;
 
-const compileClusterOnce = memoized((c: DecodedResource, path: string, errors: ConfigErrors): ClusterConfig | undefined => {
-  errors.unsupported(c, path, ['name', 'type', 'eds_cluster_config', 'connect_timeout', 'lb_policy', 'metadata', 'typed_extension_protocol_options', 'load_assignment']);
-  const type = c.type ?? 'STATIC';
-  if (type !== 'EDS' && type !== 'STATIC') {
-    errors.add(`${path}.type`, `${type} is not supported; use EDS or STATIC`);
-    return undefined;
-  }
-  const lbPolicy = c.lb_policy ?? 'ROUND_ROBIN';
-  if (!['ROUND_ROBIN', 'RANDOM', 'LEAST_REQUEST'].includes(lbPolicy)) errors.add(`${path}.lb_policy`, `${lbPolicy} is not supported; use ROUND_ROBIN, RANDOM or LEAST_REQUEST`);
-  const options = c.typed_extension_protocol_options?.[PROTOCOL_OPTIONS_KEY] as DecodedResource | undefined;
-  const extraOptions = Object.keys(c.typed_extension_protocol_options ?? {}).filter((k) => k !== PROTOCOL_OPTIONS_KEY);
-  for (const k of extraOptions) errors.add(`${path}.typed_extension_protocol_options.${k}`, 'is not supported');
-  if (options) errors.unsupported(options, `${path}.typed_extension_protocol_options`, ['explicit_http_config']);
-  const h2c = options?.explicit_http_config?.http2_protocol_options !== undefined;
-  return {
-    name: String(c.name),
-    edsName: type === 'EDS' ? String(c.eds_cluster_config?.service_name || c.name) : undefined,
-    staticEndpoints: type === 'STATIC' ? assignmentEndpoints(c.load_assignment ?? {}) : [],
-    h2c,
-    connectTimeoutMs: durationMs(c.connect_timeout) ?? 5000,
-    lbPolicy,
-  };
-});
+const compileClusterOnce = memoized(
+  (c: DecodedResource, path: string, errors: ConfigErrors): ClusterConfig | undefined => {
+    errors.unsupported(c, path, [
+      'name',
+      'type',
+      'eds_cluster_config',
+      'connect_timeout',
+      'lb_policy',
+      'metadata',
+      'typed_extension_protocol_options',
+      'load_assignment',
+    ]);
+    const type = c.type ?? 'STATIC';
+    if (type !== 'EDS' && type !== 'STATIC') {
+      errors.add(`${path}.type`, `${type} is not supported; use EDS or STATIC`);
+      return undefined;
+    }
+    const lbPolicy = c.lb_policy ?? 'ROUND_ROBIN';
+    if (!['ROUND_ROBIN', 'RANDOM', 'LEAST_REQUEST'].includes(lbPolicy))
+      errors.add(`${path}.lb_policy`, `${lbPolicy} is not supported; use ROUND_ROBIN, RANDOM or LEAST_REQUEST`);
+    const options = c.typed_extension_protocol_options?.[PROTOCOL_OPTIONS_KEY] as DecodedResource | undefined;
+    const extraOptions = Object.keys(c.typed_extension_protocol_options ?? {}).filter(
+      (k) => k !== PROTOCOL_OPTIONS_KEY,
+    );
+    for (const k of extraOptions) errors.add(`${path}.typed_extension_protocol_options.${k}`, 'is not supported');
+    if (options) errors.unsupported(options, `${path}.typed_extension_protocol_options`, ['explicit_http_config']);
+    const h2c = options?.explicit_http_config?.http2_protocol_options !== undefined;
+    return {
+      name: String(c.name),
+      edsName: type === 'EDS' ? String(c.eds_cluster_config?.service_name || c.name) : undefined,
+      staticEndpoints: type === 'STATIC' ? assignmentEndpoints(c.load_assignment ?? {}) : [],
+      h2c,
+      connectTimeoutMs: durationMs(c.connect_timeout) ?? 5000,
+      lbPolicy,
+    };
+  },
+);
 
 /** Endpoints that may get traffic: HEALTHY or UNKNOWN, as Envoy treats them without health checks. */
 export function assignmentEndpoints(cla: DecodedResource): Endpoint[] {

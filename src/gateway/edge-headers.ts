@@ -33,7 +33,12 @@ export function trustedClientAddress(forwardedFor: string, trustedHops: number):
  * `flat`: the request headers for the upstream (lower-case names, hop-by-hop removed, the peer
  * already appended to x-forwarded-for). Returns them with the edge rules applied.
  */
-export function edgeHeaders(flat: readonly string[], policy: EdgePolicy, scheme: 'http' | 'https', newRequestId: () => string): string[] {
+export function edgeHeaders(
+  flat: readonly string[],
+  policy: EdgePolicy,
+  scheme: 'http' | 'https',
+  newRequestId: () => string,
+): string[] {
   const hops = policy.xffNumTrustedHops;
   const out: string[] = [];
   let forwardedFor: string | undefined;

@@ -14,10 +14,29 @@ import { closeServer, createAutoCodecServer, listen, type AutoCodecServer } from
 import { DeadlineTicker } from '../http/deadlines.js';
 import type { ExchangeSettings } from '../http/exchange.js';
 import { httpLimitsFromEnv, type HttpLimits } from '../http/limits.js';
-import { AdsClient, type AdsClientStatus, type DecodedResource, type XdsClientTls, type XdsProtocol } from '../xds/client/ads-client.js';
+import {
+  AdsClient,
+  type AdsClientStatus,
+  type DecodedResource,
+  type XdsClientTls,
+  type XdsProtocol,
+} from '../xds/client/ads-client.js';
 import { GATEWAY_NODE_CLUSTER } from '../envoy/node-role.js';
 import { TYPE_URL } from '../envoy/protos.js';
-import { assignmentEndpoints, compileCluster, compileListener, compileRouteConfiguration, compileScopes, ConfigErrors, EMPTY_SCOPES, type ClusterConfig, type Endpoint, type ListenerConfig, type RouteTable, type ScopeSet } from './compile.js';
+import {
+  assignmentEndpoints,
+  compileCluster,
+  compileListener,
+  compileRouteConfiguration,
+  compileScopes,
+  ConfigErrors,
+  EMPTY_SCOPES,
+  type ClusterConfig,
+  type Endpoint,
+  type ListenerConfig,
+  type RouteTable,
+  type ScopeSet,
+} from './compile.js';
 import { handleRequest, handleUpgrade, type GatewayConfig } from './proxy.js';
 import { createTlsFront, useFallback } from './tls-front.js';
 import { ClusterRuntime, UpstreamPools, type UpstreamEndpoint } from './upstreams.js';
@@ -91,9 +110,19 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   let closed = false;
 
   const limits = o.limits ?? httpLimitsFromEnv();
-  const exchangeSettings: ExchangeSettings = { ticker: new DeadlineTicker(50), bodyIdleTimeoutMs: limits.bodyIdleTimeoutMs, drainMs: limits.drainMs };
+  const exchangeSettings: ExchangeSettings = {
+    ticker: new DeadlineTicker(50),
+    bodyIdleTimeoutMs: limits.bodyIdleTimeoutMs,
+    drainMs: limits.drainMs,
+  };
 
-  const ads = new AdsClient({ target: o.xds, node: { id: o.nodeId, cluster: o.nodeCluster ?? GATEWAY_NODE_CLUSTER }, protocol: o.protocol, ...(o.xdsTls ? { tls: o.xdsTls } : {}), log });
+  const ads = new AdsClient({
+    target: o.xds,
+    node: { id: o.nodeId, cluster: o.nodeCluster ?? GATEWAY_NODE_CLUSTER },
+    protocol: o.protocol,
+    ...(o.xdsTls ? { tls: o.xdsTls } : {}),
+    log,
+  });
 
   /** A new config after an accepted RDS or SRDS update (clusters unchanged); requests in flight keep the old one. */
   const publishRoutes = (): void => {
@@ -121,10 +150,17 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     const clusters = new Map<string, ClusterRuntime>();
     const inUse = new Set<UpstreamEndpoint>();
     for (const [name, c] of clusterConfigs) {
-      const assigned = c.edsName === undefined ? c.staticEndpoints : assignments.get(c.edsName) ?? NO_ENDPOINTS;
+      const assigned = c.edsName === undefined ? c.staticEndpoints : (assignments.get(c.edsName) ?? NO_ENDPOINTS);
       const previous = config.clusters.get(name);
       // Unchanged clusters keep their runtime (and its round-robin position).
-      const runtime = previous && previous.config === c && previous.assigned === assigned ? previous : new ClusterRuntime(c, assigned, assigned.map((e) => pools.endpoint(e, c)));
+      const runtime =
+        previous && previous.config === c && previous.assigned === assigned
+          ? previous
+          : new ClusterRuntime(
+              c,
+              assigned,
+              assigned.map((e) => pools.endpoint(e, c)),
+            );
       for (const e of runtime.endpoints) inUse.add(e);
       clusters.set(name, runtime);
     }
@@ -133,14 +169,23 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   };
 
   const bindListener = (l: ListenerConfig): BoundListener => {
-    const entry: BoundListener = { config: l, server: undefined, listening: undefined, port: undefined, error: undefined, binding: Promise.resolve() };
+    const entry: BoundListener = {
+      config: l,
+      server: undefined,
+      listening: undefined,
+      port: undefined,
+      error: undefined,
+      binding: Promise.resolve(),
+    };
     const server = createAutoCodecServer(
       (req, res) => handleRequest(entry.config, config, exchangeSettings, req, res),
       (req, socket, head) => handleUpgrade(entry.config, config, req, socket, head),
       { limits, name: `gateway listener ${l.name}`, log },
     );
     // The certificates are read from entry.config at each handshake, so new ones need no new socket.
-    const listening = l.tls ? createTlsFront(server.front, () => entry.config.tls, limits.headersTimeoutMs) : server.front;
+    const listening = l.tls
+      ? createTlsFront(server.front, () => entry.config.tls, limits.headersTimeoutMs)
+      : server.front;
     entry.binding = listen(listening, l.port, l.address).then(
       (port) => {
         entry.server = server;
@@ -172,7 +217,12 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const syncListeners = (): void => {
     for (const [name, entry] of bound) {
       const wanted = listenerConfigs.get(name);
-      if (wanted && wanted.port === entry.config.port && wanted.address === entry.config.address && !wanted.tls === !entry.config.tls) {
+      if (
+        wanted &&
+        wanted.port === entry.config.port &&
+        wanted.address === entry.config.address &&
+        !wanted.tls === !entry.config.tls
+      ) {
         entry.config = wanted; // same socket, new routing settings (and certificates)
         if (wanted.tls && entry.listening) useFallback(entry.listening as tls.Server, wanted.tls);
         continue;
@@ -190,29 +240,40 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
    * The xDS handler for one type: compile every resource; any error NACKs the whole update and
    * keeps what was accepted before; otherwise `accepted` gets the new map (by name).
    */
-  const replaceAll = <T>(compile: (r: DecodedResource, errors: ConfigErrors) => [string, T] | undefined, accepted: (next: Map<string, T>) => void) => (resources: DecodedResource[]) => {
-    const errors = new ConfigErrors();
-    const next = new Map<string, T>();
-    for (const r of resources) {
-      const entry = compile(r, errors);
-      if (entry) next.set(entry[0], entry[1]);
-    }
-    if (!errors.empty) return errors.toString();
-    accepted(next);
-    return undefined;
-  };
-  const named = <T extends { name: string }>(value: T | undefined): [string, T] | undefined => value && [value.name, value];
+  const replaceAll =
+    <T>(
+      compile: (r: DecodedResource, errors: ConfigErrors) => [string, T] | undefined,
+      accepted: (next: Map<string, T>) => void,
+    ) =>
+    (resources: DecodedResource[]) => {
+      const errors = new ConfigErrors();
+      const next = new Map<string, T>();
+      for (const r of resources) {
+        const entry = compile(r, errors);
+        if (entry) next.set(entry[0], entry[1]);
+      }
+      if (!errors.empty) return errors.toString();
+      accepted(next);
+      return undefined;
+    };
+  const named = <T extends { name: string }>(value: T | undefined): [string, T] | undefined =>
+    value && [value.name, value];
 
   ads.subscribe(
     TYPE_URL.cluster,
     [],
-    replaceAll((r, errors) => named(compileCluster(r, errors)), (next) => {
-      clusterConfigs = next;
-      const edsNames = new Set([...clusterConfigs.values()].flatMap((c) => (c.edsName === undefined ? [] : [c.edsName])));
-      for (const name of [...assignments.keys()]) if (!edsNames.has(name)) assignments.delete(name);
-      ads.setNames(TYPE_URL.endpoint, [...edsNames]);
-      rebuild();
-    }),
+    replaceAll(
+      (r, errors) => named(compileCluster(r, errors)),
+      (next) => {
+        clusterConfigs = next;
+        const edsNames = new Set(
+          [...clusterConfigs.values()].flatMap((c) => (c.edsName === undefined ? [] : [c.edsName])),
+        );
+        for (const name of [...assignments.keys()]) if (!edsNames.has(name)) assignments.delete(name);
+        ads.setNames(TYPE_URL.endpoint, [...edsNames]);
+        rebuild();
+      },
+    ),
   );
   ads.subscribe(TYPE_URL.endpoint, [], (resources: DecodedResource[]) => {
     for (const cla of resources) assignments.set(String(cla.cluster_name), assignmentEndpoints(cla));
@@ -222,11 +283,14 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   ads.subscribe(
     TYPE_URL.listener,
     [],
-    replaceAll((r, errors) => named(compileListener(r, errors)), (next) => {
-      listenerConfigs = next;
-      updateRouteNames();
-      if (!closed) syncListeners();
-    }),
+    replaceAll(
+      (r, errors) => named(compileListener(r, errors)),
+      (next) => {
+        listenerConfigs = next;
+        updateRouteNames();
+        if (!closed) syncListeners();
+      },
+    ),
   );
   // SRDS: one wildcard subscription whose scopes every scoped_rds listener shares, as in Envoy.
   ads.subscribe(TYPE_URL.scopedRoute, [], (resources: DecodedResource[]) => {
@@ -241,21 +305,30 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   ads.subscribe(
     TYPE_URL.route,
     [],
-    replaceAll((r, errors) => named(compileRouteConfiguration(r, errors)), (next) => {
-      routeTables = next;
-      publishRoutes();
-    }),
+    replaceAll(
+      (r, errors) => named(compileRouteConfiguration(r, errors)),
+      (next) => {
+        routeTables = next;
+        publishRoutes();
+      },
+    ),
   );
   ads.on('connected', () => log.info('connected to the xDS server', { target: o.xds, node: o.nodeId }));
   ads.on('disconnected', () => log.warn('lost the xDS server; serving the last good config', { target: o.xds }));
 
   return {
     ready,
-    listenerPorts: () => new Map([...bound].flatMap(([name, b]) => (b.port === undefined ? [] : [[name, b.port] as [string, number]]))),
+    listenerPorts: () =>
+      new Map([...bound].flatMap(([name, b]) => (b.port === undefined ? [] : [[name, b.port] as [string, number]]))),
     status: () => ({
       nodeId: o.nodeId,
       xds: ads.status(),
-      listeners: [...bound.values()].map((b) => ({ name: b.config.name, address: b.config.address, port: b.port, ...(b.error ? { error: b.error } : {}) })),
+      listeners: [...bound.values()].map((b) => ({
+        name: b.config.name,
+        address: b.config.address,
+        port: b.port,
+        ...(b.error ? { error: b.error } : {}),
+      })),
       clusters: [...config.clusters.values()].map((c) => ({ name: c.config.name, endpoints: c.endpoints.length })),
       routeConfigurations: [...routeTables.keys()],
       scopes: scopes.all.length,
@@ -268,7 +341,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       await Promise.all(servers.map((b) => b.binding));
       for (const b of servers) {
         if (!b.server) continue;
-        for (const s of b.server.sockets) (s as net.Socket).destroy();
+        for (const s of b.server.sockets) s.destroy();
         await closeServer(b.listening!);
         if (b.listening !== b.server.front) await closeServer(b.server.front);
       }

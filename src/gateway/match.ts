@@ -1,5 +1,16 @@
 // Request → (scope →) virtual host → route → weighted target, the way Envoy looks them up. Pure.
-import { scopeKeyOf, type HeaderMatcher, type HeaderMutation, type ListenerConfig, type RouteEntry, type RouteTable, type ScopeKeyFragmentBuilder, type ScopeSet, type VirtualHostEntry, type WeightedTarget } from './compile.js';
+import {
+  scopeKeyOf,
+  type HeaderMatcher,
+  type HeaderMutation,
+  type ListenerConfig,
+  type RouteEntry,
+  type RouteTable,
+  type ScopeKeyFragmentBuilder,
+  type ScopeSet,
+  type VirtualHostEntry,
+  type WeightedTarget,
+} from './compile.js';
 
 /** Envoy's order: exact domain, then the longest `*suffix`, then the longest `prefix*`, then `*`. */
 export function findVirtualHost(table: RouteTable, host: string): VirtualHostEntry | undefined {
@@ -29,7 +40,8 @@ export type Headers = Record<string, string | string[] | undefined>;
 export function firstHeaderValue(flat: readonly string[], lowerName: string): string | undefined {
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!;
-    if (name.length === lowerName.length && (name === lowerName || name.toLowerCase() === lowerName)) return flat[i + 1];
+    if (name.length === lowerName.length && (name === lowerName || name.toLowerCase() === lowerName))
+      return flat[i + 1];
   }
   return undefined;
 }
@@ -65,7 +77,11 @@ export function requestAuthority(flat: readonly string[]): string | undefined {
  * a ScopeSet; undefined when a header is missing or has no such element (Envoy: no scope, so 404).
  * Only a header's first value counts. `authority` is the (normalized) :authority.
  */
-export function computeScopeKey(builders: readonly ScopeKeyFragmentBuilder[], flat: readonly string[], authority: string | undefined): string | undefined {
+export function computeScopeKey(
+  builders: readonly ScopeKeyFragmentBuilder[],
+  flat: readonly string[],
+  authority: string | undefined,
+): string | undefined {
   const fragments: string[] = [];
   for (const b of builders) {
     const value = b.header === ':authority' ? authority : firstHeaderValue(flat, b.header);
@@ -85,7 +101,8 @@ export function extractFragment(b: ScopeKeyFragmentBuilder, value: string): stri
   for (const element of elements) {
     const at = element.indexOf(separator);
     // An element without the separator is all key, with an empty value.
-    if ((at === -1 ? element : element.slice(0, at)) === key) return at === -1 ? '' : element.slice(at + separator.length);
+    if ((at === -1 ? element : element.slice(0, at)) === key)
+      return at === -1 ? '' : element.slice(at + separator.length);
   }
   return undefined;
 }
@@ -106,7 +123,8 @@ export function headerObject(flat: readonly string[]): Headers {
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!;
     const prior = out[name];
-    out[name] = prior === undefined ? flat[i + 1]! : Array.isArray(prior) ? [...prior, flat[i + 1]!] : [prior, flat[i + 1]!];
+    out[name] =
+      prior === undefined ? flat[i + 1]! : Array.isArray(prior) ? [...prior, flat[i + 1]!] : [prior, flat[i + 1]!];
   }
   return out;
 }
@@ -155,9 +173,14 @@ export function routeRequest(
   if (listener.scoped) {
     const key = computeScopeKey(listener.scoped.fragments, flat, authority);
     const scope = key === undefined ? undefined : (listener.scoped.inlineScopes ?? srdsScopes).byKey.get(key);
-    table = scope && (scope.inlineRoutes ?? (scope.routeConfigName === undefined ? undefined : routeTables.get(scope.routeConfigName)));
+    table =
+      scope &&
+      (scope.inlineRoutes ??
+        (scope.routeConfigName === undefined ? undefined : routeTables.get(scope.routeConfigName)));
   } else {
-    table = listener.inlineRoutes ?? (listener.routeConfigName === undefined ? undefined : routeTables.get(listener.routeConfigName));
+    table =
+      listener.inlineRoutes ??
+      (listener.routeConfigName === undefined ? undefined : routeTables.get(listener.routeConfigName));
   }
   if (!table) return undefined;
   const vh = findVirtualHost(table, routingHost(authority, false)); // any port is gone already

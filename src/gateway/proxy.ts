@@ -23,7 +23,8 @@ export interface GatewayConfig {
 export const NO_ROUTE_STATUS = 404;
 export const NO_HEALTHY_UPSTREAM = 'no healthy upstream';
 export const UPSTREAM_TIMEOUT = 'upstream request timeout';
-export const CONNECT_FAILURE = 'upstream connect error or disconnect/reset before headers. reset reason: connection failure';
+export const CONNECT_FAILURE =
+  'upstream connect error or disconnect/reset before headers. reset reason: connection failure';
 const UPGRADE_CONNECT_FAILURE = rawResponse(503, 'Service Unavailable', CONNECT_FAILURE);
 
 interface Resolved {
@@ -44,7 +45,12 @@ const schemeOf = (listener: ListenerConfig) => (listener.tls ? 'https' : 'http')
  * Envoy's RedirectAction for a scheme swap: the same host (as routed) and path; a port that was the
  * old scheme's default (http :80, https :443) is dropped, any other kept.
  */
-export function redirectLocation(route: RouteEntry, scheme: string, authority: string | undefined, url: string): string {
+export function redirectLocation(
+  route: RouteEntry,
+  scheme: string,
+  authority: string | undefined,
+  url: string,
+): string {
   const r = route.redirect!;
   const newScheme = r.scheme ?? scheme;
   let host = authority ?? '';
@@ -62,7 +68,11 @@ function resolve(listener: ListenerConfig, config: GatewayConfig, req: InboundRe
   const routed = routeRequest(listener, config.scopes, config.routeTables, req.rawHeaders, req.url ?? '/', req.headers);
   if (!routed) return { status: NO_ROUTE_STATUS, body: '' };
   const { table, vh, route, authority } = routed;
-  if (route.redirect) return { status: route.redirect.status, location: redirectLocation(route, schemeOf(listener), authority, req.url ?? '/') };
+  if (route.redirect)
+    return {
+      status: route.redirect.status,
+      location: redirectLocation(route, schemeOf(listener), authority, req.url ?? '/'),
+    };
   const target = pickTarget(route, Math.random());
   const cluster = config.clusters.get(target.cluster);
   const upstream = cluster?.pick();
@@ -74,9 +84,23 @@ function resolve(listener: ListenerConfig, config: GatewayConfig, req: InboundRe
     if (routed.headers['x-forwarded-proto'] === undefined) headers.push('x-forwarded-proto', schemeOf(listener));
     if (routed.headers['x-request-id'] === undefined) headers.push('x-request-id', randomUUID());
   }
-  headers = applyMutations(headers, [target.requestHeaders, route.requestHeaders, vh.requestHeaders, table.requestHeaders]);
-  if (route.hostRewrite !== undefined) headers = applyMutations(headers, [{ remove: [], add: [{ name: 'host', value: route.hostRewrite, action: 'OVERWRITE_IF_EXISTS_OR_ADD' }] }]);
-  return { route, cluster: cluster!, upstream, headers, responseMutations: [route.responseHeaders, vh.responseHeaders, table.responseHeaders] };
+  headers = applyMutations(headers, [
+    target.requestHeaders,
+    route.requestHeaders,
+    vh.requestHeaders,
+    table.requestHeaders,
+  ]);
+  if (route.hostRewrite !== undefined)
+    headers = applyMutations(headers, [
+      { remove: [], add: [{ name: 'host', value: route.hostRewrite, action: 'OVERWRITE_IF_EXISTS_OR_ADD' }] },
+    ]);
+  return {
+    route,
+    cluster: cluster!,
+    upstream,
+    headers,
+    responseMutations: [route.responseHeaders, vh.responseHeaders, table.responseHeaders],
+  };
 }
 
 function responseHeaders(flat: string[], mutations: HeaderMutation[]): string[] {
@@ -146,7 +170,13 @@ class GatewayExchange extends ProxyExchange {
   }
 }
 
-export function handleRequest(listener: ListenerConfig, config: GatewayConfig, settings: ExchangeSettings, req: InboundRequest, res: OutboundResponse): void {
+export function handleRequest(
+  listener: ListenerConfig,
+  config: GatewayConfig,
+  settings: ExchangeSettings,
+  req: InboundRequest,
+  res: OutboundResponse,
+): void {
   const resolved = resolve(listener, config, req);
   if ('location' in resolved) {
     // As Envoy's local reply for a redirect: the Location and no body.
@@ -158,12 +188,23 @@ export function handleRequest(listener: ListenerConfig, config: GatewayConfig, s
 }
 
 /** HTTP/1.1 Upgrade (websocket): allowed by the route or listener, then spliced byte for byte. */
-export function handleUpgrade(listener: ListenerConfig, config: GatewayConfig, req: IncomingMessage, client: Duplex, head: Buffer): void {
+export function handleUpgrade(
+  listener: ListenerConfig,
+  config: GatewayConfig,
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+): void {
   client.on('error', () => client.destroy());
   const refuse = (status: number, text: string, body: string): void => void client.end(rawResponse(status, text, body));
   const resolved = resolve(listener, config, req);
-  if ('location' in resolved) return void client.end(`HTTP/1.1 ${resolved.status} ${STATUS_CODES[resolved.status]}\r\nlocation: ${resolved.location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
-  if ('status' in resolved) return refuse(resolved.status, resolved.status === 404 ? 'Not Found' : 'Service Unavailable', resolved.body);
+  if ('location' in resolved)
+    return void client.end(
+      `HTTP/1.1 ${resolved.status} ${STATUS_CODES[resolved.status]}\r\nlocation: ` +
+        `${resolved.location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`,
+    );
+  if ('status' in resolved)
+    return refuse(resolved.status, resolved.status === 404 ? 'Not Found' : 'Service Unavailable', resolved.body);
   const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
   const allowed = resolved.route.upgradeTypes ?? listener.upgradeTypes;
   if (!allowed.has(upgrade)) return refuse(403, 'Forbidden', `upgrade to ${upgrade} is not enabled on this route`);
@@ -173,7 +214,9 @@ export function handleUpgrade(listener: ListenerConfig, config: GatewayConfig, r
   const [host, port] = splitAddress(resolved.upstream.address);
   const upstream = resolved.upstream;
   upstream.inFlight++;
-  spliceUpgrade(client, head, host, port, rawRequestHead(req.method, req.url, headers), UPGRADE_CONNECT_FAILURE, { closed: () => void upstream.inFlight-- });
+  spliceUpgrade(client, head, host, port, rawRequestHead(req.method, req.url, headers), UPGRADE_CONNECT_FAILURE, {
+    closed: () => void upstream.inFlight--,
+  });
 }
 
 function splitAddress(address: string): [string, number] {

@@ -7,7 +7,11 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { selectCertificate, type ListenerTls } from './compile-tls.js';
 
-export function createTlsFront(plain: net.Server, current: () => ListenerTls | undefined, handshakeTimeoutMs: number): tls.Server {
+export function createTlsFront(
+  plain: net.Server,
+  current: () => ListenerTls | undefined,
+  handshakeTimeoutMs: number,
+): tls.Server {
   const pick = (servername: string | undefined) => {
     const config = current();
     return config && selectCertificate(config, servername);

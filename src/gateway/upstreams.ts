@@ -60,7 +60,19 @@ export class UpstreamPools {
       const origin = `http://${address}`;
       upstream = config.h2c
         ? { address, h2c: true, pool: undefined, h2: new H2Upstream(origin), inFlight: 0 }
-        : { address, h2c: false, pool: new Pool(origin, { connect: { timeout: config.connectTimeoutMs }, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, pipelining: 1 }), h2: undefined, inFlight: 0 };
+        : {
+            address,
+            h2c: false,
+            pool: new Pool(origin, {
+              connect: { timeout: config.connectTimeoutMs },
+              keepAliveTimeout: 30_000,
+              headersTimeout: 0,
+              bodyTimeout: 0,
+              pipelining: 1,
+            }),
+            h2: undefined,
+            inFlight: 0,
+          };
       this.byKey.set(key, upstream);
     }
     return upstream;

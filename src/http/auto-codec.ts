@@ -70,7 +70,8 @@ export function createAutoCodecServer(
   if (onUpgrade) h1.on('upgrade', onUpgrade);
   const h2 = http2.createServer({}, handle);
   h2.on('session', (session: http2.ServerHttp2Session) => {
-    // Until its first stream, an HTTP/2 connection has the headers deadline; then the idle one whenever no stream is open.
+    // Until its first stream, an HTTP/2 connection has the headers deadline; then the idle one whenever no stream is
+    // open.
     const timed = session as unknown as Timed;
     timed[SESSION_TIMER] = setTimeout(closeSession, limits.headersTimeoutMs, session).unref();
     let open = 0;
@@ -78,7 +79,8 @@ export function createAutoCodecServer(
       clearTimeout(timed[SESSION_TIMER]);
       open++;
       stream.once('close', () => {
-        if (--open === 0 && !session.destroyed) timed[SESSION_TIMER] = setTimeout(closeSession, limits.idleTimeoutMs, session).unref();
+        if (--open === 0 && !session.destroyed)
+          timed[SESSION_TIMER] = setTimeout(closeSession, limits.idleTimeoutMs, session).unref();
       });
     });
     session.once('close', () => clearTimeout(timed[SESSION_TIMER]));

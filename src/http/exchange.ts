@@ -4,7 +4,13 @@
 // response head, body and trailers, backpressure, ending both sides — and subclasses own the
 // decisions: where the request goes, what a failure answers, which slot is released at the end.
 import type { ServerResponse } from 'node:http';
-import http2, { type ClientHttp2Stream, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import http2, {
+  type ClientHttp2Stream,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http2';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { InboundRequest, OutboundResponse } from './auto-codec.js';
@@ -56,7 +62,8 @@ function onH2End(this: ClientHttp2Stream): void {
 }
 function onH2Error(this: ClientHttp2Stream, err: Error): void {
   // A session that could not connect cancels its streams; report why it could not (ECONNREFUSED...).
-  const cause = (err as NodeJS.ErrnoException).code === 'ERR_HTTP2_STREAM_CANCEL' ? (err.cause as Error | undefined) : undefined;
+  const cause =
+    (err as NodeJS.ErrnoException).code === 'ERR_HTTP2_STREAM_CANCEL' ? (err.cause as Error | undefined) : undefined;
   exchangeOf(this).upstreamError(cause ?? err);
 }
 
@@ -85,7 +92,10 @@ function headerObject(flat: readonly string[]): Record<string, string | string[]
 
 /** A whole plain-text HTTP/1.1 response for a raw socket (upgrade refusals), closing the connection. */
 export function rawResponse(status: number, reason: string, body: string): string {
-  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ` +
+    `${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  );
 }
 
 export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watched {
@@ -97,7 +107,10 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   private h2Stream: ClientHttp2Stream | undefined;
   private over = false;
   private watched = false;
-  /** While a request body is being forwarded: bytes read from the client's connection at the last tick, and when that last grew. */
+  /**
+   * While a request body is being forwarded: bytes read from the client's connection at the last tick, and when that
+   * last grew.
+   */
   private bodyWatched = false;
   private bodyBytes = 0;
   private bodyProgressAt = 0;
@@ -155,7 +168,10 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     return this.deadlines(now);
   }
 
-  /** While the rest of an unfinished body is dropped: done when it ends; closed when it stalls or takes longer than drainMs. */
+  /**
+   * While the rest of an unfinished body is dropped: done when it ends; closed when it stalls or takes longer than
+   * drainMs.
+   */
   private drainTick(now: number): boolean {
     if (this.req.complete) return false;
     if (now < this.drainUntil && !this.bodyStalled(now)) return true;
@@ -196,7 +212,15 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     if (upstream.h2) return this.sendH2(upstream.h2, headers);
     // undici gets the body through its own stream: when the upstream answers early, undici destroys
     // the stream it was given, and that must not be the client's request (and so its connection).
-    upstream.pool!.dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: body ? req.pipe(new PassThrough()) : null }, this);
+    upstream.pool!.dispatch(
+      {
+        path: req.url ?? '/',
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body: body ? req.pipe(new PassThrough()) : null,
+      },
+      this,
+    );
   }
 
   private sendH2(h2: H2Upstream, flat: string[]): void {
@@ -207,7 +231,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     out[':scheme'] = 'http';
     const host = out.host;
     delete out.host;
-    out[':authority'] = (host) ?? (req.headers[':authority']) ?? h2.authority;
+    out[':authority'] = host ?? req.headers[':authority'] ?? h2.authority;
     let stream: ClientHttp2Stream;
     try {
       stream = h2.get().request(out);
@@ -269,7 +293,10 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   protected reply(status: number, body: string, closeConnection = false): void {
     const res = this.res;
     if (!res.headersSent && !res.destroyed) {
-      const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) };
+      const headers: Record<string, string> = {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': String(Buffer.byteLength(body)),
+      };
       if (closeConnection && this.req.httpVersionMajor !== 2) headers.connection = 'close';
       res.writeHead(status, headers);
       res.end(body);

@@ -29,7 +29,12 @@ function connectionTokens(raw: string[]): Set<string> | undefined {
 }
 
 /** Raw request headers → a flat [name, value, ...] list for the app, plus X-Forwarded-For. */
-export function upstreamRequestHeaders(raw: string[], clientAddress: string | undefined, keepTeTrailers: boolean, lowerNames = false): string[] {
+export function upstreamRequestHeaders(
+  raw: string[],
+  clientAddress: string | undefined,
+  keepTeTrailers: boolean,
+  lowerNames = false,
+): string[] {
   const extra = connectionTokens(raw);
   const out: string[] = [];
   let forwardedFor: string | undefined;
@@ -40,7 +45,8 @@ export function upstreamRequestHeaders(raw: string[], clientAddress: string | un
     // Expect: 100-continue is answered here (Node sends the 100 itself), as Envoy does without
     // proxy_100_continue; passed on, undici would refuse the request.
     if (HOP_BY_HOP.has(lower) || extra?.has(lower) || lower === 'expect') {
-      if (keepTeTrailers && lower === 'te' && raw[i + 1]!.trim().toLowerCase() === 'trailers') out.push('te', 'trailers');
+      if (keepTeTrailers && lower === 'te' && raw[i + 1]!.trim().toLowerCase() === 'trailers')
+        out.push('te', 'trailers');
       continue;
     }
     if (lower === 'x-forwarded-for') {
@@ -57,7 +63,10 @@ export function upstreamRequestHeaders(raw: string[], clientAddress: string | un
   return out;
 }
 
-/** Response headers or trailers from the app (object form, lower-case names) → a flat list without pseudo- and hop-by-hop names. */
+/**
+ * Response headers or trailers from the app (object form, lower-case names) → a flat list without pseudo- and
+ * hop-by-hop names.
+ */
 export function downstreamResponseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
   const out: string[] = [];
   const connection = headers.connection;
@@ -73,7 +82,11 @@ export function downstreamResponseHeaders(headers: Record<string, string | strin
 }
 
 /** The request line and headers of an HTTP/1.1 request as bytes to write on a raw connection (Upgrade). */
-export function rawRequestHead(method: string | undefined, url: string | undefined, headers: readonly string[]): string {
+export function rawRequestHead(
+  method: string | undefined,
+  url: string | undefined,
+  headers: readonly string[],
+): string {
   let head = `${method} ${url} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return head + '\r\n';

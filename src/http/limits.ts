@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '../log/logger.js';
 
 export interface HttpLimits {
-  /** A request's head (or, on HTTP/2, the first stream) must arrive within this after the connection opens or the previous response. */
+  /**
+   * A request's head (or, on HTTP/2, the first stream) must arrive within this after the connection opens or the
+   * previous response.
+   */
   headersTimeoutMs: number;
   /** A connection with no request in flight is closed after this. */
   idleTimeoutMs: number;
@@ -33,7 +36,10 @@ export function openFileLimit(): number | undefined {
   }
 }
 
-/** Downstream connections the process accepts by default: 80 % of its file limit, keeping at least 256 descriptors for upstreams, probes and xDS. */
+/**
+ * Downstream connections the process accepts by default: 80 % of its file limit, keeping at least 256 descriptors for
+ * upstreams, probes and xDS.
+ */
 export function defaultMaxConnections(fileLimit: number | undefined): number {
   if (fileLimit === undefined || !Number.isFinite(fileLimit)) return 50_000;
   return Math.max(64, Math.min(Math.floor(fileLimit * 0.8), fileLimit - 256));
@@ -41,7 +47,14 @@ export function defaultMaxConnections(fileLimit: number | undefined): number {
 
 export function defaultHttpLimits(): HttpLimits {
   const max = defaultMaxConnections(openFileLimit());
-  return { headersTimeoutMs: 10_000, idleTimeoutMs: 65_000, bodyIdleTimeoutMs: 30_000, drainMs: 5_000, maxConnectionsPerListener: max, maxConnections: max };
+  return {
+    headersTimeoutMs: 10_000,
+    idleTimeoutMs: 65_000,
+    bodyIdleTimeoutMs: 30_000,
+    drainMs: 5_000,
+    maxConnectionsPerListener: max,
+    maxConnections: max,
+  };
 }
 
 const ENV: ReadonlyArray<[keyof HttpLimits, string, 'seconds' | 'count']> = [
@@ -53,7 +66,10 @@ const ENV: ReadonlyArray<[keyof HttpLimits, string, 'seconds' | 'count']> = [
   ['maxConnections', 'GATEHOUSE_MAX_CONNECTIONS', 'count'],
 ];
 
-/** The defaults, overridden by GATEHOUSE_* environment variables (seconds may be fractional); a bad value throws naming it. */
+/**
+ * The defaults, overridden by GATEHOUSE_* environment variables (seconds may be fractional); a bad value throws naming
+ * it.
+ */
 export function httpLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): HttpLimits {
   const limits = defaultHttpLimits();
   for (const [field, name, kind] of ENV) {
@@ -61,11 +77,14 @@ export function httpLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): HttpLim
     if (raw === undefined || raw === '') continue;
     const n = Number(raw);
     if (!Number.isFinite(n) || n < 0 || (kind === 'count' && (!Number.isInteger(n) || n < 1))) {
-      throw new Error(`${name}=${raw}: expected ${kind === 'seconds' ? 'a number of seconds ≥ 0' : 'a whole number ≥ 1'}`);
+      throw new Error(
+        `${name}=${raw}: expected ${kind === 'seconds' ? 'a number of seconds ≥ 0' : 'a whole number ≥ 1'}`,
+      );
     }
     limits[field] = kind === 'seconds' ? Math.round(n * 1000) : n;
   }
-  if (limits.maxConnectionsPerListener > limits.maxConnections) limits.maxConnectionsPerListener = limits.maxConnections;
+  if (limits.maxConnectionsPerListener > limits.maxConnections)
+    limits.maxConnectionsPerListener = limits.maxConnections;
   return limits;
 }
 

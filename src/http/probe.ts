@@ -7,7 +7,11 @@ import type { Endpoint } from '../model/desired.js';
 const MAX_BODY = 4096;
 
 /** Status and (up to 4 KiB of) body, or undefined when nothing answered within timeoutMs. */
-export function probeGet(e: Endpoint, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: string } | undefined> {
+export function probeGet(
+  e: Endpoint,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ status: number; body: string } | undefined> {
   return new Promise((resolve) => {
     const req = http.get({ host: e.host, port: e.port, path: '/', headers, agent: false }, (res) => {
       let body = '';

@@ -15,7 +15,15 @@ export interface UpgradeHooks {
  * Splices `client` to host:port. `requestHead` is the request line and headers to send first;
  * `refusal` is the whole HTTP response the client gets when the upstream cannot be reached.
  */
-export function spliceUpgrade(client: Duplex, head: Buffer, host: string, port: number, requestHead: string, refusal: string, hooks: UpgradeHooks = {}): void {
+export function spliceUpgrade(
+  client: Duplex,
+  head: Buffer,
+  host: string,
+  port: number,
+  requestHead: string,
+  refusal: string,
+  hooks: UpgradeHooks = {},
+): void {
   const upstream = net.connect({ host, port });
   upstream.once('connect', () => {
     hooks.opened?.();

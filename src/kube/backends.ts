@@ -18,7 +18,9 @@ export interface BackendResources {
 }
 
 export function findServicePort(service: Service, port: number | string): ServicePort | undefined {
-  return (service.spec?.ports ?? []).find((p) => (typeof port === 'number' ? p.port === port : p.name === port || String(p.port) === port));
+  return (service.spec?.ports ?? []).find((p) =>
+    typeof port === 'number' ? p.port === port : p.name === port || String(p.port) === port,
+  );
 }
 
 /** Ready endpoints of the slices for the Service port named `portName` ('' for an unnamed port), sorted and unique. */
@@ -41,17 +43,24 @@ function isH2c(port: ServicePort | undefined): boolean {
   return port?.name === 'h2c' || port?.appProtocol === 'kubernetes.io/h2c' || port?.appProtocol === 'h2c';
 }
 
-export function backendResources(ref: BackendRef, service: Service | undefined, slices: readonly EndpointSlice[]): BackendResources {
+export function backendResources(
+  ref: BackendRef,
+  service: Service | undefined,
+  slices: readonly EndpointSlice[],
+): BackendResources {
   const name = backendClusterName(ref);
   const servicePort = service && findServicePort(service, ref.port);
   let problem: string | undefined;
   let endpoints: Endpoint[] = [];
   if (!service) problem = `Service ${ref.namespace}/${ref.service} does not exist`;
-  else if (service.spec?.type === 'ExternalName') problem = `Service ${ref.namespace}/${ref.service} is an ExternalName Service, which gatehouse does not route to yet`;
+  else if (service.spec?.type === 'ExternalName')
+    problem =
+      `Service ${ref.namespace}/${ref.service} is an ExternalName ` + `Service, which gatehouse does not route to yet`;
   else if (!servicePort) problem = `Service ${ref.namespace}/${ref.service} has no port ${ref.port}`;
   else {
     endpoints = sliceEndpoints(slices, servicePort.name ?? '');
-    if (endpoints.length === 0) problem = `Service ${ref.namespace}/${ref.service} port ${ref.port} has no ready endpoints`;
+    if (endpoints.length === 0)
+      problem = `Service ${ref.namespace}/${ref.service} port ${ref.port} has no ready endpoints`;
   }
   const cluster: EnvoyResource = {
     name,
@@ -62,7 +71,10 @@ export function backendResources(ref: BackendRef, service: Service | undefined, 
   };
   if (isH2c(servicePort)) {
     cluster.typed_extension_protocol_options = {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': TYPE_URL.httpProtocolOptions, explicit_http_config: { http2_protocol_options: {} } },
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': TYPE_URL.httpProtocolOptions,
+        explicit_http_config: { http2_protocol_options: {} },
+      },
     };
   }
   return { cluster, assignment: assignment(name, endpoints), endpoints, problem };

@@ -2,7 +2,18 @@
 // (a file, else the in-cluster service account), list + watch of the kinds it reads,
 // KIngress status writes through the status subresource, and Leases.
 import * as k8s from '@kubernetes/client-node';
-import { KINGRESS_GROUP, KINGRESS_PLURAL, KINGRESS_VERSION, TLS_SECRET_TYPE, type EndpointSlice, type KIngress, type KIngressStatus, type KubeObject, type Secret, type Service } from './types.js';
+import {
+  KINGRESS_GROUP,
+  KINGRESS_PLURAL,
+  KINGRESS_VERSION,
+  TLS_SECRET_TYPE,
+  type EndpointSlice,
+  type KIngress,
+  type KIngressStatus,
+  type KubeObject,
+  type Secret,
+  type Service,
+} from './types.js';
 
 /** The typed model: its times are Date objects, which the client serializes as RFC 3339 micro times. */
 export type Lease = k8s.V1Lease;
@@ -26,7 +37,12 @@ export function loadKubeConfig(file: string | undefined): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   if (file) kc.loadFromFile(file);
   else kc.loadFromCluster();
-  if (!kc.getCurrentCluster()) throw new Error(file ? `kubeconfig ${file}: no current cluster (set current-context)` : 'no --kubeconfig given and not running in a cluster (KUBERNETES_SERVICE_HOST is unset)');
+  if (!kc.getCurrentCluster())
+    throw new Error(
+      file
+        ? `kubeconfig ${file}: no current cluster (set current-context)`
+        : 'no --kubeconfig given and not running in a cluster (KUBERNETES_SERVICE_HOST is unset)',
+    );
   return kc;
 }
 
@@ -56,12 +72,21 @@ export class KubeApi {
     return {
       kind: 'KIngress',
       path: `/apis/${KINGRESS_GROUP}/${KINGRESS_VERSION}/${KINGRESS_PLURAL}`,
-      list: () => this.custom.listClusterCustomObject({ group: KINGRESS_GROUP, version: KINGRESS_VERSION, plural: KINGRESS_PLURAL }) as Promise<ListResult<KIngress>>,
+      list: () =>
+        this.custom.listClusterCustomObject({
+          group: KINGRESS_GROUP,
+          version: KINGRESS_VERSION,
+          plural: KINGRESS_PLURAL,
+        }) as Promise<ListResult<KIngress>>,
     };
   }
 
   services(): ListWatchSource<Service> {
-    return { kind: 'Service', path: '/api/v1/services', list: () => this.core.listServiceForAllNamespaces() as unknown as Promise<ListResult<Service>> };
+    return {
+      kind: 'Service',
+      path: '/api/v1/services',
+      list: () => this.core.listServiceForAllNamespaces() as unknown as Promise<ListResult<Service>>,
+    };
   }
 
   endpointSlices(): ListWatchSource<EndpointSlice> {
@@ -75,12 +100,23 @@ export class KubeApi {
   /** Only Secrets of type kubernetes.io/tls (what spec.tls names): no other Secret's data is ever read. */
   tlsSecrets(): ListWatchSource<Secret> {
     const fieldSelector = `type=${TLS_SECRET_TYPE}`;
-    return { kind: 'Secret', path: '/api/v1/secrets', fieldSelector, list: () => this.core.listSecretForAllNamespaces({ fieldSelector }) as unknown as Promise<ListResult<Secret>> };
+    return {
+      kind: 'Secret',
+      path: '/api/v1/secrets',
+      fieldSelector,
+      list: () => this.core.listSecretForAllNamespaces({ fieldSelector }) as unknown as Promise<ListResult<Secret>>,
+    };
   }
 
   /** PUT to the status subresource; the resourceVersion makes a stale write fail with 409. */
   async replaceIngressStatus(ingress: KIngress, status: KIngressStatus): Promise<KIngress> {
-    const body = { apiVersion: `${KINGRESS_GROUP}/${KINGRESS_VERSION}`, kind: 'Ingress', metadata: ingress.metadata, spec: ingress.spec, status };
+    const body = {
+      apiVersion: `${KINGRESS_GROUP}/${KINGRESS_VERSION}`,
+      kind: 'Ingress',
+      metadata: ingress.metadata,
+      spec: ingress.spec,
+      status,
+    };
     return (await this.custom.replaceNamespacedCustomObjectStatus({
       group: KINGRESS_GROUP,
       version: KINGRESS_VERSION,
@@ -105,6 +141,10 @@ export class KubeApi {
   }
 
   async replaceLease(lease: Lease): Promise<Lease> {
-    return this.coordination.replaceNamespacedLease({ namespace: lease.metadata!.namespace!, name: lease.metadata!.name!, body: lease });
+    return this.coordination.replaceNamespacedLease({
+      namespace: lease.metadata!.namespace!,
+      name: lease.metadata!.name!,
+      body: lease,
+    });
   }
 }

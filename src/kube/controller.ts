@@ -21,7 +21,15 @@ import { LeaderElector, type LeaderElectionOptions } from './leader.js';
 import { ingressStatus, sameStatus, serviceDomain, type LoadBalancer } from './status.js';
 import { backendClusterName, translateIngress, type BackendRef, type IngressResources } from './translate.js';
 import { secretCertificate, secretKey, tlsChains, type TlsClaim } from './tls.js';
-import { INGRESS_CLASS_ANNOTATION, objectKey, SERVICE_NAME_LABEL, type EndpointSlice, type KIngress, type Secret, type Service } from './types.js';
+import {
+  INGRESS_CLASS_ANNOTATION,
+  objectKey,
+  SERVICE_NAME_LABEL,
+  type EndpointSlice,
+  type KIngress,
+  type Secret,
+  type Service,
+} from './types.js';
 import { validateIngress } from './validate.js';
 import { DEFAULT_WORKQUEUE, WorkQueue, type WorkQueueOptions } from './workqueue.js';
 
@@ -104,7 +112,10 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
   /** Server names a KIngress asked for that another Secret already serves. */
   let tlsLost = new Map<string, string[]>();
   let tlsListenerJson = '';
-  const gatewayKeys = new Set([namespacedName(o.externalGateway.namespace, o.externalGateway.name), namespacedName(o.localGateway.namespace, o.localGateway.name)]);
+  const gatewayKeys = new Set([
+    namespacedName(o.externalGateway.namespace, o.externalGateway.name),
+    namespacedName(o.localGateway.namespace, o.localGateway.name),
+  ]);
   let leading = o.leaderElection === undefined;
   let gatewayCount = 0;
   let closed = false;
@@ -117,18 +128,25 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
   let reconcileGate: (key: string) => Promise<void> = async () => {};
   const queue = new WorkQueue(
     (key) => reconcileGate(key),
-    (key, err, retryInMs) => log.warn('reconcile failed; retrying', { ingress: key, error: (err as Error).message, retryInMs }),
+    (key, err, retryInMs) =>
+      log.warn('reconcile failed; retrying', { ingress: key, error: (err as Error).message, retryInMs }),
     o.workQueue ?? DEFAULT_WORKQUEUE,
   );
   const enqueueAll = () => {
     for (const ing of ingresses.list()) queue.add(objectKey(ing));
   };
 
-  const serviceSlices = (namespace: string, name: string) => [...(slices.get(namespacedName(namespace, name))?.values() ?? [])];
+  const serviceSlices = (namespace: string, name: string) => [
+    ...(slices.get(namespacedName(namespace, name))?.values() ?? []),
+  ];
 
   /** Recomputes a backend from the informers' view; pushes its cluster and assignment if they changed. */
   const refreshBackend = (name: string, b: BackendEntry): boolean => {
-    const next = backendResources(b.ref, services.get(b.ref.namespace, b.ref.service), serviceSlices(b.ref.namespace, b.ref.service));
+    const next = backendResources(
+      b.ref,
+      services.get(b.ref.namespace, b.ref.service),
+      serviceSlices(b.ref.namespace, b.ref.service),
+    );
     const json = JSON.stringify(next.assignment);
     const clusterChanged = JSON.stringify(next.cluster) !== JSON.stringify(b.cluster);
     const assignmentChanged = json !== b.assignmentJson;
@@ -181,7 +199,11 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     const scopes = [...entry.scopes];
     for (const s of scopes) scopeOwners.delete(s);
     xds.cache.updateResources(TYPE_URL.scopedRoute, [], scopes);
-    xds.cache.updateResources(TYPE_URL.route, [], entry.resources.routeConfigs.map((r) => r.name!));
+    xds.cache.updateResources(
+      TYPE_URL.route,
+      [],
+      entry.resources.routeConfigs.map((r) => r.name!),
+    );
     releaseBackends(key, new Set());
     setTls(key, entry, []);
     expectations.delete(key);
@@ -215,19 +237,40 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     for (const h of resources.localHosts) if (owns(LISTENER_LOCAL, h)) localHosts.push(h);
     // Clusters and assignments first, then routes, then the scopes that point at them.
     useBackends(key, resources.backends);
-    xds.cache.updateResources(TYPE_URL.route, resources.routeConfigs, previous ? previous.resources.routeConfigs.map((r) => r.name!).filter((n) => !resources.routeConfigs.some((r) => r.name === n)) : []);
+    xds.cache.updateResources(
+      TYPE_URL.route,
+      resources.routeConfigs,
+      previous
+        ? previous.resources.routeConfigs
+            .map((r) => r.name!)
+            .filter((n) => !resources.routeConfigs.some((r) => r.name === n))
+        : [],
+    );
     const dropped = previous ? [...previous.scopes].filter((s) => !scopes.has(s)) : [];
     for (const s of dropped) if (scopeOwners.get(s) === key) scopeOwners.delete(s);
     xds.cache.updateResources(TYPE_URL.scopedRoute, upserts, dropped);
     releaseBackends(key, new Set(resources.backends.map(backendClusterName)));
-    const entry: IngressEntry = { source, resources, scopes, conflicts, tls: previous?.tls ?? [], tlsSignature: previous?.tlsSignature ?? NO_TLS };
+    const entry: IngressEntry = {
+      source,
+      resources,
+      scopes,
+      conflicts,
+      tls: previous?.tls ?? [],
+      tlsSignature: previous?.tlsSignature ?? NO_TLS,
+    };
     entries.set(key, entry);
     const tlsHosts = resources.tlsHosts.filter((h) => owns(LISTENER_EXTERNAL_TLS, h));
     expectations.set(key, { hash: resources.hash, externalHosts, localHosts, tlsHosts });
     prober.expect(expectations);
-    log.info('ingress programmed', { ingress: key, generation: ing.metadata.generation, hash: resources.hash.slice(0, 12), hosts: localHosts.length });
+    log.info('ingress programmed', {
+      ingress: key,
+      generation: ing.metadata.generation,
+      hash: resources.hash.slice(0, 12),
+      hosts: localHosts.length,
+    });
     // A host it gave up may now go to another KIngress that wanted it.
-    if (dropped.length > 0) for (const [other, e] of entries) if (other !== key && e.conflicts.length > 0) queue.add(other);
+    if (dropped.length > 0)
+      for (const [other, e] of entries) if (other !== key && e.conflicts.length > 0) queue.add(other);
     return entry;
   };
 
@@ -236,7 +279,8 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     const claims = [...entries.keys()].sort().flatMap((k) => entries.get(k)!.tls);
     const { chains, lost } = tlsChains(claims);
     // A server name one KIngress gave up may now go to another that wanted it: requeue those whose losses changed.
-    for (const k of new Set([...tlsLost.keys(), ...lost.keys()])) if (JSON.stringify(tlsLost.get(k)) !== JSON.stringify(lost.get(k))) queue.add(k);
+    for (const k of new Set([...tlsLost.keys(), ...lost.keys()]))
+      if (JSON.stringify(tlsLost.get(k)) !== JSON.stringify(lost.get(k))) queue.add(k);
     tlsLost = lost;
     const listener = chains.length > 0 ? httpsListener(o.listeners.address, httpsPort, chains) : undefined;
     const json = listener ? JSON.stringify(listener) : '';
@@ -244,7 +288,10 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     tlsListenerJson = json;
     if (listener) xds.cache.updateResources(TYPE_URL.listener, [listener], []);
     else xds.cache.updateResources(TYPE_URL.listener, [], [LISTENER_EXTERNAL_TLS]);
-    log.info('https listener', { certificates: chains.length, serverNames: chains.reduce((n, c) => n + c.serverNames.length, 0) });
+    log.info('https listener', {
+      certificates: chains.length,
+      serverNames: chains.reduce((n, c) => n + c.serverNames.length, 0),
+    });
   };
 
   /** Records the KIngress's certificates and which Secrets it watches; rebuilds the listener if they changed. */
@@ -259,7 +306,12 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
       if (!secretUsers.has(k)) secretUsers.set(k, new Set());
       secretUsers.get(k)!.add(key);
     }
-    const signature = JSON.stringify(claims.map((c) => [c.ref, c.certificate.ok ? c.certificate.certificateChain + c.certificate.privateKey : c.certificate.problem]));
+    const signature = JSON.stringify(
+      claims.map((c) => [
+        c.ref,
+        c.certificate.ok ? c.certificate.certificateChain + c.certificate.privateKey : c.certificate.problem,
+      ]),
+    );
     entry.tls = claims;
     if (signature === entry.tlsSignature) return;
     entry.tlsSignature = signature;
@@ -275,13 +327,21 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
       if (p) problems.push(p);
     }
     // A host served by another KIngress is not this one's: it is not ready until that one lets go.
-    if (entry.conflicts.length > 0 || lostNames.length > 0) return { ready: false, reason: 'DomainConflict', message: problems.join('; ') };
+    if (entry.conflicts.length > 0 || lostNames.length > 0)
+      return { ready: false, reason: 'DomainConflict', message: problems.join('; ') };
     if (probe.ready) return { ready: true };
-    const waiting = gatewayCount === 0 ? `no ready gateway pod in the EndpointSlices of Services ${[...gatewayKeys].join(' and ')}` : (probe.message ?? 'Waiting for load balancer to be ready');
+    const waiting =
+      gatewayCount === 0
+        ? `no ready gateway pod in the EndpointSlices of Services ${[...gatewayKeys].join(' and ')}`
+        : (probe.message ?? 'Waiting for load balancer to be ready');
     return { ready: false, reason: 'Uninitialized', message: [waiting, ...problems].join('; ') };
   };
 
-  const writeStatus = async (ing: KIngress, configured: Parameters<typeof ingressStatus>[1]['configured'], lb: LoadBalancer) => {
+  const writeStatus = async (
+    ing: KIngress,
+    configured: Parameters<typeof ingressStatus>[1]['configured'],
+    lb: LoadBalancer,
+  ) => {
     if (!leading) return;
     const status = ingressStatus(ing.status, {
       generation: ing.metadata.generation ?? 0,
@@ -311,19 +371,36 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
       // The last good config keeps serving; the status names every problem.
       const message = result.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
       log.warn('invalid ingress', { ingress: key, problems: message });
-      return writeStatus(ing, { ok: false, reason: 'InvalidIngress', message }, { ready: false, reason: 'Uninitialized', message: 'not configured' });
+      return writeStatus(
+        ing,
+        { ok: false, reason: 'InvalidIngress', message },
+        { ready: false, reason: 'Uninitialized', message: 'not configured' },
+      );
     }
     const source = `${ing.metadata.uid ?? ''}/${ing.metadata.generation ?? ''}`;
     let entry = entries.get(key);
-    if (!entry || entry.source !== source || entry.conflicts.length > 0) entry = program(key, ing, translateIngress(namespace, name, result.spec), source);
+    if (!entry || entry.source !== source || entry.conflicts.length > 0)
+      entry = program(key, ing, translateIngress(namespace, name, result.spec), source);
     // Read on every reconcile: a Secret changes without its KIngress changing.
-    setTls(key, entry, entry.resources.tls.map((ref) => ({ ingress: key, ref, certificate: secretCertificate(ref, secrets.get(ref.secretNamespace, ref.secretName)) })));
+    setTls(
+      key,
+      entry,
+      entry.resources.tls.map((ref) => ({
+        ingress: key,
+        ref,
+        certificate: secretCertificate(ref, secrets.get(ref.secretNamespace, ref.secretName)),
+      })),
+    );
     // A bad certificate takes only its own hosts off HTTPS; everything else is served.
     const bad = entry.tls.flatMap((c) => (c.certificate.ok ? [] : [c.certificate.problem]));
     if (bad.length > 0) {
       const message = [...new Set(bad)].join('; ');
       log.warn('unusable certificate', { ingress: key, problems: message });
-      return writeStatus(ing, { ok: false, reason: 'InvalidSecret', message }, { ready: false, reason: 'Uninitialized', message: 'not configured' });
+      return writeStatus(
+        ing,
+        { ok: false, reason: 'InvalidSecret', message },
+        { ready: false, reason: 'Uninitialized', message: 'not configured' },
+      );
     }
     await writeStatus(ing, { ok: true }, loadBalancerState(key, entry));
   };
@@ -333,8 +410,16 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     for (const key of gatewayKeys) {
       const [ns, svc] = key.split('/') as [string, string];
       const all = serviceSlices(ns, svc);
-      for (const slice of all) for (const name of new Set((slice.ports ?? []).map((p) => p.name ?? '')))
-        for (const e of sliceEndpoints([slice], name)) byAddress.set(e.host, { id: e.host, host: e.host, externalPort: o.listeners.externalPort, localPort: o.listeners.localPort, httpsPort });
+      for (const slice of all)
+        for (const name of new Set((slice.ports ?? []).map((p) => p.name ?? '')))
+          for (const e of sliceEndpoints([slice], name))
+            byAddress.set(e.host, {
+              id: e.host,
+              host: e.host,
+              externalPort: o.listeners.externalPort,
+              localPort: o.listeners.localPort,
+              httpsPort,
+            });
     }
     gatewayCount = byAddress.size;
     prober.setGateways([...byAddress.values()].sort((a, b) => (a.id < b.id ? -1 : 1)));
@@ -353,11 +438,20 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
   };
 
   const reconnect = o.reconnect ?? DEFAULT_RECONNECT;
-  const ingresses = new Informer<KIngress>(o.api.ingresses(), o.api.watch, { upsert: (i) => queue.add(objectKey(i)), remove: (i) => queue.add(objectKey(i)) }, log, reconnect);
+  const ingresses = new Informer<KIngress>(
+    o.api.ingresses(),
+    o.api.watch,
+    { upsert: (i) => queue.add(objectKey(i)), remove: (i) => queue.add(objectKey(i)) },
+    log,
+    reconnect,
+  );
   const services = new Informer<Service>(
     o.api.services(),
     o.api.watch,
-    { upsert: (s) => serviceChanged(s.metadata.namespace!, s.metadata.name), remove: (s) => serviceChanged(s.metadata.namespace!, s.metadata.name) },
+    {
+      upsert: (s) => serviceChanged(s.metadata.namespace!, s.metadata.name),
+      remove: (s) => serviceChanged(s.metadata.namespace!, s.metadata.name),
+    },
     log,
     reconnect,
   );
@@ -371,11 +465,23 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
     const [ns, svc] = [s.metadata.namespace!, s.metadata.labels?.[SERVICE_NAME_LABEL] ?? ''];
     serviceChanged(ns, svc);
   };
-  const endpointSlices = new Informer<EndpointSlice>(o.api.endpointSlices(), o.api.watch, { upsert: sliceHandler(false), remove: sliceHandler(true) }, log, reconnect);
+  const endpointSlices = new Informer<EndpointSlice>(
+    o.api.endpointSlices(),
+    o.api.watch,
+    { upsert: sliceHandler(false), remove: sliceHandler(true) },
+    log,
+    reconnect,
+  );
   const secretChanged = (s: Secret) => {
     for (const user of secretUsers.get(objectKey(s)) ?? []) queue.add(user);
   };
-  const secrets = new Informer<Secret>(o.api.tlsSecrets(), o.api.watch, { upsert: secretChanged, remove: secretChanged }, log, reconnect);
+  const secrets = new Informer<Secret>(
+    o.api.tlsSecrets(),
+    o.api.watch,
+    { upsert: secretChanged, remove: secretChanged },
+    log,
+    reconnect,
+  );
 
   // No reconcile before every list is in, so that the first status is not written from half a view.
   const synced = Promise.all([ingresses.synced, services.synced, endpointSlices.synced, secrets.synced]);

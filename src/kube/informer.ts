@@ -48,7 +48,11 @@ export class Informer<T extends KubeObject> {
     this.lw.on(k8s.UPDATE, (o) => handlers.upsert(o as unknown as T));
     this.lw.on(k8s.DELETE, (o) => handlers.remove(o as unknown as T));
     this.lw.on(k8s.CONNECT, () => {
-      if (this.failures > 0) this.log.info('watch reconnecting', { kind: source.kind, resourceVersion: this.lw.latestResourceVersion() || 'relist' });
+      if (this.failures > 0)
+        this.log.info('watch reconnecting', {
+          kind: source.kind,
+          resourceVersion: this.lw.latestResourceVersion() || 'relist',
+        });
     });
     this.lw.on(k8s.ERROR, (err) => this.retry(err));
   }
@@ -75,7 +79,11 @@ export class Informer<T extends KubeObject> {
     if (this.stopped) return;
     this.failures++;
     const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (this.failures - 1));
-    this.log.warn('watch failed; retrying', { kind: this.source.kind, error: (err as Error)?.message ?? String(err), retryInMs: delay });
+    this.log.warn('watch failed; retrying', {
+      kind: this.source.kind,
+      error: (err as Error)?.message ?? String(err),
+      retryInMs: delay,
+    });
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       if (!this.stopped) this.start();

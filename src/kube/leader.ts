@@ -70,7 +70,11 @@ export class LeaderElector {
     try {
       await this.tryAcquireOrRenew();
     } catch (err) {
-      if (statusCode(err) !== 409) this.log.warn('lease update failed', { lease: namespacedName(this.o.namespace, this.o.name), error: (err as Error).message });
+      if (statusCode(err) !== 409)
+        this.log.warn('lease update failed', {
+          lease: namespacedName(this.o.namespace, this.o.name),
+          error: (err as Error).message,
+        });
       if (this.leading && Date.now() - this.lastRenew > this.o.renewDeadlineMs) {
         this.log.warn('could not renew the lease in time; stepping down', { renewDeadlineMs: this.o.renewDeadlineMs });
         this.setLeading(false);
@@ -90,7 +94,13 @@ export class LeaderElector {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { namespace: this.o.namespace, name: this.o.name },
-        spec: { holderIdentity: this.o.identity, leaseDurationSeconds: durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+        spec: {
+          holderIdentity: this.o.identity,
+          leaseDurationSeconds: durationSeconds,
+          acquireTime: now,
+          renewTime: now,
+          leaseTransitions: 0,
+        },
       });
       return this.renewed();
     }
@@ -122,7 +132,10 @@ export class LeaderElector {
 
   private setLeading(leading: boolean): void {
     this.leading = leading;
-    this.log.info(leading ? 'became leader' : 'stopped leading', { lease: namespacedName(this.o.namespace, this.o.name), identity: this.o.identity });
+    this.log.info(leading ? 'became leader' : 'stopped leading', {
+      lease: namespacedName(this.o.namespace, this.o.name),
+      identity: this.o.identity,
+    });
     this.onChange(leading);
   }
 }

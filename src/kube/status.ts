@@ -17,15 +17,26 @@ export interface StatusInput {
   now: string;
 }
 
-export const NOT_PROBED: LoadBalancer = { ready: false, reason: 'Uninitialized', message: 'Waiting for load balancer to be ready' };
+export const NOT_PROBED: LoadBalancer = {
+  ready: false,
+  reason: 'Uninitialized',
+  message: 'Waiting for load balancer to be ready',
+};
 
 export function ingressStatus(previous: KIngressStatus | undefined, input: StatusInput): KIngressStatus {
   const networkConfigured: Condition = input.configured.ok
     ? { type: 'NetworkConfigured', status: 'True' }
-    : { type: 'NetworkConfigured', status: 'False', reason: input.configured.reason, message: input.configured.message };
+    : {
+        type: 'NetworkConfigured',
+        status: 'False',
+        reason: input.configured.reason,
+        message: input.configured.message,
+      };
   // An ingress that is not configured is not probed either.
   const lb: LoadBalancer = input.configured.ok ? input.loadBalancer : NOT_PROBED;
-  const loadBalancerReady: Condition = lb.ready ? { type: 'LoadBalancerReady', status: 'True' } : { type: 'LoadBalancerReady', status: 'Unknown', reason: lb.reason, message: lb.message };
+  const loadBalancerReady: Condition = lb.ready
+    ? { type: 'LoadBalancerReady', status: 'True' }
+    : { type: 'LoadBalancerReady', status: 'Unknown', reason: lb.reason, message: lb.message };
   const dependents = [networkConfigured, loadBalancerReady];
   const failed = dependents.find((c) => c.status === 'False');
   const unknown = dependents.find((c) => c.status === 'Unknown');
@@ -49,11 +60,16 @@ export function ingressStatus(previous: KIngressStatus | undefined, input: Statu
 
 /** Equal apart from lastTransitionTime: nothing worth writing. */
 export function sameStatus(a: KIngressStatus | undefined, b: KIngressStatus): boolean {
-  const strip = (s: KIngressStatus | undefined) => canonicalJson({ ...s, conditions: (s?.conditions ?? []).map(({ lastTransitionTime: _t, ...c }) => c) });
+  const strip = (s: KIngressStatus | undefined) =>
+    canonicalJson({ ...s, conditions: (s?.conditions ?? []).map(({ lastTransitionTime: _t, ...c }) => c) });
   return strip(a) === strip(b);
 }
 
 /** `{service}.{namespace}.svc.cluster.local`, as Knative writes domainInternal. */
-export function serviceDomain(namespace: string, name: string, clusterDomain = 'cluster.local'): LoadBalancerIngressStatus {
+export function serviceDomain(
+  namespace: string,
+  name: string,
+  clusterDomain = 'cluster.local',
+): LoadBalancerIngressStatus {
   return { domainInternal: `${name}.${namespace}.svc.${clusterDomain}` };
 }

@@ -7,7 +7,8 @@ import type { TlsChain } from '../translate/listener.js';
 import { TLS_SECRET_TYPE, type Secret } from './types.js';
 import type { TlsRef } from './validate.js';
 
-export type SecretCertificate = { ok: true; certificateChain: string; privateKey: string } | { ok: false; problem: string };
+export type SecretCertificate =
+  { ok: true; certificateChain: string; privateKey: string } | { ok: false; problem: string };
 
 export function secretKey(ref: Pick<TlsRef, 'secretNamespace' | 'secretName'>): string {
   return `${ref.secretNamespace}/${ref.secretName}`;
@@ -21,7 +22,8 @@ function field(secret: Secret, name: string): string | undefined {
 export function secretCertificate(ref: TlsRef, secret: Secret | undefined): SecretCertificate {
   const name = `Secret ${secretKey(ref)}`;
   const fail = (problem: string): SecretCertificate => ({ ok: false, problem: `${name} ${problem}` });
-  if (!secret) return fail(`does not exist (spec.tls needs a Secret of type ${TLS_SECRET_TYPE} with tls.crt and tls.key)`);
+  if (!secret)
+    return fail(`does not exist (spec.tls needs a Secret of type ${TLS_SECRET_TYPE} with tls.crt and tls.key)`);
   if (secret.type !== TLS_SECRET_TYPE) return fail(`is of type ${secret.type ?? 'Opaque'}, not ${TLS_SECRET_TYPE}`);
   const certificateChain = field(secret, 'tls.crt');
   const privateKey = field(secret, 'tls.key');
@@ -69,7 +71,15 @@ export function tlsChains(claims: readonly TlsClaim[]): { chains: TlsChain[]; lo
         continue;
       }
       owner.set(host, secret);
-      if (!chain) bySecret.set(secret, (chain = { serverNames: [], certificateChain: certificate.certificateChain, privateKey: certificate.privateKey }));
+      if (!chain)
+        bySecret.set(
+          secret,
+          (chain = {
+            serverNames: [],
+            certificateChain: certificate.certificateChain,
+            privateKey: certificate.privateKey,
+          }),
+        );
       chain.serverNames.push(host);
     }
   }

@@ -9,7 +9,14 @@
 // a probe's K-Network-Hash placeholder, so a probe answered by the backend proves this exact config
 // is live, without a route of its own.
 import { H_GATEHOUSE_LISTENER } from '../model/headers.js';
-import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, namespacedName, routeConfigName, scopeName } from '../model/names.js';
+import {
+  LISTENER_EXTERNAL,
+  LISTENER_EXTERNAL_TLS,
+  LISTENER_LOCAL,
+  namespacedName,
+  routeConfigName,
+  scopeName,
+} from '../model/names.js';
 import { canonicalJson, sha256Hex } from '../translate/canonical.js';
 import { scopedRoute } from '../translate/listener.js';
 import { probeHashHeaders } from '../translate/route.js';
@@ -107,7 +114,12 @@ export function translateIngress(namespace: string, name: string, spec: ValidIng
   const externalHosts = new Set<string>();
   const localHosts = new Set<string>();
   const tlsHosts = new Set<string>();
-  const vhost = (g: (typeof groups)[number], routes: Array<Record<string, unknown>>): EnvoyResource => ({ name: g.name, domains: g.hosts, request_headers_to_add: probeHashHeaders(hash), routes });
+  const vhost = (g: (typeof groups)[number], routes: Array<Record<string, unknown>>): EnvoyResource => ({
+    name: g.name,
+    domains: g.hosts,
+    request_headers_to_add: probeHashHeaders(hash),
+    routes,
+  });
   for (const g of groups) {
     const served = vhost(g, g.routes);
     if (g.external) {
@@ -128,7 +140,11 @@ export function translateIngress(namespace: string, name: string, spec: ValidIng
     if (vhosts.length === 0) continue;
     const rcName = routeConfigName(listener, namespace, name);
     // As `gatehouse up`'s route configurations: the scope key's listener header goes no further.
-    routeConfigs.push({ name: rcName, virtual_hosts: mergeDomains(vhosts), request_headers_to_remove: [H_GATEHOUSE_LISTENER] });
+    routeConfigs.push({
+      name: rcName,
+      virtual_hosts: mergeDomains(vhosts),
+      request_headers_to_remove: [H_GATEHOUSE_LISTENER],
+    });
     const seen = new Set<string>();
     for (const vh of vhosts) {
       for (const host of vh.domains as string[]) {
@@ -145,7 +161,16 @@ export function translateIngress(namespace: string, name: string, spec: ValidIng
         const b = { namespace: s.serviceNamespace, service: s.serviceName, port: s.servicePort };
         backends.set(backendClusterName(b), b);
       }
-  return { hash, routeConfigs, scopes, backends: [...backends.values()], externalHosts: [...externalHosts], localHosts: [...localHosts], tlsHosts: [...tlsHosts], tls: spec.tls };
+  return {
+    hash,
+    routeConfigs,
+    scopes,
+    backends: [...backends.values()],
+    externalHosts: [...externalHosts],
+    localHosts: [...localHosts],
+    tlsHosts: [...tlsHosts],
+    tls: spec.tls,
+  };
 }
 
 /** A host named by two rules stays with the first: a RouteConfiguration may not list a domain twice. */

@@ -99,7 +99,10 @@ export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 
 export interface EndpointSlice extends KubeObject {
   addressType?: string;
-  endpoints?: Array<{ addresses: string[]; conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null } }> | null;
+  endpoints?: Array<{
+    addresses: string[];
+    conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
+  }> | null;
   ports?: Array<{ name?: string | null; port?: number | null; protocol?: string | null }> | null;
 }
 

@@ -43,8 +43,13 @@ function validateTls(tls: unknown, add: (path: string, message: string) => void)
     hosts.forEach((h: unknown, j) => {
       if (!isHostName(h)) add(`${tPath}.hosts[${j}]`, `invalid value: ${JSON.stringify(h)}`);
     });
-    for (const field of ['secretName', 'secretNamespace'] as const) if (typeof t[field] !== 'string' || t[field] === '') add(`${tPath}.${field}`, 'missing field(s)');
-    out.push({ hosts: hosts as string[], secretNamespace: String(t.secretNamespace ?? ''), secretName: String(t.secretName ?? '') });
+    for (const field of ['secretName', 'secretNamespace'] as const)
+      if (typeof t[field] !== 'string' || t[field] === '') add(`${tPath}.${field}`, 'missing field(s)');
+    out.push({
+      hosts: hosts as string[],
+      secretNamespace: String(t.secretNamespace ?? ''),
+      secretName: String(t.secretName ?? ''),
+    });
   });
   return out;
 }
@@ -52,22 +57,35 @@ function validateTls(tls: unknown, add: (path: string, message: string) => void)
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isHostName = (h: unknown): h is string => typeof h === 'string' && h !== '' && !/[\s/\u0000]/.test(h);
 
-export function validateIngress(ingress: KIngress): { ok: true; spec: ValidIngress } | { ok: false; problems: FieldProblem[] } {
+export function validateIngress(
+  ingress: KIngress,
+): { ok: true; spec: ValidIngress } | { ok: false; problems: FieldProblem[] } {
   const problems: FieldProblem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
   const spec = ingress.spec;
   const namespace = ingress.metadata.namespace ?? '';
-  if (!isObject(spec) || Object.keys(spec).length === 0) return { ok: false, problems: [{ path: 'spec', message: 'missing field(s)' }] };
-  const out: ValidIngress = { rules: [], httpOption: spec.httpOption === 'Redirected' ? 'Redirected' : 'Enabled', tls: validateTls(spec.tls, add) };
+  if (!isObject(spec) || Object.keys(spec).length === 0)
+    return { ok: false, problems: [{ path: 'spec', message: 'missing field(s)' }] };
+  const out: ValidIngress = {
+    rules: [],
+    httpOption: spec.httpOption === 'Redirected' ? 'Redirected' : 'Enabled',
+    tls: validateTls(spec.tls, add),
+  };
   if (!Array.isArray(spec.rules) || spec.rules.length === 0) add('spec.rules', 'missing field(s)');
-  if (spec.httpOption !== undefined && spec.httpOption !== '' && spec.httpOption !== 'Enabled' && spec.httpOption !== 'Redirected') {
+  if (
+    spec.httpOption !== undefined &&
+    spec.httpOption !== '' &&
+    spec.httpOption !== 'Enabled' &&
+    spec.httpOption !== 'Redirected'
+  ) {
     add('spec.httpOption', `invalid value: ${String(spec.httpOption)} (Enabled or Redirected)`);
   }
   (spec.rules ?? []).forEach((rule, r) => {
     const rPath = `spec.rules[${r}]`;
     if (!isObject(rule)) return add(rPath, 'missing field(s)');
     const visibility = rule.visibility ?? 'ExternalIP';
-    if (visibility !== 'ExternalIP' && visibility !== 'ClusterLocal') add(`${rPath}.visibility`, `invalid value: ${String(visibility)} (ExternalIP or ClusterLocal)`);
+    if (visibility !== 'ExternalIP' && visibility !== 'ClusterLocal')
+      add(`${rPath}.visibility`, `invalid value: ${String(visibility)} (ExternalIP or ClusterLocal)`);
     const hosts = Array.isArray(rule.hosts) ? rule.hosts : [];
     if (hosts.length === 0) add(`${rPath}.hosts`, 'missing field(s): a rule needs at least one host');
     hosts.forEach((h, i) => {
@@ -80,9 +98,11 @@ export function validateIngress(ingress: KIngress): { ok: true; spec: ValidIngre
     paths.forEach((p, i) => {
       const pPath = `${rPath}.http.paths[${i}]`;
       if (!isObject(p)) return add(pPath, 'missing field(s)');
-      if (p.path !== undefined && (typeof p.path !== 'string' || (p.path !== '' && !p.path.startsWith('/')))) add(`${pPath}.path`, `invalid value: ${JSON.stringify(p.path)} (a path prefix starting with /)`);
+      if (p.path !== undefined && (typeof p.path !== 'string' || (p.path !== '' && !p.path.startsWith('/'))))
+        add(`${pPath}.path`, `invalid value: ${JSON.stringify(p.path)} (a path prefix starting with /)`);
       for (const [name, match] of Object.entries(p.headers ?? {})) {
-        if (!isObject(match) || typeof match.exact !== 'string') add(`${pPath}.headers.${name}.exact`, 'missing field(s)');
+        if (!isObject(match) || typeof match.exact !== 'string')
+          add(`${pPath}.headers.${name}.exact`, 'missing field(s)');
       }
       const splits = Array.isArray(p.splits) ? p.splits : [];
       if (splits.length === 0) return add(`${pPath}.splits`, 'missing field(s)');
@@ -90,24 +110,38 @@ export function validateIngress(ingress: KIngress): { ok: true; spec: ValidIngre
       splits.forEach((s, j) => {
         const sPath = `${pPath}.splits[${j}]`;
         const percent = s.percent ?? 0;
-        if (!Number.isInteger(percent) || percent < 0 || percent > 100) add(`${sPath}.percent`, `invalid value: ${String(percent)}`);
+        if (!Number.isInteger(percent) || percent < 0 || percent > 100)
+          add(`${sPath}.percent`, `invalid value: ${String(percent)}`);
         total += Number(percent) || 0;
         if (!s.serviceNamespace) add(`${sPath}.serviceNamespace`, 'missing field(s)');
-        else if (s.serviceNamespace !== namespace) add(`${sPath}.serviceNamespace`, 'service namespace must match ingress namespace');
+        else if (s.serviceNamespace !== namespace)
+          add(`${sPath}.serviceNamespace`, 'service namespace must match ingress namespace');
         if (!s.serviceName) add(`${sPath}.serviceName`, 'missing field(s)');
-        if (s.servicePort === undefined || s.servicePort === '' || s.servicePort === 0) add(`${sPath}.servicePort`, 'missing field(s)');
+        if (s.servicePort === undefined || s.servicePort === '' || s.servicePort === 0)
+          add(`${sPath}.servicePort`, 'missing field(s)');
       });
       // One split without a percent means 100 %.
-      if ((splits.length !== 1 || total !== 0) && total !== 100) add(`${pPath}.splits`, `traffic split percentage must total to 100, but was ${total}`);
-      defaulted.push(splits.length === 1 && !splits[0]!.percent ? { ...p, splits: [{ ...splits[0]!, percent: 100 }] } : p);
+      if ((splits.length !== 1 || total !== 0) && total !== 100)
+        add(`${pPath}.splits`, `traffic split percentage must total to 100, but was ${total}`);
+      defaulted.push(
+        splits.length === 1 && !splits[0]!.percent ? { ...p, splits: [{ ...splits[0]!, percent: 100 }] } : p,
+      );
     });
     // A redirect to https is only as good as the certificate waiting there.
     if (out.httpOption === 'Redirected' && visibility === 'ExternalIP') {
       hosts.forEach((h, i) => {
-        if (typeof h === 'string' && !tlsCovers(out.tls, h)) add(`${rPath}.hosts[${i}]`, `httpOption Redirected sends ${h} to https, but no spec.tls entry has a certificate for it`);
+        if (typeof h === 'string' && !tlsCovers(out.tls, h))
+          add(
+            `${rPath}.hosts[${i}]`,
+            `httpOption Redirected sends ${h} to https, but no spec.tls entry has a certificate for it`,
+          );
       });
     }
-    out.rules.push({ visibility: visibility as 'ExternalIP' | 'ClusterLocal', hosts: hosts as string[], paths: defaulted });
+    out.rules.push({
+      visibility: visibility as 'ExternalIP' | 'ClusterLocal',
+      hosts: hosts as string[],
+      paths: defaulted,
+    });
   });
   return problems.length > 0 ? { ok: false, problems } : { ok: true, spec: out };
 }

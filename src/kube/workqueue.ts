@@ -10,7 +10,10 @@ export interface WorkQueueOptions {
 export const DEFAULT_WORKQUEUE: WorkQueueOptions = { workers: 4, baseDelayMs: 10, maxDelayMs: 30_000 };
 
 /** Delay before the n-th retry (n ≥ 1) of a key. */
-export function retryDelay(failures: number, o: Pick<WorkQueueOptions, 'baseDelayMs' | 'maxDelayMs'> = DEFAULT_WORKQUEUE): number {
+export function retryDelay(
+  failures: number,
+  o: Pick<WorkQueueOptions, 'baseDelayMs' | 'maxDelayMs'> = DEFAULT_WORKQUEUE,
+): number {
   return Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** Math.max(0, failures - 1));
 }
 

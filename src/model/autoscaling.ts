@@ -101,7 +101,10 @@ class Reader {
     if (raw === undefined) return fallback;
     const ms = durationMs(raw);
     if (ms === undefined || ms < min || ms > max) {
-      this.errors.push(`annotation ${PREFIX}${name}="${raw}" is invalid: expected a duration like "30s" between ${min / 1000}s and ${max / 1000}s`);
+      this.errors.push(
+        `annotation ${PREFIX}${name}="${raw}" is invalid: expected a ` +
+          `duration like "30s" between ${min / 1000}s and ${max / 1000}s`,
+      );
       return fallback;
     }
     return ms;
@@ -113,41 +116,105 @@ class Reader {
 }
 
 /** Knative's per-revision resolution (ResolveMetricTarget and the annotation defaults). */
-export function deciderSpecFor(annotations: Record<string, string>, containerConcurrency: number, config: GlobalAutoscalerConfig = KNATIVE_DEFAULTS): DeciderSpec {
+export function deciderSpecFor(
+  annotations: Record<string, string>,
+  containerConcurrency: number,
+  config: GlobalAutoscalerConfig = KNATIVE_DEFAULTS,
+): DeciderSpec {
   const r = new Reader(annotations);
   const metricRaw = r.string('metric') ?? 'concurrency';
-  if (metricRaw !== 'concurrency' && metricRaw !== 'rps') r.errors.push(`annotation ${PREFIX}metric="${metricRaw}" is invalid: expected "concurrency" or "rps"`);
+  if (metricRaw !== 'concurrency' && metricRaw !== 'rps')
+    r.errors.push(`annotation ${PREFIX}metric="${metricRaw}" is invalid: expected "concurrency" or "rps"`);
   const metric = metricRaw === 'rps' ? 'rps' : 'concurrency';
   const cls = r.string('class');
-  if (cls !== undefined && cls !== 'kpa.autoscaling.knative.dev') r.errors.push(`annotation ${PREFIX}class="${cls}" is not supported: gatehouse runs Knative's KPA (kpa.autoscaling.knative.dev)`);
+  if (cls !== undefined && cls !== 'kpa.autoscaling.knative.dev')
+    r.errors.push(
+      `annotation ${PREFIX}class="${cls}" is not supported: gatehouse runs Knative's KPA (kpa.autoscaling.knative.dev)`,
+    );
 
-  let total = metric === 'rps' ? config.rpsTargetDefault : containerConcurrency > 0 ? containerConcurrency : config.containerConcurrencyTargetDefault;
+  let total =
+    metric === 'rps'
+      ? config.rpsTargetDefault
+      : containerConcurrency > 0
+        ? containerConcurrency
+        : config.containerConcurrencyTargetDefault;
   const target = r.number('target', NaN, (n) => n >= TARGET_MIN, `a number >= ${TARGET_MIN}`);
-  if (!Number.isNaN(target)) total = metric === 'concurrency' && containerConcurrency > 0 ? Math.min(target, containerConcurrency) : target;
-  const utilisation = r.number('target-utilization-percentage', config.targetUtilization * 100, (n) => n >= 1 && n <= 100, 'a percentage from 1 to 100') / 100;
+  if (!Number.isNaN(target))
+    total = metric === 'concurrency' && containerConcurrency > 0 ? Math.min(target, containerConcurrency) : target;
+  const utilisation =
+    r.number(
+      'target-utilization-percentage',
+      config.targetUtilization * 100,
+      (n) => n >= 1 && n <= 100,
+      'a percentage from 1 to 100',
+    ) / 100;
   const stableWindowMs = r.duration('window', config.stableWindowMs, 6_000, 3_600_000);
-  const panicWindowPercentage = r.number('panic-window-percentage', config.panicWindowPercentage, (n) => n >= 1 && n <= 100, 'a percentage from 1 to 100');
-  const minScale = r.number('min-scale', config.minScale, (n) => Number.isInteger(n) && n >= 0, 'a whole number, 0 or more');
-  const maxScale = r.number('max-scale', config.maxScale, (n) => Number.isInteger(n) && n >= 0, 'a whole number, 0 (no limit) or more');
-  if (maxScale !== 0 && minScale > maxScale) r.errors.push(`annotation ${PREFIX}min-scale="${minScale}" is larger than ${PREFIX}max-scale="${maxScale}"`);
-  const initialScale = r.number('initial-scale', config.initialScale, (n) => Number.isInteger(n) && (n >= 1 || (n === 0 && config.allowZeroInitialScale)), config.allowZeroInitialScale ? 'a whole number, 0 or more' : 'a whole number, 1 or more (0 needs allow-zero-initial-scale)');
+  const panicWindowPercentage = r.number(
+    'panic-window-percentage',
+    config.panicWindowPercentage,
+    (n) => n >= 1 && n <= 100,
+    'a percentage from 1 to 100',
+  );
+  const minScale = r.number(
+    'min-scale',
+    config.minScale,
+    (n) => Number.isInteger(n) && n >= 0,
+    'a whole number, 0 or more',
+  );
+  const maxScale = r.number(
+    'max-scale',
+    config.maxScale,
+    (n) => Number.isInteger(n) && n >= 0,
+    'a whole number, 0 (no limit) or more',
+  );
+  if (maxScale !== 0 && minScale > maxScale)
+    r.errors.push(`annotation ${PREFIX}min-scale="${minScale}" is larger than ${PREFIX}max-scale="${maxScale}"`);
+  const initialScale = r.number(
+    'initial-scale',
+    config.initialScale,
+    (n) => Number.isInteger(n) && (n >= 1 || (n === 0 && config.allowZeroInitialScale)),
+    config.allowZeroInitialScale
+      ? 'a whole number, 0 or more'
+      : 'a whole number, 1 or more (0 needs allow-zero-initial-scale)',
+  );
   const spec: DeciderSpec = {
     metric,
     targetValue: Math.max(TARGET_MIN, total * utilisation),
     totalValue: total,
-    targetBurstCapacity: r.number('target-burst-capacity', config.targetBurstCapacity, (n) => n >= 0 || n === -1, '-1 (always through the activator), 0, or a positive number'),
-    panicThreshold: r.number('panic-threshold-percentage', config.panicThreshold * 100, (n) => n >= 110 && n <= 1000, 'a percentage from 110 to 1000') / 100,
+    targetBurstCapacity: r.number(
+      'target-burst-capacity',
+      config.targetBurstCapacity,
+      (n) => n >= 0 || n === -1,
+      '-1 (always through the activator), 0, or a positive number',
+    ),
+    panicThreshold:
+      r.number(
+        'panic-threshold-percentage',
+        config.panicThreshold * 100,
+        (n) => n >= 110 && n <= 1000,
+        'a percentage from 110 to 1000',
+      ) / 100,
     maxScaleUpRate: config.maxScaleUpRate,
     maxScaleDownRate: config.maxScaleDownRate,
     stableWindowMs,
     panicWindowMs: (stableWindowMs * panicWindowPercentage) / 100,
-    activationScale: r.number('activation-scale', config.activationScale, (n) => Number.isInteger(n) && n >= 1, 'a whole number, 1 or more'),
+    activationScale: r.number(
+      'activation-scale',
+      config.activationScale,
+      (n) => Number.isInteger(n) && n >= 1,
+      'a whole number, 1 or more',
+    ),
     scaleDownDelayMs: r.duration('scale-down-delay', config.scaleDownDelayMs, 0, 3_600_000),
     minScale,
     maxScale,
     initialScale,
     scaleToZeroGracePeriodMs: config.scaleToZeroGracePeriodMs,
-    scaleToZeroPodRetentionPeriodMs: r.duration('scale-to-zero-pod-retention-period', config.scaleToZeroPodRetentionPeriodMs, 0, 3_600_000),
+    scaleToZeroPodRetentionPeriodMs: r.duration(
+      'scale-to-zero-pod-retention-period',
+      config.scaleToZeroPodRetentionPeriodMs,
+      0,
+      3_600_000,
+    ),
     enableScaleToZero: config.enableScaleToZero,
   };
   if (r.errors.length > 0) throw new SettingsError(r.errors.join('; '));

@@ -41,13 +41,21 @@ export function routeConfigName(listener: string, namespace: string, route: stri
   return `${listener}/${namespace}/${route}`;
 }
 
-/** The ScopedRouteConfiguration (or, with one RouteConfiguration per listener, the virtual host) for hosts whose first two labels are `labels` on `listener`. */
+/**
+ * The ScopedRouteConfiguration (or, with one RouteConfiguration per listener, the virtual host) for hosts whose first
+ * two labels are `labels` on `listener`.
+ */
 export function scopeName(listener: string, labels: string): string {
   return `${listener}/${labels}`;
 }
 
 /** Host names Knative gives a route: external domain (unless cluster-local) and the cluster-local forms. */
-export function routeHosts(name: string, namespace: string, domain: string, visibility: 'external' | 'cluster-local'): {
+export function routeHosts(
+  name: string,
+  namespace: string,
+  domain: string,
+  visibility: 'external' | 'cluster-local',
+): {
   external: string[];
   local: string[];
 } {
@@ -56,6 +64,12 @@ export function routeHosts(name: string, namespace: string, domain: string, visi
 }
 
 /** `{tag}-{name}.{namespace}.{domain}` and its cluster-local forms. */
-export function tagHosts(tag: string, name: string, namespace: string, domain: string, visibility: 'external' | 'cluster-local') {
+export function tagHosts(
+  tag: string,
+  name: string,
+  namespace: string,
+  domain: string,
+  visibility: 'external' | 'cluster-local',
+) {
   return routeHosts(`${tag}-${name}`, namespace, domain, visibility);
 }

@@ -25,7 +25,8 @@ export interface ConnectedNode {
 export type GatewayVerdict = 'counted' | 'unnamed' | 'not-a-gateway';
 
 export function gatewayVerdict(node: ConnectedNode, policy: GatewayPolicy): GatewayVerdict {
-  if (node.id === policy.embeddedId || node.connectedStreams === 0 || nodeRole(node) !== 'ingress') return 'not-a-gateway';
+  if (node.id === policy.embeddedId || node.connectedStreams === 0 || nodeRole(node) !== 'ingress')
+    return 'not-a-gateway';
   if (policy.named.size > 0) return policy.named.has(node.id) ? 'counted' : 'unnamed';
   return policy.mutualTls ? 'counted' : 'unnamed';
 }

@@ -4,7 +4,13 @@
 // expected hash confirms that host. Failures back off from 50 ms to 30 s. A new hash restarts it.
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.js';
-import { H_NETWORK_HASH, H_NETWORK_PROBE, HASH_PLACEHOLDER, PROBE_INGRESS, UA_INGRESS_PROBE } from '../model/headers.js';
+import {
+  H_NETWORK_HASH,
+  H_NETWORK_PROBE,
+  HASH_PLACEHOLDER,
+  PROBE_INGRESS,
+  UA_INGRESS_PROBE,
+} from '../model/headers.js';
 
 export interface GatewayTarget {
   id: string;
@@ -48,7 +54,13 @@ interface Job {
  * One probe: GET /healthz at address:port (over TLS when `tls`, the Host header's name as SNI) with
  * these headers; the status and the K-Network-Hash that came back. Rejects on a transport error.
  */
-export type ProbeHttp = (probe: { address: string; port: number; tls: boolean; headers: Record<string, string>; timeoutMs: number }) => Promise<{ status: number; hash: string | undefined }>;
+export type ProbeHttp = (probe: {
+  address: string;
+  port: number;
+  tls: boolean;
+  headers: Record<string, string>;
+  timeoutMs: number;
+}) => Promise<{ status: number; hash: string | undefined }>;
 
 /** The timers the prober backs off with: injectable, so tests move time by hand. */
 export interface ProberClock {
@@ -66,7 +78,12 @@ export function undiciProbeHttp(agents: { plain: Dispatcher; tls: Dispatcher }):
   return async ({ address, port, tls, headers, timeoutMs }) => {
     // Over TLS, undici sends the Host header's name as SNI, which picks the host's certificate.
     const url = `${tls ? 'https' : 'http'}://${address}:${port}/healthz`;
-    const res = await request(url, { dispatcher: tls ? agents.tls : agents.plain, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const res = await request(url, {
+      dispatcher: tls ? agents.tls : agents.plain,
+      headers,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
     await res.body.dump();
     const hash = res.headers[H_NETWORK_HASH];
     return { status: res.statusCode, hash: typeof hash === 'string' ? hash : undefined };
@@ -108,7 +125,11 @@ export class Prober {
     else {
       this.agents = {
         plain: new Agent({ connections: PROBE_CONCURRENCY, keepAliveTimeout: 10_000 }),
-        tls: new Agent({ connections: PROBE_CONCURRENCY, keepAliveTimeout: 10_000, connect: { rejectUnauthorized: false } }),
+        tls: new Agent({
+          connections: PROBE_CONCURRENCY,
+          keepAliveTimeout: 10_000,
+          connect: { rejectUnauthorized: false },
+        }),
       };
       this.http = undiciProbeHttp(this.agents);
     }
@@ -138,7 +159,8 @@ export class Prober {
     const before = this.gateways.map(gatewayKey).sort().join('|');
     this.gateways = gateways;
     if (gateways.map(gatewayKey).sort().join('|') === before) return;
-    for (const confirmations of this.confirmed.values()) for (const id of [...confirmations.keys()]) if (!gateways.some((g) => g.id === id)) confirmations.delete(id);
+    for (const confirmations of this.confirmed.values())
+      for (const id of [...confirmations.keys()]) if (!gateways.some((g) => g.id === id)) confirmations.delete(id);
     this.schedule();
   }
 
@@ -184,7 +206,16 @@ export class Prober {
         const job = this.jobs.get(id);
         if (job && job.expectation === e && gatewayKey(job.gateway) === gatewayKey(g)) continue;
         if (job) this.cancel(job);
-        const fresh: Job = { key, gateway: g, expectation: e, attempt: 0, timer: undefined, lastError: undefined, cancelled: false, retryRequested: false };
+        const fresh: Job = {
+          key,
+          gateway: g,
+          expectation: e,
+          attempt: 0,
+          timer: undefined,
+          lastError: undefined,
+          cancelled: false,
+          retryRequested: false,
+        };
         this.jobs.set(id, fresh);
         void this.run(fresh);
       }
@@ -212,7 +243,12 @@ export class Prober {
       if (!confirmations) this.confirmed.set(job.key, (confirmations = new Map<string, string>()));
       confirmations.set(job.gateway.id, job.expectation.hash);
       this.jobs.delete(`${job.key}\0${job.gateway.id}`);
-      this.log.debug('route confirmed', { route: job.key, gateway: job.gateway.id, hash: job.expectation.hash.slice(0, 12), attempts: job.attempt + 1 });
+      this.log.debug('route confirmed', {
+        route: job.key,
+        gateway: job.gateway.id,
+        hash: job.expectation.hash.slice(0, 12),
+        attempts: job.attempt + 1,
+      });
       this.onChange(job.key);
       return;
     }
@@ -224,20 +260,36 @@ export class Prober {
 
   /** undefined when every host answers with the hash; else the first problem. */
   private async probeAll(g: GatewayTarget, e: RouteExpectation): Promise<string | undefined> {
-    const probes: Array<readonly [string, number, boolean]> = [...e.externalHosts.map((h) => [h, g.externalPort, false] as const), ...e.localHosts.map((h) => [h, g.localPort, false] as const)];
+    const probes: Array<readonly [string, number, boolean]> = [
+      ...e.externalHosts.map((h) => [h, g.externalPort, false] as const),
+      ...e.localHosts.map((h) => [h, g.localPort, false] as const),
+    ];
     for (const h of e.tlsHosts ?? []) {
       if (g.httpsPort === undefined) return `${h}: the gateway has no HTTPS port to probe`;
       probes.push([h, g.httpsPort, true]);
     }
-    const results = await Promise.all(probes.map(([host, port, tls]) => this.probeOne(g.host, port, host, e.hash, tls)));
+    const results = await Promise.all(
+      probes.map(([host, port, tls]) => this.probeOne(g.host, port, host, e.hash, tls)),
+    );
     return results.find((r) => r !== undefined);
   }
 
-  private async probeOne(address: string, port: number, host: string, hash: string, tls: boolean): Promise<string | undefined> {
+  private async probeOne(
+    address: string,
+    port: number,
+    host: string,
+    hash: string,
+    tls: boolean,
+  ): Promise<string | undefined> {
     if (this.inFlight >= PROBE_CONCURRENCY) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     this.inFlight++;
     try {
-      const headers = { host, [H_NETWORK_PROBE]: PROBE_INGRESS, [H_NETWORK_HASH]: HASH_PLACEHOLDER, 'user-agent': UA_INGRESS_PROBE };
+      const headers = {
+        host,
+        [H_NETWORK_PROBE]: PROBE_INGRESS,
+        [H_NETWORK_HASH]: HASH_PLACEHOLDER,
+        'user-agent': UA_INGRESS_PROBE,
+      };
       const res = await this.http({ address, port, tls, headers, timeoutMs: this.timeoutMs });
       if (res.status !== 200) return `${host}: status ${res.status}`;
       if (res.hash !== hash) return `${host}: serves hash ${String(res.hash ?? 'none').slice(0, 12)}`;
@@ -263,5 +315,9 @@ function gatewayKey(g: GatewayTarget): string {
 }
 
 function sameHosts(a: RouteExpectation, b: RouteExpectation): boolean {
-  return a.externalHosts.join(',') === b.externalHosts.join(',') && a.localHosts.join(',') === b.localHosts.join(',') && (a.tlsHosts ?? []).join(',') === (b.tlsHosts ?? []).join(',');
+  return (
+    a.externalHosts.join(',') === b.externalHosts.join(',') &&
+    a.localHosts.join(',') === b.localHosts.join(',') &&
+    (a.tlsHosts ?? []).join(',') === (b.tlsHosts ?? []).join(',')
+  );
 }

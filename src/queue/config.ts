@@ -49,7 +49,8 @@ function integer(env: Env, name: string, fallback: number | undefined, min: numb
 
 function port(env: Env, name: string, fallback: number | undefined): number {
   const value = integer(env, name, fallback, 0, 'a port number from 0 to 65535 (0 picks a free port)');
-  if (value > 65535) throw new ConfigError(`${name}="${env[name]}" is not valid: expected a port number from 0 to 65535`);
+  if (value > 65535)
+    throw new ConfigError(`${name}="${env[name]}" is not valid: expected a port number from 0 to 65535`);
   return value;
 }
 
@@ -70,7 +71,10 @@ export function parseQueueEnv(env: Env): QueueConfig {
   const readinessRaw = env.SERVING_READINESS_PROBE;
   let readinessProbe: ReadinessProbeSpec;
   try {
-    readinessProbe = readinessRaw && readinessRaw.trim() !== '' ? parseReadinessProbe(readinessRaw) : { kind: 'tcp', host: '127.0.0.1', port: userPort, periodSeconds: 0, timeoutSeconds: 1 };
+    readinessProbe =
+      readinessRaw && readinessRaw.trim() !== ''
+        ? parseReadinessProbe(readinessRaw)
+        : { kind: 'tcp', host: '127.0.0.1', port: userPort, periodSeconds: 0, timeoutSeconds: 1 };
   } catch (err) {
     throw new ConfigError(`SERVING_READINESS_PROBE="${readinessRaw}" is not valid: ${(err as Error).message}`);
   }

@@ -105,7 +105,8 @@ export class QueueExchange extends ProxyExchange implements Waiter {
   }
 
   protected upstreamFailed(err: NodeJS.ErrnoException): void {
-    if (err.code === 'ECONNREFUSED') this.replyError(502, `the app is not reachable at ${this.ctx.userAddress}: connection refused`);
+    if (err.code === 'ECONNREFUSED')
+      this.replyError(502, `the app is not reachable at ${this.ctx.userAddress}: connection refused`);
     else this.replyError(502, `the app failed to answer: ${err.message}`);
   }
 

@@ -16,7 +16,10 @@ export interface RevisionLabels {
 }
 
 // Knative's revision_request_latencies buckets, in milliseconds.
-const LATENCY_BUCKETS_MS = [5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+const LATENCY_BUCKETS_MS = [
+  5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900, 1000, 2000, 5000, 10000,
+  20000, 50000, 100000,
+];
 
 /** Latencies kept while prom-client is not loaded; this many starts loading it, so the list stays short. */
 const PENDING_LATENCIES_MAX = 1000;
@@ -34,8 +37,19 @@ export class QueueMetrics {
   private pendingLatencies: number[] = [];
   private loading: Promise<Registries> | undefined;
 
-  constructor(private readonly labels: RevisionLabels, private readonly startedAt: number) {
-    this.latest = { podName: labels.pod_name, averageConcurrentRequests: 0, averageProxiedConcurrentRequests: 0, requestCount: 0, proxiedRequestCount: 0, processUptime: 0, timestamp: 0 };
+  constructor(
+    private readonly labels: RevisionLabels,
+    private readonly startedAt: number,
+  ) {
+    this.latest = {
+      podName: labels.pod_name,
+      averageConcurrentRequests: 0,
+      averageProxiedConcurrentRequests: 0,
+      requestCount: 0,
+      proxiedRequestCount: 0,
+      processUptime: 0,
+      timestamp: 0,
+    };
     this.latestBytes = encodeStat(this.latest);
   }
 
@@ -50,6 +64,8 @@ export class QueueMetrics {
     const user = new prom.Registry();
     stat.setDefaultLabels({ ...this.labels });
     user.setDefaultLabels({ ...this.labels });
+    // prom-client calls collect() with the metric as `this`.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     const gauge = (name: string, help: string, read: (s: Stat) => number) =>
       new prom.Gauge({
@@ -60,10 +76,22 @@ export class QueueMetrics {
           this.set(read(self.latest));
         },
       });
-    gauge('queue_average_concurrent_requests', 'Average number of requests in flight (queued or at the app) over the last second', (s) => s.averageConcurrentRequests);
-    gauge('queue_average_proxied_concurrent_requests', 'Average number of in-flight requests that came through the activator', (s) => s.averageProxiedConcurrentRequests);
+    gauge(
+      'queue_average_concurrent_requests',
+      'Average number of requests in flight (queued or at the app) over the last second',
+      (s) => s.averageConcurrentRequests,
+    );
+    gauge(
+      'queue_average_proxied_concurrent_requests',
+      'Average number of in-flight requests that came through the activator',
+      (s) => s.averageProxiedConcurrentRequests,
+    );
     gauge('queue_requests_per_second', 'Requests received in the last second', (s) => s.requestCount);
-    gauge('queue_proxied_operations_per_second', 'Requests from the activator received in the last second', (s) => s.proxiedRequestCount);
+    gauge(
+      'queue_proxied_operations_per_second',
+      'Requests from the activator received in the last second',
+      (s) => s.proxiedRequestCount,
+    );
     gauge('process_uptime', 'Seconds since the queue-proxy started', (s) => s.processUptime);
     new prom.Counter({
       name: 'revision_request_count',
@@ -72,7 +100,8 @@ export class QueueMetrics {
       registers: [user],
       collect() {
         this.reset();
-        for (const [code, count] of self.countsByCode) this.inc({ response_code: String(code), response_code_class: `${Math.floor(code / 100)}xx` }, count);
+        for (const [code, count] of self.countsByCode)
+          this.inc({ response_code: String(code), response_code_class: `${Math.floor(code / 100)}xx` }, count);
       },
     });
     const latency = new prom.Histogram({

@@ -43,10 +43,14 @@ async function environmentFromStdin(): Promise<Record<string, string>> {
   try {
     env = JSON.parse(line);
   } catch (err) {
-    throw new ConfigError(`--standby: stdin must carry one JSON object of environment variables; ${(err as Error).message}`);
+    throw new ConfigError(
+      `--standby: stdin must carry one JSON object of environment variables; ${(err as Error).message}`,
+    );
   }
   if (typeof env !== 'object' || env === null || Object.values(env).some((v) => typeof v !== 'string')) {
-    throw new ConfigError('--standby: stdin must carry one JSON object whose values are strings, e.g. {"USER_PORT":"8080"}');
+    throw new ConfigError(
+      '--standby: stdin must carry one JSON object whose values are strings, e.g. {"USER_PORT":"8080"}',
+    );
   }
   return env as Record<string, string>;
 }

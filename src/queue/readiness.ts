@@ -50,7 +50,8 @@ export function parseReadinessProbe(json: string): ReadinessProbeSpec {
   }
   const probe = asObject(parsed, 'the probe');
   const periodSeconds = typeof probe.periodSeconds === 'number' ? probe.periodSeconds : 0;
-  const timeoutSeconds = typeof probe.timeoutSeconds === 'number' && probe.timeoutSeconds > 0 ? probe.timeoutSeconds : 1;
+  const timeoutSeconds =
+    typeof probe.timeoutSeconds === 'number' && probe.timeoutSeconds > 0 ? probe.timeoutSeconds : 1;
   if (probe.tcpSocket !== undefined) {
     const tcp = asObject(probe.tcpSocket, 'tcpSocket');
     return {
@@ -64,7 +65,8 @@ export function parseReadinessProbe(json: string): ReadinessProbeSpec {
   if (probe.httpGet !== undefined) {
     const get = asObject(probe.httpGet, 'httpGet');
     const scheme = typeof get.scheme === 'string' ? get.scheme.toUpperCase() : 'HTTP';
-    if (scheme !== 'HTTP' && scheme !== 'HTTPS') throw new Error(`httpGet.scheme must be HTTP or HTTPS, got ${JSON.stringify(get.scheme)}`);
+    if (scheme !== 'HTTP' && scheme !== 'HTTPS')
+      throw new Error(`httpGet.scheme must be HTTP or HTTPS, got ${JSON.stringify(get.scheme)}`);
     const headers: Array<[string, string]> = [];
     if (get.httpHeaders !== undefined) {
       if (!Array.isArray(get.httpHeaders)) throw new Error('httpGet.httpHeaders must be a list of {name, value}');
@@ -84,7 +86,8 @@ export function parseReadinessProbe(json: string): ReadinessProbeSpec {
       timeoutSeconds,
     };
   }
-  if (probe.exec !== undefined) throw new Error('exec probes run in the app container, not in the queue-proxy; use tcpSocket or httpGet');
+  if (probe.exec !== undefined)
+    throw new Error('exec probes run in the app container, not in the queue-proxy; use tcpSocket or httpGet');
   throw new Error('expected tcpSocket or httpGet');
 }
 
@@ -105,12 +108,15 @@ function httpAttempt(spec: Extract<ReadinessProbeSpec, { kind: 'http' }>, timeou
   return new Promise((resolve) => {
     const headers: Record<string, string> = { 'user-agent': 'Knative-Queue-Proxy-Probe', 'k-kubelet-probe': 'queue' };
     for (const [name, value] of spec.headers) headers[name] = value;
-    const req = http.get({ host: spec.host, port: spec.port, path: spec.path, headers, timeout: timeoutMs, agent: false }, (res) => {
-      res.resume();
-      const code = res.statusCode ?? 0;
-      // Kubernetes counts 200-399 as success.
-      resolve(code >= 200 && code < 400);
-    });
+    const req = http.get(
+      { host: spec.host, port: spec.port, path: spec.path, headers, timeout: timeoutMs, agent: false },
+      (res) => {
+        res.resume();
+        const code = res.statusCode ?? 0;
+        // Kubernetes counts 200-399 as success.
+        resolve(code >= 200 && code < 400);
+      },
+    );
     req.once('timeout', () => req.destroy());
     req.once('error', () => resolve(false));
   });
@@ -137,7 +143,8 @@ export class ReadinessChecker {
 
   check(): Promise<boolean> {
     if (this.inflight) return this.inflight;
-    const run = this.spec.periodSeconds === 0 ? this.pollAggressively() : probeOnce(this.spec, this.spec.timeoutSeconds * 1000);
+    const run =
+      this.spec.periodSeconds === 0 ? this.pollAggressively() : probeOnce(this.spec, this.spec.timeoutSeconds * 1000);
     this.inflight = run.then((ok) => {
       this.lastReady = ok;
       this.inflight = undefined;

@@ -42,7 +42,12 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
   const startedAt = Date.now();
   const stats = new RequestStats(startedAt);
   const metrics = new QueueMetrics(
-    { namespace_name: config.namespace, configuration_name: config.configuration, revision_name: config.revision, pod_name: config.pod },
+    {
+      namespace_name: config.namespace,
+      configuration_name: config.configuration,
+      revision_name: config.revision,
+      pod_name: config.pod,
+    },
     startedAt,
   );
   const readiness = new ReadinessChecker(config.readinessProbe);
@@ -57,7 +62,11 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
     ticker: new DeadlineTicker(TIMEOUT_TICK_MS),
     bodyIdleTimeoutMs: config.limits.bodyIdleTimeoutMs,
     drainMs: config.limits.drainMs,
-    timeouts: { revisionMs: config.revisionTimeoutMs, responseStartMs: config.responseStartTimeoutMs, idleMs: config.idleTimeoutMs },
+    timeouts: {
+      revisionMs: config.revisionTimeoutMs,
+      responseStartMs: config.responseStartTimeoutMs,
+      idleMs: config.idleTimeoutMs,
+    },
     userAddress,
     h1: { pool },
     h2: { h2: h2Upstream },
@@ -105,7 +114,11 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
   };
 
   // Serving port: sniff the first bytes so HTTP/1.1 and h2c prior knowledge share one socket.
-  const { front, h1, sockets } = createAutoCodecServer(handle, onUpgrade, { limits: config.limits, name: 'queue-proxy serving', log });
+  const { front, h1, sockets } = createAutoCodecServer(handle, onUpgrade, {
+    limits: config.limits,
+    name: 'queue-proxy serving',
+    log,
+  });
   const servers: net.Server[] = [front];
   const servingPort = await listen(front, config.servingPort, config.bindAddress);
 
@@ -138,13 +151,17 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
       res.end(body);
       return;
     }
-    void metrics.registries().then(async ({ stat }) => plain(res, 200, await stat.metrics(), { 'content-type': stat.contentType }));
+    void metrics
+      .registries()
+      .then(async ({ stat }) => plain(res, 200, await stat.metrics(), { 'content-type': stat.contentType }));
   });
   const metricsPort = await listen(metricsServer, config.metricsPort, config.bindAddress);
 
   const userMetricsServer = http.createServer((req, res) => {
     if (!req.url?.startsWith('/metrics')) return plain(res, 404, 'not found; try /metrics');
-    void metrics.registries().then(async ({ user }) => plain(res, 200, await user.metrics(), { 'content-type': user.contentType }));
+    void metrics
+      .registries()
+      .then(async ({ user }) => plain(res, 200, await user.metrics(), { 'content-type': user.contentType }));
   });
   const userMetricsPort = await listen(userMetricsServer, config.userMetricsPort, config.bindAddress);
   servers.push(admin, metricsServer, userMetricsServer);

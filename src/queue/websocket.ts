@@ -10,7 +10,14 @@ import { QUEUE_FULL_BODY, type ExchangeContext } from './exchange.js';
 
 const APP_UNREACHABLE = rawResponse(502, 'Bad Gateway', 'the app is not reachable\n');
 
-export function upgradeToApp(ctx: ExchangeContext, userPort: number, req: IncomingMessage, client: Duplex, head: Buffer, proxied: boolean): void {
+export function upgradeToApp(
+  ctx: ExchangeContext,
+  userPort: number,
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  proxied: boolean,
+): void {
   const started = Date.now();
   ctx.stats.requestIn(started, proxied);
   let holds = false;
@@ -24,7 +31,15 @@ export function upgradeToApp(ctx: ExchangeContext, userPort: number, req: Incomi
     ctx.record(101, Date.now() - started);
   };
   const connect = () => {
-    if (!closed) spliceUpgrade(client, head, '127.0.0.1', userPort, rawRequestHead(req.method, req.url, req.rawHeaders), APP_UNREACHABLE);
+    if (!closed)
+      spliceUpgrade(
+        client,
+        head,
+        '127.0.0.1',
+        userPort,
+        rawRequestHead(req.method, req.url, req.rawHeaders),
+        APP_UNREACHABLE,
+      );
   };
   const waiter: Waiter = {
     grant() {

@@ -7,7 +7,8 @@ export class BootSlots {
   private readonly waiting: Array<(release: () => void) => void> = [];
 
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new Error(`the number of pods booting at once must be a whole number, 1 or more (got ${limit})`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new Error(`the number of pods booting at once must be a whole number, 1 or more (got ${limit})`);
   }
 
   /** Pods booting now. */

@@ -37,7 +37,10 @@ export interface LocalPodOptions {
 
 const LAST_LINES = 20;
 const READINESS_RETRY_MS = 25;
-/** How often a ready pod is probed again (the kubelet's periodSeconds; Knative's default is 10 s, shorter here so drains are noticed well within the 30 s quiet period even when it is shortened). */
+/**
+ * How often a ready pod is probed again (the kubelet's periodSeconds; Knative's default is 10 s, shorter here so drains
+ * are noticed well within the 30 s quiet period even when it is shortened).
+ */
 const READINESS_PERIOD_MS = 500;
 /** The kubelet's default failureThreshold for probes that get no answer. */
 const READINESS_FAILURE_THRESHOLD = 3;
@@ -146,7 +149,10 @@ export class LocalPod {
     const [command, ...commandArgs] = spec.container.command;
     if (command === undefined) {
       this.bootDone();
-      this.setPhase('failed', `revision ${spec.name}: containers[0].command is empty; local pods run the command they are given`);
+      this.setPhase(
+        'failed',
+        `revision ${spec.name}: containers[0].command is empty; local pods run the command they are given`,
+      );
       return;
     }
     // The app must be told its port; the queue-proxy binds free ports itself and reports them in
@@ -159,11 +165,19 @@ export class LocalPod {
     const executable = command === 'node' ? process.execPath : command;
     this.app = spawn(executable, [...commandArgs, ...spec.container.args], {
       cwd: spec.container.workingDir ? path.resolve(this.o.baseDir, spec.container.workingDir) : this.o.baseDir,
-      env: { ...process.env, ...envList, PORT: String(appPort), K_SERVICE: spec.service, K_CONFIGURATION: spec.configuration, K_REVISION: spec.name },
+      env: {
+        ...process.env,
+        ...envList,
+        PORT: String(appPort),
+        K_SERVICE: spec.service,
+        K_CONFIGURATION: spec.configuration,
+        K_REVISION: spec.name,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const priorityError = lowerPriority(this.app.pid, this.o.niceness);
-    if (priorityError) this.o.log.warn('could not lower the pod\'s scheduling priority', { pod: this.o.name, error: priorityError });
+    if (priorityError)
+      this.o.log.warn("could not lower the pod's scheduling priority", { pod: this.o.name, error: priorityError });
     this.queue = this.o.queueProxies.take();
     QueueStandbyPool.configure(this.queue, {
       SERVING_NAMESPACE: spec.namespace,
@@ -205,7 +219,11 @@ export class LocalPod {
   /** The kubelet-style readiness probe through the queue-proxy: ready on 200; no answer in time is not a "no". */
   private async probeReady(timeoutMs: number): Promise<'ready' | 'not ready' | 'no answer'> {
     if (this.servingPort === undefined) return 'no answer'; // the queue-proxy has not reported its ports yet
-    const answer = await probeGet({ host: '127.0.0.1', port: this.servingPort }, { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' }, timeoutMs);
+    const answer = await probeGet(
+      { host: '127.0.0.1', port: this.servingPort },
+      { 'user-agent': 'kube-probe/1.27', 'k-network-probe': 'queue' },
+      timeoutMs,
+    );
     return answer === undefined ? 'no answer' : answer.status === 200 ? 'ready' : 'not ready';
   }
 
@@ -213,10 +231,20 @@ export class LocalPod {
     const incarnation = this.incarnation;
     while (this.phase === 'starting' && !this.stopping && incarnation === this.incarnation) {
       // With periodSeconds 0 the queue-proxy itself polls the app for up to 10 s per probe.
-      if ((await this.probeReady(12_000)) === 'ready' && this.phase === 'starting' && !this.stopping && incarnation === this.incarnation) {
+      if (
+        (await this.probeReady(12_000)) === 'ready' &&
+        this.phase === 'starting' &&
+        !this.stopping &&
+        incarnation === this.incarnation
+      ) {
         this.bootDone();
         this.setPhase('ready', undefined);
-        this.o.log.info('pod ready', { pod: this.o.name, revision: this.o.spec.name, servingPort: this.servingPort, startupMs: Date.now() - this.startedAt });
+        this.o.log.info('pod ready', {
+          pod: this.o.name,
+          revision: this.o.spec.name,
+          servingPort: this.servingPort,
+          startupMs: Date.now() - this.startedAt,
+        });
         void this.watchReady(incarnation);
         return;
       }
@@ -251,9 +279,20 @@ export class LocalPod {
     }
   }
 
-  private exited(incarnation: number, kind: 'app' | 'queue-proxy', code: number | null, signal: NodeJS.Signals | null): void {
+  private exited(
+    incarnation: number,
+    kind: 'app' | 'queue-proxy',
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): void {
     if (this.stopping || incarnation !== this.incarnation || this.phase === 'failed') return;
-    const failure: PodFailure = { process: kind, exitCode: code, signal, lastLines: this.rings[kind].snapshot(), at: new Date().toISOString() };
+    const failure: PodFailure = {
+      process: kind,
+      exitCode: code,
+      signal,
+      lastLines: this.rings[kind].snapshot(),
+      at: new Date().toISOString(),
+    };
     this.lastFailure = failure;
     this.bootDone();
     // One process down means the pod is down: stop the other and restart both, with backoff. A

@@ -23,7 +23,10 @@ export interface LocalRuntimeOptions {
   drainQuietSeconds?: number;
   /** Kill a stopping pod after this long (Kubernetes' default grace period is 30 s). */
   stopTimeoutMs?: number;
-  /** Queue-proxies kept booted ahead of cold starts (default: maxBootingPods, one for each pod that may boot at once; 0 boots each when its pod starts). */
+  /**
+   * Queue-proxies kept booted ahead of cold starts (default: maxBootingPods, one for each pod that may boot at once; 0
+   * boots each when its pod starts).
+   */
   queueStandby?: number;
   /** Pods booting (spawned, not yet ready) at once; the rest wait their turn (default: the core count). */
   maxBootingPods?: number;
@@ -84,7 +87,10 @@ export class LocalProcessRuntime implements PodRuntime {
     if (!revision) throw new Error(`runtime: revision ${key} is not registered; call ensureRevision first`);
     const excess = revision.pods.length - replicas;
     if (excess > 0) {
-      const victims = scaleDownVictims(revision.pods.map((pod) => ({ pod, ready: pod.phase === 'ready', startedAt: pod.startedAt })), excess).map((v) => v.pod);
+      const victims = scaleDownVictims(
+        revision.pods.map((pod) => ({ pod, ready: pod.phase === 'ready', startedAt: pod.startedAt })),
+        excess,
+      ).map((v) => v.pod);
       revision.pods = revision.pods.filter((p) => !victims.includes(p));
       for (const pod of victims) {
         revision.stopping.add(pod);

@@ -15,6 +15,11 @@ export function podName(spec: RevisionSpec, random: () => number = Math.random):
 }
 
 /** Which pods to stop when scaling down: unready ones first, then the newest. */
-export function scaleDownVictims<T extends { ready: boolean; startedAt: number }>(pods: readonly T[], count: number): T[] {
-  return [...pods].sort((a, b) => Number(a.ready) - Number(b.ready) || b.startedAt - a.startedAt).slice(0, Math.max(0, count));
+export function scaleDownVictims<T extends { ready: boolean; startedAt: number }>(
+  pods: readonly T[],
+  count: number,
+): T[] {
+  return [...pods]
+    .sort((a, b) => Number(a.ready) - Number(b.ready) || b.startedAt - a.startedAt)
+    .slice(0, Math.max(0, count));
 }

@@ -54,11 +54,23 @@ export function decodeStat(bytes: Uint8Array): Stat {
 
 export function decodeWireStats(bytes: Uint8Array): WireStat[] {
   const { wire } = load();
-  const m = wire.toObject(wire.decode(bytes), { longs: Number, defaults: true }) as { messages: Array<Record<string, unknown>> };
-  return m.messages.map((w) => ({ namespace: w.namespace as string, name: w.name as string, stat: fromMessage((w.stat as Record<string, unknown>) ?? {}) }));
+  const m = wire.toObject(wire.decode(bytes), { longs: Number, defaults: true }) as {
+    messages: Array<Record<string, unknown>>;
+  };
+  return m.messages.map((w) => ({
+    namespace: w.namespace as string,
+    name: w.name as string,
+    stat: fromMessage((w.stat as Record<string, unknown>) ?? {}),
+  }));
 }
 
 export function encodeWireStats(stats: WireStat[]): Uint8Array {
   const { wire } = load();
-  return wire.encode(wire.fromObject({ messages: stats.map((s) => ({ namespace: s.namespace, name: s.name, stat: toMessage(s.stat) })) })).finish();
+  return wire
+    .encode(
+      wire.fromObject({
+        messages: stats.map((s) => ({ namespace: s.namespace, name: s.name, stat: toMessage(s.stat) })),
+      }),
+    )
+    .finish();
 }

@@ -42,5 +42,8 @@ function edsCluster(name: string, routing: RevisionRouting, forActivator: boolea
 
 export function revisionClusters(routing: RevisionRouting): EnvoyResource[] {
   const { namespace, name } = routing.spec;
-  return [edsCluster(revisionClusterName(namespace, name), routing, false), edsCluster(privateClusterName(namespace, name), routing, true)];
+  return [
+    edsCluster(revisionClusterName(namespace, name), routing, false),
+    edsCluster(privateClusterName(namespace, name), routing, true),
+  ];
 }

@@ -29,7 +29,10 @@ export function revisionAssignments(routing: RevisionRouting): EnvoyResource[] {
   // Serve mode without a ready pod falls back to the activator, as Knative's SKS does: the
   // gateway must never be left with nowhere to send a request.
   const publicEndpoints = routing.mode === 'serve' && routing.pods.length > 0 ? routing.pods : routing.activators;
-  return [assignment(revisionClusterName(namespace, name), publicEndpoints), assignment(privateClusterName(namespace, name), routing.pods)];
+  return [
+    assignment(revisionClusterName(namespace, name), publicEndpoints),
+    assignment(privateClusterName(namespace, name), routing.pods),
+  ];
 }
 
 /** What revisionAssignments reads besides the (immutable) spec's names: equal keys, equal assignments. */

@@ -22,7 +22,10 @@ import { NODE_ROLES } from '../envoy/node-role.js';
 import { resourceName as nameOf, type EnvoyResource, type ResourceChange } from '../envoy/resource.js';
 import { KINDS, rolesOf, type ResourceKind as Kind } from './roles.js';
 
-/** Where flushed changes go: one group (undefined: the cache's default), or each role's group (a cache grouping by role). */
+/**
+ * Where flushed changes go: one group (undefined: the cache's default), or each role's group (a cache grouping by
+ * role).
+ */
 export type FlushTarget = { group: string | undefined } | 'by-role';
 
 interface RouteEntry {
@@ -51,7 +54,10 @@ export class IncrementalTranslator {
   private readonly dependents = new Map<string, Set<string>>();
   /** Claim (kind and host-derived name) → the routes claiming it, in key order; the first wins (as in Translator). */
   private readonly claimants = new Map<string, { kind: Claim['kind']; name: string; owners: string[] }>();
-  /** Routing 'single': per listener, the winning virtual hosts by claim name, and the listeners whose RouteConfiguration must be rebuilt. */
+  /**
+   * Routing 'single': per listener, the winning virtual hosts by claim name, and the listeners whose RouteConfiguration
+   * must be rebuilt.
+   */
   private readonly listenerHosts = new Map<string, Map<string, EnvoyResource>>();
   private readonly dirtyListeners = new Set<string>();
   private readonly mode: RouteMode;
@@ -71,7 +77,8 @@ export class IncrementalTranslator {
   }
 
   setListeners(listeners: GatewayListeners): void {
-    for (const l of ingressListeners(listeners, { routing: this.mode, scopeKey: 'labels' })) this.pending.get('listeners')!.set(nameOf(l), l);
+    for (const l of ingressListeners(listeners, { routing: this.mode, scopeKey: 'labels' }))
+      this.pending.get('listeners')!.set(nameOf(l), l);
   }
 
   /** The keys of routes whose resources (and so maybe hash) changed, or that were removed, since the last call. */
@@ -134,7 +141,13 @@ export class IncrementalTranslator {
   flush(target: FlushTarget = { group: undefined }): ResourceChange[] {
     for (const listener of this.dirtyListeners) {
       const hosts = [...(this.listenerHosts.get(listener) ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      this.pending.get('routes')!.set(listener, listenerRouteConfig(listener, hosts.map(([, vhost]) => vhost)));
+      this.pending.get('routes')!.set(
+        listener,
+        listenerRouteConfig(
+          listener,
+          hosts.map(([, vhost]) => vhost),
+        ),
+      );
     }
     this.dirtyListeners.clear();
     const targetKey = target === 'by-role' ? target : `group:${target.group ?? ''}`;
@@ -212,7 +225,10 @@ export class IncrementalTranslator {
     this.dirtyListeners.add(listener);
   }
 
-  /** Routes take their timeouts from the revisions they name: a revision that comes, goes or changes them redoes those routes. */
+  /**
+   * Routes take their timeouts from the revisions they name: a revision that comes, goes or changes them redoes those
+   * routes.
+   */
   private refreshDependents(revision: string): void {
     for (const key of [...(this.dependents.get(revision) ?? [])]) this.setRoute(this.routes.get(key)!.spec);
   }

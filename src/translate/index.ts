@@ -43,14 +43,18 @@ class MemoTable<K, V> {
 
   endPass(): void {
     // Only a pass that used fewer names than are stored has something to drop.
-    if (this.used < this.entries.size) for (const [name, entry] of this.entries) if (entry.pass !== this.pass) this.entries.delete(name);
+    if (this.used < this.entries.size)
+      for (const [name, entry] of this.entries) if (entry.pass !== this.pass) this.entries.delete(name);
     this.pass++;
     this.used = 0;
   }
 }
 
 export interface TranslateOptions {
-  /** 'scoped' (default): SRDS, a RouteConfiguration per route; 'single': one RouteConfiguration per listener (plain RDS). */
+  /**
+   * 'scoped' (default): SRDS, a RouteConfiguration per route; 'single': one RouteConfiguration per listener (plain
+   * RDS).
+   */
   routing?: RouteMode;
 }
 
@@ -70,18 +74,29 @@ export class Translator {
 
   translate(state: DesiredState): Translation {
     const mode = this.mode;
-    const listeners = [...this.ingress.get('', JSON.stringify(state.listeners), () => ingressListeners(state.listeners, { routing: mode, scopeKey: 'labels' }))];
+    const listeners = [
+      ...this.ingress.get('', JSON.stringify(state.listeners), () =>
+        ingressListeners(state.listeners, { routing: mode, scopeKey: 'labels' }),
+      ),
+    ];
     const routeConfigs: EnvoyResource[] = [];
     const scopes: EnvoyResource[] = [];
-    const listenerHosts = new Map<string, Array<[string, EnvoyResource]>>([[LISTENER_EXTERNAL, []], [LISTENER_LOCAL, []]]);
+    const listenerHosts = new Map<string, Array<[string, EnvoyResource]>>([
+      [LISTENER_EXTERNAL, []],
+      [LISTENER_LOCAL, []],
+    ]);
     const routeHashes = new Map<string, string>();
     // A claim two routes make (Knative calls it a domain conflict) stays with the first in key order.
     const taken = new Set<string>();
     // Code-point order: the same in every locale, and cheap for 10,000 routes.
-    const routes = state.routes.map((route) => ({ key: namespacedName(route.namespace, route.name), route })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const routes = state.routes
+      .map((route) => ({ key: namespacedName(route.namespace, route.name), route }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const { key, route } of routes) {
       const inputs = routeInputs(route, state);
-      const resources = this.routes.get(key, routeInputsKey(inputs), () => routeResources(route, routeVirtualHosts(inputs), mode));
+      const resources = this.routes.get(key, routeInputsKey(inputs), () =>
+        routeResources(route, routeVirtualHosts(inputs), mode),
+      );
       routeConfigs.push(...resources.routeConfigs);
       for (const claim of resources.claims) {
         const id = `${claim.kind}:${claim.name}`;
@@ -93,7 +108,8 @@ export class Translator {
       }
       routeHashes.set(key, resources.hash);
     }
-    if (mode === 'single') for (const [listener, hosts] of listenerHosts) routeConfigs.push(this.listenerConfig(listener, hosts));
+    if (mode === 'single')
+      for (const [listener, hosts] of listenerHosts) routeConfigs.push(this.listenerConfig(listener, hosts));
     const clusters: EnvoyResource[] = [];
     const endpoints: EnvoyResource[] = [];
     for (const key of [...state.revisions.keys()].sort()) {
@@ -105,7 +121,9 @@ export class Translator {
     return { listeners, scopedRoutes: scopes, routes: routeConfigs, clusters, endpoints, routeHashes };
   }
 
-  /** Virtual hosts in claim-name order (as IncrementalTranslator orders them); the same object while they are the same. */
+  /**
+   * Virtual hosts in claim-name order (as IncrementalTranslator orders them); the same object while they are the same.
+   */
   private listenerConfig(listener: string, hosts: Array<[string, EnvoyResource]>): EnvoyResource {
     hosts.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const vhosts = hosts.map(([, vhost]) => vhost);

@@ -34,10 +34,17 @@ export const LOWER_CASE_AUTHORITY_LUA = `function envoy_on_request(request)
 end
 `;
 
-const LOWER_CASE_AUTHORITY_FILTER = { name: 'envoy.filters.http.lua', typed_config: { '@type': TYPE_URL.lua, default_source_code: { inline_string: LOWER_CASE_AUTHORITY_LUA } } };
+const LOWER_CASE_AUTHORITY_FILTER = {
+  name: 'envoy.filters.http.lua',
+  typed_config: { '@type': TYPE_URL.lua, default_source_code: { inline_string: LOWER_CASE_AUTHORITY_LUA } },
+};
 const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URL.router } };
 
-function connectionManager(statPrefix: string, routing: Record<string, unknown>, httpFilters: unknown[] = [ROUTER_FILTER]): Record<string, unknown> {
+function connectionManager(
+  statPrefix: string,
+  routing: Record<string, unknown>,
+  httpFilters: unknown[] = [ROUTER_FILTER],
+): Record<string, unknown> {
   return {
     '@type': TYPE_URL.httpConnectionManager,
     stat_prefix: statPrefix,
@@ -58,7 +65,10 @@ export type ScopeKey = 'labels' | 'host';
 
 function scopedRouting(listener: string, scopeKey: ScopeKey): Record<string, unknown> {
   const label = (index: number) => ({ header_value_extractor: { name: ':authority', element_separator: '.', index } });
-  const host = scopeKey === 'labels' ? [label(0), label(1)] : [{ header_value_extractor: { name: ':authority', element_separator: ':', index: 0 } }];
+  const host =
+    scopeKey === 'labels'
+      ? [label(0), label(1)]
+      : [{ header_value_extractor: { name: ':authority', element_separator: ':', index: 0 } }];
   return {
     scoped_routes: {
       name: listener,
@@ -73,7 +83,15 @@ function scopedRouting(listener: string, scopeKey: ScopeKey): Record<string, unk
         name: 'envoy.http.early_header_mutation.header_mutation',
         typed_config: {
           '@type': TYPE_URL.earlyHeaderMutation,
-          mutations: [{ append: { header: { key: H_GATEHOUSE_LISTENER, value: listener }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }, { remove: H_PROXY_REQUEST }],
+          mutations: [
+            {
+              append: {
+                header: { key: H_GATEHOUSE_LISTENER, value: listener },
+                append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+              },
+            },
+            { remove: H_PROXY_REQUEST },
+          ],
         },
       },
     ],
@@ -92,25 +110,42 @@ export interface IngressOptions {
  * sent from outside. The cluster-local one is called by services inside, whose request ids must
  * flow through.
  */
-export function ingressConnectionManager(name: string, { routing = 'scoped', scopeKey = 'host' }: IngressOptions = {}): Record<string, unknown> {
+export function ingressConnectionManager(
+  name: string,
+  { routing = 'scoped', scopeKey = 'host' }: IngressOptions = {},
+): Record<string, unknown> {
   // Plain RDS needs no Lua: Envoy lower-cases the host when it picks a virtual host.
   const hcm =
     routing === 'single'
       ? connectionManager(name, { rds: { route_config_name: name, config_source: ADS } })
       : connectionManager(name, scopedRouting(name, scopeKey), [LOWER_CASE_AUTHORITY_FILTER, ROUTER_FILTER]);
-  return name === LISTENER_EXTERNAL || name === LISTENER_EXTERNAL_TLS ? { ...hcm, use_remote_address: { value: true } } : hcm;
+  return name === LISTENER_EXTERNAL || name === LISTENER_EXTERNAL_TLS
+    ? { ...hcm, use_remote_address: { value: true } }
+    : hcm;
 }
 
 function ingressListener(name: string, address: string, port: number, options: IngressOptions): EnvoyResource {
   return {
     name,
     address: { socket_address: { address, port_value: port } },
-    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: ingressConnectionManager(name, options) }] }],
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: ingressConnectionManager(name, options),
+          },
+        ],
+      },
+    ],
   };
 }
 
 export function ingressListeners(listeners: GatewayListeners, options: IngressOptions = {}): EnvoyResource[] {
-  return [ingressListener(LISTENER_EXTERNAL, listeners.address, listeners.externalPort, options), ingressListener(LISTENER_LOCAL, listeners.address, listeners.localPort, options)];
+  return [
+    ingressListener(LISTENER_EXTERNAL, listeners.address, listeners.externalPort, options),
+    ingressListener(LISTENER_LOCAL, listeners.address, listeners.localPort, options),
+  ];
 }
 
 /** One certificate and the SNI server names it is served for. */
@@ -127,12 +162,24 @@ export interface TlsChain {
  * DownstreamTlsContext; every chain runs the same connection manager. Envoy refuses a listener
  * without filter chains, so there is none while no host has a certificate.
  */
-export function httpsListener(address: string, port: number, chains: TlsChain[], options: IngressOptions = {}): EnvoyResource {
-  const hcm = [{ name: 'envoy.filters.network.http_connection_manager', typed_config: ingressConnectionManager(LISTENER_EXTERNAL_TLS, options) }];
+export function httpsListener(
+  address: string,
+  port: number,
+  chains: TlsChain[],
+  options: IngressOptions = {},
+): EnvoyResource {
+  const hcm = [
+    {
+      name: 'envoy.filters.network.http_connection_manager',
+      typed_config: ingressConnectionManager(LISTENER_EXTERNAL_TLS, options),
+    },
+  ];
   return {
     name: LISTENER_EXTERNAL_TLS,
     address: { socket_address: { address, port_value: port } },
-    listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPE_URL.tlsInspector } }],
+    listener_filters: [
+      { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPE_URL.tlsInspector } },
+    ],
     filter_chains: chains.map((c) => ({
       filter_chain_match: { server_names: c.serverNames },
       transport_socket: {
@@ -141,7 +188,12 @@ export function httpsListener(address: string, port: number, chains: TlsChain[],
           '@type': TYPE_URL.downstreamTlsContext,
           common_tls_context: {
             alpn_protocols: ['h2', 'http/1.1'],
-            tls_certificates: [{ certificate_chain: { inline_string: c.certificateChain }, private_key: { inline_string: c.privateKey } }],
+            tls_certificates: [
+              {
+                certificate_chain: { inline_string: c.certificateChain },
+                private_key: { inline_string: c.privateKey },
+              },
+            ],
           },
         },
       },
@@ -150,23 +202,56 @@ export function httpsListener(address: string, port: number, chains: TlsChain[],
   };
 }
 
-/** A Listener named after the host a gRPC client dials as `xds:///host`, routed by a RouteConfiguration holding that host. */
+/**
+ * A Listener named after the host a gRPC client dials as `xds:///host`, routed by a RouteConfiguration holding that
+ * host.
+ */
 export function apiListener(host: string, routeConfigName: string): EnvoyResource {
-  return { name: host, api_listener: { api_listener: connectionManager(host, { rds: { route_config_name: routeConfigName, config_source: ADS } }) } };
+  return {
+    name: host,
+    api_listener: {
+      api_listener: connectionManager(host, { rds: { route_config_name: routeConfigName, config_source: ADS } }),
+    },
+  };
 }
 
 /** Sends `host` on `listener` to `routeConfigName` (scope key 'host'). */
 export function scopedRoute(name: string, host: string, listener: string, routeConfigName: string): EnvoyResource {
-  return { name, route_configuration_name: routeConfigName, key: { fragments: [{ string_key: host }, { string_key: listener }] } };
+  return {
+    name,
+    route_configuration_name: routeConfigName,
+    key: { fragments: [{ string_key: host }, { string_key: listener }] },
+  };
 }
 
-/** Sends hosts whose first two labels are `labels` (`name.namespace`) on `listener` to `routeConfigName` (scope key 'labels'). */
-export function labelScopedRoute(name: string, labels: string, listener: string, routeConfigName: string): EnvoyResource {
+/**
+ * Sends hosts whose first two labels are `labels` (`name.namespace`) on `listener` to `routeConfigName` (scope key
+ * 'labels').
+ */
+export function labelScopedRoute(
+  name: string,
+  labels: string,
+  listener: string,
+  routeConfigName: string,
+): EnvoyResource {
   const dot = labels.indexOf('.');
-  return { name, route_configuration_name: routeConfigName, key: { fragments: [{ string_key: labels.slice(0, dot) }, { string_key: labels.slice(dot + 1) }, { string_key: listener }] } };
+  return {
+    name,
+    route_configuration_name: routeConfigName,
+    key: {
+      fragments: [
+        { string_key: labels.slice(0, dot) },
+        { string_key: labels.slice(dot + 1) },
+        { string_key: listener },
+      ],
+    },
+  };
 }
 
-/** One RouteConfiguration per listener (routing 'single'): the virtual hosts of every route, and the activator's header removed. */
+/**
+ * One RouteConfiguration per listener (routing 'single'): the virtual hosts of every route, and the activator's header
+ * removed.
+ */
 export function listenerRouteConfig(listener: string, virtualHosts: EnvoyResource[]): EnvoyResource {
   return { name: listener, virtual_hosts: virtualHosts, request_headers_to_remove: [H_PROXY_REQUEST] };
 }

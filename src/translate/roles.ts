@@ -32,7 +32,9 @@ export function rolesOf(kind: ResourceKind, name: string): readonly NodeRole[] {
     case 'endpoints':
       return name.endsWith(PRIVATE_CLUSTER_SUFFIX) ? ACTIVATOR : PUBLIC;
     case 'listeners':
-      return name === LISTENER_EXTERNAL || name === LISTENER_LOCAL || name === LISTENER_EXTERNAL_TLS ? INGRESS : PROXYLESS;
+      return name === LISTENER_EXTERNAL || name === LISTENER_LOCAL || name === LISTENER_EXTERNAL_TLS
+        ? INGRESS
+        : PROXYLESS;
     case 'scopedRoutes':
       return INGRESS;
     case 'routes':
@@ -46,7 +48,10 @@ export function rolesOf(kind: ResourceKind, name: string): readonly NodeRole[] {
  * (`for (const [role, share] of splitByRole(t)) cache.setTranslation(share, role)`).
  */
 export function splitByRole(resources: EnvoyResources): Map<NodeRole, EnvoyResources> {
-  const split = new Map<NodeRole, EnvoyResources>(NODE_ROLES.map((role) => [role, { listeners: [], scopedRoutes: [], routes: [], clusters: [], endpoints: [] }]));
-  for (const [kind] of KINDS) for (const r of resources[kind]) for (const role of rolesOf(kind, resourceName(r))) split.get(role)![kind].push(r);
+  const split = new Map<NodeRole, EnvoyResources>(
+    NODE_ROLES.map((role) => [role, { listeners: [], scopedRoutes: [], routes: [], clusters: [], endpoints: [] }]),
+  );
+  for (const [kind] of KINDS)
+    for (const r of resources[kind]) for (const role of rolesOf(kind, resourceName(r))) split.get(role)![kind].push(r);
   return split;
 }

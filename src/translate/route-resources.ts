@@ -37,7 +37,11 @@ export function claimListener(name: string): string {
   return name.slice(0, name.indexOf('/'));
 }
 
-export function routeResources(route: Pick<RouteSpec, 'namespace' | 'name'>, vhosts: RouteVirtualHosts, mode: RouteMode): RouteResources {
+export function routeResources(
+  route: Pick<RouteSpec, 'namespace' | 'name'>,
+  vhosts: RouteVirtualHosts,
+  mode: RouteMode,
+): RouteResources {
   const out: RouteResources = { hash: vhosts.hash, routeConfigs: [], claims: [] };
   for (const listener of LISTENERS) {
     const groups = vhosts.groups.flatMap((g) => {
@@ -47,12 +51,20 @@ export function routeResources(route: Pick<RouteSpec, 'namespace' | 'name'>, vho
     if (groups.length === 0) continue;
     // gRPC clients dial external hosts; they use the route's configuration, or the listener's.
     const rcName = mode === 'scoped' ? routeConfigName(listener, route.namespace, route.name) : listener;
-    if (mode === 'scoped') out.routeConfigs.push({ name: rcName, virtual_hosts: groups.map((g) => g.vhost), request_headers_to_remove: [H_GATEHOUSE_LISTENER] });
+    if (mode === 'scoped')
+      out.routeConfigs.push({
+        name: rcName,
+        virtual_hosts: groups.map((g) => g.vhost),
+        request_headers_to_remove: [H_GATEHOUSE_LISTENER],
+      });
     for (const { labels, vhost } of groups) {
       const name = scopeName(listener, labels);
-      if (mode === 'scoped') out.claims.push({ kind: 'scopedRoutes', name, resource: labelScopedRoute(name, labels, listener, rcName) });
+      if (mode === 'scoped')
+        out.claims.push({ kind: 'scopedRoutes', name, resource: labelScopedRoute(name, labels, listener, rcName) });
       else out.claims.push({ kind: 'virtualHosts', name, resource: vhost });
-      if (listener === LISTENER_EXTERNAL) for (const host of vhost.domains as string[]) out.claims.push({ kind: 'listeners', name: host, resource: apiListener(host, rcName) });
+      if (listener === LISTENER_EXTERNAL)
+        for (const host of vhost.domains as string[])
+          out.claims.push({ kind: 'listeners', name: host, resource: apiListener(host, rcName) });
     }
   }
   return out;

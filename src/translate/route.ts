@@ -5,7 +5,14 @@
 // needs no second route per virtual host.
 import type { DesiredState, RouteSpec, TrafficTarget } from '../model/desired.js';
 import { H_NETWORK_HASH, H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
-import { namespacedName, revisionClusterName, revisionKey, routeHosts, tagHosts, virtualHostName } from '../model/names.js';
+import {
+  namespacedName,
+  revisionClusterName,
+  revisionKey,
+  routeHosts,
+  tagHosts,
+  virtualHostName,
+} from '../model/names.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
 import type { EnvoyResource } from '../envoy/resource.js';
 
@@ -49,11 +56,16 @@ export function routeInputs(route: RouteSpec, state: Pick<DesiredState, 'domain'
 /** A string equal for equal inputs: the Translator's memo key (cheaper than JSON for 10,000 routes). */
 export function routeInputsKey({ route, domain, timeouts }: RouteInputs): string {
   let key = `${domain}|${route.namespace}|${route.name}|${route.visibility}`;
-  for (const t of route.traffic) key += `|${t.revisionName}:${t.percent}:${t.tag ?? ''}:${timeouts[t.revisionName] ?? ''}`;
+  for (const t of route.traffic)
+    key += `|${t.revisionName}:${t.percent}:${t.tag ?? ''}:${timeouts[t.revisionName] ?? ''}`;
   return key;
 }
 
-function routeAction(route: RouteSpec, targets: TrafficTarget[], timeouts: Record<string, number>): Record<string, unknown> {
+function routeAction(
+  route: RouteSpec,
+  targets: TrafficTarget[],
+  timeouts: Record<string, number>,
+): Record<string, unknown> {
   let timeoutSeconds = 0;
   const clusters = targets
     .filter((t) => t.percent > 0)
@@ -63,7 +75,10 @@ function routeAction(route: RouteSpec, targets: TrafficTarget[], timeouts: Recor
       return {
         name: revisionClusterName(route.namespace, t.revisionName),
         weight: { value: t.percent },
-        request_headers_to_add: [overwrite(H_SERVING_NAMESPACE, route.namespace), overwrite(H_SERVING_REVISION, t.revisionName)],
+        request_headers_to_add: [
+          overwrite(H_SERVING_NAMESPACE, route.namespace),
+          overwrite(H_SERVING_REVISION, t.revisionName),
+        ],
       };
     });
   // WebSocket upgrades are enabled once, on the connection manager.
@@ -82,13 +97,28 @@ export function probeHashHeaders(hash: string): Array<Record<string, unknown>> {
 }
 
 function virtualHost(name: string, domains: string[], action: Record<string, unknown>, hash: string): EnvoyResource {
-  return { name, domains, request_headers_to_add: probeHashHeaders(hash), routes: [{ match: { prefix: '/' }, route: action }] };
+  return {
+    name,
+    domains,
+    request_headers_to_add: probeHashHeaders(hash),
+    routes: [{ match: { prefix: '/' }, route: action }],
+  };
 }
 
 /** Everything one route puts into the route configurations, with its hash. */
 export function routeVirtualHosts({ route, domain, timeouts }: RouteInputs): RouteVirtualHosts {
-  const inputs: Array<{ name: string; labels: string; hosts: { external: string[]; local: string[] }; action: Record<string, unknown> }> = [
-    { name: virtualHostName(route.namespace, route.name), labels: `${route.name}.${route.namespace}`, hosts: routeHosts(route.name, route.namespace, domain, route.visibility), action: routeAction(route, route.traffic, timeouts) },
+  const inputs: Array<{
+    name: string;
+    labels: string;
+    hosts: { external: string[]; local: string[] };
+    action: Record<string, unknown>;
+  }> = [
+    {
+      name: virtualHostName(route.namespace, route.name),
+      labels: `${route.name}.${route.namespace}`,
+      hosts: routeHosts(route.name, route.namespace, domain, route.visibility),
+      action: routeAction(route, route.traffic, timeouts),
+    },
   ];
   for (const target of route.traffic) {
     if (target.tag === undefined) continue;
@@ -100,7 +130,12 @@ export function routeVirtualHosts({ route, domain, timeouts }: RouteInputs): Rou
     });
   }
   // The hash covers what the route asks for; it cannot cover itself, so it is computed first.
-  const hash = sha256Hex(canonicalJson({ route: namespacedName(route.namespace, route.name), groups: inputs.map(({ name, hosts, action }) => ({ name, hosts, action })) }));
+  const hash = sha256Hex(
+    canonicalJson({
+      route: namespacedName(route.namespace, route.name),
+      groups: inputs.map(({ name, hosts, action }) => ({ name, hosts, action })),
+    }),
+  );
   const groups = inputs.map(({ name, labels, hosts, action }) => ({
     name,
     labels,

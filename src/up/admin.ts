@@ -34,7 +34,11 @@ const PAGE_FILES: Record<string, string> = {
   '/page.js': 'page.js',
   '/page.css': 'page.css',
 };
-const CONTENT_TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+const CONTENT_TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+};
 const SAMPLE_MS = 1000;
 const CHANGE_PUSH_MS = 100;
 
@@ -43,7 +47,8 @@ export async function startAdmin(o: AdminOptions): Promise<Admin> {
   const watchers = new Set<ServerResponse>();
   let pushTimer: NodeJS.Timeout | undefined;
 
-  const event = (): string => `data: ${JSON.stringify({ status: o.status(), history: history.snapshot(), at: Date.now() })}\n\n`;
+  const event = (): string =>
+    `data: ${JSON.stringify({ status: o.status(), history: history.snapshot(), at: Date.now() })}\n\n`;
   const push = (): void => {
     clearTimeout(pushTimer);
     pushTimer = undefined;
@@ -65,7 +70,11 @@ export async function startAdmin(o: AdminOptions): Promise<Admin> {
           status.revisions.map(async (r) => {
             const key = revisionKey(r.namespace, r.name);
             const loads = await Promise.all(o.podMetrics(key).map(scrapeLoad));
-            history.recordTraffic(key, loads.filter((l): l is PodLoad => l !== undefined), now);
+            history.recordTraffic(
+              key,
+              loads.filter((l): l is PodLoad => l !== undefined),
+              now,
+            );
           }),
         );
       }
@@ -86,7 +95,11 @@ export async function startAdmin(o: AdminOptions): Promise<Admin> {
     }
     if (url === '/healthz') return plain(res, 200, 'ok\n');
     if (url === '/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      });
       res.write('retry: 1000\n');
       res.write(event());
       watchers.add(res);
@@ -101,7 +114,11 @@ export async function startAdmin(o: AdminOptions): Promise<Admin> {
       } catch (err) {
         return plain(res, 500, `the status page's ${file} is missing from the package: ${(err as Error).message}\n`);
       }
-      res.writeHead(200, { 'content-type': CONTENT_TYPES[file.slice(file.lastIndexOf('.') + 1)]!, 'content-length': String(body.length), 'cache-control': 'no-cache' });
+      res.writeHead(200, {
+        'content-type': CONTENT_TYPES[file.slice(file.lastIndexOf('.') + 1)]!,
+        'content-length': String(body.length),
+        'cache-control': 'no-cache',
+      });
       res.end(body);
       return;
     }

@@ -18,7 +18,13 @@ export interface SupervisedChild {
 const RESTART_DELAY_MS = 1000;
 
 /** Starts `gatehouse <args>`; resolves once a log line with `msg === readyMessage` appears. */
-export async function superviseChild(name: string, args: () => string[], readyMessage: string, log: Logger, onRestart?: (started: Record<string, unknown>) => void): Promise<SupervisedChild> {
+export async function superviseChild(
+  name: string,
+  args: () => string[],
+  readyMessage: string,
+  log: Logger,
+  onRestart?: (started: Record<string, unknown>) => void,
+): Promise<SupervisedChild> {
   let child: ChildProcess | undefined;
   let stopping = false;
   const state = { started: {} as Record<string, unknown>, restarts: 0 };

@@ -81,7 +81,8 @@ export class History {
       }
       this.lastScale.set(key, { desired: r.pods.desired, reason });
     }
-    for (const map of [this.pods, this.traffic, this.lastScale]) for (const key of map.keys()) if (!present.has(key)) map.delete(key);
+    for (const map of [this.pods, this.traffic, this.lastScale])
+      for (const key of map.keys()) if (!present.has(key)) map.delete(key);
   }
 
   /** On every pod change of a revision: pods that became ready are recorded with how long they took. */
@@ -89,7 +90,8 @@ export class History {
     const anyReady = pods.some((p) => p.phase === 'ready');
     for (const p of pods) {
       const id = `${revision}/${p.name}`;
-      if (p.phase === 'starting' && !this.starting.has(id) && !this.seenReady.has(id)) this.starting.set(id, { t: now, fromZero: !anyReady });
+      if (p.phase === 'starting' && !this.starting.has(id) && !this.seenReady.has(id))
+        this.starting.set(id, { t: now, fromZero: !anyReady });
       if (p.phase === 'ready' && !this.seenReady.has(id)) {
         this.seenReady.add(id);
         const began = this.starting.get(id);
@@ -102,7 +104,8 @@ export class History {
     }
     // Forget pods that are gone, so the sets do not grow for ever.
     const names = new Set(pods.map((p) => `${revision}/${p.name}`));
-    for (const set of [this.seenReady, this.starting]) for (const id of set.keys()) if (id.startsWith(`${revision}/`) && !names.has(id)) set.delete(id);
+    for (const set of [this.seenReady, this.starting])
+      for (const id of set.keys()) if (id.startsWith(`${revision}/`) && !names.has(id)) set.delete(id);
   }
 
   /** Each second while someone watches: the revision's pods' load summed. */

@@ -104,14 +104,23 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const watched = new Set<string>();
   const retiring = new Set<string>();
   const readyWaiters = new Set<() => void>();
-  const translator = new IncrementalTranslator(o.domain, { externalPort: o.gatewayPort, localPort: o.localGatewayPort, address: '127.0.0.1' }, { routing: o.routing ?? 'scoped' });
+  const translator = new IncrementalTranslator(
+    o.domain,
+    { externalPort: o.gatewayPort, localPort: o.localGatewayPort, address: '127.0.0.1' },
+    { routing: o.routing ?? 'scoped' },
+  );
 
   // Every fixed port is checked before anything starts, and a start that fails later stops
   // whatever it had started (undone in reverse; once `shutdown` exists, that does it all).
   const claims: PortClaim[] = [
     { port: o.xdsPort, flag: '--xds-port' },
     { port: o.adminPort, flag: '--admin-port' },
-    ...(o.embeddedGateway ? [{ port: o.gatewayPort, flag: '--gateway-port' }, { port: o.localGatewayPort, flag: '--local-gateway-port' }] : []),
+    ...(o.embeddedGateway
+      ? [
+          { port: o.gatewayPort, flag: '--gateway-port' },
+          { port: o.localGatewayPort, flag: '--local-gateway-port' },
+        ]
+      : []),
   ];
   await checkPortsFree(claims);
   const undoOnFailure: Array<() => Promise<void>> = [];
@@ -119,12 +128,31 @@ export async function startUp(o: UpOptions): Promise<Up> {
     for (const undo of undoOnFailure.reverse()) await undo().catch(() => {});
     throw err;
   };
-  const xds: XdsServer = await startXdsServer({ port: o.xdsPort, groupBy: 'role', log, ...o.xds }).catch((err: Error) => failStart(listenError(err, o.xdsPort, claims)));
+  const xds: XdsServer = await startXdsServer({ port: o.xdsPort, groupBy: 'role', log, ...o.xds }).catch((err: Error) =>
+    failStart(listenError(err, o.xdsPort, claims)),
+  );
   const xdsTarget = `${connectHost(xds.host)}:${xds.port}`;
-  const clientTlsArgs = o.xdsClientTls ? ['--xds-ca', o.xdsClientTls.ca, ...(o.xdsClientTls.cert ? ['--xds-cert', o.xdsClientTls.cert, '--xds-key', o.xdsClientTls.key!] : [])] : [];
-  const gatewayPolicy: GatewayPolicy = { mutualTls: xds.security === 'mtls', named: new Set(o.gatewayNodes ?? []), embeddedId: EMBEDDED_GATEWAY_ID };
+  const clientTlsArgs = o.xdsClientTls
+    ? [
+        '--xds-ca',
+        o.xdsClientTls.ca,
+        ...(o.xdsClientTls.cert ? ['--xds-cert', o.xdsClientTls.cert, '--xds-key', o.xdsClientTls.key!] : []),
+      ]
+    : [];
+  const gatewayPolicy: GatewayPolicy = {
+    mutualTls: xds.security === 'mtls',
+    named: new Set(o.gatewayNodes ?? []),
+    embeddedId: EMBEDDED_GATEWAY_ID,
+  };
   undoOnFailure.push(() => xds.close());
-  const runtime = new LocalProcessRuntime({ baseDir: path.dirname(file), drainQuietSeconds: o.drainQuietSeconds, maxBootingPods: o.maxBootingPods, queueStandby: o.queueStandby, podNiceness: o.podNiceness, log });
+  const runtime = new LocalProcessRuntime({
+    baseDir: path.dirname(file),
+    drainQuietSeconds: o.drainQuietSeconds,
+    maxBootingPods: o.maxBootingPods,
+    queueStandby: o.queueStandby,
+    podNiceness: o.podNiceness,
+    log,
+  });
   undoOnFailure.push(() => runtime.close());
   // The status page's history: pod starts are timed from the runtime's own change events.
   const history = new History();
@@ -134,9 +162,14 @@ export async function startUp(o: UpOptions): Promise<Up> {
     admin?.changed();
   });
   let multiscaler: Multiscaler | undefined;
-  const receiver: StatReceiver = await startStatReceiver(0, '127.0.0.1', (stats) => {
-    for (const s of stats) multiscaler?.recordActivatorStat(revisionKey(s.namespace, s.name), s.stat);
-  }, log).catch(failStart);
+  const receiver: StatReceiver = await startStatReceiver(
+    0,
+    '127.0.0.1',
+    (stats) => {
+      for (const s of stats) multiscaler?.recordActivatorStat(revisionKey(s.namespace, s.name), s.stat);
+    },
+    log,
+  ).catch(failStart);
   undoOnFailure.push(() => receiver.close());
   // Activators are processes of their own (a core each under load) that learn revisions from the
   // xDS server like any activator and split each revision's pods (Knative's subsetting). Two by
@@ -146,14 +179,35 @@ export async function startUp(o: UpOptions): Promise<Up> {
     let port = 0;
     const child = await superviseChild(
       `activator-${i}`,
-      () => ['activator', '--xds', xdsTarget, ...clientTlsArgs, '--port', String(port), '--node-id', `activator-${i}`, '--index', String(i), '--replicas', String(activatorCount), '--autoscaler', `ws://127.0.0.1:${receiver.port}`, '--metrics-port', '0', '--drain-quiet-seconds', '1'],
+      () => [
+        'activator',
+        '--xds',
+        xdsTarget,
+        ...clientTlsArgs,
+        '--port',
+        String(port),
+        '--node-id',
+        `activator-${i}`,
+        '--index',
+        String(i),
+        '--replicas',
+        String(activatorCount),
+        '--autoscaler',
+        `ws://127.0.0.1:${receiver.port}`,
+        '--metrics-port',
+        '0',
+        '--drain-quiet-seconds',
+        '1',
+      ],
       'activator listening',
       log,
     );
     port = Number(child.started.port);
     return child;
   };
-  const activatorStarts = await Promise.allSettled(Array.from({ length: activatorCount }, (_, i) => startActivatorProcess(i)));
+  const activatorStarts = await Promise.allSettled(
+    Array.from({ length: activatorCount }, (_, i) => startActivatorProcess(i)),
+  );
   const activators = activatorStarts.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   undoOnFailure.push(async () => void (await Promise.all(activators.map((a) => a.stop(5000)))));
   const activatorFailure = activatorStarts.find((r) => r.status === 'rejected');
@@ -197,8 +251,10 @@ export async function startUp(o: UpOptions): Promise<Up> {
     });
   };
 
-  const readyMetrics = (key: string): Endpoint[] => runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.metrics ? [p.metrics] : []));
-  const readyPods = (key: string): Endpoint[] => runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.serving ? [p.serving] : []));
+  const readyMetrics = (key: string): Endpoint[] =>
+    runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.metrics ? [p.metrics] : []));
+  const readyPods = (key: string): Endpoint[] =>
+    runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.serving ? [p.serving] : []));
 
   /** Routes with an unresolved target (their last resolved version, if any, keeps serving). */
   const unresolved = new Set<string>();
@@ -214,7 +270,14 @@ export async function startUp(o: UpOptions): Promise<Up> {
 
   const routingOf = (key: string): RevisionRouting | undefined => {
     const spec = controller.revision(key);
-    return spec && { spec, mode: modes.get(key) ?? 'proxy', pods: readyPods(key), activators: readyActivators.length > 0 ? readyActivators : activatorEndpoints };
+    return (
+      spec && {
+        spec,
+        mode: modes.get(key) ?? 'proxy',
+        pods: readyPods(key),
+        activators: readyActivators.length > 0 ? readyActivators : activatorEndpoints,
+      }
+    );
   };
 
   // Each sync hands the translator only what changed: the routes the controller re-resolved and
@@ -223,7 +286,10 @@ export async function startUp(o: UpOptions): Promise<Up> {
     if (shuttingDown) return;
     // Revision readiness from the runtime, into the controller.
     for (const rev of controller.unreadyRevisions()) {
-      const verdict = revisionVerdict(runtime.pods(revisionKey(rev.namespace, rev.name)), deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig));
+      const verdict = revisionVerdict(
+        runtime.pods(revisionKey(rev.namespace, rev.name)),
+        deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig),
+      );
       if (verdict.kind === 'ready') controller.revisionReady(rev.namespace, rev.name);
       else if (verdict.kind === 'failed') controller.revisionFailed(rev.namespace, rev.name, verdict.reason);
     }
@@ -285,7 +351,10 @@ export async function startUp(o: UpOptions): Promise<Up> {
     }
     prober.expect(expectations);
     const gateways = gatewayTargets();
-    const key = gateways.map((g) => `${g.id}@${g.externalPort}/${g.localPort}`).sort().join('|');
+    const key = gateways
+      .map((g) => `${g.id}@${g.externalPort}/${g.localPort}`)
+      .sort()
+      .join('|');
     if (key !== gatewaysKey) {
       // Another gateway must confirm every route.
       gatewaysKey = key;
@@ -352,7 +421,11 @@ export async function startUp(o: UpOptions): Promise<Up> {
       if (verdict === 'counted') ids.push(node.id);
       else if (verdict === 'unnamed' && !unnamedNoticed.has(node.id) && unnamedNoticed.size < 1000) {
         unnamedNoticed.add(node.id);
-        log.warn('an ingress node connected that the prober does not wait on: name it with --gateway-node, or run the xDS server with mutual TLS', { node: node.id });
+        log.warn(
+          'an ingress node connected that the prober does not wait on: name ' +
+            'it with --gateway-node, or run the xDS server with mutual TLS',
+          { node: node.id },
+        );
       }
     }
     return ids;
@@ -362,9 +435,15 @@ export async function startUp(o: UpOptions): Promise<Up> {
     const targets: GatewayTarget[] = [];
     const ports = gateway?.listenerPorts();
     if (gateway && ports?.has('gatehouse-external') && ports.has('gatehouse-local')) {
-      targets.push({ id: EMBEDDED_GATEWAY_ID, host: '127.0.0.1', externalPort: ports.get('gatehouse-external')!, localPort: ports.get('gatehouse-local')! });
+      targets.push({
+        id: EMBEDDED_GATEWAY_ID,
+        host: '127.0.0.1',
+        externalPort: ports.get('gatehouse-external')!,
+        localPort: ports.get('gatehouse-local')!,
+      });
     }
-    for (const id of countedGatewayNodes()) targets.push({ id, host: '127.0.0.1', externalPort: o.gatewayPort, localPort: o.localGatewayPort });
+    for (const id of countedGatewayNodes())
+      targets.push({ id, host: '127.0.0.1', externalPort: o.gatewayPort, localPort: o.localGatewayPort });
     return targets;
   };
   // Knative probes on a backoff alone; probing again when a gateway ACKs new routes confirms sooner.
@@ -382,9 +461,11 @@ export async function startUp(o: UpOptions): Promise<Up> {
     const current = proxyCheck;
     if (current && current.version === version) return current.result;
     const result = (async () => {
-      const gatewayIds = () => new Set(gateway ? [EMBEDDED_GATEWAY_ID, ...countedGatewayNodes()] : countedGatewayNodes());
+      const gatewayIds = () =>
+        new Set(gateway ? [EMBEDDED_GATEWAY_ID, ...countedGatewayNodes()] : countedGatewayNodes());
       const lagging = await xds.status.whenAcked(gatewayIds, TYPE_URL.endpoint, version, 5000);
-      if (lagging.length > 0) return `gateways ${lagging.join(', ')} have not acknowledged the endpoints that point at the activator`;
+      if (lagging.length > 0)
+        return `gateways ${lagging.join(', ')} have not acknowledged the endpoints that point at the activator`;
       return confirmActivatorInPath(activatorEndpoints);
     })();
     proxyCheck = { version, result };
@@ -424,12 +505,23 @@ export async function startUp(o: UpOptions): Promise<Up> {
   sync();
 
   if (o.embeddedGateway) {
-    gateway = await startGateway({ xds: xdsTarget, nodeId: EMBEDDED_GATEWAY_ID, ...(o.xdsClientTls ? { xdsTls: o.xdsClientTls } : {}), log }).catch(failStart);
+    gateway = await startGateway({
+      xds: xdsTarget,
+      nodeId: EMBEDDED_GATEWAY_ID,
+      ...(o.xdsClientTls ? { xdsTls: o.xdsClientTls } : {}),
+      log,
+    }).catch(failStart);
     await gateway.ready;
     const failed = gateway.status().listeners.filter((l) => l.error);
     if (failed.length > 0) {
       const first = failed[0]!;
-      await failStart(listenError(new Error(`the embedded gateway ${first.error}`), first.name === 'gatehouse-local' ? o.localGatewayPort : o.gatewayPort, claims));
+      await failStart(
+        listenError(
+          new Error(`the embedded gateway ${first.error}`),
+          first.name === 'gatehouse-local' ? o.localGatewayPort : o.gatewayPort,
+          claims,
+        ),
+      );
     }
     scheduleSync();
   }
@@ -441,12 +533,16 @@ export async function startUp(o: UpOptions): Promise<Up> {
       configError = undefined;
       resources = next;
       const created = controller.apply(next);
-      for (const rev of created) log.info('new revision', { revision: revisionKey(rev.namespace, rev.name), service: rev.service });
+      for (const rev of created)
+        log.info('new revision', { revision: revisionKey(rev.namespace, rev.name), service: rev.service });
       sync();
       admin?.changed();
     } catch (err) {
       configError = err instanceof ConfigError ? err.problems.join('\n') : (err as Error).message;
-      log.error('configuration rejected; the last good configuration keeps serving', { file, problems: err instanceof ConfigError ? err.problems : [configError] });
+      log.error('configuration rejected; the last good configuration keeps serving', {
+        file,
+        problems: err instanceof ConfigError ? err.problems : [configError],
+      });
     }
   };
   watcher = watch(path.dirname(file), (_event, name) => {
@@ -472,7 +568,9 @@ export async function startUp(o: UpOptions): Promise<Up> {
       domain: o.domain,
     });
 
-  admin = await startAdmin({ port: o.adminPort, status, history, podMetrics: readyMetrics, log }).catch((err: Error) => failStart(listenError(err, o.adminPort, claims)));
+  admin = await startAdmin({ port: o.adminPort, status, history, podMetrics: readyMetrics, log }).catch((err: Error) =>
+    failStart(listenError(err, o.adminPort, claims)),
+  );
   const adminPort = admin.port;
   const ports = gateway?.listenerPorts();
 

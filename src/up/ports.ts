@@ -24,7 +24,11 @@ export class PortInUseError extends Error {
 
 export function portProblemMessage(p: PortProblem): string {
   const by = p.holder ? ` by ${p.holder}` : '';
-  const what = p.kind === 'in use' ? `port ${p.port} is already in use on ${p.address}${by}` : `another process${by} answers on ${p.address} port ${p.port}, so clients of localhost:${p.port} would reach it instead`;
+  const what =
+    p.kind === 'in use'
+      ? `port ${p.port} is already in use on ${p.address}${by}`
+      : `another process${by} answers on ${p.address} port ${p.port}, ` +
+        `so clients of localhost:${p.port} would reach it instead`;
   return `${what}; stop it, or move gatehouse with ${p.flag} <port>`;
 }
 

@@ -15,8 +15,12 @@ export type RevisionVerdict = { kind: 'ready' } | { kind: 'failed'; reason: stri
  * Knative: a revision is Ready once one of its pods is, and one whose initial and minimum scale
  * are both 0 is Ready without ever running a pod; a pod's last failure marks it Failed.
  */
-export function revisionVerdict(pods: readonly PodStatus[], scale: Pick<DeciderSpec, 'initialScale' | 'minScale'>): RevisionVerdict {
-  if (pods.some((p) => p.phase === 'ready') || Math.max(scale.initialScale, scale.minScale) === 0) return { kind: 'ready' };
+export function revisionVerdict(
+  pods: readonly PodStatus[],
+  scale: Pick<DeciderSpec, 'initialScale' | 'minScale'>,
+): RevisionVerdict {
+  if (pods.some((p) => p.phase === 'ready') || Math.max(scale.initialScale, scale.minScale) === 0)
+    return { kind: 'ready' };
   const failure = pods.find((p) => p.lastFailure)?.lastFailure;
   return failure ? { kind: 'failed', reason: describeFailure(failure) } : { kind: 'waiting' };
 }
@@ -84,7 +88,11 @@ export function expectationChanges(
  * Which routes are still unconfirmed, and whether the retiring revisions may go: only when every
  * route is confirmed on every gateway, so no gateway still sends traffic to them.
  */
-export function confirmations(unconfirmed: Iterable<string>, confirmed: (route: string) => boolean, retiring: ReadonlySet<string>): { unconfirmed: Set<string>; allConfirmed: boolean; retire: string[] } {
+export function confirmations(
+  unconfirmed: Iterable<string>,
+  confirmed: (route: string) => boolean,
+  retiring: ReadonlySet<string>,
+): { unconfirmed: Set<string>; allConfirmed: boolean; retire: string[] } {
   const still = new Set([...unconfirmed].filter((key) => !confirmed(key)));
   const allConfirmed = still.size === 0;
   return { unconfirmed: still, allConfirmed, retire: allConfirmed ? [...retiring] : [] };

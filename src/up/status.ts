@@ -32,9 +32,21 @@ export interface UpStatus {
     pods: { ready: number; desired: number; starting: number; draining: number };
     scaleReason?: string;
     failure?: string;
-    podList: Array<{ name: string; phase: string; reason?: string; restarts: number; servingPort?: number; pids: { app?: number; queueProxy?: number } }>;
+    podList: Array<{
+      name: string;
+      phase: string;
+      reason?: string;
+      restarts: number;
+      servingPort?: number;
+      pids: { app?: number; queueProxy?: number };
+    }>;
   }>;
-  gateways: Array<{ id: string; connected: boolean; confirmed: Record<string, string>; nacks: Array<{ type: string; version: string; error: string }> }>;
+  gateways: Array<{
+    id: string;
+    connected: boolean;
+    confirmed: Record<string, string>;
+    nacks: Array<{ type: string; version: string; error: string }>;
+  }>;
 }
 
 export interface StatusInputs {
@@ -62,7 +74,10 @@ export function buildStatus(i: StatusInputs): UpStatus {
     const key = namespacedName(s.namespace, s.name);
     const route = routeByKey.get(key);
     const st = i.controller.serviceStatus(s, route, i.prober.routeState(key));
-    const host = (name: string) => (s.visibility === 'external' ? routeHosts(name, s.namespace, i.domain, 'external').external[0]! : routeHosts(name, s.namespace, i.domain, 'cluster-local').local[0]!);
+    const host = (name: string) =>
+      s.visibility === 'external'
+        ? routeHosts(name, s.namespace, i.domain, 'external').external[0]!
+        : routeHosts(name, s.namespace, i.domain, 'cluster-local').local[0]!;
     services.push({
       namespace: s.namespace,
       name: s.name,
@@ -81,7 +96,12 @@ export function buildStatus(i: StatusInputs): UpStatus {
   const routes = i.routes.map((r) => {
     const key = namespacedName(r.spec.namespace, r.spec.name);
     const state = r.unresolved ? { ready: false, message: r.unresolved } : i.prober.routeState(key);
-    return { namespace: r.spec.namespace, name: r.spec.name, ready: state.ready, ...(state.message ? { message: state.message } : {}) };
+    return {
+      namespace: r.spec.namespace,
+      name: r.spec.name,
+      ready: state.ready,
+      ...(state.message ? { message: state.message } : {}),
+    };
   });
   const revisions = i.controller.allRevisions().map((rev) => {
     const key = revisionKey(rev.namespace, rev.name);
@@ -99,7 +119,11 @@ export function buildStatus(i: StatusInputs): UpStatus {
         starting: pods.filter((p) => p.phase === 'starting').length,
         draining: pods.filter((p) => p.phase === 'draining').length,
       },
-      ...(sc ? { scaleReason: sc.reason } : i.watched.has(key) ? {} : { scaleReason: 'retired: no route sends traffic to it' }),
+      ...(sc
+        ? { scaleReason: sc.reason }
+        : i.watched.has(key)
+          ? {}
+          : { scaleReason: 'retired: no route sends traffic to it' }),
       ...(failure ? { failure: `${describeFailure(failure)} (at ${failure.at})` } : {}),
       podList: pods.map((p) => ({
         name: p.name,
@@ -107,7 +131,10 @@ export function buildStatus(i: StatusInputs): UpStatus {
         ...(p.reason ? { reason: p.reason } : {}),
         restarts: p.restarts,
         ...(p.serving ? { servingPort: p.serving.port } : {}),
-        pids: { ...(p.pids.app ? { app: p.pids.app } : {}), ...(p.pids.queueProxy ? { queueProxy: p.pids.queueProxy } : {}) },
+        pids: {
+          ...(p.pids.app ? { app: p.pids.app } : {}),
+          ...(p.pids.queueProxy ? { queueProxy: p.pids.queueProxy } : {}),
+        },
       })),
     };
   });
@@ -119,10 +146,20 @@ export function buildStatus(i: StatusInputs): UpStatus {
       const hash = byGateway.get(g.id);
       if (hash) confirmed[route] = hash;
     }
-    const nacks = Object.entries(node?.types ?? {}).flatMap(([type, t]) => (t.lastNack ? [{ type: type.slice(type.lastIndexOf('.') + 1), version: t.lastNack.version, error: t.lastNack.error }] : []));
+    const nacks = Object.entries(node?.types ?? {}).flatMap(([type, t]) =>
+      t.lastNack
+        ? [{ type: type.slice(type.lastIndexOf('.') + 1), version: t.lastNack.version, error: t.lastNack.error }]
+        : [],
+    );
     return { id: g.id, connected: (node?.connectedStreams ?? 0) > 0, confirmed, nacks };
   });
-  return { config: { file: i.file, ...(i.configError ? { error: i.configError } : {}) }, services, routes, revisions, gateways };
+  return {
+    config: { file: i.file, ...(i.configError ? { error: i.configError } : {}) },
+    services,
+    routes,
+    revisions,
+    gateways,
+  };
 }
 
 /** `gatehouse status` exit codes (docs/up.md). */
@@ -130,20 +167,35 @@ export const STATUS_EXIT = { ready: 0, unreachable: 1, notReady: 3, configError:
 
 export function statusExitCode(s: UpStatus): number {
   if (s.config.error) return STATUS_EXIT.configError;
-  const allReady = s.services.every((svc) => svc.ready === 'True') && s.routes.every((r) => r.ready) && s.revisions.every((r) => r.ready || r.scaleReason?.startsWith('retired'));
+  const allReady =
+    s.services.every((svc) => svc.ready === 'True') &&
+    s.routes.every((r) => r.ready) &&
+    s.revisions.every((r) => r.ready || r.scaleReason?.startsWith('retired'));
   return allReady ? STATUS_EXIT.ready : STATUS_EXIT.notReady;
 }
 
 /** Whether a JSON document has the shape of UpStatus (and so came from gatehouse up). */
 export function isUpStatus(v: unknown): v is UpStatus {
   const s = v as Partial<UpStatus> | null;
-  return typeof s === 'object' && s !== null && typeof s.config?.file === 'string' && Array.isArray(s.services) && Array.isArray(s.routes) && Array.isArray(s.revisions) && Array.isArray(s.gateways);
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.config?.file === 'string' &&
+    Array.isArray(s.services) &&
+    Array.isArray(s.routes) &&
+    Array.isArray(s.revisions) &&
+    Array.isArray(s.gateways)
+  );
 }
 
 /** The human view of the same document. */
 export function renderStatus(s: UpStatus): string {
   const out: string[] = [];
-  if (s.config.error) out.push(`CONFIG ERROR (the last good configuration keeps serving):\n  ${s.config.error.split('\n').join('\n  ')}`, '');
+  if (s.config.error)
+    out.push(
+      `CONFIG ERROR (the last good configuration keeps serving):\n  ${s.config.error.split('\n').join('\n  ')}`,
+      '',
+    );
   out.push('SERVICES');
   for (const svc of s.services) {
     const notReady = svc.conditions.find((c) => c.status !== 'True' && c.type !== 'Ready');
@@ -166,7 +218,9 @@ export function renderStatus(s: UpStatus): string {
   out.push('', 'GATEWAYS');
   if (s.gateways.length === 0) out.push('  none connected');
   for (const g of s.gateways) {
-    out.push(`  ${g.id}  ${g.connected ? 'connected' : 'disconnected'}  ${Object.keys(g.confirmed).length} route(s) confirmed`);
+    out.push(
+      `  ${g.id}  ${g.connected ? 'connected' : 'disconnected'}  ${Object.keys(g.confirmed).length} route(s) confirmed`,
+    );
     for (const n of g.nacks) out.push(`    NACK ${n.type} ${n.version}: ${n.error}`);
   }
   const waiting = s.routes.filter((r) => !r.ready);
@@ -178,7 +232,13 @@ export function renderStatus(s: UpStatus): string {
 }
 
 /** The first host of a traffic tag: its external one, or for a cluster-local route its local one. */
-function tagHost(tag: string, name: string, namespace: string, domain: string, visibility: 'external' | 'cluster-local'): string {
+function tagHost(
+  tag: string,
+  name: string,
+  namespace: string,
+  domain: string,
+  visibility: 'external' | 'cluster-local',
+): string {
   const hosts = tagHosts(tag, name, namespace, domain, visibility);
   return (visibility === 'external' ? hosts.external[0] : hosts.local[0])!;
 }

@@ -1,7 +1,8 @@
 // The gatehouse xDS control server.
 //
 //   const xds = await startXdsServer({ port: 18000 });     // port 0 → a free port; xds.port has it
-//   startXdsServer({ port, host: '0.0.0.0', tls: { cert, key, clientCa } });  // mutual TLS, node bound to its certificate
+//   startXdsServer({ port, host: '0.0.0.0', tls: { cert, key, clientCa } });  // mutual TLS, node bound to its
+//   certificate
 //   xds.cache.setTranslation(translate(state));            // default snapshot, pushed CDS→EDS→LDS→RDS
 //   xds.cache.setTranslation(t, 'node-id');                // or a snapshot for one node (or cluster)
 //   xds.status.on('ack' | 'nack', (e) => …);               // per-node ACK/NACK events
@@ -59,16 +60,36 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
   const status = new NodeStatusRegistry();
   const security: XdsSecurity = options.tls ? (options.tls.clientCa ? 'mtls' : 'tls') : 'none';
   const credentials = options.tls ? serverCredentials(options.tls) : grpc.ServerCredentials.createInsecure();
-  const server = new grpc.Server({ 'grpc.max_send_message_length': 256 * 1024 * 1024, 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  const server = new grpc.Server({
+    'grpc.max_send_message_length': 256 * 1024 * 1024,
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+  });
   const warnings = new BudgetedWarnings(log);
   const limits = { ...DEFAULT_STREAM_LIMITS, ...options.limits };
-  addXdsServices(server, { cache, status, log, warnings, limits, authorize: security === 'mtls' ? certificateBoundNode : acceptAnyNode, connections: new ConnectionStreams() });
+  addXdsServices(server, {
+    cache,
+    status,
+    log,
+    warnings,
+    limits,
+    authorize: security === 'mtls' ? certificateBoundNode : acceptAnyNode,
+    connections: new ConnectionStreams(),
+  });
   const host = options.host ?? '127.0.0.1';
   // An IPv6 literal needs brackets in a gRPC address.
   const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${options.port}` : `${host}:${options.port}`;
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync(address, credentials, (err, bound) => (err ? reject(new Error(`the xDS server cannot listen on ${address}: ${err.message}`)) : resolve(bound))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(address, credentials, (err, bound) =>
+      err ? reject(new Error(`the xDS server cannot listen on ${address}: ${err.message}`)) : resolve(bound),
+    ),
+  );
   log.info('xDS server listening', { host, port, security });
-  if (security === 'none' && !isLoopback(host)) log.warn('the xDS server listens beyond loopback without TLS: anyone who reaches it reads every endpoint; pass --xds-tls-cert, --xds-tls-key and --xds-client-ca', { host });
+  if (security === 'none' && !isLoopback(host))
+    log.warn(
+      'the xDS server listens beyond loopback without TLS: anyone who reaches it ' +
+        'reads every endpoint; pass --xds-tls-cert, --xds-tls-key and --xds-client-ca',
+      { host },
+    );
   return {
     port,
     host,
@@ -84,7 +105,6 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
       }),
   };
 }
-
 
 function serverCredentials(tls: XdsServerTls): grpc.ServerCredentials {
   const pair = { cert_chain: readPem(tls.cert, '--xds-tls-cert'), private_key: readPem(tls.key, '--xds-tls-key') };

@@ -5,6 +5,8 @@ export function readPem(file: string, what: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new Error(`${what} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new Error(
+      `${what} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
   }
 }

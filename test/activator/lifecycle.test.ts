@@ -20,8 +20,34 @@ test('SIGINT and SIGTERM mid-burst: every request answered, the process exits 0 
   t.after(() => queue.stop());
   const xds = await startXdsServer({ port: 0 });
   t.after(() => xds.close());
-  xds.cache.setTranslation(translate(desired([route('sig', [{ revisionName: 'sig-00001', percent: 100 }])], [routing(revision('sig-00001', { containerConcurrency: 1, timeoutSeconds: 30 }), 'proxy', [{ host: '127.0.0.1', port: queue.servingPort }])])));
-  const child = spawn(process.execPath, [gatehouseBin, 'activator', '--xds', `127.0.0.1:${xds.port}`, '--port', '0', '--metrics-port', '0', '--drain-quiet-seconds', '0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  xds.cache.setTranslation(
+    translate(
+      desired(
+        [route('sig', [{ revisionName: 'sig-00001', percent: 100 }])],
+        [
+          routing(revision('sig-00001', { containerConcurrency: 1, timeoutSeconds: 30 }), 'proxy', [
+            { host: '127.0.0.1', port: queue.servingPort },
+          ]),
+        ],
+      ),
+    ),
+  );
+  const child = spawn(
+    process.execPath,
+    [
+      gatehouseBin,
+      'activator',
+      '--xds',
+      `127.0.0.1:${xds.port}`,
+      '--port',
+      '0',
+      '--metrics-port',
+      '0',
+      '--drain-quiet-seconds',
+      '0.1',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const exited = once(child, 'exit');
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -44,7 +70,7 @@ test('SIGINT and SIGTERM mid-burst: every request answered, the process exits 0 
     }),
   );
   // The revision arrives over xDS shortly after start: wait until it serves.
-  for (let deadline = Date.now() + 5000; ; ) {
+  for (let deadline = Date.now() + 5000; ;) {
     const res = await fetch(`http://127.0.0.1:${port}/`, { headers: routed });
     await res.text();
     if (res.status === 200) break;
@@ -63,15 +89,26 @@ test('SIGINT and SIGTERM mid-burst: every request answered, the process exits 0 
   child.kill('SIGTERM');
   const [code, signal] = await exited;
   const answers = await Promise.all(burst);
-  assert.deepEqual(new Set(answers), new Set(['200 Hello sig-00001!\n']), 'requests accepted before the signals are served');
+  assert.deepEqual(
+    new Set(answers),
+    new Set(['200 Hello sig-00001!\n']),
+    'requests accepted before the signals are served',
+  );
   assert.equal(output, '', 'nothing but log lines');
-  assert.deepEqual(lines.filter((l) => /"level":"error"|Error:|at .*\(/.test(l)), []);
+  assert.deepEqual(
+    lines.filter((l) => /"level":"error"|Error:|at .*\(/.test(l)),
+    [],
+  );
   assert.deepEqual([code, signal], [0, null]);
 });
 
 test('queue limits from a flag or the environment: a bad value is a clear error before anything starts', async () => {
   const run = (args: string[], env: Record<string, string> = {}) => {
-    const child = spawn(process.execPath, [gatehouseBin, 'activator', '--xds', '127.0.0.1:1', '--port', '0', '--metrics-port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [gatehouseBin, 'activator', '--xds', '127.0.0.1:1', '--port', '0', '--metrics-port', '0', ...args],
+      { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     return once(child, 'exit').then(([code]) => ({ code, stderr }));
@@ -81,5 +118,8 @@ test('queue limits from a flag or the environment: a bad value is a clear error 
   assert.match(flag.stderr, /--max-queued <n>' argument '1.5' is invalid. expected a whole number from 0 to 10000000/);
   const env = await run([], { GATEHOUSE_ACTIVATOR_MAX_QUEUED_PER_REVISION: 'lots' });
   assert.equal(env.code, 2);
-  assert.match(env.stderr, /--max-queued-per-revision <n>' value 'lots' from env 'GATEHOUSE_ACTIVATOR_MAX_QUEUED_PER_REVISION' is invalid/);
+  assert.match(
+    env.stderr,
+    /--max-queued-per-revision <n>' value 'lots' from env 'GATEHOUSE_ACTIVATOR_MAX_QUEUED_PER_REVISION' is invalid/,
+  );
 });

@@ -36,14 +36,17 @@ test('a pod killed mid-load: requests it refuses go to the other pod, none hang'
   let running = true;
   const client = async () => {
     while (running) {
-      const res = await fetch(`http://127.0.0.1:${activator.port}/?delay=20`, { headers: routed('kill-00001'), signal: AbortSignal.timeout(5000) });
+      const res = await fetch(`http://127.0.0.1:${activator.port}/?delay=20`, {
+        headers: routed('kill-00001'),
+        signal: AbortSignal.timeout(5000),
+      });
       statuses.push(res.status);
       await res.text();
     }
   };
   const clients = Array.from({ length: 4 }, client);
   const answers = async (n: number) => {
-    for (const target = statuses.length + n; statuses.length < target; ) await new Promise((r) => setTimeout(r, 10));
+    for (const target = statuses.length + n; statuses.length < target;) await new Promise((r) => setTimeout(r, 10));
   };
   await answers(20);
   await queues[0]!.stop();
@@ -67,12 +70,18 @@ test('two activators split 5 pods 3 + 2, as the subsetting examples say', async 
   }
   const source = new InProcessRevisionSource();
   source.set({ namespace: 'default', name: 'split-00001', containerConcurrency: 1, timeoutSeconds: 10, pods });
-  const activators = await Promise.all([0, 1].map((index) => startActivator({ port: 0, source, index, replicas: 2, log })));
+  const activators = await Promise.all(
+    [0, 1].map((index) => startActivator({ port: 0, source, index, replicas: 2, log })),
+  );
   t.after(() => Promise.all(activators.map((a) => a.close())));
-  for (const a of activators) await (await fetch(`http://127.0.0.1:${a.port}/`, { headers: routed('split-00001') })).text();
+  for (const a of activators)
+    await (await fetch(`http://127.0.0.1:${a.port}/`, { headers: routed('split-00001') })).text();
   const assigned = () => activators.map((a) => a.throttler('default/split-00001')!.readyPods);
   await until(() => assigned().join() === '3,2', 'the pods split 3 + 2', 20_000);
   // 5 pods / 2 activators = 2 each, the fifth pod (remnant) to activator 0
   assert.deepEqual(assigned(), [3, 2]);
-  assert.deepEqual(activators.map((a) => a.throttler('default/split-00001')!.capacity), [3, 2]);
+  assert.deepEqual(
+    activators.map((a) => a.throttler('default/split-00001')!.capacity),
+    [3, 2],
+  );
 });

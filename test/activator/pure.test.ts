@@ -40,7 +40,8 @@ test('capacity: CC × assigned pods; unlimited for CC 0; none without pods', () 
 });
 
 test('LB policy by containerConcurrency never exceeds a pod’s concurrency', () => {
-  const slots = (inFlight: number[], capacity: number): Array<PodSlot & { id: number }> => inFlight.map((n, id) => ({ id, inFlight: n, capacity }));
+  const slots = (inFlight: number[], capacity: number): Array<PodSlot & { id: number }> =>
+    inFlight.map((n, id) => ({ id, inFlight: n, capacity }));
   // CC 2 → first available: pod 0 full, pod 1 has room
   assert.equal(policyFor<PodSlot & { id: number }>(2)(slots([2, 1, 0], 2))?.id, 1);
   assert.equal(policyFor(2)(slots([2, 2], 2)), undefined, 'all full → wait');
@@ -54,49 +55,56 @@ test('LB policy by containerConcurrency never exceeds a pod’s concurrency', ()
   assert.equal(two(slots([5, 1, 3], 0))?.id, 2);
 });
 
-test('throttler: a pod the source vouches for (healthy) takes a waiting request at once, unprobed; others and refused ones are probed', async () => {
-  const probed: number[] = [];
-  let answer = false;
-  const throttler = new RevisionThrottler({
-    containerConcurrency: 1,
-    probe: async (e) => {
-      probed.push(e.port);
-      return answer;
-    },
-    probeIntervalMs: 1,
-    activatorIndex: 0,
-    activatorCount: 1,
-  });
-  const granted: number[] = [];
-  const trackers: PodTracker[] = [];
-  const waiter = (): SlotWaiter => ({
-    grant: (pod) => {
-      granted.push(pod.endpoint.port);
-      trackers.push(pod);
-    },
-    abandon: () => assert.fail('abandoned'),
-  });
-  assert.equal(throttler.acquire(waiter()), 'queued');
-  throttler.updatePods([{ host: '127.0.0.1', port: 1, healthy: true }]);
-  // Granted within updatePods itself: no probe, no timer in between.
-  assert.deepEqual(granted, [1]);
-  assert.equal(throttler.probes, 0);
-  // A pod without the source's word is probed and takes nothing until it answers.
-  throttler.updatePods([{ host: '127.0.0.1', port: 1, healthy: true }, { host: '127.0.0.1', port: 2 }]);
-  assert.equal(throttler.acquire(waiter()), 'queued');
-  const ready = new Promise<void>((resolve) => {
-    const check = () => (granted.length === 2 ? resolve() : setImmediate(check));
-    check();
-  });
-  answer = true;
-  await ready;
-  assert.deepEqual(granted, [1, 2]);
-  assert.ok(probed.every((port) => port === 2) && probed.length >= 1);
-  // The vouched pod refused a connection: out until its own probe answers.
-  const before = throttler.probes;
-  answer = false;
-  throttler.markUnready(trackers[0]!);
-  assert.equal(throttler.readyPods, 1);
-  assert.equal(throttler.probes, before + 1, 'probed again at once');
-  throttler.close();
-});
+test(
+  'throttler: a pod the source vouches for (healthy) takes a waiting ' +
+    'request at once, unprobed; others and refused ones are probed',
+  async () => {
+    const probed: number[] = [];
+    let answer = false;
+    const throttler = new RevisionThrottler({
+      containerConcurrency: 1,
+      probe: async (e) => {
+        probed.push(e.port);
+        return answer;
+      },
+      probeIntervalMs: 1,
+      activatorIndex: 0,
+      activatorCount: 1,
+    });
+    const granted: number[] = [];
+    const trackers: PodTracker[] = [];
+    const waiter = (): SlotWaiter => ({
+      grant: (pod) => {
+        granted.push(pod.endpoint.port);
+        trackers.push(pod);
+      },
+      abandon: () => assert.fail('abandoned'),
+    });
+    assert.equal(throttler.acquire(waiter()), 'queued');
+    throttler.updatePods([{ host: '127.0.0.1', port: 1, healthy: true }]);
+    // Granted within updatePods itself: no probe, no timer in between.
+    assert.deepEqual(granted, [1]);
+    assert.equal(throttler.probes, 0);
+    // A pod without the source's word is probed and takes nothing until it answers.
+    throttler.updatePods([
+      { host: '127.0.0.1', port: 1, healthy: true },
+      { host: '127.0.0.1', port: 2 },
+    ]);
+    assert.equal(throttler.acquire(waiter()), 'queued');
+    const ready = new Promise<void>((resolve) => {
+      const check = () => (granted.length === 2 ? resolve() : setImmediate(check));
+      check();
+    });
+    answer = true;
+    await ready;
+    assert.deepEqual(granted, [1, 2]);
+    assert.ok(probed.every((port) => port === 2) && probed.length >= 1);
+    // The vouched pod refused a connection: out until its own probe answers.
+    const before = throttler.probes;
+    answer = false;
+    throttler.markUnready(trackers[0]!);
+    assert.equal(throttler.readyPods, 1);
+    assert.equal(throttler.probes, before + 1, 'probed again at once');
+    throttler.close();
+  },
+);

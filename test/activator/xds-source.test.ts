@@ -23,32 +23,51 @@ test('revisions, containerConcurrency and pods arrive over xDS and follow update
   const xds = await startXdsServer({ port: 0 });
   t.after(() => xds.close());
   const state = (pods: Array<{ host: string; port: number }>) =>
-    desired([route('hello', [{ revisionName: 'hello-00001', percent: 100 }])], [routing(revision('hello-00001', { containerConcurrency: 3, timeoutSeconds: 45 }), 'proxy', pods)]);
+    desired(
+      [route('hello', [{ revisionName: 'hello-00001', percent: 100 }])],
+      [routing(revision('hello-00001', { containerConcurrency: 3, timeoutSeconds: 45 }), 'proxy', pods)],
+    );
   xds.cache.setTranslation(translate(state([{ host: '127.0.0.1', port: queue.servingPort }])));
 
   const source = new XdsRevisionSource(`127.0.0.1:${xds.port}`, { id: 'activator-0', cluster: 'activators' }, log);
   t.after(() => source.close());
   const changes: string[] = [];
-  const podsArrived = new Promise<void>((resolve) => source.subscribe((key) => {
-    changes.push(key);
-    if ((source.get(key)?.pods.length ?? 0) > 0) resolve();
-  }));
+  const podsArrived = new Promise<void>((resolve) =>
+    source.subscribe((key) => {
+      changes.push(key);
+      if ((source.get(key)?.pods.length ?? 0) > 0) resolve();
+    }),
+  );
   await podsArrived;
-  assert.deepEqual(source.get('default/hello-00001'), { namespace: 'default', name: 'hello-00001', containerConcurrency: 3, timeoutSeconds: 45, pods: [{ host: '127.0.0.1', port: queue.servingPort, healthy: true }] });
+  assert.deepEqual(source.get('default/hello-00001'), {
+    namespace: 'default',
+    name: 'hello-00001',
+    containerConcurrency: 3,
+    timeoutSeconds: 45,
+    pods: [{ host: '127.0.0.1', port: queue.servingPort, healthy: true }],
+  });
 
   const activator = await startActivator({ port: 0, source, log });
   t.after(() => activator.close());
   // The private assignment lists ready pods as HEALTHY: the activator sends to them without a probe first.
   const throttler = activator.throttler('default/hello-00001');
   assert.equal(throttler, undefined, 'made on the first request');
-  const res = await fetch(`http://127.0.0.1:${activator.port}/`, { headers: { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'hello-00001' } });
+  const res = await fetch(`http://127.0.0.1:${activator.port}/`, {
+    headers: { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'hello-00001' },
+  });
   assert.equal(await res.text(), 'Hello hello-00001!\n');
   assert.equal(activator.throttler('default/hello-00001')!.probes, 0, 'no probe before the first request');
 
-  const gone = new Promise<void>((resolve) => source.subscribe((key) => source.get(key)?.pods.length === 0 && resolve()));
+  const gone = new Promise<void>((resolve) =>
+    source.subscribe((key) => source.get(key)?.pods.length === 0 && resolve()),
+  );
   xds.cache.setTranslation(translate(state([])));
   await gone;
-  assert.equal(activator.throttler('default/hello-00001')!.readyPods, 0, 'a pod removed over xDS takes no more requests');
+  assert.equal(
+    activator.throttler('default/hello-00001')!.readyPods,
+    0,
+    'a pod removed over xDS takes no more requests',
+  );
 });
 
 test('gatehouse activator as a process serves a revision it learnt over xDS', async (t) => {
@@ -58,8 +77,34 @@ test('gatehouse activator as a process serves a revision it learnt over xDS', as
   t.after(() => queue.stop());
   const xds = await startXdsServer({ port: 0 });
   t.after(() => xds.close());
-  xds.cache.setTranslation(translate(desired([route('proc', [{ revisionName: 'proc-00001', percent: 100 }])], [routing(revision('proc-00001', { containerConcurrency: 1 }), 'proxy', [{ host: '127.0.0.1', port: queue.servingPort }])])));
-  const child = spawn(process.execPath, [gatehouseBin, 'activator', '--xds', `127.0.0.1:${xds.port}`, '--port', '0', '--metrics-port', '0', '--drain-quiet-seconds', '0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  xds.cache.setTranslation(
+    translate(
+      desired(
+        [route('proc', [{ revisionName: 'proc-00001', percent: 100 }])],
+        [
+          routing(revision('proc-00001', { containerConcurrency: 1 }), 'proxy', [
+            { host: '127.0.0.1', port: queue.servingPort },
+          ]),
+        ],
+      ),
+    ),
+  );
+  const child = spawn(
+    process.execPath,
+    [
+      gatehouseBin,
+      'activator',
+      '--xds',
+      `127.0.0.1:${xds.port}`,
+      '--port',
+      '0',
+      '--metrics-port',
+      '0',
+      '--drain-quiet-seconds',
+      '0.1',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   t.after(async () => {
     if (child.exitCode === null) {
       child.kill('SIGKILL');
@@ -73,11 +118,15 @@ test('gatehouse activator as a process serves a revision it learnt over xDS', as
     }),
   );
   // The first request may arrive before xDS delivered the revision: retry only on 404.
-  let res = await fetch(`http://127.0.0.1:${port}/`, { headers: { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'proc-00001' } });
-  for (const deadline = Date.now() + 5000; res.status === 404 && Date.now() < deadline; ) {
+  let res = await fetch(`http://127.0.0.1:${port}/`, {
+    headers: { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'proc-00001' },
+  });
+  for (const deadline = Date.now() + 5000; res.status === 404 && Date.now() < deadline;) {
     await res.text();
     await new Promise((r) => setTimeout(r, 50));
-    res = await fetch(`http://127.0.0.1:${port}/`, { headers: { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'proc-00001' } });
+    res = await fetch(`http://127.0.0.1:${port}/`, {
+      headers: { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'proc-00001' },
+    });
   }
   assert.equal(res.status, 200);
   assert.equal(await res.text(), 'Hello proc-00001!\n');

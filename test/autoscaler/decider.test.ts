@@ -2,7 +2,14 @@
 // formulas (written in the comment beside it), not taken from this code's output.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyScale, decide, INITIAL_STATE, servingMode, type DeciderState, type Observation } from '../../src/autoscaler/decider.js';
+import {
+  applyScale,
+  decide,
+  INITIAL_STATE,
+  servingMode,
+  type DeciderState,
+  type Observation,
+} from '../../src/autoscaler/decider.js';
 import { deciderSpecFor, KNATIVE_DEFAULTS, SettingsError, type DeciderSpec } from '../../src/model/autoscaling.js';
 import { WindowedBuckets } from '../../src/autoscaler/buckets.js';
 
@@ -12,7 +19,14 @@ const defaults = (overrides: Partial<DeciderSpec> = {}): DeciderSpec => ({ ...de
 const obs = (readyPods: number, stable: number, panic = stable): Observation => ({ readyPods, stable, panic });
 
 test('single steps', () => {
-  const cases: Array<{ name: string; spec?: Partial<DeciderSpec>; o: Observation; pods: number; ebc: number; panic: boolean }> = [
+  const cases: Array<{
+    name: string;
+    spec?: Partial<DeciderSpec>;
+    o: Observation;
+    pods: number;
+    ebc: number;
+    panic: boolean;
+  }> = [
     // dspc = dppc = ceil(350/70) = 5; 5/1 ≥ 2 → panic; EBC = floor(1×100 − 211 − 350) = −461
     { name: 'burst on one pod', o: obs(1, 350), pods: 5, ebc: -461, panic: true },
     // ceil(300/70) = 5; 5/5 < 2 → calm; maxDown = floor(5/2) = 2; EBC = floor(500 − 211 − 300) = −11
@@ -20,14 +34,42 @@ test('single steps', () => {
     // ceil(7/70) = 1 but maxDown = floor(10/2) = 5; EBC = floor(1000 − 211 − 7) = 782
     { name: 'scale-down rate limit', o: obs(10, 7), pods: 5, ebc: 782, panic: false },
     // rate 2 on 2 pods: maxUp = ceil(2×2) = 4; dppc = 20, 20/2 ≥ 2 → panic, but capped at 4
-    { name: 'scale-up rate limit', spec: { maxScaleUpRate: 2 }, o: obs(2, 1400), pods: 4, ebc: Math.floor(200 - 211 - 1400), panic: true },
+    {
+      name: 'scale-up rate limit',
+      spec: { maxScaleUpRate: 2 },
+      o: obs(2, 1400),
+      pods: 4,
+      ebc: Math.floor(200 - 211 - 1400),
+      panic: true,
+    },
     // no load on one pod: ceil(0/70) = 0, maxDown = floor(1/2) = 0 → 0; EBC = floor(100 − 211) = −111
     { name: 'idle → zero', o: obs(1, 0), pods: 0, ebc: -111, panic: false },
     // from zero: ready counted as 1; ceil(1/70) = 1 → activation-scale 3 lifts it to 3
-    { name: 'activation scale', spec: { activationScale: 3 }, o: obs(0, 1), pods: 3, ebc: Math.floor(0 - 211 - 1), panic: false },
+    {
+      name: 'activation scale',
+      spec: { activationScale: 3 },
+      o: obs(0, 1),
+      pods: 3,
+      ebc: Math.floor(0 - 211 - 1),
+      panic: false,
+    },
     // activation scale does not wake an idle revision
-    { name: 'activation scale at no load', spec: { activationScale: 3 }, o: obs(0, 0), pods: 0, ebc: -211, panic: false },
-    { name: 'TBC −1: EBC is always −1', spec: { targetBurstCapacity: -1 }, o: obs(5, 10), pods: 2, ebc: -1, panic: false },
+    {
+      name: 'activation scale at no load',
+      spec: { activationScale: 3 },
+      o: obs(0, 0),
+      pods: 0,
+      ebc: -211,
+      panic: false,
+    },
+    {
+      name: 'TBC −1: EBC is always −1',
+      spec: { targetBurstCapacity: -1 },
+      o: obs(5, 10),
+      pods: 2,
+      ebc: -1,
+      panic: false,
+    },
     { name: 'TBC 0: EBC is always 0', spec: { targetBurstCapacity: 0 }, o: obs(5, 10), pods: 2, ebc: 0, panic: false },
   ];
   for (const c of cases) {
@@ -76,21 +118,45 @@ test('serving mode: proxy at zero or with negative excess burst capacity', () =>
 
 test('scale to zero only after the activator is confirmed in the path for the grace period', () => {
   const spec = defaults();
-  assert.deepEqual(applyScale(spec, 0, { proxyConfirmedAt: undefined, confirmationError: 'probe got 200 "queue"' }, 0), {
+  assert.deepEqual(
+    applyScale(spec, 0, { proxyConfirmedAt: undefined, confirmationError: 'probe got 200 "queue"' }, 0),
+    {
+      pods: 1,
+      reason: 'staying at 1: the activator is not confirmed in the path (probe got 200 "queue")',
+    },
+  );
+  assert.deepEqual(applyScale(spec, 0, { proxyConfirmedAt: 1_000 }, 11_000), {
     pods: 1,
-    reason: 'staying at 1: the activator is not confirmed in the path (probe got 200 "queue")',
+    reason: 'staying at 1 for 20 s more of the scale-to-zero grace period',
   });
-  assert.deepEqual(applyScale(spec, 0, { proxyConfirmedAt: 1_000 }, 11_000), { pods: 1, reason: 'staying at 1 for 20 s more of the scale-to-zero grace period' });
   assert.deepEqual(applyScale(spec, 0, { proxyConfirmedAt: 1_000 }, 31_000), { pods: 0, reason: 'decider wants 0' });
   // already at zero (initial-scale 0): nothing to hold, confirmed or not
-  assert.deepEqual(applyScale(spec, 0, { proxyConfirmedAt: undefined, atZero: true }, 0), { pods: 0, reason: 'at zero: no demand' });
+  assert.deepEqual(applyScale(spec, 0, { proxyConfirmedAt: undefined, atZero: true }, 0), {
+    pods: 0,
+    reason: 'at zero: no demand',
+  });
   // retention longer than the grace period wins
-  assert.equal(applyScale({ ...spec, scaleToZeroPodRetentionPeriodMs: 60_000 }, 0, { proxyConfirmedAt: 0 }, 31_000).pods, 1);
-  assert.deepEqual(applyScale({ ...spec, enableScaleToZero: false }, 0, { proxyConfirmedAt: 0 }, 99_000), { pods: 1, reason: 'scale to zero is disabled' });
-  assert.deepEqual(applyScale({ ...spec, minScale: 2 }, 0, { proxyConfirmedAt: 0 }, 99_000), { pods: 2, reason: 'min-scale 2' });
+  assert.equal(
+    applyScale({ ...spec, scaleToZeroPodRetentionPeriodMs: 60_000 }, 0, { proxyConfirmedAt: 0 }, 31_000).pods,
+    1,
+  );
+  assert.deepEqual(applyScale({ ...spec, enableScaleToZero: false }, 0, { proxyConfirmedAt: 0 }, 99_000), {
+    pods: 1,
+    reason: 'scale to zero is disabled',
+  });
+  assert.deepEqual(applyScale({ ...spec, minScale: 2 }, 0, { proxyConfirmedAt: 0 }, 99_000), {
+    pods: 2,
+    reason: 'min-scale 2',
+  });
   // ...also while proxy mode is unconfirmed: nothing is being held for scale to zero
-  assert.deepEqual(applyScale({ ...spec, minScale: 1 }, 0, { proxyConfirmedAt: undefined }, 0), { pods: 1, reason: 'min-scale 1' });
-  assert.deepEqual(applyScale({ ...spec, maxScale: 3 }, 5, { proxyConfirmedAt: undefined }, 0), { pods: 3, reason: 'max-scale 3' });
+  assert.deepEqual(applyScale({ ...spec, minScale: 1 }, 0, { proxyConfirmedAt: undefined }, 0), {
+    pods: 1,
+    reason: 'min-scale 1',
+  });
+  assert.deepEqual(applyScale({ ...spec, maxScale: 3 }, 5, { proxyConfirmedAt: undefined }, 0), {
+    pods: 3,
+    reason: 'max-scale 3',
+  });
 });
 
 test('settings resolve targets as Knative does and reject bad annotations by name', () => {
@@ -99,11 +165,30 @@ test('settings resolve targets as Knative does and reject bad annotations by nam
   assert.deepEqual(pick(deciderSpecFor({}, 10)), ['concurrency', 10, 7, 6000]);
   // target above containerConcurrency is capped at it: min(50, 10) = 10
   assert.deepEqual(pick(deciderSpecFor({ 'autoscaling.knative.dev/target': '50' }, 10)), ['concurrency', 10, 7, 6000]);
-  assert.deepEqual(pick(deciderSpecFor({ 'autoscaling.knative.dev/target': '1', 'autoscaling.knative.dev/target-utilization-percentage': '100' }, 1)), ['concurrency', 1, 1, 6000]);
+  assert.deepEqual(
+    pick(
+      deciderSpecFor(
+        { 'autoscaling.knative.dev/target': '1', 'autoscaling.knative.dev/target-utilization-percentage': '100' },
+        1,
+      ),
+    ),
+    ['concurrency', 1, 1, 6000],
+  );
   // rps: default 200 × 0.7 = 140; window 20 s with panic 10 % = 2 s
-  assert.deepEqual(pick(deciderSpecFor({ 'autoscaling.knative.dev/metric': 'rps', 'autoscaling.knative.dev/window': '20s' }, 0)), ['rps', 200, 140, 2000]);
+  assert.deepEqual(
+    pick(deciderSpecFor({ 'autoscaling.knative.dev/metric': 'rps', 'autoscaling.knative.dev/window': '20s' }, 0)),
+    ['rps', 200, 140, 2000],
+  );
   assert.throws(
-    () => deciderSpecFor({ 'autoscaling.knative.dev/min-scale': '-1', 'autoscaling.knative.dev/window': '2s', 'autoscaling.knative.dev/metric': 'cpu' }, 0),
+    () =>
+      deciderSpecFor(
+        {
+          'autoscaling.knative.dev/min-scale': '-1',
+          'autoscaling.knative.dev/window': '2s',
+          'autoscaling.knative.dev/metric': 'cpu',
+        },
+        0,
+      ),
     (err: Error) =>
       err instanceof SettingsError &&
       err.message.includes('autoscaling.knative.dev/metric="cpu" is invalid') &&

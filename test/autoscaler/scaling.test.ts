@@ -16,10 +16,20 @@ import { revision } from '../support/desired.js';
 
 test('CC=1, target 1: scales out under load, back in after it, and holds one pod without an activator', async (t) => {
   const log = createLogger('test');
-  const runtime = new LocalProcessRuntime({ logDir: mkdtempSync(path.join(tmpdir(), 'gatehouse-pods-')), drainQuietSeconds: 0.1, stopTimeoutMs: 3000, log });
+  const runtime = new LocalProcessRuntime({
+    logDir: mkdtempSync(path.join(tmpdir(), 'gatehouse-pods-')),
+    drainQuietSeconds: 0.1,
+    stopTimeoutMs: 3000,
+    log,
+  });
   t.after(() => runtime.close());
   const key = 'default/load-00001';
-  runtime.ensureRevision(revision('load-00001', { containerConcurrency: 1, container: { command: ['node', exampleAppPath], args: [], env: [], protocol: 'http1' } }));
+  runtime.ensureRevision(
+    revision('load-00001', {
+      containerConcurrency: 1,
+      container: { command: ['node', exampleAppPath], args: [], env: [], protocol: 'http1' },
+    }),
+  );
   const ready = () => runtime.pods(key).filter((p) => p.phase === 'ready');
   const modes: string[] = [];
   const scaler = new Multiscaler({
@@ -38,11 +48,21 @@ test('CC=1, target 1: scales out under load, back in after it, and holds one pod
   });
   t.after(() => scaler.close());
   // target 1 at 100 % utilisation, 6 s stable window (panic window 600 ms), scale-to-zero grace 1 s.
-  const spec = { ...deciderSpecFor({ 'autoscaling.knative.dev/target': '1', 'autoscaling.knative.dev/target-utilization-percentage': '100', 'autoscaling.knative.dev/window': '6s' }, 1), scaleToZeroGracePeriodMs: 1000 };
+  const spec = {
+    ...deciderSpecFor(
+      {
+        'autoscaling.knative.dev/target': '1',
+        'autoscaling.knative.dev/target-utilization-percentage': '100',
+        'autoscaling.knative.dev/window': '6s',
+      },
+      1,
+    ),
+    scaleToZeroGracePeriodMs: 1000,
+  };
   scaler.watch(key, spec);
 
   const until = async (what: string, ok: () => boolean, timeoutMs: number) => {
-    for (const deadline = Date.now() + timeoutMs; !ok(); ) {
+    for (const deadline = Date.now() + timeoutMs; !ok();) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(scaler.status())}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -69,10 +89,17 @@ test('CC=1, target 1: scales out under load, back in after it, and holds one pod
   await Promise.all(clients);
   assert.ok(served > 0);
 
-  await until('scale back to one pod held for want of an activator', () => scaler.status()[0]!.reason.includes('activator') && ready().length === 1, 30_000);
+  await until(
+    'scale back to one pod held for want of an activator',
+    () => scaler.status()[0]!.reason.includes('activator') && ready().length === 1,
+    30_000,
+  );
   const status = scaler.status()[0]!;
   assert.equal(status.desiredPods, 1);
   assert.equal(status.mode, 'proxy');
-  assert.match(status.reason, /staying at 1: the activator is not confirmed in the path \(the revision has no public endpoints to probe\)/);
+  assert.match(
+    status.reason,
+    /staying at 1: the activator is not confirmed in the path \(the revision has no public endpoints to probe\)/,
+  );
   assert.ok(modes.includes('proxy'));
 });

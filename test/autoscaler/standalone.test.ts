@@ -12,14 +12,34 @@ import { gatehouseBin } from '../support/queue.js';
 test('the revisions file reports every problem with file and field', () => {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'gatehouse-')), 'bad.yaml');
   writeFileSync(file, 'revisions:\n  - name: Hello_1\n    containerConcurrency: -2\n    container: {}\n');
-  assert.throws(() => loadRevisionsFile(file), (err: Error) =>
-    err.message.includes(`${file}: revisions[0].name: expected a Kubernetes name`) &&
-    err.message.includes(`${file}: revisions[0].container.command: expected the command`) &&
-    err.message.includes(`${file}: revisions[0].containerConcurrency: expected a whole number, 0 or more, got -2`));
+  assert.throws(
+    () => loadRevisionsFile(file),
+    (err: Error) =>
+      err.message.includes(`${file}: revisions[0].name: expected a Kubernetes name`) &&
+      err.message.includes(`${file}: revisions[0].container.command: expected the command`) &&
+      err.message.includes(`${file}: revisions[0].containerConcurrency: expected a whole number, 0 or more, got -2`),
+  );
 });
 
 test('gatehouse autoscaler runs the example revision and serves per-revision metrics', async (t) => {
-  const child = spawn(process.execPath, [gatehouseBin, 'autoscaler', '-f', 'examples/revisions.yaml', '--stats-port', '0', '--metrics-port', '0', '--tick-ms', '200', '--drain-quiet-seconds', '0.2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      gatehouseBin,
+      'autoscaler',
+      '-f',
+      'examples/revisions.yaml',
+      '--stats-port',
+      '0',
+      '--metrics-port',
+      '0',
+      '--tick-ms',
+      '200',
+      '--drain-quiet-seconds',
+      '0.2',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   t.after(async () => {
     if (child.exitCode === null) {
       child.kill('SIGTERM');
@@ -33,7 +53,10 @@ test('gatehouse autoscaler runs the example revision and serves per-revision met
     }),
   );
   let text = '';
-  for (const deadline = Date.now() + 15_000; !text.includes('autoscaler_actual_pods{revision="default/hello-00001"} 1') && Date.now() < deadline; ) {
+  for (
+    const deadline = Date.now() + 15_000;
+    !text.includes('autoscaler_actual_pods{revision="default/hello-00001"} 1') && Date.now() < deadline;
+  ) {
     await new Promise((r) => setTimeout(r, 100));
     text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   }

@@ -18,12 +18,38 @@ test('axis: round steps, a max that is a whole number of steps, no fractional ti
 
 test('the chart labels each tick where it belongs and draws pods as steps between whole numbers', () => {
   const svg = lineChart('t', 'ms', 'pods', [
-    { name: 'p99', color: '#111', points: [[0, 3.2], [15, 9.7], [29.4, 5]] },
-    { name: 'pods', color: '#222', points: [[0, 0], [10, 1], [29.4, 1]], rightAxis: true, steps: true },
+    {
+      name: 'p99',
+      color: '#111',
+      points: [
+        [0, 3.2],
+        [15, 9.7],
+        [29.4, 5],
+      ],
+    },
+    {
+      name: 'pods',
+      color: '#222',
+      points: [
+        [0, 0],
+        [10, 1],
+        [29.4, 1],
+      ],
+      rightAxis: true,
+      steps: true,
+    },
   ]);
   // Seconds: ticks 0, 10, 20, 30 across the 780 px plot starting at x=60.
-  const xLabels = [...svg.matchAll(/<text x="([\d.]+)" y="336" text-anchor="middle">(\d+)<\/text>/g)].map((m) => [Number(m[1]), Number(m[2])]);
-  assert.deepEqual(xLabels, [[60, 0], [320, 10], [580, 20], [840, 30]]);
+  const xLabels = [...svg.matchAll(/<text x="([\d.]+)" y="336" text-anchor="middle">(\d+)<\/text>/g)].map((m) => [
+    Number(m[1]),
+    Number(m[2]),
+  ]);
+  assert.deepEqual(xLabels, [
+    [60, 0],
+    [320, 10],
+    [580, 20],
+    [840, 30],
+  ]);
   // Pods: 0 and 1 only, never 0.3 pods.
   const right = [...svg.matchAll(/<text x="846" y="[\d.]+">([^<]+)<\/text>/g)].map((m) => m[1]);
   assert.deepEqual(right, ['0', '1']);

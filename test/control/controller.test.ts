@@ -5,10 +5,12 @@ import { Controller } from '../../src/control/controller.js';
 import { parseConfig, type ParseCache } from '../../src/config/load.js';
 import { serviceYaml } from '../../src/bench/services.js';
 
-const svc = (name: string, target = 'v1', extraSpec?: string) => serviceYaml(name, { target, appPath: 'app.mjs', ...(extraSpec ? { extraSpec } : {}) });
+const svc = (name: string, target = 'v1', extraSpec?: string) =>
+  serviceYaml(name, { target, appPath: 'app.mjs', ...(extraSpec ? { extraSpec } : {}) });
 const names = (c: Controller) => {
   const { changed, removed } = c.routeChanges();
-  const targets = (r: (typeof changed)[number]) => (r.unresolved === undefined ? r.spec.traffic.map((t) => t.revisionName).join('+') : 'unresolved');
+  const targets = (r: (typeof changed)[number]) =>
+    r.unresolved === undefined ? r.spec.traffic.map((t) => t.revisionName).join('+') : 'unresolved';
   return { changed: changed.map((r) => `${r.spec.name}:${targets(r)}`).sort(), removed };
 };
 
@@ -19,18 +21,36 @@ test('routeChanges: new, edited and removed resources, and the routes a ready re
   c.apply(load(svc('a') + svc('b') + svc('c')));
   assert.deepEqual(names(c), { changed: ['a:unresolved', 'b:unresolved', 'c:unresolved'], removed: [] });
   assert.deepEqual(names(c), { changed: [], removed: [] }, 'reported once');
-  assert.deepEqual(c.unreadyRevisions().map((r) => r.name).sort(), ['a-00001', 'b-00001', 'c-00001']);
+  assert.deepEqual(
+    c
+      .unreadyRevisions()
+      .map((r) => r.name)
+      .sort(),
+    ['a-00001', 'b-00001', 'c-00001'],
+  );
 
   c.revisionReady('default', 'a-00001');
   assert.deepEqual(names(c), { changed: ['a:a-00001'], removed: [] }, 'only the route that reads it');
-  assert.deepEqual(c.unreadyRevisions().map((r) => r.name).sort(), ['b-00001', 'c-00001']);
+  assert.deepEqual(
+    c
+      .unreadyRevisions()
+      .map((r) => r.name)
+      .sort(),
+    ['b-00001', 'c-00001'],
+  );
   c.revisionReady('default', 'a-00001');
   assert.deepEqual(names(c), { changed: [], removed: [] }, 'ready once');
 
   // The same text for a and c (the loader hands back the same objects); b edited; c gone.
   c.apply(load(svc('a') + svc('b', 'v2')));
   assert.deepEqual(names(c), { changed: ['b:unresolved'], removed: ['default/c'] });
-  assert.deepEqual(c.unreadyRevisions().map((r) => r.name).sort(), ['b-00001', 'b-00002']);
+  assert.deepEqual(
+    c
+      .unreadyRevisions()
+      .map((r) => r.name)
+      .sort(),
+    ['b-00001', 'b-00002'],
+  );
   assert.equal(c.revision('default/b-00002')?.generation, 2);
   assert.equal(c.revision('default/c-00001'), undefined);
 
@@ -47,20 +67,38 @@ test('routeChanges: new, edited and removed resources, and the routes a ready re
 
 const load = (text: string) => parseConfig(text, 'services.yaml', undefined, new Map());
 const split = (...targets: string[]) => `  traffic:\n${targets.map((t) => `    - ${t}\n`).join('')}`;
-const unresolvedOf = (c: Controller, name: string) => c.routeChanges().changed.find((r) => r.spec.name === name)?.unresolved;
+const unresolvedOf = (c: Controller, name: string) =>
+  c.routeChanges().changed.find((r) => r.spec.name === name)?.unresolved;
 
 test('route resolution: each way a target can be missing says which and why', () => {
   const cases: Array<{ name: string; yaml: string; before?: (c: Controller) => void; want: string | undefined }> = [
-    { name: 'latest revision still starting', yaml: svc('a'), want: 'configuration "a" has no ready revision yet (waiting for a-00001)' },
+    {
+      name: 'latest revision still starting',
+      yaml: svc('a'),
+      want: 'configuration "a" has no ready revision yet (waiting for a-00001)',
+    },
     {
       name: 'latest revision failed: the failure is in the message',
       yaml: svc('a'),
       before: (c) => c.revisionFailed('default', 'a-00001', 'app exited (3): missing DATABASE_URL'),
       want: 'configuration "a" has no ready revision yet: a-00001 app exited (3): missing DATABASE_URL',
     },
-    { name: 'a pinned revision not created yet', yaml: svc('a', 'v1', split('revisionName: a-00005\n      percent: 100')), want: 'revision "a-00005" does not exist' },
-    { name: 'a pinned revision not ready yet', yaml: svc('a', 'v1', split('revisionName: a-00001\n      percent: 100')), want: 'revision "a-00001" is not ready yet' },
-    { name: 'latest revision ready: resolved', yaml: svc('a'), before: (c) => c.revisionReady('default', 'a-00001'), want: undefined },
+    {
+      name: 'a pinned revision not created yet',
+      yaml: svc('a', 'v1', split('revisionName: a-00005\n      percent: 100')),
+      want: 'revision "a-00005" does not exist',
+    },
+    {
+      name: 'a pinned revision not ready yet',
+      yaml: svc('a', 'v1', split('revisionName: a-00001\n      percent: 100')),
+      want: 'revision "a-00001" is not ready yet',
+    },
+    {
+      name: 'latest revision ready: resolved',
+      yaml: svc('a'),
+      before: (c) => c.revisionReady('default', 'a-00001'),
+      want: undefined,
+    },
   ];
   for (const k of cases) {
     const c = new Controller();
@@ -74,7 +112,11 @@ test('route resolution: each way a target can be missing says which and why', ()
 
 test('a split with a tag resolves latestRevision and the pinned revision side by side', () => {
   const c = new Controller();
-  const yaml = svc('a', 'v1', split('revisionName: a-00001\n      percent: 40\n      tag: old', 'latestRevision: true\n      percent: 60'));
+  const yaml = svc(
+    'a',
+    'v1',
+    split('revisionName: a-00001\n      percent: 40\n      tag: old', 'latestRevision: true\n      percent: 60'),
+  );
   c.apply(load(yaml));
   c.revisionReady('default', 'a-00001');
   assert.equal(unresolvedOf(c, 'a'), undefined);
@@ -90,7 +132,11 @@ test('activeRevisions: the revisions routes send to, and each configuration’s 
   c.revisionReady('default', 'a-00001');
   c.apply(load(svc('a', 'v2') + svc('b')));
   const active = c.activeRevisions(c.routes().filter((r) => r.unresolved === undefined));
-  assert.deepEqual(active.map((r) => r.name).sort(), ['a-00001', 'a-00002', 'b-00001'], 'a-00001 routed, a-00002 and b-00001 latest');
+  assert.deepEqual(
+    active.map((r) => r.name).sort(),
+    ['a-00001', 'a-00002', 'b-00001'],
+    'a-00001 routed, a-00002 and b-00001 latest',
+  );
 });
 
 test('serviceStatus: Knative’s conditions for each stage of a service', () => {
@@ -102,19 +148,43 @@ test('serviceStatus: Knative’s conditions for each stage of a service', () => 
     if (service.kind !== 'Service') throw new Error('not a service');
     return c.serviceStatus(service, c.routes()[0], confirmed).conditions;
   };
-  const cases: Array<{ name: string; step?: () => void; confirmed: { ready: boolean; message?: string }; ready: object }> = [
-    { name: 'starting', confirmed: { ready: false }, ready: { type: 'Ready', status: 'Unknown', reason: 'RevisionNotReady', message: 'Revision "a-00001" is starting' } },
+  const cases: Array<{
+    name: string;
+    step?: () => void;
+    confirmed: { ready: boolean; message?: string };
+    ready: object;
+  }> = [
+    {
+      name: 'starting',
+      confirmed: { ready: false },
+      ready: {
+        type: 'Ready',
+        status: 'Unknown',
+        reason: 'RevisionNotReady',
+        message: 'Revision "a-00001" is starting',
+      },
+    },
     {
       name: 'failed',
       step: () => c.revisionFailed('default', 'a-00001', 'app exited (1): boom'),
       confirmed: { ready: false },
-      ready: { type: 'Ready', status: 'False', reason: 'RevisionFailed', message: 'Revision "a-00001" failed: app exited (1): boom' },
+      ready: {
+        type: 'Ready',
+        status: 'False',
+        reason: 'RevisionFailed',
+        message: 'Revision "a-00001" failed: app exited (1): boom',
+      },
     },
     {
       name: 'revision ready, gateways not yet serving it',
       step: () => c.revisionReady('default', 'a-00001'),
       confirmed: { ready: false, message: 'waiting for gw to serve hash abc' },
-      ready: { type: 'Ready', status: 'Unknown', reason: 'IngressNotConfigured', message: 'waiting for gw to serve hash abc' },
+      ready: {
+        type: 'Ready',
+        status: 'Unknown',
+        reason: 'IngressNotConfigured',
+        message: 'waiting for gw to serve hash abc',
+      },
     },
     { name: 'confirmed by every gateway', confirmed: { ready: true }, ready: { type: 'Ready', status: 'True' } },
   ];

@@ -45,7 +45,16 @@ test('arbitrary text never crashes the parser', () => {
 
 test('a valid Service with one line replaced, deleted or duplicated: accepted or clear errors', () => {
   const lines = VALID.split('\n');
-  const scalar = fc.oneof(fc.constant('-1'), fc.constant('"x"'), fc.constant('[]'), fc.constant('{}'), fc.constant('null'), fc.constant('1e400'), fc.constant('true'), fc.string({ maxLength: 12 }));
+  const scalar = fc.oneof(
+    fc.constant('-1'),
+    fc.constant('"x"'),
+    fc.constant('[]'),
+    fc.constant('{}'),
+    fc.constant('null'),
+    fc.constant('1e400'),
+    fc.constant('true'),
+    fc.string({ maxLength: 12 }),
+  );
   const edit = fc.record({
     line: fc.nat({ max: lines.length - 1 }),
     kind: fc.constantFrom('replace-value', 'delete', 'duplicate', 'indent'),
@@ -60,7 +69,10 @@ test('a valid Service with one line replaced, deleted or duplicated: accepted or
         if (e.kind === 'delete') mutated.splice(at, 1);
         else if (e.kind === 'duplicate') mutated.splice(at, 0, line);
         else if (e.kind === 'indent') mutated[at] = '  ' + line;
-        else mutated[at] = line.includes(':') ? `${line.slice(0, line.indexOf(':') + 1)} ${e.value}` : `${line} ${e.value}`;
+        else
+          mutated[at] = line.includes(':')
+            ? `${line.slice(0, line.indexOf(':') + 1)} ${e.value}`
+            : `${line} ${e.value}`;
       }
       checkOutcome(mutated.join('\n'));
     }),

@@ -26,7 +26,11 @@ type Outcome = 'answered' | 'closed' | 'silent';
  * closes the connection. Neither within `patienceMs` is a hang: 'silent'. The patience is long so
  * that a busy machine is not taken for a hang; a server that answers costs only its answer's time.
  */
-function exchange(port: number, bytes: Buffer | string, patienceMs = 10_000): Promise<{ received: string; outcome: Outcome }> {
+function exchange(
+  port: number,
+  bytes: Buffer | string,
+  patienceMs = 10_000,
+): Promise<{ received: string; outcome: Outcome }> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let received = '';
@@ -48,14 +52,36 @@ function exchange(port: number, bytes: Buffer | string, patienceMs = 10_000): Pr
 
 const token = fc.stringMatching(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}$/);
 const anyName = fc.oneof(token, fc.string({ minLength: 1, maxLength: 20 }));
-const anyValue = fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom('probe', 'queue', 'activator', 'override', '', ' ', 'kube-probe/1.27'), fc.nat().map((n) => 'x'.repeat(n % 20_000)));
-const host = fc.oneof(fc.constantFrom('hello.default.example.com', '', '[::1', 'a b', ':80', 'hello.default.example.com:99999', '*.example.com', 'HELLO.DEFAULT.EXAMPLE.COM.'), fc.string({ maxLength: 30 }));
+const anyValue = fc.oneof(
+  fc.string({ maxLength: 60 }),
+  fc.constantFrom('probe', 'queue', 'activator', 'override', '', ' ', 'kube-probe/1.27'),
+  fc.nat().map((n) => 'x'.repeat(n % 20_000)),
+);
+const host = fc.oneof(
+  fc.constantFrom(
+    'hello.default.example.com',
+    '',
+    '[::1',
+    'a b',
+    ':80',
+    'hello.default.example.com:99999',
+    '*.example.com',
+    'HELLO.DEFAULT.EXAMPLE.COM.',
+  ),
+  fc.string({ maxLength: 30 }),
+);
 const hostileRequest = fc.record({
   method: fc.constantFrom('GET', 'POST', 'HEAD', 'OPTIONS', 'BREW', 'G ET'),
   path: fc.oneof(fc.constant('/'), fc.constant('/headers?x=1'), fc.string({ maxLength: 30 })),
   host,
   headers: fc.array(fc.tuple(anyName, anyValue), { maxLength: 6 }),
-  probe: fc.option(fc.tuple(fc.constantFrom('k-network-probe', 'k-network-hash', 'k-kubelet-probe', 'user-agent', 'knative-serving-revision'), anyValue), { nil: undefined }),
+  probe: fc.option(
+    fc.tuple(
+      fc.constantFrom('k-network-probe', 'k-network-hash', 'k-kubelet-probe', 'user-agent', 'knative-serving-revision'),
+      anyValue,
+    ),
+    { nil: undefined },
+  ),
 });
 
 interface RawRequest {
@@ -79,9 +105,15 @@ async function fuzzPort(name: string, port: number, healthy: () => Promise<boole
     fc.asyncProperty(hostileRequest, async (r) => {
       const { received, outcome } = await exchange(port, raw(r));
       // An HTTP answer or a closed connection, and nothing else on the wire; never silence.
-      assert.notEqual(outcome, 'silent', `${name} neither answered nor closed: ${JSON.stringify(raw(r)).slice(0, 300)}`);
-      if (received !== '') assert.match(received, /^HTTP\/1\.1 \d{3} /, `${name}: ${JSON.stringify(received.slice(0, 80))}`);
-      if (process.env.FUZZ_DEBUG) assert.ok(await healthy(), `${name} broken by ${JSON.stringify(raw(r)).slice(0, 300)}`);
+      assert.notEqual(
+        outcome,
+        'silent',
+        `${name} neither answered nor closed: ${JSON.stringify(raw(r)).slice(0, 300)}`,
+      );
+      if (received !== '')
+        assert.match(received, /^HTTP\/1\.1 \d{3} /, `${name}: ${JSON.stringify(received.slice(0, 80))}`);
+      if (process.env.FUZZ_DEBUG)
+        assert.ok(await healthy(), `${name} broken by ${JSON.stringify(raw(r)).slice(0, 300)}`);
     }),
     { numRuns: 120, seed: 11 },
   );
@@ -103,12 +135,21 @@ test('gateway, activator and queue-proxy survive hostile requests and still serv
   const queue = await startQueue(app.port);
   t.after(() => queue.stop());
   const source = new InProcessRevisionSource();
-  source.set({ namespace: 'default', name: 'hello-00001', containerConcurrency: 0, timeoutSeconds: 30, pods: [{ host: '127.0.0.1', port: queue.servingPort }] });
+  source.set({
+    namespace: 'default',
+    name: 'hello-00001',
+    containerConcurrency: 0,
+    timeoutSeconds: 30,
+    pods: [{ host: '127.0.0.1', port: queue.servingPort }],
+  });
   const activator = await startActivator({ port: 0, source, log });
   t.after(() => activator.close());
   const xds = await startXdsServer({ port: 0, log });
   t.after(() => xds.close());
-  const state = desired([route('hello', [{ revisionName: 'hello-00001', percent: 100 }])], [routing(revision('hello-00001'), 'serve', [{ host: '127.0.0.1', port: queue.servingPort }])]);
+  const state = desired(
+    [route('hello', [{ revisionName: 'hello-00001', percent: 100 }])],
+    [routing(revision('hello-00001'), 'serve', [{ host: '127.0.0.1', port: queue.servingPort }])],
+  );
   state.listeners = { externalPort: 0, localPort: 0, address: '127.0.0.1' };
   xds.cache.setTranslation(translate(state));
   const gateway = await startGateway({ xds: `127.0.0.1:${xds.port}`, nodeId: 'fuzz', log });
@@ -121,10 +162,13 @@ test('gateway, activator and queue-proxy survive hostile requests and still serv
     await res.body.dump();
     return res.statusCode === 200;
   };
-  for (let i = 0; i < 100 && !(await ok(gatewayPort, { host: 'hello.default.example.com' })); i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 100 && !(await ok(gatewayPort, { host: 'hello.default.example.com' })); i++)
+    await new Promise((r) => setTimeout(r, 20));
 
   await fuzzPort('gateway', gatewayPort, () => ok(gatewayPort, { host: 'hello.default.example.com' }));
-  await fuzzPort('activator', activator.port, () => ok(activator.port, { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'hello-00001' }));
+  await fuzzPort('activator', activator.port, () =>
+    ok(activator.port, { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'hello-00001' }),
+  );
   await fuzzPort('queue-proxy', queue.servingPort, () => ok(queue.servingPort, {}));
 });
 
@@ -136,6 +180,10 @@ test('a server that takes a request and says nothing is caught as a hang', async
     for (const s of sockets) s.destroy();
     silent.close();
   });
-  const { outcome } = await exchange((silent.address() as net.AddressInfo).port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 200);
+  const { outcome } = await exchange(
+    (silent.address() as net.AddressInfo).port,
+    'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+    200,
+  );
   assert.equal(outcome, 'silent');
 });

@@ -7,7 +7,13 @@ import http2 from 'node:http2';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
-import { closeServer, createAutoCodecServer, listen, type InboundRequest, type OutboundResponse } from '../../src/http/auto-codec.js';
+import {
+  closeServer,
+  createAutoCodecServer,
+  listen,
+  type InboundRequest,
+  type OutboundResponse,
+} from '../../src/http/auto-codec.js';
 import { DeadlineTicker } from '../../src/http/deadlines.js';
 import { ProxyExchange, type ExchangeSettings, type Upstream } from '../../src/http/exchange.js';
 import { defaultHttpLimits } from '../../src/http/limits.js';
@@ -20,11 +26,18 @@ const settings: ExchangeSettings = { ticker: new DeadlineTicker(50), bodyIdleTim
 class TestExchange extends ProxyExchange {
   static finishedCount = 0;
   failures: string[] = [];
-  constructor(req: InboundRequest, res: OutboundResponse, private readonly upstream: Upstream) {
+  constructor(
+    req: InboundRequest,
+    res: OutboundResponse,
+    private readonly upstream: Upstream,
+  ) {
     super(settings, req, res, Date.now());
   }
   go(): void {
-    this.send(this.upstream, upstreamRequestHeaders(this.req.rawHeaders, this.req.socket?.remoteAddress, this.req.httpVersionMajor === 2));
+    this.send(
+      this.upstream,
+      upstreamRequestHeaders(this.req.rawHeaders, this.req.socket?.remoteAddress, this.req.httpVersionMajor === 2),
+    );
   }
   protected finished(): void {
     TestExchange.finishedCount++;
@@ -39,7 +52,10 @@ class TestExchange extends ProxyExchange {
 
 async function upstreamApp(): Promise<{ port: number; closedStreams: () => number; stop(): Promise<void> }> {
   let closed = 0;
-  const handle = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+  const handle = (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ) => {
     res.once('close', () => closed++);
     if (req.url === '/echo') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
@@ -69,7 +85,10 @@ async function upstreamApp(): Promise<{ port: number; closedStreams: () => numbe
 }
 
 async function proxyTo(upstream: Upstream): Promise<{ port: number; stop(): Promise<void> }> {
-  const { front, sockets } = createAutoCodecServer((req, res) => new TestExchange(req, res, upstream).go(), undefined, { limits, name: 'proxy' });
+  const { front, sockets } = createAutoCodecServer((req, res) => new TestExchange(req, res, upstream).go(), undefined, {
+    limits,
+    name: 'proxy',
+  });
   const port = await listen(front, 0, '127.0.0.1');
   return {
     port,
@@ -80,43 +99,68 @@ async function proxyTo(upstream: Upstream): Promise<{ port: number; stop(): Prom
   };
 }
 
-function h1(port: number, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; message: string; headers: http.IncomingHttpHeaders; body: string; trailers: NodeJS.Dict<string> }> {
+function h1(
+  port: number,
+  path: string,
+  body?: Buffer,
+  headers: Record<string, string> = {},
+): Promise<{
+  status: number;
+  message: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  trailers: NodeJS.Dict<string>;
+}> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ port, host: '127.0.0.1', path, method: body ? 'POST' : 'GET', headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, message: res.statusMessage!, headers: res.headers, body: Buffer.concat(chunks).toString(), trailers: res.trailers }));
-    });
+    const req = http.request(
+      { port, host: '127.0.0.1', path, method: body ? 'POST' : 'GET', headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode!,
+            message: res.statusMessage!,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+            trailers: res.trailers,
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
-test('HTTP/1.1 through a Pool: status line, rewritten headers, streamed body, X-Forwarded-For, Expect answered here', async () => {
-  const app = await upstreamApp();
-  const pool = new Pool(`http://127.0.0.1:${app.port}`);
-  const proxy = await proxyTo({ pool });
-  try {
-    const plain = await h1(proxy.port, '/');
-    assert.equal(plain.status, 201);
-    assert.equal(plain.message, 'Made It');
-    assert.equal(plain.headers['x-app'], 'a');
-    assert.equal(plain.headers['x-proxied'], 'yes');
-    assert.equal(plain.body, 'hello 127.0.0.1 no-expect');
-    const big = Buffer.alloc(3_000_000, 7);
-    const echoed = await h1(proxy.port, '/echo', big);
-    assert.equal(echoed.status, 200);
-    assert.equal(echoed.body.length, big.length);
-    // curl sends Expect: 100-continue for large bodies; the app never sees it (undici would refuse it).
-    const expect = await h1(proxy.port, '/', Buffer.from('abc'), { expect: '100-continue' });
-    assert.equal(expect.status, 201);
-    assert.equal(expect.body, 'hello 127.0.0.1 no-expect');
-  } finally {
-    await proxy.stop();
-    await pool.close();
-    await app.stop();
-  }
-});
+test(
+  'HTTP/1.1 through a Pool: status line, rewritten headers, ' + 'streamed body, X-Forwarded-For, Expect answered here',
+  async () => {
+    const app = await upstreamApp();
+    const pool = new Pool(`http://127.0.0.1:${app.port}`);
+    const proxy = await proxyTo({ pool });
+    try {
+      const plain = await h1(proxy.port, '/');
+      assert.equal(plain.status, 201);
+      assert.equal(plain.message, 'Made It');
+      assert.equal(plain.headers['x-app'], 'a');
+      assert.equal(plain.headers['x-proxied'], 'yes');
+      assert.equal(plain.body, 'hello 127.0.0.1 no-expect');
+      const big = Buffer.alloc(3_000_000, 7);
+      const echoed = await h1(proxy.port, '/echo', big);
+      assert.equal(echoed.status, 200);
+      assert.equal(echoed.body.length, big.length);
+      // curl sends Expect: 100-continue for large bodies; the app never sees it (undici would refuse it).
+      const expect = await h1(proxy.port, '/', Buffer.from('abc'), { expect: '100-continue' });
+      assert.equal(expect.status, 201);
+      assert.equal(expect.body, 'hello 127.0.0.1 no-expect');
+    } finally {
+      await proxy.stop();
+      await pool.close();
+      await app.stop();
+    }
+  },
+);
 
 test('h2c upstream: HTTP/2 and HTTP/1.1 clients, trailers kept end to end', async () => {
   const app = await upstreamApp();
@@ -185,7 +229,7 @@ test('a client that leaves mid-response stops the upstream request', async () =>
           });
         });
       });
-      for (const deadline = Date.now() + 5000; app.closedStreams() === closedBefore; ) {
+      for (const deadline = Date.now() + 5000; app.closedStreams() === closedBefore;) {
         assert.ok(Date.now() < deadline, 'the upstream request was not stopped');
         await new Promise((r) => setTimeout(r, 10));
       }

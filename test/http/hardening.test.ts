@@ -28,7 +28,13 @@ const log = createLogger('test');
 const HOST = 'hello.default.example.com';
 const HEADERS_TIMEOUT_S = 0.5;
 const BODY_IDLE_S = 0.5;
-const limits: HttpLimits = { ...defaultHttpLimits(), headersTimeoutMs: HEADERS_TIMEOUT_S * 1000, idleTimeoutMs: 2000, bodyIdleTimeoutMs: BODY_IDLE_S * 1000, drainMs: 5000 };
+const limits: HttpLimits = {
+  ...defaultHttpLimits(),
+  headersTimeoutMs: HEADERS_TIMEOUT_S * 1000,
+  idleTimeoutMs: 2000,
+  bodyIdleTimeoutMs: BODY_IDLE_S * 1000,
+  drainMs: 5000,
+};
 
 let app: RunningApp;
 let queue: RunningQueue;
@@ -48,19 +54,31 @@ before(async () => {
     GATEHOUSE_IDLE_TIMEOUT_SECONDS: '2',
   });
   const source = new InProcessRevisionSource();
-  source.set({ namespace: 'default', name: 'hello-00001', containerConcurrency: 1, timeoutSeconds: 300, pods: [{ host: '127.0.0.1', port: queue.servingPort }] });
+  source.set({
+    namespace: 'default',
+    name: 'hello-00001',
+    containerConcurrency: 1,
+    timeoutSeconds: 300,
+    pods: [{ host: '127.0.0.1', port: queue.servingPort }],
+  });
   activator = await startActivator({ port: 0, source, limits, log });
-  const s = desired([route('hello', [{ revisionName: 'hello-00001', percent: 100 }])], [routing(revision('hello-00001'), 'serve', [{ host: '127.0.0.1', port: queue.servingPort }])]);
+  const s = desired(
+    [route('hello', [{ revisionName: 'hello-00001', percent: 100 }])],
+    [routing(revision('hello-00001'), 'serve', [{ host: '127.0.0.1', port: queue.servingPort }])],
+  );
   s.listeners = { externalPort: 0, localPort: 0, address: '127.0.0.1' };
   xds = await startXdsServer({ port: 0, log });
   xds.cache.setTranslation(translate(s));
   gateway = await startGateway({ xds: `127.0.0.1:${xds.port}`, nodeId: 'hardening', limits, log });
   await gateway.ready;
   entry.gateway = { port: gateway.listenerPorts().get('gatehouse-external')!, headers: { host: HOST } };
-  entry.activator = { port: activator.port, headers: { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'hello-00001' } };
+  entry.activator = {
+    port: activator.port,
+    headers: { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'hello-00001' },
+  };
   entry.queue = { port: queue.servingPort, headers: {} };
   // Clusters and routes arrive after the listener.
-  for (const deadline = Date.now() + 10_000; (await curl(entry.gateway, '/')).status !== 200; ) {
+  for (const deadline = Date.now() + 10_000; (await curl(entry.gateway, '/')).status !== 200;) {
     assert.ok(Date.now() < deadline, 'the gateway route never answered');
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -83,44 +101,75 @@ interface CurlResult {
 }
 
 /** Real curl, as in the issue's probes; --max-time bounds every case. */
-function curl(target: { port: number; headers: Record<string, string> }, urlPath: string, args: string[] = []): Promise<CurlResult> {
+function curl(
+  target: { port: number; headers: Record<string, string> },
+  urlPath: string,
+  args: string[] = [],
+): Promise<CurlResult> {
   const headerArgs = Object.entries(target.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', '--max-time', '20', ...headerArgs, ...args, `http://127.0.0.1:${target.port}${urlPath}`], (err, stdout) => {
-      const [status, bytes] = stdout.trim().split(' ').map(Number) as [number, number];
-      resolve({ exit: err ? Number((err as { code?: number }).code ?? -1) : 0, status, bytes, ms: Date.now() - started });
-    });
+    execFile(
+      'curl',
+      [
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code} %{size_download}',
+        '--max-time',
+        '20',
+        ...headerArgs,
+        ...args,
+        `http://127.0.0.1:${target.port}${urlPath}`,
+      ],
+      (err, stdout) => {
+        const [status, bytes] = stdout.trim().split(' ').map(Number) as [number, number];
+        resolve({
+          exit: err ? Number((err as { code?: number }).code ?? -1) : 0,
+          status,
+          bytes,
+          ms: Date.now() - started,
+        });
+      },
+    );
   });
 }
 
 const ENTRIES = ['gateway', 'activator', 'queue'] as const;
 
-test('Expect: 100-continue — a 2 MB upload (curl sends Expect) and a 3-byte body with Expect are answered, never refused', async () => {
-  const twoMb = path.join(dir, '2MB.bin');
-  writeFileSync(twoMb, Buffer.alloc(2 * 1024 * 1024, 1));
-  for (const name of ENTRIES) {
-    const big = await curl(entry[name], '/echo', ['--data-binary', `@${twoMb}`]);
-    assert.deepEqual([big.exit, big.status, big.bytes], [0, 200, 2 * 1024 * 1024], `${name}: 2 MB upload`);
-    const small = await curl(entry[name], '/echo', ['-H', 'Expect: 100-continue', '--data-binary', 'abc']);
-    assert.deepEqual([small.exit, small.status, small.bytes], [0, 200, 3], `${name}: 3 bytes with Expect`);
-  }
-});
+test(
+  'Expect: 100-continue — a 2 MB upload (curl sends Expect) ' +
+    'and a 3-byte body with Expect are answered, never refused',
+  async () => {
+    const twoMb = path.join(dir, '2MB.bin');
+    writeFileSync(twoMb, Buffer.alloc(2 * 1024 * 1024, 1));
+    for (const name of ENTRIES) {
+      const big = await curl(entry[name], '/echo', ['--data-binary', `@${twoMb}`]);
+      assert.deepEqual([big.exit, big.status, big.bytes], [0, 200, 2 * 1024 * 1024], `${name}: 2 MB upload`);
+      const small = await curl(entry[name], '/echo', ['-H', 'Expect: 100-continue', '--data-binary', 'abc']);
+      assert.deepEqual([small.exit, small.status, small.bytes], [0, 200, 3], `${name}: 3 bytes with Expect`);
+    }
+  },
+);
 
-test('an app that answers before reading a 100 MB upload: the client gets the answer and finishes at once', async () => {
-  const file = path.join(dir, '100MB.bin');
-  const mb = Buffer.alloc(1024 * 1024, 2);
-  writeFileSync(file, Buffer.concat(Array.from({ length: 100 }, () => mb)));
-  for (const name of ENTRIES) {
-    // The example app's "/" answers without reading the body.
-    const r = await curl(entry[name], '/', ['--data-binary', `@${file}`]);
-    assert.equal(r.exit, 0, `${name}: curl exit ${r.exit} after ${r.ms} ms`);
-    assert.equal(r.status, 200, name);
-    assert.ok(r.ms < 10_000, `${name}: took ${r.ms} ms`);
-  }
-  // The connections stay usable: the next requests are served.
-  for (const name of ENTRIES) assert.equal((await curl(entry[name], '/')).status, 200, name);
-});
+test(
+  'an app that answers before reading a 100 MB upload: ' + 'the client gets the answer and finishes at once',
+  async () => {
+    const file = path.join(dir, '100MB.bin');
+    const mb = Buffer.alloc(1024 * 1024, 2);
+    writeFileSync(file, Buffer.concat(Array.from({ length: 100 }, () => mb)));
+    for (const name of ENTRIES) {
+      // The example app's "/" answers without reading the body.
+      const r = await curl(entry[name], '/', ['--data-binary', `@${file}`]);
+      assert.equal(r.exit, 0, `${name}: curl exit ${r.exit} after ${r.ms} ms`);
+      assert.equal(r.status, 200, name);
+      assert.ok(r.ms < 10_000, `${name}: took ${r.ms} ms`);
+    }
+    // The connections stay usable: the next requests are served.
+    for (const name of ENTRIES) assert.equal((await curl(entry[name], '/')).status, 200, name);
+  },
+);
 
 /** Milliseconds until the server closes a connection fed by `feed`; fails past 5 s. */
 async function closedAfter(port: number, feed: (socket: net.Socket) => () => void): Promise<number> {
@@ -139,115 +188,158 @@ async function closedAfter(port: number, feed: (socket: net.Socket) => () => voi
   return ms;
 }
 
-test('headers 1 byte at a time, a silent connection, an h2 preface then silence: closed within the headers timeout', async () => {
-  const limitMs = HEADERS_TIMEOUT_S * 1000;
-  for (const name of ENTRIES) {
-    const port = entry[name].port;
-    const slow = await closedAfter(port, (s) => {
-      const head = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nX-Slow: ${'y'.repeat(200)}\r\n\r\n`);
-      let i = 0;
-      const t = setInterval(() => {
-        if (i < head.length && !s.destroyed) s.write(head.subarray(i, ++i));
-      }, 50);
-      return () => clearInterval(t);
-    });
-    const silent = await closedAfter(port, () => () => {});
-    const preface = await closedAfter(port, (s) => {
-      s.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-      return () => {};
-    });
-    for (const [what, ms] of [['1 byte per 50 ms', slow], ['silent', silent], ['h2 preface then silence', preface]] as const) {
-      assert.ok(ms >= limitMs * 0.8 && ms < limitMs + 1500, `${name}, ${what}: closed after ${ms} ms (headers timeout ${limitMs} ms)`);
+test(
+  'headers 1 byte at a time, a silent connection, an h2 ' + 'preface then silence: closed within the headers timeout',
+  async () => {
+    const limitMs = HEADERS_TIMEOUT_S * 1000;
+    for (const name of ENTRIES) {
+      const port = entry[name].port;
+      const slow = await closedAfter(port, (s) => {
+        const head = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nX-Slow: ${'y'.repeat(200)}\r\n\r\n`);
+        let i = 0;
+        const t = setInterval(() => {
+          if (i < head.length && !s.destroyed) s.write(head.subarray(i, ++i));
+        }, 50);
+        return () => clearInterval(t);
+      });
+      const silent = await closedAfter(port, () => () => {});
+      const preface = await closedAfter(port, (s) => {
+        s.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+        return () => {};
+      });
+      for (const [what, ms] of [
+        ['1 byte per 50 ms', slow],
+        ['silent', silent],
+        ['h2 preface then silence', preface],
+      ] as const) {
+        assert.ok(
+          ms >= limitMs * 0.8 && ms < limitMs + 1500,
+          `${name}, ${what}: closed after ${ms} ms (headers timeout ${limitMs} ms)`,
+        );
+      }
     }
-  }
-});
+  },
+);
 
-test('an upload that stalls gets 408 after the body idle timeout and frees its breaker slot (containerConcurrency 1)', async () => {
-  for (const name of ENTRIES) {
-    const { port, headers } = entry[name];
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    await once(socket, 'connect');
-    const extra = Object.entries({ host: 'x', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    // The app would answer after 3 s; the client sends 5 of 1,000 bytes and stops.
-    socket.write(`POST /?delay=3000 HTTP/1.1\r\n${extra}Content-Length: 1000\r\n\r\n12345`);
-    let answer = '';
-    socket.on('data', (d: Buffer) => (answer += d.toString()));
-    const started = Date.now();
-    await once(socket, 'close');
-    const ms = Date.now() - started;
-    assert.match(answer, /^HTTP\/1\.1 408 /, `${name}: ${answer.slice(0, 60)}`);
-    assert.ok(ms < BODY_IDLE_S * 1000 + 2000, `${name}: answered after ${ms} ms`);
-    // The queue-proxy's only slot is free again.
-    const next = await curl(entry[name], '/');
-    assert.equal(next.status, 200, name);
-    assert.ok(next.ms < 2000, `${name}: the next request waited ${next.ms} ms`);
-  }
-});
+test(
+  'an upload that stalls gets 408 after the body idle timeout ' + 'and frees its breaker slot (containerConcurrency 1)',
+  async () => {
+    for (const name of ENTRIES) {
+      const { port, headers } = entry[name];
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      await once(socket, 'connect');
+      const extra = Object.entries({ host: 'x', ...headers })
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+      // The app would answer after 3 s; the client sends 5 of 1,000 bytes and stops.
+      socket.write(`POST /?delay=3000 HTTP/1.1\r\n${extra}Content-Length: 1000\r\n\r\n12345`);
+      let answer = '';
+      socket.on('data', (d: Buffer) => (answer += d.toString()));
+      const started = Date.now();
+      await once(socket, 'close');
+      const ms = Date.now() - started;
+      assert.match(answer, /^HTTP\/1\.1 408 /, `${name}: ${answer.slice(0, 60)}`);
+      assert.ok(ms < BODY_IDLE_S * 1000 + 2000, `${name}: answered after ${ms} ms`);
+      // The queue-proxy's only slot is free again.
+      const next = await curl(entry[name], '/');
+      assert.equal(next.status, 200, name);
+      assert.ok(next.ms < 2000, `${name}: the next request waited ${next.ms} ms`);
+    }
+  },
+);
 
-test('connections beyond the listener or process limit are closed at once, with one warning per interval; the listener keeps serving', async () => {
-  const captured = captureLog();
-  const budget = new ConnectionBudget(8);
-  const tight: HttpLimits = { ...limits, headersTimeoutMs: 30_000, maxConnectionsPerListener: 5 };
-  const servers = [0, 1].map((i) =>
-    createAutoCodecServer(
-      (_req, res) => {
-        res.writeHead(200);
-        res.end('ok');
+test(
+  'connections beyond the listener or process limit are closed at ' +
+    'once, with one warning per interval; the listener keeps serving',
+  async () => {
+    const captured = captureLog();
+    const budget = new ConnectionBudget(8);
+    const tight: HttpLimits = { ...limits, headersTimeoutMs: 30_000, maxConnectionsPerListener: 5 };
+    const servers = [0, 1].map((i) =>
+      createAutoCodecServer(
+        (_req, res) => {
+          res.writeHead(200);
+          res.end('ok');
+        },
+        undefined,
+        { limits: tight, name: `limited-${i}`, log: captured, budget },
+      ),
+    );
+    try {
+      const ports = await Promise.all(servers.map((s) => listen(s.front, 0, '127.0.0.1')));
+      const open = async (port: number, n: number) =>
+        Promise.all(
+          Array.from({ length: n }, async () => {
+            const s = net.connect({ port, host: '127.0.0.1' });
+            s.on('error', () => {});
+            await once(s, 'connect');
+            return s;
+          }),
+        );
+      const closedSoon = (s: net.Socket) =>
+        new Promise<boolean>((resolve) => {
+          if (s.destroyed) return resolve(true);
+          const t = setTimeout(() => resolve(false), 1000);
+          s.once('close', () => (clearTimeout(t), resolve(true)));
+        });
+      // Listener limit: 5 stay, 2 more are closed.
+      const first = await open(ports[0]!, 7);
+      const firstClosed = await Promise.all(first.map(closedSoon));
+      assert.equal(firstClosed.filter(Boolean).length, 2);
+      // Process limit 8: the other listener takes 3 more, then refuses.
+      const second = await open(ports[1]!, 5);
+      const secondClosed = await Promise.all(second.map(closedSoon));
+      assert.equal(secondClosed.filter(Boolean).length, 2);
+      const warnings = captured.lines.filter(
+        (r) => r.msg === 'connection limit reached: new connections are closed until some end',
+      );
+      assert.deepEqual(
+        warnings.map((w) => [w.fields.listener, w.fields.max]),
+        [
+          ['limited-0', 5],
+          ['limited-1', 8],
+        ],
+        'one line per listener for several refusals',
+      );
+      // Freeing connections lets requests in again.
+      for (const s of [...first, ...second]) s.destroy();
+      for (const deadline = Date.now() + 5000; budget.open > 0;) {
+        assert.ok(Date.now() < deadline, `connections still counted: ${budget.open}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const ok = await curl({ port: ports[0]!, headers: {} }, '/');
+      assert.equal(ok.status, 200);
+    } finally {
+      for (const s of servers) {
+        for (const socket of s.sockets) socket.destroy();
+        await closeServer(s.front);
+      }
+    }
+  },
+);
+
+test(
+  'the gateway is the edge: the app sees its own X-Forwarded-Proto, ' +
+    'a new X-Request-Id, X-Forwarded-For with the client, no Forwarded',
+  async () => {
+    const res = await request(`http://127.0.0.1:${entry.gateway.port}/headers`, {
+      headers: {
+        host: HOST,
+        'x-forwarded-proto': 'https',
+        'x-request-id': 'chosen-by-client',
+        forwarded: 'for=6.6.6.6;proto=https',
+        'x-forwarded-for': '6.6.6.6',
+        'x-envoy-internal': 'true',
       },
-      undefined,
-      { limits: tight, name: `limited-${i}`, log: captured, budget },
-    ),
-  );
-  try {
-    const ports = await Promise.all(servers.map((s) => listen(s.front, 0, '127.0.0.1')));
-    const open = async (port: number, n: number) => Promise.all(Array.from({ length: n }, async () => {
-      const s = net.connect({ port, host: '127.0.0.1' });
-      s.on('error', () => {});
-      await once(s, 'connect');
-      return s;
-    }));
-    const closedSoon = (s: net.Socket) => new Promise<boolean>((resolve) => {
-      if (s.destroyed) return resolve(true);
-      const t = setTimeout(() => resolve(false), 1000);
-      s.once('close', () => (clearTimeout(t), resolve(true)));
     });
-    // Listener limit: 5 stay, 2 more are closed.
-    const first = await open(ports[0]!, 7);
-    const firstClosed = await Promise.all(first.map(closedSoon));
-    assert.equal(firstClosed.filter(Boolean).length, 2);
-    // Process limit 8: the other listener takes 3 more, then refuses.
-    const second = await open(ports[1]!, 5);
-    const secondClosed = await Promise.all(second.map(closedSoon));
-    assert.equal(secondClosed.filter(Boolean).length, 2);
-    const warnings = captured.lines.filter((r) => r.msg === 'connection limit reached: new connections are closed until some end');
-    assert.deepEqual(warnings.map((w) => [w.fields.listener, w.fields.max]), [['limited-0', 5], ['limited-1', 8]], 'one line per listener for several refusals');
-    // Freeing connections lets requests in again.
-    for (const s of [...first, ...second]) s.destroy();
-    for (const deadline = Date.now() + 5000; budget.open > 0; ) {
-      assert.ok(Date.now() < deadline, `connections still counted: ${budget.open}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    const ok = await curl({ port: ports[0]!, headers: {} }, '/');
-    assert.equal(ok.status, 200);
-  } finally {
-    for (const s of servers) {
-      for (const socket of s.sockets) socket.destroy();
-      await closeServer(s.front);
-    }
-  }
-});
-
-test('the gateway is the edge: the app sees its own X-Forwarded-Proto, a new X-Request-Id, X-Forwarded-For with the client, no Forwarded', async () => {
-  const res = await request(`http://127.0.0.1:${entry.gateway.port}/headers`, {
-    headers: { host: HOST, 'x-forwarded-proto': 'https', 'x-request-id': 'chosen-by-client', forwarded: 'for=6.6.6.6;proto=https', 'x-forwarded-for': '6.6.6.6', 'x-envoy-internal': 'true' },
-  });
-  assert.equal(res.statusCode, 200);
-  const seen = (await res.body.json()) as Record<string, string>;
-  assert.equal(seen['x-forwarded-proto'], 'http');
-  assert.match(seen['x-request-id']!, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  assert.equal(seen.forwarded, undefined);
-  assert.equal(seen['x-envoy-internal'], undefined);
-  assert.equal(seen['x-envoy-external-address'], '127.0.0.1');
-  // The queue-proxy behind appends the gateway's address in its turn.
-  assert.match(seen['x-forwarded-for']!, /^6\.6\.6\.6, 127\.0\.0\.1(, 127\.0\.0\.1)?$/);
-});
+    assert.equal(res.statusCode, 200);
+    const seen = (await res.body.json()) as Record<string, string>;
+    assert.equal(seen['x-forwarded-proto'], 'http');
+    assert.match(seen['x-request-id']!, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(seen.forwarded, undefined);
+    assert.equal(seen['x-envoy-internal'], undefined);
+    assert.equal(seen['x-envoy-external-address'], '127.0.0.1');
+    // The queue-proxy behind appends the gateway's address in its turn.
+    assert.match(seen['x-forwarded-for']!, /^6\.6\.6\.6, 127\.0\.0\.1(, 127\.0\.0\.1)?$/);
+  },
+);

@@ -11,27 +11,48 @@ test('default connection limit: 80 % of the file limit, at least 256 descriptors
     [300, 64],
     [undefined, 50_000],
   ];
-  for (const [fileLimit, want] of cases) assert.equal(defaultMaxConnections(fileLimit), want, `file limit ${fileLimit}`);
+  for (const [fileLimit, want] of cases)
+    assert.equal(defaultMaxConnections(fileLimit), want, `file limit ${fileLimit}`);
 });
 
-test('GATEHOUSE_* variables set the limits; seconds may be fractional; the per-listener limit never exceeds the process one', () => {
-  const l = httpLimitsFromEnv({
-    GATEHOUSE_HEADERS_TIMEOUT_SECONDS: '0.25',
-    GATEHOUSE_IDLE_TIMEOUT_SECONDS: '30',
-    GATEHOUSE_BODY_IDLE_TIMEOUT_SECONDS: '0',
-    GATEHOUSE_DRAIN_UPLOAD_SECONDS: '2',
-    GATEHOUSE_MAX_CONNECTIONS: '100',
-    GATEHOUSE_MAX_CONNECTIONS_PER_LISTENER: '500',
-  });
-  assert.deepEqual(l, { headersTimeoutMs: 250, idleTimeoutMs: 30_000, bodyIdleTimeoutMs: 0, drainMs: 2000, maxConnectionsPerListener: 100, maxConnections: 100 });
-  assert.equal(httpLimitsFromEnv({}).headersTimeoutMs, 10_000);
-  assert.equal(httpLimitsFromEnv({}).bodyIdleTimeoutMs, 30_000);
-});
+test(
+  'GATEHOUSE_* variables set the limits; seconds may be fractional; ' +
+    'the per-listener limit never exceeds the process one',
+  () => {
+    const l = httpLimitsFromEnv({
+      GATEHOUSE_HEADERS_TIMEOUT_SECONDS: '0.25',
+      GATEHOUSE_IDLE_TIMEOUT_SECONDS: '30',
+      GATEHOUSE_BODY_IDLE_TIMEOUT_SECONDS: '0',
+      GATEHOUSE_DRAIN_UPLOAD_SECONDS: '2',
+      GATEHOUSE_MAX_CONNECTIONS: '100',
+      GATEHOUSE_MAX_CONNECTIONS_PER_LISTENER: '500',
+    });
+    assert.deepEqual(l, {
+      headersTimeoutMs: 250,
+      idleTimeoutMs: 30_000,
+      bodyIdleTimeoutMs: 0,
+      drainMs: 2000,
+      maxConnectionsPerListener: 100,
+      maxConnections: 100,
+    });
+    assert.equal(httpLimitsFromEnv({}).headersTimeoutMs, 10_000);
+    assert.equal(httpLimitsFromEnv({}).bodyIdleTimeoutMs, 30_000);
+  },
+);
 
 test('a bad limit names the variable, the value and what is expected', () => {
-  assert.throws(() => httpLimitsFromEnv({ GATEHOUSE_HEADERS_TIMEOUT_SECONDS: 'soon' }), /^Error: GATEHOUSE_HEADERS_TIMEOUT_SECONDS=soon: expected a number of seconds ≥ 0$/);
-  assert.throws(() => httpLimitsFromEnv({ GATEHOUSE_MAX_CONNECTIONS: '0' }), /GATEHOUSE_MAX_CONNECTIONS=0: expected a whole number ≥ 1/);
-  assert.throws(() => httpLimitsFromEnv({ GATEHOUSE_MAX_CONNECTIONS_PER_LISTENER: '2.5' }), /expected a whole number ≥ 1/);
+  assert.throws(
+    () => httpLimitsFromEnv({ GATEHOUSE_HEADERS_TIMEOUT_SECONDS: 'soon' }),
+    /^Error: GATEHOUSE_HEADERS_TIMEOUT_SECONDS=soon: expected a number of seconds ≥ 0$/,
+  );
+  assert.throws(
+    () => httpLimitsFromEnv({ GATEHOUSE_MAX_CONNECTIONS: '0' }),
+    /GATEHOUSE_MAX_CONNECTIONS=0: expected a whole number ≥ 1/,
+  );
+  assert.throws(
+    () => httpLimitsFromEnv({ GATEHOUSE_MAX_CONNECTIONS_PER_LISTENER: '2.5' }),
+    /expected a whole number ≥ 1/,
+  );
 });
 
 test('the budget admits up to its maximum and again after a release', () => {
@@ -50,5 +71,8 @@ test('refusals log at most one line per interval, counting the ones in between',
   assert.equal(r.refuse('listener', 5, 5, 2000), false);
   assert.equal(r.refuse('process', 9, 9, 5000), false);
   assert.equal(r.refuse('process', 9, 9, 11_000), true);
-  assert.deepEqual(lines.map((l) => l.refusedSinceLastLine), [1, 3]);
+  assert.deepEqual(
+    lines.map((l) => l.refusedSinceLastLine),
+    [1, 3],
+  );
 });

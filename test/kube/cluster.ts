@@ -16,7 +16,13 @@ import { parseAllDocuments } from 'yaml';
 import { KubeApi } from '../../src/kube/client.js';
 import type { ControllerOptions } from '../../src/kube/controller.js';
 import { createLogger } from '../../src/log/logger.js';
-import { GATEHOUSE_INGRESS_CLASS, KINGRESS_GROUP, KINGRESS_PLURAL, KINGRESS_VERSION, type KIngress } from '../../src/kube/types.js';
+import {
+  GATEHOUSE_INGRESS_CLASS,
+  KINGRESS_GROUP,
+  KINGRESS_PLURAL,
+  KINGRESS_VERSION,
+  type KIngress,
+} from '../../src/kube/types.js';
 import { FakeApiServer } from './fake-apiserver.js';
 
 export const gatehouseBin = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
@@ -24,7 +30,9 @@ export const exampleApp = fileURLToPath(new URL('../../examples/app/server.mjs',
 export const CRD_FIXTURE = fileURLToPath(new URL('./fixtures/knative-ingress-crd.yaml', import.meta.url));
 
 export const REAL = Boolean(process.env.KUBE_APISERVER_URL && process.env.KUBECONFIG);
-export const MODE = REAL ? `the real kube-apiserver at ${process.env.KUBE_APISERVER_URL}` : 'the in-process fake API server (set KUBE_APISERVER_URL and KUBECONFIG to run against a real one)';
+export const MODE = REAL
+  ? `the real kube-apiserver at ${process.env.KUBE_APISERVER_URL}`
+  : 'the in-process fake API server (set KUBE_APISERVER_URL and KUBECONFIG to run against a real one)';
 
 export interface Pod {
   process: ChildProcess;
@@ -33,7 +41,11 @@ export interface Pod {
 }
 
 /** Polls a process's log lines until one matches (JSON lines only), within the deadline. */
-export async function waitLog(pod: Pod, match: (line: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+export async function waitLog(
+  pod: Pod,
+  match: (line: Record<string, unknown>) => boolean,
+  timeoutMs = 20_000,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const l of pod.logs) {
@@ -44,7 +56,8 @@ export async function waitLog(pod: Pod, match: (line: Record<string, unknown>) =
         // not JSON
       }
     }
-    if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${pod.logs.slice(-5).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${pod.logs.slice(-5).join('\n')}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -112,7 +125,15 @@ export class TestCluster {
     sh('netns', 'exec', netns, 'ip', 'addr', 'add', `10.231.${n}.2/24`, 'dev', `ghp${n}`);
     sh('netns', 'exec', netns, 'ip', 'link', 'set', `ghp${n}`, 'up');
     sh('netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up');
-    const cluster = new TestCluster(process.env.KUBECONFIG!, namespace, `10.231.${n}.2`, `10.231.${n}.1`, netns, undefined, dir);
+    const cluster = new TestCluster(
+      process.env.KUBECONFIG!,
+      namespace,
+      `10.231.${n}.2`,
+      `10.231.${n}.1`,
+      netns,
+      undefined,
+      dir,
+    );
     await cluster.installCrd();
     await cluster.core.createNamespace({ body: { metadata: { name: namespace } } });
     return cluster;
@@ -130,7 +151,11 @@ export class TestCluster {
     const deadline = Date.now() + 20_000;
     for (;;) {
       try {
-        await this.custom.listClusterCustomObject({ group: KINGRESS_GROUP, version: KINGRESS_VERSION, plural: KINGRESS_PLURAL });
+        await this.custom.listClusterCustomObject({
+          group: KINGRESS_GROUP,
+          version: KINGRESS_VERSION,
+          plural: KINGRESS_PLURAL,
+        });
         return;
       } catch (err) {
         if (Date.now() > deadline) throw err;
@@ -150,17 +175,33 @@ export class TestCluster {
   }
 
   /** Starts a process as a pod and resolves with the first JSON log line that `ready` accepts. */
-  async startPod(args: string[], env: Record<string, string>, ready: (line: Record<string, unknown>) => boolean, from: 'stdout' | 'stderr' = 'stderr'): Promise<{ pod: Pod; line: Record<string, unknown> }> {
+  async startPod(
+    args: string[],
+    env: Record<string, string>,
+    ready: (line: Record<string, unknown>) => boolean,
+    from: 'stdout' | 'stderr' = 'stderr',
+  ): Promise<{ pod: Pod; line: Record<string, unknown> }> {
     return this.startProcess(true, args, env, ready, from);
   }
 
   /** A process on the host (a controller replica), outside the pods' network. */
-  async startHostProcess(args: string[], env: Record<string, string>, ready: (line: Record<string, unknown>) => boolean): Promise<{ pod: Pod; line: Record<string, unknown> }> {
+  async startHostProcess(
+    args: string[],
+    env: Record<string, string>,
+    ready: (line: Record<string, unknown>) => boolean,
+  ): Promise<{ pod: Pod; line: Record<string, unknown> }> {
     return this.startProcess(false, args, env, ready, 'stderr');
   }
 
-  private async startProcess(inPod: boolean, args: string[], env: Record<string, string>, ready: (line: Record<string, unknown>) => boolean, from: 'stdout' | 'stderr'): Promise<{ pod: Pod; line: Record<string, unknown> }> {
-    const [cmd, argv] = this.netns && inPod ? ['ip', ['netns', 'exec', this.netns, process.execPath, ...args]] : [process.execPath, args];
+  private async startProcess(
+    inPod: boolean,
+    args: string[],
+    env: Record<string, string>,
+    ready: (line: Record<string, unknown>) => boolean,
+    from: 'stdout' | 'stderr',
+  ): Promise<{ pod: Pod; line: Record<string, unknown> }> {
+    const [cmd, argv] =
+      this.netns && inPod ? ['ip', ['netns', 'exec', this.netns, process.execPath, ...args]] : [process.execPath, args];
     const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const logs: string[] = [];
     const exit = once(child, 'exit');
@@ -176,7 +217,9 @@ export class TestCluster {
     };
     this.pods.add(pod);
     const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      void exit.then(([code]) => reject(new Error(`${args.join(' ')} exited with ${String(code)}: ${logs.slice(-5).join('\n')}`)));
+      void exit.then(([code]) =>
+        reject(new Error(`${args.join(' ')} exited with ${String(code)}: ${logs.slice(-5).join('\n')}`)),
+      );
       for (const stream of [child.stdout, child.stderr]) {
         createInterface({ input: stream }).on('line', (l) => {
           logs.push(l);
@@ -195,7 +238,12 @@ export class TestCluster {
 
   /** The example app behind a `gatehouse queue`; returns the queue's serving port (the pod's endpoint). */
   async startRevisionPod(target: string): Promise<{ port: number; stop(): Promise<void> }> {
-    const app = await this.startPod([exampleApp], { PORT: '0', HOST: this.netns ? '0.0.0.0' : '127.0.0.1', TARGET: target }, (l) => typeof l.port === 'number', 'stdout');
+    const app = await this.startPod(
+      [exampleApp],
+      { PORT: '0', HOST: this.netns ? '0.0.0.0' : '127.0.0.1', TARGET: target },
+      (l) => typeof l.port === 'number',
+      'stdout',
+    );
     const queue = await this.startPod(
       [gatehouseBin, 'queue'],
       {
@@ -211,11 +259,18 @@ export class TestCluster {
       },
       (l) => l.msg === 'queue-proxy listening',
     );
-    return { port: Number(queue.line.servingPort), stop: async () => void (await Promise.all([queue.pod.stop(), app.pod.stop()])) };
+    return {
+      port: Number(queue.line.servingPort),
+      stop: async () => void (await Promise.all([queue.pod.stop(), app.pod.stop()])),
+    };
   }
 
   /** A Service without selector and port 80 → `targetPort`, and its EndpointSlice at `ports` on the pod address. */
-  async createService(name: string, endpoints: Array<{ port: number; ready?: boolean }>, portName = 'http'): Promise<void> {
+  async createService(
+    name: string,
+    endpoints: Array<{ port: number; ready?: boolean }>,
+    portName = 'http',
+  ): Promise<void> {
     await this.core.createNamespacedService({
       namespace: this.namespace,
       body: { metadata: { name }, spec: { ports: [{ name: portName, port: 80, protocol: 'TCP', targetPort: 8012 }] } },
@@ -224,7 +279,11 @@ export class TestCluster {
   }
 
   /** Replaces the Service's one EndpointSlice (one port number for all endpoints, as slices require). */
-  async setEndpoints(service: string, endpoints: Array<{ port: number; ready?: boolean }>, portName = 'http'): Promise<void> {
+  async setEndpoints(
+    service: string,
+    endpoints: Array<{ port: number; ready?: boolean }>,
+    portName = 'http',
+  ): Promise<void> {
     const name = `${service}-slice`;
     const port = endpoints[0]?.port ?? 8012;
     const body: k8s.V1EndpointSlice = {
@@ -246,7 +305,13 @@ export class TestCluster {
 
   /** Creates or replaces a Secret (type kubernetes.io/tls unless told) with these data fields, given as text. */
   async putSecret(name: string, data: Record<string, string>, type = 'kubernetes.io/tls'): Promise<void> {
-    const body: k8s.V1Secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: this.namespace }, type, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) };
+    const body: k8s.V1Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace: this.namespace },
+      type,
+      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+    };
     const namespace = this.namespace;
     await upsert(
       body,
@@ -262,22 +327,46 @@ export class TestCluster {
       version: KINGRESS_VERSION,
       plural: KINGRESS_PLURAL,
       namespace: this.namespace,
-      body: { apiVersion: `${KINGRESS_GROUP}/${KINGRESS_VERSION}`, kind: 'Ingress', metadata: { name, annotations: { 'networking.knative.dev/ingress.class': ingressClass } }, spec },
+      body: {
+        apiVersion: `${KINGRESS_GROUP}/${KINGRESS_VERSION}`,
+        kind: 'Ingress',
+        metadata: { name, annotations: { 'networking.knative.dev/ingress.class': ingressClass } },
+        spec,
+      },
     });
   }
 
   async getIngress(name: string): Promise<KIngress> {
-    return (await this.custom.getNamespacedCustomObject({ group: KINGRESS_GROUP, version: KINGRESS_VERSION, plural: KINGRESS_PLURAL, namespace: this.namespace, name })) as KIngress;
+    return (await this.custom.getNamespacedCustomObject({
+      group: KINGRESS_GROUP,
+      version: KINGRESS_VERSION,
+      plural: KINGRESS_PLURAL,
+      namespace: this.namespace,
+      name,
+    })) as KIngress;
   }
 
   async updateIngress(name: string, edit: (i: KIngress) => void): Promise<void> {
     const current = await this.getIngress(name);
     edit(current);
-    await this.custom.replaceNamespacedCustomObject({ group: KINGRESS_GROUP, version: KINGRESS_VERSION, plural: KINGRESS_PLURAL, namespace: this.namespace, name, body: current });
+    await this.custom.replaceNamespacedCustomObject({
+      group: KINGRESS_GROUP,
+      version: KINGRESS_VERSION,
+      plural: KINGRESS_PLURAL,
+      namespace: this.namespace,
+      name,
+      body: current,
+    });
   }
 
   async deleteIngress(name: string): Promise<void> {
-    await this.custom.deleteNamespacedCustomObject({ group: KINGRESS_GROUP, version: KINGRESS_VERSION, plural: KINGRESS_PLURAL, namespace: this.namespace, name });
+    await this.custom.deleteNamespacedCustomObject({
+      group: KINGRESS_GROUP,
+      version: KINGRESS_VERSION,
+      plural: KINGRESS_PLURAL,
+      namespace: this.namespace,
+      name,
+    });
   }
 
   /** Polls the KIngress until `check` returns true (no fixed sleeps); the last object in the error otherwise. */
@@ -287,7 +376,8 @@ export class TestCluster {
     for (;;) {
       last = await this.getIngress(name);
       if (check(last)) return last;
-      if (Date.now() > deadline) throw new Error(`KIngress ${name} did not reach the expected state: ${JSON.stringify(last.status)}`);
+      if (Date.now() > deadline)
+        throw new Error(`KIngress ${name} did not reach the expected state: ${JSON.stringify(last.status)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -295,7 +385,12 @@ export class TestCluster {
   async close(): Promise<void> {
     if (this.netns) {
       // Leave nothing in the shared API server that a later run's controller would serve.
-      const list = (await this.custom.listNamespacedCustomObject({ group: KINGRESS_GROUP, version: KINGRESS_VERSION, plural: KINGRESS_PLURAL, namespace: this.namespace })) as { items: KIngress[] };
+      const list = (await this.custom.listNamespacedCustomObject({
+        group: KINGRESS_GROUP,
+        version: KINGRESS_VERSION,
+        plural: KINGRESS_PLURAL,
+        namespace: this.namespace,
+      })) as { items: KIngress[] };
       for (const i of list.items) await this.deleteIngress(i.metadata.name);
     }
     await Promise.all([...this.pods].map((p) => p.stop()));
@@ -313,7 +408,12 @@ export class TestCluster {
 }
 
 /** Replaces the object at its current resourceVersion, or creates it when there is none. */
-async function upsert(body: { metadata?: { resourceVersion?: string } }, read: () => Promise<{ metadata?: { resourceVersion?: string } }>, replace: () => Promise<unknown>, create: () => Promise<unknown>): Promise<void> {
+async function upsert(
+  body: { metadata?: { resourceVersion?: string } },
+  read: () => Promise<{ metadata?: { resourceVersion?: string } }>,
+  replace: () => Promise<unknown>,
+  create: () => Promise<unknown>,
+): Promise<void> {
   try {
     body.metadata!.resourceVersion = (await read()).metadata?.resourceVersion;
     await replace();
@@ -324,7 +424,11 @@ async function upsert(body: { metadata?: { resourceVersion?: string } }, read: (
 }
 
 /** What every controller test starts with: the gateway Services in the test namespace, no election, fast reconnects. */
-export function controllerOptions(cluster: TestCluster, ports: { externalPort: number; localPort: number; httpsPort?: number }, name: string): ControllerOptions {
+export function controllerOptions(
+  cluster: TestCluster,
+  ports: { externalPort: number; localPort: number; httpsPort?: number },
+  name: string,
+): ControllerOptions {
   return {
     api: cluster.api,
     log: createLogger(name),
@@ -346,4 +450,5 @@ export function condition(i: KIngress, type: string) {
   return i.status?.conditions?.find((c) => c.type === type);
 }
 
-export const isReady = (i: KIngress) => i.status?.observedGeneration === i.metadata.generation && condition(i, 'Ready')?.status === 'True';
+export const isReady = (i: KIngress) =>
+  i.status?.observedGeneration === i.metadata.generation && condition(i, 'Ready')?.status === 'True';

@@ -9,7 +9,13 @@ import { request } from 'undici';
 import { startController, type KubeController } from '../../src/kube/controller.js';
 import { condition, controllerOptions, gatehouseBin, isReady, MODE, REAL, TestCluster } from './cluster.js';
 
-const split = (service: string, percent: number, appendHeaders?: Record<string, string>) => ({ serviceName: service, serviceNamespace: '', servicePort: 80, percent, ...(appendHeaders ? { appendHeaders } : {}) });
+const split = (service: string, percent: number, appendHeaders?: Record<string, string>) => ({
+  serviceName: service,
+  serviceNamespace: '',
+  servicePort: 80,
+  percent,
+  ...(appendHeaders ? { appendHeaders } : {}),
+});
 
 describe(`gatehouse controller against ${MODE}`, () => {
   let cluster: TestCluster;
@@ -21,7 +27,9 @@ describe(`gatehouse controller against ${MODE}`, () => {
 
   /** A request through the gateway's external (or local) listener with this Host. */
   const get = async (host: string, path = '/', local = false) => {
-    const res = await request(`http://${cluster.podHost}:${local ? localPort : externalPort}${path}`, { headers: { host } });
+    const res = await request(`http://${cluster.podHost}:${local ? localPort : externalPort}${path}`, {
+      headers: { host },
+    });
     return { status: res.statusCode, body: await res.body.text() };
   };
 
@@ -35,7 +43,20 @@ describe(`gatehouse controller against ${MODE}`, () => {
     await cluster.createService('green', [{ port: green.port }]);
     await cluster.createService('empty', []);
     controller = await startController(controllerOptions(cluster, { externalPort, localPort }, 'controller-test'));
-    const gateway = await cluster.startPod([gatehouseBin, 'gateway', '--xds', `${cluster.hostAddress}:${controller.xds.port}`, '--node-id', 'gw-1', '--admin-port', '0'], {}, (l) => l.msg === 'connected to the xDS server');
+    const gateway = await cluster.startPod(
+      [
+        gatehouseBin,
+        'gateway',
+        '--xds',
+        `${cluster.hostAddress}:${controller.xds.port}`,
+        '--node-id',
+        'gw-1',
+        '--admin-port',
+        '0',
+      ],
+      {},
+      (l) => l.msg === 'connected to the xDS server',
+    );
     assert.ok(gateway.pod);
     // The fleet: the gateway pod registered through the gateway Service's EndpointSlice.
     await cluster.createService('gatehouse', [{ port: externalPort }]);
@@ -52,16 +73,35 @@ describe(`gatehouse controller against ${MODE}`, () => {
         {
           hosts: ['split.example.com'],
           visibility: 'ExternalIP',
-          http: { paths: [{ splits: [withNs(split('blue', 80, { 'x-split': 'blue' })), withNs(split('green', 20, { 'x-split': 'green' }))], appendHeaders: { 'x-path': 'root' } }] },
+          http: {
+            paths: [
+              {
+                splits: [
+                  withNs(split('blue', 80, { 'x-split': 'blue' })),
+                  withNs(split('green', 20, { 'x-split': 'green' })),
+                ],
+                appendHeaders: { 'x-path': 'root' },
+              },
+            ],
+          },
         },
-        { hosts: ['split.ns.svc.cluster.local'], visibility: 'ClusterLocal', http: { paths: [{ splits: [withNs(split('blue', 100))] }] } },
+        {
+          hosts: ['split.ns.svc.cluster.local'],
+          visibility: 'ClusterLocal',
+          http: { paths: [{ splits: [withNs(split('blue', 100))] }] },
+        },
       ],
     });
     const ready = await cluster.waitIngress('split', isReady);
     assert.equal(ready.status?.observedGeneration, 1);
-    for (const type of ['NetworkConfigured', 'LoadBalancerReady', 'Ready']) assert.equal(condition(ready, type)?.status, 'True', type);
-    assert.deepEqual(ready.status?.publicLoadBalancer, { ingress: [{ domainInternal: `gatehouse.${ns()}.svc.cluster.local` }] });
-    assert.deepEqual(ready.status?.privateLoadBalancer, { ingress: [{ domainInternal: `gatehouse-internal.${ns()}.svc.cluster.local` }] });
+    for (const type of ['NetworkConfigured', 'LoadBalancerReady', 'Ready'])
+      assert.equal(condition(ready, type)?.status, 'True', type);
+    assert.deepEqual(ready.status?.publicLoadBalancer, {
+      ingress: [{ domainInternal: `gatehouse.${ns()}.svc.cluster.local` }],
+    });
+    assert.deepEqual(ready.status?.privateLoadBalancer, {
+      ingress: [{ domainInternal: `gatehouse-internal.${ns()}.svc.cluster.local` }],
+    });
     // Ready means the gateway serves it now: no retry needed.
     const counts = { blue: 0, green: 0 };
     for (let i = 0; i < 400; i++) {
@@ -78,7 +118,10 @@ describe(`gatehouse controller against ${MODE}`, () => {
       assert.equal(headers['x-path'], 'root');
       splitHeaders.add(headers['x-split']!);
     }
-    assert.ok(splitHeaders.has('blue') && [...splitHeaders].every((h) => h === 'blue' || h === 'green'), [...splitHeaders].join());
+    assert.ok(
+      splitHeaders.has('blue') && [...splitHeaders].every((h) => h === 'blue' || h === 'green'),
+      [...splitHeaders].join(),
+    );
     // The cluster-local host is served on the local listener only.
     assert.match((await get('split.ns.svc.cluster.local', '/', true)).body, /blue/);
     assert.equal((await get('split.ns.svc.cluster.local')).status, 404);
@@ -94,7 +137,9 @@ describe(`gatehouse controller against ${MODE}`, () => {
     const ready = await cluster.waitIngress('split', (i) => i.metadata.generation === 2 && isReady(i));
     assert.equal(ready.status?.observedGeneration, 2);
     for (let i = 0; i < 20; i++) assert.match((await get('split.example.com')).body, /green/);
-    const res = await request(`http://${cluster.podHost}:${externalPort}/`, { headers: { host: 'split.example.com', 'x-canary': 'yes' } });
+    const res = await request(`http://${cluster.podHost}:${externalPort}/`, {
+      headers: { host: 'split.example.com', 'x-canary': 'yes' },
+    });
     assert.match(await res.body.text(), /blue/);
     const seen = JSON.parse((await get('split.example.com', '/headers')).body) as Record<string, string>;
     assert.equal(seen.host, 'rewritten.example.com');
@@ -102,32 +147,54 @@ describe(`gatehouse controller against ${MODE}`, () => {
 
   test('an invalid KIngress gets NetworkConfigured False naming the field; another class is left alone', async () => {
     await cluster.createIngress('invalid', {
-      rules: [{ hosts: ['invalid.example.com'], http: { paths: [{ splits: [withNs(split('blue', 50)), withNs(split('green', 40))] }] } }],
+      rules: [
+        {
+          hosts: ['invalid.example.com'],
+          http: { paths: [{ splits: [withNs(split('blue', 50)), withNs(split('green', 40))] }] },
+        },
+      ],
     });
-    await cluster.createIngress('other', { rules: [{ hosts: ['other.example.com'], http: { paths: [{ splits: [withNs(split('blue', 100))] }] } }] }, 'kourier.ingress.networking.knative.dev');
+    await cluster.createIngress(
+      'other',
+      { rules: [{ hosts: ['other.example.com'], http: { paths: [{ splits: [withNs(split('blue', 100))] }] } }] },
+      'kourier.ingress.networking.knative.dev',
+    );
     const invalid = await cluster.waitIngress('invalid', (i) => condition(i, 'NetworkConfigured')?.status === 'False');
     assert.equal(condition(invalid, 'NetworkConfigured')?.reason, 'InvalidIngress');
-    assert.equal(condition(invalid, 'NetworkConfigured')?.message, 'spec.rules[0].http.paths[0].splits: traffic split percentage must total to 100, but was 90');
+    assert.equal(
+      condition(invalid, 'NetworkConfigured')?.message,
+      'spec.rules[0].http.paths[0].splits: traffic split percentage must total to 100, but was 90',
+    );
     assert.equal(condition(invalid, 'Ready')?.status, 'False');
     assert.equal((await get('invalid.example.com')).status, 404);
     // A later KIngress of ours is Ready; by then the other class's would have been handled too.
-    await cluster.createIngress('later', { rules: [{ hosts: ['later.example.com'], http: { paths: [{ splits: [withNs(split('blue', 100))] }] } }] });
+    await cluster.createIngress('later', {
+      rules: [{ hosts: ['later.example.com'], http: { paths: [{ splits: [withNs(split('blue', 100))] }] } }],
+    });
     await cluster.waitIngress('later', isReady);
     assert.equal((await cluster.getIngress('other')).status, undefined);
     assert.equal((await get('other.example.com')).status, 404);
   });
 
-  test('a Service without endpoints: 503 from the gateway and a status that says why; endpoints arriving make it Ready', async () => {
-    await cluster.createIngress('empty', { rules: [{ hosts: ['empty.example.com'], http: { paths: [{ splits: [withNs(split('empty', 100))] }] } }] });
-    const waiting = await cluster.waitIngress('empty', (i) => /has no ready endpoints/.test(condition(i, 'LoadBalancerReady')?.message ?? ''));
-    assert.equal(condition(waiting, 'LoadBalancerReady')?.status, 'Unknown');
-    assert.equal(condition(waiting, 'NetworkConfigured')?.status, 'True');
-    assert.equal((await get('empty.example.com')).status, 503);
-    const pod = await cluster.startRevisionPod('late');
-    await cluster.setEndpoints('empty', [{ port: pod.port }]);
-    await cluster.waitIngress('empty', isReady);
-    assert.match((await get('empty.example.com')).body, /late/);
-  });
+  test(
+    'a Service without endpoints: 503 from the gateway and a ' +
+      'status that says why; endpoints arriving make it Ready',
+    async () => {
+      await cluster.createIngress('empty', {
+        rules: [{ hosts: ['empty.example.com'], http: { paths: [{ splits: [withNs(split('empty', 100))] }] } }],
+      });
+      const waiting = await cluster.waitIngress('empty', (i) =>
+        /has no ready endpoints/.test(condition(i, 'LoadBalancerReady')?.message ?? ''),
+      );
+      assert.equal(condition(waiting, 'LoadBalancerReady')?.status, 'Unknown');
+      assert.equal(condition(waiting, 'NetworkConfigured')?.status, 'True');
+      assert.equal((await get('empty.example.com')).status, 503);
+      const pod = await cluster.startRevisionPod('late');
+      await cluster.setEndpoints('empty', [{ port: pod.port }]);
+      await cluster.waitIngress('empty', isReady);
+      assert.match((await get('empty.example.com')).body, /late/);
+    },
+  );
 
   test('a renamed host moves: the new one is served and probed, the old one stops', async () => {
     await cluster.updateIngress('empty', (i) => {
@@ -149,12 +216,20 @@ describe(`gatehouse controller against ${MODE}`, () => {
   });
 
   test('a host another KIngress already serves: DomainConflict until that one is deleted', async () => {
-    const spec = (target: string) => ({ rules: [{ hosts: ['shared.example.com'], http: { paths: [{ splits: [withNs(split(target, 100))] }] } }] });
+    const spec = (target: string) => ({
+      rules: [{ hosts: ['shared.example.com'], http: { paths: [{ splits: [withNs(split(target, 100))] }] } }],
+    });
     await cluster.createIngress('first', spec('blue'));
     await cluster.waitIngress('first', isReady);
     await cluster.createIngress('second', spec('green'));
-    const second = await cluster.waitIngress('second', (i) => condition(i, 'LoadBalancerReady')?.reason === 'DomainConflict');
-    assert.equal(condition(second, 'LoadBalancerReady')?.message, `shared.example.com is already served by KIngress ${ns()}/first`);
+    const second = await cluster.waitIngress(
+      'second',
+      (i) => condition(i, 'LoadBalancerReady')?.reason === 'DomainConflict',
+    );
+    assert.equal(
+      condition(second, 'LoadBalancerReady')?.message,
+      `shared.example.com is already served by KIngress ${ns()}/first`,
+    );
     assert.equal(condition(second, 'Ready')?.status, 'Unknown');
     assert.match((await get('shared.example.com')).body, /blue/);
     await cluster.deleteIngress('first');
@@ -164,7 +239,9 @@ describe(`gatehouse controller against ${MODE}`, () => {
 
   const restart = process.env.KUBE_APISERVER_RESTART;
   test(
-    REAL ? 'the API server restarts: watches reconnect and served config stays' : 'watches that drop or expire (410 Gone) are resumed or relisted without losing served config',
+    REAL
+      ? 'the API server restarts: watches reconnect and served config stays'
+      : 'watches that drop or expire (410 Gone) are resumed or relisted without losing served config',
     { skip: REAL && !restart ? 'set KUBE_APISERVER_RESTART to a command that restarts the API server' : false },
     async () => {
       if (REAL) execSync(restart!, { stdio: 'inherit', timeout: 110_000 });
@@ -174,10 +251,17 @@ describe(`gatehouse controller against ${MODE}`, () => {
       }
       // While the controller reconnects or relists, the gateway keeps what it has.
       assert.equal((await get('split.example.com')).status, 200);
-      await cluster.createIngress('after-gone', { rules: [{ hosts: ['after-gone.example.com'], http: { paths: [{ splits: [withNs(split('blue', 100))] }] } }] });
+      await cluster.createIngress('after-gone', {
+        rules: [{ hosts: ['after-gone.example.com'], http: { paths: [{ splits: [withNs(split('blue', 100))] }] } }],
+      });
       await cluster.waitIngress('after-gone', isReady);
       assert.match((await get('after-gone.example.com')).body, /blue/);
-      if (!REAL) assert.ok(cluster.fake!.requests.filter((r) => r === 'GET /apis/networking.internal.knative.dev/v1alpha1/ingresses').length >= 2, 'the KIngress informer relisted after 410');
+      if (!REAL)
+        assert.ok(
+          cluster.fake!.requests.filter((r) => r === 'GET /apis/networking.internal.knative.dev/v1alpha1/ingresses')
+            .length >= 2,
+          'the KIngress informer relisted after 410',
+        );
       assert.equal((await get('split.example.com')).status, 200);
     },
   );

@@ -8,7 +8,16 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-type Obj = { metadata: { name: string; namespace?: string; resourceVersion?: string; generation?: number; uid?: string; creationTimestamp?: string } } & Record<string, unknown>;
+type Obj = {
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    generation?: number;
+    uid?: string;
+    creationTimestamp?: string;
+  };
+} & Record<string, unknown>;
 
 interface Event {
   rv: number;
@@ -19,14 +28,22 @@ interface Event {
 
 /** Kinds whose status is only written through /status (their CRD or type declares the subresource). */
 const STATUS_SUBRESOURCE = new Set(['ingresses']);
-const KIND_OF: Record<string, string> = { ingresses: 'Ingress', services: 'Service', endpointslices: 'EndpointSlice', leases: 'Lease', secrets: 'Secret' };
+const KIND_OF: Record<string, string> = {
+  ingresses: 'Ingress',
+  services: 'Service',
+  endpointslices: 'EndpointSlice',
+  leases: 'Lease',
+  secrets: 'Secret',
+};
 
 /** A fieldSelector of `path=value` terms (what the controller uses: Secrets by `type`); undefined = everything. */
 function fieldFilter(selector: string | null): (o: Obj) => boolean {
   if (!selector) return () => true;
   const terms = selector.split(',').map((t) => {
     const [field, value] = t.split('=') as [string, string];
-    return (o: Obj) => String(field.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o) ?? '') === value;
+    return (o: Obj) =>
+      String(field.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o) ?? '') ===
+      value;
   });
   return (o) => terms.every((t) => t(o));
 }
@@ -64,7 +81,12 @@ export class FakeApiServer {
   /** Watches asking for a resourceVersion older than this get 410 Gone. */
   private oldestRv = 0;
   private rv = 1;
-  private readonly watches = new Set<{ plural: string; namespace: string | undefined; selects: (o: Obj) => boolean; res: http.ServerResponse }>();
+  private readonly watches = new Set<{
+    plural: string;
+    namespace: string | undefined;
+    selects: (o: Obj) => boolean;
+    res: http.ServerResponse;
+  }>();
   port = 0;
   /** Requests seen, by method and path (for tests that check what the controller asked). */
   readonly requests: string[] = [];
@@ -107,7 +129,13 @@ export class FakeApiServer {
   private record(plural: string, type: Event['type'], object: Obj): void {
     const event: Event = { rv: Number(object.metadata.resourceVersion), plural, type, object };
     this.events.push(event);
-    for (const w of this.watches) if (w.plural === plural && (w.namespace === undefined || w.namespace === object.metadata.namespace) && w.selects(object)) w.res.write(JSON.stringify({ type, object }) + '\n');
+    for (const w of this.watches)
+      if (
+        w.plural === plural &&
+        (w.namespace === undefined || w.namespace === object.metadata.namespace) &&
+        w.selects(object)
+      )
+        w.res.write(JSON.stringify({ type, object }) + '\n');
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -118,7 +146,8 @@ export class FakeApiServer {
       res.end(JSON.stringify(body));
     };
     const p = parsePath(url.pathname);
-    if (!p) return send(404, statusBody(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
+    if (!p)
+      return send(404, statusBody(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     let body: Obj | undefined;
@@ -134,8 +163,20 @@ export class FakeApiServer {
       const spec = (body.spec ?? {}) as Record<string, unknown>;
       for (const field of ['acquireTime', 'renewTime']) {
         const v = spec[field];
-        if (v !== undefined && v !== null && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/.test(String(v))) {
-          return send(400, statusBody(400, 'BadRequest', `Lease cannot be handled as a Lease: parsing time ${JSON.stringify(v)} as "2006-01-02T15:04:05.000000Z07:00"`));
+        if (
+          v !== undefined &&
+          v !== null &&
+          !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/.test(String(v))
+        ) {
+          return send(
+            400,
+            statusBody(
+              400,
+              'BadRequest',
+              `Lease cannot be handled as a Lease: parsing time ` +
+                `${JSON.stringify(v)} as "2006-01-02T15:04:05.000000Z07:00"`,
+            ),
+          );
         }
       }
     }
@@ -145,24 +186,39 @@ export class FakeApiServer {
     if (req.method === 'GET' && p.name === undefined) {
       const selects = fieldFilter(url.searchParams.get('fieldSelector'));
       const inScope = (o: Obj) => (p.namespace === undefined || o.metadata.namespace === p.namespace) && selects(o);
-      if (url.searchParams.get('watch') === 'true') return this.watch(p, url.searchParams.get('resourceVersion') ?? '', selects, res);
+      if (url.searchParams.get('watch') === 'true')
+        return this.watch(p, url.searchParams.get('resourceVersion') ?? '', selects, res);
       const items = [...bucket.values()].filter(inScope);
-      return send(200, { kind: `${KIND_OF[p.plural] ?? 'Object'}List`, apiVersion: p.apiVersion, metadata: { resourceVersion: String(this.rv) }, items });
+      return send(200, {
+        kind: `${KIND_OF[p.plural] ?? 'Object'}List`,
+        apiVersion: p.apiVersion,
+        metadata: { resourceVersion: String(this.rv) },
+        items,
+      });
     }
     if (p.name === undefined && req.method === 'POST') {
       if (!body?.metadata?.name) return send(422, statusBody(422, 'Invalid', 'metadata.name: Required value'));
       const k = key(p.namespace, body.metadata.name);
-      if (bucket.has(k)) return send(409, statusBody(409, 'AlreadyExists', `${p.plural} "${body.metadata.name}" already exists`));
+      if (bucket.has(k))
+        return send(409, statusBody(409, 'AlreadyExists', `${p.plural} "${body.metadata.name}" already exists`));
       const obj: Obj = {
         ...body,
-        metadata: { ...body.metadata, namespace: p.namespace, uid: randomUUID(), resourceVersion: String(++this.rv), generation: 1, creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') },
+        metadata: {
+          ...body.metadata,
+          namespace: p.namespace,
+          uid: randomUUID(),
+          resourceVersion: String(++this.rv),
+          generation: 1,
+          creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        },
       };
       if (STATUS_SUBRESOURCE.has(p.plural)) delete obj.status;
       bucket.set(k, obj);
       this.record(p.plural, 'ADDED', obj);
       return send(201, obj);
     }
-    if (p.name === undefined) return send(405, statusBody(405, 'MethodNotAllowed', `${req.method} is not supported on a collection here`));
+    if (p.name === undefined)
+      return send(405, statusBody(405, 'MethodNotAllowed', `${req.method} is not supported on a collection here`));
     const k = key(p.namespace, p.name);
     const current = bucket.get(k);
     if (req.method === 'GET') return current ? send(200, current) : notFound(p.name);
@@ -177,15 +233,34 @@ export class FakeApiServer {
       if (!current) return notFound(p.name);
       if (!body) return send(400, statusBody(400, 'BadRequest', 'a body is required'));
       if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== current.metadata.resourceVersion) {
-        return send(409, statusBody(409, 'Conflict', `Operation cannot be fulfilled on ${p.plural} "${p.name}": the object has been modified; please apply your changes to the latest version and try again`));
+        return send(
+          409,
+          statusBody(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on ${p.plural} "${p.name}": the object has ` +
+              `been modified; please apply your changes to the latest version and try again`,
+          ),
+        );
       }
       let next: Obj;
       if (p.status) next = { ...current, status: body.status };
       else if (STATUS_SUBRESOURCE.has(p.plural)) next = { ...body, status: current.status };
       else next = body;
-      const specChanged = JSON.stringify((next as { spec?: unknown }).spec) !== JSON.stringify((current as { spec?: unknown }).spec);
+      const specChanged =
+        JSON.stringify((next as { spec?: unknown }).spec) !== JSON.stringify((current as { spec?: unknown }).spec);
       const generation = (current.metadata.generation ?? 1) + (!p.status && specChanged ? 1 : 0);
-      next = { ...next, metadata: { ...current.metadata, ...(p.status ? {} : next.metadata), namespace: p.namespace, uid: current.metadata.uid, generation, resourceVersion: String(++this.rv) } };
+      next = {
+        ...next,
+        metadata: {
+          ...current.metadata,
+          ...(p.status ? {} : next.metadata),
+          namespace: p.namespace,
+          uid: current.metadata.uid,
+          generation,
+          resourceVersion: String(++this.rv),
+        },
+      };
       bucket.set(k, next);
       this.record(p.plural, 'MODIFIED', next);
       return send(200, next);
@@ -199,11 +274,22 @@ export class FakeApiServer {
     res.flushHeaders();
     const from = Number(fromRv || 0);
     if (from > 0 && from < this.oldestRv) {
-      res.end(JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', `too old resource version: ${from} (${this.oldestRv})`) }) + '\n');
+      res.end(
+        JSON.stringify({
+          type: 'ERROR',
+          object: statusBody(410, 'Expired', `too old resource version: ${from} (${this.oldestRv})`),
+        }) + '\n',
+      );
       return;
     }
     for (const e of this.events) {
-      if (e.plural !== p.plural || e.rv <= from || (p.namespace !== undefined && e.object.metadata.namespace !== p.namespace) || !selects(e.object)) continue;
+      if (
+        e.plural !== p.plural ||
+        e.rv <= from ||
+        (p.namespace !== undefined && e.object.metadata.namespace !== p.namespace) ||
+        !selects(e.object)
+      )
+        continue;
       res.write(JSON.stringify({ type: e.type, object: e.object }) + '\n');
     }
     const w = { plural: p.plural, namespace: p.namespace, selects, res };

@@ -12,18 +12,48 @@ describe(`two controller replicas against ${MODE}`, () => {
   let follower: Pod;
   let externalPort: number;
   let localPort: number;
-  const spec = (host: string) => ({ rules: [{ hosts: [host], http: { paths: [{ splits: [{ serviceName: 'blue', serviceNamespace: cluster.namespace, servicePort: 80 }] }] } }] });
+  const spec = (host: string) => ({
+    rules: [
+      {
+        hosts: [host],
+        http: { paths: [{ splits: [{ serviceName: 'blue', serviceNamespace: cluster.namespace, servicePort: 80 }] }] },
+      },
+    ],
+  });
 
   const replica = async (identity: string) => {
     // Replicas serve the same config: the same listener ports.
     const { pod } = await cluster.startHostProcess(
       [
-        gatehouseBin, 'controller', '--kubeconfig', cluster.kubeconfig,
-        '--xds-host', cluster.hostAddress, '--xds-port', '0',
-        '--listen-address', cluster.podHost, '--external-port', String(externalPort), '--local-port', String(localPort),
-        '--gateway-service', `${cluster.namespace}/gatehouse`, '--local-gateway-service', `${cluster.namespace}/gatehouse-internal`,
-        '--leader-elect', '--lease', `${cluster.namespace}/gatehouse-controller`, '--identity', identity,
-        '--lease-duration', '2000', '--renew-deadline', '1500', '--retry-period', '200',
+        gatehouseBin,
+        'controller',
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '--xds-host',
+        cluster.hostAddress,
+        '--xds-port',
+        '0',
+        '--listen-address',
+        cluster.podHost,
+        '--external-port',
+        String(externalPort),
+        '--local-port',
+        String(localPort),
+        '--gateway-service',
+        `${cluster.namespace}/gatehouse`,
+        '--local-gateway-service',
+        `${cluster.namespace}/gatehouse-internal`,
+        '--leader-elect',
+        '--lease',
+        `${cluster.namespace}/gatehouse-controller`,
+        '--identity',
+        identity,
+        '--lease-duration',
+        '2000',
+        '--renew-deadline',
+        '1500',
+        '--retry-period',
+        '200',
       ],
       {},
       (l) => l.msg === 'controller synced',
@@ -46,23 +76,39 @@ describe(`two controller replicas against ${MODE}`, () => {
     await cluster?.close();
   });
 
-  test('the follower serves xDS while the leader writes status; killing the leader hands both to the follower', async () => {
-    const xds = await waitLog(follower, (l) => l.msg === 'xDS server listening');
-    // The gateway's only xDS server is the follower.
-    await cluster.startPod([gatehouseBin, 'gateway', '--xds', `${cluster.hostAddress}:${String(xds.port)}`, '--node-id', 'gw-1', '--admin-port', '0'], {}, (l) => l.msg === 'connected to the xDS server');
-    await cluster.createService('gatehouse', [{ port: externalPort }]);
-    await cluster.createIngress('one', spec('one.example.com'));
-    await cluster.waitIngress('one', isReady);
-    const res = await request(`http://${cluster.podHost}:${externalPort}/`, { headers: { host: 'one.example.com' } });
-    assert.match(await res.body.text(), /blue/);
-    assert.ok(!follower.logs.some((l) => l.includes('"became leader"')), 'the follower did not lead');
+  test(
+    'the follower serves xDS while the leader writes ' + 'status; killing the leader hands both to the follower',
+    async () => {
+      const xds = await waitLog(follower, (l) => l.msg === 'xDS server listening');
+      // The gateway's only xDS server is the follower.
+      await cluster.startPod(
+        [
+          gatehouseBin,
+          'gateway',
+          '--xds',
+          `${cluster.hostAddress}:${String(xds.port)}`,
+          '--node-id',
+          'gw-1',
+          '--admin-port',
+          '0',
+        ],
+        {},
+        (l) => l.msg === 'connected to the xDS server',
+      );
+      await cluster.createService('gatehouse', [{ port: externalPort }]);
+      await cluster.createIngress('one', spec('one.example.com'));
+      await cluster.waitIngress('one', isReady);
+      const res = await request(`http://${cluster.podHost}:${externalPort}/`, { headers: { host: 'one.example.com' } });
+      assert.match(await res.body.text(), /blue/);
+      assert.ok(!follower.logs.some((l) => l.includes('"became leader"')), 'the follower did not lead');
 
-    leader.process.kill('SIGKILL');
-    await waitLog(follower, (l) => l.msg === 'became leader', 15_000);
-    const lease = await cluster.api.readLease(cluster.namespace, 'gatehouse-controller');
-    assert.equal(lease?.spec?.holderIdentity, 'replica-b');
-    assert.equal(lease?.spec?.leaseTransitions, 1);
-    await cluster.createIngress('two', spec('two.example.com'));
-    await cluster.waitIngress('two', isReady);
-  });
+      leader.process.kill('SIGKILL');
+      await waitLog(follower, (l) => l.msg === 'became leader', 15_000);
+      const lease = await cluster.api.readLease(cluster.namespace, 'gatehouse-controller');
+      assert.equal(lease?.spec?.holderIdentity, 'replica-b');
+      assert.equal(lease?.spec?.leaseTransitions, 1);
+      await cluster.createIngress('two', spec('two.example.com'));
+      await cluster.waitIngress('two', isReady);
+    },
+  );
 });

@@ -23,8 +23,20 @@ describe(`gatehouse controller: TLS and redirects against ${MODE}`, () => {
     const files = ca.issue(name, [`DNS:${host}`]);
     return { 'tls.crt': readFileSync(files.cert, 'utf8'), 'tls.key': readFileSync(files.key, 'utf8') };
   };
-  const rule = (host: string) => ({ hosts: [host], visibility: 'ExternalIP' as const, http: { paths: [{ splits: [{ serviceName: 'blue', serviceNamespace: cluster.namespace, servicePort: 80, percent: 100 }] }] } });
-  const tlsFor = (host: string, secretName: string) => ({ hosts: [host], secretName, secretNamespace: cluster.namespace });
+  const rule = (host: string) => ({
+    hosts: [host],
+    visibility: 'ExternalIP' as const,
+    http: {
+      paths: [
+        { splits: [{ serviceName: 'blue', serviceNamespace: cluster.namespace, servicePort: 80, percent: 100 }] },
+      ],
+    },
+  });
+  const tlsFor = (host: string, secretName: string) => ({
+    hosts: [host],
+    secretName,
+    secretNamespace: cluster.namespace,
+  });
 
   /** The CN of the certificate the gateway presents for this server name, or the handshake error. */
   const peerName = (servername: string) =>
@@ -50,8 +62,27 @@ describe(`gatehouse controller: TLS and redirects against ${MODE}`, () => {
     ports = { external: await cluster.freePort(), local: await cluster.freePort(), https: await cluster.freePort() };
     const blue = await cluster.startRevisionPod('blue');
     await cluster.createService('blue', [{ port: blue.port }]);
-    controller = await startController(controllerOptions(cluster, { externalPort: ports.external, localPort: ports.local, httpsPort: ports.https }, 'controller-tls-test'));
-    await cluster.startPod([gatehouseBin, 'gateway', '--xds', `${cluster.hostAddress}:${controller.xds.port}`, '--node-id', 'gw-tls', '--admin-port', '0'], {}, (l) => l.msg === 'connected to the xDS server');
+    controller = await startController(
+      controllerOptions(
+        cluster,
+        { externalPort: ports.external, localPort: ports.local, httpsPort: ports.https },
+        'controller-tls-test',
+      ),
+    );
+    await cluster.startPod(
+      [
+        gatehouseBin,
+        'gateway',
+        '--xds',
+        `${cluster.hostAddress}:${controller.xds.port}`,
+        '--node-id',
+        'gw-tls',
+        '--admin-port',
+        '0',
+      ],
+      {},
+      (l) => l.msg === 'connected to the xDS server',
+    );
     await cluster.createService('gatehouse', [{ port: ports.external }]);
   });
 
@@ -62,43 +93,70 @@ describe(`gatehouse controller: TLS and redirects against ${MODE}`, () => {
     ca.remove();
   });
 
-  test('Redirected with a certificate: Ready once probed over HTTPS; plain HTTP answers 301 to https; the host gets its certificate', async () => {
-    await cluster.putSecret('secure-cert', pem('secure', 'secure.example.com'));
-    await cluster.createIngress('secure', { httpOption: 'Redirected', rules: [rule('secure.example.com')], tls: [tlsFor('secure.example.com', 'secure-cert')] });
-    const ready = await cluster.waitIngress('secure', isReady);
-    assert.equal(condition(ready, 'NetworkConfigured')?.status, 'True');
-    // Ready means served now, over HTTPS, with the Secret's certificate.
-    assert.equal(await peerName('secure.example.com'), 'secure');
-    const res = await https('secure.example.com');
-    assert.equal(res.status, 200);
-    assert.match(res.body, /blue/);
-    assert.deepEqual(await plain('secure.example.com', '/a?b=c'), { status: 301, location: 'https://secure.example.com/a?b=c' });
-  });
+  test(
+    'Redirected with a certificate: Ready once probed over HTTPS; ' +
+      'plain HTTP answers 301 to https; the host gets its certificate',
+    async () => {
+      await cluster.putSecret('secure-cert', pem('secure', 'secure.example.com'));
+      await cluster.createIngress('secure', {
+        httpOption: 'Redirected',
+        rules: [rule('secure.example.com')],
+        tls: [tlsFor('secure.example.com', 'secure-cert')],
+      });
+      const ready = await cluster.waitIngress('secure', isReady);
+      assert.equal(condition(ready, 'NetworkConfigured')?.status, 'True');
+      // Ready means served now, over HTTPS, with the Secret's certificate.
+      assert.equal(await peerName('secure.example.com'), 'secure');
+      const res = await https('secure.example.com');
+      assert.equal(res.status, 200);
+      assert.match(res.body, /blue/);
+      assert.deepEqual(await plain('secure.example.com', '/a?b=c'), {
+        status: 301,
+        location: 'https://secure.example.com/a?b=c',
+      });
+    },
+  );
 
-  test('a missing, then malformed Secret is named in the status; every other host keeps being served; the fixed Secret makes it Ready', async () => {
-    await cluster.createIngress('broken', { rules: [rule('broken.example.com')], tls: [tlsFor('broken.example.com', 'broken-cert')] });
-    const missing = await cluster.waitIngress('broken', (i) => condition(i, 'NetworkConfigured')?.status === 'False');
-    assert.equal(condition(missing, 'NetworkConfigured')?.reason, 'InvalidSecret');
-    assert.equal(
-      condition(missing, 'NetworkConfigured')?.message,
-      `Secret ${cluster.namespace}/broken-cert does not exist (spec.tls needs a Secret of type kubernetes.io/tls with tls.crt and tls.key)`,
-    );
-    assert.equal(condition(missing, 'Ready')?.status, 'False');
-    // Its plain HTTP host is served; the other KIngress's HTTPS host is untouched.
-    assert.equal((await plain('broken.example.com')).status, 200);
-    assert.equal(await peerName('secure.example.com'), 'secure');
-    assert.match(await peerName('broken.example.com'), /^error: /);
+  test(
+    'a missing, then malformed Secret is named in the status; every ' +
+      'other host keeps being served; the fixed Secret makes it Ready',
+    async () => {
+      await cluster.createIngress('broken', {
+        rules: [rule('broken.example.com')],
+        tls: [tlsFor('broken.example.com', 'broken-cert')],
+      });
+      const missing = await cluster.waitIngress('broken', (i) => condition(i, 'NetworkConfigured')?.status === 'False');
+      assert.equal(condition(missing, 'NetworkConfigured')?.reason, 'InvalidSecret');
+      assert.equal(
+        condition(missing, 'NetworkConfigured')?.message,
+        `Secret ${cluster.namespace}/broken-cert does not exist (spec.tls ` +
+          `needs a Secret of type kubernetes.io/tls with tls.crt and tls.key)`,
+      );
+      assert.equal(condition(missing, 'Ready')?.status, 'False');
+      // Its plain HTTP host is served; the other KIngress's HTTPS host is untouched.
+      assert.equal((await plain('broken.example.com')).status, 200);
+      assert.equal(await peerName('secure.example.com'), 'secure');
+      assert.match(await peerName('broken.example.com'), /^error: /);
 
-    await cluster.putSecret('broken-cert', { 'tls.crt': 'not a certificate', 'tls.key': pem('x', 'x.example.com')['tls.key'] });
-    const malformed = await cluster.waitIngress('broken', (i) => /tls\.crt is not a PEM certificate/.test(condition(i, 'NetworkConfigured')?.message ?? ''));
-    assert.match(condition(malformed, 'NetworkConfigured')!.message!, new RegExp(`^Secret ${cluster.namespace}/broken-cert tls\\.crt is not a PEM certificate: `));
-    assert.equal((await https('secure.example.com')).status, 200);
+      await cluster.putSecret('broken-cert', {
+        'tls.crt': 'not a certificate',
+        'tls.key': pem('x', 'x.example.com')['tls.key'],
+      });
+      const malformed = await cluster.waitIngress('broken', (i) =>
+        /tls\.crt is not a PEM certificate/.test(condition(i, 'NetworkConfigured')?.message ?? ''),
+      );
+      assert.match(
+        condition(malformed, 'NetworkConfigured')!.message!,
+        new RegExp(`^Secret ${cluster.namespace}/broken-cert tls\\.crt is not a PEM certificate: `),
+      );
+      assert.equal((await https('secure.example.com')).status, 200);
 
-    await cluster.putSecret('broken-cert', pem('broken', 'broken.example.com'));
-    await cluster.waitIngress('broken', isReady);
-    assert.equal(await peerName('broken.example.com'), 'broken');
-    assert.equal((await https('broken.example.com')).status, 200);
-  });
+      await cluster.putSecret('broken-cert', pem('broken', 'broken.example.com'));
+      await cluster.waitIngress('broken', isReady);
+      assert.equal(await peerName('broken.example.com'), 'broken');
+      assert.equal((await https('broken.example.com')).status, 200);
+    },
+  );
 
   test('a rotated Secret is served to new connections without a change to the KIngress', async () => {
     await cluster.putSecret('secure-cert', pem('secure-rotated', 'secure.example.com'));

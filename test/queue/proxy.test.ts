@@ -25,7 +25,9 @@ test('breaker: CC=1 and 12 concurrent slow requests → 11 served, exactly one 5
   const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '1' });
   t.after(() => queue.stop());
   const responses = await Promise.all(
-    Array.from({ length: 12 }, () => fetch(queue.url('/?delay=60')).then(async (r) => ({ status: r.status, body: await r.text() }))),
+    Array.from({ length: 12 }, () =>
+      fetch(queue.url('/?delay=60')).then(async (r) => ({ status: r.status, body: await r.text() })),
+    ),
   );
   const rejected = responses.filter((r) => r.status === 503);
   assert.equal(responses.filter((r) => r.status === 200).length, 11);
@@ -95,8 +97,13 @@ test('probes: health by readiness, ingress echoes the hash, both 503 while drain
     server.closeAllConnections();
     server.close();
   });
-  const probe = { READINESS: JSON.stringify({ httpGet: { path: '/healthz', port: app.port }, periodSeconds: 1, timeoutSeconds: 1 }) };
-  const queue = await startQueue(app.port, { SERVING_READINESS_PROBE: probe.READINESS, QUEUE_DRAIN_QUIET_SECONDS: '0.5' });
+  const probe = {
+    READINESS: JSON.stringify({ httpGet: { path: '/healthz', port: app.port }, periodSeconds: 1, timeoutSeconds: 1 }),
+  };
+  const queue = await startQueue(app.port, {
+    SERVING_READINESS_PROBE: probe.READINESS,
+    QUEUE_DRAIN_QUIET_SECONDS: '0.5',
+  });
   t.after(() => queue.stop());
   const ask = async (headers: Record<string, string>) => {
     const res = await fetch(queue.url('/'), { headers });
@@ -107,21 +114,33 @@ test('probes: health by readiness, ingress echoes the hash, both 503 while drain
   appReady = true;
   // Ready once /healthz answers 200: wait on that, not on a timer.
   let ready = await ask(kubelet);
-  for (const deadline = Date.now() + 20_000; ready.status !== 200 && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 20_000; ready.status !== 200 && Date.now() < deadline;) {
     await new Promise((r) => setTimeout(r, 50));
     ready = await ask(kubelet);
   }
   assert.deepEqual(ready, { status: 200, body: 'queue', hash: null });
-  assert.deepEqual(await ask({ 'user-agent': 'Knative-Activator-Probe', 'k-network-probe': 'queue' }), { status: 200, body: 'queue', hash: null });
+  assert.deepEqual(await ask({ 'user-agent': 'Knative-Activator-Probe', 'k-network-probe': 'queue' }), {
+    status: 200,
+    body: 'queue',
+    hash: null,
+  });
   assert.equal((await ask({ 'user-agent': 'kube-probe/1.27' })).status, 400);
-  assert.deepEqual(await ask({ 'k-network-probe': 'probe', 'k-network-hash': 'abc123' }), { status: 200, body: 'probe', hash: 'abc123' });
+  assert.deepEqual(await ask({ 'k-network-probe': 'probe', 'k-network-hash': 'abc123' }), {
+    status: 200,
+    body: 'probe',
+    hash: 'abc123',
+  });
   assert.equal((await ask({ 'k-network-probe': 'probe' })).status, 400);
 
   queue.process.kill('SIGTERM');
   const admin = await fetch(`http://127.0.0.1:${queue.adminPort}/wait-for-drain`);
   assert.equal(admin.status, 200);
   assert.deepEqual(await ask(kubelet), { status: 503, body: 'shutting down', hash: null });
-  assert.deepEqual(await ask({ 'k-network-probe': 'probe', 'k-network-hash': 'abc123' }), { status: 503, body: 'shutting down', hash: null });
+  assert.deepEqual(await ask({ 'k-network-probe': 'probe', 'k-network-hash': 'abc123' }), {
+    status: 503,
+    body: 'shutting down',
+    hash: null,
+  });
   // Ordinary requests are still served during the quiet period.
   assert.equal((await fetch(queue.url('/'))).status, 200);
   assert.equal(await queue.exited(), 0);
@@ -135,7 +154,14 @@ test('drain: SIGTERM with requests in flight loses none, then exits 0', async (t
   const inFlight = Array.from({ length: 6 }, () => fetch(queue.url('/')).then((r) => r.status));
   // Two at the app, four waiting in the breaker: the queue-proxy's own count of the last second says all six are in.
   await app.waitForArrivals(2);
-  await until(async () => /queue_average_concurrent_requests\{[^}]*\} 6\n/.test(await (await fetch(`http://127.0.0.1:${queue.metricsPort}/metrics`)).text()), 'six requests in the queue-proxy for a whole second', 20_000);
+  await until(
+    async () =>
+      /queue_average_concurrent_requests\{[^}]*\} 6\n/.test(
+        await (await fetch(`http://127.0.0.1:${queue.metricsPort}/metrics`)).text(),
+      ),
+    'six requests in the queue-proxy for a whole second',
+    20_000,
+  );
   queue.process.kill('SIGTERM');
   assert.equal((await fetch(`http://127.0.0.1:${queue.adminPort}/wait-for-drain`)).status, 200, 'draining');
   app.release();
@@ -153,8 +179,12 @@ test('h2c with gRPC trailers and websocket pass through', async (t) => {
   t.after(() => client.close());
   const payload = Buffer.from('hello over grpc');
   const echoed = await new Promise<Buffer>((resolve, reject) =>
-    client.makeUnaryRequest('/gatehouse.example.Echo/Echo', (b: Buffer) => b, (b: Buffer) => b, payload, (err, value) =>
-      err ? reject(err) : resolve(value!),
+    client.makeUnaryRequest(
+      '/gatehouse.example.Echo/Echo',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      payload,
+      (err, value) => (err ? reject(err) : resolve(value!)),
     ),
   );
   assert.deepEqual(echoed, payload);
@@ -178,14 +208,21 @@ test('Stat protobuf on the metrics port reflects a known load', async (t) => {
   const root = await new protobuf.Root().load(path.resolve('protos/stat.proto'), { keepCase: true });
   const Stat = root.lookupType('metrics.Stat');
   const scrape = async () => {
-    const res = await fetch(`http://127.0.0.1:${queue.metricsPort}/metrics`, { headers: { accept: 'application/protobuf' } });
+    const res = await fetch(`http://127.0.0.1:${queue.metricsPort}/metrics`, {
+      headers: { accept: 'application/protobuf' },
+    });
     assert.equal(res.headers.get('content-type'), 'application/protobuf');
-    return Stat.toObject(Stat.decode(new Uint8Array(await res.arrayBuffer())), { longs: Number, defaults: true }) as Record<string, number | string>;
+    return Stat.toObject(Stat.decode(new Uint8Array(await res.arrayBuffer())), {
+      longs: Number,
+      defaults: true,
+    }) as Record<string, number | string>;
   };
   // Four requests held for the whole of at least one reporting period, two of them proxied.
   const load = [
     ...Array.from({ length: 2 }, () => fetch(queue.url('/?delay=2600'))),
-    ...Array.from({ length: 2 }, () => fetch(queue.url('/?delay=2600'), { headers: { 'k-proxy-request': 'activator' } })),
+    ...Array.from({ length: 2 }, () =>
+      fetch(queue.url('/?delay=2600'), { headers: { 'k-proxy-request': 'activator' } }),
+    ),
   ];
   let stat = await scrape();
   const deadline = Date.now() + 20_000;
@@ -217,28 +254,42 @@ test('bad configuration exits non-zero naming the variable and value', async () 
     [{ USER_PORT: '8080', SERVING_READINESS_PROBE: '{"tcpSocket":' }, /SERVING_READINESS_PROBE=/],
   ];
   for (const [env, message] of cases) {
-    const run = spawnSync(process.execPath, [gatehouseBin, 'queue'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [gatehouseBin, 'queue'], {
+      env: { PATH: process.env.PATH, ...env },
+      encoding: 'utf8',
+    });
     assert.equal(run.status, 2);
     assert.match(run.stderr, message);
   }
 });
 
-test('--standby: loads first, takes its environment from stdin, then serves; exits quietly if stdin closes first', async (t) => {
-  const app = await startExampleApp();
-  t.after(() => app.stop());
-  const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '1' }, true);
-  t.after(() => queue.stop());
-  const res = await fetch(queue.url('/'), { headers: { host: 'x' } });
-  assert.equal(res.status, 200);
-  assert.match(await res.text(), /Hello/);
+test(
+  '--standby: loads first, takes its environment from ' + 'stdin, then serves; exits quietly if stdin closes first',
+  async (t) => {
+    const app = await startExampleApp();
+    t.after(() => app.stop());
+    const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '1' }, true);
+    t.after(() => queue.stop());
+    const res = await fetch(queue.url('/'), { headers: { host: 'x' } });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /Hello/);
 
-  const { spawnSync } = await import('node:child_process');
-  const { gatehouseBin } = await import('../support/queue.js');
-  const unused = spawnSync(process.execPath, [gatehouseBin, 'queue', '--standby'], { input: '', encoding: 'utf8' });
-  assert.equal(unused.status, 0, unused.stderr);
-  for (const [input, message] of [['not json\n', /--standby: stdin must carry one JSON object/], ['{"USER_PORT":8080}\n', /values are strings/], ['{"USER_PORT":"x"}\n', /USER_PORT="x"/]] as const) {
-    const bad = spawnSync(process.execPath, [gatehouseBin, 'queue', '--standby'], { input, encoding: 'utf8', env: { PATH: process.env.PATH } });
-    assert.equal(bad.status, 2, bad.stderr);
-    assert.match(bad.stderr, message);
-  }
-});
+    const { spawnSync } = await import('node:child_process');
+    const { gatehouseBin } = await import('../support/queue.js');
+    const unused = spawnSync(process.execPath, [gatehouseBin, 'queue', '--standby'], { input: '', encoding: 'utf8' });
+    assert.equal(unused.status, 0, unused.stderr);
+    for (const [input, message] of [
+      ['not json\n', /--standby: stdin must carry one JSON object/],
+      ['{"USER_PORT":8080}\n', /values are strings/],
+      ['{"USER_PORT":"x"}\n', /USER_PORT="x"/],
+    ] as const) {
+      const bad = spawnSync(process.execPath, [gatehouseBin, 'queue', '--standby'], {
+        input,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH },
+      });
+      assert.equal(bad.status, 2, bad.stderr);
+      assert.match(bad.stderr, message);
+    }
+  },
+);

@@ -11,7 +11,12 @@ import { encodeStat } from '../../src/queue/stat-wire.js';
 import { QueueMetrics } from '../../src/queue/metrics.js';
 import { upstreamRequestHeaders, downstreamResponseHeaders } from '../../src/http/forward-headers.js';
 
-const waiter = (): Waiter & { granted: number } => ({ granted: 0, grant() { this.granted++; } });
+const waiter = (): Waiter & { granted: number } => ({
+  granted: 0,
+  grant() {
+    this.granted++;
+  },
+});
 
 test('breaker admits CC, queues 10×CC, rejects the rest', () => {
   const cases = [
@@ -51,9 +56,19 @@ test('stats average concurrency over time, weighting each level by its duration'
   stats.requestOut(750, false); // 1 (proxied) for 750..1000
   const first = stats.report(1000);
   // (1×500 + 2×250 + 1×250) / 1000 = 1.25; proxied (1×250 + 1×250) / 1000 = 0.5
-  assert.deepEqual(first, { averageConcurrency: 1.25, averageProxiedConcurrency: 0.5, requestCount: 2, proxiedRequestCount: 1 });
+  assert.deepEqual(first, {
+    averageConcurrency: 1.25,
+    averageProxiedConcurrency: 0.5,
+    requestCount: 2,
+    proxiedRequestCount: 1,
+  });
   stats.requestOut(1500, true); // 1 for 1000..1500, 0 after
-  assert.deepEqual(stats.report(2000), { averageConcurrency: 0.5, averageProxiedConcurrency: 0.5, requestCount: 0, proxiedRequestCount: 0 });
+  assert.deepEqual(stats.report(2000), {
+    averageConcurrency: 0.5,
+    averageProxiedConcurrency: 0.5,
+    requestCount: 0,
+    proxiedRequestCount: 0,
+  });
 });
 
 test('probe classification follows Knative’s order', () => {
@@ -63,7 +78,11 @@ test('probe classification follows Knative’s order', () => {
     ['autoscaler with queue header', ['Knative-Autoscaling-Probe', undefined, 'queue', undefined], 'health'],
     ['K-Kubelet-Probe header, any UA', ['curl/8', 'queue', 'queue', undefined], 'health'],
     ['kubelet without K-Network-Probe', ['kube-probe/1.27', undefined, undefined, undefined], 'health-bad-header'],
-    ['kubelet with probe header is still a health check', ['kube-probe/1.27', undefined, 'probe', 'h'], 'health-bad-header'],
+    [
+      'kubelet with probe header is still a health check',
+      ['kube-probe/1.27', undefined, 'probe', 'h'],
+      'health-bad-header',
+    ],
     ['ingress probe with hash', ['Knative-Ingress-Probe', undefined, 'probe', 'abc'], 'ingress'],
     ['ingress probe from any UA', ['curl/8', undefined, 'probe', 'abc'], 'ingress'],
     ['ingress probe without hash', ['curl/8', undefined, 'probe', undefined], 'ingress-no-hash'],
@@ -76,31 +95,73 @@ test('probe classification follows Knative’s order', () => {
 test('bad configuration names the variable and the value', () => {
   const cases: Array<[string, Record<string, string>, RegExp]> = [
     ['missing USER_PORT', {}, /USER_PORT is not set/],
-    ['negative concurrency', { USER_PORT: '8080', CONTAINER_CONCURRENCY: '-1' }, /CONTAINER_CONCURRENCY="-1" is not valid/],
-    ['non-numeric concurrency', { USER_PORT: '8080', CONTAINER_CONCURRENCY: 'abc' }, /CONTAINER_CONCURRENCY="abc" is not valid/],
+    [
+      'negative concurrency',
+      { USER_PORT: '8080', CONTAINER_CONCURRENCY: '-1' },
+      /CONTAINER_CONCURRENCY="-1" is not valid/,
+    ],
+    [
+      'non-numeric concurrency',
+      { USER_PORT: '8080', CONTAINER_CONCURRENCY: 'abc' },
+      /CONTAINER_CONCURRENCY="abc" is not valid/,
+    ],
     ['port out of range', { USER_PORT: '70000' }, /USER_PORT="70000" is not valid/],
-    ['unparsable probe', { USER_PORT: '8080', SERVING_READINESS_PROBE: '{not json' }, /SERVING_READINESS_PROBE="\{not json" is not valid/],
-    ['negative timeout', { USER_PORT: '8080', REVISION_TIMEOUT_SECONDS: '-3' }, /REVISION_TIMEOUT_SECONDS="-3" is not valid/],
+    [
+      'unparsable probe',
+      { USER_PORT: '8080', SERVING_READINESS_PROBE: '{not json' },
+      /SERVING_READINESS_PROBE="\{not json" is not valid/,
+    ],
+    [
+      'negative timeout',
+      { USER_PORT: '8080', REVISION_TIMEOUT_SECONDS: '-3' },
+      /REVISION_TIMEOUT_SECONDS="-3" is not valid/,
+    ],
   ];
   for (const [name, env, message] of cases) assert.throws(() => parseQueueEnv(env), message, name);
   const ok = parseQueueEnv({ USER_PORT: '8080' });
   assert.deepEqual(
-    [ok.servingPort, ok.tlsPort, ok.adminPort, ok.metricsPort, ok.userMetricsPort, ok.containerConcurrency, ok.revisionTimeoutMs, ok.drainQuietMs],
+    [
+      ok.servingPort,
+      ok.tlsPort,
+      ok.adminPort,
+      ok.metricsPort,
+      ok.userMetricsPort,
+      ok.containerConcurrency,
+      ok.revisionTimeoutMs,
+      ok.drainQuietMs,
+    ],
     [8012, 8112, 8022, 9090, 9091, 0, 300_000, 30_000],
   );
 });
 
 test('readiness probes parse as Knative writes them', () => {
   assert.deepEqual(parseReadinessProbe('{"tcpSocket":{"port":8080,"host":"127.0.0.1"},"successThreshold":1}'), {
-    kind: 'tcp', host: '127.0.0.1', port: 8080, periodSeconds: 0, timeoutSeconds: 1,
+    kind: 'tcp',
+    host: '127.0.0.1',
+    port: 8080,
+    periodSeconds: 0,
+    timeoutSeconds: 1,
   });
   assert.deepEqual(
     parseReadinessProbe(
       JSON.stringify([
-        { httpGet: { path: '/healthz', port: '8090', httpHeaders: [{ name: 'K-Kubelet-Probe', value: 'queue' }] }, periodSeconds: 5, timeoutSeconds: 2 },
+        {
+          httpGet: { path: '/healthz', port: '8090', httpHeaders: [{ name: 'K-Kubelet-Probe', value: 'queue' }] },
+          periodSeconds: 5,
+          timeoutSeconds: 2,
+        },
       ]),
     ),
-    { kind: 'http', host: '127.0.0.1', port: 8090, path: '/healthz', scheme: 'HTTP', headers: [['K-Kubelet-Probe', 'queue']], periodSeconds: 5, timeoutSeconds: 2 },
+    {
+      kind: 'http',
+      host: '127.0.0.1',
+      port: 8090,
+      path: '/healthz',
+      scheme: 'HTTP',
+      headers: [['K-Kubelet-Probe', 'queue']],
+      periodSeconds: 5,
+      timeoutSeconds: 2,
+    },
   );
   assert.throws(() => parseReadinessProbe('{"exec":{"command":["true"]}}'), /exec probes/);
   assert.throws(() => parseReadinessProbe('{"tcpSocket":{"port":0}}'), /tcpSocket.port must be a port number/);
@@ -128,15 +189,63 @@ test('the hand-written Stat encoding decodes with protobufjs and protos/stat.pro
     process_uptime: 12.5,
     timestamp: 1_790_000_000,
   });
-  assert.equal(encodeStat({ podName: '', averageConcurrentRequests: 0, averageProxiedConcurrentRequests: 0, requestCount: 0, proxiedRequestCount: 0, processUptime: 0, timestamp: 0 }).length, 0);
+  assert.equal(
+    encodeStat({
+      podName: '',
+      averageConcurrentRequests: 0,
+      averageProxiedConcurrentRequests: 0,
+      requestCount: 0,
+      proxiedRequestCount: 0,
+      processUptime: 0,
+      timestamp: 0,
+    }).length,
+    0,
+  );
 });
 
 test('hop-by-hop headers and names listed in Connection are dropped; X-Forwarded-For is appended', () => {
-  const raw = ['Host', 'a.example', 'Connection', 'keep-alive, X-Secret', 'X-Secret', '1', 'Keep-Alive', '5', 'TE', 'trailers', 'X-Forwarded-For', '10.0.0.1', 'Accept', '*/*'];
-  assert.deepEqual(upstreamRequestHeaders(raw, '::ffff:127.0.0.1', false), ['Host', 'a.example', 'Accept', '*/*', 'x-forwarded-for', '10.0.0.1, 127.0.0.1']);
-  assert.deepEqual(upstreamRequestHeaders(raw, undefined, true), ['Host', 'a.example', 'te', 'trailers', 'Accept', '*/*', 'x-forwarded-for', '10.0.0.1']);
+  const raw = [
+    'Host',
+    'a.example',
+    'Connection',
+    'keep-alive, X-Secret',
+    'X-Secret',
+    '1',
+    'Keep-Alive',
+    '5',
+    'TE',
+    'trailers',
+    'X-Forwarded-For',
+    '10.0.0.1',
+    'Accept',
+    '*/*',
+  ];
+  assert.deepEqual(upstreamRequestHeaders(raw, '::ffff:127.0.0.1', false), [
+    'Host',
+    'a.example',
+    'Accept',
+    '*/*',
+    'x-forwarded-for',
+    '10.0.0.1, 127.0.0.1',
+  ]);
+  assert.deepEqual(upstreamRequestHeaders(raw, undefined, true), [
+    'Host',
+    'a.example',
+    'te',
+    'trailers',
+    'Accept',
+    '*/*',
+    'x-forwarded-for',
+    '10.0.0.1',
+  ]);
   assert.deepEqual(
-    downstreamResponseHeaders({ 'content-type': 'text/plain', connection: 'close, x-hop', 'x-hop': 'a', 'set-cookie': ['a=1', 'b=2'], 'transfer-encoding': 'chunked' }),
+    downstreamResponseHeaders({
+      'content-type': 'text/plain',
+      connection: 'close, x-hop',
+      'x-hop': 'a',
+      'set-cookie': ['a=1', 'b=2'],
+      'transfer-encoding': 'chunked',
+    }),
     ['content-type', 'text/plain', 'set-cookie', 'a=1', 'set-cookie', 'b=2'],
   );
 });
@@ -144,24 +253,37 @@ test('hop-by-hop headers and names listed in Connection are dropped; X-Forwarded
 test('the queue-proxy stays small: no protobufjs, gRPC, xds or control imports', async () => {
   const { readdir, readFile } = await import('node:fs/promises');
   const dir = path.resolve('src/queue');
-  const forbidden = /from ['"](protobufjs|@grpc\/[^'"]+|(\.\.\/)+(xds|control|translate|gateway|activator|autoscaler)\/[^'"]*)['"]/;
+  const forbidden =
+    /from ['"](protobufjs|@grpc\/[^'"]+|(\.\.\/)+(xds|control|translate|gateway|activator|autoscaler)\/[^'"]*)['"]/;
   for (const file of await readdir(dir)) {
     const text = await readFile(path.join(dir, file), 'utf8');
     assert.doesNotMatch(text, forbidden, `src/queue/${file} imports something the sidecar must not carry`);
   }
 });
 
-test('queue metrics: prom-client loads on the first text scrape, once; latencies recorded before it are in the histogram', async () => {
-  const metrics = new QueueMetrics({ namespace_name: 'default', configuration_name: 'c', revision_name: 'r-00001', pod_name: 'p' }, 0);
-  for (const [code, ms] of [[200, 3], [200, 30], [503, 300]] as const) metrics.record(code, ms);
-  const { user, stat } = await metrics.registries();
-  assert.equal(await metrics.registries().then((r) => r.user), user, 'loaded once');
-  const text = await user.metrics();
-  assert.match(text, /revision_request_latencies_count\{[^}]*\} 3\n/);
-  assert.match(text, /revision_request_latencies_sum\{[^}]*\} 333\n/);
-  assert.match(text, /revision_request_latencies_bucket\{le="5",[^}]*\} 1\n/);
-  assert.match(text, /revision_request_count\{response_code="503",response_code_class="5xx"[^}]*\} 1\n/);
-  metrics.record(200, 7);
-  assert.match(await user.metrics(), /revision_request_latencies_count\{[^}]*\} 4\n/);
-  assert.match(await stat.metrics(), /queue_requests_per_second\{[^}]*\} 0\n/);
-});
+test(
+  'queue metrics: prom-client loads on the first text scrape, ' +
+    'once; latencies recorded before it are in the histogram',
+  async () => {
+    const metrics = new QueueMetrics(
+      { namespace_name: 'default', configuration_name: 'c', revision_name: 'r-00001', pod_name: 'p' },
+      0,
+    );
+    for (const [code, ms] of [
+      [200, 3],
+      [200, 30],
+      [503, 300],
+    ] as const)
+      metrics.record(code, ms);
+    const { user, stat } = await metrics.registries();
+    assert.equal(await metrics.registries().then((r) => r.user), user, 'loaded once');
+    const text = await user.metrics();
+    assert.match(text, /revision_request_latencies_count\{[^}]*\} 3\n/);
+    assert.match(text, /revision_request_latencies_sum\{[^}]*\} 333\n/);
+    assert.match(text, /revision_request_latencies_bucket\{le="5",[^}]*\} 1\n/);
+    assert.match(text, /revision_request_count\{response_code="503",response_code_class="5xx"[^}]*\} 1\n/);
+    metrics.record(200, 7);
+    assert.match(await user.metrics(), /revision_request_latencies_count\{[^}]*\} 4\n/);
+    assert.match(await stat.metrics(), /queue_requests_per_second\{[^}]*\} 0\n/);
+  },
+);

@@ -11,14 +11,21 @@ import { folderOf, moduleReferences, packageOf, sourceFiles, staticClosure } fro
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const src = path.join(root, 'src');
-const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
 test('gatehouse queue loads no gRPC, no protobufjs and nothing of xDS, Envoy or the other components', () => {
   // What `gatehouse queue` loads: the CLI's modules (each command imports its component lazily)
   // and what the queue command's action imports.
-  const { files, packages } = staticClosure(['cli/main.ts', 'queue/index.ts', 'queue/warm-up.ts', 'log/logger.ts'].map((f) => path.join(src, f)));
+  const { files, packages } = staticClosure(
+    ['cli/main.ts', 'queue/index.ts', 'queue/warm-up.ts', 'log/logger.ts'].map((f) => path.join(src, f)),
+  );
   const allowed = ['commander', 'prom-client', 'undici'];
-  const extra = [...packages].filter(([name]) => !allowed.includes(name)).map(([name, by]) => `${name} (imported by ${path.relative(src, by)})`);
+  const extra = [...packages]
+    .filter(([name]) => !allowed.includes(name))
+    .map(([name, by]) => `${name} (imported by ${path.relative(src, by)})`);
   assert.deepEqual(extra, [], `the queue-proxy's imports grew: ${extra.join(', ')}`);
   const folders = new Set([...files].map((f) => folderOf(src, f)));
   const foreign = [...folders].filter((f) => !['cli', 'http', 'log', 'model', 'queue', 'stats'].includes(f));
@@ -32,7 +39,8 @@ function packagesOfSrc(): Map<string, { files: string[]; onlyLazy: boolean }> {
     const text = readFileSync(file, 'utf8');
     const refs = moduleReferences(text).filter((r) => !r.typeOnly);
     // Packages found by path rather than imported (their protos, undici's internals).
-    for (const m of text.matchAll(/require(?:\.resolve)?\(\s*'([^']+)'/g)) refs.push({ specifier: m[1]!, typeOnly: false, dynamic: false });
+    for (const m of text.matchAll(/require(?:\.resolve)?\(\s*'([^']+)'/g))
+      refs.push({ specifier: m[1]!, typeOnly: false, dynamic: false });
     for (const ref of refs) {
       const name = packageOf(ref.specifier);
       if (name === undefined) continue;
@@ -48,7 +56,11 @@ function packagesOfSrc(): Map<string, { files: string[]; onlyLazy: boolean }> {
 test("package.json's dependencies are what src/ loads; benchmarks' tools are development dependencies", () => {
   const used = packagesOfSrc();
   const runtime = Object.keys(pkg.dependencies);
-  assert.deepEqual(runtime.filter((name) => !used.has(name)), [], 'dependencies nothing in src/ uses');
+  assert.deepEqual(
+    runtime.filter((name) => !used.has(name)),
+    [],
+    'dependencies nothing in src/ uses',
+  );
   const misplaced: string[] = [];
   for (const [name, { files, onlyLazy }] of used) {
     if (runtime.includes(name)) continue;

@@ -58,6 +58,8 @@ test('a cycle is reported with the folders and the file imports that close it', 
     { from: '/r/c/z.ts', to: '/r/a/w.ts' },
     { from: '/r/d/q.ts', to: '/r/a/x.ts' },
   ];
-  assert.deepEqual(folderCycles(root, edges), ['a → b (a/x.ts imports b/y.ts), b → c (b/y.ts imports c/z.ts), c → a (c/z.ts imports a/w.ts)']);
+  assert.deepEqual(folderCycles(root, edges), [
+    'a → b (a/x.ts imports b/y.ts), b → c (b/y.ts imports c/z.ts), c → a (c/z.ts imports a/w.ts)',
+  ]);
   assert.deepEqual(folderCycles(root, edges.slice(0, 2)), []);
 });

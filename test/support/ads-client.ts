@@ -18,7 +18,9 @@ export interface DecodedResponse {
 }
 
 export function encodeRequest(delta: boolean, request: Record<string, unknown>): Uint8Array {
-  const type = envoyRoot().lookupType(delta ? 'envoy.service.discovery.v3.DeltaDiscoveryRequest' : 'envoy.service.discovery.v3.DiscoveryRequest');
+  const type = envoyRoot().lookupType(
+    delta ? 'envoy.service.discovery.v3.DeltaDiscoveryRequest' : 'envoy.service.discovery.v3.DiscoveryRequest',
+  );
   return type.encode(type.fromObject(request)).finish();
 }
 
@@ -29,10 +31,20 @@ export class AdsTestStream {
   private waiters: Array<(r: DecodedResponse) => void> = [];
   readonly ended: Promise<grpc.StatusObject>;
 
-  constructor(port: number, readonly delta: boolean, options: grpc.ChannelOptions = {}, host = '127.0.0.1', credentials = grpc.credentials.createInsecure()) {
+  constructor(
+    port: number,
+    readonly delta: boolean,
+    options: grpc.ChannelOptions = {},
+    host = '127.0.0.1',
+    credentials = grpc.credentials.createInsecure(),
+  ) {
     this.client = new grpc.Client(`${host}:${port}`, credentials, options);
     const method = delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources';
-    this.call = this.client.makeBidiStreamRequest(`/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`, bytes, bytes);
+    this.call = this.client.makeBidiStreamRequest(
+      `/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`,
+      bytes,
+      bytes,
+    );
     this.ended = new Promise((resolve) => {
       this.call.on('status', resolve);
       this.call.on('error', () => {});
@@ -47,19 +59,32 @@ export class AdsTestStream {
 
   private decode(data: Buffer): DecodedResponse {
     const root = envoyRoot();
-    const type = root.lookupType(this.delta ? 'envoy.service.discovery.v3.DeltaDiscoveryResponse' : 'envoy.service.discovery.v3.DiscoveryResponse');
+    const type = root.lookupType(
+      this.delta ? 'envoy.service.discovery.v3.DeltaDiscoveryResponse' : 'envoy.service.discovery.v3.DiscoveryResponse',
+    );
     const m = type.toObject(type.decode(data), { longs: Number, enums: String }) as Record<string, any>;
     const resources = new Map<string, Record<string, unknown>>();
     const versions = new Map<string, string>();
     for (const entry of m.resources ?? []) {
       const any = this.delta ? entry.resource : entry;
       const resourceType = typeForUrl(any.type_url);
-      const value = resourceType.toObject(resourceType.decode(any.value), { longs: Number, enums: String }) as Record<string, unknown>;
+      const value = resourceType.toObject(resourceType.decode(any.value), { longs: Number, enums: String }) as Record<
+        string,
+        unknown
+      >;
       const name = String(value.name ?? value.cluster_name);
       resources.set(name, value);
       if (this.delta) versions.set(entry.name, entry.version);
     }
-    return { version_info: m.version_info, system_version_info: m.system_version_info, type_url: m.type_url, nonce: m.nonce, resources, versions, removed: m.removed_resources ?? [] };
+    return {
+      version_info: m.version_info,
+      system_version_info: m.system_version_info,
+      type_url: m.type_url,
+      nonce: m.nonce,
+      resources,
+      versions,
+      removed: m.removed_resources ?? [],
+    };
   }
 
   send(request: Record<string, unknown>): void {

@@ -79,7 +79,10 @@ export async function startHeldApp(): Promise<HeldApp> {
       arrivals >= n
         ? Promise.resolve()
         : new Promise((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`${arrivals} of ${n} requests reached the app within ${timeoutMs} ms`)), timeoutMs);
+            const timer = setTimeout(
+              () => reject(new Error(`${arrivals} of ${n} requests reached the app within ${timeoutMs} ms`)),
+              timeoutMs,
+            );
             waiters.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
           }),
     release() {

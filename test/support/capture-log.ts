@@ -9,7 +9,10 @@ export interface Captured {
 
 export function captureLog(): Logger & { lines: Captured[] } {
   const lines: Captured[] = [];
-  const log = (level: Level) => (msg: string, fields: Record<string, unknown> = {}) => void lines.push({ level, msg, fields });
+  const log =
+    (level: Level) =>
+    (msg: string, fields: Record<string, unknown> = {}) =>
+      void lines.push({ level, msg, fields });
   const logger: Logger & { lines: Captured[] } = {
     lines,
     debug: log('debug'),

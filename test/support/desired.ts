@@ -18,11 +18,20 @@ export function revision(name: string, overrides: Partial<RevisionSpec> = {}): R
   };
 }
 
-export function routing(spec: RevisionSpec, mode: 'proxy' | 'serve', pods: Endpoint[], activators: Endpoint[] = [{ host: '127.0.0.1', port: 8013 }]): RevisionRouting {
+export function routing(
+  spec: RevisionSpec,
+  mode: 'proxy' | 'serve',
+  pods: Endpoint[],
+  activators: Endpoint[] = [{ host: '127.0.0.1', port: 8013 }],
+): RevisionRouting {
   return { spec, mode, pods, activators };
 }
 
-export function route(name: string, traffic: RouteSpec['traffic'], visibility: RouteSpec['visibility'] = 'external'): RouteSpec {
+export function route(
+  name: string,
+  traffic: RouteSpec['traffic'],
+  visibility: RouteSpec['visibility'] = 'external',
+): RouteSpec {
   return { namespace: 'default', name, visibility, traffic };
 }
 

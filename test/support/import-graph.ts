@@ -25,7 +25,11 @@ export function moduleReferences(text: string): ModuleReference[] {
   const found: ModuleReference[] = [];
   for (const match of text.matchAll(SPECIFIER)) {
     const dynamic = match[2] !== undefined;
-    found.push({ specifier: (match[1] ?? match[2])!, dynamic, typeOnly: !dynamic && /^(import|export)\s+type\s/.test(match[0]) });
+    found.push({
+      specifier: (match[1] ?? match[2])!,
+      dynamic,
+      typeOnly: !dynamic && /^(import|export)\s+type\s/.test(match[0]),
+    });
   }
   return found;
 }
@@ -86,7 +90,8 @@ export interface ImportEdge {
 export function fileEdges(root: string): ImportEdge[] {
   const edges: ImportEdge[] = [];
   for (const file of sourceFiles(root)) {
-    for (const spec of specifiers(readFileSync(file, 'utf8'))) if (spec.startsWith('.')) edges.push({ from: file, to: resolveRelative(file, spec) });
+    for (const spec of specifiers(readFileSync(file, 'utf8')))
+      if (spec.startsWith('.')) edges.push({ from: file, to: resolveRelative(file, spec) });
   }
   return edges;
 }

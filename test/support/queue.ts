@@ -19,8 +19,14 @@ export interface RunningQueue {
   stop(): Promise<void>;
 }
 
-/** With `standby`, the queue-proxy boots with --standby and gets its environment on stdin, as `gatehouse up` starts it. */
-export async function startQueue(userPort: number, env: Record<string, string> = {}, standby = false): Promise<RunningQueue> {
+/**
+ * With `standby`, the queue-proxy boots with --standby and gets its environment on stdin, as `gatehouse up` starts it.
+ */
+export async function startQueue(
+  userPort: number,
+  env: Record<string, string> = {},
+  standby = false,
+): Promise<RunningQueue> {
   const knativeEnv: Record<string, string> = {
     USER_PORT: String(userPort),
     ...LOOPBACK_FREE_PORTS,

@@ -17,13 +17,23 @@ export interface StalledStream {
 }
 
 /** Opens a SotW ADS stream asking for every type (names as given) and stops reading at once. */
-export function stalledAds(port: number, node: { id: string; cluster: string }, subscriptions: Array<{ typeUrl: string; names: string[] }>): StalledStream {
+export function stalledAds(
+  port: number,
+  node: { id: string; cluster: string },
+  subscriptions: Array<{ typeUrl: string; names: string[] }>,
+): StalledStream {
   const session = http2.connect(`http://127.0.0.1:${port}`);
   session.on('error', () => {});
-  const stream = session.request({ ':method': 'POST', ':path': '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources', 'content-type': 'application/grpc', te: 'trailers' });
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
   stream.on('error', () => {});
   const type = envoyRoot().lookupType('envoy.service.discovery.v3.DiscoveryRequest');
-  for (const s of subscriptions) stream.write(frame(type.encode(type.fromObject({ node, type_url: s.typeUrl, resource_names: s.names })).finish()));
+  for (const s of subscriptions)
+    stream.write(frame(type.encode(type.fromObject({ node, type_url: s.typeUrl, resource_names: s.names })).finish()));
   stream.pause();
   const closed = new Promise<number>((resolve) => stream.on('close', () => resolve(stream.rstCode ?? 0)));
   return {

@@ -15,7 +15,12 @@ function state(k: number) {
   const specs = Array.from({ length: services }, (_, i) => revision(`svc${i}-00001`, { timeoutSeconds: 100 + k }));
   return desired(
     specs.map((s) => route(s.service, [{ revisionName: s.name, percent: 100 }])),
-    specs.map((s, i) => routing(s, 'serve', [{ host: '127.0.0.1', port: 10_000 + ((i + k) % 50_000) }, { host: '127.0.0.1', port: 20_000 + k }])),
+    specs.map((s, i) =>
+      routing(s, 'serve', [
+        { host: '127.0.0.1', port: 10_000 + ((i + k) % 50_000) },
+        { host: '127.0.0.1', port: 20_000 + k },
+      ]),
+    ),
   );
 }
 

@@ -21,7 +21,11 @@ function burstService(name: string, containerConcurrency: number, annotations: R
     target: name,
     appPath: exampleAppPath,
     containerConcurrency,
-    annotations: { 'autoscaling.knative.dev/initial-scale': '0', 'autoscaling.knative.dev/window': '6s', ...annotations },
+    annotations: {
+      'autoscaling.knative.dev/initial-scale': '0',
+      'autoscaling.knative.dev/window': '6s',
+      ...annotations,
+    },
     env: { STARTUP_DELAY_MS: '300' },
   };
   writeFileSync(file, serviceYaml(name, service));
@@ -33,7 +37,10 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 }
 
-async function burst(t: { after(fn: () => Promise<void>): void }, o: { name: string; cc: number; annotations: Record<string, string>; concurrent: number; maxPods: number }) {
+async function burst(
+  t: { after(fn: () => Promise<void>): void },
+  o: { name: string; cc: number; annotations: Record<string, string>; concurrent: number; maxPods: number },
+) {
   const up = await startUp(loopbackUpOptions(burstService(o.name, o.cc, o.annotations), log, { tickMs: 500 }));
   t.after(() => up.close());
   await up.whenReady(30_000);
@@ -72,7 +79,11 @@ async function burst(t: { after(fn: () => Promise<void>): void }, o: { name: str
     Array.from({ length: o.concurrent }, async () => {
       const at = Date.now();
       try {
-        const res = await request(`http://127.0.0.1:${up.gatewayPort}/?delay=200`, { headers: { host: `${o.name}.default.example.com` }, headersTimeout: 60_000, bodyTimeout: 60_000 });
+        const res = await request(`http://127.0.0.1:${up.gatewayPort}/?delay=200`, {
+          headers: { host: `${o.name}.default.example.com` },
+          headersTimeout: 60_000,
+          bodyTimeout: 60_000,
+        });
         return { status: res.statusCode, body: await res.body.text(), ms: Date.now() - at };
       } catch (err) {
         return { status: 0, body: (err as Error).message, ms: Date.now() - at };
@@ -84,21 +95,45 @@ async function burst(t: { after(fn: () => Promise<void>): void }, o: { name: str
   polling = false;
   await poller;
   clearInterval(watch);
-  const figures = { requests: o.concurrent, p50Ms: percentile(results.map((r) => r.ms), 0.5), maxMs: Math.max(...results.map((r) => r.ms)), ...seen, statusP99Ms: percentile(statusMs, 0.99), statusMaxMs: Math.max(...statusMs), statusSamples: statusMs.length, timeline };
+  const figures = {
+    requests: o.concurrent,
+    p50Ms: percentile(
+      results.map((r) => r.ms),
+      0.5,
+    ),
+    maxMs: Math.max(...results.map((r) => r.ms)),
+    ...seen,
+    statusP99Ms: percentile(statusMs, 0.99),
+    statusMaxMs: Math.max(...statusMs),
+    statusSamples: statusMs.length,
+    timeline,
+  };
   log.info('burst from zero', figures);
   const failed = results.filter((r) => r.status !== 200);
   assert.deepEqual(failed, [], `every request answered 200 (${JSON.stringify(figures)})`);
-  assert.ok(seen.maxDesired <= o.maxPods, `at most ${o.maxPods} pods wanted (Knative's formula), got ${seen.maxDesired}`);
+  assert.ok(
+    seen.maxDesired <= o.maxPods,
+    `at most ${o.maxPods} pods wanted (Knative's formula), got ${seen.maxDesired}`,
+  );
   assert.ok(seen.maxPods <= seen.maxDesired, `no more pods than wanted: ${seen.maxPods}`);
   assert.equal(seen.zeroWhileWaiting, 0, 'never back to zero while requests waited');
   assert.equal(seen.drainingWhileWaiting, 0, 'no pod scaled down while requests waited');
   // The target is 100 ms p99; the bound leaves room for a 2-core machine that runs other tests.
   assert.ok(statusMs.length >= 5, `the admin API was polled through the burst (${statusMs.length} answers)`);
-  assert.ok(percentile(statusMs, 0.99) < 500, `the admin API answers during the burst: p99 ${percentile(statusMs, 0.99)} ms`);
+  assert.ok(
+    percentile(statusMs, 0.99) < 500,
+    `the admin API answers during the burst: p99 ${percentile(statusMs, 0.99)} ms`,
+  );
 }
 
 test('a burst of 20 at CC=1, target 1, from zero: all 200, at most ceil(20 / (1 × 0.7)) = 29 pods', async (t) => {
-  await burst(t, { name: 'cc1', cc: 1, annotations: { 'autoscaling.knative.dev/target': '1' }, concurrent: 20, maxPods: 29 });
+  await burst(t, {
+    name: 'cc1',
+    cc: 1,
+    annotations: { 'autoscaling.knative.dev/target': '1' },
+    concurrent: 20,
+    maxPods: 29,
+  });
 });
 
 test('a burst of 100 at CC=10 from zero: all 200, at most ceil(100 / (10 × 0.7)) = 15 pods', async (t) => {

@@ -12,33 +12,54 @@ function status(revisions: Array<{ name: string; ready: number; desired: number;
     services: [],
     routes: [],
     gateways: [],
-    revisions: revisions.map((r) => ({ namespace: 'default', name: r.name, ready: true, mode: 'proxy', pods: { ready: r.ready, desired: r.desired, starting: 0, draining: 0 }, scaleReason: r.reason, podList: [] })),
+    revisions: revisions.map((r) => ({
+      namespace: 'default',
+      name: r.name,
+      ready: true,
+      mode: 'proxy',
+      pods: { ready: r.ready, desired: r.desired, starting: 0, draining: 0 },
+      scaleReason: r.reason,
+      podList: [],
+    })),
   };
 }
 
 function pod(name: string, phase: PodStatus['phase']): PodStatus {
-  return { name, revision: 'r', phase, serving: undefined, metrics: undefined, restarts: 0, lastFailure: undefined, reason: undefined, pids: { app: undefined, queueProxy: undefined } };
+  return {
+    name,
+    revision: 'r',
+    phase,
+    serving: undefined,
+    metrics: undefined,
+    restarts: 0,
+    lastFailure: undefined,
+    reason: undefined,
+    pids: { app: undefined, queueProxy: undefined },
+  };
 }
 
-test('samples keep pods per revision; a scale event only when the desired pods change; gone revisions are dropped', () => {
-  const h = new History(3);
-  h.sample(status([{ name: 'a-1', ready: 0, desired: 1, reason: 'initial scale 1' }]), 1000);
-  h.sample(status([{ name: 'a-1', ready: 1, desired: 1, reason: 'initial scale 1' }]), 2000);
-  h.sample(status([{ name: 'a-1', ready: 1, desired: 3, reason: 'panic: 5.2 requests for 1 pod' }]), 3000);
-  h.sample(status([{ name: 'a-1', ready: 3, desired: 3, reason: 'stable' }]), 4000);
-  const s = h.snapshot();
-  assert.deepEqual(s.pods['default/a-1'], [
-    { t: 2000, ready: 1, desired: 1 },
-    { t: 3000, ready: 1, desired: 3 },
-    { t: 4000, ready: 3, desired: 3 },
-  ]);
-  assert.deepEqual(s.scaleEvents, [
-    { t: 1000, revision: 'default/a-1', from: 0, to: 1, reason: 'initial scale 1' },
-    { t: 3000, revision: 'default/a-1', from: 1, to: 3, reason: 'panic: 5.2 requests for 1 pod' },
-  ]);
-  h.sample(status([]), 5000);
-  assert.deepEqual(h.snapshot().pods, {});
-});
+test(
+  'samples keep pods per revision; a scale event only when ' + 'the desired pods change; gone revisions are dropped',
+  () => {
+    const h = new History(3);
+    h.sample(status([{ name: 'a-1', ready: 0, desired: 1, reason: 'initial scale 1' }]), 1000);
+    h.sample(status([{ name: 'a-1', ready: 1, desired: 1, reason: 'initial scale 1' }]), 2000);
+    h.sample(status([{ name: 'a-1', ready: 1, desired: 3, reason: 'panic: 5.2 requests for 1 pod' }]), 3000);
+    h.sample(status([{ name: 'a-1', ready: 3, desired: 3, reason: 'stable' }]), 4000);
+    const s = h.snapshot();
+    assert.deepEqual(s.pods['default/a-1'], [
+      { t: 2000, ready: 1, desired: 1 },
+      { t: 3000, ready: 1, desired: 3 },
+      { t: 4000, ready: 3, desired: 3 },
+    ]);
+    assert.deepEqual(s.scaleEvents, [
+      { t: 1000, revision: 'default/a-1', from: 0, to: 1, reason: 'initial scale 1' },
+      { t: 3000, revision: 'default/a-1', from: 1, to: 3, reason: 'panic: 5.2 requests for 1 pod' },
+    ]);
+    h.sample(status([]), 5000);
+    assert.deepEqual(h.snapshot().pods, {});
+  },
+);
 
 test('pod starts: from first seen starting to ready; from zero only when no pod of the revision was ready', () => {
   const h = new History();
@@ -54,7 +75,16 @@ test('pod starts: from first seen starting to ready; from zero only when no pod 
 });
 
 test('traffic: rates add up over pods; mean latency is concurrency ÷ rate (Little)', () => {
-  assert.deepEqual(trafficSample([{ requestsPerSecond: 40, averageConcurrency: 1 }, { requestsPerSecond: 60, averageConcurrency: 1.5 }], 7), { t: 7, rps: 100, meanLatencyMs: 25 });
+  assert.deepEqual(
+    trafficSample(
+      [
+        { requestsPerSecond: 40, averageConcurrency: 1 },
+        { requestsPerSecond: 60, averageConcurrency: 1.5 },
+      ],
+      7,
+    ),
+    { t: 7, rps: 100, meanLatencyMs: 25 },
+  );
   assert.deepEqual(trafficSample([], 7), { t: 7, rps: 0, meanLatencyMs: undefined });
 });
 

@@ -26,8 +26,12 @@ function marked(marker: string): number[] {
   return found;
 }
 
-async function until<T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs: number): Promise<T> {
-  for (const deadline = Date.now() + timeoutMs; ; ) {
+async function until<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs: number,
+): Promise<T> {
+  for (const deadline = Date.now() + timeoutMs; ;) {
     const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -35,11 +39,14 @@ async function until<T>(check: () => T | undefined | Promise<T | undefined>, wha
   }
 }
 
-test('Ctrl-C during a burst from zero leaves no process behind and no stack trace', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'gatehouse-interrupt-')), 'services.yaml');
-  writeFileSync(
-    file,
-    `apiVersion: serving.knative.dev/v1
+test(
+  'Ctrl-C during a burst from zero leaves no process behind and no stack trace',
+  { skip: process.platform !== 'linux' && 'reads /proc' },
+  async (t) => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'gatehouse-interrupt-')), 'services.yaml');
+    writeFileSync(
+      file,
+      `apiVersion: serving.knative.dev/v1
 kind: Service
 metadata:
   name: burst
@@ -58,68 +65,112 @@ spec:
             - name: STARTUP_DELAY_MS
               value: "300"
 `,
-  );
-  const marker = `GATEHOUSE_INTERRUPT_TEST=${randomUUID()}`;
-  const [markName, markValue] = marker.split('=') as [string, string];
-  // Its own process group, as a shell gives a foreground job: Ctrl-C reaches the whole group.
-  const up = spawn(process.execPath, [gatehouseBin, 'up', '-f', file, '--gateway-port', '0', '--local-gateway-port', '0', '--xds-port', '0', '--admin-port', '0', '--drain-quiet-seconds', '1', '--tick-ms', '500', '--allow-zero-initial-scale'], {
-    env: { ...process.env, [markName]: markValue },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  t.after(() => {
-    for (const pid of marked(marker)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
+    );
+    const marker = `GATEHOUSE_INTERRUPT_TEST=${randomUUID()}`;
+    const [markName, markValue] = marker.split('=') as [string, string];
+    // Its own process group, as a shell gives a foreground job: Ctrl-C reaches the whole group.
+    const up = spawn(
+      process.execPath,
+      [
+        gatehouseBin,
+        'up',
+        '-f',
+        file,
+        '--gateway-port',
+        '0',
+        '--local-gateway-port',
+        '0',
+        '--xds-port',
+        '0',
+        '--admin-port',
+        '0',
+        '--drain-quiet-seconds',
+        '1',
+        '--tick-ms',
+        '500',
+        '--allow-zero-initial-scale',
+      ],
+      {
+        env: { ...process.env, [markName]: markValue },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
+    t.after(() => {
+      for (const pid of marked(marker)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
       }
-    }
-  });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  createInterface({ input: up.stderr }).on('line', (line) => stderr.push(line));
-  const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    void exited.then((code) => reject(new Error(`gatehouse up exited with ${code}: ${stderr.slice(-20).join('\n')}`)));
-    createInterface({ input: up.stdout }).on('line', (line) => {
-      stdout.push(line);
-      if (line.startsWith('Ready in')) resolve();
     });
-  });
-  const gatewayPort = Number(/gateway\s+127\.0\.0\.1:(\d+)/.exec(stdout.join('\n'))![1]);
-  const adminPort = Number(/--admin-port (\d+)/.exec(stdout.join('\n'))![1]);
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    createInterface({ input: up.stderr }).on('line', (line) => stderr.push(line));
+    const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      void exited.then((code) =>
+        reject(new Error(`gatehouse up exited with ${code}: ${stderr.slice(-20).join('\n')}`)),
+      );
+      createInterface({ input: up.stdout }).on('line', (line) => {
+        stdout.push(line);
+        if (line.startsWith('Ready in')) resolve();
+      });
+    });
+    const gatewayPort = Number(/gateway\s+127\.0\.0\.1:(\d+)/.exec(stdout.join('\n'))![1]);
+    const adminPort = Number(/--admin-port (\d+)/.exec(stdout.join('\n'))![1]);
 
-  const requests = Array.from({ length: 20 }, () =>
-    request(`http://127.0.0.1:${gatewayPort}/?delay=200`, { headers: { host: 'burst.default.example.com' } }).then(
-      (r) => r.body.text().then(() => r.statusCode),
-      () => 0,
-    ),
-  );
-  // Mid-burst: pods were asked for, and some still boot or wait for a boot slot.
-  const pods = await until(async () => {
-    const status = (await (await request(`http://127.0.0.1:${adminPort}/status`)).body.json()) as { revisions: Array<{ podList: Array<{ phase: string }> }> };
-    const list = status.revisions[0]?.podList ?? [];
-    return list.length >= 2 && list.some((p) => p.phase === 'starting') ? list.length : undefined;
-  }, 'pods starting', 20_000);
-  assert.ok(marked(marker).length > 3, 'up, its activators and pods are running');
+    const requests = Array.from({ length: 20 }, () =>
+      request(`http://127.0.0.1:${gatewayPort}/?delay=200`, { headers: { host: 'burst.default.example.com' } }).then(
+        (r) => r.body.text().then(() => r.statusCode),
+        () => 0,
+      ),
+    );
+    // Mid-burst: pods were asked for, and some still boot or wait for a boot slot.
+    const pods = await until(
+      async () => {
+        const status = (await (await request(`http://127.0.0.1:${adminPort}/status`)).body.json()) as {
+          revisions: Array<{ podList: Array<{ phase: string }> }>;
+        };
+        const list = status.revisions[0]?.podList ?? [];
+        return list.length >= 2 && list.some((p) => p.phase === 'starting') ? list.length : undefined;
+      },
+      'pods starting',
+      20_000,
+    );
+    assert.ok(marked(marker).length > 3, 'up, its activators and pods are running');
 
-  process.kill(-up.pid!, 'SIGINT');
-  const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 30 s'), 30_000).unref())]);
-  assert.equal(code, 0, `gatehouse up exits 0 on Ctrl-C (${pods} pods at the time)`);
-  await Promise.all(requests);
-  await until(() => (marked(marker).length === 0 ? true : undefined), 'every process it started to exit', 5000).catch(() => {
-    throw new Error(`left behind: ${marked(marker).map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').replaceAll('\0', ' ')).join(' | ')}`);
-  });
-  // Logs are JSON lines; anything else on stderr is a crash or a stack trace.
-  const unstructured = stderr.filter((line) => {
-    try {
-      JSON.parse(line);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  assert.deepEqual(unstructured, [], 'nothing but log lines on stderr');
-  assert.deepEqual(stderr.filter((line) => /"level":"error"/.test(line)), [], 'no error logged while stopping');
-});
+    process.kill(-up.pid!, 'SIGINT');
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((r) => setTimeout(() => r('still running after 30 s'), 30_000).unref()),
+    ]);
+    assert.equal(code, 0, `gatehouse up exits 0 on Ctrl-C (${pods} pods at the time)`);
+    await Promise.all(requests);
+    await until(() => (marked(marker).length === 0 ? true : undefined), 'every process it started to exit', 5000).catch(
+      () => {
+        throw new Error(
+          `left behind: ${marked(marker)
+            .map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').replaceAll('\0', ' '))
+            .join(' | ')}`,
+        );
+      },
+    );
+    // Logs are JSON lines; anything else on stderr is a crash or a stack trace.
+    const unstructured = stderr.filter((line) => {
+      try {
+        JSON.parse(line);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    assert.deepEqual(unstructured, [], 'nothing but log lines on stderr');
+    assert.deepEqual(
+      stderr.filter((line) => /"level":"error"/.test(line)),
+      [],
+      'no error logged while stopping',
+    );
+  },
+);

@@ -17,7 +17,11 @@ import { freePort } from '../../src/runtime/ports.js';
 
 const log = createLogger('test');
 
-function service(name: string, target: string, extra: { annotations?: Record<string, string>; traffic?: string; cc?: number } = {}): string {
+function service(
+  name: string,
+  target: string,
+  extra: { annotations?: Record<string, string>; traffic?: string; cc?: number } = {},
+): string {
   return serviceYaml(name, {
     target,
     appPath: exampleAppPath,
@@ -47,7 +51,9 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
 }
 
 async function startTestUp(file: string, t: { after(fn: () => Promise<void>): void }): Promise<Up> {
-  const up = await startUp(loopbackUpOptions(file, log, { tickMs: 200, autoscaler: { scaleToZeroGracePeriodMs: 500 } }));
+  const up = await startUp(
+    loopbackUpOptions(file, log, { tickMs: 200, autoscaler: { scaleToZeroGracePeriodMs: 500 } }),
+  );
   t.after(() => up.close());
   return up;
 }
@@ -79,195 +85,297 @@ function loadGenerator(port: number, host: string, concurrency = 4) {
   };
 }
 
-test('edit → new revision, Ready only after probe confirmation, 80/20 split, tag host, zero failed requests under load; a bad edit keeps the old config', async (t) => {
-  const file = tempFile(service('hello', 'v1'));
-  const up = await startTestUp(file, t);
-  await up.whenReady(30_000);
-  const port = up.gatewayPort!;
-  const host = 'hello.default.example.com';
-  assert.equal((await get(port, host)).body, 'Hello v1!\n');
+test(
+  'edit → new revision, Ready only after probe confirmation, 80/20 split, tag ' +
+    'host, zero failed requests under load; a bad edit keeps the old config',
+  async (t) => {
+    const file = tempFile(service('hello', 'v1'));
+    const up = await startTestUp(file, t);
+    await up.whenReady(30_000);
+    const port = up.gatewayPort!;
+    const host = 'hello.default.example.com';
+    assert.equal((await get(port, host)).body, 'Hello v1!\n');
 
-  const load = loadGenerator(port, host);
-  const traffic = `  traffic:
+    const load = loadGenerator(port, host);
+    const traffic = `  traffic:
     - revisionName: hello-00001
       percent: 80
     - latestRevision: true
       percent: 20
       tag: candidate
 `;
-  writeFileSync(file, service('hello', 'v2', { traffic }));
-  await until(() => up.status().revisions.some((r) => r.name === 'hello-00002'), 'the new revision', 5000);
-  // Not Ready until the new revision runs and every gateway serves the new hash.
-  const during = up.status().services[0]!;
-  assert.notEqual(during.ready, 'True');
-  await until(() => up.status().services[0]!.ready === 'True' && up.status().services[0]!.traffic.length === 2, 'the split to be Ready', 30_000);
-  const { ok, failures } = await load.stop();
-  assert.deepEqual(failures, [], `failed requests during the rollout (${ok} succeeded)`);
-  assert.ok(ok > 20, `the load generator ran (${ok} requests)`);
+    writeFileSync(file, service('hello', 'v2', { traffic }));
+    await until(() => up.status().revisions.some((r) => r.name === 'hello-00002'), 'the new revision', 5000);
+    // Not Ready until the new revision runs and every gateway serves the new hash.
+    const during = up.status().services[0]!;
+    assert.notEqual(during.ready, 'True');
+    await until(
+      () => up.status().services[0]!.ready === 'True' && up.status().services[0]!.traffic.length === 2,
+      'the split to be Ready',
+      30_000,
+    );
+    const { ok, failures } = await load.stop();
+    assert.deepEqual(failures, [], `failed requests during the rollout (${ok} succeeded)`);
+    assert.ok(ok > 20, `the load generator ran (${ok} requests)`);
 
-  const svc = up.status().services[0]!;
-  assert.equal(svc.latestReadyRevision, 'hello-00002');
-  assert.deepEqual(svc.traffic.map((x) => [x.revisionName, x.percent, x.tag]), [['hello-00001', 80, undefined], ['hello-00002', 20, 'candidate']]);
-  const gw = up.status().gateways[0]!;
-  assert.equal(gw.connected, true);
-  assert.ok(gw.confirmed['default/hello'], 'the gateway confirmed the route hash');
+    const svc = up.status().services[0]!;
+    assert.equal(svc.latestReadyRevision, 'hello-00002');
+    assert.deepEqual(
+      svc.traffic.map((x) => [x.revisionName, x.percent, x.tag]),
+      [
+        ['hello-00001', 80, undefined],
+        ['hello-00002', 20, 'candidate'],
+      ],
+    );
+    const gw = up.status().gateways[0]!;
+    assert.equal(gw.connected, true);
+    assert.ok(gw.confirmed['default/hello'], 'the gateway confirmed the route hash');
 
-  let v1 = 0;
-  for (let i = 0; i < 1000; i++) if ((await get(port, host)).body === 'Hello v1!\n') v1++;
-  assert.ok(v1 >= 750 && v1 <= 850, `hello-00001 got ${v1 / 10}% (want 80 ± 5)`);
-  assert.equal((await get(port, 'candidate-hello.default.example.com')).body, 'Hello v2!\n');
+    let v1 = 0;
+    for (let i = 0; i < 1000; i++) if ((await get(port, host)).body === 'Hello v1!\n') v1++;
+    assert.ok(v1 >= 750 && v1 <= 850, `hello-00001 got ${v1 / 10}% (want 80 ± 5)`);
+    assert.equal((await get(port, 'candidate-hello.default.example.com')).body, 'Hello v2!\n');
 
-  // A bad edit: reported with file, line and field; the old config keeps serving.
-  writeFileSync(file, service('hello', 'v3', { traffic: traffic.replace('percent: 20', 'percent: 30') }));
-  await until(() => up.status().config.error !== undefined, 'the config error to be reported', 5000);
-  assert.match(up.status().config.error!, /services\.yaml:\d+: spec\.traffic: the percents add up to 110; they must add up to 100/);
-  assert.equal(up.status().revisions.length, 2, 'no revision from a rejected file');
-  assert.equal((await get(port, 'candidate-hello.default.example.com')).body, 'Hello v2!\n');
+    // A bad edit: reported with file, line and field; the old config keeps serving.
+    writeFileSync(file, service('hello', 'v3', { traffic: traffic.replace('percent: 20', 'percent: 30') }));
+    await until(() => up.status().config.error !== undefined, 'the config error to be reported', 5000);
+    assert.match(
+      up.status().config.error!,
+      /services\.yaml:\d+: spec\.traffic: the percents add up to 110; they must add up to 100/,
+    );
+    assert.equal(up.status().revisions.length, 2, 'no revision from a rejected file');
+    assert.equal((await get(port, 'candidate-hello.default.example.com')).body, 'Hello v2!\n');
 
-  // Stopping leaves nothing behind: every pod's app and queue-proxy has exited, none restarted.
-  const pids = up.status().revisions.flatMap((r) => r.podList.flatMap((p) => [p.pids.app, p.pids.queueProxy]));
-  assert.ok(pids.length >= 4 && pids.every((pid) => pid !== undefined), `pids: ${pids.join(', ')}`);
-  await up.close();
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  await until(() => pids.every((pid) => !alive(pid)), 'every pod process to exit', 5000);
-  assert.equal(up.status().revisions.flatMap((r) => r.podList).length, 0, 'no pod started while stopping');
-});
+    // Stopping leaves nothing behind: every pod's app and queue-proxy has exited, none restarted.
+    const pids = up.status().revisions.flatMap((r) => r.podList.flatMap((p) => [p.pids.app, p.pids.queueProxy]));
+    assert.ok(pids.length >= 4 && pids.every((pid) => pid !== undefined), `pids: ${pids.join(', ')}`);
+    await up.close();
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await until(() => pids.every((pid) => !alive(pid)), 'every pod process to exit', 5000);
+    assert.equal(up.status().revisions.flatMap((r) => r.podList).length, 0, 'no pod started while stopping');
+  },
+);
 
-test('scale from zero through the activator, serve mode when burst capacity allows, back to proxy and to zero', async (t) => {
-  const file = tempFile(service('sleepy', 'sleepy', { annotations: { 'autoscaling.knative.dev/target-burst-capacity': '0' }, cc: 1 }));
-  const up = await startTestUp(file, t);
-  await up.whenReady(30_000);
-  const revision = () => up.status().revisions[0]!;
-  const host = 'sleepy.default.example.com';
-  // No traffic: once its first pod was ready, the revision goes to zero behind the activator.
-  await until(() => revision().pods.ready === 0 && revision().pods.draining === 0 && revision().mode === 'proxy', 'scale to zero', 30_000);
-  const started = Date.now();
-  const cold = await get(up.gatewayPort!, host);
-  assert.equal(cold.status, 200);
-  assert.equal(cold.body, 'Hello sleepy!\n');
-  log.info('cold request served', { ms: Date.now() - started });
-  // Steady traffic with TBC 0: the activator leaves the path and the gateway goes to the pods.
-  const load = loadGenerator(up.gatewayPort!, host, 1);
-  await until(() => revision().mode === 'serve', 'serve mode', 20_000);
-  const { failures } = await load.stop();
-  assert.deepEqual(failures, []);
-  // Idle again: back to proxy mode (confirmed by the activator probe) and to zero.
-  await until(() => revision().pods.ready === 0 && revision().pods.draining === 0 && revision().mode === 'proxy', 'scale to zero again', 40_000);
-  assert.equal((await get(up.gatewayPort!, host)).status, 200, 'and from zero once more');
-});
+test(
+  'scale from zero through the activator, serve mode ' + 'when burst capacity allows, back to proxy and to zero',
+  async (t) => {
+    const file = tempFile(
+      service('sleepy', 'sleepy', { annotations: { 'autoscaling.knative.dev/target-burst-capacity': '0' }, cc: 1 }),
+    );
+    const up = await startTestUp(file, t);
+    await up.whenReady(30_000);
+    const revision = () => up.status().revisions[0]!;
+    const host = 'sleepy.default.example.com';
+    // No traffic: once its first pod was ready, the revision goes to zero behind the activator.
+    await until(
+      () => revision().pods.ready === 0 && revision().pods.draining === 0 && revision().mode === 'proxy',
+      'scale to zero',
+      30_000,
+    );
+    const started = Date.now();
+    const cold = await get(up.gatewayPort!, host);
+    assert.equal(cold.status, 200);
+    assert.equal(cold.body, 'Hello sleepy!\n');
+    log.info('cold request served', { ms: Date.now() - started });
+    // Steady traffic with TBC 0: the activator leaves the path and the gateway goes to the pods.
+    const load = loadGenerator(up.gatewayPort!, host, 1);
+    await until(() => revision().mode === 'serve', 'serve mode', 20_000);
+    const { failures } = await load.stop();
+    assert.deepEqual(failures, []);
+    // Idle again: back to proxy mode (confirmed by the activator probe) and to zero.
+    await until(
+      () => revision().pods.ready === 0 && revision().pods.draining === 0 && revision().mode === 'proxy',
+      'scale to zero again',
+      40_000,
+    );
+    assert.equal((await get(up.gatewayPort!, host)).status, 200, 'and from zero once more');
+  },
+);
 
-test('gatehouse up as a process: prints where it listens, serves a cold request, gatehouse status shows it', async (t) => {
-  const file = tempFile(service('hello', 'process'));
-  const child = spawn(process.execPath, [gatehouseBin, 'up', '-f', file, '--gateway-port', '0', '--local-gateway-port', '0', '--xds-port', '0', '--admin-port', '0', '--drain-quiet-seconds', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => {
-    child.kill('SIGKILL');
-  });
-  child.stderr.resume();
-  const lines: string[] = [];
-  const ready = new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`gatehouse up exited with ${code}: ${lines.join('\n')}`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push(line);
-      if (line.startsWith('Ready in')) resolve();
+test(
+  'gatehouse up as a process: prints where it listens, ' + 'serves a cold request, gatehouse status shows it',
+  async (t) => {
+    const file = tempFile(service('hello', 'process'));
+    const child = spawn(
+      process.execPath,
+      [
+        gatehouseBin,
+        'up',
+        '-f',
+        file,
+        '--gateway-port',
+        '0',
+        '--local-gateway-port',
+        '0',
+        '--xds-port',
+        '0',
+        '--admin-port',
+        '0',
+        '--drain-quiet-seconds',
+        '1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    t.after(() => {
+      child.kill('SIGKILL');
     });
-  });
-  await ready;
-  const gatewayPort = Number(/gateway\s+127\.0\.0\.1:(\d+)/.exec(lines.join('\n'))![1]);
-  const adminPort = Number(/--admin-port (\d+)/.exec(lines.join('\n'))![1]);
-  assert.equal((await get(gatewayPort, 'hello.default.example.com')).body, 'Hello process!\n');
-  const status = await new Promise<string>((resolve, reject) => {
-    const s = spawn(process.execPath, [gatehouseBin, 'status', '--admin-port', String(adminPort), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    s.stdout.on('data', (d) => (out += d));
-    s.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`gatehouse status exited with ${code}`))));
-  });
-  const parsed = JSON.parse(status) as { services: Array<{ name: string; ready: string }> };
-  assert.deepEqual(parsed.services.map((s) => [s.name, s.ready]), [['hello', 'True']]);
-  const stopped = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGINT');
-  assert.equal(await stopped, 0);
-});
+    child.stderr.resume();
+    const lines: string[] = [];
+    const ready = new Promise<void>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`gatehouse up exited with ${code}: ${lines.join('\n')}`)));
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        lines.push(line);
+        if (line.startsWith('Ready in')) resolve();
+      });
+    });
+    await ready;
+    const gatewayPort = Number(/gateway\s+127\.0\.0\.1:(\d+)/.exec(lines.join('\n'))![1]);
+    const adminPort = Number(/--admin-port (\d+)/.exec(lines.join('\n'))![1]);
+    assert.equal((await get(gatewayPort, 'hello.default.example.com')).body, 'Hello process!\n');
+    const status = await new Promise<string>((resolve, reject) => {
+      const s = spawn(process.execPath, [gatehouseBin, 'status', '--admin-port', String(adminPort), '--json'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      s.stdout.on('data', (d) => (out += d));
+      s.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`gatehouse status exited with ${code}`))));
+    });
+    const parsed = JSON.parse(status) as { services: Array<{ name: string; ready: string }> };
+    assert.deepEqual(
+      parsed.services.map((s) => [s.name, s.ready]),
+      [['hello', 'True']],
+    );
+    const stopped = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    assert.equal(await stopped, 0);
+  },
+);
 
 test('a bad file at start-up exits 2 naming file, line and field', async () => {
   const file = tempFile(service('Bad_Name', 'x').replace('containerConcurrency: 0', 'containerConcurrency: -1'));
-  const child = spawn(process.execPath, [gatehouseBin, 'up', '-f', file, '--xds-port', '0', '--admin-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [gatehouseBin, 'up', '-f', file, '--xds-port', '0', '--admin-port', '0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   assert.equal(code, 2);
   assert.match(err, /services\.yaml:5: metadata\.name: "Bad_Name" is not a valid name/);
-  assert.match(err, /services\.yaml:\d+: spec\.template\.spec\.containerConcurrency: expected a whole number from 0 to 1000, got -1/);
+  assert.match(
+    err,
+    /services\.yaml:\d+: spec\.template\.spec\.containerConcurrency: expected a whole number from 0 to 1000, got -1/,
+  );
 });
 
-test('an app that crashes under load: only the requests it was serving fail, the other pod takes the rest, the failure is reported', async (t) => {
-  const file = tempFile(service('crashy', 'crashy', { annotations: { 'autoscaling.knative.dev/min-scale': '2' } }));
-  const up = await startTestUp(file, t);
-  await up.whenReady(30_000);
-  const port = up.gatewayPort!;
-  const host = 'crashy.default.example.com';
-  await until(() => up.status().revisions[0]!.pods.ready === 2, 'two ready pods', 20_000);
-  const load = loadGenerator(port, host);
-  await until(() => load.served() >= 20, 'traffic before the crash', 10_000);
-  const crashedAt = Date.now();
-  const crash = await get(port, host, '/crash');
-  assert.equal(crash.body, 'crashing\n');
-  await until(() => up.status().revisions[0]!.failure !== undefined, 'the failure in the status', 5000);
-  const servedAtFailure = load.served();
-  await until(() => load.served() >= servedAtFailure + 30, 'traffic after the crash was reported', 20_000);
-  const lateStart = Date.now();
-  const before = await load.stop();
-  // Requests in flight at the dying pod may fail (the app failed them); nothing else does.
-  assert.ok(before.failures.length <= 5, `failures: ${before.failures.join(' | ')}`);
-  assert.match(up.status().revisions[0]!.failure!, /^app exited \(1\)/);
-  // And from then on, the surviving pod serves everything.
-  const after = loadGenerator(port, host);
-  await until(() => after.served() >= 30, 'traffic to the surviving pod', 20_000);
-  const late = await after.stop();
-  assert.deepEqual(late.failures, [], `after the crash (crash at ${crashedAt}, checked from ${lateStart})`);
-});
+test(
+  'an app that crashes under load: only the requests it was serving ' +
+    'fail, the other pod takes the rest, the failure is reported',
+  async (t) => {
+    const file = tempFile(service('crashy', 'crashy', { annotations: { 'autoscaling.knative.dev/min-scale': '2' } }));
+    const up = await startTestUp(file, t);
+    await up.whenReady(30_000);
+    const port = up.gatewayPort!;
+    const host = 'crashy.default.example.com';
+    await until(() => up.status().revisions[0]!.pods.ready === 2, 'two ready pods', 20_000);
+    const load = loadGenerator(port, host);
+    await until(() => load.served() >= 20, 'traffic before the crash', 10_000);
+    const crashedAt = Date.now();
+    const crash = await get(port, host, '/crash');
+    assert.equal(crash.body, 'crashing\n');
+    await until(() => up.status().revisions[0]!.failure !== undefined, 'the failure in the status', 5000);
+    const servedAtFailure = load.served();
+    await until(() => load.served() >= servedAtFailure + 30, 'traffic after the crash was reported', 20_000);
+    const lateStart = Date.now();
+    const before = await load.stop();
+    // Requests in flight at the dying pod may fail (the app failed them); nothing else does.
+    assert.ok(before.failures.length <= 5, `failures: ${before.failures.join(' | ')}`);
+    assert.match(up.status().revisions[0]!.failure!, /^app exited \(1\)/);
+    // And from then on, the surviving pod serves everything.
+    const after = loadGenerator(port, host);
+    await until(() => after.served() >= 30, 'traffic to the surviving pod', 20_000);
+    const late = await after.stop();
+    assert.deepEqual(late.failures, [], `after the crash (crash at ${crashedAt}, checked from ${lateStart})`);
+  },
+);
 
-test('with --no-gateway, another xDS gateway named with --gateway-node (here `gatehouse gateway`, as Envoy would) is probed and confirmed', async (t) => {
-  const [gatewayPort, localPort] = [await freePort(), await freePort()];
-  const file = tempFile(service('hello', 'outside'));
-  const up = await startUp(loopbackUpOptions(file, log, { gatewayPort, localGatewayPort: localPort, embeddedGateway: false, gatewayNodes: ['envoy-like'] }));
-  t.after(() => up.close());
-  await until(() => up.status().routes[0]!.message === 'no gateway is connected to the xDS server', 'the route to wait for a gateway', 20_000);
-  const gateway = spawn(process.execPath, [gatehouseBin, 'gateway', '--xds', `127.0.0.1:${up.xdsPort}`, '--node-id', 'envoy-like', '--admin-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.after(() => {
-    gateway.kill('SIGKILL');
-  });
-  let gatewayLog = '';
-  gateway.stderr.on('data', (d) => (gatewayLog += d));
-  await up.whenReady(30_000).catch((err: Error) => {
-    throw new Error(`${err.message}\nstatus: ${JSON.stringify(up.status().routes)}\ngateway log:\n${gatewayLog.slice(-4000)}`);
-  });
-  const status = up.status();
-  assert.deepEqual(status.gateways.map((g) => [g.id, g.connected, Object.keys(g.confirmed)]), [['envoy-like', true, ['default/hello']]]);
-  assert.equal((await get(gatewayPort, 'hello.default.example.com')).body, 'Hello outside!\n');
-});
+test(
+  'with --no-gateway, another xDS gateway named with --gateway-node ' +
+    '(here `gatehouse gateway`, as Envoy would) is probed and confirmed',
+  async (t) => {
+    const [gatewayPort, localPort] = [await freePort(), await freePort()];
+    const file = tempFile(service('hello', 'outside'));
+    const up = await startUp(
+      loopbackUpOptions(file, log, {
+        gatewayPort,
+        localGatewayPort: localPort,
+        embeddedGateway: false,
+        gatewayNodes: ['envoy-like'],
+      }),
+    );
+    t.after(() => up.close());
+    await until(
+      () => up.status().routes[0]!.message === 'no gateway is connected to the xDS server',
+      'the route to wait for a gateway',
+      20_000,
+    );
+    const gateway = spawn(
+      process.execPath,
+      [gatehouseBin, 'gateway', '--xds', `127.0.0.1:${up.xdsPort}`, '--node-id', 'envoy-like', '--admin-port', '0'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    t.after(() => {
+      gateway.kill('SIGKILL');
+    });
+    let gatewayLog = '';
+    gateway.stderr.on('data', (d) => (gatewayLog += d));
+    await up.whenReady(30_000).catch((err: Error) => {
+      throw new Error(
+        `${err.message}\nstatus: ${JSON.stringify(up.status().routes)}\ngateway log:\n${gatewayLog.slice(-4000)}`,
+      );
+    });
+    const status = up.status();
+    assert.deepEqual(
+      status.gateways.map((g) => [g.id, g.connected, Object.keys(g.confirmed)]),
+      [['envoy-like', true, ['default/hello']]],
+    );
+    assert.equal((await get(gatewayPort, 'hello.default.example.com')).body, 'Hello outside!\n');
+  },
+);
 
 test('a queue-proxy sent SIGTERM under load drains without losing a request, in proxy and in serve mode', async (t) => {
   for (const tbc of ['211', '0']) {
-    const file = tempFile(service('drainer', 'drainer', { annotations: { 'autoscaling.knative.dev/min-scale': '2', 'autoscaling.knative.dev/target-burst-capacity': tbc } }));
+    const file = tempFile(
+      service('drainer', 'drainer', {
+        annotations: { 'autoscaling.knative.dev/min-scale': '2', 'autoscaling.knative.dev/target-burst-capacity': tbc },
+      }),
+    );
     const up = await startUp(loopbackUpOptions(file, log, { tickMs: 200, drainQuietSeconds: 2 }));
     t.after(() => up.close());
     await up.whenReady(30_000);
     const revision = () => up.status().revisions[0]!;
     const mode = tbc === '0' ? 'serve' : 'proxy';
-    await until(() => revision().pods.ready === 2 && revision().mode === mode, `two ready pods in ${mode} mode`, 20_000);
+    await until(
+      () => revision().pods.ready === 2 && revision().mode === mode,
+      `two ready pods in ${mode} mode`,
+      20_000,
+    );
     const load = loadGenerator(up.gatewayPort!, 'drainer.default.example.com');
     await until(() => load.served() >= 20, `${mode} mode: traffic before the SIGTERM`, 10_000);
     const victim = revision().podList.find((p) => p.phase === 'ready')!;
     process.kill(victim.pids.queueProxy!, 'SIGTERM');
     // The pod leaves the endpoints while it drains, exits after the quiet period, and restarts.
-    await until(() => revision().podList.find((p) => p.name === victim.name)?.phase !== 'ready', 'the draining pod to leave', 5000);
+    await until(
+      () => revision().podList.find((p) => p.name === victim.name)?.phase !== 'ready',
+      'the draining pod to leave',
+      5000,
+    );
     await until(() => revision().failure !== undefined, 'the queue-proxy to exit after its quiet period', 10_000);
     const before = load.served();
     await until(() => load.served() >= before + 30, `${mode} mode: traffic after the drained pod exited`, 20_000);
@@ -277,20 +385,31 @@ test('a queue-proxy sent SIGTERM under load drains without losing a request, in 
   }
 });
 
-test('an activator restarted under load (SIGTERM, as in a rolling update) loses nothing: the other takes the traffic', async (t) => {
-  const file = tempFile(service('via-activator', 'via-activator'));
-  const up = await startTestUp(file, t);
-  await up.whenReady(30_000);
-  assert.equal(up.status().revisions[0]!.mode, 'proxy', "the default burst capacity keeps the activators in the path");
-  const load = loadGenerator(up.gatewayPort!, 'via-activator.default.example.com');
-  await until(() => load.served() >= 20, 'traffic through the activators', 10_000);
-  const [first] = up.activatorPids();
-  process.kill(first!, 'SIGTERM');
-  // It drains (1 s quiet period), exits, and is started again on the same port.
-  await until(() => up.activatorPids()[0] !== first && up.activatorPids()[0] !== undefined, 'the activator to be restarted', 15_000);
-  // Traffic goes on after the restart: a count of answers, not a time, so a busy machine only slows it.
-  const before = load.served();
-  await until(() => load.served() >= before + 50, 'fifty more requests after the restart', 20_000);
-  const { ok, failures } = await load.stop();
-  assert.deepEqual(failures, [], `failed requests (${ok} succeeded)`);
-});
+test(
+  'an activator restarted under load (SIGTERM, as in a ' + 'rolling update) loses nothing: the other takes the traffic',
+  async (t) => {
+    const file = tempFile(service('via-activator', 'via-activator'));
+    const up = await startTestUp(file, t);
+    await up.whenReady(30_000);
+    assert.equal(
+      up.status().revisions[0]!.mode,
+      'proxy',
+      'the default burst capacity keeps the activators in the path',
+    );
+    const load = loadGenerator(up.gatewayPort!, 'via-activator.default.example.com');
+    await until(() => load.served() >= 20, 'traffic through the activators', 10_000);
+    const [first] = up.activatorPids();
+    process.kill(first!, 'SIGTERM');
+    // It drains (1 s quiet period), exits, and is started again on the same port.
+    await until(
+      () => up.activatorPids()[0] !== first && up.activatorPids()[0] !== undefined,
+      'the activator to be restarted',
+      15_000,
+    );
+    // Traffic goes on after the restart: a count of answers, not a time, so a busy machine only slows it.
+    const before = load.served();
+    await until(() => load.served() >= before + 50, 'fifty more requests after the restart', 20_000);
+    const { ok, failures } = await load.stop();
+    assert.deepEqual(failures, [], `failed requests (${ok} succeeded)`);
+  },
+);

@@ -24,11 +24,21 @@ test('grpc-js-xds follows our routes: 80/20 split, updates, and a NACK that keep
     routing(revision('hello-00002'), 'serve', [{ host: '127.0.0.1', port: two.port }]),
   ];
   const split = (a: number, b: number) =>
-    desired([route('hello', [{ revisionName: 'hello-00001', percent: a }, { revisionName: 'hello-00002', percent: b }])], revisions);
+    desired(
+      [
+        route('hello', [
+          { revisionName: 'hello-00001', percent: a },
+          { revisionName: 'hello-00002', percent: b },
+        ]),
+      ],
+      revisions,
+    );
   for (const [role, share] of splitByRole(translate(split(80, 20)))) xds.cache.setTranslation(share, role);
 
   process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
-    xds_servers: [{ server_uri: `127.0.0.1:${xds.port}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    xds_servers: [
+      { server_uri: `127.0.0.1:${xds.port}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] },
+    ],
     node: { id: 'grpc-conformance', cluster: 'gatehouse-grpc', locality: {} },
   });
   const xdsClient = await import('@grpc/grpc-js-xds');
@@ -49,7 +59,9 @@ test('grpc-js-xds follows our routes: 80/20 split, updates, and a NACK that keep
   }
 
   // An update is ACKed and takes effect: everything to the second revision.
-  const routeAcked = new Promise<void>((resolve) => xds.status.on('ack', (e) => e.typeUrl === TYPE_URL.route && resolve()));
+  const routeAcked = new Promise<void>((resolve) =>
+    xds.status.on('ack', (e) => e.typeUrl === TYPE_URL.route && resolve()),
+  );
   for (const [role, share] of splitByRole(translate(split(0, 100)))) xds.cache.setTranslation(share, role);
   await routeAcked;
   let last = '';

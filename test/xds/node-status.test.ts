@@ -6,16 +6,19 @@ import { NodeStatusRegistry } from '../../src/xds/cache/node-status.js';
 
 const EDS = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
 
-test('lagging: connected nodes that have not ACKed the version; unknown and disconnected ones are not waited on', () => {
-  const status = new NodeStatusRegistry();
-  const a = status.connected('gw-a', 'gatehouse-ingress');
-  const b = status.connected('gw-b', 'gatehouse-ingress');
-  status.acked(a, EDS, 'v2');
-  status.acked(b, EDS, 'v1');
-  assert.deepEqual(status.lagging(new Set(['gw-a', 'gw-b', 'gw-unknown']), EDS, 'v2'), ['gw-b']);
-  status.disconnected(b);
-  assert.deepEqual(status.lagging(new Set(['gw-a', 'gw-b']), EDS, 'v2'), []);
-});
+test(
+  'lagging: connected nodes that have not ACKed the ' + 'version; unknown and disconnected ones are not waited on',
+  () => {
+    const status = new NodeStatusRegistry();
+    const a = status.connected('gw-a', 'gatehouse-ingress');
+    const b = status.connected('gw-b', 'gatehouse-ingress');
+    status.acked(a, EDS, 'v2');
+    status.acked(b, EDS, 'v1');
+    assert.deepEqual(status.lagging(new Set(['gw-a', 'gw-b', 'gw-unknown']), EDS, 'v2'), ['gw-b']);
+    status.disconnected(b);
+    assert.deepEqual(status.lagging(new Set(['gw-a', 'gw-b']), EDS, 'v2'), []);
+  },
+);
 
 test('whenAcked resolves on the ACK that completes the set, or names the laggards at the timeout', async () => {
   const status = new NodeStatusRegistry();

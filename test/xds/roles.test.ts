@@ -10,8 +10,14 @@ import { desired, revision, route, routing } from '../support/desired.js';
 import { AdsTestStream } from '../support/ads-client.js';
 
 const state = desired(
-  [route('hello', [{ revisionName: 'hello-00001', percent: 100, tag: 'blue' }]), route('internal', [{ revisionName: 'internal-00001', percent: 100 }], 'cluster-local')],
-  [routing(revision('hello-00001'), 'serve', [{ host: '127.0.0.1', port: 9001 }]), routing(revision('internal-00001'), 'proxy', [])],
+  [
+    route('hello', [{ revisionName: 'hello-00001', percent: 100, tag: 'blue' }]),
+    route('internal', [{ revisionName: 'internal-00001', percent: 100 }], 'cluster-local'),
+  ],
+  [
+    routing(revision('hello-00001'), 'serve', [{ host: '127.0.0.1', port: 9001 }]),
+    routing(revision('internal-00001'), 'proxy', []),
+  ],
 );
 const translation = translate(state);
 const names = (list: Array<Record<string, unknown>>) => list.map((r) => String(r.name ?? r.cluster_name)).sort();
@@ -24,9 +30,19 @@ const expected: Record<string, Record<string, string[]>> = {
     [TYPE_URL.cluster]: PUBLIC,
     [TYPE_URL.endpoint]: PUBLIC,
     [TYPE_URL.scopedRoute]: names(translation.scopedRoutes),
-    [TYPE_URL.route]: ['gatehouse-external/default/hello', 'gatehouse-local/default/hello', 'gatehouse-local/default/internal'],
+    [TYPE_URL.route]: [
+      'gatehouse-external/default/hello',
+      'gatehouse-local/default/hello',
+      'gatehouse-local/default/internal',
+    ],
   },
-  [ACTIVATOR_NODE_CLUSTER]: { [TYPE_URL.listener]: [], [TYPE_URL.cluster]: PRIVATE, [TYPE_URL.endpoint]: PRIVATE, [TYPE_URL.scopedRoute]: [], [TYPE_URL.route]: [] },
+  [ACTIVATOR_NODE_CLUSTER]: {
+    [TYPE_URL.listener]: [],
+    [TYPE_URL.cluster]: PRIVATE,
+    [TYPE_URL.endpoint]: PRIVATE,
+    [TYPE_URL.scopedRoute]: [],
+    [TYPE_URL.route]: [],
+  },
   'gatehouse-grpc': {
     [TYPE_URL.listener]: ['blue-hello.default.example.com', 'hello.default.example.com'],
     [TYPE_URL.cluster]: PUBLIC,
@@ -52,14 +68,21 @@ for (const delta of [false, true]) {
     t.after(() => xds.close());
     for (const [role, share] of splitByRole(translation)) xds.cache.setTranslation(share, role);
     // Named types are asked for every name the translation has: a role still gets only its own.
-    const every: Record<string, string[]> = { [TYPE_URL.route]: names(translation.routes), [TYPE_URL.endpoint]: names(translation.endpoints) };
+    const every: Record<string, string[]> = {
+      [TYPE_URL.route]: names(translation.routes),
+      [TYPE_URL.endpoint]: names(translation.endpoints),
+    };
     for (const [cluster, types] of Object.entries(expected)) {
       const stream = new AdsTestStream(xds.port, delta);
       t.after(() => stream.close());
       const node = { id: `node-${cluster}`, cluster };
       for (const [typeUrl, want] of Object.entries(types)) {
         const asked = every[typeUrl] ?? [];
-        stream.send(delta ? { node, type_url: typeUrl, resource_names_subscribe: asked } : { node, type_url: typeUrl, resource_names: asked });
+        stream.send(
+          delta
+            ? { node, type_url: typeUrl, resource_names_subscribe: asked }
+            : { node, type_url: typeUrl, resource_names: asked },
+        );
         const response = await stream.next();
         assert.equal(response.type_url, typeUrl);
         assert.deepEqual([...response.resources.keys()].sort(), want, `${cluster} ${typeUrl}`);

@@ -7,7 +7,8 @@ const COLORS = ['#2f6fdb', '#1f8a4c', '#b7791f', '#8e44ad', '#c23b3b', '#16a2b8'
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== false) el.setAttribute(k, String(v));
-  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) el.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat())
+    if (c !== undefined && c !== null && c !== false) el.append(c instanceof Node ? c : String(c));
   return el;
 }
 
@@ -36,9 +37,16 @@ function podChart(samples) {
   const span = Math.max(1, samples.at(-1).t - t0);
   const x = (t) => ((t - t0) / span) * (w - 24);
   const y = (n) => hgt - 3 - (n / max) * (hgt - 8);
-  const path = (key) => samples.map((s, i) => `${i === 0 ? 'M' : 'L'}${x(s.t).toFixed(1)},${y(s[key]).toFixed(1)}`).join('');
+  const path = (key) =>
+    samples.map((s, i) => `${i === 0 ? 'M' : 'L'}${x(s.t).toFixed(1)},${y(s[key]).toFixed(1)}`).join('');
   chart.append(
-    svg('path', { d: path('desired'), fill: 'none', stroke: '#b7791f', 'stroke-width': 1.2, 'stroke-dasharray': '3 2' }),
+    svg('path', {
+      d: path('desired'),
+      fill: 'none',
+      stroke: '#b7791f',
+      'stroke-width': 1.2,
+      'stroke-dasharray': '3 2',
+    }),
     svg('path', { d: path('ready'), fill: 'none', stroke: '#2f6fdb', 'stroke-width': 1.6 }),
     svg('text', { x: w - 20, y: 10, 'font-size': 9, fill: '#6b7385' }, document.createTextNode(String(max))),
     svg('text', { x: w - 20, y: hgt - 2, 'font-size': 9, fill: '#6b7385' }, document.createTextNode('0')),
@@ -51,8 +59,19 @@ function trafficSplit(svc) {
   const legend = h('div', { class: 'legend' });
   svc.traffic.forEach((t, i) => {
     const color = COLORS[i % COLORS.length];
-    bar.append(h('span', { style: `width:${t.percent}%;background:${color}`, title: `${t.percent}% → ${t.revisionName}` }));
-    legend.append(h('span', {}, h('i', { style: `background:${color}` }), `${t.percent}% ${t.revisionName}`, t.tag ? h('span', { class: 'dim' }, ` (tag ${t.tag})`) : '', '  '));
+    bar.append(
+      h('span', { style: `width:${t.percent}%;background:${color}`, title: `${t.percent}% → ${t.revisionName}` }),
+    );
+    legend.append(
+      h(
+        'span',
+        {},
+        h('i', { style: `background:${color}` }),
+        `${t.percent}% ${t.revisionName}`,
+        t.tag ? h('span', { class: 'dim' }, ` (tag ${t.tag})`) : '',
+        '  ',
+      ),
+    );
   });
   return [bar, legend];
 }
@@ -66,7 +85,8 @@ function problems(s) {
     const c = svc.conditions.find((c) => c.status !== 'True' && c.type !== 'Ready') ?? svc.conditions[0];
     out.push([`service ${svc.namespace}/${svc.name}`, `${c.type} ${c.status}: ${c.reason ?? ''} ${c.message ?? ''}`]);
   }
-  for (const r of s.revisions) if (r.failure) out.push([`revision ${r.namespace}/${r.name}`, `last failure: ${r.failure}`]);
+  for (const r of s.revisions)
+    if (r.failure) out.push([`revision ${r.namespace}/${r.name}`, `last failure: ${r.failure}`]);
   for (const r of s.routes) if (!r.ready) out.push([`route ${r.namespace}/${r.name}`, r.message ?? 'not Ready']);
   for (const g of s.gateways) {
     if (!g.connected) out.push([`gateway ${g.id}`, 'disconnected from the xDS server']);
@@ -79,7 +99,9 @@ function render({ status: s, history }) {
   document.getElementById('file').textContent = s.config.file;
   const list = problems(s);
   document.getElementById('attention').hidden = list.length === 0;
-  document.getElementById('problems').replaceChildren(...list.map(([what, why]) => h('li', {}, h('span', { class: 'what' }, what), ': ', why)));
+  document
+    .getElementById('problems')
+    .replaceChildren(...list.map(([what, why]) => h('li', {}, h('span', { class: 'what' }, what), ': ', why)));
 
   fill(
     'services',
@@ -89,7 +111,13 @@ function render({ status: s, history }) {
         { 'data-service': `${svc.namespace}/${svc.name}`, 'data-ready': svc.ready },
         h('td', {}, h('div', {}, `${svc.namespace}/${svc.name}`), h('a', { class: 'dim', href: svc.url }, svc.url)),
         h('td', { class: svc.ready === 'True' ? 'ok' : 'bad' }, svc.ready === 'True' ? 'Ready' : 'NotReady'),
-        h('td', {}, svc.conditions.map((c) => h('span', { class: `chip ${c.status}`, title: [c.reason, c.message].filter(Boolean).join(': ') }, c.type))),
+        h(
+          'td',
+          {},
+          svc.conditions.map((c) =>
+            h('span', { class: `chip ${c.status}`, title: [c.reason, c.message].filter(Boolean).join(': ') }, c.type),
+          ),
+        ),
         h('td', {}, trafficSplit(svc)),
       ),
     ),
@@ -101,7 +129,8 @@ function render({ status: s, history }) {
       const key = `${r.namespace}/${r.name}`;
       const traffic = history.traffic[key]?.at(-1);
       const starting = r.pods.starting ? ` +${r.pods.starting} starting` : '';
-      const pods = `${r.pods.ready}/${r.pods.desired}${starting}${r.pods.draining ? ` ${r.pods.draining} draining` : ''}`;
+      const draining = r.pods.draining ? ` ${r.pods.draining} draining` : '';
+      const pods = `${r.pods.ready}/${r.pods.desired}${starting}${draining}`;
       return h(
         'tr',
         { 'data-revision': key, 'data-pods-ready': r.pods.ready, 'data-pods-desired': r.pods.desired },
@@ -111,7 +140,11 @@ function render({ status: s, history }) {
         h('td', { class: 'pods' }, pods),
         h('td', {}, podChart(history.pods[key])),
         h('td', { class: 'mono rps' }, traffic ? traffic.rps.toFixed(0) : '–'),
-        h('td', { class: 'mono latency' }, traffic?.meanLatencyMs !== undefined && traffic.meanLatencyMs !== null ? ms(traffic.meanLatencyMs) : '–'),
+        h(
+          'td',
+          { class: 'mono latency' },
+          traffic?.meanLatencyMs !== undefined && traffic.meanLatencyMs !== null ? ms(traffic.meanLatencyMs) : '–',
+        ),
         h('td', { class: 'dim' }, r.scaleReason ?? ''),
       );
     }),
@@ -122,7 +155,16 @@ function render({ status: s, history }) {
     history.scaleEvents
       .slice(-30)
       .reverse()
-      .map((e) => h('tr', { 'data-scale-event': e.revision }, h('td', { class: 'mono' }, time(e.t)), h('td', {}, e.revision), h('td', { class: 'mono' }, `${e.from} → ${e.to}`), h('td', { class: 'dim' }, e.reason))),
+      .map((e) =>
+        h(
+          'tr',
+          { 'data-scale-event': e.revision },
+          h('td', { class: 'mono' }, time(e.t)),
+          h('td', {}, e.revision),
+          h('td', { class: 'mono' }, `${e.from} → ${e.to}`),
+          h('td', { class: 'dim' }, e.reason),
+        ),
+      ),
   );
 
   fill(
@@ -130,7 +172,16 @@ function render({ status: s, history }) {
     history.podStarts
       .slice(-30)
       .reverse()
-      .map((p) => h('tr', {}, h('td', { class: 'mono' }, time(p.t)), h('td', {}, p.revision), h('td', { class: 'mono' }, ms(p.ms)), h('td', { class: 'dim' }, p.fromZero ? 'cold start (from zero)' : 'scale-out'))),
+      .map((p) =>
+        h(
+          'tr',
+          {},
+          h('td', { class: 'mono' }, time(p.t)),
+          h('td', {}, p.revision),
+          h('td', { class: 'mono' }, ms(p.ms)),
+          h('td', { class: 'dim' }, p.fromZero ? 'cold start (from zero)' : 'scale-out'),
+        ),
+      ),
   );
 
   fill(
@@ -141,8 +192,18 @@ function render({ status: s, history }) {
         {},
         h('td', {}, g.id),
         h('td', { class: g.connected ? 'ok' : 'bad' }, g.connected ? 'connected' : 'disconnected'),
-        h('td', { class: 'mono' }, Object.entries(g.confirmed).map(([route, hash]) => h('div', {}, `${route} `, h('span', { class: 'dim' }, hash.slice(0, 12))))),
-        h('td', { class: g.nacks.length ? 'bad' : 'dim' }, g.nacks.length ? g.nacks.map((n) => h('div', {}, `${n.type} ${n.version}: ${n.error}`)) : 'none'),
+        h(
+          'td',
+          { class: 'mono' },
+          Object.entries(g.confirmed).map(([route, hash]) =>
+            h('div', {}, `${route} `, h('span', { class: 'dim' }, hash.slice(0, 12))),
+          ),
+        ),
+        h(
+          'td',
+          { class: g.nacks.length ? 'bad' : 'dim' },
+          g.nacks.length ? g.nacks.map((n) => h('div', {}, `${n.type} ${n.version}: ${n.error}`)) : 'none',
+        ),
       ),
     ),
   );

@@ -36,13 +36,19 @@ export interface StreamRecord {
   readonly acked: Map<string, string>;
 }
 
-export class NodeStatusRegistry extends EventEmitter<{ ack: [AckEvent]; nack: [NackEvent]; connect: [string]; disconnect: [string] }> {
+export class NodeStatusRegistry extends EventEmitter<{
+  ack: [AckEvent];
+  nack: [NackEvent];
+  connect: [string];
+  disconnect: [string];
+}> {
   private readonly nodes = new Map<string, NodeStatus>();
   private readonly streams = new Map<string, Set<StreamRecord>>();
 
   private node(id: string, cluster: string): NodeStatus {
     let node = this.nodes.get(id);
-    if (!node) this.nodes.set(id, (node = { id, cluster, connectedStreams: 0, lastSeen: new Date().toISOString(), types: {} }));
+    if (!node)
+      this.nodes.set(id, (node = { id, cluster, connectedStreams: 0, lastSeen: new Date().toISOString(), types: {} }));
     node.lastSeen = new Date().toISOString();
     return node;
   }
@@ -118,7 +124,12 @@ export class NodeStatusRegistry extends EventEmitter<{ ack: [AckEvent]; nack: [N
    * Resolves once no node among `ids()` lags (re-checked on every ACK, connect and disconnect),
    * with [], or after `timeoutMs` with the nodes still lagging.
    */
-  whenAcked(ids: () => ReadonlySet<string>, typeUrl: string, version: string | undefined, timeoutMs: number): Promise<string[]> {
+  whenAcked(
+    ids: () => ReadonlySet<string>,
+    typeUrl: string,
+    version: string | undefined,
+    timeoutMs: number,
+  ): Promise<string[]> {
     return new Promise((resolve) => {
       const finish = (behind: string[]) => {
         clearTimeout(timer);

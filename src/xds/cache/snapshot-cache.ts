@@ -10,7 +10,13 @@ import { ResourceEncoder, type EncodedResource } from './encode.js';
  * The order Envoy needs to avoid traffic to unknown clusters and routes to unknown scopes:
  * CDS → EDS → LDS → SRDS → RDS.
  */
-export const PUSH_ORDER = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.scopedRoute, TYPE_URL.route] as const;
+export const PUSH_ORDER = [
+  TYPE_URL.cluster,
+  TYPE_URL.endpoint,
+  TYPE_URL.listener,
+  TYPE_URL.scopedRoute,
+  TYPE_URL.route,
+] as const;
 export const KNOWN_TYPES: ReadonlySet<string> = new Set(PUSH_ORDER);
 /** LDS, CDS and SRDS are wildcard by default; RDS and EDS are asked for by name. */
 export const WILDCARD_TYPES: ReadonlySet<string> = new Set([TYPE_URL.listener, TYPE_URL.cluster, TYPE_URL.scopedRoute]);
@@ -110,12 +116,18 @@ export class SnapshotCache {
    * Changes some of one type's resources, by name, and leaves the others: what an incremental
    * producer (IncrementalTranslator) sends. Costs what it touches. Returns whether anything changed.
    */
-  updateResources(typeUrl: string, upserts: readonly EnvoyResource[], removals: readonly string[], group = DEFAULT_GROUP): boolean {
+  updateResources(
+    typeUrl: string,
+    upserts: readonly EnvoyResource[],
+    removals: readonly string[],
+    group = DEFAULT_GROUP,
+  ): boolean {
     const encoder = this.encoder(typeUrl);
     const previous = this.get(group, typeUrl);
     // The live map no longer matches the last array given to setResources.
     this.inputs.get(group)?.delete(typeUrl);
-    const live = (previous?.resources as Map<string, EncodedResource> | undefined) ?? new Map<string, EncodedResource>();
+    const live =
+      (previous?.resources as Map<string, EncodedResource> | undefined) ?? new Map<string, EncodedResource>();
     const step: Step = { resources: live, names: [], changed: new Set(), replaced: [], removed: [] };
     for (const resource of upserts) {
       const encoded = encoder.encode(resource);
@@ -141,7 +153,13 @@ export class SnapshotCache {
   }
 
   /** Records a step as the type's new snapshot, with its version, and tells the watchers. */
-  private commit(group: string, typeUrl: string, encoder: ResourceEncoder, previous: TypeSnapshot | undefined, step: Step): boolean {
+  private commit(
+    group: string,
+    typeUrl: string,
+    encoder: ResourceEncoder,
+    previous: TypeSnapshot | undefined,
+    step: Step,
+  ): boolean {
     if (previous && step.changed.size === 0 && step.removed.length === 0) return false;
     let version = previous ? previous.version : EMPTY_VERSION;
     for (const [name, old] of step.replaced) version = xorHex(version, entryHash(name, old));
@@ -150,7 +168,13 @@ export class SnapshotCache {
     if (previous && version === previous.version) return false; // re-encoded to the same bytes
     let byType = this.groups.get(group);
     if (!byType) this.groups.set(group, (byType = new Map<string, TypeSnapshot>()));
-    byType.set(typeUrl, { version, resources: step.resources, previousVersion: previous?.version, changed: step.changed, removed: step.removed });
+    byType.set(typeUrl, {
+      version,
+      resources: step.resources,
+      previousVersion: previous?.version,
+      changed: step.changed,
+      removed: step.removed,
+    });
     this.notify(group, typeUrl);
     return true;
   }
@@ -160,7 +184,12 @@ export class SnapshotCache {
    * last time (the Translator hands unchanged resources back as such). Only the places holding
    * a new object are encoded, and the live map is updated in place. undefined when names moved.
    */
-  private samePlaces(encoder: ResourceEncoder, previous: TypeSnapshot, last: LastInput, resources: readonly EnvoyResource[]): Step | undefined {
+  private samePlaces(
+    encoder: ResourceEncoder,
+    previous: TypeSnapshot,
+    last: LastInput,
+    resources: readonly EnvoyResource[],
+  ): Step | undefined {
     if (last.resources.length !== resources.length) return undefined;
     const updates: EncodedResource[] = [];
     for (let i = 0; i < resources.length; i++) {
@@ -180,7 +209,11 @@ export class SnapshotCache {
   }
 
   /** Any other step: a new map, compared with the previous one name by name. */
-  private rebuild(encoder: ResourceEncoder, previous: TypeSnapshot | undefined, resources: readonly EnvoyResource[]): Step {
+  private rebuild(
+    encoder: ResourceEncoder,
+    previous: TypeSnapshot | undefined,
+    resources: readonly EnvoyResource[],
+  ): Step {
     const next = new Map<string, EncodedResource>();
     const names: string[] = [];
     for (const resource of resources) {
@@ -206,7 +239,8 @@ export class SnapshotCache {
   }
 
   private heldElsewhere(group: string, typeUrl: string, name: string): boolean {
-    for (const [other, byType] of this.groups) if (other !== group && byType.get(typeUrl)?.resources.has(name)) return true;
+    for (const [other, byType] of this.groups)
+      if (other !== group && byType.get(typeUrl)?.resources.has(name)) return true;
     return false;
   }
 

@@ -28,7 +28,9 @@ const PARTIAL_SOTW_TYPES: ReadonlySet<string> = new Set([TYPE_URL.route, TYPE_UR
 /** google.rpc.Code INVALID_ARGUMENT: what Envoy reports for config it rejects. */
 const INVALID_ARGUMENT = 3;
 
-/** Returns undefined to accept (ACK) or a message saying why not (NACK). Unchanged resources arrive as the same objects. */
+/**
+ * Returns undefined to accept (ACK) or a message saying why not (NACK). Unchanged resources arrive as the same objects.
+ */
 export type ResponseHandler = (resources: DecodedResource[], version: string) => string | undefined;
 
 export type XdsProtocol = 'sotw' | 'delta';
@@ -116,13 +118,24 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
     messageTypes();
     this.protocol = o.protocol ?? 'delta';
     this.backoffMs = o.initialBackoffMs ?? 100;
-    this.client = new grpc.Client(o.target, o.tls ? clientCredentials(o.tls) : grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
+    this.client = new grpc.Client(o.target, o.tls ? clientCredentials(o.tls) : grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 256 * 1024 * 1024,
+    });
     this.open();
   }
 
   /** Starts (or replaces) the subscription for one type; empty names mean every resource (wildcard). */
   subscribe(typeUrl: string, names: string[], handler: ResponseHandler): void {
-    this.types.set(typeUrl, { names: [...names].sort(), handler, decoder: new ResourceDecoder(typeUrl), acceptedVersion: '', lastNack: undefined, held: new Map(), sotwHeld: new Map(), announced: undefined });
+    this.types.set(typeUrl, {
+      names: [...names].sort(),
+      handler,
+      decoder: new ResourceDecoder(typeUrl),
+      acceptedVersion: '',
+      lastNack: undefined,
+      held: new Map(),
+      sotwHeld: new Map(),
+      announced: undefined,
+    });
     this.request(typeUrl);
   }
 
@@ -138,7 +151,12 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
 
   status(): AdsClientStatus {
     const types: AdsClientStatus['types'] = {};
-    for (const [url, sub] of this.types) types[url] = { acceptedVersion: sub.acceptedVersion, names: sub.names.length, ...(sub.lastNack ? { lastNack: sub.lastNack } : {}) };
+    for (const [url, sub] of this.types)
+      types[url] = {
+        acceptedVersion: sub.acceptedVersion,
+        names: sub.names.length,
+        ...(sub.lastNack ? { lastNack: sub.lastNack } : {}),
+      };
     return { connected: this.connected, protocol: this.protocol, types };
   }
 
@@ -190,9 +208,17 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
   private request(typeUrl: string, reply?: { nonce: string; error?: string }): void {
     const sub = this.types.get(typeUrl);
     if (!sub || !this.call) return;
-    const errorDetail = reply?.error !== undefined ? { error_detail: { code: INVALID_ARGUMENT, message: reply.error } } : {};
+    const errorDetail =
+      reply?.error !== undefined ? { error_detail: { code: INVALID_ARGUMENT, message: reply.error } } : {};
     if (this.protocol === 'sotw') {
-      this.write(messageTypes().request, { node: this.nodeMessage(), type_url: typeUrl, resource_names: sub.names, version_info: sub.acceptedVersion, response_nonce: reply?.nonce ?? '', ...errorDetail });
+      this.write(messageTypes().request, {
+        node: this.nodeMessage(),
+        type_url: typeUrl,
+        resource_names: sub.names,
+        version_info: sub.acceptedVersion,
+        response_nonce: reply?.nonce ?? '',
+        ...errorDetail,
+      });
       return;
     }
     if (reply) {
@@ -203,7 +229,12 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
       // First request on this stream: the names wanted (none = wildcard) and what is already held.
       const initial: Record<string, string> = {};
       for (const [name, h] of sub.held) initial[name] = h.version;
-      this.write(messageTypes().deltaRequest, { node: this.nodeMessage(), type_url: typeUrl, resource_names_subscribe: sub.names, initial_resource_versions: initial });
+      this.write(messageTypes().deltaRequest, {
+        node: this.nodeMessage(),
+        type_url: typeUrl,
+        resource_names_subscribe: sub.names,
+        initial_resource_versions: initial,
+      });
     } else {
       const before = new Set(sub.announced);
       const after = new Set(sub.names);
@@ -212,13 +243,23 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
       // Names dropped leave the held set now; the server will not mention them again.
       for (const n of unsubscribe) sub.held.delete(n);
       if (subscribe.length === 0 && unsubscribe.length === 0) return;
-      this.write(messageTypes().deltaRequest, { type_url: typeUrl, resource_names_subscribe: subscribe, resource_names_unsubscribe: unsubscribe });
+      this.write(messageTypes().deltaRequest, {
+        type_url: typeUrl,
+        resource_names_subscribe: subscribe,
+        resource_names_unsubscribe: unsubscribe,
+      });
     }
     sub.announced = sub.names;
   }
 
   /** Runs the consumer's handler and answers with ACK or NACK; returns whether it accepted. */
-  private settle(typeUrl: string, sub: TypeSubscription, version: string, nonce: string, decode: () => DecodedResource[]): boolean {
+  private settle(
+    typeUrl: string,
+    sub: TypeSubscription,
+    version: string,
+    nonce: string,
+    decode: () => DecodedResource[],
+  ): boolean {
     let error: string | undefined;
     let resources: DecodedResource[] = [];
     try {
@@ -245,7 +286,12 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
   }
 
   private receiveSotw(data: Buffer): void {
-    const response = messageTypes().response.decode(data) as unknown as { version_info: string; type_url: string; nonce: string; resources: AnyMessage[] };
+    const response = messageTypes().response.decode(data) as unknown as {
+      version_info: string;
+      type_url: string;
+      nonce: string;
+      resources: AnyMessage[];
+    };
     const sub = this.types.get(response.type_url);
     if (!sub) return;
     let merged: Map<string, DecodedResource> | undefined;
@@ -274,7 +320,10 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
     if (!sub) return;
     const next = new Map(sub.held);
     const accepted = this.settle(response.type_url, sub, response.system_version_info, response.nonce, () => {
-      checkTypes(response.resources.flatMap((r) => (r.resource ? [r.resource] : [])), response.type_url);
+      checkTypes(
+        response.resources.flatMap((r) => (r.resource ? [r.resource] : [])),
+        response.type_url,
+      );
       for (const name of response.removed_resources) next.delete(name);
       for (const r of response.resources) {
         // A resource without a body is one the server knows by name only: nothing to hold.
@@ -299,7 +348,6 @@ function checkTypes(resources: AnyMessage[], typeUrl: string): void {
   const stray = resources.find((any) => any.type_url !== typeUrl);
   if (stray) throw new Error(`a resource of type ${stray.type_url} arrived in a ${typeUrl} response`);
 }
-
 
 /** Read once, when the client starts: a certificate rotated on disk takes effect on restart. */
 export function clientCredentials(tls: XdsClientTls): grpc.ChannelCredentials {

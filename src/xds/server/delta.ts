@@ -52,9 +52,21 @@ export class DeltaStream extends XdsStream {
     if (!state) {
       const subscription = new Subscription(typeUrl);
       // Legacy wildcard: a first LDS/CDS request naming nothing subscribes to everything.
-      subscription.wildcard = WILDCARD_TYPES.has(typeUrl) && (req.subscribe.length === 0 || req.subscribe.includes('*'));
+      subscription.wildcard =
+        WILDCARD_TYPES.has(typeUrl) && (req.subscribe.length === 0 || req.subscribe.includes('*'));
       const held = new Map(Object.entries(req.initialVersions));
-      state = { subscription, held, inFlight: [], expected: new Map(held), refused: new Map(), responded: false, upToDate: false, sentVersion: '', basis: undefined, answerEvenIfEmpty: false };
+      state = {
+        subscription,
+        held,
+        inFlight: [],
+        expected: new Map(held),
+        refused: new Map(),
+        responded: false,
+        upToDate: false,
+        sentVersion: '',
+        basis: undefined,
+        answerEvenIfEmpty: false,
+      };
       this.types.set(typeUrl, state);
     }
     if (req.responseNonce !== '') this.answered(typeUrl, state, req.responseNonce, req.errorDetail?.message);
@@ -89,7 +101,13 @@ export class DeltaStream extends XdsStream {
     state.expected = new Map(state.held);
     for (const r of state.inFlight) apply(state.expected, r.changes);
     this.deps.status.nacked(this.record!, typeUrl, response.version, error);
-    this.deps.warnings.warn('xDS NACK', node.id, { node: node.id, typeUrl, version: response.version, error, protocol: 'delta' });
+    this.deps.warnings.warn('xDS NACK', node.id, {
+      node: node.id,
+      typeUrl,
+      version: response.version,
+      error,
+      protocol: 'delta',
+    });
   }
 
   protected build(typeUrl: string): Uint8Array | undefined {

@@ -23,10 +23,20 @@ function method(path: string): grpc.MethodDefinition<Buffer, Uint8Array> {
 
 /** [service, sotw method, delta method, the one type it serves (undefined for ADS)]. */
 const SERVICES: Array<[string, string, string, string | undefined]> = [
-  ['envoy.service.discovery.v3.AggregatedDiscoveryService', 'StreamAggregatedResources', 'DeltaAggregatedResources', undefined],
+  [
+    'envoy.service.discovery.v3.AggregatedDiscoveryService',
+    'StreamAggregatedResources',
+    'DeltaAggregatedResources',
+    undefined,
+  ],
   ['envoy.service.listener.v3.ListenerDiscoveryService', 'StreamListeners', 'DeltaListeners', TYPE_URL.listener],
   ['envoy.service.route.v3.RouteDiscoveryService', 'StreamRoutes', 'DeltaRoutes', TYPE_URL.route],
-  ['envoy.service.route.v3.ScopedRoutesDiscoveryService', 'StreamScopedRoutes', 'DeltaScopedRoutes', TYPE_URL.scopedRoute],
+  [
+    'envoy.service.route.v3.ScopedRoutesDiscoveryService',
+    'StreamScopedRoutes',
+    'DeltaScopedRoutes',
+    TYPE_URL.scopedRoute,
+  ],
   ['envoy.service.cluster.v3.ClusterDiscoveryService', 'StreamClusters', 'DeltaClusters', TYPE_URL.cluster],
   ['envoy.service.endpoint.v3.EndpointDiscoveryService', 'StreamEndpoints', 'DeltaEndpoints', TYPE_URL.endpoint],
 ];
@@ -35,7 +45,8 @@ export function addXdsServices(server: grpc.Server, deps: StreamDeps): void {
   const root = envoyRoot();
   for (const [serviceName, sotw, delta, onlyType] of SERVICES) {
     const service = root.lookupService(serviceName);
-    if (!service.methods[sotw] || !service.methods[delta]) throw new Error(`Envoy's ${serviceName} has no ${sotw}/${delta}`);
+    if (!service.methods[sotw] || !service.methods[delta])
+      throw new Error(`Envoy's ${serviceName} has no ${sotw}/${delta}`);
     const definition = {
       [sotw]: method(`/${serviceName}/${sotw}`),
       [delta]: method(`/${serviceName}/${delta}`),

@@ -31,7 +31,10 @@ export function certificateNames(subjectAltName: string | undefined): string[] {
 export function nodeMismatch(node: { id: string; cluster: string }, names: readonly string[]): string | undefined {
   if (names.includes(node.id) || (node.cluster !== '' && names.includes(node.cluster))) return undefined;
   const shown = names.length === 0 ? 'no DNS or URI names' : names.join(', ');
-  return `node.id "${node.id}" and node.cluster "${node.cluster}" do not match the client certificate's subject alternative names (${shown}); issue the certificate for one of them`;
+  return (
+    `node.id "${node.id}" and node.cluster "${node.cluster}" do not match the client ` +
+    `certificate's subject alternative names (${shown}); issue the certificate for one of them`
+  );
 }
 
 /** Without client certificates every node is taken at its word. */

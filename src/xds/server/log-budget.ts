@@ -38,7 +38,13 @@ export class LogBudget {
    * Records one occurrence; true when it should be logged in full. `closed` receives the summary of
    * a window that ended before this occurrence (its suppressed count is above 0).
    */
-  admit(kind: string, node: string, fields: Record<string, unknown>, now: number, closed: (s: BudgetSummary) => void): boolean {
+  admit(
+    kind: string,
+    node: string,
+    fields: Record<string, unknown>,
+    now: number,
+    closed: (s: BudgetSummary) => void,
+  ): boolean {
     let w = this.windows.get(kind);
     if (w && now - w.startedAt >= this.windowMs) {
       this.close(kind, w, closed);
@@ -67,7 +73,8 @@ export class LogBudget {
 
   private close(kind: string, w: Window, closed: (s: BudgetSummary) => void): void {
     this.windows.delete(kind);
-    if (w.suppressed > 0) closed({ kind, suppressed: w.suppressed, nodes: w.nodes.size, windowMs: this.windowMs, last: w.last });
+    if (w.suppressed > 0)
+      closed({ kind, suppressed: w.suppressed, nodes: w.nodes.size, windowMs: this.windowMs, last: w.last });
   }
 }
 
@@ -75,7 +82,12 @@ export class LogBudget {
 export class BudgetedWarnings {
   private timer: NodeJS.Timeout | undefined;
   private readonly summarise = (s: BudgetSummary): void =>
-    this.log.warn(`${s.kind} (summary)`, { notLoggedOneByOne: s.suppressed, nodes: s.nodes, windowSeconds: s.windowMs / 1000, last: s.last });
+    this.log.warn(`${s.kind} (summary)`, {
+      notLoggedOneByOne: s.suppressed,
+      nodes: s.nodes,
+      windowSeconds: s.windowMs / 1000,
+      last: s.last,
+    });
 
   constructor(
     private readonly log: Logger,

@@ -39,13 +39,31 @@ export class SotwStream extends XdsStream {
     if (typeUrl === undefined || !this.withinNameLimit(typeUrl, req.resourceNames.length)) return;
     let state = this.types.get(typeUrl);
     const first = state === undefined;
-    if (!state) this.types.set(typeUrl, (state = { subscription: new Subscription(typeUrl), nonce: '', sentVersion: undefined, nackedVersion: undefined, sent: undefined, lastFullNonce: 0, force: false, answeredNonce: '' }));
+    if (!state)
+      this.types.set(
+        typeUrl,
+        (state = {
+          subscription: new Subscription(typeUrl),
+          nonce: '',
+          sentVersion: undefined,
+          nackedVersion: undefined,
+          sent: undefined,
+          lastFullNonce: 0,
+          force: false,
+          answeredNonce: '',
+        }),
+      );
     if (req.responseNonce !== '' && req.responseNonce !== state.nonce) {
       // A reply to an older response says nothing about the current state, except that a refused
       // response not yet superseded by a full one leaves the client without resources the later,
       // partial ones assumed it had. The full resend makes every older nonce stale for good, so
       // however often the client repeats that NACK, it is answered once.
-      if (req.errorDetail && state.sent && this.sentNonce(req.responseNonce) && Number(req.responseNonce) > state.lastFullNonce) {
+      if (
+        req.errorDetail &&
+        state.sent &&
+        this.sentNonce(req.responseNonce) &&
+        Number(req.responseNonce) > state.lastFullNonce
+      ) {
         state.sent = undefined;
         state.force = true;
         this.schedule(typeUrl);
@@ -59,7 +77,12 @@ export class SotwStream extends XdsStream {
         state.nackedVersion = state.sentVersion;
         state.sent = undefined;
         this.deps.status.nacked(this.record!, typeUrl, state.sentVersion ?? '', req.errorDetail.message);
-        this.deps.warnings.warn('xDS NACK', node.id, { node: node.id, typeUrl, version: state.sentVersion, error: req.errorDetail.message });
+        this.deps.warnings.warn('xDS NACK', node.id, {
+          node: node.id,
+          typeUrl,
+          version: state.sentVersion,
+          error: req.errorDetail.message,
+        });
       } else {
         this.deps.status.acked(this.record!, typeUrl, req.versionInfo);
       }
@@ -76,7 +99,8 @@ export class SotwStream extends XdsStream {
     state.force = false;
     const snapshot = this.deps.cache.get(this.group, typeUrl);
     if (!snapshot) return undefined;
-    if (!force && (snapshot.version === state.sentVersion || snapshot.version === state.nackedVersion)) return undefined;
+    if (!force && (snapshot.version === state.sentVersion || snapshot.version === state.nackedVersion))
+      return undefined;
     const resources: EncodedResource[] = [];
     const wants = (r: EncodedResource) => state.subscription.wants(r.name);
     let full = false;
@@ -89,7 +113,10 @@ export class SotwStream extends XdsStream {
     } else {
       const sent = state.sent;
       // In line with the previous version: only what the cache says changed can differ.
-      const candidates = state.sentVersion === snapshot.previousVersion ? [...snapshot.changed].map((name) => snapshot.resources.get(name)!) : snapshot.resources.values();
+      const candidates =
+        state.sentVersion === snapshot.previousVersion
+          ? [...snapshot.changed].map((name) => snapshot.resources.get(name)!)
+          : snapshot.resources.values();
       for (const r of candidates) if (wants(r) && sent.get(r.name) !== r.version) resources.push(r);
     }
     state.nonce = this.nextNonce();

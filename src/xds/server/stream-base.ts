@@ -28,7 +28,11 @@ export interface StreamLimits {
  * 50,000 names: 10,000 services subscribe to about 20,000 RouteConfigurations or clusters. Envoy
  * opens one ADS stream per connection; 100 leaves room for per-type services and retries.
  */
-export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxNamesPerType: 50_000, maxStreamsPerConnection: 100, stallTimeoutMs: 60_000 };
+export const DEFAULT_STREAM_LIMITS: StreamLimits = {
+  maxNamesPerType: 50_000,
+  maxStreamsPerConnection: 100,
+  stallTimeoutMs: 60_000,
+};
 
 /** Decides whether a connection may speak for a node: undefined to accept, else why not. */
 export type NodeAuthorizer = (node: RequestNode, call: DuplexCall) => string | undefined;
@@ -69,7 +73,8 @@ function http2StreamOf(call: DuplexCall): { close(code: number): void; destroyed
   let layer = (call as unknown as { call?: unknown }).call;
   for (let depth = 0; depth < 8 && layer; depth++) {
     const l = layer as { stream?: { close?: unknown }; nextCall?: unknown };
-    if (l.stream && typeof l.stream.close === 'function') return l.stream as { close(code: number): void; destroyed: boolean };
+    if (l.stream && typeof l.stream.close === 'function')
+      return l.stream as { close(code: number): void; destroyed: boolean };
     layer = l.nextCall;
   }
   return undefined;
@@ -102,8 +107,15 @@ export abstract class XdsStream {
     call.on('cancelled', () => this.close());
     call.on('close', () => this.close());
     if (!deps.connections.acquire(this.peer, deps.limits.maxStreamsPerConnection)) {
-      deps.warnings.warn('xDS stream refused: too many streams on one connection', this.peer, { peer: this.peer, limit: deps.limits.maxStreamsPerConnection });
-      this.fail(grpc.status.RESOURCE_EXHAUSTED, `this connection already has ${deps.limits.maxStreamsPerConnection} xDS streams open, the most the server allows (--xds-max-streams-per-connection); one ADS stream carries every type`);
+      deps.warnings.warn('xDS stream refused: too many streams on one connection', this.peer, {
+        peer: this.peer,
+        limit: deps.limits.maxStreamsPerConnection,
+      });
+      this.fail(
+        grpc.status.RESOURCE_EXHAUSTED,
+        `this connection already has ${deps.limits.maxStreamsPerConnection} xDS streams open, the ` +
+          `most the server allows (--xds-max-streams-per-connection); one ADS stream carries every type`,
+      );
       return;
     }
     this.counted = true;
@@ -112,7 +124,11 @@ export abstract class XdsStream {
       try {
         this.receive(bytes);
       } catch (err) {
-        this.deps.warnings.warn('malformed xDS request', this.node?.id ?? this.peer, { error: (err as Error).message, node: this.node?.id, peer: this.peer });
+        this.deps.warnings.warn('malformed xDS request', this.node?.id ?? this.peer, {
+          error: (err as Error).message,
+          node: this.node?.id,
+          peer: this.peer,
+        });
         this.fail(grpc.status.INVALID_ARGUMENT, `malformed request: ${(err as Error).message}`);
       }
     });
@@ -134,12 +150,20 @@ export abstract class XdsStream {
   protected identify(node: RequestNode | undefined): boolean {
     if (this.node) return true;
     if (!node || node.id === '') {
-      this.fail(grpc.status.INVALID_ARGUMENT, 'the first request on an xDS stream must carry node.id (set node.id in the Envoy bootstrap)');
+      this.fail(
+        grpc.status.INVALID_ARGUMENT,
+        'the first request on an xDS stream must carry node.id (set node.id in the Envoy bootstrap)',
+      );
       return false;
     }
     const refusal = this.deps.authorize(node, this.call);
     if (refusal !== undefined) {
-      this.deps.warnings.warn('xDS stream refused: node does not match the client certificate', node.id, { node: node.id, cluster: node.cluster, peer: this.peer, reason: refusal });
+      this.deps.warnings.warn('xDS stream refused: node does not match the client certificate', node.id, {
+        node: node.id,
+        cluster: node.cluster,
+        peer: this.peer,
+        reason: refusal,
+      });
       this.fail(grpc.status.PERMISSION_DENIED, refusal);
       return false;
     }
@@ -160,7 +184,11 @@ export abstract class XdsStream {
   protected servedType(requested: string): string | undefined {
     const typeUrl = requested || this.onlyType || '';
     if (KNOWN_TYPES.has(typeUrl) && (!this.onlyType || typeUrl === this.onlyType)) return typeUrl;
-    this.deps.warnings.warn('ignoring a request for a resource type this stream does not serve', this.node?.id ?? this.peer, { node: this.node?.id, typeUrl });
+    this.deps.warnings.warn(
+      'ignoring a request for a resource type this stream does not serve',
+      this.node?.id ?? this.peer,
+      { node: this.node?.id, typeUrl },
+    );
     return undefined;
   }
 
@@ -168,8 +196,18 @@ export abstract class XdsStream {
   protected withinNameLimit(typeUrl: string, names: number): boolean {
     const max = this.deps.limits.maxNamesPerType;
     if (names <= max) return true;
-    this.deps.warnings.warn('xDS stream refused: too many resource names', this.node?.id ?? this.peer, { node: this.node?.id, peer: this.peer, typeUrl, names, limit: max });
-    this.fail(grpc.status.RESOURCE_EXHAUSTED, `the request names ${names} resources of ${typeUrl}; this server accepts at most ${max} per type and stream (--xds-max-resource-names)`);
+    this.deps.warnings.warn('xDS stream refused: too many resource names', this.node?.id ?? this.peer, {
+      node: this.node?.id,
+      peer: this.peer,
+      typeUrl,
+      names,
+      limit: max,
+    });
+    this.fail(
+      grpc.status.RESOURCE_EXHAUSTED,
+      `the request names ${names} resources of ${typeUrl}; this server ` +
+        `accepts at most ${max} per type and stream (--xds-max-resource-names)`,
+    );
     return false;
   }
 
@@ -219,10 +257,17 @@ export abstract class XdsStream {
   private readonly resetIfStalled = (write: number): void => {
     if (this.closed || !this.writing || write !== this.writes) return;
     const seconds = this.deps.limits.stallTimeoutMs / 1000;
-    this.deps.warnings.warn('xDS stream reset: the client has not read its responses', this.node?.id ?? this.peer, { node: this.node?.id, peer: this.peer, seconds });
+    this.deps.warnings.warn('xDS stream reset: the client has not read its responses', this.node?.id ?? this.peer, {
+      node: this.node?.id,
+      peer: this.peer,
+      seconds,
+    });
     const stream = http2StreamOf(this.call);
     if (stream && !stream.destroyed) stream.close(h2.NGHTTP2_ENHANCE_YOUR_CALM);
-    this.fail(grpc.status.RESOURCE_EXHAUSTED, `the client did not read an xDS response for ${seconds} s (--xds-stall-timeout-seconds)`);
+    this.fail(
+      grpc.status.RESOURCE_EXHAUSTED,
+      `the client did not read an xDS response for ${seconds} s (--xds-stall-timeout-seconds)`,
+    );
   };
 
   protected fail(code: grpc.status, details: string): void {

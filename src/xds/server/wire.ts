@@ -118,7 +118,12 @@ function writeAny(w: protobuf.Writer, field: number, typeUrl: string, value: Uin
   w.uint32(tag(field)).fork().uint32(tag(f.anyTypeUrl!)).string(typeUrl).uint32(tag(f.anyValue!)).bytes(value).ldelim();
 }
 
-export function encodeSotwResponse(versionInfo: string, typeUrl: string, nonce: string, resources: Iterable<EncodedResource>): Uint8Array {
+export function encodeSotwResponse(
+  versionInfo: string,
+  typeUrl: string,
+  nonce: string,
+  resources: Iterable<EncodedResource>,
+): Uint8Array {
   const f = load().f;
   const w = protobuf.Writer.create();
   w.uint32(tag(f.versionInfo!)).string(versionInfo);
@@ -128,7 +133,13 @@ export function encodeSotwResponse(versionInfo: string, typeUrl: string, nonce: 
   return w.finish();
 }
 
-export function encodeDeltaResponse(systemVersion: string, typeUrl: string, nonce: string, resources: EncodedResource[], removed: string[]): Uint8Array {
+export function encodeDeltaResponse(
+  systemVersion: string,
+  typeUrl: string,
+  nonce: string,
+  resources: EncodedResource[],
+  removed: string[],
+): Uint8Array {
   const f = load().f;
   const w = protobuf.Writer.create();
   w.uint32(tag(f.deltaSystemVersion!)).string(systemVersion);
