@@ -31,11 +31,6 @@ export function assignSlice<T>(sortedPods: readonly T[], selfIndex: number, acti
   return slice;
 }
 
-/** This activator's index among all activators' addresses (sorted), or −1 while it is not listed. */
-export function inferIndex(sortedActivatorAddresses: readonly string[], self: string): number {
-  return sortedActivatorAddresses.indexOf(self);
-}
-
 /** How many requests this activator may have in flight to the revision: CC × its pods (0 → unlimited). */
 export function revisionCapacity(containerConcurrency: number, assignedPods: number): number {
   if (assignedPods === 0) return 0;

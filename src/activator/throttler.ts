@@ -6,7 +6,7 @@
 import type { Endpoint } from '../model/desired.js';
 import { policyFor, type Picker, type PodSlot } from './lb-policy.js';
 import type { PodEndpoint } from './revision-source.js';
-import { assignSlice } from './subsetting.js';
+import { assignSlice, revisionCapacity } from './subsetting.js';
 
 export interface PodTracker extends PodSlot {
   endpoint: Endpoint;
@@ -64,8 +64,7 @@ export class RevisionThrottler {
 
   /** Capacity in requests at once: CC × assigned pods (Infinity when CC is 0 and there are pods). */
   get capacity(): number {
-    if (this.assigned.length === 0) return 0;
-    return this.o.containerConcurrency === 0 ? Infinity : this.o.containerConcurrency * this.assigned.length;
+    return revisionCapacity(this.o.containerConcurrency, this.assigned.length);
   }
 
   updateConcurrency(containerConcurrency: number): void {

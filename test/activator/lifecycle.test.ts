@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 import assert from 'node:assert/strict';
 import { translate } from '../../src/translate/index.js';
@@ -12,6 +13,37 @@ import { gatehouseBin, startQueue } from '../support/queue.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 
 const routed = { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'sig-00001' };
+
+/**
+ * A GET on a connection of its own. `connected` resolves once the connection is established (the
+ * server's kernel holds it, so a server that keeps listening through its quiet period takes it);
+ * `answer` with "status body", or why there was none.
+ */
+function rawGet(port: number, path: string, headers: Record<string, string>) {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  const connected = once(socket, 'connect');
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.write(`GET ${path} HTTP/1.1\r\nhost: activator\r\n${head.join('')}connection: close\r\n\r\n`);
+  const answer = new Promise<string>((resolve) => {
+    let data = '';
+    socket.on('data', (d: Buffer) => (data += d.toString('latin1')));
+    socket.on('error', (err) => resolve(`failed: ${err.message}`));
+    socket.on('close', () => {
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(data)?.[1];
+      const [headPart = '', body = ''] = data.split('\r\n\r\n', 2);
+      const chunked = /\r\ntransfer-encoding: chunked/i.test(headPart);
+      // A chunked body's sizes are dropped; this app's answers are short and sent in one chunk.
+      const text = chunked
+        ? body
+            .split('\r\n')
+            .filter((_, i) => i % 2 === 1)
+            .join('')
+        : body;
+      resolve(status ? `${status} ${text}` : `failed: closed after ${JSON.stringify(data.slice(0, 80))}`);
+    });
+  });
+  return { connected, answer };
+}
 
 test('SIGINT and SIGTERM mid-burst: every request answered, the process exits 0 with no stack trace', async (t) => {
   const app = await startExampleApp({ K_REVISION: 'sig-00001' });
@@ -70,25 +102,21 @@ test('SIGINT and SIGTERM mid-burst: every request answered, the process exits 0 
     }),
   );
   // The revision arrives over xDS shortly after start: wait until it serves.
-  for (let deadline = Date.now() + 5000; ;) {
+  for (let deadline = Date.now() + 30_000; ;) {
     const res = await fetch(`http://127.0.0.1:${port}/`, { headers: routed });
     await res.text();
     if (res.status === 200) break;
     assert.ok(Date.now() < deadline, `the revision never became servable (last ${res.status})`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  // 20 at CC=1 and 50 ms each: one at the pod, the rest queued when the signals arrive.
-  const burst = Array.from({ length: 20 }, () =>
-    fetch(`http://127.0.0.1:${port}/?delay=50`, { headers: routed }).then(
-      async (r) => `${r.status} ${await r.text()}`,
-      (err: Error) => `failed: ${err.message}`,
-    ),
-  );
-  await new Promise((r) => setTimeout(r, 100));
+  // 20 at CC=1 and 50 ms each: one at the pod, the rest queued when the signals arrive. The
+  // signals go once every connection is up, not after a guess at how long that takes.
+  const burst = Array.from({ length: 20 }, () => rawGet(port, '/?delay=50', routed));
+  await Promise.all(burst.map((r) => r.connected));
   child.kill('SIGINT');
   child.kill('SIGTERM');
   const [code, signal] = await exited;
-  const answers = await Promise.all(burst);
+  const answers = await Promise.all(burst.map((r) => r.answer));
   assert.deepEqual(
     new Set(answers),
     new Set(['200 Hello sig-00001!\n']),

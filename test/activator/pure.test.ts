@@ -2,7 +2,7 @@
 // ../shared/seeds/001 (20 pods / 3 activators, 24 pods / 5 activators) and their neighbours.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assignSlice, inferIndex, pickIndices, revisionCapacity } from '../../src/activator/subsetting.js';
+import { assignSlice, pickIndices, revisionCapacity } from '../../src/activator/subsetting.js';
 import { policyFor, type PodSlot } from '../../src/activator/lb-policy.js';
 import { RevisionThrottler, type PodTracker, type SlotWaiter } from '../../src/activator/throttler.js';
 
@@ -29,8 +29,6 @@ test('subsetting: equal slices, remnants one each to the first activators', () =
   ];
   for (const [name, p, a, self, expected] of cases) assert.deepEqual(assignSlice(pods(p), self, a), expected, name);
   assert.deepEqual(pickIndices(20, 2, 3), { begin: 12, end: 18, remnants: 2 });
-  assert.equal(inferIndex(['10.0.0.1', '10.0.0.2', '10.0.0.3'], '10.0.0.2'), 1);
-  assert.equal(inferIndex(['10.0.0.1'], '10.0.0.9'), -1);
 });
 
 test('capacity: CC × assigned pods; unlimited for CC 0; none without pods', () => {
