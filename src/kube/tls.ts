@@ -3,6 +3,7 @@
 // for the same PEM) accepts, or a problem naming the Secret and what is wrong with it.
 import { createSecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
+import { namespacedName } from '../model/names.js';
 import type { TlsChain } from '../translate/listener.js';
 import { TLS_SECRET_TYPE, type Secret } from './types.js';
 import type { TlsRef } from './validate.js';
@@ -11,7 +12,7 @@ export type SecretCertificate =
   { ok: true; certificateChain: string; privateKey: string } | { ok: false; problem: string };
 
 export function secretKey(ref: Pick<TlsRef, 'secretNamespace' | 'secretName'>): string {
-  return `${ref.secretNamespace}/${ref.secretName}`;
+  return namespacedName(ref.secretNamespace, ref.secretName);
 }
 
 function field(secret: Secret, name: string): string | undefined {
