@@ -134,8 +134,15 @@ export class TestCluster {
       undefined,
       dir,
     );
-    await cluster.installCrd();
-    await cluster.core.createNamespace({ body: { metadata: { name: namespace } } });
+    try {
+      await cluster.installCrd();
+      await cluster.core.createNamespace({ body: { metadata: { name: namespace } } });
+    } catch (err) {
+      // No test will run to close it: leave no network namespace behind.
+      sh('netns', 'del', netns);
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
     return cluster;
   }
 
