@@ -31,7 +31,11 @@ export function createTlsFront(
       return offered.length > 0 ? offered.find((p) => protocols.includes(p)) : protocols.find((p) => p === 'http/1.1');
     },
   });
-  server.on('secureConnection', (socket) => plain.emit('connection', socket));
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    // Node keeps a default context once set; a chain without server names that is gone since must not answer.
+    if (!(socket as { servername?: string | false }).servername && !current()?.fallback) return void socket.destroy();
+    plain.emit('connection', socket);
+  });
   server.on('tlsClientError', (_err, socket) => socket.destroy());
   useFallback(server, current());
   return server;
