@@ -20,7 +20,10 @@ describe(`gatehouse controller: TLS and redirects against ${MODE}`, () => {
   const caPem = readFileSync(ca.cert, 'utf8');
   const agent = new Agent({ connect: { ca: caPem } });
   const pem = (name: string, ...hosts: string[]) => {
-    const files = ca.issue(name, hosts.map((h) => `DNS:${h}`));
+    const files = ca.issue(
+      name,
+      hosts.map((h) => `DNS:${h}`),
+    );
     return { 'tls.crt': readFileSync(files.cert, 'utf8'), 'tls.key': readFileSync(files.key, 'utf8') };
   };
   const rule = (host: string) => ({
@@ -168,23 +171,42 @@ describe(`gatehouse controller: TLS and redirects against ${MODE}`, () => {
     assert.ok(isReady(await cluster.getIngress('secure')));
   });
 
-  test('a server name claimed with another Secret stays with the first KIngress until it lets go; the last one gone takes the HTTPS listener away', async () => {
-    await cluster.putSecret('thief-cert', pem('thief', 'secure.example.com', 'thief.example.com'));
-    await cluster.createIngress('thief', { rules: [rule('thief.example.com')], tls: [{ hosts: ['secure.example.com', 'thief.example.com'], secretName: 'thief-cert', secretNamespace: cluster.namespace }] });
-    const conflict = await cluster.waitIngress('thief', (i) => condition(i, 'LoadBalancerReady')?.reason === 'DomainConflict');
-    assert.equal(condition(conflict, 'LoadBalancerReady')?.message, `server name secure.example.com (already served with Secret ${cluster.namespace}/secure-cert)`);
-    assert.equal(await peerName('secure.example.com'), 'secure-rotated');
-    assert.equal(await peerName('thief.example.com'), 'thief', 'its other name is served');
-    await cluster.deleteIngress('secure');
-    await cluster.waitIngress('thief', isReady);
-    assert.equal(await peerName('secure.example.com'), 'thief');
-    for (const name of ['thief', 'broken']) await cluster.deleteIngress(name);
-    const deadline = Date.now() + 20_000;
-    while (!(await peerName('thief.example.com')).startsWith('error: ')) {
-      assert.ok(Date.now() < deadline, 'the HTTPS listener stayed after its last certificate went');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    // The plain listener is untouched by it.
-    assert.equal((await plain('anything.example.com')).status, 404);
-  });
+  test(
+    'a server name claimed with another Secret stays with the first KIngress until it lets go; ' +
+      'the last one gone takes the HTTPS listener away',
+    async () => {
+      await cluster.putSecret('thief-cert', pem('thief', 'secure.example.com', 'thief.example.com'));
+      await cluster.createIngress('thief', {
+        rules: [rule('thief.example.com')],
+        tls: [
+          {
+            hosts: ['secure.example.com', 'thief.example.com'],
+            secretName: 'thief-cert',
+            secretNamespace: cluster.namespace,
+          },
+        ],
+      });
+      const conflict = await cluster.waitIngress(
+        'thief',
+        (i) => condition(i, 'LoadBalancerReady')?.reason === 'DomainConflict',
+      );
+      assert.equal(
+        condition(conflict, 'LoadBalancerReady')?.message,
+        `server name secure.example.com (already served with Secret ${cluster.namespace}/secure-cert)`,
+      );
+      assert.equal(await peerName('secure.example.com'), 'secure-rotated');
+      assert.equal(await peerName('thief.example.com'), 'thief', 'its other name is served');
+      await cluster.deleteIngress('secure');
+      await cluster.waitIngress('thief', isReady);
+      assert.equal(await peerName('secure.example.com'), 'thief');
+      for (const name of ['thief', 'broken']) await cluster.deleteIngress(name);
+      const deadline = Date.now() + 20_000;
+      while (!(await peerName('thief.example.com')).startsWith('error: ')) {
+        assert.ok(Date.now() < deadline, 'the HTTPS listener stayed after its last certificate went');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // The plain listener is untouched by it.
+      assert.equal((await plain('anything.example.com')).status, 404);
+    },
+  );
 });

@@ -10,10 +10,16 @@ test('a TLS host on a gateway without an HTTPS port: not ready, and the status s
   const prober = new Prober(createLogger('prober-tls-test'), (key) => changes.push(key));
   try {
     prober.setGateways([{ id: 'gw-1', host: '127.0.0.1', externalPort: 1, localPort: 1 }]);
-    prober.expect(new Map([['ns/hello', { hash: 'abc', externalHosts: [], localHosts: [], tlsHosts: ['hello.example.com'] }]]));
+    prober.expect(
+      new Map([['ns/hello', { hash: 'abc', externalHosts: [], localHosts: [], tlsHosts: ['hello.example.com'] }]]),
+    );
     const deadline = Date.now() + 5000;
-    while (!/no HTTPS port/.test(prober.routeState('ns/hello').message ?? '') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    assert.deepEqual(prober.routeState('ns/hello'), { ready: false, message: 'waiting for gw-1 (hello.example.com: the gateway has no HTTPS port to probe) to serve hash abc' });
+    while (!/no HTTPS port/.test(prober.routeState('ns/hello').message ?? '') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(prober.routeState('ns/hello'), {
+      ready: false,
+      message: 'waiting for gw-1 (hello.example.com: the gateway has no HTTPS port to probe) to serve hash abc',
+    });
     assert.deepEqual(changes, []);
   } finally {
     prober.close();
