@@ -1,8 +1,10 @@
 // One TCP port that speaks HTTP/1.1 and HTTP/2 cleartext with prior knowledge, like Envoy's
-// codec_type AUTO: the first bytes of a connection decide which server gets it.
+// codec_type AUTO: the first bytes of a connection decide which server gets it. With TLS, ALPN
+// decides instead; the limits are the same either way.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import { processConnections, RefusalLog, type ConnectionBudget, type HttpLimits } from './limits.js';
@@ -30,6 +32,8 @@ export interface ListenerOptions {
   log?: Logger;
   /** Shared by every listener of the process unless a test gives its own. */
   budget?: ConnectionBudget;
+  /** Serve TLS with this certificate and key (PEM); ALPN picks HTTP/2 or HTTP/1.1. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 const SESSION_TIMER = Symbol('sessionTimer');
@@ -88,35 +92,59 @@ export function createAutoCodecServer(
   const budget = options.budget ?? processConnections(limits);
   const refusals = new RefusalLog(options.log, options.name);
   const sockets = new Set<net.Socket>();
-  const front = net.createServer({ noDelay: true }, (socket) => {
+  /** Counts a new TCP connection against both limits; false (and the socket closed) when over one. */
+  const admit = (socket: net.Socket): boolean => {
     if (sockets.size >= limits.maxConnectionsPerListener) {
       socket.destroy();
       refusals.refuse('listener', limits.maxConnectionsPerListener, sockets.size);
-      return;
+      return false;
     }
     if (!budget.admit()) {
       socket.destroy();
       refusals.refuse('process', budget.max, budget.open);
-      return;
+      return false;
     }
     sockets.add(socket);
-    // Nothing sent at all: the headers deadline applies before the protocol is known.
-    const sniffTimer = setTimeout(destroySocket, limits.headersTimeoutMs, socket).unref();
     socket.once('close', () => {
       sockets.delete(socket);
       budget.release();
-      clearTimeout(sniffTimer);
-    });
-    socket.once('readable', () => {
-      clearTimeout(sniffTimer);
-      const first = socket.read() as Buffer | null;
-      if (first === null) return void socket.destroy();
-      socket.unshift(first);
-      const isH2 = first.length >= 3 && first.subarray(0, 3).equals(H2_PREFACE_START);
-      (isH2 ? h2 : h1).emit('connection', socket);
     });
     socket.on('error', () => socket.destroy());
-  });
+    return true;
+  };
+  let front: net.Server;
+  if (options.tls) {
+    // A TCP connection is counted from its first moment; the handshake (a silent connection
+    // included) has the headers deadline; then ALPN says which server gets the decrypted socket.
+    const secure = tls.createServer({
+      ...options.tls,
+      ALPNProtocols: ['h2', 'http/1.1'],
+      handshakeTimeout: limits.headersTimeoutMs,
+      noDelay: true,
+    });
+    secure.on('connection', admit);
+    // A failed or timed-out handshake is only reported; the connection must be closed here.
+    secure.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
+    secure.on('secureConnection', (socket: tls.TLSSocket) =>
+      (socket.alpnProtocol === 'h2' ? h2 : h1).emit('connection', socket),
+    );
+    front = secure;
+  } else {
+    front = net.createServer({ noDelay: true }, (socket) => {
+      if (!admit(socket)) return;
+      // Nothing sent at all: the headers deadline applies before the protocol is known.
+      const sniffTimer = setTimeout(destroySocket, limits.headersTimeoutMs, socket).unref();
+      socket.once('close', () => clearTimeout(sniffTimer));
+      socket.once('readable', () => {
+        clearTimeout(sniffTimer);
+        const first = socket.read() as Buffer | null;
+        if (first === null) return void socket.destroy();
+        socket.unshift(first);
+        const isH2 = first.length >= 3 && first.subarray(0, 3).equals(H2_PREFACE_START);
+        (isH2 ? h2 : h1).emit('connection', socket);
+      });
+    });
+  }
   front.once('close', () => h1.close());
   return { front, h1, h2, sockets };
 }

@@ -60,6 +60,9 @@ function onH2Trailers(this: ClientHttp2Stream, trailers: IncomingHttpHeaders): v
 function onH2End(this: ClientHttp2Stream): void {
   exchangeOf(this).responseEnd();
 }
+function onBodyData(this: InboundRequest, chunk: Buffer): void {
+  exchangeOf(this).bodyReceived += chunk.length;
+}
 function onH2Error(this: ClientHttp2Stream, err: Error): void {
   // A session that could not connect cancels its streams; report why it could not (ECONNREFUSED...).
   const cause =
@@ -108,9 +111,12 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   private over = false;
   private watched = false;
   /**
-   * While a request body is being forwarded: bytes read from the client's connection at the last tick, and when that
-   * last grew.
+   * Request body bytes received so far. Counted per request, not from the connection's socket: the
+   * streams of one HTTP/2 connection share it, and a busy stream must not keep a stalled one alive.
    */
+  bodyReceived = 0;
+  private countingBody = false;
+  /** While a request body is being forwarded: bodyReceived at the last tick, and when that last grew. */
   private bodyWatched = false;
   private bodyBytes = 0;
   private bodyProgressAt = 0;
@@ -185,7 +191,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
       this.bodyWatched = false;
       return false;
     }
-    const read = req.socket?.bytesRead ?? 0;
+    const read = this.bodyReceived;
     // Bytes buffered on our side mean the upstream is slow, not the client.
     if (read !== this.bodyBytes || req.readableLength > 0) {
       this.bodyBytes = read;
@@ -204,8 +210,9 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     const req = this.req;
     const body = hasRequestBody(req);
     if (body && this.settings.bodyIdleTimeoutMs > 0 && !req.complete) {
+      this.countBody();
       this.bodyWatched = true;
-      this.bodyBytes = req.socket?.bytesRead ?? 0;
+      this.bodyBytes = this.bodyReceived;
       this.bodyProgressAt = Date.now();
       this.watch();
     }
@@ -248,6 +255,14 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     req.pipe(stream);
   }
 
+  /** Counts the request's body bytes as they are read (a 'data' listener beside the pipe's; it changes no flow). */
+  private countBody(): void {
+    if (this.countingBody) return;
+    this.countingBody = true;
+    (this.req as unknown as Tagged)[EXCHANGE] = this;
+    this.req.on('data', onBodyData);
+  }
+
   /** Stops the upstream exchange (deadline passed, client gone); its error report is then ignored. */
   protected abortUpstream(): void {
     this.controller?.abort(new Error('request ended by the proxy'));
@@ -278,10 +293,11 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   private drainRequestBody(): void {
     const req = this.req;
     req.unpipe();
+    this.countBody();
     req.resume();
     const now = Date.now();
     this.drainUntil = now + this.settings.drainMs;
-    this.bodyBytes = req.socket?.bytesRead ?? 0;
+    this.bodyBytes = this.bodyReceived;
     this.bodyProgressAt = now;
     if (!this.watched) {
       this.watched = true;
@@ -289,18 +305,24 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     }
   }
 
-  /** A short plain-text answer unless the response has begun; then the exchange ends. */
-  protected reply(status: number, body: string, closeConnection = false): void {
+  /**
+   * A short plain-text answer unless the response has begun; then the exchange ends. `close` ends
+   * what carries the request after the answer: the connection (HTTP/1.1), or the stream alone
+   * (HTTP/2, whose other streams go on).
+   */
+  protected reply(status: number, body: string, close = false): void {
     const res = this.res;
+    const h2 = this.req.httpVersionMajor === 2;
     if (!res.headersSent && !res.destroyed) {
       const headers: Record<string, string> = {
         'content-type': 'text/plain; charset=utf-8',
         'content-length': String(Buffer.byteLength(body)),
       };
-      if (closeConnection && this.req.httpVersionMajor !== 2) headers.connection = 'close';
+      if (close && !h2) headers.connection = 'close';
       res.writeHead(status, headers);
       res.end(body);
     }
+    if (close && h2) closeUndrained(this.req);
     this.end();
   }
 

@@ -3,7 +3,6 @@
 // runs, as in Knative's handler chain; ordinary requests go through stats, breaker and timeouts.
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
-import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool } from '../http/undici-pool.js';
@@ -113,25 +112,21 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
     upgradeToApp(ctx, config.userPort, req, socket, head, req.headers[H_PROXY_REQUEST] !== undefined);
   };
 
-  // Serving port: sniff the first bytes so HTTP/1.1 and h2c prior knowledge share one socket.
-  const { front, h1, sockets } = createAutoCodecServer(handle, onUpgrade, {
-    limits: config.limits,
-    name: 'queue-proxy serving',
-    log,
-  });
-  const servers: net.Server[] = [front];
-  const servingPort = await listen(front, config.servingPort, config.bindAddress);
-
+  // Serving port: sniff the first bytes so HTTP/1.1 and h2c prior knowledge share one socket. The
+  // TLS port, when configured, is the same listener with TLS in front: the same limits apply.
+  const serving = [
+    createAutoCodecServer(handle, onUpgrade, { limits: config.limits, name: 'queue-proxy serving', log }),
+  ];
+  const servingPort = await listen(serving[0]!.front, config.servingPort, config.bindAddress);
   let tlsPort: number | undefined;
   if (config.tlsCertFile && config.tlsKeyFile) {
-    const tls = http2.createSecureServer(
-      { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile), allowHTTP1: true },
-      handle,
+    const tls = { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) };
+    serving.push(
+      createAutoCodecServer(handle, onUpgrade, { limits: config.limits, name: 'queue-proxy serving TLS', log, tls }),
     );
-    tls.on('upgrade', onUpgrade);
-    tlsPort = await listen(tls, config.tlsPort, config.bindAddress);
-    servers.push(tls);
+    tlsPort = await listen(serving[1]!.front, config.tlsPort, config.bindAddress);
   }
+  const servers: net.Server[] = serving.map((s) => s.front);
 
   const admin = http.createServer((req, res) => {
     if (req.url === '/wait-for-drain') {
@@ -177,7 +172,7 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
     (closing ??= (async () => {
       clearInterval(reporter);
       // Connections handed to h1/h2 by the sniffing front are not tracked by them: end them here.
-      for (const socket of sockets) socket.destroy();
+      for (const { sockets } of serving) for (const socket of sockets) socket.destroy();
       await Promise.all(servers.map(closeServer));
       h2Upstream.close();
       await pool.close();
@@ -193,8 +188,10 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
       log.info('draining', { quietPeriodMs: config.drainQuietMs, inFlight: stats.inFlight });
       await drainer.drain();
       // Quiet period over: stop accepting, let in-flight requests finish, then shut down.
-      front.close();
-      h1.closeIdleConnections();
+      for (const { front, h1 } of serving) {
+        front.close();
+        h1.closeIdleConnections();
+      }
       await waitForIdle();
       log.info('drained', { servedForMs: Date.now() - startedAt });
       await close();

@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -21,6 +23,7 @@ import { captureLog } from '../support/capture-log.js';
 import { translate } from '../../src/translate/index.js';
 import { startXdsServer, type XdsServer } from '../../src/xds/index.js';
 import { startExampleApp, type RunningApp } from '../support/app.js';
+import { TestCa } from '../support/certs.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 import { startQueue, type RunningQueue } from '../support/queue.js';
 
@@ -42,12 +45,24 @@ let activator: Activator;
 let xds: XdsServer;
 let gateway: Gateway;
 let dir: string;
-const entry: Record<'gateway' | 'activator' | 'queue', { port: number; headers: Record<string, string> }> = {} as never;
+interface Entry {
+  port: number;
+  headers: Record<string, string>;
+  /** The queue-proxy's TLS port (self-signed: certificates are not checked). */
+  tls?: boolean;
+}
+const entry: Record<'gateway' | 'activator' | 'queue' | 'queue TLS', Entry> = {} as never;
+let ca: TestCa;
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-hardening-'));
+  ca = new TestCa();
+  const cert = ca.issue('queue', ['IP:127.0.0.1']);
   app = await startExampleApp({ K_REVISION: 'hello-00001' });
   queue = await startQueue(app.port, {
+    QUEUE_TLS_CERT_FILE: cert.cert,
+    QUEUE_TLS_KEY_FILE: cert.key,
+    QUEUE_SERVING_TLS_PORT: '0',
     CONTAINER_CONCURRENCY: '1',
     GATEHOUSE_HEADERS_TIMEOUT_SECONDS: String(HEADERS_TIMEOUT_S),
     GATEHOUSE_BODY_IDLE_TIMEOUT_SECONDS: String(BODY_IDLE_S),
@@ -77,6 +92,7 @@ before(async () => {
     headers: { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'hello-00001' },
   };
   entry.queue = { port: queue.servingPort, headers: {} };
+  entry['queue TLS'] = { port: queue.tlsPort!, headers: {}, tls: true };
   // Clusters and routes arrive after the listener.
   for (const deadline = Date.now() + 10_000; (await curl(entry.gateway, '/')).status !== 200;) {
     assert.ok(Date.now() < deadline, 'the gateway route never answered');
@@ -91,6 +107,7 @@ after(async () => {
   await queue?.stop();
   await app?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
+  ca?.remove();
 });
 
 interface CurlResult {
@@ -101,18 +118,16 @@ interface CurlResult {
 }
 
 /** Real curl, as in the issue's probes; --max-time bounds every case. */
-function curl(
-  target: { port: number; headers: Record<string, string> },
-  urlPath: string,
-  args: string[] = [],
-): Promise<CurlResult> {
+function curl(target: Entry, urlPath: string, args: string[] = []): Promise<CurlResult> {
   const headerArgs = Object.entries(target.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
   const started = Date.now();
   return new Promise((resolve) => {
+    const url = `${target.tls ? 'https' : 'http'}://127.0.0.1:${target.port}${urlPath}`;
     execFile(
       'curl',
       [
         '-s',
+        '-k',
         '-o',
         '/dev/null',
         '-w',
@@ -121,7 +136,7 @@ function curl(
         '20',
         ...headerArgs,
         ...args,
-        `http://127.0.0.1:${target.port}${urlPath}`,
+        url,
       ],
       (err, stdout) => {
         const [status, bytes] = stdout.trim().split(' ').map(Number) as [number, number];
@@ -136,7 +151,26 @@ function curl(
   });
 }
 
-const ENTRIES = ['gateway', 'activator', 'queue'] as const;
+const ENTRIES = ['gateway', 'activator', 'queue', 'queue TLS'] as const;
+/** The exchange's end-to-end cases (Expect, 100 MB early answers) need no second run through the TLS port's code. */
+const PLAIN_ENTRIES = ['gateway', 'activator', 'queue'] as const;
+
+/** A connection to an entry, TLS-handshaken for the TLS port (ALPN offers `alpn`). */
+async function connect(target: Entry, alpn = 'http/1.1'): Promise<net.Socket> {
+  if (!target.tls) {
+    const socket = net.connect({ port: target.port, host: '127.0.0.1' });
+    await once(socket, 'connect');
+    return socket;
+  }
+  const socket = tls.connect({
+    port: target.port,
+    host: '127.0.0.1',
+    rejectUnauthorized: false,
+    ALPNProtocols: [alpn],
+  });
+  await once(socket, 'secureConnect');
+  return socket;
+}
 
 test(
   'Expect: 100-continue — a 2 MB upload (curl sends Expect) ' +
@@ -144,7 +178,7 @@ test(
   async () => {
     const twoMb = path.join(dir, '2MB.bin');
     writeFileSync(twoMb, Buffer.alloc(2 * 1024 * 1024, 1));
-    for (const name of ENTRIES) {
+    for (const name of PLAIN_ENTRIES) {
       const big = await curl(entry[name], '/echo', ['--data-binary', `@${twoMb}`]);
       assert.deepEqual([big.exit, big.status, big.bytes], [0, 200, 2 * 1024 * 1024], `${name}: 2 MB upload`);
       const small = await curl(entry[name], '/echo', ['-H', 'Expect: 100-continue', '--data-binary', 'abc']);
@@ -159,7 +193,7 @@ test(
     const file = path.join(dir, '100MB.bin');
     const mb = Buffer.alloc(1024 * 1024, 2);
     writeFileSync(file, Buffer.concat(Array.from({ length: 100 }, () => mb)));
-    for (const name of ENTRIES) {
+    for (const name of PLAIN_ENTRIES) {
       // The example app's "/" answers without reading the body.
       const r = await curl(entry[name], '/', ['--data-binary', `@${file}`]);
       assert.equal(r.exit, 0, `${name}: curl exit ${r.exit} after ${r.ms} ms`);
@@ -167,14 +201,16 @@ test(
       assert.ok(r.ms < 10_000, `${name}: took ${r.ms} ms`);
     }
     // The connections stay usable: the next requests are served.
-    for (const name of ENTRIES) assert.equal((await curl(entry[name], '/')).status, 200, name);
+    for (const name of PLAIN_ENTRIES) assert.equal((await curl(entry[name], '/')).status, 200, name);
   },
 );
 
-/** Milliseconds until the server closes a connection fed by `feed`; fails past 5 s. */
-async function closedAfter(port: number, feed: (socket: net.Socket) => () => void): Promise<number> {
-  const socket = net.connect({ port, host: '127.0.0.1' });
-  await once(socket, 'connect');
+/** Milliseconds until the server closes a connection (`connected`, or a bare TCP one) fed by `feed`; fails past 5 s. */
+async function closedAfter(
+  connected: Promise<net.Socket> | number,
+  feed: (socket: net.Socket) => () => void,
+): Promise<number> {
+  const socket = typeof connected === 'number' ? await connect({ port: connected, headers: {} }) : await connected;
   const started = Date.now();
   const stop = feed(socket);
   socket.on('data', () => {});
@@ -194,7 +230,7 @@ test(
     const limitMs = HEADERS_TIMEOUT_S * 1000;
     for (const name of ENTRIES) {
       const port = entry[name].port;
-      const slow = await closedAfter(port, (s) => {
+      const slow = await closedAfter(connect(entry[name]), (s) => {
         const head = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nX-Slow: ${'y'.repeat(200)}\r\n\r\n`);
         let i = 0;
         const t = setInterval(() => {
@@ -202,14 +238,17 @@ test(
         }, 50);
         return () => clearInterval(t);
       });
+      // For the TLS port: no handshake at all, and a handshake then nothing.
       const silent = await closedAfter(port, () => () => {});
-      const preface = await closedAfter(port, (s) => {
+      const silentAfterHandshake = await closedAfter(connect(entry[name]), () => () => {});
+      const preface = await closedAfter(connect(entry[name], 'h2'), (s) => {
         s.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
         return () => {};
       });
       for (const [what, ms] of [
         ['1 byte per 50 ms', slow],
         ['silent', silent],
+        ['silent after the TLS handshake', silentAfterHandshake],
         ['h2 preface then silence', preface],
       ] as const) {
         assert.ok(
@@ -225,9 +264,8 @@ test(
   'an upload that stalls gets 408 after the body idle timeout ' + 'and frees its breaker slot (containerConcurrency 1)',
   async () => {
     for (const name of ENTRIES) {
-      const { port, headers } = entry[name];
-      const socket = net.connect({ port, host: '127.0.0.1' });
-      await once(socket, 'connect');
+      const { headers } = entry[name];
+      const socket = await connect(entry[name]);
       const extra = Object.entries({ host: 'x', ...headers })
         .map(([k, v]) => `${k}: ${v}\r\n`)
         .join('');
@@ -248,6 +286,100 @@ test(
   },
 );
 
+/** The outcome of one HTTP/2 request: its status (0 if none came), body, and the stream's RST code. */
+function h2Outcome(
+  stream: http2.ClientHttp2Stream,
+): Promise<{ status: number; body: string; rstCode: number; ms: number }> {
+  const started = Date.now();
+  let status = 0;
+  let body = '';
+  stream.on('response', (h) => (status = Number(h[':status'])));
+  stream.on('data', (d: Buffer) => (body += d.toString()));
+  stream.on('error', () => {});
+  return new Promise((resolve) =>
+    stream.once('close', () => resolve({ status, body, rstCode: stream.rstCode ?? 0, ms: Date.now() - started })),
+  );
+}
+
+test(
+  'HTTP/2: a stalled upload gets 408 and its stream reset after the body ' +
+    'idle timeout, while a busy upload on the same connection completes',
+  async () => {
+    for (const name of ENTRIES) {
+      const { port, headers } = entry[name];
+      const session = http2.connect(`${entry[name].tls ? 'https' : 'http'}://127.0.0.1:${port}`, {
+        rejectUnauthorized: false,
+      });
+      session.on('error', () => {});
+      try {
+        const common = Object.fromEntries(
+          Object.entries(headers).map(([k, v]) => [k === 'host' ? ':authority' : k, v]),
+        );
+        // First on the connection (and first for the only breaker slot): 5 of 1,000 bytes, then nothing;
+        // the app would answer after 3 s.
+        const stalled = session.request({
+          ':method': 'POST',
+          ':path': '/?delay=3000',
+          'content-length': '1000',
+          ...common,
+        });
+        stalled.write('12345');
+        const stalledOutcome = h2Outcome(stalled);
+        // Beside it: a chunk every 100 ms for three body idle timeouts, so the connection never goes quiet.
+        const busy = session.request({ ':method': 'POST', ':path': '/echo', ...common });
+        const busyOutcome = h2Outcome(busy);
+        let sent = '';
+        const chunks = Math.ceil((3 * BODY_IDLE_S * 1000) / 100);
+        for (let i = 0; i < chunks; i++) {
+          const chunk = `chunk-${i};`;
+          busy.write(chunk);
+          sent += chunk;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        busy.end();
+        const s = await stalledOutcome;
+        assert.equal(s.status, 408, `${name}: the stalled stream got ${s.status} (rst ${s.rstCode}) after ${s.ms} ms`);
+        assert.ok(s.ms < BODY_IDLE_S * 1000 + 1500, `${name}: the stalled stream ended after ${s.ms} ms`);
+        const b = await busyOutcome;
+        assert.equal(b.status, 200, `${name}: the busy stream got ${b.status} (rst ${b.rstCode})`);
+        assert.equal(b.body, sent, `${name}: the busy stream's echo`);
+      } finally {
+        session.destroy();
+      }
+    }
+  },
+);
+
+test(
+  'a connection without a request in flight closes ' + 'after the idle timeout, on the plain and the TLS port',
+  async () => {
+    const idleMs = 2000;
+    await Promise.all(
+      (['queue', 'queue TLS'] as const).map(async (name) => {
+        const socket = await connect(entry[name]);
+        socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+        let answer = '';
+        socket.on('data', (d: Buffer) => (answer += d.toString()));
+        socket.on('error', () => {});
+        const closed = once(socket, 'close');
+        // Idle from the end of the answer on.
+        for (const deadline = Date.now() + 5000; !/ok\n(\r\n0\r\n\r\n)?$/.test(answer);) {
+          assert.ok(Date.now() < deadline, `${name}: no answer (${answer.slice(0, 40)})`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const answeredAt = Date.now();
+        await closed;
+        const ms = Date.now() - answeredAt;
+        assert.match(answer, /^HTTP\/1\.1 200 /, name);
+        assert.ok(
+          ms >= idleMs * 0.8 && ms < idleMs + 1500,
+          `${name}: closed ${ms} ms after the answer (idle timeout ${idleMs} ms)`,
+        );
+      }),
+    );
+  },
+);
+
 test(
   'connections beyond the listener or process limit are closed at ' +
     'once, with one warning per interval; the listener keeps serving',
@@ -255,6 +387,9 @@ test(
     const captured = captureLog();
     const budget = new ConnectionBudget(8);
     const tight: HttpLimits = { ...limits, headersTimeoutMs: 30_000, maxConnectionsPerListener: 5 };
+    // The second listener serves TLS: its connections count from the TCP accept, as plain ones.
+    const cert = ca.issue('limited', ['IP:127.0.0.1']);
+    const tlsFiles = { cert: readFileSync(cert.cert), key: readFileSync(cert.key) };
     const servers = [0, 1].map((i) =>
       createAutoCodecServer(
         (_req, res) => {
@@ -262,7 +397,7 @@ test(
           res.end('ok');
         },
         undefined,
-        { limits: tight, name: `limited-${i}`, log: captured, budget },
+        { limits: tight, name: `limited-${i}`, log: captured, budget, ...(i === 1 ? { tls: tlsFiles } : {}) },
       ),
     );
     try {
@@ -307,8 +442,8 @@ test(
         assert.ok(Date.now() < deadline, `connections still counted: ${budget.open}`);
         await new Promise((r) => setTimeout(r, 10));
       }
-      const ok = await curl({ port: ports[0]!, headers: {} }, '/');
-      assert.equal(ok.status, 200);
+      assert.equal((await curl({ port: ports[0]!, headers: {} }, '/')).status, 200);
+      assert.equal((await curl({ port: ports[1]!, headers: {}, tls: true }, '/')).status, 200);
     } finally {
       for (const s of servers) {
         for (const socket of s.sockets) socket.destroy();

@@ -9,6 +9,8 @@ export const gatehouseBin = fileURLToPath(new URL('../../bin/gatehouse.js', impo
 
 export interface RunningQueue {
   servingPort: number;
+  /** Set when QUEUE_TLS_CERT_FILE and QUEUE_TLS_KEY_FILE are. */
+  tlsPort: number | undefined;
   adminPort: number;
   metricsPort: number;
   userMetricsPort: number;
@@ -57,6 +59,7 @@ export async function startQueue(
   });
   return {
     servingPort: ports.servingPort!,
+    tlsPort: ports.tlsPort,
     adminPort: ports.adminPort!,
     metricsPort: ports.metricsPort!,
     userMetricsPort: ports.userMetricsPort!,
