@@ -1,6 +1,9 @@
 // One request through the activator: a slot at a pod from the revision's throttler (waiting while
 // pods start), the request forwarded there with K-Proxy-Request, the slot released at the end.
-// A pod that refuses the connection never saw the request, so the request waits for another.
+// A pod that refuses the connection never saw the request, so the request waits for another. A
+// kept-alive connection the pod reset before answering may have been closing as the request was
+// written: a request without a body that cannot change anything (GET, HEAD, OPTIONS) is sent once
+// more, as Go's transport under Knative's activator does for a reused connection.
 import type { InboundRequest, OutboundResponse } from '../http/auto-codec.js';
 import { ProxyExchange, type ExchangeSettings, type Upstream } from '../http/exchange.js';
 import { upstreamRequestHeaders } from '../http/forward-headers.js';
@@ -10,6 +13,10 @@ import type { FailureReason } from './metrics.js';
 import type { PodTracker, RevisionThrottler, SlotWaiter } from './throttler.js';
 
 export const ACTIVATOR_TIMEOUT_BODY = 'activator request timeout';
+
+const IDEMPOTENT_WITHOUT_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The pod's end closed (reset or FIN) before any of the response: undici's and the socket's codes. */
+const CONNECTION_CLOSED = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
 /** What a request needs from its activator; one instance per activator. */
 export interface ActivatorContext extends ExchangeSettings {
@@ -28,6 +35,7 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
   private deadline = 0;
   /** Once it had a pod, a request may always wait again (that pod refused it); the queue limit is for newcomers. */
   private admitted = false;
+  private resent = false;
 
   constructor(
     private readonly ctx: ActivatorContext,
@@ -90,6 +98,11 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
       this.throttler.acquire(this);
       return;
     }
+    if (CONNECTION_CLOSED.has(err.code ?? '') && !this.resent && this.safeToResend()) {
+      this.resent = true;
+      this.throttler.acquire(this);
+      return;
+    }
     this.ctx.countFailure(this.key, 'pod_failed');
     this.reply(502, `the pod at ${pod.address} failed: ${err.message}\n`);
   }
@@ -98,6 +111,14 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
     if (this.pod) this.releasePod();
     else this.throttler.cancel(this);
     this.stats.requestOut(Date.now(), false);
+  }
+
+  /** Nothing of the request is lost by sending it again: an idempotent method and no body. */
+  private safeToResend(): boolean {
+    const { method, headers } = this.req;
+    if (!IDEMPOTENT_WITHOUT_BODY.has(method ?? '') || this.bodyReceived > 0) return false;
+    const length = headers['content-length'];
+    return headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
   }
 
   private releasePod(): void {
