@@ -2,88 +2,15 @@
 // embedded gateway, activator, prober and autoscaler, all over loopback sockets.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { request } from 'undici';
-import { createLogger } from '../../src/log/logger.js';
-import { loopbackUpOptions, serviceYaml } from '../../src/bench/services.js';
-import { startUp, type Up } from '../../src/up/orchestrator.js';
-import { exampleAppPath } from '../support/app.js';
-import { gatehouseBin } from '../support/queue.js';
+import { loopbackUpOptions } from '../../src/bench/services.js';
+import { startUp } from '../../src/up/orchestrator.js';
 import { freePort } from '../../src/runtime/ports.js';
-
-const log = createLogger('test');
-
-function service(
-  name: string,
-  target: string,
-  extra: { annotations?: Record<string, string>; traffic?: string; cc?: number } = {},
-): string {
-  return serviceYaml(name, {
-    target,
-    appPath: exampleAppPath,
-    annotations: { 'autoscaling.knative.dev/window': '6s', ...extra.annotations },
-    ...(extra.cc !== undefined ? { containerConcurrency: extra.cc } : {}),
-    ...(extra.traffic !== undefined ? { extraSpec: extra.traffic } : {}),
-  });
-}
-
-function tempFile(text: string): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'gatehouse-up-')), 'services.yaml');
-  writeFileSync(file, text);
-  return file;
-}
-
-async function get(port: number, host: string, urlPath = '/') {
-  const res = await request(`http://127.0.0.1:${port}${urlPath}`, { headers: { host } });
-  return { status: res.statusCode, body: await res.body.text() };
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function startTestUp(file: string, t: { after(fn: () => Promise<void>): void }): Promise<Up> {
-  const up = await startUp(
-    loopbackUpOptions(file, log, { tickMs: 200, autoscaler: { scaleToZeroGracePeriodMs: 500 } }),
-  );
-  t.after(() => up.close());
-  return up;
-}
-
-/** Requests at a fixed concurrency until stopped; counts anything but a 200. */
-function loadGenerator(port: number, host: string, concurrency = 4) {
-  let running = true;
-  let ok = 0;
-  const failures: string[] = [];
-  const worker = async () => {
-    while (running) {
-      try {
-        const r = await get(port, host);
-        if (r.status === 200) ok++;
-        else failures.push(`${r.status} ${r.body.trim()}`);
-      } catch (err) {
-        failures.push((err as Error).message);
-      }
-    }
-  };
-  const workers = Array.from({ length: concurrency }, worker);
-  return {
-    served: () => ok,
-    async stop() {
-      running = false;
-      await Promise.all(workers);
-      return { ok, failures };
-    },
-  };
-}
+import { until } from '../support/cli.js';
+import { gatehouseBin } from '../support/queue.js';
+import { get, loadGenerator, log, service, startTestUp, tempFile } from '../support/up.js';
 
 test(
   'edit → new revision, Ready only after probe confirmation, 80/20 split, tag ' +
@@ -275,37 +202,6 @@ test('a bad file at start-up exits 2 naming file, line and field', async () => {
 });
 
 test(
-  'an app that crashes under load: only the requests it was serving ' +
-    'fail, the other pod takes the rest, the failure is reported',
-  async (t) => {
-    const file = tempFile(service('crashy', 'crashy', { annotations: { 'autoscaling.knative.dev/min-scale': '2' } }));
-    const up = await startTestUp(file, t);
-    await up.whenReady(30_000);
-    const port = up.gatewayPort!;
-    const host = 'crashy.default.example.com';
-    await until(() => up.status().revisions[0]!.pods.ready === 2, 'two ready pods', 20_000);
-    const load = loadGenerator(port, host);
-    await until(() => load.served() >= 20, 'traffic before the crash', 10_000);
-    const crashedAt = Date.now();
-    const crash = await get(port, host, '/crash');
-    assert.equal(crash.body, 'crashing\n');
-    await until(() => up.status().revisions[0]!.failure !== undefined, 'the failure in the status', 5000);
-    const servedAtFailure = load.served();
-    await until(() => load.served() >= servedAtFailure + 30, 'traffic after the crash was reported', 20_000);
-    const lateStart = Date.now();
-    const before = await load.stop();
-    // Requests in flight at the dying pod may fail (the app failed them); nothing else does.
-    assert.ok(before.failures.length <= 5, `failures: ${before.failures.join(' | ')}`);
-    assert.match(up.status().revisions[0]!.failure!, /^app exited \(1\)/);
-    // And from then on, the surviving pod serves everything.
-    const after = loadGenerator(port, host);
-    await until(() => after.served() >= 30, 'traffic to the surviving pod', 20_000);
-    const late = await after.stop();
-    assert.deepEqual(late.failures, [], `after the crash (crash at ${crashedAt}, checked from ${lateStart})`);
-  },
-);
-
-test(
   'with --no-gateway, another xDS gateway named with --gateway-node ' +
     '(here `gatehouse gateway`, as Envoy would) is probed and confirmed',
   async (t) => {
@@ -346,70 +242,5 @@ test(
       [['envoy-like', true, ['default/hello']]],
     );
     assert.equal((await get(gatewayPort, 'hello.default.example.com')).body, 'Hello outside!\n');
-  },
-);
-
-test('a queue-proxy sent SIGTERM under load drains without losing a request, in proxy and in serve mode', async (t) => {
-  for (const tbc of ['211', '0']) {
-    const file = tempFile(
-      service('drainer', 'drainer', {
-        annotations: { 'autoscaling.knative.dev/min-scale': '2', 'autoscaling.knative.dev/target-burst-capacity': tbc },
-      }),
-    );
-    const up = await startUp(loopbackUpOptions(file, log, { tickMs: 200, drainQuietSeconds: 2 }));
-    t.after(() => up.close());
-    await up.whenReady(30_000);
-    const revision = () => up.status().revisions[0]!;
-    const mode = tbc === '0' ? 'serve' : 'proxy';
-    await until(
-      () => revision().pods.ready === 2 && revision().mode === mode,
-      `two ready pods in ${mode} mode`,
-      20_000,
-    );
-    const load = loadGenerator(up.gatewayPort!, 'drainer.default.example.com');
-    await until(() => load.served() >= 20, `${mode} mode: traffic before the SIGTERM`, 10_000);
-    const victim = revision().podList.find((p) => p.phase === 'ready')!;
-    process.kill(victim.pids.queueProxy!, 'SIGTERM');
-    // The pod leaves the endpoints while it drains, exits after the quiet period, and restarts.
-    await until(
-      () => revision().podList.find((p) => p.name === victim.name)?.phase !== 'ready',
-      'the draining pod to leave',
-      5000,
-    );
-    await until(() => revision().failure !== undefined, 'the queue-proxy to exit after its quiet period', 10_000);
-    const before = load.served();
-    await until(() => load.served() >= before + 30, `${mode} mode: traffic after the drained pod exited`, 20_000);
-    const { ok, failures } = await load.stop();
-    assert.deepEqual(failures, [], `${mode} mode: failed requests (${ok} succeeded)`);
-    await up.close();
-  }
-});
-
-test(
-  'an activator restarted under load (SIGTERM, as in a ' + 'rolling update) loses nothing: the other takes the traffic',
-  async (t) => {
-    const file = tempFile(service('via-activator', 'via-activator'));
-    const up = await startTestUp(file, t);
-    await up.whenReady(30_000);
-    assert.equal(
-      up.status().revisions[0]!.mode,
-      'proxy',
-      'the default burst capacity keeps the activators in the path',
-    );
-    const load = loadGenerator(up.gatewayPort!, 'via-activator.default.example.com');
-    await until(() => load.served() >= 20, 'traffic through the activators', 10_000);
-    const [first] = up.activatorPids();
-    process.kill(first!, 'SIGTERM');
-    // It drains (1 s quiet period), exits, and is started again on the same port.
-    await until(
-      () => up.activatorPids()[0] !== first && up.activatorPids()[0] !== undefined,
-      'the activator to be restarted',
-      15_000,
-    );
-    // Traffic goes on after the restart: a count of answers, not a time, so a busy machine only slows it.
-    const before = load.served();
-    await until(() => load.served() >= before + 50, 'fifty more requests after the restart', 20_000);
-    const { ok, failures } = await load.stop();
-    assert.deepEqual(failures, [], `failed requests (${ok} succeeded)`);
   },
 );

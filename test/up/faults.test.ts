@@ -1,0 +1,104 @@
+// `gatehouse up` under faults, end to end: an app crashing, a queue-proxy and an activator stopped
+// under load. Apart from up.test.ts so each file stays well inside the per-file timeout.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { until } from '../support/cli.js';
+import { get, loadGenerator, service, startTestUp, tempFile, log } from '../support/up.js';
+import { loopbackUpOptions } from '../../src/bench/services.js';
+import { startUp } from '../../src/up/orchestrator.js';
+
+test(
+  'an app that crashes under load: only the requests it was serving ' +
+    'fail, the other pod takes the rest, the failure is reported',
+  async (t) => {
+    const file = tempFile(service('crashy', 'crashy', { annotations: { 'autoscaling.knative.dev/min-scale': '2' } }));
+    const up = await startTestUp(file, t);
+    await up.whenReady(30_000);
+    const port = up.gatewayPort!;
+    const host = 'crashy.default.example.com';
+    await until(() => up.status().revisions[0]!.pods.ready === 2, 'two ready pods', 20_000);
+    const load = loadGenerator(port, host);
+    await until(() => load.served() >= 20, 'traffic before the crash', 10_000);
+    const crashedAt = Date.now();
+    const crash = await get(port, host, '/crash');
+    assert.equal(crash.body, 'crashing\n');
+    await until(() => up.status().revisions[0]!.failure !== undefined, 'the failure in the status', 5000);
+    const servedAtFailure = load.served();
+    await until(() => load.served() >= servedAtFailure + 30, 'traffic after the crash was reported', 20_000);
+    const lateStart = Date.now();
+    const before = await load.stop();
+    // Requests in flight at the dying pod may fail (the app failed them); nothing else does.
+    assert.ok(before.failures.length <= 5, `failures: ${before.failures.join(' | ')}`);
+    assert.match(up.status().revisions[0]!.failure!, /^app exited \(1\)/);
+    // And from then on, the surviving pod serves everything.
+    const after = loadGenerator(port, host);
+    await until(() => after.served() >= 30, 'traffic to the surviving pod', 20_000);
+    const late = await after.stop();
+    assert.deepEqual(late.failures, [], `after the crash (crash at ${crashedAt}, checked from ${lateStart})`);
+  },
+);
+
+test('a queue-proxy sent SIGTERM under load drains without losing a request, in proxy and in serve mode', async (t) => {
+  for (const tbc of ['211', '0']) {
+    const file = tempFile(
+      service('drainer', 'drainer', {
+        annotations: { 'autoscaling.knative.dev/min-scale': '2', 'autoscaling.knative.dev/target-burst-capacity': tbc },
+      }),
+    );
+    const up = await startUp(loopbackUpOptions(file, log, { tickMs: 200, drainQuietSeconds: 2 }));
+    t.after(() => up.close());
+    await up.whenReady(30_000);
+    const revision = () => up.status().revisions[0]!;
+    const mode = tbc === '0' ? 'serve' : 'proxy';
+    await until(
+      () => revision().pods.ready === 2 && revision().mode === mode,
+      `two ready pods in ${mode} mode`,
+      20_000,
+    );
+    const load = loadGenerator(up.gatewayPort!, 'drainer.default.example.com');
+    await until(() => load.served() >= 20, `${mode} mode: traffic before the SIGTERM`, 10_000);
+    const victim = revision().podList.find((p) => p.phase === 'ready')!;
+    process.kill(victim.pids.queueProxy!, 'SIGTERM');
+    // The pod leaves the endpoints while it drains, exits after the quiet period, and restarts.
+    await until(
+      () => revision().podList.find((p) => p.name === victim.name)?.phase !== 'ready',
+      'the draining pod to leave',
+      5000,
+    );
+    await until(() => revision().failure !== undefined, 'the queue-proxy to exit after its quiet period', 10_000);
+    const before = load.served();
+    await until(() => load.served() >= before + 30, `${mode} mode: traffic after the drained pod exited`, 20_000);
+    const { ok, failures } = await load.stop();
+    assert.deepEqual(failures, [], `${mode} mode: failed requests (${ok} succeeded)`);
+    await up.close();
+  }
+});
+
+test(
+  'an activator restarted under load (SIGTERM, as in a ' + 'rolling update) loses nothing: the other takes the traffic',
+  async (t) => {
+    const file = tempFile(service('via-activator', 'via-activator'));
+    const up = await startTestUp(file, t);
+    await up.whenReady(30_000);
+    assert.equal(
+      up.status().revisions[0]!.mode,
+      'proxy',
+      'the default burst capacity keeps the activators in the path',
+    );
+    const load = loadGenerator(up.gatewayPort!, 'via-activator.default.example.com');
+    await until(() => load.served() >= 20, 'traffic through the activators', 10_000);
+    const [first] = up.activatorPids();
+    process.kill(first!, 'SIGTERM');
+    // It drains (1 s quiet period), exits, and is started again on the same port.
+    await until(
+      () => up.activatorPids()[0] !== first && up.activatorPids()[0] !== undefined,
+      'the activator to be restarted',
+      15_000,
+    );
+    // Traffic goes on after the restart: a count of answers, not a time, so a busy machine only slows it.
+    const before = load.served();
+    await until(() => load.served() >= before + 50, 'fifty more requests after the restart', 20_000);
+    const { ok, failures } = await load.stop();
+    assert.deepEqual(failures, [], `failed requests (${ok} succeeded)`);
+  },
+);
