@@ -7,19 +7,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { buildIsCurrent, packagePath } from '../package-root.js';
 import { lowerPriority } from './priority.js';
 
 const REFILL_DELAY_MS = 1000;
 
 /**
  * Node's arguments for a standby: the queue-proxy's lean entry (queue/standby), compiled when this
- * code runs compiled (`gatehouse up` from dist/), else the TypeScript through tsx, so a fresh edit
- * is what runs.
+ * code runs compiled (`gatehouse up` from dist/) or the build is current, else the TypeScript
+ * through tsx, so a fresh edit is what runs.
  */
 export function standbyEntryArgs(moduleUrl = import.meta.url): string[] {
   const here = fileURLToPath(moduleUrl);
   const entry = path.join(path.dirname(here), '..', 'queue', `standby${path.extname(here)}`);
   if (here.endsWith('.js')) return [entry];
+  if (buildIsCurrent()) return [packagePath('dist', 'src', 'queue', 'standby.js')];
   return ['--import', pathToFileURL(createRequire(moduleUrl).resolve('tsx')).href, entry];
 }
 
