@@ -10,15 +10,9 @@ import { startStatReceiver } from '../../src/autoscaler/stat-receiver.js';
 import type { WireStat } from '../../src/stats/wire.js';
 import { startExampleApp } from '../support/app.js';
 import { startQueue } from '../support/queue.js';
+import { until } from '../support/cli.js';
 
 const log = createLogger('test');
-
-async function until(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !check();) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test(
   'a burst of 20 at zero: one immediate push of 1, then ' +

@@ -12,6 +12,7 @@ import { TYPE_URL } from '../../src/envoy/protos.js';
 import { freePort } from '../../src/runtime/ports.js';
 import { startExampleApp } from '../support/app.js';
 import { desired, revision, route, routing } from '../support/desired.js';
+import { until } from '../support/cli.js';
 
 const log = createLogger('test');
 const HOST = 'hello.default.example.com';
@@ -36,14 +37,6 @@ function state(pods1: number, pods2: number, split: [number, number], timeoutSec
 async function get(port: number, host: string, path = '/headers', headers: Record<string, string> = {}) {
   const res = await request(`http://127.0.0.1:${port}${path}`, { headers: { host, ...headers } });
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
-}
-
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 test(

@@ -21,6 +21,7 @@ import { startXdsServer } from '../../src/xds/index.js';
 import { TYPE_URL } from '../../src/envoy/protos.js';
 import { startExampleApp } from '../support/app.js';
 import { TestCa } from '../support/certs.js';
+import { until } from '../support/cli.js';
 
 const log = createLogger('gateway-tls-test');
 const ca = new TestCa('gateway-tls');
@@ -30,14 +31,6 @@ const issue = (name: string, host: string) => {
   return { certificateChain: readFileSync(files.cert, 'utf8'), privateKey: readFileSync(files.key, 'utf8') };
 };
 const caPem = readFileSync(ca.cert, 'utf8');
-
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** The certificate's CN the gateway presents for `servername`, or the handshake error. */
 function peerName(port: number, servername: string | undefined): Promise<string> {

@@ -43,7 +43,7 @@ export function gatehouse(args: string[], timeoutMs = 60_000): Promise<Run> {
   });
 }
 
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

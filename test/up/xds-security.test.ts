@@ -16,6 +16,7 @@ import { AdsTestStream } from '../support/ads-client.js';
 import { exampleAppPath } from '../support/app.js';
 import { captureLog } from '../support/capture-log.js';
 import { TestCa } from '../support/certs.js';
+import { until } from '../support/cli.js';
 
 function servicesFile(): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'gatehouse-up-')), 'services.yaml');
@@ -101,11 +102,3 @@ test(
     await until(() => up.route('default', 'hello')!.ready, 'the route to be Ready once envoy-1 left');
   },
 );
-
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
