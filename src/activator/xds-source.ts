@@ -4,7 +4,8 @@
 // activator sends to them at once. The ADS client keeps what it knew while the server is away.
 import type { Logger } from '../log/logger.js';
 import { fromStruct } from '../envoy/struct.js';
-import { AdsClient, type AdsNode, type DecodedResource, type XdsClientTls } from '../xds/client/ads-client.js';
+import type * as envoy from '../envoy/envoy-types.js';
+import { AdsClient, type AdsNode, type XdsClientTls } from '../xds/client/ads-client.js';
 import { TYPE_URL } from '../envoy/protos.js';
 import type { PodEndpoint, RevisionInfo, RevisionSource } from './revision-source.js';
 
@@ -26,7 +27,7 @@ export class XdsRevisionSource implements RevisionSource {
     this.ads.subscribe(TYPE_URL.endpoint, [], (assignments) => this.endpointsChanged(assignments));
   }
 
-  private clustersChanged(clusters: DecodedResource[]): undefined {
+  private clustersChanged(clusters: envoy.Cluster[]): undefined {
     const seen = new Set<string>();
     for (const cluster of clusters) {
       const name = String(cluster.name);
@@ -63,7 +64,7 @@ export class XdsRevisionSource implements RevisionSource {
     return undefined;
   }
 
-  private endpointsChanged(assignments: DecodedResource[]): undefined {
+  private endpointsChanged(assignments: envoy.ClusterLoadAssignment[]): undefined {
     for (const cla of assignments) {
       const key = String(cla.cluster_name).slice(0, -PRIVATE_SUFFIX.length);
       const info = this.revisions.get(key);

@@ -7,10 +7,10 @@
 // DownstreamTlsContext transport socket). A listener has either TLS on every chain or one plain
 // chain. Anything else is refused with the field path, as compile.ts does.
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { canonicalJson } from '../translate/canonical.js';
-import type { DecodedResource } from '../xds/client/ads-client.js';
+import type * as envoy from '../envoy/envoy-types.js';
 import { TYPE_URL } from '../envoy/protos.js';
-import type { ConfigErrors } from './compile.js';
+import { canonicalJson } from '../translate/canonical.js';
+import { messageName, unpack, type ConfigErrors } from './compile-errors.js';
 
 export interface TlsCertificate {
   /** Lower-case; empty = the chain for any other name, and for clients that send none. */
@@ -31,18 +31,17 @@ export interface ListenerTls {
   fallback: TlsCertificate | undefined;
 }
 
-const typeName = (url: string) => url.slice(url.lastIndexOf('/') + 1);
-const TLS_CONTEXT = typeName(TYPE_URL.downstreamTlsContext);
-const TLS_INSPECTOR = typeName(TYPE_URL.tlsInspector);
+const TLS_CONTEXT = messageName(TYPE_URL.downstreamTlsContext);
+const TLS_INSPECTOR = messageName(TYPE_URL.tlsInspector);
 
 /** listener_filters: only the TLS inspector, which reads the SNI (the gateway always does). */
 export function compileListenerFilters(
-  filters: DecodedResource[] | undefined,
+  filters: envoy.ListenerFilter[] | undefined,
   path: string,
   errors: ConfigErrors,
 ): void {
   (filters ?? []).forEach((f, i) => {
-    const type = typeName(String(f.typed_config?.['@type'] ?? ''));
+    const type = messageName(f.typed_config?.['@type']);
     if (type !== TLS_INSPECTOR && !(type === '' && f.name === 'envoy.filters.listener.tls_inspector')) {
       errors.add(
         `${path}[${i}]`,
@@ -53,14 +52,14 @@ export function compileListenerFilters(
 }
 
 /** The PEM text of a DataSource given inline (a file path would be read on the gateway's host: refused). */
-function inlineText(source: DecodedResource | undefined, path: string, errors: ConfigErrors): string | undefined {
+function inlineText(source: envoy.DataSource | undefined, path: string, errors: ConfigErrors): string | undefined {
   if (!source) {
     errors.add(path, 'is required');
     return undefined;
   }
   errors.unsupported(source, path, ['inline_string', 'inline_bytes']);
   if (typeof source.inline_string === 'string' && source.inline_string !== '') return source.inline_string;
-  const bytes = source.inline_bytes as Uint8Array | string | undefined;
+  const bytes = source.inline_bytes;
   if (bytes instanceof Uint8Array && bytes.length > 0) return Buffer.from(bytes).toString('utf8');
   if (typeof bytes === 'string' && bytes !== '') return Buffer.from(bytes, 'base64').toString('utf8');
   errors.add(
@@ -71,26 +70,26 @@ function inlineText(source: DecodedResource | undefined, path: string, errors: C
 }
 
 function compileTransportSocket(
-  socket: DecodedResource,
+  socket: envoy.TransportSocket,
   serverNames: string[],
   path: string,
   errors: ConfigErrors,
 ): TlsCertificate | undefined {
   errors.unsupported(socket, path, ['name', 'typed_config']);
-  const ctx = socket.typed_config as DecodedResource | undefined;
-  if (typeName(String(ctx?.['@type'] ?? '')) !== TLS_CONTEXT) {
+  const ctx = unpack<envoy.DownstreamTlsContext>(socket.typed_config, TYPE_URL.downstreamTlsContext);
+  if (!ctx) {
     errors.add(`${path}.typed_config`, `must be a ${TLS_CONTEXT}`);
     return undefined;
   }
   errors.unsupported(ctx, `${path}.typed_config`, ['common_tls_context']);
-  const common = ctx!.common_tls_context as DecodedResource | undefined;
+  const common = ctx.common_tls_context;
   const cPath = `${path}.typed_config.common_tls_context`;
   if (!common) {
     errors.add(cPath, 'is required');
     return undefined;
   }
   errors.unsupported(common, cPath, ['tls_certificates', 'alpn_protocols']);
-  const certs = (common.tls_certificates ?? []) as DecodedResource[];
+  const certs = common.tls_certificates ?? [];
   if (certs.length !== 1) {
     errors.add(
       `${cPath}.tls_certificates`,
@@ -110,7 +109,7 @@ function compileTransportSocket(
     errors.add(`${cPath}.tls_certificates[0]`, `does not load: ${(err as Error).message}`);
     return undefined;
   }
-  return { serverNames, context, pem: { cert, key }, alpn: ((common.alpn_protocols ?? []) as string[]).map(String) };
+  return { serverNames, context, pem: { cert, key }, alpn: common.alpn_protocols ?? [] };
 }
 
 /**
@@ -118,15 +117,15 @@ function compileTransportSocket(
  * undefined (with errors) when the chains are not a shape the gateway serves.
  */
 export function compileFilterChains(
-  chains: DecodedResource[],
+  chains: envoy.FilterChain[],
   path: string,
   errors: ConfigErrors,
-): { filters: DecodedResource[]; tls: ListenerTls | undefined } | undefined {
+): { filters: envoy.envoy_config_listener_v3_Filter[]; tls: ListenerTls | undefined } | undefined {
   if (chains.length === 0) {
     errors.add(`${path}.filter_chains`, 'needs at least one filter chain');
     return undefined;
   }
-  const filters = (chains[0]!.filters ?? []) as DecodedResource[];
+  const filters = chains[0]!.filters ?? [];
   const shared = canonicalJson(filters);
   const withTls = chains.filter((c) => c.transport_socket).length;
   if (withTls !== 0 && withTls !== chains.length) {
@@ -155,20 +154,15 @@ export function compileFilterChains(
         'differ from filter_chains[0].filters; the embedded gateway runs one set of filters per listener',
       );
     }
-    const match = chain.filter_chain_match as DecodedResource | undefined;
+    const match = chain.filter_chain_match;
     errors.unsupported(match, `${cPath}.filter_chain_match`, ['server_names']);
-    const serverNames = ((match?.server_names ?? []) as string[]).map((n) => String(n).toLowerCase());
+    const serverNames = (match?.server_names ?? []).map((n) => n.toLowerCase());
     if (!chain.transport_socket) {
       if (serverNames.length > 0)
         errors.add(`${cPath}.filter_chain_match.server_names`, 'needs a TLS transport_socket (SNI comes with TLS)');
       return;
     }
-    const cert = compileTransportSocket(
-      chain.transport_socket as DecodedResource,
-      serverNames,
-      `${cPath}.transport_socket`,
-      errors,
-    );
+    const cert = compileTransportSocket(chain.transport_socket, serverNames, `${cPath}.transport_socket`, errors);
     if (!cert) return void (ok = false);
     tls.certificates.push(cert);
     // Envoy: "multiple filter chains with the same matching rules are defined".

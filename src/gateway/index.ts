@@ -14,29 +14,15 @@ import { closeServer, createAutoCodecServer, listen, type AutoCodecServer } from
 import { DeadlineTicker } from '../http/deadlines.js';
 import type { ExchangeSettings } from '../http/exchange.js';
 import { httpLimitsFromEnv, type HttpLimits } from '../http/limits.js';
-import {
-  AdsClient,
-  type AdsClientStatus,
-  type DecodedResource,
-  type XdsClientTls,
-  type XdsProtocol,
-} from '../xds/client/ads-client.js';
+import { AdsClient, type AdsClientStatus, type XdsClientTls, type XdsProtocol } from '../xds/client/ads-client.js';
 import { GATEWAY_NODE_CLUSTER } from '../envoy/node-role.js';
+import type * as envoy from '../envoy/envoy-types.js';
 import { TYPE_URL } from '../envoy/protos.js';
-import {
-  assignmentEndpoints,
-  compileCluster,
-  compileListener,
-  compileRouteConfiguration,
-  compileScopes,
-  ConfigErrors,
-  EMPTY_SCOPES,
-  type ClusterConfig,
-  type Endpoint,
-  type ListenerConfig,
-  type RouteTable,
-  type ScopeSet,
-} from './compile.js';
+import { assignmentEndpoints, compileCluster, type ClusterConfig, type Endpoint } from './compile-cluster.js';
+import { ConfigErrors } from './compile-errors.js';
+import { compileListener, type ListenerConfig } from './compile-listener.js';
+import { compileRouteConfiguration, type RouteTable } from './compile-routes.js';
+import { compileScopes, EMPTY_SCOPES, type ScopeSet } from './compile-scopes.js';
 import { handleRequest, handleUpgrade, type GatewayConfig } from './proxy.js';
 import { createTlsFront, useFallback } from './tls-front.js';
 import { ClusterRuntime, UpstreamPools, type UpstreamEndpoint } from './upstreams.js';
@@ -241,11 +227,11 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
    * keeps what was accepted before; otherwise `accepted` gets the new map (by name).
    */
   const replaceAll =
-    <T>(
-      compile: (r: DecodedResource, errors: ConfigErrors) => [string, T] | undefined,
+    <R, T>(
+      compile: (r: R, errors: ConfigErrors) => [string, T] | undefined,
       accepted: (next: Map<string, T>) => void,
     ) =>
-    (resources: DecodedResource[]) => {
+    (resources: R[]) => {
       const errors = new ConfigErrors();
       const next = new Map<string, T>();
       for (const r of resources) {
@@ -263,7 +249,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     TYPE_URL.cluster,
     [],
     replaceAll(
-      (r, errors) => named(compileCluster(r, errors)),
+      (r: envoy.Cluster, errors) => named(compileCluster(r, errors)),
       (next) => {
         clusterConfigs = next;
         const edsNames = new Set(
@@ -275,7 +261,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       },
     ),
   );
-  ads.subscribe(TYPE_URL.endpoint, [], (resources: DecodedResource[]) => {
+  ads.subscribe(TYPE_URL.endpoint, [], (resources) => {
     for (const cla of resources) assignments.set(String(cla.cluster_name), assignmentEndpoints(cla));
     rebuild();
     return undefined;
@@ -284,7 +270,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     TYPE_URL.listener,
     [],
     replaceAll(
-      (r, errors) => named(compileListener(r, errors)),
+      (r: envoy.Listener, errors) => named(compileListener(r, errors)),
       (next) => {
         listenerConfigs = next;
         updateRouteNames();
@@ -293,7 +279,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     ),
   );
   // SRDS: one wildcard subscription whose scopes every scoped_rds listener shares, as in Envoy.
-  ads.subscribe(TYPE_URL.scopedRoute, [], (resources: DecodedResource[]) => {
+  ads.subscribe(TYPE_URL.scopedRoute, [], (resources) => {
     const errors = new ConfigErrors();
     const next = compileScopes(resources, errors);
     if (!errors.empty) return errors.toString();
@@ -306,7 +292,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     TYPE_URL.route,
     [],
     replaceAll(
-      (r, errors) => named(compileRouteConfiguration(r, errors)),
+      (r: envoy.RouteConfiguration, errors) => named(compileRouteConfiguration(r, errors)),
       (next) => {
         routeTables = next;
         publishRoutes();

@@ -1,16 +1,14 @@
 // Request → (scope →) virtual host → route → weighted target, the way Envoy looks them up. Pure.
-import {
-  scopeKeyOf,
-  type HeaderMatcher,
-  type HeaderMutation,
-  type ListenerConfig,
-  type RouteEntry,
-  type RouteTable,
-  type ScopeKeyFragmentBuilder,
-  type ScopeSet,
-  type VirtualHostEntry,
-  type WeightedTarget,
-} from './compile.js';
+import type { ListenerConfig } from './compile-listener.js';
+import type {
+  HeaderMatcher,
+  HeaderMutation,
+  RouteEntry,
+  RouteTable,
+  VirtualHostEntry,
+  WeightedTarget,
+} from './compile-routes.js';
+import { scopeKeyOf, type ScopeKeyFragmentBuilder, type ScopeSet } from './compile-scopes.js';
 
 /** Envoy's order: exact domain, then the longest `*suffix`, then the longest `prefix*`, then `*`. */
 export function findVirtualHost(table: RouteTable, host: string): VirtualHostEntry | undefined {

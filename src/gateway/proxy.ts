@@ -8,7 +8,9 @@ import { plain, type InboundRequest, type OutboundResponse } from '../http/auto-
 import { hasRequestBody, ProxyExchange, rawResponse, type ExchangeSettings } from '../http/exchange.js';
 import { rawRequestHead, upstreamRequestHeaders } from '../http/forward-headers.js';
 import { spliceUpgrade } from '../http/upgrade.js';
-import type { HeaderMutation, ListenerConfig, RouteEntry, RouteTable, ScopeSet } from './compile.js';
+import type { ListenerConfig } from './compile-listener.js';
+import type { HeaderMutation, RouteEntry, RouteTable } from './compile-routes.js';
+import type { ScopeSet } from './compile-scopes.js';
 import { edgeHeaders } from './edge-headers.js';
 import { applyMutations, pickTarget, routeRequest } from './match.js';
 import type { ClusterRuntime, UpstreamEndpoint } from './upstreams.js';

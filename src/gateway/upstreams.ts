@@ -3,7 +3,7 @@
 // endpoints by its lb_policy; a request only picks, it never builds anything.
 import { Pool } from 'undici';
 import { H2Upstream } from '../http/h2-upstream.js';
-import type { ClusterConfig, Endpoint } from './compile.js';
+import type { ClusterConfig, Endpoint } from './compile-cluster.js';
 
 export interface UpstreamEndpoint {
   address: string;

@@ -1,17 +1,11 @@
 // The gateway's lookups as Envoy defines them: domain order, route order, weighted picks, header mutations.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  compileCluster,
-  compileListener,
-  compileRouteConfiguration,
-  compileScopes,
-  ConfigErrors,
-  scopeKeyOf,
-  type ListenerConfig,
-  type RouteTable,
-  type ScopeKeyFragmentBuilder,
-} from '../../src/gateway/compile.js';
+import { compileCluster } from '../../src/gateway/compile-cluster.js';
+import { ConfigErrors } from '../../src/gateway/compile-errors.js';
+import { compileListener, type ListenerConfig } from '../../src/gateway/compile-listener.js';
+import { compileRouteConfiguration, type RouteTable } from '../../src/gateway/compile-routes.js';
+import { compileScopes, scopeKeyOf, type ScopeKeyFragmentBuilder } from '../../src/gateway/compile-scopes.js';
 import {
   applyMutations,
   computeScopeKey,

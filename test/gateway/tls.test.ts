@@ -9,7 +9,10 @@ import tls from 'node:tls';
 import { after, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { selectCertificate } from '../../src/gateway/compile-tls.js';
-import { ConfigErrors, compileListener, compileRouteConfiguration } from '../../src/gateway/compile.js';
+import type * as envoy from '../../src/envoy/envoy-types.js';
+import { ConfigErrors } from '../../src/gateway/compile-errors.js';
+import { compileListener } from '../../src/gateway/compile-listener.js';
+import { compileRouteConfiguration } from '../../src/gateway/compile-routes.js';
 import { startGateway } from '../../src/gateway/index.js';
 import { redirectLocation } from '../../src/gateway/proxy.js';
 import { backendResources } from '../../src/kube/backends.js';
@@ -296,7 +299,7 @@ test(
     }
 
     // Redirect routes: Envoy's default 301, other codes by name; route and redirect together refused.
-    const table = (routes: unknown[]) => {
+    const table = (routes: envoy.envoy_config_route_v3_Route[]) => {
       const errors = new ConfigErrors();
       const t = compileRouteConfiguration(
         { name: 'rc', virtual_hosts: [{ name: 'vh', domains: ['*'], routes }] },

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import { createLogger } from '../../src/log/logger.js';
 import { translate } from '../../src/translate/index.js';
 import { ResourceEncoder } from '../../src/xds/cache/encode.js';
-import { AdsClient, type DecodedResource, type XdsProtocol } from '../../src/xds/client/ads-client.js';
+import type * as envoy from '../../src/envoy/envoy-types.js';
+import { AdsClient, type XdsProtocol } from '../../src/xds/client/ads-client.js';
 import { ResourceDecoder } from '../../src/xds/client/resource-decoder.js';
 import { startXdsServer } from '../../src/xds/index.js';
 import { TYPE_URL } from '../../src/envoy/protos.js';
@@ -52,7 +53,10 @@ test('the decoder returns the same object for the same bytes', () => {
   first.forEach((rc, i) => assert.equal(again[i], rc, `route configuration ${i} decoded again`));
   assert.notEqual(changed[0], first[0], 'the changed route configuration is new');
   assert.equal(changed[2], first[2]);
-  assert.equal(changed[0]!.virtual_hosts[0].routes[0].route.weighted_clusters.clusters[0].name, 'default/svc-0-00002');
+  assert.equal(
+    changed[0]?.virtual_hosts?.[0]?.routes?.[0]?.route?.weighted_clusters?.clusters?.[0]?.name,
+    'default/svc-0-00002',
+  );
 });
 
 for (const protocol of ['delta', 'sotw'] as XdsProtocol[]) {
@@ -64,7 +68,7 @@ for (const protocol of ['delta', 'sotw'] as XdsProtocol[]) {
       const port = xds.port;
       t.after(() => xds.close());
       xds.cache.setTranslation(translate(state(50, 1)));
-      const received: DecodedResource[][] = [];
+      const received: envoy.Cluster[][] = [];
       let refuse: string | undefined;
       const client = new AdsClient({
         target: `127.0.0.1:${port}`,
@@ -79,7 +83,7 @@ for (const protocol of ['delta', 'sotw'] as XdsProtocol[]) {
         return resources.some((c) => c.name === refuse) ? `refusing ${refuse}` : undefined;
       });
       const accepted = () => client.status().types[TYPE_URL.cluster]!.acceptedVersion;
-      const byName = (list: DecodedResource[]) => new Map(list.map((c) => [String(c.name), c]));
+      const byName = (list: envoy.Cluster[]) => new Map(list.map((c) => [String(c.name), c]));
       await until(() => accepted() === xds.cache.get('', TYPE_URL.cluster)!.version, 'the first clusters');
       const first = byName(received.at(-1)!);
       assert.equal(first.size, 100, 'a public and a private cluster per revision');

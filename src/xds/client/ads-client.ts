@@ -17,9 +17,9 @@ import { resourceName } from '../../envoy/resource.js';
 import { toStruct } from '../../envoy/struct.js';
 import { envoyRoot, TYPE_URL } from '../../envoy/protos.js';
 import { readPem } from '../read-pem.js';
-import { ResourceDecoder, type DecodedResource } from './resource-decoder.js';
+import { ResourceDecoder, type Decoded, type DecodedResource } from './resource-decoder.js';
 
-export type { DecodedResource } from './resource-decoder.js';
+export type { Decoded, DecodedResource } from './resource-decoder.js';
 
 const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 const passBytes = (b: Buffer) => b;
@@ -31,7 +31,7 @@ const INVALID_ARGUMENT = 3;
 /**
  * Returns undefined to accept (ACK) or a message saying why not (NACK). Unchanged resources arrive as the same objects.
  */
-export type ResponseHandler = (resources: DecodedResource[], version: string) => string | undefined;
+export type ResponseHandler<R = DecodedResource> = (resources: R[], version: string) => string | undefined;
 
 export type XdsProtocol = 'sotw' | 'delta';
 
@@ -125,10 +125,11 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
   }
 
   /** Starts (or replaces) the subscription for one type; empty names mean every resource (wildcard). */
-  subscribe(typeUrl: string, names: string[], handler: ResponseHandler): void {
+  subscribe<U extends string>(typeUrl: U, names: string[], handler: ResponseHandler<Decoded<U>>): void {
     this.types.set(typeUrl, {
       names: [...names].sort(),
-      handler,
+      // The decoder decodes by this type URL, so its objects have the shape Decoded<U> names.
+      handler: handler as ResponseHandler,
       decoder: new ResourceDecoder(typeUrl),
       acceptedVersion: '',
       lastNack: undefined,
