@@ -1,11 +1,10 @@
-// `gatehouse up` under faults, end to end: an app crashing, a queue-proxy and an activator stopped
-// under load. Apart from up.test.ts so each file stays well inside the per-file timeout.
+// `gatehouse up` under faults, end to end: an app crashing and an activator stopped under load
+// (a queue-proxy stopped: drain.test.ts). Apart from up.test.ts so each file stays well inside
+// the per-file timeout.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { until } from '../support/cli.js';
-import { get, loadGenerator, service, startTestUp, tempFile, log } from '../support/up.js';
-import { loopbackUpOptions } from '../../src/bench/services.js';
-import { startUp } from '../../src/up/orchestrator.js';
+import { get, loadGenerator, service, startTestUp, tempFile } from '../support/up.js';
 
 test(
   'an app that crashes under load: only the requests it was serving ' +
@@ -37,42 +36,6 @@ test(
     assert.deepEqual(late.failures, [], `after the crash (crash at ${crashedAt}, checked from ${lateStart})`);
   },
 );
-
-test('a queue-proxy sent SIGTERM under load drains without losing a request, in proxy and in serve mode', async (t) => {
-  for (const tbc of ['211', '0']) {
-    const file = tempFile(
-      service('drainer', 'drainer', {
-        annotations: { 'autoscaling.knative.dev/min-scale': '2', 'autoscaling.knative.dev/target-burst-capacity': tbc },
-      }),
-    );
-    const up = await startUp(loopbackUpOptions(file, log, { tickMs: 200, drainQuietSeconds: 2 }));
-    t.after(() => up.close());
-    await up.whenReady(30_000);
-    const revision = () => up.status().revisions[0]!;
-    const mode = tbc === '0' ? 'serve' : 'proxy';
-    await until(
-      () => revision().pods.ready === 2 && revision().mode === mode,
-      `two ready pods in ${mode} mode`,
-      20_000,
-    );
-    const load = loadGenerator(up.gatewayPort!, 'drainer.default.example.com');
-    await until(() => load.served() >= 20, `${mode} mode: traffic before the SIGTERM`, 10_000);
-    const victim = revision().podList.find((p) => p.phase === 'ready')!;
-    process.kill(victim.pids.queueProxy!, 'SIGTERM');
-    // The pod leaves the endpoints while it drains, exits after the quiet period, and restarts.
-    await until(
-      () => revision().podList.find((p) => p.name === victim.name)?.phase !== 'ready',
-      'the draining pod to leave',
-      5000,
-    );
-    await until(() => revision().failure !== undefined, 'the queue-proxy to exit after its quiet period', 10_000);
-    const before = load.served();
-    await until(() => load.served() >= before + 30, `${mode} mode: traffic after the drained pod exited`, 20_000);
-    const { ok, failures } = await load.stop();
-    assert.deepEqual(failures, [], `${mode} mode: failed requests (${ok} succeeded)`);
-    await up.close();
-  }
-});
 
 test(
   'an activator restarted under load (SIGTERM, as in a ' + 'rolling update) loses nothing: the other takes the traffic',

@@ -58,8 +58,12 @@ test(
     assert.equal(gw.connected, true);
     assert.ok(gw.confirmed['default/hello'], 'the gateway confirmed the route hash');
 
+    // 1,000 requests, 20 at a time: 80 ± 5 % is four standard deviations of a fair 80/20 pick.
     let v1 = 0;
-    for (let i = 0; i < 1000; i++) if ((await get(port, host)).body === 'Hello v1!\n') v1++;
+    for (let batch = 0; batch < 50; batch++) {
+      const bodies = await Promise.all(Array.from({ length: 20 }, () => get(port, host)));
+      v1 += bodies.filter((r) => r.body === 'Hello v1!\n').length;
+    }
     assert.ok(v1 >= 750 && v1 <= 850, `hello-00001 got ${v1 / 10}% (want 80 ± 5)`);
     assert.equal((await get(port, 'candidate-hello.default.example.com')).body, 'Hello v2!\n');
 
@@ -87,42 +91,6 @@ test(
     };
     await until(() => pids.every((pid) => !alive(pid)), 'every pod process to exit', 5000);
     assert.equal(up.status().revisions.flatMap((r) => r.podList).length, 0, 'no pod started while stopping');
-  },
-);
-
-test(
-  'scale from zero through the activator, serve mode ' + 'when burst capacity allows, back to proxy and to zero',
-  async (t) => {
-    const file = tempFile(
-      service('sleepy', 'sleepy', { annotations: { 'autoscaling.knative.dev/target-burst-capacity': '0' }, cc: 1 }),
-    );
-    const up = await startTestUp(file, t);
-    await up.whenReady(30_000);
-    const revision = () => up.status().revisions[0]!;
-    const host = 'sleepy.default.example.com';
-    // No traffic: once its first pod was ready, the revision goes to zero behind the activator.
-    await until(
-      () => revision().pods.ready === 0 && revision().pods.draining === 0 && revision().mode === 'proxy',
-      'scale to zero',
-      30_000,
-    );
-    const started = Date.now();
-    const cold = await get(up.gatewayPort!, host);
-    assert.equal(cold.status, 200);
-    assert.equal(cold.body, 'Hello sleepy!\n');
-    log.info('cold request served', { ms: Date.now() - started });
-    // Steady traffic with TBC 0: the activator leaves the path and the gateway goes to the pods.
-    const load = loadGenerator(up.gatewayPort!, host, 1);
-    await until(() => revision().mode === 'serve', 'serve mode', 20_000);
-    const { failures } = await load.stop();
-    assert.deepEqual(failures, []);
-    // Idle again: back to proxy mode (confirmed by the activator probe) and to zero.
-    await until(
-      () => revision().pods.ready === 0 && revision().pods.draining === 0 && revision().mode === 'proxy',
-      'scale to zero again',
-      40_000,
-    );
-    assert.equal((await get(up.gatewayPort!, host)).status, 200, 'and from zero once more');
   },
 );
 
