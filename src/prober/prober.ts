@@ -137,17 +137,28 @@ export class Prober {
 
   /** Sets the routes and their current hashes; routes not listed are forgotten. */
   expect(routes: Map<string, RouteExpectation>): void {
-    for (const key of [...this.expectations.keys()]) {
-      if (routes.has(key)) continue;
+    this.update(
+      routes,
+      [...this.expectations.keys()].filter((key) => !routes.has(key)),
+    );
+  }
+
+  /**
+   * Sets these routes' expectations and forgets those; the others stay as they are. Its cost follows
+   * the change, not the number of routes (expect() compares them all).
+   */
+  update(set: ReadonlyMap<string, RouteExpectation>, remove: Iterable<string>): void {
+    for (const key of remove) {
       this.expectations.delete(key);
       this.confirmed.delete(key);
+      for (const g of this.gateways) this.dropJob(`${key}\0${g.id}`);
     }
-    for (const [key, e] of routes) {
+    for (const [key, e] of set) {
       const previous = this.expectations.get(key);
       if (previous === e || (previous && previous.hash === e.hash && sameHosts(previous, e))) continue;
       this.expectations.set(key, e);
+      this.scheduleRoute(key, e);
     }
-    this.schedule();
   }
 
   /** The route's current expectation, as last given to expect(). */
@@ -162,6 +173,14 @@ export class Prober {
     for (const confirmations of this.confirmed.values())
       for (const id of [...confirmations.keys()]) if (!gateways.some((g) => g.id === id)) confirmations.delete(id);
     this.schedule();
+  }
+
+  /** Whether every gateway confirmed the route's current hash (routeState without building its message). */
+  isReady(key: string): boolean {
+    const e = this.expectations.get(key);
+    if (!e || this.gateways.length === 0) return false;
+    const confirmations = this.confirmed.get(key);
+    return this.gateways.every((g) => confirmations?.get(g.id) === e.hash);
   }
 
   /** Whether every gateway confirmed the route's current hash, and if not, what is missing. */
@@ -196,35 +215,45 @@ export class Prober {
     return { confirmed: this.confirmed };
   }
 
+  /** Every route on every gateway: after the gateways changed. */
   private schedule(): void {
-    const live = new Set<string>();
-    for (const [key, e] of this.expectations) {
-      for (const g of this.gateways) {
-        const id = `${key}\0${g.id}`;
-        live.add(id);
-        if (this.confirmed.get(key)?.get(g.id) === e.hash) continue;
-        const job = this.jobs.get(id);
-        if (job && job.expectation === e && gatewayKey(job.gateway) === gatewayKey(g)) continue;
-        if (job) this.cancel(job);
-        const fresh: Job = {
-          key,
-          gateway: g,
-          expectation: e,
-          attempt: 0,
-          timer: undefined,
-          lastError: undefined,
-          cancelled: false,
-          retryRequested: false,
-        };
-        this.jobs.set(id, fresh);
-        void this.run(fresh);
+    const live = new Set(this.gateways.map((g) => g.id));
+    for (const [id, job] of this.jobs) if (!live.has(job.gateway.id)) this.dropJob(id);
+    for (const [key, e] of this.expectations) this.scheduleRoute(key, e);
+  }
+
+  /** Starts a probe of the route on each gateway that has not confirmed `e` and is not probing for it already. */
+  private scheduleRoute(key: string, e: RouteExpectation): void {
+    for (const g of this.gateways) {
+      const id = `${key}\0${g.id}`;
+      // Back to a hash this gateway confirmed already: a probe for the one in between is stale.
+      if (this.confirmed.get(key)?.get(g.id) === e.hash) {
+        this.dropJob(id);
+        continue;
       }
+      const job = this.jobs.get(id);
+      if (job && job.expectation === e && gatewayKey(job.gateway) === gatewayKey(g)) continue;
+      if (job) this.cancel(job);
+      const fresh: Job = {
+        key,
+        gateway: g,
+        expectation: e,
+        attempt: 0,
+        timer: undefined,
+        lastError: undefined,
+        cancelled: false,
+        retryRequested: false,
+      };
+      this.jobs.set(id, fresh);
+      void this.run(fresh);
     }
-    for (const [id, job] of this.jobs) {
-      if (live.has(id)) continue;
-      this.cancel(job);
-      this.jobs.delete(id);
-    }
+  }
+
+  private dropJob(id: string): void {
+    const job = this.jobs.get(id);
+    if (!job) return;
+    this.cancel(job);
+    this.jobs.delete(id);
   }
 
   private cancel(job: Job): void {

@@ -1,7 +1,8 @@
 // The loopback admin API of `gatehouse up`: /status (what `gatehouse status` reads), the status
 // page (static files from the package, no build step), and /events, a server-sent event stream
 // of the status and its history, pushed each second and soon after any change. The history is
-// sampled always (cheap); pods' load is scraped only while a page is watching.
+// sampled always, from the revisions alone (the whole status costs a walk over every service and
+// route); the whole status is built and pods' load scraped only while a page is watching.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { ServerResponse } from 'node:http';
@@ -16,6 +17,8 @@ import { revisionKey } from '../model/names.js';
 export interface AdminOptions {
   port: number;
   status(): UpStatus;
+  /** The revisions' part of status(), for the history. */
+  revisions(): UpStatus['revisions'];
   history: History;
   /** The metrics endpoints of a revision's ready pods. */
   podMetrics(revision: string): Endpoint[];
@@ -47,13 +50,13 @@ export async function startAdmin(o: AdminOptions): Promise<Admin> {
   const watchers = new Set<ServerResponse>();
   let pushTimer: NodeJS.Timeout | undefined;
 
-  const event = (): string =>
-    `data: ${JSON.stringify({ status: o.status(), history: history.snapshot(), at: Date.now() })}\n\n`;
-  const push = (): void => {
+  const event = (status = o.status()): string =>
+    `data: ${JSON.stringify({ status, history: history.snapshot(), at: Date.now() })}\n\n`;
+  const push = (status?: UpStatus): void => {
     clearTimeout(pushTimer);
     pushTimer = undefined;
     if (watchers.size === 0) return;
-    const data = event();
+    const data = event(status);
     for (const w of watchers) w.write(data);
   };
 
@@ -63,9 +66,9 @@ export async function startAdmin(o: AdminOptions): Promise<Admin> {
     sampling = true;
     try {
       const now = Date.now();
-      const status = o.status();
-      history.sample(status, now);
-      if (watchers.size > 0) {
+      const status = watchers.size > 0 ? o.status() : undefined;
+      history.sample(status?.revisions ?? o.revisions(), now);
+      if (status) {
         await Promise.all(
           status.revisions.map(async (r) => {
             const key = revisionKey(r.namespace, r.name);
@@ -78,7 +81,7 @@ export async function startAdmin(o: AdminOptions): Promise<Admin> {
           }),
         );
       }
-      push();
+      if (status) push(status);
     } finally {
       sampling = false;
     }
@@ -130,7 +133,7 @@ export async function startAdmin(o: AdminOptions): Promise<Admin> {
   return {
     port,
     changed() {
-      if (watchers.size > 0 && pushTimer === undefined) pushTimer = setTimeout(push, CHANGE_PUSH_MS);
+      if (watchers.size > 0 && pushTimer === undefined) pushTimer = setTimeout(() => push(), CHANGE_PUSH_MS);
     },
     async close() {
       clearInterval(sampler);

@@ -67,9 +67,9 @@ export class History {
   ) {}
 
   /** Once a second: pods per revision, and a scale event when a revision's desired pods change. */
-  sample(status: UpStatus, now: number): void {
+  sample(revisions: UpStatus['revisions'], now: number): void {
     const present = new Set<string>();
-    for (const r of status.revisions) {
+    for (const r of revisions) {
       const key = revisionKey(r.namespace, r.name);
       present.add(key);
       push(this.pods, key, { t: now, ready: r.pods.ready, desired: r.pods.desired }, this.keep);

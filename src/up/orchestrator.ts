@@ -28,7 +28,7 @@ import { superviseChild, type SupervisedChild } from './child.js';
 import { History } from './history.js';
 import { checkPortsFree, PortInUseError, portInUse, type PortClaim } from './ports.js';
 import { confirmations, expectationChanges, planRevisions, revisionVerdict } from './reconcile.js';
-import { buildStatus, type UpStatus } from './status.js';
+import { buildStatus, revisionStatuses, type UpStatus } from './status.js';
 
 export interface UpOptions {
   file: string;
@@ -228,9 +228,13 @@ export async function startUp(o: UpOptions): Promise<Up> {
   const activatorProbeTimer = setInterval(() => void probeActivators(), 500);
   activatorProbeTimer.unref();
 
-  // A confirmation changes no desired state, so it only re-checks what waits on confirmations.
+  // A confirmation changes no desired state, so it only re-checks what waits on confirmations, and
+  // only the routes it was about.
   let checkQueued = false;
-  const prober = new Prober(log, () => {
+  /** Routes a probe finished for since the last checkConfirmations. */
+  const probed = new Set<string>();
+  const prober = new Prober(log, (key) => {
+    probed.add(key);
     if (checkQueued) return;
     checkQueued = true;
     setImmediate(() => {
@@ -348,8 +352,9 @@ export async function startUp(o: UpOptions): Promise<Up> {
     for (const [key, expectation] of change.set) {
       expectations.set(key, expectation);
       unconfirmed.add(key);
+      probed.add(key); // back to a hash every gateway confirmed already
     }
-    prober.expect(expectations);
+    prober.update(change.set, change.remove);
     const gateways = gatewayTargets();
     const key = gateways
       .map((g) => `${g.id}@${g.externalPort}/${g.localPort}`)
@@ -359,6 +364,8 @@ export async function startUp(o: UpOptions): Promise<Up> {
       // Another gateway must confirm every route.
       gatewaysKey = key;
       for (const k of expectations.keys()) unconfirmed.add(k);
+      // A gateway that left may have been all some routes waited for.
+      for (const k of unconfirmed) probed.add(k);
     }
     prober.setGateways(gateways);
     checkConfirmations();
@@ -366,8 +373,9 @@ export async function startUp(o: UpOptions): Promise<Up> {
 
   /** Retires revisions once every route is confirmed without them; wakes whenReady callers. */
   const checkConfirmations = (): void => {
-    const verdict = confirmations(unconfirmed, (key) => prober.routeState(key).ready, retiring);
-    for (const key of unconfirmed) if (!verdict.unconfirmed.has(key)) unconfirmed.delete(key);
+    const verdict = confirmations(unconfirmed, probed, (key) => prober.isReady(key), retiring);
+    probed.clear();
+    for (const key of verdict.confirmedNow) unconfirmed.delete(key);
     const allConfirmed = verdict.allConfirmed;
     if (verdict.retire.length > 0) {
       for (const key of verdict.retire) {
@@ -568,8 +576,9 @@ export async function startUp(o: UpOptions): Promise<Up> {
       domain: o.domain,
     });
 
-  admin = await startAdmin({ port: o.adminPort, status, history, podMetrics: readyMetrics, log }).catch((err: Error) =>
-    failStart(listenError(err, o.adminPort, claims)),
+  const revisions = () => revisionStatuses({ controller, multiscaler, runtime, watched, modes });
+  admin = await startAdmin({ port: o.adminPort, status, revisions, history, podMetrics: readyMetrics, log }).catch(
+    (err: Error) => failStart(listenError(err, o.adminPort, claims)),
   );
   const adminPort = admin.port;
   const ports = gateway?.listenerPorts();
@@ -585,7 +594,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     route(namespace, name) {
       const key = namespacedName(namespace, name);
       const r = programmed.get(key);
-      return r && { revisions: r.spec.traffic.map((t) => t.revisionName), ready: prober.routeState(key).ready };
+      return r && { revisions: r.spec.traffic.map((t) => t.revisionName), ready: prober.isReady(key) };
     },
     whenReady(timeoutMs) {
       return new Promise<void>((resolve, reject) => {

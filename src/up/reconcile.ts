@@ -44,18 +44,21 @@ export function planRevisions(active: readonly RevisionSpec[], watched: Readonly
   };
 }
 
-/** What every gateway must show for a route: its hash, on each host it answers to (tags included). */
+/**
+ * What every gateway must show for a route: its hash, on each listener for each of its virtual hosts
+ * (its own and one per tag). A virtual host's cluster-local names (`.svc.cluster.local`, `.svc`, none)
+ * are one virtual host behind one scope, so one of them answers for all: probing each would double
+ * the probes per route for nothing.
+ */
 export function routeExpectation(route: RouteSpec, hash: string, domain: string): RouteExpectation {
-  const hosts = routeHosts(route.name, route.namespace, domain, route.visibility);
-  const externalHosts = [...hosts.external];
-  const localHosts = [...hosts.local];
-  for (const t of route.traffic) {
-    if (!t.tag) continue;
-    const tagged = tagHosts(t.tag, route.name, route.namespace, domain, route.visibility);
-    externalHosts.push(...tagged.external);
-    localHosts.push(...tagged.local);
-  }
-  return { hash, externalHosts, localHosts };
+  const groups = [routeHosts(route.name, route.namespace, domain, route.visibility)];
+  for (const t of route.traffic)
+    if (t.tag) groups.push(tagHosts(t.tag, route.name, route.namespace, domain, route.visibility));
+  return {
+    hash,
+    externalHosts: groups.flatMap((g) => g.external),
+    localHosts: groups.map((g) => g.local[0]!),
+  };
 }
 
 export interface ExpectationChange {
@@ -85,15 +88,18 @@ export function expectationChanges(
 }
 
 /**
- * Which routes are still unconfirmed, and whether the retiring revisions may go: only when every
- * route is confirmed on every gateway, so no gateway still sends traffic to them.
+ * Which of the unconfirmed routes are confirmed now, and whether the retiring revisions may go: only
+ * when every route is confirmed on every gateway, so no gateway still sends traffic to them. Only
+ * `candidates` (the routes some probe finished for since the last check) are asked about, so a check
+ * costs what changed, not the number of routes waiting.
  */
 export function confirmations(
-  unconfirmed: Iterable<string>,
+  unconfirmed: ReadonlySet<string>,
+  candidates: Iterable<string>,
   confirmed: (route: string) => boolean,
   retiring: ReadonlySet<string>,
-): { unconfirmed: Set<string>; allConfirmed: boolean; retire: string[] } {
-  const still = new Set([...unconfirmed].filter((key) => !confirmed(key)));
-  const allConfirmed = still.size === 0;
-  return { unconfirmed: still, allConfirmed, retire: allConfirmed ? [...retiring] : [] };
+): { confirmedNow: string[]; allConfirmed: boolean; retire: string[] } {
+  const confirmedNow = [...new Set(candidates)].filter((key) => unconfirmed.has(key) && confirmed(key));
+  const allConfirmed = confirmedNow.length === unconfirmed.size;
+  return { confirmedNow, allConfirmed, retire: allConfirmed ? [...retiring] : [] };
 }

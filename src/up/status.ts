@@ -103,7 +103,37 @@ export function buildStatus(i: StatusInputs): UpStatus {
       ...(state.message ? { message: state.message } : {}),
     };
   });
-  const revisions = i.controller.allRevisions().map((rev) => {
+  const revisions = revisionStatuses(i, scale);
+  const confirmedState = i.prober.state().confirmed;
+  const gateways = i.gateways.map((g) => {
+    const node = i.nodes.find((n) => n.id === g.id);
+    const confirmed: Record<string, string> = {};
+    for (const [route, byGateway] of confirmedState) {
+      const hash = byGateway.get(g.id);
+      if (hash) confirmed[route] = hash;
+    }
+    const nacks = Object.entries(node?.types ?? {}).flatMap(([type, t]) =>
+      t.lastNack
+        ? [{ type: type.slice(type.lastIndexOf('.') + 1), version: t.lastNack.version, error: t.lastNack.error }]
+        : [],
+    );
+    return { id: g.id, connected: (node?.connectedStreams ?? 0) > 0, confirmed, nacks };
+  });
+  return {
+    config: { file: i.file, ...(i.configError ? { error: i.configError } : {}) },
+    services,
+    routes,
+    revisions,
+    gateways,
+  };
+}
+
+/** What each revision shows: the part of the status the history samples every second, built without the rest. */
+export function revisionStatuses(
+  i: Pick<StatusInputs, 'controller' | 'multiscaler' | 'runtime' | 'watched' | 'modes'>,
+  scale = new Map(i.multiscaler.status().map((s) => [s.revision, s])),
+): UpStatus['revisions'] {
+  return i.controller.allRevisions().map((rev) => {
     const key = revisionKey(rev.namespace, rev.name);
     const pods = i.runtime.pods(key);
     const failure = pods.find((p) => p.lastFailure)?.lastFailure;
@@ -138,28 +168,6 @@ export function buildStatus(i: StatusInputs): UpStatus {
       })),
     };
   });
-  const confirmedState = i.prober.state().confirmed;
-  const gateways = i.gateways.map((g) => {
-    const node = i.nodes.find((n) => n.id === g.id);
-    const confirmed: Record<string, string> = {};
-    for (const [route, byGateway] of confirmedState) {
-      const hash = byGateway.get(g.id);
-      if (hash) confirmed[route] = hash;
-    }
-    const nacks = Object.entries(node?.types ?? {}).flatMap(([type, t]) =>
-      t.lastNack
-        ? [{ type: type.slice(type.lastIndexOf('.') + 1), version: t.lastNack.version, error: t.lastNack.error }]
-        : [],
-    );
-    return { id: g.id, connected: (node?.connectedStreams ?? 0) > 0, confirmed, nacks };
-  });
-  return {
-    config: { file: i.file, ...(i.configError ? { error: i.configError } : {}) },
-    services,
-    routes,
-    revisions,
-    gateways,
-  };
 }
 
 /** `gatehouse status` exit codes (docs/up.md). */

@@ -6,22 +6,18 @@ import type { PodStatus } from '../../src/runtime/index.js';
 import { History, parsePodLoad, trafficSample } from '../../src/up/history.js';
 import type { UpStatus } from '../../src/up/status.js';
 
-function status(revisions: Array<{ name: string; ready: number; desired: number; reason: string }>): UpStatus {
-  return {
-    config: { file: 'f' },
-    services: [],
-    routes: [],
-    gateways: [],
-    revisions: revisions.map((r) => ({
-      namespace: 'default',
-      name: r.name,
-      ready: true,
-      mode: 'proxy',
-      pods: { ready: r.ready, desired: r.desired, starting: 0, draining: 0 },
-      scaleReason: r.reason,
-      podList: [],
-    })),
-  };
+function revisions(
+  list: Array<{ name: string; ready: number; desired: number; reason: string }>,
+): UpStatus['revisions'] {
+  return list.map((r) => ({
+    namespace: 'default',
+    name: r.name,
+    ready: true,
+    mode: 'proxy',
+    pods: { ready: r.ready, desired: r.desired, starting: 0, draining: 0 },
+    scaleReason: r.reason,
+    podList: [],
+  }));
 }
 
 function pod(name: string, phase: PodStatus['phase']): PodStatus {
@@ -42,10 +38,10 @@ test(
   'samples keep pods per revision; a scale event only when ' + 'the desired pods change; gone revisions are dropped',
   () => {
     const h = new History(3);
-    h.sample(status([{ name: 'a-1', ready: 0, desired: 1, reason: 'initial scale 1' }]), 1000);
-    h.sample(status([{ name: 'a-1', ready: 1, desired: 1, reason: 'initial scale 1' }]), 2000);
-    h.sample(status([{ name: 'a-1', ready: 1, desired: 3, reason: 'panic: 5.2 requests for 1 pod' }]), 3000);
-    h.sample(status([{ name: 'a-1', ready: 3, desired: 3, reason: 'stable' }]), 4000);
+    h.sample(revisions([{ name: 'a-1', ready: 0, desired: 1, reason: 'initial scale 1' }]), 1000);
+    h.sample(revisions([{ name: 'a-1', ready: 1, desired: 1, reason: 'initial scale 1' }]), 2000);
+    h.sample(revisions([{ name: 'a-1', ready: 1, desired: 3, reason: 'panic: 5.2 requests for 1 pod' }]), 3000);
+    h.sample(revisions([{ name: 'a-1', ready: 3, desired: 3, reason: 'stable' }]), 4000);
     const s = h.snapshot();
     assert.deepEqual(s.pods['default/a-1'], [
       { t: 2000, ready: 1, desired: 1 },
@@ -56,7 +52,7 @@ test(
       { t: 1000, revision: 'default/a-1', from: 0, to: 1, reason: 'initial scale 1' },
       { t: 3000, revision: 'default/a-1', from: 1, to: 3, reason: 'panic: 5.2 requests for 1 pod' },
     ]);
-    h.sample(status([]), 5000);
+    h.sample(revisions([]), 5000);
     assert.deepEqual(h.snapshot().pods, {});
   },
 );

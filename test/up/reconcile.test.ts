@@ -110,7 +110,7 @@ test('planRevisions: active revisions run, new ones are watched, the others reti
   }
 });
 
-test('routeExpectation: the hash on every host of the route and of its tags', () => {
+test('routeExpectation: the hash on every external host and one local host per virtual host', () => {
   const r = route('hello', [
     { revisionName: 'hello-00001', percent: 100 },
     { revisionName: 'hello-00002', percent: 0, tag: 'canary' },
@@ -118,14 +118,7 @@ test('routeExpectation: the hash on every host of the route and of its tags', ()
   assert.deepEqual(routeExpectation(r, 'h1', 'example.com'), {
     hash: 'h1',
     externalHosts: ['hello.default.example.com', 'canary-hello.default.example.com'],
-    localHosts: [
-      'hello.default.svc.cluster.local',
-      'hello.default.svc',
-      'hello.default',
-      'canary-hello.default.svc.cluster.local',
-      'canary-hello.default.svc',
-      'canary-hello.default',
-    ],
+    localHosts: ['hello.default.svc.cluster.local', 'canary-hello.default.svc.cluster.local'],
   });
   assert.deepEqual(
     routeExpectation(
@@ -172,6 +165,8 @@ test('confirmations: retiring revisions go only once every route is confirmed on
   const cases: Array<{
     name: string;
     unconfirmed: string[];
+    /** The routes asked about (default: every unconfirmed one). */
+    candidates?: string[];
     confirmed: string[];
     retiring: string[];
     still: string[];
@@ -202,6 +197,15 @@ test('confirmations: retiring revisions go only once every route is confirmed on
       retire: [],
     },
     {
+      name: 'only candidates are asked: a confirmed route not among them stays unconfirmed',
+      unconfirmed: ['default/a', 'default/b'],
+      candidates: ['default/a', 'default/c'],
+      confirmed: ['default/a', 'default/b', 'default/c'],
+      retiring: ['default/a-00001'],
+      still: ['default/b'],
+      retire: [],
+    },
+    {
       name: 'nothing was waiting',
       unconfirmed: [],
       confirmed: [],
@@ -211,8 +215,15 @@ test('confirmations: retiring revisions go only once every route is confirmed on
     },
   ];
   for (const c of cases) {
-    const verdict = confirmations(c.unconfirmed, (key) => c.confirmed.includes(key), new Set(c.retiring));
-    assert.deepEqual([...verdict.unconfirmed], c.still, c.name);
+    const unconfirmed = new Set(c.unconfirmed);
+    const verdict = confirmations(
+      unconfirmed,
+      c.candidates ?? c.unconfirmed,
+      (key) => c.confirmed.includes(key),
+      new Set(c.retiring),
+    );
+    for (const key of verdict.confirmedNow) unconfirmed.delete(key);
+    assert.deepEqual([...unconfirmed], c.still, c.name);
     assert.equal(verdict.allConfirmed, c.still.length === 0, c.name);
     assert.deepEqual(verdict.retire, c.retire, c.name);
   }
