@@ -96,13 +96,16 @@ export function loadConfigFile(
  */
 function missingPaths(resources: ResourceConfig[], fileDir: string): string[] {
   const problems: string[] = [];
+  // Services tend to share their app: each path is looked up once per load.
+  const seen = new Map<string, boolean>();
+  const exists = (p: string) => seen.get(p) ?? seen.set(p, existsSync(p)).get(p)!;
   const at = 'spec.template.spec.containers[0]';
   const rule = `relative paths in command, args and workingDir resolve from the folder of the file (${fileDir})`;
   for (const r of resources) {
     if (r.kind !== 'Service') continue;
     const { command, args, workingDir } = r.template.container;
     const cwd = workingDir === undefined ? fileDir : path.resolve(fileDir, workingDir);
-    if (workingDir !== undefined && !existsSync(cwd)) {
+    if (workingDir !== undefined && !exists(cwd)) {
       problems.push(`${r.source}: ${at}.workingDir: ${workingDir} resolves to ${cwd}, which does not exist; ${rule}`);
       continue;
     }
@@ -119,7 +122,7 @@ function missingPaths(resources: ResourceConfig[], fileDir: string): string[] {
     for (const [field, value] of checks) {
       if (value === undefined) continue;
       const resolved = path.resolve(cwd, value);
-      if (existsSync(resolved)) continue;
+      if (exists(resolved)) continue;
       const hint = workingDir === undefined ? rule : `relative paths resolve from workingDir (${cwd})`;
       problems.push(`${r.source}: ${at}.${field}: ${value} resolves to ${resolved}, which does not exist; ${hint}`);
     }
@@ -127,20 +130,29 @@ function missingPaths(resources: ResourceConfig[], fileDir: string): string[] {
   return problems;
 }
 
-/** Parsed documents by their text and first line: an edit re-parses only the documents it touched. */
-export type ParseCache = Map<string, { resources: ResourceConfig[]; problems: string[] }>;
+/**
+ * Parsed documents by the line they start on, with their text: an edit re-parses only the documents it
+ * touched (or moved to another line, whose messages name it).
+ */
+export type ParseCache = Map<number, { text: string; resources: ResourceConfig[]; problems: string[] }>;
 
-/** The file split at `---` lines, each piece with the line it starts on. */
+/** A newline and a `---` line after it (only `\n` ends a line here, as in the line numbers). */
+const DOCUMENT_START = /\n---(?=\s|$)/g;
+
+/** The file split at `---` lines (not the first), each piece with the line it starts on. */
 function documentChunks(text: string): Array<{ firstLine: number; text: string }> {
   const chunks: Array<{ firstLine: number; text: string }> = [];
-  const lines = text.split('\n');
   let start = 0;
-  for (let i = 1; i <= lines.length; i++) {
-    if (i === lines.length || /^---(\s|$)/.test(lines[i]!)) {
-      chunks.push({ firstLine: start + 1, text: lines.slice(start, i).join('\n') });
-      start = i;
-    }
+  let line = 1;
+  for (const m of text.matchAll(DOCUMENT_START)) {
+    // The piece before ends at that newline.
+    const piece = text.slice(start, m.index);
+    chunks.push({ firstLine: line, text: piece });
+    for (let at = piece.indexOf('\n'); at !== -1; at = piece.indexOf('\n', at + 1)) line++;
+    line++;
+    start = m.index + 1;
   }
+  chunks.push({ firstLine: line, text: text.slice(start) });
   return chunks;
 }
 
@@ -196,18 +208,16 @@ export function parseConfig(
 ): ResourceConfig[] {
   const problems: string[] = [];
   const out: ResourceConfig[] = [];
-  const used: ParseCache = new Map();
+  const starts = new Set<number>();
   for (const chunk of documentChunks(text)) {
-    const key = `${chunk.firstLine}\0${chunk.text}`;
-    const parsed = cache?.get(key) ?? parseChunk(chunk.text, chunk.firstLine, file, autoscaler);
-    used.set(key, parsed);
+    const cached = cache?.get(chunk.firstLine);
+    const parsed = cached?.text === chunk.text ? cached : parseChunk(chunk.text, chunk.firstLine, file, autoscaler);
+    if (cache && parsed !== cached) cache.set(chunk.firstLine, { text: chunk.text, ...parsed });
+    starts.add(chunk.firstLine);
     out.push(...parsed.resources);
     problems.push(...parsed.problems);
   }
-  if (cache) {
-    cache.clear();
-    for (const [k, v] of used) cache.set(k, v);
-  }
+  if (cache) for (const line of cache.keys()) if (!starts.has(line)) cache.delete(line);
   const seen = new Map<string, string>();
   for (const r of out) {
     const key = `${r.kind} ${r.namespace}/${r.name}`;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { ConfigError, parseConfig, type ParseCache } from '../../src/config/load.js';
 
 const VALID = `apiVersion: serving.knative.dev/v1
 kind: Service
@@ -79,4 +79,32 @@ test('a valid Service with one line replaced, deleted or duplicated: accepted or
     { numRuns: 400, seed: 7 },
   );
   assert.equal(parseConfig(VALID, 'fuzz.yaml').length, 1);
+});
+
+test('a parse cache changes nothing: any sequence of edits parses as the same text would without one', () => {
+  const doc = (name: string) => VALID.replace('name: hello', `name: ${name}`);
+  const outcome = (run: () => unknown) => {
+    try {
+      return JSON.stringify(run());
+    } catch (err) {
+      return err instanceof ConfigError ? `error: ${err.problems.join('\n')}` : `thrown: ${String(err)}`;
+    }
+  };
+  const piece = fc.oneof(
+    fc.constantFrom('a', 'b', 'c', 'a').map(doc),
+    fc.constantFrom('---\n', '--- \n', '---\r\n', '\n', '----\n', 'kind: [\n', '---'),
+  );
+  fc.assert(
+    fc.property(fc.array(fc.array(piece, { maxLength: 6 }), { minLength: 1, maxLength: 5 }), (versions) => {
+      const cache: ParseCache = new Map();
+      for (const version of versions) {
+        const text = version.join('---\n');
+        assert.equal(
+          outcome(() => parseConfig(text, 'edit.yaml', undefined, cache)),
+          outcome(() => parseConfig(text, 'edit.yaml')),
+        );
+      }
+    }),
+    { numRuns: 150 },
+  );
 });
