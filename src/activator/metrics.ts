@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 import { plain } from '../http/auto-codec.js';
 import type { RevisionThrottler } from './throttler.js';
+import { revisionGauge } from '../stats/revision-gauge.js';
 
 export type FailureReason = 'timeout' | 'pod_failed' | 'queue_full' | 'abandoned';
 
@@ -45,16 +46,7 @@ export async function startMetricsServer(
 ): Promise<{ server: http.Server; port: number }> {
   const registry = new client.Registry();
   const perRevision = (name: string, help: string, read: (t: RevisionThrottler) => number) =>
-    new client.Gauge({
-      name,
-      help,
-      labelNames: ['revision'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [key, t] of throttlers) this.set({ revision: key }, read(t));
-      },
-    });
+    revisionGauge(registry, () => throttlers, name, help, read);
   perRevision('activator_queued_requests', 'Requests waiting for a pod', (t) => t.queued);
   perRevision('activator_in_flight_requests', 'Requests at pods', (t) => t.inFlight);
   perRevision('activator_capacity', 'Requests this activator may have at the pods at once', (t) => t.capacity);

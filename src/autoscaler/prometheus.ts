@@ -1,20 +1,12 @@
 // Per-revision autoscaler metrics for Prometheus, read from the multiscaler's status at scrape time.
 import client from 'prom-client';
 import type { RevisionScaleStatus } from './multiscaler.js';
+import { revisionGauge } from '../stats/revision-gauge.js';
 
 export function autoscalerRegistry(status: () => RevisionScaleStatus[]): client.Registry {
   const registry = new client.Registry();
   const gauge = (name: string, help: string, read: (s: RevisionScaleStatus) => number) =>
-    new client.Gauge({
-      name,
-      help,
-      labelNames: ['revision'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of status()) this.set({ revision: s.revision }, read(s));
-      },
-    });
+    revisionGauge(registry, () => status().map((s) => [s.revision, s] as const), name, help, read);
   gauge('autoscaler_desired_pods', 'Pods the autoscaler wants', (s) => s.desiredPods);
   gauge('autoscaler_actual_pods', 'Ready pods', (s) => s.actualPods);
   gauge(

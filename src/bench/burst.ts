@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 import { packagePath } from '../package-root.js';
 import { lineChart } from './chart.js';
-import { serviceYaml } from './services.js';
+import { loopbackUpArgs, serviceYaml } from './services.js';
 import { percentile } from './stats.js';
 
 export interface BurstOptions {
@@ -203,24 +203,12 @@ interface RunningUp {
 
 /** `gatehouse up` as a child process on free ports; resolves once its routes are Ready. */
 async function startUpProcess(file: string, zeroGraceSeconds: number): Promise<RunningUp> {
-  const args = [
-    'up',
-    '-f',
+  const args = loopbackUpArgs(
     file,
-    '--gateway-port',
-    '0',
-    '--local-gateway-port',
-    '0',
-    '--xds-port',
-    '0',
-    '--admin-port',
-    '0',
     '--allow-zero-initial-scale',
     '--scale-to-zero-grace-seconds',
     String(zeroGraceSeconds),
-    '--drain-quiet-seconds',
-    '1',
-  ];
+  );
   const child: ChildProcess = spawn(process.execPath, [packagePath('bin', 'gatehouse.js'), ...args], {
     env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

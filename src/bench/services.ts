@@ -44,6 +44,12 @@ ${Object.entries(s.env ?? {})
   .join('')}${s.h2c ? '          ports:\n            - name: h2c\n' : ''}${s.extraSpec ?? ''}`;
 }
 
+/** `gatehouse up`'s arguments for the same as a process: every port chosen by the system, short drains. */
+export function loopbackUpArgs(file: string, ...extra: string[]): string[] {
+  const free = ['--gateway-port', '--local-gateway-port', '--xds-port', '--admin-port'].flatMap((f) => [f, '0']);
+  return ['up', '-f', file, ...free, '--drain-quiet-seconds', '1', ...extra];
+}
+
 /** Everything on free loopback ports with the embedded gateway; short drains for quick runs. */
 export function loopbackUpOptions(file: string, log: Logger, overrides: Partial<UpOptions> = {}): UpOptions {
   return {

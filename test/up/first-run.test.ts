@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { serviceYaml } from '../../src/bench/services.js';
+import { loopbackUpArgs, serviceYaml } from '../../src/bench/services.js';
 import { exampleAppPath } from '../support/app.js';
 import { gatehouseBin } from '../support/queue.js';
 
@@ -18,25 +18,7 @@ test(
   async (t) => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'gatehouse-tty-')), 'services.yaml');
     writeFileSync(file, serviceYaml('hello', { target: 'tty', appPath: exampleAppPath }));
-    const command = [
-      process.execPath,
-      gatehouseBin,
-      'up',
-      '-f',
-      file,
-      '--gateway-port',
-      '0',
-      '--local-gateway-port',
-      '0',
-      '--xds-port',
-      '0',
-      '--admin-port',
-      '0',
-      '--drain-quiet-seconds',
-      '1',
-    ]
-      .map((a) => `'${a}'`)
-      .join(' ');
+    const command = [process.execPath, gatehouseBin, ...loopbackUpArgs(file)].map((a) => `'${a}'`).join(' ');
     const launched = Date.now();
     // `exec`: script runs the command through $SHELL -c, and dash (CI's /bin/sh) stays in between and
     // dies of the Ctrl-C itself, which script reports as 130 whatever gatehouse does.

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { request } from 'undici';
+import { loopbackUpArgs } from '../../src/bench/services.js';
 import { exampleAppPath } from '../support/app.js';
 import { gatehouseBin } from '../support/queue.js';
 
@@ -71,25 +72,7 @@ spec:
     // Its own process group, as a shell gives a foreground job: Ctrl-C reaches the whole group.
     const up = spawn(
       process.execPath,
-      [
-        gatehouseBin,
-        'up',
-        '-f',
-        file,
-        '--gateway-port',
-        '0',
-        '--local-gateway-port',
-        '0',
-        '--xds-port',
-        '0',
-        '--admin-port',
-        '0',
-        '--drain-quiet-seconds',
-        '1',
-        '--tick-ms',
-        '500',
-        '--allow-zero-initial-scale',
-      ],
+      [gatehouseBin, ...loopbackUpArgs(file, '--tick-ms', '500', '--allow-zero-initial-scale')],
       {
         env: { ...process.env, [markName]: markValue },
         stdio: ['ignore', 'pipe', 'pipe'],

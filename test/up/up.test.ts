@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { loopbackUpOptions } from '../../src/bench/services.js';
+import { loopbackUpArgs, loopbackUpOptions } from '../../src/bench/services.js';
 import { startUp } from '../../src/up/orchestrator.js';
 import { freePort } from '../../src/runtime/ports.js';
 import { until } from '../support/cli.js';
@@ -98,26 +98,9 @@ test(
   'gatehouse up as a process: prints where it listens, ' + 'serves a cold request, gatehouse status shows it',
   async (t) => {
     const file = tempFile(service('hello', 'process'));
-    const child = spawn(
-      process.execPath,
-      [
-        gatehouseBin,
-        'up',
-        '-f',
-        file,
-        '--gateway-port',
-        '0',
-        '--local-gateway-port',
-        '0',
-        '--xds-port',
-        '0',
-        '--admin-port',
-        '0',
-        '--drain-quiet-seconds',
-        '1',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [gatehouseBin, ...loopbackUpArgs(file)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     t.after(() => {
       child.kill('SIGKILL');
     });
