@@ -11,15 +11,13 @@
 //        proxy's p50 minus the reference's (the app, or for the activator the shared queue-proxy);
 //   c=50: autocannon on before and after, rps, p99 and the proxy process's CPU time per request.
 // Prints the medians over rounds and after ÷ before.
-import { spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { LOOPBACK_FREE_PORTS } from '../src/model/queue-proxy.js';
 import { startExampleApp } from '../test/support/app.js';
-import { cpuMicros } from './lib/proc.js';
+import { interleavedP50, median } from './lib/compare.js';
 import { runLoad } from './lib/load.js';
+import { cpuMicros } from './lib/proc.js';
+import { adopt, startHostProcess, startQueueProcess, stopAll } from './lib/processes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const after = process.env.AFTER ?? path.resolve(here, '..');
@@ -32,98 +30,8 @@ if (!before) {
 }
 const rounds = Number(process.env.ROUNDS ?? 6);
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
-const hostScript = path.join(here, 'lib', 'exchange-host.ts');
 const ROUTED = { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'bench-00001' };
 const GATEWAY_HOST = { host: 'bench.default.example.com' };
-
-const children: ChildProcess[] = [];
-
-interface Started {
-  port: number;
-  pid: number | undefined;
-}
-
-async function firstJsonLine(
-  child: ChildProcess,
-  stream: NodeJS.ReadableStream,
-  what: string,
-  pick: (o: Record<string, unknown>) => number | undefined,
-): Promise<Started> {
-  children.push(child);
-  const lines = createInterface({ input: stream });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${what} exited with ${code} before serving`)));
-    lines.on('line', (line) => {
-      try {
-        const port = pick(JSON.parse(line) as Record<string, unknown>);
-        if (port !== undefined) resolve({ port, pid: child.pid });
-      } catch {
-        // not JSON
-      }
-    });
-  });
-}
-
-function startQueue(root: string, userPort: number): Promise<Started> {
-  const env = {
-    ...process.env,
-    USER_PORT: String(userPort),
-    ...LOOPBACK_FREE_PORTS,
-    SERVING_POD: 'bench-pod',
-    SERVING_REVISION: 'bench-00001',
-    SERVING_NAMESPACE: 'default',
-  };
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'gatehouse.js'), 'queue'], {
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return firstJsonLine(child, child.stderr, `${root}'s queue-proxy`, (o) =>
-    o.msg === 'queue-proxy listening' ? Number(o.servingPort) : undefined,
-  );
-}
-
-function startHost(root: string, role: 'activator' | 'gateway', upstreamPort: number): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', hostScript, root, role, String(upstreamPort)], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return firstJsonLine(child, child.stdout, `${root}'s ${role}`, (o) =>
-    typeof o.port === 'number' ? o.port : undefined,
-  );
-}
-
-/** One GET on a keep-alive agent; resolves with its time in µs. */
-function timedGet(agent: http.Agent, target: Target): Promise<number> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: target.port, path: '/', headers: target.headers, agent }, (res) => {
-      if (res.statusCode !== 200) reject(new Error(`${target.name} answered ${res.statusCode}`));
-      res.resume();
-      res.once('end', () => resolve((performance.now() - started) * 1000));
-    });
-    req.once('error', reject);
-  });
-}
-
-/**
- * c=1 for `seconds`: one request at a time to each target in turn (one keep-alive connection
- * each), so every target sees the same moments of a noisy machine; the p50 per target, in µs.
- */
-async function interleavedP50(targets: Target[]): Promise<number[]> {
-  const agents = targets.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
-  const times: number[][] = targets.map(() => []);
-  for (const end = performance.now() + seconds * 1000; performance.now() < end;) {
-    for (let i = 0; i < targets.length; i++) times[i]!.push(await timedGet(agents[i]!, targets[i]!));
-  }
-  for (const agent of agents) agent.destroy();
-  return times.map(median);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 interface Target {
   name: string;
@@ -134,19 +42,15 @@ interface Target {
 }
 type Sample = { p50Us: number; rps: number; p99Ms: number; cpuUsPerRequest: number };
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    for (const child of children) child.kill('SIGKILL');
-    process.exit(130);
-  });
-}
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => void stopAll().then(() => process.exit(130)));
 const app = await startExampleApp();
-children.push(app.process);
-const sharedQueue = await startQueue(after, app.port);
+adopt(app.process);
+const sharedQueue = await startQueueProcess(app.port, { root: after });
 const side = async (root: string) => ({
-  queue: await startQueue(root, app.port),
-  activator: await startHost(root, 'activator', sharedQueue.port),
-  gateway: await startHost(root, 'gateway', app.port),
+  queue: await startQueueProcess(app.port, { root }),
+  activator: await startHostProcess('activator', sharedQueue.port, { root }),
+  gateway: await startHostProcess('gateway', app.port, { root }),
 });
 const started = { before: await side(before), after: await side(after) };
 
@@ -192,7 +96,7 @@ try {
     for (const k of KINDS) {
       const reference = references[k.reference]!;
       const targets = [reference, proxy(order[0]!, k), proxy(order[1]!, k)];
-      const p50s = await interleavedP50(targets);
+      const p50s = await interleavedP50(targets, seconds);
       // The reference's p50 is kept per kind: each kind's added latency is against its own interleaving.
       record(`${k.kind} reference`, { p50Us: p50s[0]!, rps: NaN, p99Ms: NaN, cpuUsPerRequest: NaN });
       for (let i = 1; i < targets.length; i++)
@@ -201,7 +105,7 @@ try {
     process.stderr.write(`round ${r + 1}/${rounds} done\n`);
   }
 } finally {
-  for (const child of children) child.kill('SIGKILL');
+  await stopAll();
 }
 
 // Added latency per round (against the same round's reference), then medians over rounds.

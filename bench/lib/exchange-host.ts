@@ -1,5 +1,7 @@
 // Runs one proxy of a given gatehouse checkout in this process, for bench/before-after.ts:
-//   tsx bench/lib/exchange-host.ts <checkout root> activator|gateway <upstream port>
+//   tsx bench/lib/exchange-host.ts <checkout root> activator|gateway <upstream port> [via-activator]
+// (a gateway's upstream is the revision's pod, or with `via-activator` its activator, as for a
+// revision in proxy mode)
 // and prints {"port": N} on stdout once it serves. Only the APIs both the checkout before the
 // shared exchange and today's have are used (startActivator, InProcessRevisionSource, translate,
 // startXdsServer, startGateway), so the same script measures either.
@@ -7,9 +9,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const [root, role, upstream] = process.argv.slice(2);
+const [root, role, upstream, via] = process.argv.slice(2);
 if (!root || (role !== 'activator' && role !== 'gateway') || !upstream) {
-  process.stderr.write('usage: exchange-host.ts <checkout root> activator|gateway <upstream port>\n');
+  process.stderr.write('usage: exchange-host.ts <checkout root> activator|gateway <upstream port> [via-activator]\n');
   process.exit(2);
 }
 const from = <T>(file: string): Promise<T> => import(pathToFileURL(path.join(root, 'src', file)).href) as Promise<T>;
@@ -62,9 +64,13 @@ if (role === 'activator') {
         'default/bench-00001',
         {
           spec,
-          mode: 'serve',
-          pods: [{ host: '127.0.0.1', port: upstreamPort }],
-          activators: [{ host: '127.0.0.1', port: 1 }],
+          ...(via === 'via-activator'
+            ? { mode: 'proxy', pods: [], activators: [{ host: '127.0.0.1', port: upstreamPort }] }
+            : {
+                mode: 'serve',
+                pods: [{ host: '127.0.0.1', port: upstreamPort }],
+                activators: [{ host: '127.0.0.1', port: 1 }],
+              }),
         },
       ],
     ]),

@@ -19,3 +19,15 @@ export function peakRssMiB(pid: number): number {
   const match = /VmHWM:\s+(\d+) kB/.exec(status);
   return match ? Number(match[1]) / 1024 : NaN;
 }
+
+/** Resident memory now (VmRSS) and its private, anonymous part (RssAnon), in MiB; NaN once the process is gone. */
+export function memoryMiB(pid: number): { rss: number; anon: number } {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return { rss: NaN, anon: NaN };
+  }
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024 };
+}
