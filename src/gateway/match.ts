@@ -216,6 +216,11 @@ function headerMatches(m: HeaderMatcher, headers: Headers): boolean {
   return result !== m.invert;
 }
 
+function headersMatch(matchers: readonly HeaderMatcher[], headers: Headers): boolean {
+  for (const m of matchers) if (!headerMatches(m, headers)) return false;
+  return true;
+}
+
 /** The first route whose path and headers match; the query string never takes part. */
 export function matchRoute(vh: VirtualHostEntry, url: string, headers: Headers): RouteEntry | undefined {
   const q = url.indexOf('?');
@@ -223,7 +228,7 @@ export function matchRoute(vh: VirtualHostEntry, url: string, headers: Headers):
   for (const route of vh.routes) {
     const p = route.caseSensitive ? path : path.toLowerCase();
     if (route.pathKind === 'prefix' ? !p.startsWith(route.pathValue) : p !== route.pathValue) continue;
-    if (route.headers.every((m) => headerMatches(m, headers))) return route;
+    if (headersMatch(route.headers, headers)) return route;
   }
   return undefined;
 }
@@ -240,43 +245,49 @@ export function pickTarget(route: RouteEntry, r: number): WeightedTarget {
 /**
  * Applies mutations to a flat [name, value, ...] list with lower-case names, in the order given
  * (Envoy: weighted cluster, route, virtual host, route configuration; later ones win on overwrite).
+ * The list is changed in place (every request has its own) and returned.
  */
 export function applyMutations(headers: string[], mutations: readonly HeaderMutation[]): string[] {
-  let out = headers;
   for (const m of mutations) {
-    if (m.remove.length > 0) out = without(out, new Set(m.remove));
+    for (const name of m.remove) removeAll(headers, name);
     for (const add of m.add) {
-      const present = indexOf(out, add.name) !== -1;
       switch (add.action) {
         case 'APPEND_IF_EXISTS_OR_ADD':
-          out.push(add.name, add.value);
+          headers.push(add.name, add.value);
           break;
         case 'ADD_IF_ABSENT':
-          if (!present) out.push(add.name, add.value);
+          if (!has(headers, add.name)) headers.push(add.name, add.value);
           break;
         case 'OVERWRITE_IF_EXISTS_OR_ADD':
-          if (present) out = without(out, new Set([add.name]));
-          out.push(add.name, add.value);
+          removeAll(headers, add.name);
+          headers.push(add.name, add.value);
           break;
         case 'OVERWRITE_IF_EXISTS':
-          if (present) {
-            out = without(out, new Set([add.name]));
-            out.push(add.name, add.value);
-          }
+          if (removeAll(headers, add.name)) headers.push(add.name, add.value);
           break;
       }
     }
   }
-  return out;
+  return headers;
 }
 
-function indexOf(headers: string[], name: string): number {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return i;
-  return -1;
+function has(headers: readonly string[], name: string): boolean {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return true;
+  return false;
 }
 
-function without(headers: string[], names: ReadonlySet<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) if (!names.has(headers[i]!)) out.push(headers[i]!, headers[i + 1]!);
-  return out;
+/** Removes every `name` header in place, keeping the others' order; whether there was one. */
+function removeAll(headers: string[], name: string): boolean {
+  let to = 0;
+  for (let from = 0; from < headers.length; from += 2) {
+    if (headers[from] === name) continue;
+    if (to !== from) {
+      headers[to] = headers[from]!;
+      headers[to + 1] = headers[from + 1]!;
+    }
+    to += 2;
+  }
+  const removed = to !== headers.length;
+  headers.length = to;
+  return removed;
 }

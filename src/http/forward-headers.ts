@@ -14,16 +14,23 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-function connectionTokens(raw: string[]): Set<string> | undefined {
+/** Header names a Connection value lists beyond the hop-by-hop ones, added to `tokens`. */
+function connectionTokens(value: string, tokens: Set<string> | undefined): Set<string> | undefined {
+  // The usual values name only hop-by-hop headers, which go anyway: no split, no set.
+  if (value.length === 10 && value.toLowerCase() === 'keep-alive') return tokens;
+  if (value.length === 5 && value.toLowerCase() === 'close') return tokens;
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t !== '' && !HOP_BY_HOP.has(t)) (tokens ??= new Set()).add(t);
+  }
+  return tokens;
+}
+
+function requestConnectionTokens(raw: string[]): Set<string> | undefined {
   let tokens: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 10 && name.toLowerCase() === 'connection') {
-      for (const token of raw[i + 1]!.split(',')) {
-        const t = token.trim().toLowerCase();
-        if (t !== '') (tokens ??= new Set()).add(t);
-      }
-    }
+    if (name.length === 10 && name.toLowerCase() === 'connection') tokens = connectionTokens(raw[i + 1]!, tokens);
   }
   return tokens;
 }
@@ -35,7 +42,7 @@ export function upstreamRequestHeaders(
   keepTeTrailers: boolean,
   lowerNames = false,
 ): string[] {
-  const extra = connectionTokens(raw);
+  const extra = requestConnectionTokens(raw);
   const out: string[] = [];
   let forwardedFor: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -70,7 +77,7 @@ export function upstreamRequestHeaders(
 export function downstreamResponseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
   const out: string[] = [];
   const connection = headers.connection;
-  const extra = connection === undefined ? undefined : connectionTokens(['connection', String(connection)]);
+  const extra = connection === undefined ? undefined : connectionTokens(String(connection), undefined);
   for (const name in headers) {
     if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || extra?.has(name)) continue;
     const value = headers[name];
