@@ -3,9 +3,11 @@
 // whose order rotates, medians over rounds (bench/lib/compare.ts says what each figure is).
 //   ROUNDS (5), BENCH_SECONDS (3) per step, CONNECTIONS (50), CONTAINER_CONCURRENCY (0);
 //   QUEUE_NODE_FLAGS="a;b": one gatehouse queue-proxy per entry, each run with those node flags
-//   ("" = the queue-proxy's own defaults), to weigh V8 flags in the same run.
+//   ("" = the queue-proxy's own, QUEUE_NODE_FLAGS of src/model/queue-proxy.ts; "-" = none), to weigh
+//   V8 flags in the same run.
 // gatehouse's queue-proxy runs from dist/ (`npm run build`); a stale build would measure tsx.
 import { spawn } from 'node:child_process';
+import { QUEUE_NODE_FLAGS } from '../src/model/queue-proxy.js';
 import { startExampleApp } from '../test/support/app.js';
 import { compareInRounds, report, type CompareTarget } from './lib/compare.js';
 import { adopt, startQueueProcess, stopAll } from './lib/processes.js';
@@ -20,9 +22,9 @@ const GO = 'knative queue-proxy (Go)';
 async function startGatehouseQueue(userPort: number, flags: string): Promise<CompareTarget> {
   const { port, pid } = await startQueueProcess(userPort, {
     env: { CONTAINER_CONCURRENCY: concurrency },
-    flags: flags.split(' ').filter((f) => f !== ''),
+    flags: flags === '' ? QUEUE_NODE_FLAGS : flags.split(' ').filter((f) => f !== '' && f !== '-'),
   });
-  return { name: flags === '' ? 'gatehouse queue' : `gatehouse queue ${flags}`, port, pids: [pid] };
+  return { name: flags === '' ? 'gatehouse queue' : `gatehouse queue, node flags: ${flags}`, port, pids: [pid] };
 }
 
 async function startKnativeQueue(bin: string, userPort: number): Promise<CompareTarget> {
@@ -92,5 +94,5 @@ process.stdout.write(out);
 process.stdout.write(
   `${rounds} rounds, order rotated each round, medians; c=1: p50 of requests interleaved one by one over all ` +
     `targets; c=${connections}: autocannon ${seconds} s per target; CPU and memory: the target's process ` +
-    `(app direct: the app's)\n`,
+    `(app direct: the app's); gatehouse queue runs with ${QUEUE_NODE_FLAGS.join(' ')}\n`,
 );

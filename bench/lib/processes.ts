@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { LISTENING_MESSAGE, LOOPBACK_FREE_PORTS } from '../../src/model/queue-proxy.js';
+import { LISTENING_MESSAGE, LOOPBACK_FREE_PORTS, QUEUE_NODE_FLAGS } from '../../src/model/queue-proxy.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -56,13 +56,13 @@ export interface StartOptions {
   root?: string;
   /** More environment. */
   env?: Record<string, string>;
-  /** Node's own flags. */
-  flags?: string[];
+  /** Node's own flags (default: the queue-proxy's, QUEUE_NODE_FLAGS). */
+  flags?: readonly string[];
 }
 
 /** `gatehouse queue` (from dist/ when the build is current) in front of the app. */
 export function startQueueProcess(userPort: number, o: StartOptions = {}): Promise<Started> {
-  const { root: checkout = root, env = {}, flags = [] } = o;
+  const { root: checkout = root, env = {}, flags = QUEUE_NODE_FLAGS } = o;
   const child = spawn(process.execPath, [...flags, path.join(checkout, 'bin', 'gatehouse.js'), 'queue'], {
     env: {
       ...process.env,

@@ -78,7 +78,7 @@ function closeUndrained(req: InboundRequest): void {
 
 /** Whether the request carries a body to forward. */
 export function hasRequestBody(req: InboundRequest): boolean {
-  if (req.httpVersionMajor === 2) return req.method !== 'GET' && req.method !== 'HEAD' && !req.readableEnded;
+  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders && !req.readableEnded;
   const h = req.headers;
   return h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined;
 }
@@ -278,16 +278,31 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   protected end(): void {
     if (this.over) return;
     this.over = true;
-    const drain = !this.req.complete && !this.res.destroyed;
+    const unfinished = !this.req.complete && !this.res.destroyed && hasRequestBody(this.req);
+    const drain = unfinished && this.req.httpVersionMajor !== 2;
     if (this.watched && !drain) this.settings.ticker.delete(this);
     this.finished();
+    if (!unfinished) return;
+    // The upstream has no use for the rest either: an h2c upstream stream would stay half open.
+    this.h2Stream?.close(http2.constants.NGHTTP2_CANCEL);
     if (drain) this.drainRequestBody();
+    else this.refuseRestOfBody();
   }
 
   /**
-   * The response is done before the request body (the app answered early, or we did): read the rest
-   * and drop it, so the client is not left blocked on a full socket and can read its answer and reuse
-   * the connection. A body that stalls (bodyIdleTimeoutMs) or does not end within drainMs gets its
+   * HTTP/2: the answer came before the whole request body; once the answer is out, RST_STREAM NO_ERROR asks the
+   * client to stop sending (RFC 9113 §8.1, as Envoy does). Only this stream ends, and at once: there is no connection
+   * to keep in step, as HTTP/1.1 must by reading the rest.
+   */
+  private refuseRestOfBody(): void {
+    this.req.unpipe();
+    (this.req as Http2ServerRequest).stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  }
+
+  /**
+   * HTTP/1.1: the response is done before the request body (the app answered early, or we did): read
+   * the rest and drop it, so the client is not left blocked on a full socket and can read its answer
+   * and reuse the connection. A body that stalls (bodyIdleTimeoutMs) or does not end within drainMs gets its
    * connection closed.
    */
   private drainRequestBody(): void {

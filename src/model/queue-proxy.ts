@@ -13,3 +13,11 @@ export const LOOPBACK_FREE_PORTS: Readonly<Record<string, string>> = {
 
 /** The `msg` of the JSON log line whose fields servingPort, metricsPort, … are the bound ports. */
 export const LISTENING_MESSAGE = 'queue-proxy listening';
+
+/**
+ * Node's flags for the queue-proxy, whoever starts it (`gatehouse up`'s runtime; a pod spec's command). A sidecar's
+ * heap: V8 grows the young generation under load to 16 MiB semi-spaces (up to 48 MiB of new space in every pod), where
+ * a proxy's garbage dies within a request; and garbage collection on the main thread alone, no helper threads woken on
+ * cores the app needs. The trade-off is measured in docs/queue-proxy.md.
+ */
+export const QUEUE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--single-threaded-gc'];

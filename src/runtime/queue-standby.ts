@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { QUEUE_NODE_FLAGS } from '../model/queue-proxy.js';
 import { buildIsCurrent, packagePath } from '../package-root.js';
 import { lowerPriority } from './priority.js';
 
@@ -86,7 +87,8 @@ export class QueueStandbyPool {
 
   /** `podWaiting`: spawned for a pod that waits for it, so it skips the warm-up. */
   private spawnOne(podWaiting = false): ChildProcess {
-    const child = spawn(process.execPath, [...standbyEntryArgs(), ...(podWaiting ? ['--pod-waiting'] : [])], {
+    const args = [...QUEUE_NODE_FLAGS, ...standbyEntryArgs(), ...(podWaiting ? ['--pod-waiting'] : [])];
+    const child = spawn(process.execPath, args, {
       env: { ...process.env, GATEHOUSE_LOG_LEVEL: this.o.logLevel },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

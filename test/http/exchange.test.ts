@@ -241,3 +241,42 @@ test('a client that leaves mid-response stops the upstream request', async () =>
     await app.stop();
   }
 });
+
+test('HTTP/2: an answer before the whole body ends the stream at once (NO_ERROR); the session goes on', async () => {
+  const app = await upstreamApp();
+  const pool = new Pool(`http://127.0.0.1:${app.port}`);
+  const h2 = new H2Upstream(`http://127.0.0.1:${app.port}`);
+  try {
+    for (const upstream of [{ pool }, { h2 }] as Upstream[]) {
+      const proxy = await proxyTo(upstream);
+      const client = http2.connect(`http://127.0.0.1:${proxy.port}`);
+      try {
+        // "/" answers without reading; the body never ends. Draining it would take settings.drainMs (1 s).
+        const stream = client.request({ ':path': '/', ':method': 'POST' });
+        stream.write(Buffer.alloc(1000, 1));
+        const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+        const body: Buffer[] = [];
+        stream.on('data', (c: Buffer) => body.push(c));
+        const answered = Date.now();
+        await once(stream, 'close');
+        assert.equal(headers[':status'], 201);
+        assert.equal(Buffer.concat(body).toString(), 'hello 127.0.0.1 no-expect');
+        assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+        assert.ok(Date.now() - answered < settings.drainMs, `closed after ${Date.now() - answered} ms`);
+        const next = client.request({ ':path': '/' });
+        next.end();
+        const [again] = (await once(next, 'response')) as [http2.IncomingHttpHeaders];
+        assert.equal(again[':status'], 201);
+        next.resume();
+        await once(next, 'end');
+      } finally {
+        client.close();
+        await proxy.stop();
+      }
+    }
+  } finally {
+    h2.close();
+    await pool.close();
+    await app.stop();
+  }
+});
