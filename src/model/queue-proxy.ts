@@ -20,4 +20,4 @@ export const LISTENING_MESSAGE = 'queue-proxy listening';
  * a proxy's garbage dies within a request; and garbage collection on the main thread alone, no helper threads woken on
  * cores the app needs. The trade-off is measured in docs/queue-proxy.md.
  */
-export const QUEUE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--single-threaded-gc'];
+export const QUEUE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--single-threaded-gc'];
