@@ -5,7 +5,7 @@
 // app's own boot time is measured first (the same app started alone) and subtracted.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -202,7 +202,7 @@ interface RunningUp {
 }
 
 /** `gatehouse up` as a child process on free ports; resolves once its routes are Ready. */
-async function startUpProcess(file: string, zeroGraceSeconds: number): Promise<RunningUp> {
+async function startUpProcess(file: string, zeroGraceSeconds: number, logFile: string): Promise<RunningUp> {
   const args = loopbackUpArgs(
     file,
     '--allow-zero-initial-scale',
@@ -210,12 +210,16 @@ async function startUpProcess(file: string, zeroGraceSeconds: number): Promise<R
     String(zeroGraceSeconds),
   );
   const child: ChildProcess = spawn(process.execPath, [packagePath('bin', 'gatehouse.js'), ...args], {
-    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn' },
+    // Warnings only unless asked (GATEHOUSE_LOG_LEVEL=info shows every scale decision and pod start).
+    env: { ...process.env, GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL ?? 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = once(child, 'exit');
   const tail: string[] = [];
+  const log = createWriteStream(logFile);
+  child.once('close', () => log.end());
   createInterface({ input: child.stderr! }).on('line', (line) => {
+    log.write(line + '\n');
     tail.push(line);
     if (tail.length > 20) tail.shift();
   });
@@ -339,7 +343,8 @@ export async function runBurstBench(o: BurstOptions): Promise<BurstResult> {
     }),
   );
   o.say('starting gatehouse up …');
-  const up = await startUpProcess(file, o.zeroGraceSeconds);
+  mkdirSync(o.outDir, { recursive: true });
+  const up = await startUpProcess(file, o.zeroGraceSeconds, path.join(o.outDir, 'up.log'));
   // Interrupted: `up` stops its pods before this process goes (a Ctrl-C reaches it too; a kill does not).
   const interrupted = () => void up.stop().then(() => process.exit(130));
   process.once('SIGINT', interrupted);

@@ -44,8 +44,8 @@ export function register(program: Command): void {
     )
     .option(
       '--max-booting-pods <n>',
-      'local pods booting at once; the others wait their turn, so a burst ' +
-        'never takes the cores from the data plane; defaults to the core count',
+      'local pods booting at once (more while cores sit idle, up to 4× this); the others wait their ' +
+        'turn, so a burst never takes the cores from the data plane; defaults to the core count',
       wholeNumberArg(1, 1000),
       os.availableParallelism(),
     )

@@ -1,6 +1,5 @@
 // One local pod: the app process plus its own queue-proxy, on free loopback ports, with Knative's
 // runtime contract in the app's environment and Knative's queue-proxy environment in the sidecar's.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,8 +10,8 @@ import { LISTENING_MESSAGE, LOOPBACK_FREE_PORTS } from '../model/queue-proxy.js'
 import { restartDelay, type BackoffPolicy } from './backoff.js';
 import type { BootSlots } from './boot-slots.js';
 import { freePort } from './ports.js';
-import { lowerPriority } from './priority.js';
 import { QueueStandbyPool } from './queue-standby.js';
+import type { PodProcess, PodSpawner } from './spawner.js';
 import type { PodFailure, PodPhase, PodStatus } from './types.js';
 
 export interface LocalPodOptions {
@@ -24,9 +23,11 @@ export interface LocalPodOptions {
   baseDir: string;
   /** Where the pod's queue-proxy comes from (booted ahead when the pool has one). */
   queueProxies: QueueStandbyPool;
+  /** Starts the app (off this process's event loop). */
+  spawner: PodSpawner;
   /** Shared by every pod of the runtime: a pod boots (spawn → ready) only while it holds a slot. */
   bootSlots: BootSlots;
-  /** Added to the runtime's niceness for the app (the queue-proxy gets it from the pool). */
+  /** Added to this process's niceness for the app (the queue-proxy gets it from the pool). */
   niceness: number;
   backoff: BackoffPolicy;
   drainQuietSeconds: number;
@@ -76,8 +77,8 @@ export class LocalPod {
   readonly startedAt = Date.now();
   private servingPort: number | undefined;
   private metricsPort: number | undefined;
-  private app: ChildProcess | undefined;
-  private queue: ChildProcess | undefined;
+  private app: PodProcess | undefined;
+  private queue: PodProcess | undefined;
   private stopping = false;
   /** Bumped on each (re)start, so exits of a previous incarnation are not counted twice. */
   private incarnation = 0;
@@ -110,7 +111,7 @@ export class LocalPod {
     this.o.onChange();
   }
 
-  private output(kind: 'app' | 'queue-proxy', child: ChildProcess): void {
+  private output(kind: 'app' | 'queue-proxy', child: PodProcess): void {
     const dir = path.join(this.o.logDir, this.o.spec.name, this.o.name);
     mkdirSync(dir, { recursive: true });
     const file: WriteStream = createWriteStream(path.join(dir, `${kind}.log`), { flags: 'a' });
@@ -128,7 +129,8 @@ export class LocalPod {
   /** Starts the pod when a boot slot is free; until then it is starting, and says why. */
   start(): void {
     if (this.stopping) return;
-    this.setPhase('starting', `waiting for a boot slot (${this.o.bootSlots.limit} pod(s) boot at once)`);
+    const { limit, cap } = this.o.bootSlots;
+    this.setPhase('starting', `waiting for a boot slot (${limit} pod(s) boot at once, up to ${cap} on idle cores)`);
     this.cancelBootWait = this.o.bootSlots.acquire((release) => {
       this.cancelBootWait = undefined;
       this.releaseBootSlot = release;
@@ -163,8 +165,9 @@ export class LocalPod {
     this.metricsPort = undefined;
     const envList = Object.fromEntries(spec.container.env.map((e) => [e.name, e.value]));
     const executable = command === 'node' ? process.execPath : command;
-    this.app = spawn(executable, [...commandArgs, ...spec.container.args], {
+    this.app = this.o.spawner.spawn(executable, [...commandArgs, ...spec.container.args], {
       cwd: spec.container.workingDir ? path.resolve(this.o.baseDir, spec.container.workingDir) : this.o.baseDir,
+      niceness: this.o.niceness,
       env: {
         ...process.env,
         ...envList,
@@ -173,11 +176,7 @@ export class LocalPod {
         K_CONFIGURATION: spec.configuration,
         K_REVISION: spec.name,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const priorityError = lowerPriority(this.app.pid, this.o.niceness);
-    if (priorityError)
-      this.o.log.warn("could not lower the pod's scheduling priority", { pod: this.o.name, error: priorityError });
     this.queue = this.o.queueProxies.take();
     QueueStandbyPool.configure(this.queue, {
       SERVING_NAMESPACE: spec.namespace,
@@ -198,9 +197,14 @@ export class LocalPod {
     this.output('app', this.app);
     this.output('queue-proxy', this.queue);
     const incarnation = ++this.incarnation;
-    this.app.once('exit', (code, signal) => this.exited(incarnation, 'app', code, signal));
-    this.queue.once('exit', (code, signal) => this.exited(incarnation, 'queue-proxy', code, signal));
-    this.app.once('error', (err) => this.rings.app.push(`failed to start ${command}: ${err.message}`));
+    this.app.once('exit', (code: number | null, signal: NodeJS.Signals | null) =>
+      this.exited(incarnation, 'app', code, signal),
+    );
+    this.queue.once('exit', (code: number | null, signal: NodeJS.Signals | null) =>
+      this.exited(incarnation, 'queue-proxy', code, signal),
+    );
+    this.app.once('error', (err: Error) => this.rings.app.push(`failed to start ${command}: ${err.message}`));
+    this.queue.once('error', (err: Error) => this.rings['queue-proxy'].push(`failed to start: ${err.message}`));
     this.setPhase('starting', 'waiting for the queue-proxy to report the app ready');
     void this.waitReady();
   }
@@ -316,11 +320,11 @@ export class LocalPod {
     }, delay);
   }
 
-  private kill(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
+  private kill(child: PodProcess | undefined, signal: NodeJS.Signals): void {
     if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
   }
 
-  private static exit(child: ChildProcess | undefined): Promise<void> {
+  private static exit(child: PodProcess | undefined): Promise<void> {
     if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => child.once('exit', () => resolve()));
   }

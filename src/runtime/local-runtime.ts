@@ -9,6 +9,8 @@ import { KUBERNETES_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { BootSlots } from './boot-slots.js';
 import { LocalPod } from './local-pod.js';
 import { QueueStandbyPool } from './queue-standby.js';
+import { SpareCpuMeter } from './spare-cpu.js';
+import { PodSpawner } from './spawner.js';
 import { podName, scaleDownVictims } from './naming.js';
 import { DEFAULT_POD_NICENESS } from './priority.js';
 import type { PodRuntime, PodStatus } from './types.js';
@@ -28,12 +30,18 @@ export interface LocalRuntimeOptions {
    * boots each when its pod starts).
    */
   queueStandby?: number;
-  /** Pods booting (spawned, not yet ready) at once; the rest wait their turn (default: the core count). */
+  /**
+   * Pods booting (spawned, not yet ready) at once; while the cores go partly unused one more may start, up to
+   * SPARE_CAP_FACTOR times this. The rest wait their turn (default: the core count).
+   */
   maxBootingPods?: number;
   /** Niceness added to this process's for every pod process (default 10; 0 leaves them alone). */
   podNiceness?: number;
   log?: Logger;
 }
+
+/** How often idle cores are looked for while pods wait to boot. */
+const SPARE_CPU_SAMPLE_MS = 50;
 
 interface RevisionPods {
   spec: RevisionSpec;
@@ -46,31 +54,36 @@ export class LocalProcessRuntime implements PodRuntime {
   private readonly listeners = new Set<(key: string) => void>();
   private readonly log: Logger;
   private readonly queueProxies: QueueStandbyPool;
+  private readonly spawner: PodSpawner;
   private readonly bootSlots: BootSlots;
   private readonly niceness: number;
   private closed = false;
+  /** Set while pods wait for a boot slot: watches for idle cores. */
+  private spareWatch: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: LocalRuntimeOptions = {}) {
     this.log = options.log ?? createLogger('runtime');
     this.bootSlots = new BootSlots(options.maxBootingPods ?? os.availableParallelism());
     this.niceness = options.podNiceness ?? DEFAULT_POD_NICENESS;
     let priorityWarned = false;
+    this.spawner = new PodSpawner((error) => {
+      if (!priorityWarned) this.log.warn("could not lower a pod process's scheduling priority", { error });
+      priorityWarned = true;
+    });
     this.queueProxies = new QueueStandbyPool({
+      spawner: this.spawner,
       size: options.queueStandby ?? this.bootSlots.limit,
       // The queue-proxy's "listening" line (info) carries its ports; keep debug if asked for.
       logLevel: process.env.GATEHOUSE_LOG_LEVEL === 'debug' ? 'debug' : 'info',
       niceness: this.niceness,
       podsBooting: () => this.bootSlots.inUse + this.bootSlots.queued > 0,
-      onPriorityError: (error) => {
-        if (!priorityWarned) this.log.warn("could not lower a queue-proxy's scheduling priority", { error });
-        priorityWarned = true;
-      },
     });
   }
 
   /** Pods booting now and pods waiting for a boot slot, over every revision. */
-  booting(): { booting: number; waiting: number; limit: number } {
-    return { booting: this.bootSlots.inUse, waiting: this.bootSlots.queued, limit: this.bootSlots.limit };
+  booting(): { booting: number; waiting: number; limit: number; cap: number } {
+    const { inUse, queued, limit, cap } = this.bootSlots;
+    return { booting: inUse, waiting: queued, limit, cap };
   }
 
   ensureRevision(spec: RevisionSpec): void {
@@ -107,6 +120,7 @@ export class LocalProcessRuntime implements PodRuntime {
         logDir: this.options.logDir ?? '.gatehouse/pods',
         baseDir: this.options.baseDir ?? process.cwd(),
         queueProxies: this.queueProxies,
+        spawner: this.spawner,
         bootSlots: this.bootSlots,
         niceness: this.niceness,
         backoff: this.options.backoff ?? KUBERNETES_BACKOFF,
@@ -118,7 +132,22 @@ export class LocalProcessRuntime implements PodRuntime {
       revision.pods.push(pod);
       pod.start();
     }
+    this.watchSpareCpu();
     if (excess !== 0) this.log.info('scaled', { revision: key, replicas, from: replicas + excess });
+  }
+
+  /** While pods wait for a boot slot, lets one more boot whenever the cores went partly unused. */
+  private watchSpareCpu(): void {
+    if (this.spareWatch || this.bootSlots.queued === 0) return;
+    const meter = new SpareCpuMeter(os.availableParallelism());
+    meter.spare();
+    this.spareWatch = setInterval(() => {
+      if (this.bootSlots.queued === 0 || this.closed) {
+        clearInterval(this.spareWatch);
+        this.spareWatch = undefined;
+      } else if (meter.spare()) this.bootSlots.spareCpu();
+    }, SPARE_CPU_SAMPLE_MS);
+    this.spareWatch.unref();
   }
 
   pods(key: string): PodStatus[] {
@@ -147,5 +176,6 @@ export class LocalProcessRuntime implements PodRuntime {
     this.closed = true;
     this.queueProxies.close();
     await Promise.all([...this.revisions.keys()].map((k) => this.deleteRevision(k)));
+    this.spawner.close();
   }
 }

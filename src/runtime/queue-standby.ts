@@ -3,27 +3,15 @@
 // would decide when the pod is ready. A standby queue-proxy (`gatehouse queue --standby`) has
 // loaded everything and waits for its pod's environment on stdin; every pod's queue-proxy starts
 // this way, from the pool when one is there, freshly spawned otherwise.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { QUEUE_NODE_FLAGS } from '../model/queue-proxy.js';
-import { buildIsCurrent, packagePath } from '../package-root.js';
-import { lowerPriority } from './priority.js';
+import { nodeEntryArgs } from './entry.js';
+import type { PodProcess, PodSpawner } from './spawner.js';
 
 const REFILL_DELAY_MS = 1000;
 
-/**
- * Node's arguments for a standby: the queue-proxy's lean entry (queue/standby), compiled when this
- * code runs compiled (`gatehouse up` from dist/) or the build is current, else the TypeScript
- * through tsx, so a fresh edit is what runs.
- */
+/** Node's arguments for a standby: the queue-proxy's lean entry (queue/standby). */
 export function standbyEntryArgs(moduleUrl = import.meta.url): string[] {
-  const here = fileURLToPath(moduleUrl);
-  const entry = path.join(path.dirname(here), '..', 'queue', `standby${path.extname(here)}`);
-  if (here.endsWith('.js')) return [entry];
-  if (buildIsCurrent()) return [packagePath('dist', 'src', 'queue', 'standby.js')];
-  return ['--import', pathToFileURL(createRequire(moduleUrl).resolve('tsx')).href, entry];
+  return nodeEntryArgs('queue', 'standby', moduleUrl);
 }
 
 export interface QueueStandbyOptions {
@@ -33,14 +21,13 @@ export interface QueueStandbyOptions {
   logLevel: string;
   /** Added to this process's niceness for every queue-proxy (a pod process). */
   niceness: number;
+  spawner: PodSpawner;
   /** True while pods boot or wait to: a spare would take CPU from them, so the refill waits. */
   podsBooting: () => boolean;
-  /** Told when a queue-proxy's priority could not be lowered. */
-  onPriorityError?: (error: string) => void;
 }
 
 export class QueueStandbyPool {
-  private readonly spares: ChildProcess[] = [];
+  private readonly spares: PodProcess[] = [];
   private closed = false;
   private refillTimer: NodeJS.Timeout | undefined;
 
@@ -52,7 +39,7 @@ export class QueueStandbyPool {
    * A booted (or booting) queue-proxy waiting for its environment. The pool refills a while later,
    * so that booting the next spare does not take CPU from the cold start under way.
    */
-  take(): ChildProcess {
+  take(): PodProcess {
     const spare = this.spares.shift() ?? this.spawnOne(true);
     clearTimeout(this.refillTimer);
     this.refillTimer = setTimeout(() => this.refill(), REFILL_DELAY_MS);
@@ -61,7 +48,7 @@ export class QueueStandbyPool {
   }
 
   /** Hands the queue-proxy its pod's Knative environment; it starts serving once it has it. */
-  static configure(queue: ChildProcess, env: Record<string, string>): void {
+  static configure(queue: PodProcess, env: Record<string, string>): void {
     queue.stdin?.end(JSON.stringify(env) + '\n');
   }
 
@@ -78,23 +65,23 @@ export class QueueStandbyPool {
       const spare = this.spawnOne();
       this.spares.push(spare);
       // A spare that dies unused just leaves the pool; the next take() refills it.
-      spare.once('exit', () => {
+      const leave = () => {
         const i = this.spares.indexOf(spare);
         if (i !== -1) this.spares.splice(i, 1);
-      });
+      };
+      spare.once('exit', leave);
+      spare.once('error', leave);
     }
   }
 
   /** `podWaiting`: spawned for a pod that waits for it, so it skips the warm-up. */
-  private spawnOne(podWaiting = false): ChildProcess {
+  private spawnOne(podWaiting = false): PodProcess {
     const args = [...QUEUE_NODE_FLAGS, ...standbyEntryArgs(), ...(podWaiting ? ['--pod-waiting'] : [])];
-    const child = spawn(process.execPath, args, {
+    return this.o.spawner.spawn(process.execPath, args, {
       env: { ...process.env, GATEHOUSE_LOG_LEVEL: this.o.logLevel },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdin: true,
+      niceness: this.o.niceness,
     });
-    const error = lowerPriority(child.pid, this.o.niceness);
-    if (error) this.o.onPriorityError?.(error);
-    return child;
   }
 
   /** Spares end when their stdin closes without an environment. */
