@@ -36,7 +36,16 @@ export const LISTENER_LOCAL = 'gatehouse-local';
 /** The external HTTPS listener (KIngress spec.tls): TLS terminated per host by SNI. */
 export const LISTENER_EXTERNAL_TLS = 'gatehouse-external-tls';
 
-/** A route's own RouteConfiguration behind one listener: its virtual hosts, tag hosts included. */
+/**
+ * The RouteConfiguration of a route with external hosts that both ingress listeners' scopes point at
+ * (translate's scoped routing): its virtual hosts, tag hosts included. A cluster-local route's is
+ * routeConfigName(LISTENER_LOCAL, …).
+ */
+export function scopedRouteConfigName(namespace: string, route: string): string {
+  return namespacedName(namespace, route);
+}
+
+/** A route's own RouteConfiguration behind one listener (the KIngress controller's, and cluster-local routes'). */
 export function routeConfigName(listener: string, namespace: string, route: string): string {
   return `${listener}/${namespace}/${route}`;
 }

@@ -1,7 +1,7 @@
 // Which role receives each resource a translation makes (src/envoy/node-role.ts names the roles):
 // gateways get the ingress listeners, scopes, route configurations and the public clusters with
 // their assignments; activators the private clusters and theirs; proxyless gRPC clients the
-// api_listeners, the external route configurations they name and the public clusters.
+// api_listeners, the route configurations of external routes (which they name) and the public clusters.
 import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, PRIVATE_CLUSTER_SUFFIX } from '../model/names.js';
 import { NODE_ROLES, type NodeRole } from '../envoy/node-role.js';
 import { TYPE_URL } from '../envoy/protos.js';
@@ -23,7 +23,7 @@ const ACTIVATOR: readonly NodeRole[] = ['activator'];
 const PROXYLESS: readonly NodeRole[] = ['proxyless'];
 const PUBLIC: readonly NodeRole[] = ['ingress', 'proxyless'];
 
-const EXTERNAL_ROUTES = `${LISTENER_EXTERNAL}/`;
+const LOCAL_ROUTES = `${LISTENER_LOCAL}/`;
 
 /** The roles that receive the resource `name` of `kind`; names alone decide, so removals classify too. */
 export function rolesOf(kind: ResourceKind, name: string): readonly NodeRole[] {
@@ -38,8 +38,9 @@ export function rolesOf(kind: ResourceKind, name: string): readonly NodeRole[] {
     case 'scopedRoutes':
       return INGRESS;
     case 'routes':
-      // api_listeners name the external route configurations (or the external listener's one).
-      return name === LISTENER_EXTERNAL || name.startsWith(EXTERNAL_ROUTES) ? PUBLIC : INGRESS;
+      // api_listeners name a route's configuration (or the external listener's); only the cluster-local
+      // listener's are of no use to them.
+      return name === LISTENER_LOCAL || name.startsWith(LOCAL_ROUTES) ? INGRESS : PUBLIC;
   }
 }
 

@@ -1,6 +1,7 @@
-// What one route puts into xDS besides clusters. Scoped routing (the default): per listener it has
-// hosts on, its own RouteConfiguration and one ScopedRouteConfiguration per virtual host (its
-// hosts share their first two labels, `{name}.{namespace}`, which is the scope key). Single
+// What one route puts into xDS besides clusters. Scoped routing (the default): its own
+// RouteConfiguration, and per listener it has hosts on one ScopedRouteConfiguration per virtual
+// host pointing at it (its hosts share their first two labels, `{name}.{namespace}`, which with
+// the listener's name is the scope key). Single
 // routing (plain RDS, as Kourier): its virtual hosts go into one RouteConfiguration per listener.
 // Either way, an api_listener per external host for proxyless gRPC.
 //
@@ -8,7 +9,13 @@
 // routes claim one (Knative calls it a domain conflict), the first in namespace/name order keeps it.
 import type { RouteSpec } from '../model/desired.js';
 import { H_GATEHOUSE_LISTENER } from '../model/headers.js';
-import { LISTENER_EXTERNAL, LISTENER_LOCAL, routeConfigName, scopeName } from '../model/names.js';
+import {
+  LISTENER_EXTERNAL,
+  LISTENER_LOCAL,
+  routeConfigName,
+  scopedRouteConfigName,
+  scopeName,
+} from '../model/names.js';
 import { apiListener, labelScopedRoute } from './listener.js';
 import type { RouteVirtualHosts } from './route.js';
 import type { EnvoyResource } from '../envoy/resource.js';
@@ -25,7 +32,7 @@ export interface Claim {
 
 export interface RouteResources {
   hash: string;
-  /** The route's own RouteConfigurations (scoped routing only). */
+  /** The route's own RouteConfiguration (scoped routing only). */
   routeConfigs: EnvoyResource[];
   claims: Claim[];
 }
@@ -43,20 +50,34 @@ export function routeResources(
   mode: RouteMode,
 ): RouteResources {
   const out: RouteResources = { hash: vhosts.hash, routeConfigs: [], claims: [] };
+  // Scoped: one RouteConfiguration that both listeners' scopes point at, each virtual host with its
+  // external and cluster-local names. A cluster-local route has no external scope, so the external
+  // listener never reaches it, and its configuration keeps the local listener's name, so that
+  // proxyless gRPC clients (which get every other one) are never sent it.
+  const external = vhosts.groups.some((g) => g.external);
+  const scopedName =
+    mode === 'single'
+      ? undefined
+      : external
+        ? scopedRouteConfigName(route.namespace, route.name)
+        : routeConfigName(LISTENER_LOCAL, route.namespace, route.name);
+  if (scopedName !== undefined)
+    out.routeConfigs.push({
+      name: scopedName,
+      virtual_hosts: vhosts.groups.map((g) =>
+        g.external
+          ? { ...g.local, domains: [...(g.external.domains as string[]), ...(g.local.domains as string[])] }
+          : g.local,
+      ),
+      request_headers_to_remove: [H_GATEHOUSE_LISTENER],
+    });
   for (const listener of LISTENERS) {
     const groups = vhosts.groups.flatMap((g) => {
       const vhost = listener === LISTENER_EXTERNAL ? g.external : g.local;
       return vhost ? [{ labels: g.labels, vhost }] : [];
     });
-    if (groups.length === 0) continue;
     // gRPC clients dial external hosts; they use the route's configuration, or the listener's.
-    const rcName = mode === 'scoped' ? routeConfigName(listener, route.namespace, route.name) : listener;
-    if (mode === 'scoped')
-      out.routeConfigs.push({
-        name: rcName,
-        virtual_hosts: groups.map((g) => g.vhost),
-        request_headers_to_remove: [H_GATEHOUSE_LISTENER],
-      });
+    const rcName = scopedName ?? listener;
     for (const { labels, vhost } of groups) {
       const name = scopeName(listener, labels);
       if (mode === 'scoped')

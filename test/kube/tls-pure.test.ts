@@ -171,7 +171,16 @@ test('the KIngress path makes the same virtual host as `gatehouse up` for the sa
     ],
     revisions: new Map(),
   });
-  const upConfig = up.routes.find((rc) => rc.name === 'gatehouse-external/ns/hello')!;
+  // gatehouse up's one RouteConfiguration per route serves both listeners: its external part is the KIngress's.
+  const merged = up.routes.find((rc) => rc.name === 'ns/hello')!;
+  const upConfig = {
+    ...merged,
+    name: 'gatehouse-external/ns/hello',
+    virtual_hosts: (merged.virtual_hosts as Array<Record<string, unknown>>).map((v) => ({
+      ...v,
+      domains: (v.domains as string[]).filter((d) => d.endsWith('.example.com')),
+    })),
+  };
   const kube = translateIngress(
     'ns',
     'hello',

@@ -37,7 +37,7 @@ function everything(n: number) {
     { typeUrl: TYPE_URL.scopedRoute, names: [] },
     {
       typeUrl: TYPE_URL.route,
-      names: names((i) => [`gatehouse-external/default/svc${i}`, `gatehouse-local/default/svc${i}`]),
+      names: names((i) => [`default/svc${i}`]),
     },
   ];
 }
@@ -211,7 +211,7 @@ test('20,000 stale-nonce NACKs, forged nonces included, are answered with at mos
   const { xds } = await server(t);
   const stream = new AdsTestStream(xds.port, false);
   t.after(() => stream.close());
-  const names = ['gatehouse-external/default/svc0', 'gatehouse-external/default/svc1'];
+  const names = ['default/svc0', 'default/svc1'];
   stream.send({ node, type_url: TYPE_URL.route, resource_names: names });
   const full = await stream.next();
   stream.send({

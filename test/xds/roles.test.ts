@@ -30,11 +30,7 @@ const expected: Record<string, Record<string, string[]>> = {
     [TYPE_URL.cluster]: PUBLIC,
     [TYPE_URL.endpoint]: PUBLIC,
     [TYPE_URL.scopedRoute]: names(translation.scopedRoutes),
-    [TYPE_URL.route]: [
-      'gatehouse-external/default/hello',
-      'gatehouse-local/default/hello',
-      'gatehouse-local/default/internal',
-    ],
+    [TYPE_URL.route]: ['default/hello', 'gatehouse-local/default/internal'],
   },
   [ACTIVATOR_NODE_CLUSTER]: {
     [TYPE_URL.listener]: [],
@@ -48,7 +44,7 @@ const expected: Record<string, Record<string, string[]>> = {
     [TYPE_URL.cluster]: PUBLIC,
     [TYPE_URL.endpoint]: PUBLIC,
     [TYPE_URL.scopedRoute]: [],
-    [TYPE_URL.route]: ['gatehouse-external/default/hello'],
+    [TYPE_URL.route]: ['default/hello'],
   },
 };
 // Any other cluster is treated as a proxyless gRPC client.

@@ -83,12 +83,12 @@ test('SotW: a NACK is recorded, the rejected version is never resent, the next v
   const xds = await server(t);
   const stream = new AdsTestStream(xds.port, false);
   t.after(() => stream.close());
-  stream.send({ node, type_url: TYPE_URL.route, resource_names: ['gatehouse-external/default/hello'] });
+  stream.send({ node, type_url: TYPE_URL.route, resource_names: ['default/hello'] });
   const routes = await stream.next();
   stream.send({
     node,
     type_url: TYPE_URL.route,
-    resource_names: ['gatehouse-external/default/hello'],
+    resource_names: ['default/hello'],
     version_info: '',
     response_nonce: routes.nonce,
     error_detail: { code: 3, message: 'rejected by test' },
@@ -106,7 +106,7 @@ test('SotW: a NACK is recorded, the rejected version is never resent, the next v
   stream.send({
     node,
     type_url: TYPE_URL.route,
-    resource_names: ['gatehouse-external/default/hello'],
+    resource_names: ['default/hello'],
     version_info: 'x',
     response_nonce: routes.nonce,
     error_detail: { code: 3, message: 'stale' },
@@ -141,12 +141,7 @@ test(
     xds.cache.setTranslation(translate(make(100, 100)));
     const stream = new AdsTestStream(xds.port, false);
     t.after(() => stream.close());
-    const names = [
-      'gatehouse-external/default/hello',
-      'gatehouse-local/default/hello',
-      'gatehouse-external/default/other',
-      'gatehouse-local/default/other',
-    ];
+    const names = ['default/hello', 'default/other'];
     const reply = (r: { version_info?: string; nonce: string }, error?: string) =>
       stream.send({
         node,
@@ -158,15 +153,12 @@ test(
       });
     stream.send({ node, type_url: TYPE_URL.route, resource_names: names });
     const first = await stream.next();
-    assert.equal(first.resources.size, 4);
+    assert.equal(first.resources.size, 2);
     reply(first);
 
     xds.cache.setTranslation(translate(make(60, 100)));
     const partial = await stream.next();
-    assert.deepEqual([...partial.resources.keys()].sort(), [
-      'gatehouse-external/default/hello',
-      'gatehouse-local/default/hello',
-    ]);
+    assert.deepEqual([...partial.resources.keys()].sort(), ['default/hello']);
     reply(partial);
     // A new route nobody here subscribed to: a new version with nothing in it, which the client ACKs.
     xds.cache.setTranslation(translate(make(60, 100, true)));
@@ -183,7 +175,7 @@ test(
     assert.equal(await stream.quiet(100), true);
     xds.cache.setTranslation(translate(make(50, 70, true)));
     const full = await stream.next();
-    assert.equal(full.resources.size, 4);
+    assert.equal(full.resources.size, 2);
     reply(full);
 
     // Two partial responses in a row, the older refused after the newer went out: the client lacks
@@ -192,10 +184,10 @@ test(
     const older = await stream.next();
     xds.cache.setTranslation(translate(make(40, 60, true)));
     const newer = await stream.next();
-    assert.deepEqual([older.resources.size, newer.resources.size], [2, 2]);
+    assert.deepEqual([older.resources.size, newer.resources.size], [1, 1]);
     reply(older, 'refused late');
     const again = await stream.next();
-    assert.equal(again.resources.size, 4);
+    assert.equal(again.resources.size, 2);
     assert.equal(again.version_info, newer.version_info);
   },
 );
@@ -287,12 +279,7 @@ test('Delta: scopes are wildcard; one route change sends only that route’s Rou
   assert.equal(scopes.type_url, TYPE_URL.scopedRoute);
   assert.equal(scopes.versions.size, 4, 'one scope per route on each listener');
   stream.send({ node, type_url: TYPE_URL.scopedRoute, response_nonce: scopes.nonce });
-  const names = [
-    'gatehouse-external/default/hello',
-    'gatehouse-local/default/hello',
-    'gatehouse-external/default/other',
-    'gatehouse-local/default/other',
-  ];
+  const names = ['default/hello', 'default/other'];
   stream.send({ node, type_url: TYPE_URL.route, resource_names_subscribe: names });
   const all = await stream.next();
   assert.deepEqual([...all.versions.keys()].sort(), [...names].sort());
@@ -301,10 +288,7 @@ test('Delta: scopes are wildcard; one route change sends only that route’s Rou
   xds.cache.setTranslation(translate(routes(60)));
   const change = await stream.next();
   assert.equal(change.type_url, TYPE_URL.route);
-  assert.deepEqual([...change.versions.keys()].sort(), [
-    'gatehouse-external/default/hello',
-    'gatehouse-local/default/hello',
-  ]);
+  assert.deepEqual([...change.versions.keys()].sort(), ['default/hello']);
   stream.send({ node, type_url: TYPE_URL.route, response_nonce: change.nonce });
   assert.equal(await stream.quiet(150), true, 'no scope, listener or other route is resent');
 });
