@@ -6,16 +6,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import os from 'node:os';
 import { PodSpawner, type PodProcess } from '../../src/runtime/spawner.js';
+import { alive } from '../support/cli.js';
 
 const node = process.execPath;
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const text = async (child: PodProcess) => {
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

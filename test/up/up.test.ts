@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { loopbackUpArgs, loopbackUpOptions } from '../../src/bench/services.js';
 import { startUp } from '../../src/up/orchestrator.js';
 import { freePort } from '../../src/runtime/ports.js';
-import { until } from '../support/cli.js';
+import { alive, until } from '../support/cli.js';
 import { gatehouseBin } from '../support/queue.js';
 import { get, loadGenerator, log, service, startTestUp, tempFile } from '../support/up.js';
 
@@ -81,14 +81,6 @@ test(
     const pids = up.status().revisions.flatMap((r) => r.podList.flatMap((p) => [p.pids.app, p.pids.queueProxy]));
     assert.ok(pids.length >= 4 && pids.every((pid) => pid !== undefined), `pids: ${pids.join(', ')}`);
     await up.close();
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     await until(() => pids.every((pid) => !alive(pid)), 'every pod process to exit', 5000);
     assert.equal(up.status().revisions.flatMap((r) => r.podList).length, 0, 'no pod started while stopping');
   },
