@@ -46,7 +46,8 @@ test('a pod killed mid-load: requests it refuses go to the other pod, none hang'
   };
   const clients = Array.from({ length: 4 }, client);
   const answers = async (n: number) => {
-    for (const target = statuses.length + n; statuses.length < target;) await new Promise((r) => setTimeout(r, 10));
+    const target = statuses.length + n;
+    await until(() => statuses.length >= target, `${n} more answers`);
   };
   await answers(20);
   await queues[0]!.stop();

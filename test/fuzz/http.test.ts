@@ -16,6 +16,7 @@ import { startXdsServer } from '../../src/xds/index.js';
 import { startExampleApp } from '../support/app.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 import { startQueue } from '../support/queue.js';
+import { until } from '../support/cli.js';
 
 const log = createLogger('test');
 
@@ -162,8 +163,7 @@ test('gateway, activator and queue-proxy survive hostile requests and still serv
     await res.body.dump();
     return res.statusCode === 200;
   };
-  for (let i = 0; i < 100 && !(await ok(gatewayPort, { host: 'hello.default.example.com' })); i++)
-    await new Promise((r) => setTimeout(r, 20));
+  await until(() => ok(gatewayPort, { host: 'hello.default.example.com' }), 'the gateway route');
 
   await fuzzPort('gateway', gatewayPort, () => ok(gatewayPort, { host: 'hello.default.example.com' }));
   await fuzzPort('activator', activator.port, () =>

@@ -26,6 +26,7 @@ import { startExampleApp, type RunningApp } from '../support/app.js';
 import { TestCa } from '../support/certs.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 import { startQueue, type RunningQueue } from '../support/queue.js';
+import { until } from '../support/cli.js';
 
 const log = createLogger('test');
 const HOST = 'hello.default.example.com';
@@ -94,10 +95,7 @@ before(async () => {
   entry.queue = { port: queue.servingPort, headers: {} };
   entry['queue TLS'] = { port: queue.tlsPort!, headers: {}, tls: true };
   // Clusters and routes arrive after the listener.
-  for (const deadline = Date.now() + 10_000; (await curl(entry.gateway, '/')).status !== 200;) {
-    assert.ok(Date.now() < deadline, 'the gateway route never answered');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(async () => (await curl(entry.gateway, '/')).status === 200, 'the gateway route to answer');
 });
 
 after(async () => {
@@ -363,10 +361,7 @@ test(
         socket.on('error', () => {});
         const closed = once(socket, 'close');
         // Idle from the end of the answer on.
-        for (const deadline = Date.now() + 5000; !/ok\n(\r\n0\r\n\r\n)?$/.test(answer);) {
-          assert.ok(Date.now() < deadline, `${name}: no answer (${answer.slice(0, 40)})`);
-          await new Promise((r) => setTimeout(r, 10));
-        }
+        await until(() => /ok\n(\r\n0\r\n\r\n)?$/.test(answer), `${name}: the answer`, 5000);
         const answeredAt = Date.now();
         await closed;
         const ms = Date.now() - answeredAt;
@@ -438,10 +433,7 @@ test(
       );
       // Freeing connections lets requests in again.
       for (const s of [...first, ...second]) s.destroy();
-      for (const deadline = Date.now() + 5000; budget.open > 0;) {
-        assert.ok(Date.now() < deadline, `connections still counted: ${budget.open}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await until(() => budget.open === 0, 'the freed connections to be uncounted', 5000);
       assert.equal((await curl({ port: ports[0]!, headers: {} }, '/')).status, 200);
       assert.equal((await curl({ port: ports[1]!, headers: {}, tls: true }, '/')).status, 200);
     } finally {

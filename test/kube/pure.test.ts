@@ -10,6 +10,7 @@ import { retryDelay, WorkQueue } from '../../src/kube/workqueue.js';
 import { checkSnapshotConsistency } from '../../src/translate/consistency.js';
 import { TYPE_URL } from '../../src/envoy/protos.js';
 import { validateResource } from '../../src/envoy/validate.js';
+import { until } from '../support/cli.js';
 
 const ingress = (spec: unknown, namespace = 'ns'): KIngress => ({
   metadata: { name: 'hello', namespace, generation: 3 },
@@ -354,9 +355,7 @@ test(
     q.add('a'); // in flight: runs again afterwards
     q.add('b');
     release();
-    const deadline = Date.now() + 5000;
-    while ((runs.filter((k) => k === 'b').length < 3 || q.length > 0) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 5));
+    await until(() => runs.filter((k) => k === 'b').length >= 3 && q.length === 0, 'b to run three times', 5000);
     assert.deepEqual(runs.filter((k) => k === 'a').length, 2);
     assert.deepEqual(runs.filter((k) => k === 'b').length, 3);
     assert.deepEqual(errors, [1, 2]);

@@ -11,6 +11,7 @@ import { Agent, request } from 'undici';
 import { startController, type KubeController } from '../../src/kube/controller.js';
 import { TestCa } from '../support/certs.js';
 import { condition, controllerOptions, gatehouseBin, isReady, MODE, TestCluster } from './cluster.js';
+import { until } from '../support/cli.js';
 
 describe(`gatehouse controller: TLS and redirects against ${MODE}`, () => {
   let cluster: TestCluster;
@@ -163,11 +164,11 @@ describe(`gatehouse controller: TLS and redirects against ${MODE}`, () => {
 
   test('a rotated Secret is served to new connections without a change to the KIngress', async () => {
     await cluster.putSecret('secure-cert', pem('secure-rotated', 'secure.example.com'));
-    const deadline = Date.now() + 20_000;
-    while ((await peerName('secure.example.com')) !== 'secure-rotated') {
-      assert.ok(Date.now() < deadline, 'the rotated certificate was not served within 20 s');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(
+      async () => (await peerName('secure.example.com')) === 'secure-rotated',
+      'the rotated certificate',
+      20_000,
+    );
     assert.ok(isReady(await cluster.getIngress('secure')));
   });
 
@@ -200,11 +201,11 @@ describe(`gatehouse controller: TLS and redirects against ${MODE}`, () => {
       await cluster.waitIngress('thief', isReady);
       assert.equal(await peerName('secure.example.com'), 'thief');
       for (const name of ['thief', 'broken']) await cluster.deleteIngress(name);
-      const deadline = Date.now() + 20_000;
-      while (!(await peerName('thief.example.com')).startsWith('error: ')) {
-        assert.ok(Date.now() < deadline, 'the HTTPS listener stayed after its last certificate went');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until(
+        async () => (await peerName('thief.example.com')).startsWith('error: '),
+        'the HTTPS listener to go with its last certificate',
+        20_000,
+      );
       // The plain listener is untouched by it.
       assert.equal((await plain('anything.example.com')).status, 404);
     },

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger } from '../../src/log/logger.js';
 import { Prober } from '../../src/prober/prober.js';
+import { until } from '../support/cli.js';
 
 test('a TLS host on a gateway without an HTTPS port: not ready, and the status says why', async () => {
   const changes: string[] = [];
@@ -13,9 +14,7 @@ test('a TLS host on a gateway without an HTTPS port: not ready, and the status s
     prober.expect(
       new Map([['ns/hello', { hash: 'abc', externalHosts: [], localHosts: [], tlsHosts: ['hello.example.com'] }]]),
     );
-    const deadline = Date.now() + 5000;
-    while (!/no HTTPS port/.test(prober.routeState('ns/hello').message ?? '') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 10));
+    await until(() => /no HTTPS port/.test(prober.routeState('ns/hello').message ?? ''), 'the probe outcome', 5000);
     assert.deepEqual(prober.routeState('ns/hello'), {
       ready: false,
       message: 'waiting for gw-1 (hello.example.com: the gateway has no HTTPS port to probe) to serve hash abc',
