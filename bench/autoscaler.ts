@@ -6,7 +6,7 @@ import { decide, INITIAL_STATE } from '../src/autoscaler/decider.js';
 import { RevisionMetrics } from '../src/autoscaler/revision-metrics.js';
 import { extrapolate, pickSample, sampleSize } from '../src/autoscaler/sampling.js';
 import { deciderSpecFor } from '../src/model/autoscaling.js';
-import type { Stat } from '../src/model/stat.js';
+import { zeroStat } from '../src/model/stat.js';
 
 const revisions = Number(process.env.BENCH_REVISIONS ?? 1000);
 const podsPer = Number(process.env.BENCH_PODS ?? 10);
@@ -17,15 +17,7 @@ const heapBefore = process.memoryUsage().heapUsed;
 const state = Array.from({ length: revisions }, (_, i) => ({
   metrics: new RevisionMetrics(spec.stableWindowMs, spec.panicWindowMs),
   decider: INITIAL_STATE,
-  pods: Array.from({ length: podsPer }, (_, p): Stat => ({
-    podName: `rev${i}-pod${p}`,
-    averageConcurrentRequests: 0,
-    averageProxiedConcurrentRequests: 0,
-    requestCount: 0,
-    proxiedRequestCount: 0,
-    processUptime: 0,
-    timestamp: 0,
-  })),
+  pods: Array.from({ length: podsPer }, (_, p) => zeroStat(`rev${i}-pod${p}`)),
 }));
 
 const times: number[] = [];

@@ -10,3 +10,16 @@ export interface Stat {
   /** Unix seconds. */
   timestamp: number;
 }
+
+/** A pod's Stat before it has reported anything: every figure 0. */
+export function zeroStat(podName: string): Stat {
+  return {
+    podName,
+    averageConcurrentRequests: 0,
+    averageProxiedConcurrentRequests: 0,
+    requestCount: 0,
+    proxiedRequestCount: 0,
+    processUptime: 0,
+    timestamp: 0,
+  };
+}

@@ -5,7 +5,7 @@
 // a cold queue-proxy's start-up CPU, and every pod of a burst pays that.
 import type client from 'prom-client';
 import type { PeriodStat } from '../stats/request-stats.js';
-import type { Stat } from '../model/stat.js';
+import { zeroStat, type Stat } from '../model/stat.js';
 import { encodeStat } from './stat-wire.js';
 
 export interface RevisionLabels {
@@ -41,15 +41,7 @@ export class QueueMetrics {
     private readonly labels: RevisionLabels,
     private readonly startedAt: number,
   ) {
-    this.latest = {
-      podName: labels.pod_name,
-      averageConcurrentRequests: 0,
-      averageProxiedConcurrentRequests: 0,
-      requestCount: 0,
-      proxiedRequestCount: 0,
-      processUptime: 0,
-      timestamp: 0,
-    };
+    this.latest = zeroStat(labels.pod_name);
     this.latestBytes = encodeStat(this.latest);
   }
 

@@ -5,22 +5,13 @@ import { createLogger } from '../../src/log/logger.js';
 import { extrapolate, pickSample, sampleSize } from '../../src/autoscaler/sampling.js';
 import { RevisionMetrics } from '../../src/autoscaler/revision-metrics.js';
 import { scrapeRevision } from '../../src/autoscaler/scraper.js';
-import type { Stat } from '../../src/model/stat.js';
+import { zeroStat, type Stat } from '../../src/model/stat.js';
 import { encodeWireStats, type WireStat } from '../../src/stats/wire.js';
 import { startStatReceiver } from '../../src/autoscaler/stat-receiver.js';
 import { startExampleApp } from '../support/app.js';
 import { startQueue } from '../support/queue.js';
 
-const stat = (over: Partial<Stat>): Stat => ({
-  podName: 'p',
-  averageConcurrentRequests: 0,
-  averageProxiedConcurrentRequests: 0,
-  requestCount: 0,
-  proxiedRequestCount: 0,
-  processUptime: 0,
-  timestamp: 0,
-  ...over,
-});
+const stat = (over: Partial<Stat>): Stat => ({ ...zeroStat('p'), ...over });
 
 test('sample sizes follow Knative’s formula', () => {
   // n = ceil(N·X / (N + X − 1)), X = 1.96²·100/25 = 15.3664; all pods up to 3

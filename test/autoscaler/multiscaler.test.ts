@@ -7,20 +7,11 @@ import { createLogger } from '../../src/log/logger.js';
 import { Multiscaler } from '../../src/autoscaler/multiscaler.js';
 import type { ScrapeResult } from '../../src/autoscaler/scraper.js';
 import { deciderSpecFor, KNATIVE_DEFAULTS, type DeciderSpec } from '../../src/model/autoscaling.js';
-import type { Stat } from '../../src/model/stat.js';
+import { zeroStat, type Stat } from '../../src/model/stat.js';
 import type { Endpoint } from '../../src/model/desired.js';
 
 const KEY = 'default/burst-00001';
-const stat = (over: Partial<Stat>): Stat => ({
-  podName: 'queue',
-  averageConcurrentRequests: 0,
-  averageProxiedConcurrentRequests: 0,
-  requestCount: 0,
-  proxiedRequestCount: 0,
-  processUptime: 0,
-  timestamp: 0,
-  ...over,
-});
+const stat = (over: Partial<Stat>): Stat => ({ ...zeroStat('queue'), ...over });
 
 /** A multiscaler whose clock, ready pods and scrape answers the test sets; its own timers never fire. */
 function harness(spec: DeciderSpec) {
