@@ -9,6 +9,7 @@
 import type { Logger } from '../log/logger.js';
 import type { GatewayListeners } from '../model/desired.js';
 import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, namespacedName, scopeName } from '../model/names.js';
+import { SERVING_TYPES } from '../prober/gateway-nodes.js';
 import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
 import { httpsListener, ingressListeners } from '../translate/listener.js';
 import type { EnvoyResource } from '../envoy/resource.js';
@@ -121,8 +122,9 @@ export async function startController(o: ControllerOptions): Promise<KubeControl
   let closed = false;
 
   const prober = new Prober(log, (key) => queue.add(key));
+  // Gateways are probed by address, which an ACK's node id does not name: every pending probe retries.
   xds.status.on('ack', (e) => {
-    if (e.typeUrl === TYPE_URL.route || e.typeUrl === TYPE_URL.scopedRoute) prober.retryNow();
+    if (SERVING_TYPES.has(e.typeUrl)) prober.retryNow();
   });
 
   let reconcileGate: (key: string) => Promise<void> = async () => {};

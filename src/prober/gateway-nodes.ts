@@ -7,6 +7,7 @@
 // Without TLS and without names, any local process could claim to be a gateway and hold every
 // route back, so unnamed ingress nodes get their configuration but are not waited on.
 import { nodeRole } from '../envoy/node-role.js';
+import { TYPE_URL } from '../envoy/protos.js';
 
 export interface GatewayPolicy {
   mutualTls: boolean;
@@ -30,3 +31,16 @@ export function gatewayVerdict(node: ConnectedNode, policy: GatewayPolicy): Gate
   if (policy.named.size > 0) return policy.named.has(node.id) ? 'counted' : 'unnamed';
   return policy.mutualTls ? 'counted' : 'unnamed';
 }
+
+/**
+ * The resource types a gateway serves a route with. A probe can fail for want of any of them (a new
+ * host's scope, its route, its listener, the cluster and endpoints behind it), so an ACK of any of
+ * them is worth probing again for, not only a route's.
+ */
+export const SERVING_TYPES: ReadonlySet<string> = new Set([
+  TYPE_URL.listener,
+  TYPE_URL.scopedRoute,
+  TYPE_URL.route,
+  TYPE_URL.cluster,
+  TYPE_URL.endpoint,
+]);

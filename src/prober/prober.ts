@@ -198,9 +198,13 @@ export class Prober {
     return { ready: false, message: `waiting for ${detail.join(', ')} to serve hash ${e.hash.slice(0, 12)}` };
   }
 
-  /** A gateway acknowledged new config: probe every pending route now instead of after its backoff. */
-  retryNow(): void {
+  /**
+   * A gateway acknowledged new config: probe its pending routes now instead of after their backoff
+   * (every gateway's when the ACK cannot be tied to a gateway target).
+   */
+  retryNow(gatewayId?: string): void {
     for (const job of this.jobs.values()) {
+      if (gatewayId !== undefined && job.gateway.id !== gatewayId) continue;
       if (job.timer === undefined) {
         job.retryRequested = true; // a probe is in flight; it may have raced the new config
         continue;

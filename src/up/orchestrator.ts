@@ -15,7 +15,7 @@ import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
 import type { Endpoint, RevisionMode, RevisionRouting, RouteSpec } from '../model/desired.js';
 import { namespacedName, revisionKey } from '../model/names.js';
-import { gatewayVerdict, type GatewayPolicy } from '../prober/gateway-nodes.js';
+import { gatewayVerdict, SERVING_TYPES, type GatewayPolicy } from '../prober/gateway-nodes.js';
 import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
 import { LocalProcessRuntime } from '../runtime/index.js';
 import { IncrementalTranslator } from '../translate/incremental.js';
@@ -454,9 +454,9 @@ export async function startUp(o: UpOptions): Promise<Up> {
       targets.push({ id, host: '127.0.0.1', externalPort: o.gatewayPort, localPort: o.localGatewayPort });
     return targets;
   };
-  // Knative probes on a backoff alone; probing again when a gateway ACKs new routes confirms sooner.
+  // Knative probes on a backoff alone; probing again when a gateway ACKs new config confirms sooner.
   xds.status.on('ack', (e) => {
-    if (e.typeUrl === TYPE_URL.route) prober.retryNow();
+    if (SERVING_TYPES.has(e.typeUrl)) prober.retryNow(e.nodeId);
   });
   xds.status.on('connect', scheduleSync);
   xds.status.on('disconnect', scheduleSync);

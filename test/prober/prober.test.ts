@@ -151,6 +151,31 @@ test('retryNow probes a waiting route at once instead of after its backoff', asy
   assert.equal(clock.pending(), 0);
 });
 
+test('retryNow(gateway) probes again only what waits on the gateway that acknowledged', async () => {
+  const serving = new Map<number, string | undefined>([
+    [1, 'old'],
+    [2, 'old'],
+    [3, 'old'],
+    [4, 'old'],
+  ]);
+  const { http, asked } = fakeGateways(serving);
+  const clock = new ManualClock();
+  const prober = new Prober(captureLog(), () => {}, { http, clock });
+  prober.setGateways([gw('a', 1, 2), gw('b', 3, 4)]);
+  prober.expect(new Map([['default/hello', expectation('new')]]));
+  await settle();
+  for (const port of [1, 2, 3, 4]) serving.set(port, 'new');
+  const before = asked.length;
+  prober.retryNow('b');
+  await settle();
+  assert.deepEqual(
+    asked.slice(before).map((a) => a.port),
+    [3, 4],
+  );
+  assert.match(prober.routeState('default/hello').message!, /^waiting for a /);
+  assert.equal(clock.pending(), 1, "a's probe still waits out its backoff");
+});
+
 test(
   'a new hash needs confirming again; a gateway that ' + 'leaves takes its confirmations; no gateway is not ready',
   async () => {
