@@ -1,22 +1,23 @@
 // `gatehouse up`: every part on one machine. The config file feeds the controller; its revisions
 // run as local pods scaled by the KPA; the desired state is translated and pushed over xDS to the
 // embedded gateway (and any Envoy), the activator learns revisions from the same server, and the
-// prober confirms each route's hash on every gateway before the route counts as Ready.
+// prober confirms each route's hash on every gateway before the route counts as Ready. This file
+// starts and wires the parts; the reconcile loop's state and passes are reconciler.ts's.
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { confirmActivatorInPath } from '../autoscaler/activator-probe.js';
 import { Multiscaler } from '../autoscaler/multiscaler.js';
-import { deciderSpecFor, KNATIVE_DEFAULTS, type GlobalAutoscalerConfig } from '../model/autoscaling.js';
+import { KNATIVE_DEFAULTS, type GlobalAutoscalerConfig } from '../model/autoscaling.js';
 import { startStatReceiver, type StatReceiver } from '../autoscaler/stat-receiver.js';
 import { ConfigError, loadConfigFile, type ParseCache, type ResourceConfig } from '../config/load.js';
-import { Controller, type ResolvedRoute } from '../control/controller.js';
+import { Controller } from '../control/controller.js';
 import { startGateway, type Gateway } from '../gateway/index.js';
 import { probeGet } from '../http/probe.js';
 import type { Logger } from '../log/logger.js';
-import type { Endpoint, RevisionMode, RevisionRouting, RouteSpec } from '../model/desired.js';
+import type { Endpoint } from '../model/desired.js';
 import { namespacedName, revisionKey } from '../model/names.js';
 import { gatewayVerdict, SERVING_TYPES, type GatewayPolicy } from '../prober/gateway-nodes.js';
-import { Prober, type GatewayTarget, type RouteExpectation } from '../prober/prober.js';
+import { Prober, type GatewayTarget } from '../prober/prober.js';
 import { LocalProcessRuntime } from '../runtime/index.js';
 import { IncrementalTranslator } from '../translate/incremental.js';
 import type { RouteMode } from '../translate/route-resources.js';
@@ -27,7 +28,7 @@ import { startAdmin, type Admin } from './admin.js';
 import { superviseChild, type SupervisedChild } from './child.js';
 import { History } from './history.js';
 import { checkPortsFree, PortInUseError, portInUse, type PortClaim } from './ports.js';
-import { confirmations, expectationChanges, planRevisions, revisionVerdict } from './reconcile.js';
+import { UpReconciler } from './reconciler.js';
 import { buildStatus, revisionStatuses, type UpStatus } from './status.js';
 
 export interface UpOptions {
@@ -87,7 +88,6 @@ export function connectHost(host: string): string {
   if (host === '::' || host === '[::]') return '[::1]';
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
-const ROUTE_KEY = (r: RouteSpec) => namespacedName(r.namespace, r.name);
 
 export async function startUp(o: UpOptions): Promise<Up> {
   const log = o.log;
@@ -98,12 +98,6 @@ export async function startUp(o: UpOptions): Promise<Up> {
   let resources: ResourceConfig[] = loadConfigFile(file, autoscalerConfig, parseCache);
   let configError: string | undefined;
   const controller = new Controller();
-  const modes = new Map<string, RevisionMode>();
-  /** Each route as last programmed with every target resolved: kept while a change is pending. */
-  const programmed = new Map<string, ResolvedRoute>();
-  const watched = new Set<string>();
-  const retiring = new Set<string>();
-  const readyWaiters = new Set<() => void>();
   const translator = new IncrementalTranslator(
     o.domain,
     { externalPort: o.gatewayPort, localPort: o.localGatewayPort, address: '127.0.0.1' },
@@ -222,178 +216,30 @@ export async function startUp(o: UpOptions): Promise<Up> {
     if (ready.map((e) => e.port).join() === readyActivators.map((e) => e.port).join()) return;
     log.info('activators ready', { ports: ready.map((e) => e.port) });
     readyActivators = ready;
-    for (const key of watched) dirtyRevisions.add(key); // every proxy-mode assignment names them
-    scheduleSync();
+    reconciler.activatorsChanged();
   };
-  const activatorProbeTimer = setInterval(() => void probeActivators(), 500);
-  activatorProbeTimer.unref();
-
-  // A confirmation changes no desired state, so it only re-checks what waits on confirmations, and
-  // only the routes it was about.
-  let checkQueued = false;
-  /** Routes a probe finished for since the last checkConfirmations. */
-  const probed = new Set<string>();
-  const prober = new Prober(log, (key) => {
-    probed.add(key);
-    if (checkQueued) return;
-    checkQueued = true;
-    setImmediate(() => {
-      checkQueued = false;
-      checkConfirmations();
-    });
-  });
-
-  let syncQueued = false;
-  /** Set when shutdown begins: from then on nothing is reconciled (no pod started, nothing pushed). */
-  let shuttingDown = false;
-  const scheduleSync = (): void => {
-    if (syncQueued) return;
-    syncQueued = true;
-    setImmediate(() => {
-      syncQueued = false;
-      sync();
-    });
-  };
-
+  const prober = new Prober(log, (key) => reconciler.routeProbed(key));
   const readyMetrics = (key: string): Endpoint[] =>
     runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.metrics ? [p.metrics] : []));
-  const readyPods = (key: string): Endpoint[] =>
-    runtime.pods(key).flatMap((p) => (p.phase === 'ready' && p.serving ? [p.serving] : []));
-
-  /** Routes with an unresolved target (their last resolved version, if any, keeps serving). */
-  const unresolved = new Set<string>();
-  /** What the prober checks per route, kept up to date change by change. */
-  const expectations = new Map<string, RouteExpectation>();
-  /** Routes whose current hash some gateway has not confirmed yet: all that checkConfirmations looks at. */
-  const unconfirmed = new Set<string>();
-  /** Revisions whose routing (mode, pods, activators, being watched) may have changed. */
-  const dirtyRevisions = new Set<string>();
-  /** Routes came, went or changed targets, or revisions were created: the running set may change. */
-  let topologyChanged = true;
-  let gatewaysKey = '';
-
-  const routingOf = (key: string): RevisionRouting | undefined => {
-    const spec = controller.revision(key);
-    return (
-      spec && {
-        spec,
-        mode: modes.get(key) ?? 'proxy',
-        pods: readyPods(key),
-        activators: readyActivators.length > 0 ? readyActivators : activatorEndpoints,
-      }
-    );
-  };
-
-  // Each sync hands the translator only what changed: the routes the controller re-resolved and
-  // the revisions whose routing moved. Its cost follows the change, not the number of services.
-  const sync = (): void => {
-    if (shuttingDown) return;
-    // Revision readiness from the runtime, into the controller.
-    for (const rev of controller.unreadyRevisions()) {
-      const verdict = revisionVerdict(
-        runtime.pods(revisionKey(rev.namespace, rev.name)),
-        deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig),
-      );
-      if (verdict.kind === 'ready') controller.revisionReady(rev.namespace, rev.name);
-      else if (verdict.kind === 'failed') controller.revisionFailed(rev.namespace, rev.name, verdict.reason);
-    }
-    // Routes: program the resolved ones; an unresolved change keeps the last programmed version.
-    const { changed, removed } = controller.routeChanges();
-    for (const key of removed) {
-      const gone = programmed.get(key);
-      programmed.delete(key);
-      unresolved.delete(key);
-      if (gone) translator.removeRoute(gone.spec.namespace, gone.spec.name);
-      topologyChanged = true;
-    }
-    for (const r of changed) {
-      const key = ROUTE_KEY(r.spec);
-      if (r.unresolved !== undefined) {
-        unresolved.add(key);
-        continue;
-      }
-      unresolved.delete(key);
-      programmed.set(key, r);
-      translator.setRoute(r.spec);
-      topologyChanged = true;
-    }
-    // Revisions: routed and latest ones run; others retire once every route is confirmed without them.
-    if (topologyChanged) {
-      topologyChanged = false;
-      const plan = planRevisions(controller.activeRevisions([...programmed.values()]), watched);
-      for (const rev of plan.run) {
-        retiring.delete(revisionKey(rev.namespace, rev.name));
-        runtime.ensureRevision(rev);
-      }
-      for (const rev of plan.watch) {
-        const key = revisionKey(rev.namespace, rev.name);
-        watched.add(key);
-        dirtyRevisions.add(key);
-        multiscaler!.watch(key, deciderSpecFor(rev.annotations, rev.containerConcurrency, autoscalerConfig));
-      }
-      for (const key of plan.retire) retiring.add(key);
-    }
-    for (const key of dirtyRevisions) {
-      const routing = watched.has(key) ? routingOf(key) : undefined;
-      if (routing) translator.setRevision(routing);
-      else translator.removeRevision(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1));
-    }
-    dirtyRevisions.clear();
-    xds.cache.applyChanges(translator.flush('by-role'));
-    const programmedNow = (key: string) => {
-      const r = programmed.get(key);
-      return r && { route: r.spec, hash: translator.routeHash(r.spec.namespace, r.spec.name) };
-    };
-    const change = expectationChanges(translator.changedRoutes(), expectations, programmedNow, o.domain);
-    for (const key of change.remove) {
-      expectations.delete(key);
-      unconfirmed.delete(key);
-    }
-    for (const [key, expectation] of change.set) {
-      expectations.set(key, expectation);
-      unconfirmed.add(key);
-      probed.add(key); // back to a hash every gateway confirmed already
-    }
-    prober.update(change.set, change.remove);
-    const gateways = gatewayTargets();
-    const key = gateways
-      .map((g) => `${g.id}@${g.externalPort}/${g.localPort}`)
-      .sort()
-      .join('|');
-    if (key !== gatewaysKey) {
-      // Another gateway must confirm every route.
-      gatewaysKey = key;
-      for (const k of expectations.keys()) unconfirmed.add(k);
-      // A gateway that left may have been all some routes waited for.
-      for (const k of unconfirmed) probed.add(k);
-    }
-    prober.setGateways(gateways);
-    checkConfirmations();
-  };
-
-  /** Retires revisions once every route is confirmed without them; wakes whenReady callers. */
-  const checkConfirmations = (): void => {
-    const verdict = confirmations(unconfirmed, probed, (key) => prober.isReady(key), retiring);
-    probed.clear();
-    for (const key of verdict.confirmedNow) unconfirmed.delete(key);
-    const allConfirmed = verdict.allConfirmed;
-    if (verdict.retire.length > 0) {
-      for (const key of verdict.retire) {
-        watched.delete(key);
-        modes.delete(key);
-        dirtyRevisions.add(key);
-        multiscaler!.unwatch(key);
-        log.info('revision retired: no route sends traffic to it', { revision: key });
-        void runtime.deleteRevision(key);
-      }
-      retiring.clear();
-      scheduleSync(); // their clusters leave the snapshot now
-    }
-    if (readyWaiters.size > 0 && allConfirmed && unresolved.size === 0 && programmed.size > 0) {
-      for (const w of readyWaiters) w();
-      readyWaiters.clear();
-    }
-  };
+  const reconciler = new UpReconciler({
+    domain: o.domain,
+    autoscalerConfig,
+    controller,
+    translator,
+    runtime,
+    prober,
+    publish: (changes) => xds.cache.applyChanges(changes),
+    autoscaler: {
+      watch: (key, spec) => multiscaler!.watch(key, spec),
+      unwatch: (key) => multiscaler!.unwatch(key),
+    },
+    gateways: () => gatewayTargets(),
+    activators: () => (readyActivators.length > 0 ? readyActivators : activatorEndpoints),
+    log,
+  });
+  const { watched, modes } = reconciler;
+  const activatorProbeTimer = setInterval(() => void probeActivators(), 500);
+  activatorProbeTimer.unref();
 
   let gateway: Gateway | undefined;
   let watcher: FSWatcher | undefined;
@@ -402,7 +248,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
   let stopped: Promise<void> | undefined;
   const shutdown = (): Promise<void> => (stopped ??= stopEverything());
   const stopEverything = async (): Promise<void> => {
-    shuttingDown = true;
+    reconciler.stop();
     clearInterval(activatorProbeTimer);
     watcher?.close();
     clearTimeout(reloadTimer);
@@ -458,8 +304,8 @@ export async function startUp(o: UpOptions): Promise<Up> {
   xds.status.on('ack', (e) => {
     if (SERVING_TYPES.has(e.typeUrl)) prober.retryNow(e.nodeId);
   });
-  xds.status.on('connect', scheduleSync);
-  xds.status.on('disconnect', scheduleSync);
+  xds.status.on('connect', () => reconciler.scheduleSync());
+  xds.status.on('disconnect', () => reconciler.scheduleSync());
 
   /** Proxy mode is real only once every gateway ACKed the endpoints that name the activator. */
   // Shared by every revision switching at once: one wait per endpoints version, one activator probe.
@@ -492,25 +338,17 @@ export async function startUp(o: UpOptions): Promise<Up> {
     modeSwitch: {
       async setMode(key, mode) {
         // Revisions start in proxy mode, so most calls change nothing that needs pushing.
-        if ((modes.get(key) ?? 'proxy') !== mode) {
-          log.info('serving mode', { revision: key, mode });
-          modes.set(key, mode);
-          dirtyRevisions.add(key);
-          sync();
-        } else modes.set(key, mode);
+        if (reconciler.setMode(key, mode)) log.info('serving mode', { revision: key, mode });
         if (mode === 'serve') return { confirmed: true };
         const problem = await confirmProxy();
         return problem === undefined ? { confirmed: true } : { confirmed: false, reason: problem };
       },
     },
   });
-  runtime.onChange((key) => {
-    dirtyRevisions.add(key);
-    scheduleSync();
-  });
+  runtime.onChange((key) => reconciler.revisionChanged(key));
 
   controller.apply(resources);
-  sync();
+  reconciler.sync();
 
   if (o.embeddedGateway) {
     gateway = await startGateway({
@@ -531,7 +369,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
         ),
       );
     }
-    scheduleSync();
+    reconciler.scheduleSync();
   }
 
   // Edits to the file roll out; a bad edit is reported and the last good config keeps serving.
@@ -543,7 +381,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
       const created = controller.apply(next);
       for (const rev of created)
         log.info('new revision', { revision: revisionKey(rev.namespace, rev.name), service: rev.service });
-      sync();
+      reconciler.sync();
       admin?.changed();
     } catch (err) {
       configError = err instanceof ConfigError ? err.problems.join('\n') : (err as Error).message;
@@ -592,24 +430,15 @@ export async function startUp(o: UpOptions): Promise<Up> {
     activatorPids: () => activators.map((a) => a.pid),
     status,
     route(namespace, name) {
-      const key = namespacedName(namespace, name);
-      const r = programmed.get(key);
-      return r && { revisions: r.spec.traffic.map((t) => t.revisionName), ready: prober.isReady(key) };
+      const r = reconciler.programmedRoute(namespace, name);
+      return (
+        r && {
+          revisions: r.spec.traffic.map((t) => t.revisionName),
+          ready: prober.isReady(namespacedName(namespace, name)),
+        }
+      );
     },
-    whenReady(timeoutMs) {
-      return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          readyWaiters.delete(done);
-          reject(new Error(`routes not Ready within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        readyWaiters.add(done);
-        scheduleSync();
-      });
-    },
+    whenReady: (timeoutMs) => reconciler.whenReady(timeoutMs),
     close: shutdown,
   };
 }

@@ -1,6 +1,6 @@
 // The decisions of `gatehouse up`'s reconcile loop as pure functions of what it observed: whether
 // a revision is Ready, which revisions run and which retire, what the prober must see per route,
-// and when retiring revisions may go. orchestrator.ts gathers the observations, calls these, and
+// and when retiring revisions may go. reconciler.ts gathers the observations, calls these, and
 // does what they say (starts pods, pushes xDS, sets the prober). Table tests: test/up/reconcile.test.ts.
 import type { DeciderSpec } from '../model/autoscaling.js';
 import type { RevisionSpec, RouteSpec } from '../model/desired.js';

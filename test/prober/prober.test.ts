@@ -7,44 +7,10 @@ import {
   PROBE_CONCURRENCY,
   type GatewayTarget,
   type ProbeHttp,
-  type ProberClock,
   type RouteExpectation,
 } from '../../src/prober/prober.js';
 import { captureLog } from '../support/capture-log.js';
-
-/** Timers that fire only when the test advances time; remembers every delay asked for. */
-class ManualClock implements ProberClock {
-  now = 0;
-  readonly delays: number[] = [];
-  private readonly timers = new Map<number, { at: number; run: () => void }>();
-  private next = 1;
-  setTimeout(run: () => void, ms: number): unknown {
-    this.delays.push(ms);
-    const id = this.next++;
-    this.timers.set(id, { at: this.now + ms, run });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  pending(): number {
-    return this.timers.size;
-  }
-  async advance(ms: number): Promise<void> {
-    this.now += ms;
-    for (const [id, t] of [...this.timers].sort(([, a], [, b]) => a.at - b.at)) {
-      if (t.at > this.now) continue;
-      this.timers.delete(id);
-      t.run();
-    }
-    await settle();
-  }
-}
-
-/** Lets the prober's promise chains run to their next wait. */
-const settle = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-};
+import { ManualClock, settle } from '../support/manual-clock.js';
 
 /** A gateway per host: answers with whatever hash `serving` holds for that port (undefined: refuses). */
 function fakeGateways(serving: Map<number, string | undefined>) {
