@@ -143,7 +143,7 @@ const ready = (p: Promise<void>) => {
   return state;
 };
 
-test('a revision runs and is watched at once; its route is programmed once a pod is ready, and Ready once every gateway serves its hash', async () => {
+test('a revision runs at once; its route is programmed once a pod is ready, Ready once gateways serve it', async () => {
   const { load, controller, runtime, prober, reconciler, watched, gatewaysCatchUp, clusterNames } = setUp();
   controller.apply(load(svc('hello')));
   reconciler.sync();
@@ -218,7 +218,7 @@ test('a gateway that connects must confirm every route again; one that leaves is
   assert.equal(whenReady.done, true);
 });
 
-test('an edit whose new revision has no ready pod keeps the route on the latest ready revision, Ready, and nothing retires', async () => {
+test('an edit whose revision has no ready pod yet keeps the latest ready revision, Ready; nothing retires', async () => {
   const { load, controller, runtime, prober, reconciler, gatewaysCatchUp } = setUp();
   controller.apply(load(svc('hello')));
   runtime.podReady('default/hello-00001', 7001);
