@@ -218,7 +218,7 @@ test('a gateway that connects must confirm every route again; one that leaves is
   assert.equal(whenReady.done, true);
 });
 
-test('an edit whose revision has no ready pod yet keeps the latest ready revision, Ready; nothing retires', async () => {
+test('an edit whose revision has no ready pod yet keeps the latest ready revision Ready; nothing retires', async () => {
   const { load, controller, runtime, prober, reconciler, gatewaysCatchUp } = setUp();
   controller.apply(load(svc('hello')));
   runtime.podReady('default/hello-00001', 7001);
