@@ -30,7 +30,8 @@ import { until } from '../support/cli.js';
 
 const log = createLogger('test');
 const HOST = 'hello.default.example.com';
-const HEADERS_TIMEOUT_S = 0.5;
+// Long enough that a TLS handshake on a loaded machine fits in it (0.5 s did not, now and then).
+const HEADERS_TIMEOUT_S = 1.5;
 const BODY_IDLE_S = 0.5;
 const limits: HttpLimits = {
   ...defaultHttpLimits(),
@@ -203,58 +204,84 @@ test(
   },
 );
 
-/** Milliseconds until the server closes a connection (`connected`, or a bare TCP one) fed by `feed`; fails past 5 s. */
+/**
+ * Milliseconds from before `open` connects until the server closes the connection fed by `feed`
+ * (so never less than the server's own timer); fails if it is still open after `giveUpMs`.
+ */
 async function closedAfter(
-  connected: Promise<net.Socket> | number,
+  open: () => Promise<net.Socket>,
   feed: (socket: net.Socket) => () => void,
+  giveUpMs: number,
 ): Promise<number> {
-  const socket = typeof connected === 'number' ? await connect({ port: connected, headers: {} }) : await connected;
   const started = Date.now();
+  const socket = await open();
   const stop = feed(socket);
   socket.on('data', () => {});
   socket.on('error', () => {});
-  const timer = setTimeout(() => socket.destroy(new Error('still open after 5 s')), 5000);
-  const [hadError] = (await once(socket, 'close')) as [boolean];
+  let gaveUp = false;
+  const timer = setTimeout(() => {
+    gaveUp = true;
+    socket.destroy();
+  }, giveUpMs);
+  await once(socket, 'close');
   clearTimeout(timer);
   stop();
-  const ms = Date.now() - started;
-  assert.ok(!hadError || ms < 5000, 'the server kept the connection open for 5 s');
-  return ms;
+  assert.ok(!gaveUp, `the server kept the connection open for ${giveUpMs} ms`);
+  return Date.now() - started;
 }
 
 test(
   'headers 1 byte at a time, a silent connection, an h2 ' + 'preface then silence: closed within the headers timeout',
   async () => {
     const limitMs = HEADERS_TIMEOUT_S * 1000;
-    for (const name of ENTRIES) {
+    // Timers run late on a busy machine, never early: the bound above the limit is generous.
+    const giveUpMs = limitMs + 4000;
+    const nothing = () => () => {};
+    const cases = ENTRIES.flatMap((name) => {
       const port = entry[name].port;
-      const slow = await closedAfter(connect(entry[name]), (s) => {
-        const head = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nX-Slow: ${'y'.repeat(200)}\r\n\r\n`);
-        let i = 0;
-        const t = setInterval(() => {
-          if (i < head.length && !s.destroyed) s.write(head.subarray(i, ++i));
-        }, 50);
-        return () => clearInterval(t);
-      });
-      // For the TLS port: no handshake at all, and a handshake then nothing.
-      const silent = await closedAfter(port, () => () => {});
-      const silentAfterHandshake = await closedAfter(connect(entry[name]), () => () => {});
-      const preface = await closedAfter(connect(entry[name], 'h2'), (s) => {
-        s.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-        return () => {};
-      });
-      for (const [what, ms] of [
-        ['1 byte per 50 ms', slow],
-        ['silent', silent],
-        ['silent after the TLS handshake', silentAfterHandshake],
-        ['h2 preface then silence', preface],
-      ] as const) {
-        assert.ok(
-          ms >= limitMs * 0.8 && ms < limitMs + 1500,
-          `${name}, ${what}: closed after ${ms} ms (headers timeout ${limitMs} ms)`,
-        );
-      }
-    }
+      return [
+        [
+          name,
+          '1 byte per 50 ms',
+          closedAfter(
+            () => connect(entry[name]),
+            (s) => {
+              const head = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nX-Slow: ${'y'.repeat(200)}\r\n\r\n`);
+              let i = 0;
+              const t = setInterval(() => {
+                if (i < head.length && !s.destroyed) s.write(head.subarray(i, ++i));
+              }, 50);
+              return () => clearInterval(t);
+            },
+            giveUpMs,
+          ),
+        ],
+        // For the TLS port: no handshake at all, and a handshake then nothing.
+        [name, 'silent', closedAfter(() => connect({ port, headers: {} }), nothing, giveUpMs)],
+        [name, 'silent after the TLS handshake', closedAfter(() => connect(entry[name]), nothing, giveUpMs)],
+        [
+          name,
+          'h2 preface then silence',
+          closedAfter(
+            () => connect(entry[name], 'h2'),
+            (s) => {
+              s.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+              return nothing();
+            },
+            giveUpMs,
+          ),
+        ],
+      ] as const;
+    });
+    // All at once: each waits out the limit, in parallel rather than one after another.
+    const closed = await Promise.all(cases.map(([, , ms]) => ms));
+    cases.forEach(([name, what], i) => {
+      const ms = closed[i]!;
+      assert.ok(
+        ms >= limitMs - 20 && ms < limitMs + 3000,
+        `${name}, ${what}: closed after ${ms} ms (headers timeout ${limitMs} ms)`,
+      );
+    });
   },
 );
 
