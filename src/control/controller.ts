@@ -155,9 +155,11 @@ export class Controller {
 
   /** The configurations and revisions a resource's traffic reads, as `{namespace}/{name}`. */
   private namesRead(r: ResourceConfig): string[] {
-    return r.traffic.map(
-      (t) =>
-        `${r.namespace}/${t.latestRevision ? (r.kind === 'Service' ? r.name : t.configurationName) : t.revisionName}`,
+    return r.traffic.map((t) =>
+      namespacedName(
+        r.namespace,
+        (t.latestRevision ? (r.kind === 'Service' ? r.name : t.configurationName) : t.revisionName) ?? '',
+      ),
     );
   }
 

@@ -94,7 +94,8 @@ export interface KubeController {
 /** The tlsSignature of a KIngress without spec.tls. */
 const NO_TLS = JSON.stringify([]);
 
-const sliceKeyOf = (s: EndpointSlice) => `${s.metadata.namespace}/${s.metadata.labels?.[SERVICE_NAME_LABEL] ?? ''}`;
+const sliceKeyOf = (s: EndpointSlice) =>
+  namespacedName(s.metadata.namespace ?? '', s.metadata.labels?.[SERVICE_NAME_LABEL] ?? '');
 
 export async function startController(o: ControllerOptions): Promise<KubeController> {
   const log = o.log;

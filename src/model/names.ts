@@ -10,6 +10,12 @@ export function virtualHostName(namespace: string, route: string, tag?: string):
   return tag === undefined ? `${namespace}/${route}` : `${namespace}/${route}/${tag}`;
 }
 
+/** The namespace and name back out of a `{namespace}/{name}` key. */
+export function splitKey(key: string): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
 export function revisionKey(namespace: string, revision: string): string {
   return `${namespace}/${revision}`;
 }

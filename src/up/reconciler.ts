@@ -11,7 +11,7 @@ import type { ResourceChange } from '../envoy/resource.js';
 import type { Logger } from '../log/logger.js';
 import { deciderSpecFor, type DeciderSpec, type GlobalAutoscalerConfig } from '../model/autoscaling.js';
 import type { Endpoint, RevisionMode, RevisionRouting } from '../model/desired.js';
-import { namespacedName, revisionKey } from '../model/names.js';
+import { namespacedName, revisionKey, splitKey } from '../model/names.js';
 import type { GatewayTarget, Prober, RouteExpectation } from '../prober/prober.js';
 import type { PodRuntime } from '../runtime/types.js';
 import type { IncrementalTranslator } from '../translate/incremental.js';
@@ -239,7 +239,10 @@ export class UpReconciler {
     for (const key of this.dirtyRevisions) {
       const routing = this.watched.has(key) ? this.routingOf(key) : undefined;
       if (routing) translator.setRevision(routing);
-      else translator.removeRevision(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1));
+      else {
+        const { namespace, name } = splitKey(key);
+        translator.removeRevision(namespace, name);
+      }
     }
     this.dirtyRevisions.clear();
   }
