@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadRevisionsFile } from '../../src/autoscaler/revisions-file.js';
+import { until } from '../support/cli.js';
 import { gatehouseBin } from '../support/queue.js';
 
 test('the revisions file reports every problem with file and field', () => {
@@ -53,13 +54,15 @@ test('gatehouse autoscaler runs the example revision and serves per-revision met
     }),
   );
   let text = '';
-  for (
-    const deadline = Date.now() + 15_000;
-    !text.includes('autoscaler_actual_pods{revision="default/hello-00001"} 1') && Date.now() < deadline;
-  ) {
-    await new Promise((r) => setTimeout(r, 100));
-    text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  }
+  // A pod boots at a lower priority than the data plane: on a busy machine that can take a while.
+  await until(
+    async () => {
+      text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return text.includes('autoscaler_actual_pods{revision="default/hello-00001"} 1');
+    },
+    'the example revision to have one ready pod',
+    60_000,
+  );
   assert.match(text, /autoscaler_actual_pods\{revision="default\/hello-00001"\} 1/);
   assert.match(text, /autoscaler_desired_pods\{revision="default\/hello-00001"\} 1/);
   assert.match(text, /autoscaler_proxy_mode\{revision="default\/hello-00001"\} 1/);
