@@ -4,15 +4,9 @@ import { test } from 'node:test';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-import { createInterface } from 'node:readline';
 import assert from 'node:assert/strict';
-import { translate } from '../../src/translate/index.js';
-import { startXdsServer } from '../../src/xds/index.js';
-import { startExampleApp } from '../support/app.js';
-import { gatehouseBin, startQueue } from '../support/queue.js';
-import { desired, revision, route, routing } from '../support/desired.js';
-
-const routed = { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'sig-00001' };
+import { activatorOverXds } from '../support/activator-process.js';
+import { gatehouseBin } from '../support/queue.js';
 
 /**
  * A GET on a connection of its own. `connected` resolves once the connection is established (the
@@ -46,69 +40,9 @@ function rawGet(port: number, path: string, headers: Record<string, string>) {
 }
 
 test('SIGINT and SIGTERM mid-burst: every request answered, the process exits 0 with no stack trace', async (t) => {
-  const app = await startExampleApp({ K_REVISION: 'sig-00001' });
-  t.after(() => app.stop());
-  const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '1' });
-  t.after(() => queue.stop());
-  const xds = await startXdsServer({ port: 0 });
-  t.after(() => xds.close());
-  xds.cache.setTranslation(
-    translate(
-      desired(
-        [route('sig', [{ revisionName: 'sig-00001', percent: 100 }])],
-        [
-          routing(revision('sig-00001', { containerConcurrency: 1, timeoutSeconds: 30 }), 'proxy', [
-            { host: '127.0.0.1', port: queue.servingPort },
-          ]),
-        ],
-      ),
-    ),
-  );
-  const child = spawn(
-    process.execPath,
-    [
-      gatehouseBin,
-      'activator',
-      '--xds',
-      `127.0.0.1:${xds.port}`,
-      '--port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--drain-quiet-seconds',
-      '0.1',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const exited = once(child, 'exit');
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
+  const { child, port, routed, exited, lines, output } = await activatorOverXds(t, 'sig-00001', {
+    timeoutSeconds: 30,
   });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  const lines: string[] = [];
-  const port = await new Promise<number>((resolve) =>
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      lines.push(line);
-      try {
-        const r = JSON.parse(line) as { msg?: string; port?: number };
-        if (r.msg === 'activator listening') resolve(r.port!);
-      } catch {
-        output += line + '\n'; // not a log line: a crash would print here
-      }
-    }),
-  );
-  // The revision arrives over xDS shortly after start: wait until it serves.
-  for (let deadline = Date.now() + 30_000; ;) {
-    const res = await fetch(`http://127.0.0.1:${port}/`, { headers: routed });
-    await res.text();
-    if (res.status === 200) break;
-    assert.ok(Date.now() < deadline, `the revision never became servable (last ${res.status})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
   // 20 at CC=1 and 50 ms each: one at the pod, the rest queued when the signals arrive. The
   // signals go once every connection is up, not after a guess at how long that takes.
   const burst = Array.from({ length: 20 }, () => rawGet(port, '/?delay=50', routed));
@@ -122,7 +56,7 @@ test('SIGINT and SIGTERM mid-burst: every request answered, the process exits 0 
     new Set(['200 Hello sig-00001!\n']),
     'requests accepted before the signals are served',
   );
-  assert.equal(output, '', 'nothing but log lines');
+  assert.equal(output(), '', 'nothing but log lines');
   assert.deepEqual(
     lines.filter((l) => /"level":"error"|Error:|at .*\(/.test(l)),
     [],

@@ -1,9 +1,6 @@
 // The activator learning revisions from the real gatehouse xDS server (private clusters and their
 // assignments), then forwarding to a real pod.
 import { test } from 'node:test';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../src/log/logger.js';
 import { XdsRevisionSource } from '../../src/activator/xds-source.js';
@@ -11,7 +8,8 @@ import { startActivator } from '../../src/activator/server.js';
 import { translate } from '../../src/translate/index.js';
 import { startXdsServer } from '../../src/xds/index.js';
 import { startExampleApp } from '../support/app.js';
-import { gatehouseBin, startQueue } from '../support/queue.js';
+import { startQueue } from '../support/queue.js';
+import { activatorOverXds } from '../support/activator-process.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 
 test('revisions, containerConcurrency and pods arrive over xDS and follow updates', async (t) => {
@@ -71,65 +69,10 @@ test('revisions, containerConcurrency and pods arrive over xDS and follow update
 });
 
 test('gatehouse activator as a process serves a revision it learnt over xDS', async (t) => {
-  const app = await startExampleApp({ K_REVISION: 'proc-00001' });
-  t.after(() => app.stop());
-  const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '1' });
-  t.after(() => queue.stop());
-  const xds = await startXdsServer({ port: 0 });
-  t.after(() => xds.close());
-  xds.cache.setTranslation(
-    translate(
-      desired(
-        [route('proc', [{ revisionName: 'proc-00001', percent: 100 }])],
-        [
-          routing(revision('proc-00001', { containerConcurrency: 1 }), 'proxy', [
-            { host: '127.0.0.1', port: queue.servingPort },
-          ]),
-        ],
-      ),
-    ),
-  );
-  const child = spawn(
-    process.execPath,
-    [
-      gatehouseBin,
-      'activator',
-      '--xds',
-      `127.0.0.1:${xds.port}`,
-      '--port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--drain-quiet-seconds',
-      '0.1',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  t.after(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
-  });
-  const port = await new Promise<number>((resolve) =>
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      const r = JSON.parse(line) as { msg?: string; port?: number };
-      if (r.msg === 'activator listening') resolve(r.port!);
-    }),
-  );
-  // The first request may arrive before xDS delivered the revision: retry only on 404.
-  let res = await fetch(`http://127.0.0.1:${port}/`, {
-    headers: { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'proc-00001' },
-  });
-  for (const deadline = Date.now() + 5000; res.status === 404 && Date.now() < deadline;) {
-    await res.text();
-    await new Promise((r) => setTimeout(r, 50));
-    res = await fetch(`http://127.0.0.1:${port}/`, {
-      headers: { 'knative-serving-namespace': 'default', 'knative-serving-revision': 'proc-00001' },
-    });
-  }
+  const { child, port, routed, exited } = await activatorOverXds(t, 'proc-00001');
+  const res = await fetch(`http://127.0.0.1:${port}/`, { headers: routed });
   assert.equal(res.status, 200);
   assert.equal(await res.text(), 'Hello proc-00001!\n');
   child.kill('SIGTERM');
-  assert.equal((await once(child, 'exit'))[0], 0);
+  assert.equal((await exited)[0], 0);
 });
