@@ -19,6 +19,7 @@ import { ProxyExchange, type ExchangeSettings, type Upstream } from '../../src/h
 import { defaultHttpLimits } from '../../src/http/limits.js';
 import { upstreamRequestHeaders } from '../../src/http/forward-headers.js';
 import { H2Upstream } from '../../src/http/h2-upstream.js';
+import { until } from '../support/cli.js';
 
 const limits = { ...defaultHttpLimits(), bodyIdleTimeoutMs: 0 };
 const settings: ExchangeSettings = { ticker: new DeadlineTicker(50), bodyIdleTimeoutMs: 0, drainMs: 1000 };
@@ -213,64 +214,19 @@ test('an upstream that refuses the connection reaches upstreamFailed; the exchan
   }
 });
 
-test('a client that leaves mid-response stops the upstream request', async () => {
+/** Runs `check` behind a fresh proxy to the app once over an HTTP/1.1 pool and once over an HTTP/2 upstream. */
+async function throughEachUpstream(
+  check: (proxy: { port: number }, app: Awaited<ReturnType<typeof upstreamApp>>) => Promise<void>,
+): Promise<void> {
   const app = await upstreamApp();
   const pool = new Pool(`http://127.0.0.1:${app.port}`);
   const h2 = new H2Upstream(`http://127.0.0.1:${app.port}`);
   try {
     for (const upstream of [{ pool }, { h2 }] as Upstream[]) {
       const proxy = await proxyTo(upstream);
-      const closedBefore = app.closedStreams();
-      await new Promise<void>((resolve) => {
-        const req = http.get({ port: proxy.port, host: '127.0.0.1', path: '/forever', agent: false }, (res) => {
-          res.once('data', () => {
-            req.destroy();
-            resolve();
-          });
-        });
-      });
-      for (const deadline = Date.now() + 5000; app.closedStreams() === closedBefore;) {
-        assert.ok(Date.now() < deadline, 'the upstream request was not stopped');
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      await proxy.stop();
-    }
-  } finally {
-    h2.close();
-    await pool.close();
-    await app.stop();
-  }
-});
-
-test('HTTP/2: an answer before the whole body ends the stream at once (NO_ERROR); the session goes on', async () => {
-  const app = await upstreamApp();
-  const pool = new Pool(`http://127.0.0.1:${app.port}`);
-  const h2 = new H2Upstream(`http://127.0.0.1:${app.port}`);
-  try {
-    for (const upstream of [{ pool }, { h2 }] as Upstream[]) {
-      const proxy = await proxyTo(upstream);
-      const client = http2.connect(`http://127.0.0.1:${proxy.port}`);
       try {
-        // "/" answers without reading; the body never ends. Draining it would take settings.drainMs (1 s).
-        const stream = client.request({ ':path': '/', ':method': 'POST' });
-        stream.write(Buffer.alloc(1000, 1));
-        const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
-        const body: Buffer[] = [];
-        stream.on('data', (c: Buffer) => body.push(c));
-        const answered = Date.now();
-        await once(stream, 'close');
-        assert.equal(headers[':status'], 201);
-        assert.equal(Buffer.concat(body).toString(), 'hello 127.0.0.1 no-expect');
-        assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
-        assert.ok(Date.now() - answered < settings.drainMs, `closed after ${Date.now() - answered} ms`);
-        const next = client.request({ ':path': '/' });
-        next.end();
-        const [again] = (await once(next, 'response')) as [http2.IncomingHttpHeaders];
-        assert.equal(again[':status'], 201);
-        next.resume();
-        await once(next, 'end');
+        await check(proxy, app);
       } finally {
-        client.close();
         await proxy.stop();
       }
     }
@@ -279,4 +235,45 @@ test('HTTP/2: an answer before the whole body ends the stream at once (NO_ERROR)
     await pool.close();
     await app.stop();
   }
-});
+}
+
+test('a client that leaves mid-response stops the upstream request', () =>
+  throughEachUpstream(async (proxy, app) => {
+    const closedBefore = app.closedStreams();
+    await new Promise<void>((resolve) => {
+      const req = http.get({ port: proxy.port, host: '127.0.0.1', path: '/forever', agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+    });
+    await until(() => app.closedStreams() !== closedBefore, 'the upstream request to be stopped', 5000);
+  }));
+
+test('HTTP/2: an answer before the whole body ends the stream at once (NO_ERROR); the session goes on', () =>
+  throughEachUpstream(async (proxy) => {
+    const client = http2.connect(`http://127.0.0.1:${proxy.port}`);
+    try {
+      // "/" answers without reading; the body never ends. Draining it would take settings.drainMs (1 s).
+      const stream = client.request({ ':path': '/', ':method': 'POST' });
+      stream.write(Buffer.alloc(1000, 1));
+      const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+      const body: Buffer[] = [];
+      stream.on('data', (c: Buffer) => body.push(c));
+      const answered = Date.now();
+      await once(stream, 'close');
+      assert.equal(headers[':status'], 201);
+      assert.equal(Buffer.concat(body).toString(), 'hello 127.0.0.1 no-expect');
+      assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+      assert.ok(Date.now() - answered < settings.drainMs, `closed after ${Date.now() - answered} ms`);
+      const next = client.request({ ':path': '/' });
+      next.end();
+      const [again] = (await once(next, 'response')) as [http2.IncomingHttpHeaders];
+      assert.equal(again[':status'], 201);
+      next.resume();
+      await once(next, 'end');
+    } finally {
+      client.close();
+    }
+  }));
