@@ -23,26 +23,7 @@ try {
   const blue = await cluster.startRevisionPod('blue');
   await cluster.createService('blue', [{ port: blue.port }]);
   const controller = await cluster.startHostProcess(
-    [
-      gatehouseBin,
-      'controller',
-      '--kubeconfig',
-      cluster.kubeconfig,
-      '--xds-host',
-      cluster.hostAddress,
-      '--xds-port',
-      '0',
-      '--listen-address',
-      cluster.podHost,
-      '--external-port',
-      String(externalPort),
-      '--local-port',
-      String(localPort),
-      '--gateway-service',
-      `${cluster.namespace}/gatehouse`,
-      '--local-gateway-service',
-      `${cluster.namespace}/gatehouse-internal`,
-    ],
+    cluster.controllerArgs({ externalPort, localPort }),
     {},
     (l) => l.msg === 'controller synced',
   );

@@ -243,6 +243,34 @@ export class TestCluster {
     return { pod, line };
   }
 
+  /**
+   * `gatehouse controller` on the host, its xDS server reachable from the pods and its listeners on
+   * these ports for the gateways, and the namespace's gateway Services; more flags after.
+   */
+  controllerArgs(ports: { externalPort: number; localPort: number }, ...extra: string[]): string[] {
+    return [
+      gatehouseBin,
+      'controller',
+      '--kubeconfig',
+      this.kubeconfig,
+      '--xds-host',
+      this.hostAddress,
+      '--xds-port',
+      '0',
+      '--listen-address',
+      this.podHost,
+      '--external-port',
+      String(ports.externalPort),
+      '--local-port',
+      String(ports.localPort),
+      '--gateway-service',
+      `${this.namespace}/gatehouse`,
+      '--local-gateway-service',
+      `${this.namespace}/gatehouse-internal`,
+      ...extra,
+    ];
+  }
+
   /** The example app behind a `gatehouse queue`; returns the queue's serving port (the pod's endpoint). */
   async startRevisionPod(target: string): Promise<{ port: number; stop(): Promise<void> }> {
     const app = await this.startPod(

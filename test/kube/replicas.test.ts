@@ -24,25 +24,8 @@ describe(`two controller replicas against ${MODE}`, () => {
   const replica = async (identity: string) => {
     // Replicas serve the same config: the same listener ports.
     const { pod } = await cluster.startHostProcess(
-      [
-        gatehouseBin,
-        'controller',
-        '--kubeconfig',
-        cluster.kubeconfig,
-        '--xds-host',
-        cluster.hostAddress,
-        '--xds-port',
-        '0',
-        '--listen-address',
-        cluster.podHost,
-        '--external-port',
-        String(externalPort),
-        '--local-port',
-        String(localPort),
-        '--gateway-service',
-        `${cluster.namespace}/gatehouse`,
-        '--local-gateway-service',
-        `${cluster.namespace}/gatehouse-internal`,
+      cluster.controllerArgs(
+        { externalPort, localPort },
         '--leader-elect',
         '--lease',
         `${cluster.namespace}/gatehouse-controller`,
@@ -54,7 +37,7 @@ describe(`two controller replicas against ${MODE}`, () => {
         '1500',
         '--retry-period',
         '200',
-      ],
+      ),
       {},
       (l) => l.msg === 'controller synced',
     );
