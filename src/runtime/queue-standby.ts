@@ -9,9 +9,23 @@ import type { PodProcess, PodSpawner } from './spawner.js';
 
 const REFILL_DELAY_MS = 1000;
 
+/**
+ * Node's flags for the queue-proxies of local pods: the queue-proxy's own, and undici's HTTP parser (WebAssembly) kept
+ * on V8's baseline compiler (--liftoff-only). Otherwise a new pod's first requests set V8's optimizing compiler on
+ * the parser, 300–450 ms of CPU on a helper thread per pod, more than booting the queue-proxy: in a burst from zero
+ * every new pod paid it while the other pods waited for the cores. A long-lived busy queue-proxy pays about 5 % more
+ * CPU per request for it, so QUEUE_NODE_FLAGS (what a pod spec should use) leaves it out; docs/performance.md.
+ */
+export const LOCAL_QUEUE_NODE_FLAGS: readonly string[] = [...QUEUE_NODE_FLAGS, '--liftoff-only'];
+
 /** Node's arguments for a standby: the queue-proxy's lean entry (queue/standby). */
 export function standbyEntryArgs(moduleUrl = import.meta.url): string[] {
   return nodeEntryArgs('queue', 'standby', moduleUrl);
+}
+
+/** Node's arguments for a local pod's queue-proxy; `podWaiting`: its pod already waits, so no warm-up. */
+export function localQueueArgs(podWaiting: boolean): string[] {
+  return [...LOCAL_QUEUE_NODE_FLAGS, ...standbyEntryArgs(), ...(podWaiting ? ['--pod-waiting'] : [])];
 }
 
 export interface QueueStandbyOptions {
@@ -76,8 +90,7 @@ export class QueueStandbyPool {
 
   /** `podWaiting`: spawned for a pod that waits for it, so it skips the warm-up. */
   private spawnOne(podWaiting = false): PodProcess {
-    const args = [...QUEUE_NODE_FLAGS, ...standbyEntryArgs(), ...(podWaiting ? ['--pod-waiting'] : [])];
-    return this.o.spawner.spawn(process.execPath, args, {
+    return this.o.spawner.spawn(process.execPath, localQueueArgs(podWaiting), {
       env: { ...process.env, GATEHOUSE_LOG_LEVEL: this.o.logLevel },
       stdin: true,
       niceness: this.o.niceness,
