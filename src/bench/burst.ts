@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
-import { packagePath } from '../package-root.js';
+import { buildIsCurrent, packagePath } from '../package-root.js';
 import { lineChart } from './chart.js';
 import { loopbackUpArgs, serviceYaml } from './services.js';
 import { percentile } from './stats.js';
@@ -342,6 +342,11 @@ export async function runBurstBench(o: BurstOptions): Promise<BurstResult> {
       env: { STARTUP_DELAY_MS: String(o.appBootDelayMs) },
     }),
   );
+  if (!buildIsCurrent())
+    o.say(
+      `warning: ${packagePath('dist')} is older than src/: every pod's queue-proxy compiles its TypeScript on ` +
+        'the fly (about 1 s of CPU each), so these figures are not what a build gives; run `npm run build` first',
+    );
   o.say('starting gatehouse up …');
   mkdirSync(o.outDir, { recursive: true });
   const up = await startUpProcess(file, o.zeroGraceSeconds, path.join(o.outDir, 'up.log'));
