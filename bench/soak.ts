@@ -20,6 +20,7 @@ import { freePort } from '../src/runtime/ports.js';
 import { envoyRoot, TYPE_URL } from '../src/envoy/protos.js';
 import { exampleAppPath } from '../test/support/app.js';
 import { gatehouseBin } from '../test/support/queue.js';
+import { openIdleConnections } from './lib/idle-connections.js';
 
 const seconds = Number(process.env.SOAK_SECONDS ?? 600);
 const idleConnections = Number(process.env.SOAK_IDLE_CONNECTIONS ?? 10_000);
@@ -275,21 +276,11 @@ try {
   }
 
   // Idle connections first: their cost, and the gateway still serving while they are open.
+  // The baseline is taken once `up` has served a batch of the same shape (its young generation grown to its working
+  // size, its upstream connections open), so the figure is what the idle connections hold.
+  for (const s of await openIdleConnections(gatewayPort, HOST, 500)) s.destroy();
   const beforeIdle = sample();
-  const idle: net.Socket[] = [];
-  for (let i = 0; i < idleConnections; i += 500) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(500, idleConnections - i) }, async () => {
-        const s = net.connect(gatewayPort, '127.0.0.1');
-        s.on('error', () => {});
-        await once(s, 'connect');
-        s.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
-        await once(s, 'data');
-        return s;
-      }),
-    );
-    idle.push(...batch);
-  }
+  const idle = await openIdleConnections(gatewayPort, HOST, idleConnections);
   const withIdle = sample();
   const servedWithIdle = (await call('GET', '/')).status === 200;
   for (const s of idle) s.destroy();

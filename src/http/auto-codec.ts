@@ -39,32 +39,70 @@ export interface ListenerOptions {
 const SESSION_TIMER = Symbol('sessionTimer');
 type Timed = { [SESSION_TIMER]?: NodeJS.Timeout };
 
-function destroySocket(socket: net.Socket): void {
-  socket.destroy();
-}
-
 function closeSession(session: http2.ServerHttp2Session): void {
   session.destroy();
 }
 
+function destroyOnError(this: net.Socket): void {
+  this.destroy();
+}
+
 /**
- * HTTP/1.1 and h2c on one port, with the listener limits: a connection must bring a request head
- * within headersTimeoutMs (also before the protocol is known, and for the first HTTP/2 stream), a
- * connection without requests closes after idleTimeoutMs, and connections beyond the listener's or
- * the process's limit are closed at once, with a rate-limited warning.
+ * Connections that have not sent their first bytes yet, in the order they came, each with its deadline: one coarse
+ * sweep closes those past it, instead of a timer (and a closure to clear it) held by every connection.
  */
+export class FirstBytesDeadline {
+  /** Insertion order is arrival order, so deadlines only grow along it. */
+  private readonly waiting = new Map<net.Socket, number>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly periodMs: number,
+  ) {}
+
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  add(socket: net.Socket, now = Date.now()): void {
+    this.waiting.set(socket, now + this.timeoutMs);
+    this.sweeper ??= setInterval(() => this.sweep(Date.now()), this.periodMs).unref();
+  }
+
+  delete(socket: net.Socket): void {
+    if (this.waiting.delete(socket) && this.waiting.size === 0) this.stop();
+  }
+
+  /** Closes every connection whose deadline passed by `now`. */
+  sweep(now: number): void {
+    for (const [socket, deadline] of this.waiting) {
+      if (deadline > now) break;
+      this.waiting.delete(socket);
+      socket.destroy();
+    }
+    if (this.waiting.size === 0) this.stop();
+  }
+
+  private stop(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+}
+
 export function createAutoCodecServer(
   handle: (req: InboundRequest, res: OutboundResponse) => void,
   onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined,
   options: ListenerOptions,
 ): AutoCodecServer {
   const { limits } = options;
+  const checkIntervalMs = Math.min(CHECK_INTERVAL_MS, Math.max(50, limits.headersTimeoutMs / 4));
   const h1 = http.createServer(
     {
       keepAliveTimeout: limits.idleTimeoutMs,
       requestTimeout: 0,
       headersTimeout: limits.headersTimeoutMs,
-      connectionsCheckingInterval: Math.min(CHECK_INTERVAL_MS, Math.max(50, limits.headersTimeoutMs / 4)),
+      connectionsCheckingInterval: checkIntervalMs,
     },
     handle,
   );
@@ -92,6 +130,24 @@ export function createAutoCodecServer(
   const budget = options.budget ?? processConnections(limits);
   const refusals = new RefusalLog(options.log, options.name);
   const sockets = new Set<net.Socket>();
+  const firstBytes = new FirstBytesDeadline(limits.headersTimeoutMs, checkIntervalMs);
+  // Handlers shared by every connection of the listener (`this` is the socket): an idle connection
+  // holds no closure, timer or once-wrapper of ours, only its place in `sockets`.
+  function onClose(this: net.Socket): void {
+    sockets.delete(this);
+    firstBytes.delete(this);
+    budget.release();
+  }
+  /** The first bytes decide: HTTP/2's preface goes to the h2 server, anything else to the h1 one. */
+  function onFirstBytes(this: net.Socket): void {
+    this.removeListener('readable', onFirstBytes);
+    firstBytes.delete(this);
+    const first = this.read() as Buffer | null;
+    if (first === null) return void this.destroy();
+    this.unshift(first);
+    const isH2 = first.length >= 3 && first.subarray(0, 3).equals(H2_PREFACE_START);
+    (isH2 ? h2 : h1).emit('connection', this);
+  }
   /** Counts a new TCP connection against both limits; false (and the socket closed) when over one. */
   const admit = (socket: net.Socket): boolean => {
     if (sockets.size >= limits.maxConnectionsPerListener) {
@@ -105,11 +161,8 @@ export function createAutoCodecServer(
       return false;
     }
     sockets.add(socket);
-    socket.once('close', () => {
-      sockets.delete(socket);
-      budget.release();
-    });
-    socket.on('error', () => socket.destroy());
+    socket.on('close', onClose);
+    socket.on('error', destroyOnError);
     return true;
   };
   let front: net.Server;
@@ -133,16 +186,8 @@ export function createAutoCodecServer(
     front = net.createServer({ noDelay: true }, (socket) => {
       if (!admit(socket)) return;
       // Nothing sent at all: the headers deadline applies before the protocol is known.
-      const sniffTimer = setTimeout(destroySocket, limits.headersTimeoutMs, socket).unref();
-      socket.once('close', () => clearTimeout(sniffTimer));
-      socket.once('readable', () => {
-        clearTimeout(sniffTimer);
-        const first = socket.read() as Buffer | null;
-        if (first === null) return void socket.destroy();
-        socket.unshift(first);
-        const isH2 = first.length >= 3 && first.subarray(0, 3).equals(H2_PREFACE_START);
-        (isH2 ? h2 : h1).emit('connection', socket);
-      });
+      firstBytes.add(socket);
+      socket.on('readable', onFirstBytes);
     });
   }
   front.once('close', () => h1.close());
