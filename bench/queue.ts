@@ -4,9 +4,13 @@
 //   ROUNDS (5), BENCH_SECONDS (3) per step, CONNECTIONS (50), CONTAINER_CONCURRENCY (0);
 //   QUEUE_NODE_FLAGS="a;b": one gatehouse queue-proxy per entry, each run with those node flags
 //   ("" = the queue-proxy's own, QUEUE_NODE_FLAGS of src/model/queue-proxy.ts; "-" = none), to weigh
-//   V8 flags in the same run.
+//   V8 flags in the same run; NODE_FLOOR=1: an empty Node HTTP server (answers "ok", started with the
+//   queue-proxy's flags) as one more target, the least any Node process serving this load costs;
+//   BEFORE=<another checkout, built>: its queue-proxy too, with this one's flags.
 // gatehouse's queue-proxy runs from dist/ (`npm run build`); a stale build would measure tsx.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { QUEUE_NODE_FLAGS } from '../src/model/queue-proxy.js';
 import { startExampleApp } from '../test/support/app.js';
 import { compareInRounds, report, type CompareTarget } from './lib/compare.js';
@@ -70,6 +74,18 @@ async function startKnativeQueue(bin: string, userPort: number): Promise<Compare
   return { name: GO, port, pids: [child.pid!] };
 }
 
+/** An empty Node HTTP server: what Node itself costs under this load, whatever runs in it. */
+async function startNodeFloor(): Promise<CompareTarget> {
+  const script =
+    "const s = require('node:http').createServer((q, r) => r.end('ok'));" +
+    "s.listen(0, '127.0.0.1', () => console.log(s.address().port));";
+  const child = adopt(
+    spawn(process.execPath, [...QUEUE_NODE_FLAGS, '-e', script], { stdio: ['ignore', 'pipe', 'ignore'] }),
+  );
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  return { name: 'empty Node HTTP server', port: Number(line), pids: [child.pid!] };
+}
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.once(signal, () => void stopAll().then(() => process.exit(130)));
 
@@ -79,6 +95,14 @@ let out: string;
 try {
   const targets: CompareTarget[] = [{ name: 'app direct', port: app.port, pids: [app.process.pid!] }];
   for (const flags of flagSets) targets.push(await startGatehouseQueue(app.port, flags));
+  if (process.env.BEFORE) {
+    const { port, pid } = await startQueueProcess(app.port, {
+      root: process.env.BEFORE,
+      env: { CONTAINER_CONCURRENCY: concurrency },
+    });
+    targets.push({ name: `gatehouse queue of ${process.env.BEFORE}`, port, pids: [pid] });
+  }
+  if (process.env.NODE_FLOOR) targets.push(await startNodeFloor());
   if (process.env.KNATIVE_QUEUE_BIN) targets.push(await startKnativeQueue(process.env.KNATIVE_QUEUE_BIN, app.port));
   const samples = await compareInRounds(targets, {
     rounds,
