@@ -7,21 +7,18 @@
 //   IDLE_CONNECTIONS (10000), RUNS (3), UP_NODE_FLAGS (extra node flags for `up`), HEAP_SNAPSHOTS=dir:
 //   write a heap snapshot of `up` before and after into dir (for finding what a connection holds);
 //   BEFORE=<another checkout, built>: its `up` too, in the same runs, the order swapped every run.
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import type net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import WebSocket from 'ws';
-import { serviceYaml } from '../src/bench/services.js';
 import { freePort } from '../src/runtime/ports.js';
-import { exampleAppPath } from '../test/support/app.js';
 import { gatehouseBin } from '../test/support/queue.js';
 import { openIdleConnections } from './lib/idle-connections.js';
 import { memoryMiB } from './lib/proc.js';
+import { startUpProcess } from './lib/up-process.js';
 
 const connections = Number(process.env.IDLE_CONNECTIONS ?? 10_000);
 const runs = Number(process.env.RUNS ?? 3);
@@ -91,46 +88,15 @@ interface Memory {
 }
 
 async function oneRun(bin: string, run: number): Promise<{ before: Memory; after: Memory; served: boolean }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-idle-'));
-  const file = path.join(dir, 'services.yaml');
-  writeFileSync(
-    file,
-    serviceYaml('idle', {
-      target: 'idle',
-      appPath: exampleAppPath,
-      annotations: { 'autoscaling.knative.dev/min-scale': '1' },
-    }),
-  );
-  const [gatewayPort, localPort, xdsPort, adminPort, inspectPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
-  const up = spawn(
-    process.execPath,
-    [
-      `--inspect=127.0.0.1:${inspectPort}`,
-      ...extraFlags,
-      bin,
-      'up',
-      '-f',
-      file,
-      '--gateway-port',
-      String(gatewayPort),
-      '--local-gateway-port',
-      String(localPort),
-      '--xds-port',
-      String(xdsPort),
-      '--admin-port',
-      String(adminPort),
-      '--drain-quiet-seconds',
-      '1',
-    ],
-    { env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const exited = once(up, 'exit');
+  const {
+    child: up,
+    gatewayPort,
+    stop,
+  } = await startUpProcess({
+    service: 'idle',
+    bin,
+    nodeFlags: [`--inspect=127.0.0.1:${await freePort()}`, ...extraFlags],
+  });
   const inspectorUrl = new Promise<string>((resolve) => {
     createInterface({ input: up.stderr }).on('line', (line) => {
       const m = /Debugger listening on (ws:\/\/\S+)/.exec(line);
@@ -155,9 +121,9 @@ async function oneRun(bin: string, run: number): Promise<{ before: Memory; after
     for (const s of await openIdleConnections(gatewayPort, HOST, 500)) s.destroy();
     // RSS as found (the soak's figure), then V8's heap after a full collection, then RSS after it.
     const measure = async (): Promise<Memory> => {
-      const found = memoryMiB(up.pid!);
+      const found = memoryMiB(up.pid);
       const heap = await inspector.heap();
-      const collected = memoryMiB(up.pid!);
+      const collected = memoryMiB(up.pid);
       return { rss: found.rss, anon: found.anon, rssAfterGc: collected.rss, heap: heap.used, external: heap.external };
     };
     if (snapshotDir) await inspector.snapshot(path.join(snapshotDir, `run${run}-before.heapsnapshot`));
@@ -170,11 +136,7 @@ async function oneRun(bin: string, run: number): Promise<{ before: Memory; after
   } finally {
     for (const s of idle) s.destroy();
     inspector.close();
-    up.kill('SIGTERM');
-    const timer = setTimeout(() => up.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
   }
 }
 
@@ -188,13 +150,14 @@ if (process.env.BEFORE)
     bin: path.join(process.env.BEFORE, 'bin', 'gatehouse.js'),
     rows: [],
   });
+const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (let run = 1; run <= runs; run++) {
   for (const t of run % 2 ? targets : [...targets].reverse()) {
     const r = await oneRun(t.bin, run);
     t.rows.push(r);
     const d = (k: keyof Memory) =>
-      `${r.before[k].toFixed(1)} → ${r.after[k].toFixed(1)} (+${(r.after[k] - r.before[k]).toFixed(1)})`;
+      `${r.before[k].toFixed(1)} → ${r.after[k].toFixed(1)} (${signed(r.after[k] - r.before[k])})`;
     process.stdout.write(
       `${t.name}, run ${run}: ${connections} idle connections: RSS ${d('rss')} MiB, RssAnon ${d('anon')}; ` +
         `after a full GC: RSS ${d('rssAfterGc')}, V8 heap used ${d('heap')}, external ${d('external')}; ` +
@@ -203,11 +166,12 @@ for (let run = 1; run <= runs; run++) {
   }
 }
 for (const { name, rows } of targets) {
-  const growth = (k: keyof Memory) => median(rows.map((r) => r.after[k] - r.before[k])).toFixed(1);
+  const delta = (k: keyof Memory) => median(rows.map((r) => r.after[k] - r.before[k]));
+  const growth = (k: keyof Memory) => signed(delta(k));
   process.stdout.write(
-    `${name}, median of ${runs}: RSS +${growth('rss')} MiB (RssAnon +${growth('anon')}), ` +
-      `${((Number(growth('rss')) * MiB) / connections / 1024).toFixed(1)} KiB per connection; after a full GC: ` +
-      `RSS +${growth('rssAfterGc')} MiB, V8 heap used +${growth('heap')} MiB, external +${growth('external')} MiB; ` +
+    `${name}, median of ${runs}: RSS ${growth('rss')} MiB (RssAnon ${growth('anon')}), ` +
+      `${((delta('rss') * MiB) / connections / 1024).toFixed(1)} KiB per connection; after a full GC: ` +
+      `RSS ${growth('rssAfterGc')} MiB, V8 heap used ${growth('heap')} MiB, external ${growth('external')} MiB; ` +
       `served meanwhile in ${rows.filter((r) => r.served).length} of ${runs}\n`,
   );
   if (rows.some((r) => !r.served)) process.exitCode = 1;

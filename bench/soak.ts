@@ -6,21 +6,14 @@
 //   first:   SOAK_IDLE_CONNECTIONS (default 10,000) idle keep-alive connections to the gateway,
 //            with their memory cost and a request served while they are open.
 // Prints a table and exits 1 when a request was lost or RSS / descriptors grew past the bounds.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
-import { serviceYaml } from '../src/bench/services.js';
-import { freePort } from '../src/runtime/ports.js';
 import { envoyRoot, TYPE_URL } from '../src/envoy/protos.js';
-import { exampleAppPath } from '../test/support/app.js';
-import { gatehouseBin } from '../test/support/queue.js';
 import { openIdleConnections } from './lib/idle-connections.js';
+import { startUpProcess } from './lib/up-process.js';
 
 const seconds = Number(process.env.SOAK_SECONDS ?? 600);
 const idleConnections = Number(process.env.SOAK_IDLE_CONNECTIONS ?? 10_000);
@@ -28,50 +21,11 @@ const RSS_GROWTH_MIB = 50;
 const FD_GROWTH = 50;
 const HOST = 'soak.default.example.com';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-soak-'));
-const file = path.join(dir, 'services.yaml');
-writeFileSync(
-  file,
-  serviceYaml('soak', {
-    target: 'soak',
-    appPath: exampleAppPath,
-    annotations: { 'autoscaling.knative.dev/min-scale': '1' },
-  }),
-);
-const [gatewayPort, localPort, xdsPort, adminPort] = [
-  await freePort(),
-  await freePort(),
-  await freePort(),
-  await freePort(),
-];
-const up = spawn(
-  process.execPath,
-  [
-    gatehouseBin,
-    'up',
-    '-f',
-    file,
-    '--gateway-port',
-    String(gatewayPort),
-    '--local-gateway-port',
-    String(localPort),
-    '--xds-port',
-    String(xdsPort),
-    '--admin-port',
-    String(adminPort),
-    '--drain-quiet-seconds',
-    '1',
-  ],
-  {
-    env: {
-      ...process.env,
-      GATEHOUSE_HEADERS_TIMEOUT_SECONDS: '2',
-      GATEHOUSE_BODY_IDLE_TIMEOUT_SECONDS: '2',
-      GATEHOUSE_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  },
-);
+const upProcess = await startUpProcess({
+  service: 'soak',
+  env: { GATEHOUSE_HEADERS_TIMEOUT_SECONDS: '2', GATEHOUSE_BODY_IDLE_TIMEOUT_SECONDS: '2' },
+});
+const { child: up, gatewayPort, xdsPort } = upProcess;
 const warnings = new Map<string, number>();
 createInterface({ input: up.stderr }).on('line', (line) => {
   try {
@@ -81,7 +35,6 @@ createInterface({ input: up.stderr }).on('line', (line) => {
     // not JSON
   }
 });
-const exited = once(up, 'exit');
 
 const pool = new Pool(`http://127.0.0.1:${gatewayPort}`, { connections: 8 });
 const headers = { host: HOST };
@@ -155,11 +108,11 @@ interface Sample {
   allFds: number;
 }
 const sample = (): Sample => {
-  const all = [up.pid!, ...descendants(up.pid!)];
+  const all = [up.pid, ...descendants(up.pid)];
   return {
     at: Date.now(),
-    upRss: rssMiB(up.pid!),
-    upFds: fds(up.pid!),
+    upRss: rssMiB(up.pid),
+    upFds: fds(up.pid),
     allRss: all.reduce((n, p) => n + rssMiB(p), 0),
     allFds: all.reduce((n, p) => n + fds(p), 0),
   };
@@ -359,9 +312,5 @@ try {
 } finally {
   running = false;
   await pool.close().catch(() => {});
-  up.kill('SIGTERM');
-  const timer = setTimeout(() => up.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-  rmSync(dir, { recursive: true, force: true });
+  await upProcess.stop();
 }
