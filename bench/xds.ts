@@ -8,10 +8,12 @@
 //   4. `gatehouse up` (in this process, embedded gateway, services at zero): a new Service →
 //      probe-confirmed Ready, p50 at 1,000 and 10,000 services; 10,000 services from start to all
 //      Ready, and the process RSS then.
-// BENCH_SIZES (default 1000,10000), CHANGES (11), ROUNDS (5), NEW_SERVICES (9), UP=0 skips part 4.
+// BENCH_SIZES (default 1000,10000), CHANGES (11), ROUNDS (5), NEW_SERVICES (9), UP=0 skips part 4,
+// BENCH_PROFILE=file.cpuprofile profiles the new Services of part 4.
 // go-control-plane is not driven from here (it cannot be built from the project's files): at 10,000
 // services the initial config is compared with issue 17's figures for it (docs/xds.md says how).
 import { spawnSync } from 'node:child_process';
+import inspector from 'node:inspector/promises';
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -265,6 +267,7 @@ async function upAt(n: number): Promise<void> {
     `up, ${n} services at zero: all Ready ${(readyMs / 1000).toFixed(1)} ` +
       `s after start, RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`,
   );
+  const profile = process.env.BENCH_PROFILE ? await startProfile() : undefined;
   const times: number[] = [];
   for (let i = 0; i < newServices; i++) {
     await new Promise((r) => setTimeout(r, 500)); // each on a settled system
@@ -278,7 +281,21 @@ async function upAt(n: number): Promise<void> {
     `up, ${n} services at zero: a new Service → probe-confirmed Ready p50 ${median(times).toFixed(0)} ` +
       `ms (of ${newServices}, from the file write; max ${Math.max(...times).toFixed(0)} ms)`,
   );
+  if (profile) await profile(process.env.BENCH_PROFILE!);
   await up.close();
+}
+
+/** BENCH_PROFILE=file.cpuprofile: a CPU profile of the new Services only (open it in Chrome's DevTools). */
+async function startProfile(): Promise<(file: string) => Promise<void>> {
+  const session = new inspector.Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async (file) => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
 }
 
 // Each `up` runs in a fresh process of its own, so that its RSS is its own.

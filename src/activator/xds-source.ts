@@ -5,7 +5,7 @@
 import type { Logger } from '../log/logger.js';
 import { fromStruct } from '../envoy/struct.js';
 import type * as envoy from '../envoy/envoy-types.js';
-import { AdsClient, type AdsNode, type XdsClientTls } from '../xds/client/ads-client.js';
+import { AdsClient, type AdsNode, type ResourceUpdate, type XdsClientTls } from '../xds/client/ads-client.js';
 import { TYPE_URL } from '../envoy/protos.js';
 import type { PodEndpoint, RevisionInfo, RevisionSource } from './revision-source.js';
 
@@ -27,14 +27,13 @@ export class XdsRevisionSource implements RevisionSource {
     this.ads.subscribe(TYPE_URL.endpoint, [], (assignments) => this.endpointsChanged(assignments));
   }
 
-  private clustersChanged(clusters: envoy.Cluster[]): undefined {
-    const seen = new Set<string>();
-    for (const cluster of clusters) {
-      const name = String(cluster.name);
+  private clustersChanged({ changed, removed }: ResourceUpdate<envoy.Cluster>): undefined {
+    const added: string[] = [];
+    const gone: string[] = [];
+    for (const [name, cluster] of changed) {
       if (!name.endsWith(PRIVATE_SUFFIX)) continue;
       const meta = fromStruct(cluster.metadata?.filter_metadata?.gatehouse);
       const key = name.slice(0, -PRIVATE_SUFFIX.length);
-      seen.add(key);
       const previous = this.revisions.get(key);
       const info: RevisionInfo = {
         namespace: String(meta.namespace),
@@ -44,6 +43,7 @@ export class XdsRevisionSource implements RevisionSource {
         pods: previous?.pods ?? [],
       };
       this.revisions.set(key, info);
+      if (!previous) added.push(name);
       if (
         !previous ||
         previous.containerConcurrency !== info.containerConcurrency ||
@@ -51,21 +51,18 @@ export class XdsRevisionSource implements RevisionSource {
       )
         this.notify(key);
     }
-    for (const key of [...this.revisions.keys()]) {
-      if (!seen.has(key)) {
-        this.revisions.delete(key);
-        this.notify(key);
-      }
+    for (const name of removed) {
+      const key = name.slice(0, -PRIVATE_SUFFIX.length);
+      if (!name.endsWith(PRIVATE_SUFFIX) || !this.revisions.delete(key)) continue;
+      gone.push(name);
+      this.notify(key);
     }
-    this.ads.setNames(
-      TYPE_URL.endpoint,
-      [...seen].map((k) => k + PRIVATE_SUFFIX),
-    );
+    this.ads.changeNames(TYPE_URL.endpoint, added, gone);
     return undefined;
   }
 
-  private endpointsChanged(assignments: envoy.ClusterLoadAssignment[]): undefined {
-    for (const cla of assignments) {
+  private endpointsChanged({ changed }: ResourceUpdate<envoy.ClusterLoadAssignment>): undefined {
+    for (const cla of changed.values()) {
       const key = String(cla.cluster_name).slice(0, -PRIVATE_SUFFIX.length);
       const info = this.revisions.get(key);
       if (!info) continue;

@@ -38,11 +38,11 @@ export interface ScopeEntry {
 export interface ScopeSet {
   /** Scope key (fragments joined with NUL) → scope. */
   byKey: ReadonlyMap<string, ScopeEntry>;
-  /** Every scope, including any no request can reach (a NUL in a key fragment). */
-  all: readonly ScopeEntry[];
+  /** Every scope by name, including any no request can reach (a NUL in a key fragment). */
+  byName: ReadonlyMap<string, ScopeEntry>;
 }
 
-export const EMPTY_SCOPES: ScopeSet = { byKey: new Map(), all: [] };
+export const EMPTY_SCOPES: ScopeSet = { byKey: new Map(), byName: new Map() };
 
 /** The lookup key of a scope or of a request: fragments joined with NUL, which no header value can hold. */
 export function scopeKeyOf(fragments: readonly string[]): string {
@@ -195,39 +195,82 @@ const compileScopeOnce = memoized(
   },
 );
 
-/**
- * A set of scopes (an SRDS update, or an inline list). Two scopes with the same name or the same key
- * are refused, as Envoy refuses them.
- */
+/** A set of scopes from a list (an inline scoped_route_configurations_list). */
 export function compileScopes(resources: readonly envoy.ScopedRouteConfiguration[], errors: ConfigErrors): ScopeSet {
-  const byKey = new Map<string, ScopeEntry>();
-  const all: ScopeEntry[] = [];
-  const names = new Set<string>();
-  // A NUL cannot be in a header value, so such a key matches no request; still check its conflicts.
-  let unreachable: Map<string, ScopeEntry> | undefined;
-  for (const r of resources) {
-    const scope = compileScopedRouteConfiguration(r, errors);
-    if (!scope) continue;
-    if (names.has(scope.name)) {
-      errors.add(
-        `ScopedRouteConfiguration ${scope.name}`,
-        `duplicate scoped route configuration '${scope.name}' found`,
-      );
-      continue;
+  const index = new ScopeIndex();
+  index.apply(
+    resources.map((r) => [String(r.name ?? ''), r]),
+    [],
+    errors,
+  );
+  return index;
+}
+
+/** A scope's place in its table: its key, or for one no request can reach its fragments spelt out. */
+const tableKey = (scope: ScopeEntry): string => (scope.reachable ? scope.key : JSON.stringify(scope.fragments));
+
+/**
+ * The SRDS scopes a gateway holds, changed in place by each update at the cost of what it changes.
+ * Two scopes with the same name or the same key are refused, as Envoy refuses them.
+ */
+export class ScopeIndex implements ScopeSet {
+  readonly byKey = new Map<string, ScopeEntry>();
+  readonly byName = new Map<string, ScopeEntry>();
+  /** A NUL cannot be in a header value, so such a key matches no request; its conflicts are still checked. */
+  private readonly unreachable = new Map<string, ScopeEntry>();
+
+  /**
+   * Replaces or adds `changed` (name → resource) and drops `removed`, or with errors changes
+   * nothing. Returns the scopes that left (replaced or removed) and the ones that came.
+   */
+  apply(
+    changed: Iterable<readonly [string, envoy.ScopedRouteConfiguration]>,
+    removed: readonly string[],
+    errors: ConfigErrors,
+  ): { left: ScopeEntry[]; came: ScopeEntry[] } {
+    const errorsBefore = errors.messages.length;
+    const leaving = new Set(removed);
+    const came: ScopeEntry[] = [];
+    const names = new Set<string>();
+    const claimed = new Map<string, ScopeEntry>();
+    for (const [name, r] of changed) {
+      const scope = compileScopedRouteConfiguration(r, errors);
+      if (!scope) continue;
+      const path = `ScopedRouteConfiguration ${scope.name}`;
+      if (names.has(name)) {
+        errors.add(path, `duplicate scoped route configuration '${scope.name}' found`);
+        continue;
+      }
+      if (scope.name !== name) errors.add(`${path}.name`, `differs from the name '${name}' it was sent under`);
+      names.add(name);
+      leaving.add(name);
+      came.push(scope);
     }
-    names.add(scope.name);
-    const table = scope.reachable ? byKey : (unreachable ??= new Map<string, ScopeEntry>());
-    const key = scope.reachable ? scope.key : JSON.stringify(scope.fragments);
-    const first = table.get(key);
-    if (first) {
-      errors.add(
-        `ScopedRouteConfiguration ${scope.name}.key`,
-        `scope key conflict found, first scope is '${first.name}', second scope is '${scope.name}'`,
-      );
-      continue;
+    for (const scope of came) {
+      const key = tableKey(scope);
+      const held = (scope.reachable ? this.byKey : this.unreachable).get(key);
+      const first = claimed.get(key) ?? (held && !leaving.has(held.name) ? held : undefined);
+      if (first)
+        errors.add(
+          `ScopedRouteConfiguration ${scope.name}.key`,
+          `scope key conflict found, first scope is '${first.name}', second scope is '${scope.name}'`,
+        );
+      else claimed.set(key, scope);
     }
-    table.set(key, scope);
-    all.push(scope);
+    if (errors.messages.length > errorsBefore) return { left: [], came: [] };
+    const left: ScopeEntry[] = [];
+    for (const name of leaving) {
+      const scope = this.byName.get(name);
+      if (!scope) continue;
+      left.push(scope);
+      this.byName.delete(name);
+      const table = scope.reachable ? this.byKey : this.unreachable;
+      if (table.get(tableKey(scope)) === scope) table.delete(tableKey(scope));
+    }
+    for (const scope of came) {
+      this.byName.set(scope.name, scope);
+      (scope.reachable ? this.byKey : this.unreachable).set(tableKey(scope), scope);
+    }
+    return { left, came };
   }
-  return { byKey, all };
 }

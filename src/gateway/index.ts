@@ -1,7 +1,8 @@
 // The embedded gateway: an Envoy-compatible xDS client of the gatehouse control server that binds
-// the Listeners it is given and proxies by their routes. Every accepted update becomes one
-// immutable GatewayConfig; a rejected one is NACKed with the field paths and the last good config
-// keeps serving, also while the xDS server is away.
+// the Listeners it is given and proxies by their routes. Each update is applied as the changes the
+// xDS client reports (resources new or changed, names removed), so its cost follows the change, not
+// the thousands of routes held; a rejected one is NACKed with the field paths and changes nothing:
+// the last good config keeps serving, also while the xDS server is away.
 //
 //   const gw = await startGateway({ xds: '127.0.0.1:18000', nodeId: 'gatehouse-gateway', log });
 //   await gw.ready;                      // listeners bound from an accepted config
@@ -16,16 +17,16 @@ import type { ExchangeSettings } from '../http/exchange.js';
 import { httpLimitsFromEnv, type HttpLimits } from '../http/limits.js';
 import { AdsClient, type AdsClientStatus, type XdsClientTls, type XdsProtocol } from '../xds/client/ads-client.js';
 import { GATEWAY_NODE_CLUSTER } from '../envoy/node-role.js';
-import type * as envoy from '../envoy/envoy-types.js';
 import { TYPE_URL } from '../envoy/protos.js';
 import { assignmentEndpoints, compileCluster, type ClusterConfig, type Endpoint } from './compile-cluster.js';
 import { ConfigErrors } from './compile-errors.js';
 import { compileListener, type ListenerConfig } from './compile-listener.js';
 import { compileRouteConfiguration, type RouteTable } from './compile-routes.js';
-import { compileScopes, EMPTY_SCOPES, type ScopeSet } from './compile-scopes.js';
+import { ScopeIndex, type ScopeEntry } from './compile-scopes.js';
 import { handleRequest, handleUpgrade, type GatewayConfig } from './proxy.js';
+import { RefCounts } from './ref-counts.js';
 import { createTlsFront, useFallback } from './tls-front.js';
-import { ClusterRuntime, UpstreamPools, type UpstreamEndpoint } from './upstreams.js';
+import { ClusterRuntime, UpstreamPools } from './upstreams.js';
 
 export { GATEWAY_NODE_CLUSTER } from '../envoy/node-role.js';
 const NO_ENDPOINTS: readonly Endpoint[] = [];
@@ -73,24 +74,46 @@ interface BoundListener {
   binding: Promise<void>;
 }
 
-function sameNames(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
-  for (const n of a) if (!b.has(n)) return false;
-  return a.size === b.size;
+/**
+ * Compiles the resources an update changed. Any error refuses the whole update (the caller NACKs
+ * with the message and keeps what it holds); otherwise the compiled resources by name.
+ */
+function compileChanged<R, T extends { name: string }>(
+  changed: ReadonlyMap<string, R>,
+  compile: (r: R, errors: ConfigErrors) => T | undefined,
+  kind: string,
+): Map<string, T> | string {
+  const errors = new ConfigErrors();
+  const compiled = new Map<string, T>();
+  for (const [name, r] of changed) {
+    const value = compile(r, errors);
+    if (!value) continue;
+    if (value.name !== name)
+      errors.add(`${kind} ${value.name}.name`, `differs from the name '${name}' it was sent under`);
+    compiled.set(name, value);
+  }
+  return errors.empty ? compiled : errors.toString();
 }
 
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const log = o.log;
-  // Each accepted update replaces these maps whole (never mutated afterwards), so a GatewayConfig
-  // can share them without copying.
-  let listenerConfigs: ReadonlyMap<string, ListenerConfig> = new Map();
-  let routeTables: ReadonlyMap<string, RouteTable> = new Map();
-  let scopes: ScopeSet = EMPTY_SCOPES;
-  let clusterConfigs: ReadonlyMap<string, ClusterConfig> = new Map();
+  // Each accepted update changes these in place, at the cost of what it changed; an update is
+  // compiled and checked whole before any of it is applied, so a refused one changes nothing.
+  // A request reads them once, synchronously, when it picks its route and cluster.
+  const listenerConfigs = new Map<string, ListenerConfig>();
+  const routeTables = new Map<string, RouteTable>();
+  const scopes = new ScopeIndex();
+  const clusterConfigs = new Map<string, ClusterConfig>();
+  const clusters = new Map<string, ClusterRuntime>();
+  /** EDS name → its ClusterLoadAssignment's endpoints, and the clusters that use it. */
   const assignments = new Map<string, Endpoint[]>();
+  const clustersByEds = new Map<string, Set<string>>();
+  /** RDS names wanted: each listener's own, and each SRDS scope's while a listener uses scoped_rds. */
+  const routeNames = new RefCounts();
+  let usesSrds = false;
   const pools = new UpstreamPools();
   const bound = new Map<string, BoundListener>();
-  let config: GatewayConfig = { routeTables, scopes, clusters: new Map() };
-  let routeNames: ReadonlySet<string> = new Set();
+  const config: GatewayConfig = { routeTables, scopes, clusters };
   let markReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (markReady = resolve));
   let closed = false;
@@ -110,48 +133,44 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     log,
   });
 
-  /** A new config after an accepted RDS or SRDS update (clusters unchanged); requests in flight keep the old one. */
-  const publishRoutes = (): void => {
-    config = { routeTables, scopes, clusters: config.clusters };
+  /** Applies changes to the RDS names wanted: subscribes to the new ones and forgets the tables of the dropped. */
+  const changeRouteNames = (add: Iterable<string>, remove: Iterable<string>): void => {
+    // Added first, so that a name both added and removed (a scope replaced) never counts zero.
+    const wanted = new Set<string>();
+    const unwanted: string[] = [];
+    for (const n of add) if (routeNames.add(n)) wanted.add(n);
+    for (const n of remove) if (routeNames.remove(n) && !wanted.delete(n)) unwanted.push(n);
+    for (const n of unwanted) routeTables.delete(n);
+    ads.changeNames(TYPE_URL.route, wanted, unwanted);
   };
+  const scopeRoutes = (list: Iterable<ScopeEntry>): string[] =>
+    [...list].flatMap((s) => (s.routeConfigName === undefined ? [] : [s.routeConfigName]));
+  /** A listener's own RDS names: its rds name and those its inline scopes point at. */
+  const listenerRoutes = (l: ListenerConfig): string[] => [
+    ...(l.routeConfigName === undefined ? [] : [l.routeConfigName]),
+    ...(l.scoped?.inlineScopes ? scopeRoutes(l.scoped.inlineScopes.byName.values()) : []),
+  ];
 
-  /** RDS names: every bound listener's rds name and every name its scopes (inline, or the SRDS set) point at. */
-  const updateRouteNames = (): void => {
-    const names = new Set<string>();
-    let usesSrds = false;
-    for (const l of listenerConfigs.values()) {
-      if (l.routeConfigName !== undefined) names.add(l.routeConfigName);
-      if (!l.scoped) continue;
-      if (!l.scoped.inlineScopes) usesSrds = true;
-      else for (const s of l.scoped.inlineScopes.all) if (s.routeConfigName !== undefined) names.add(s.routeConfigName);
+  /** Brings a cluster's runtime in line with its config and endpoints; an unchanged one keeps its round robin. */
+  const refreshCluster = (name: string): void => {
+    const c = clusterConfigs.get(name);
+    const previous = clusters.get(name);
+    if (!c) {
+      clusters.delete(name);
+      if (previous) pools.release(previous.endpoints);
+      return;
     }
-    if (usesSrds) for (const s of scopes.all) if (s.routeConfigName !== undefined) names.add(s.routeConfigName);
-    if (names.size === routeNames.size && sameNames(names, routeNames)) return;
-    routeNames = names;
-    ads.setNames(TYPE_URL.route, [...names]);
-  };
-
-  /** Rebuilds the lookup structures after an accepted CDS or EDS update; requests in flight keep the old ones. */
-  const rebuild = (): void => {
-    const clusters = new Map<string, ClusterRuntime>();
-    const inUse = new Set<UpstreamEndpoint>();
-    for (const [name, c] of clusterConfigs) {
-      const assigned = c.edsName === undefined ? c.staticEndpoints : (assignments.get(c.edsName) ?? NO_ENDPOINTS);
-      const previous = config.clusters.get(name);
-      // Unchanged clusters keep their runtime (and its round-robin position).
-      const runtime =
-        previous && previous.config === c && previous.assigned === assigned
-          ? previous
-          : new ClusterRuntime(
-              c,
-              assigned,
-              assigned.map((e) => pools.endpoint(e, c)),
-            );
-      for (const e of runtime.endpoints) inUse.add(e);
-      clusters.set(name, runtime);
-    }
-    pools.retainOnly(inUse);
-    config = { routeTables, scopes, clusters };
+    const assigned = c.edsName === undefined ? c.staticEndpoints : (assignments.get(c.edsName) ?? NO_ENDPOINTS);
+    if (previous && previous.config === c && previous.assigned === assigned) return;
+    clusters.set(
+      name,
+      new ClusterRuntime(
+        c,
+        assigned,
+        assigned.map((e) => pools.acquire(e, c)),
+      ),
+    );
+    if (previous) pools.release(previous.endpoints);
   };
 
   const bindListener = (l: ListenerConfig): BoundListener => {
@@ -222,83 +241,77 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     });
   };
 
-  /**
-   * The xDS handler for one type: compile every resource; any error NACKs the whole update and
-   * keeps what was accepted before; otherwise `accepted` gets the new map (by name).
-   */
-  const replaceAll =
-    <R, T>(
-      compile: (r: R, errors: ConfigErrors) => [string, T] | undefined,
-      accepted: (next: Map<string, T>) => void,
-    ) =>
-    (resources: R[]) => {
-      const errors = new ConfigErrors();
-      const next = new Map<string, T>();
-      for (const r of resources) {
-        const entry = compile(r, errors);
-        if (entry) next.set(entry[0], entry[1]);
+  ads.subscribe(TYPE_URL.cluster, [], ({ changed, removed }) => {
+    const compiled = compileChanged(changed, compileCluster, 'Cluster');
+    if (typeof compiled === 'string') return compiled;
+    const edsAdded: string[] = [];
+    const edsLeft: string[] = [];
+    for (const name of [...removed, ...compiled.keys()]) {
+      const eds = clusterConfigs.get(name)?.edsName;
+      if (eds === undefined) continue;
+      clustersByEds.get(eds)?.delete(name);
+      edsLeft.push(eds);
+    }
+    for (const name of removed) clusterConfigs.delete(name);
+    for (const [name, c] of compiled) {
+      clusterConfigs.set(name, c);
+      if (c.edsName === undefined) continue;
+      const users = clustersByEds.get(c.edsName);
+      if (users) users.add(name);
+      else {
+        clustersByEds.set(c.edsName, new Set([name]));
+        edsAdded.push(c.edsName);
       }
-      if (!errors.empty) return errors.toString();
-      accepted(next);
-      return undefined;
-    };
-  const named = <T extends { name: string }>(value: T | undefined): [string, T] | undefined =>
-    value && [value.name, value];
-
-  ads.subscribe(
-    TYPE_URL.cluster,
-    [],
-    replaceAll(
-      (r: envoy.Cluster, errors) => named(compileCluster(r, errors)),
-      (next) => {
-        clusterConfigs = next;
-        const edsNames = new Set(
-          [...clusterConfigs.values()].flatMap((c) => (c.edsName === undefined ? [] : [c.edsName])),
-        );
-        for (const name of [...assignments.keys()]) if (!edsNames.has(name)) assignments.delete(name);
-        ads.setNames(TYPE_URL.endpoint, [...edsNames]);
-        rebuild();
-      },
-    ),
-  );
-  ads.subscribe(TYPE_URL.endpoint, [], (resources) => {
-    for (const cla of resources) assignments.set(String(cla.cluster_name), assignmentEndpoints(cla));
-    rebuild();
+    }
+    // An EDS name no cluster uses any more: unsubscribed, its endpoints forgotten.
+    const edsDropped = edsLeft.filter((eds) => clustersByEds.get(eds)?.size === 0);
+    for (const eds of edsDropped) {
+      clustersByEds.delete(eds);
+      assignments.delete(eds);
+    }
+    ads.changeNames(TYPE_URL.endpoint, edsAdded, edsDropped);
+    for (const name of [...removed, ...compiled.keys()]) refreshCluster(name);
     return undefined;
   });
-  ads.subscribe(
-    TYPE_URL.listener,
-    [],
-    replaceAll(
-      (r: envoy.Listener, errors) => named(compileListener(r, errors)),
-      (next) => {
-        listenerConfigs = next;
-        updateRouteNames();
-        if (!closed) syncListeners();
-      },
-    ),
-  );
-  // SRDS: one wildcard subscription whose scopes every scoped_rds listener shares, as in Envoy.
-  ads.subscribe(TYPE_URL.scopedRoute, [], (resources) => {
+  ads.subscribe(TYPE_URL.endpoint, [], ({ changed, removed }) => {
+    for (const name of removed) assignments.delete(name);
+    for (const [name, cla] of changed) assignments.set(name, assignmentEndpoints(cla));
+    for (const name of [...removed, ...changed.keys()])
+      for (const cluster of clustersByEds.get(name) ?? []) refreshCluster(cluster);
+    return undefined;
+  });
+  ads.subscribe(TYPE_URL.listener, [], ({ changed, removed }) => {
+    const compiled = compileChanged(changed, compileListener, 'Listener');
+    if (typeof compiled === 'string') return compiled;
+    const leaving = [...removed, ...compiled.keys()].flatMap((n) => {
+      const l = listenerConfigs.get(n);
+      return l ? listenerRoutes(l) : [];
+    });
+    for (const name of removed) listenerConfigs.delete(name);
+    for (const [name, l] of compiled) listenerConfigs.set(name, l);
+    const coming = [...compiled.values()].flatMap(listenerRoutes);
+    // SRDS: one wildcard subscription whose scopes every scoped_rds listener shares, as in Envoy.
+    const nowSrds = [...listenerConfigs.values()].some((l) => l.scoped && !l.scoped.inlineScopes);
+    if (nowSrds !== usesSrds) (nowSrds ? coming : leaving).push(...scopeRoutes(scopes.byName.values()));
+    usesSrds = nowSrds;
+    changeRouteNames(coming, leaving);
+    if (!closed) syncListeners();
+    return undefined;
+  });
+  ads.subscribe(TYPE_URL.scopedRoute, [], ({ changed, removed }) => {
     const errors = new ConfigErrors();
-    const next = compileScopes(resources, errors);
+    const { left, came } = scopes.apply(changed, removed, errors);
     if (!errors.empty) return errors.toString();
-    scopes = next;
-    updateRouteNames();
-    publishRoutes();
+    if (usesSrds) changeRouteNames(scopeRoutes(came), scopeRoutes(left));
     return undefined;
   });
-  ads.subscribe(
-    TYPE_URL.route,
-    [],
-    replaceAll(
-      (r: envoy.RouteConfiguration, errors) => named(compileRouteConfiguration(r, errors)),
-      (next) => {
-        routeTables = next;
-        publishRoutes();
-      },
-    ),
-  );
+  ads.subscribe(TYPE_URL.route, [], ({ changed, removed }) => {
+    const compiled = compileChanged(changed, compileRouteConfiguration, 'RouteConfiguration');
+    if (typeof compiled === 'string') return compiled;
+    for (const name of removed) routeTables.delete(name);
+    for (const [name, table] of compiled) routeTables.set(name, table);
+    return undefined;
+  });
   ads.on('connected', () => log.info('connected to the xDS server', { target: o.xds, node: o.nodeId }));
   ads.on('disconnected', () => log.warn('lost the xDS server; serving the last good config', { target: o.xds }));
 
@@ -315,9 +328,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         port: b.port,
         ...(b.error ? { error: b.error } : {}),
       })),
-      clusters: [...config.clusters.values()].map((c) => ({ name: c.config.name, endpoints: c.endpoints.length })),
+      clusters: [...clusters.values()].map((c) => ({ name: c.config.name, endpoints: c.endpoints.length })),
       routeConfigurations: [...routeTables.keys()],
-      scopes: scopes.all.length,
+      scopes: scopes.byName.size,
     }),
     async close() {
       closed = true;

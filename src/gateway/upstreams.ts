@@ -6,11 +6,15 @@ import { H2Upstream } from '../http/h2-upstream.js';
 import type { ClusterConfig, Endpoint } from './compile-cluster.js';
 
 export interface UpstreamEndpoint {
+  /** Protocol and address: one upstream per key. */
+  key: string;
   address: string;
   h2c: boolean;
   pool: Pool | undefined;
   h2: H2Upstream | undefined;
   inFlight: number;
+  /** How many cluster runtimes list it (acquire/release). */
+  users: number;
 }
 
 export class ClusterRuntime {
@@ -52,15 +56,17 @@ export class ClusterRuntime {
 export class UpstreamPools {
   private readonly byKey = new Map<string, UpstreamEndpoint>();
 
-  endpoint(e: Endpoint, config: ClusterConfig): UpstreamEndpoint {
+  /** The shared upstream for an endpoint of a cluster; each acquire is matched by one release. */
+  acquire(e: Endpoint, config: ClusterConfig): UpstreamEndpoint {
     const address = `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
     const key = `${config.h2c ? 'h2c' : 'h1'} ${address}`;
     let upstream = this.byKey.get(key);
     if (!upstream) {
       const origin = `http://${address}`;
       upstream = config.h2c
-        ? { address, h2c: true, pool: undefined, h2: new H2Upstream(origin), inFlight: 0 }
+        ? { key, address, h2c: true, pool: undefined, h2: new H2Upstream(origin), inFlight: 0, users: 0 }
         : {
+            key,
             address,
             h2c: false,
             pool: new Pool(origin, {
@@ -72,17 +78,19 @@ export class UpstreamPools {
             }),
             h2: undefined,
             inFlight: 0,
+            users: 0,
           };
       this.byKey.set(key, upstream);
     }
+    upstream.users++;
     return upstream;
   }
 
-  /** Closes connections to endpoints no cluster lists any more; requests in flight finish first. */
-  retainOnly(inUse: ReadonlySet<UpstreamEndpoint>): void {
-    for (const [key, upstream] of this.byKey) {
-      if (inUse.has(upstream)) continue;
-      this.byKey.delete(key);
+  /** Closes the connections to endpoints no cluster lists any more; requests in flight finish first. */
+  release(endpoints: readonly UpstreamEndpoint[]): void {
+    for (const upstream of endpoints) {
+      if (--upstream.users > 0 || this.byKey.get(upstream.key) !== upstream) continue;
+      this.byKey.delete(upstream.key);
       void upstream.pool?.close().catch(() => {});
       upstream.h2?.close();
     }

@@ -5,7 +5,12 @@ import { compileCluster } from '../../src/gateway/compile-cluster.js';
 import { ConfigErrors } from '../../src/gateway/compile-errors.js';
 import { compileListener, type ListenerConfig } from '../../src/gateway/compile-listener.js';
 import { compileRouteConfiguration, type RouteTable } from '../../src/gateway/compile-routes.js';
-import { compileScopes, scopeKeyOf, type ScopeKeyFragmentBuilder } from '../../src/gateway/compile-scopes.js';
+import {
+  compileScopes,
+  ScopeIndex,
+  scopeKeyOf,
+  type ScopeKeyFragmentBuilder,
+} from '../../src/gateway/compile-scopes.js';
 import {
   applyMutations,
   computeScopeKey,
@@ -457,7 +462,7 @@ test('SRDS: a scope key used twice, a name used twice and malformed scopes are r
     'ScopedRouteConfiguration l/again.key: scope key conflict ' +
       "found, first scope is 'l/a.example', second scope is 'l/again'",
   ]);
-  assert.equal(set.byKey.get(scopeKeyOf(['a', 'example', 'l']))?.routeConfigName, 'rc-a');
+  assert.equal(set.byName.size, 0, 'a refused set holds none of its scopes');
 
   const more = new ConfigErrors();
   compileScopes(
@@ -492,8 +497,52 @@ test('SRDS: a scope key used twice, a name used twice and malformed scopes are r
     fine,
   );
   assert.ok(fine.empty, fine.toString());
-  assert.equal(nul.all.length, 2);
+  assert.equal(nul.byName.size, 2);
   assert.equal(nul.byKey.get(scopeKeyOf(['a', 'b']))?.name, 'two');
+});
+
+test('SRDS held by the gateway: each update changes what it names, a conflict refuses it whole', () => {
+  const index = new ScopeIndex();
+  const named = (...scopes: ReturnType<typeof scope>[]) => scopes.map((s) => [s.name, s] as const);
+  const apply = (changed: ReturnType<typeof named>, removed: string[]) => {
+    const errors = new ConfigErrors();
+    const { left, came } = index.apply(changed, removed, errors);
+    return { errors: errors.messages, left: left.map((s) => s.name), came: came.map((s) => s.name) };
+  };
+  const routeOf = (host: string) => index.byKey.get(scopeKeyOf([...host.split('.').slice(0, 2), 'l']))?.routeConfigName;
+  assert.deepEqual(apply(named(scope('l', 'a.x.com', 'rc-a'), scope('l', 'b.x.com', 'rc-b')), []), {
+    errors: [],
+    left: [],
+    came: ['l/a.x', 'l/b.x'],
+  });
+  // A scope named anew may take the key of one the same update removes or replaces.
+  const takesA = { ...scope('l', 'a.x.com', 'rc-a2'), name: 'l/a-again' };
+  assert.deepEqual(apply(named(takesA, { ...scope('l', 'c.x.com', 'rc-b2'), name: 'l/b.x' }), ['l/a.x']), {
+    errors: [],
+    left: ['l/a.x', 'l/b.x'],
+    came: ['l/a-again', 'l/b.x'],
+  });
+  assert.equal(routeOf('a.x.com'), 'rc-a2');
+  assert.equal(routeOf('b.x.com'), undefined, "l/b.x's old key is free");
+  assert.equal(routeOf('c.x.com'), 'rc-b2');
+  // A key another held scope keeps, or a scope sent under another name: nothing of the update applies.
+  assert.deepEqual(apply(named(scope('l', 'd.x.com', 'rc-d'), { ...scope('l', 'c.x.com', 'rc'), name: 'l/c' }), []), {
+    errors: [
+      "ScopedRouteConfiguration l/c.key: scope key conflict found, first scope is 'l/b.x', second scope is 'l/c'",
+    ],
+    left: [],
+    came: [],
+  });
+  assert.deepEqual(apply([['l/e', scope('l', 'e.x.com', 'rc-e')]], []).errors, [
+    "ScopedRouteConfiguration l/e.x.name: differs from the name 'l/e' it was sent under",
+  ]);
+  assert.deepEqual([...index.byName.keys()].sort(), ['l/a-again', 'l/b.x']);
+  assert.equal(routeOf('d.x.com'), undefined);
+  assert.deepEqual(apply([], ['l/a-again', 'l/unknown']), { errors: [], left: ['l/a-again'], came: [] });
+  assert.deepEqual(
+    [...index.byKey.values()].map((s) => s.name),
+    ['l/b.x'],
+  );
 });
 
 test("a request goes through the early mutation, then its scope, then that scope's route table", () => {
@@ -662,7 +711,7 @@ test('scoped_route_configurations_list: inline scopes with inline route tables',
   const l = compileListener(listenerWith('inline', hcm), errors)!;
   assert.ok(errors.empty, errors.toString());
   assert.deepEqual(
-    l.scoped!.inlineScopes!.all.map((s) => [s.name, s.routeConfigName]),
+    [...l.scoped!.inlineScopes!.byName.values()].map((s) => [s.name, s.routeConfigName]),
     [
       ['inline/a', undefined],
       ['inline/b.example', 'rds-b'],

@@ -6,7 +6,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { translate } from '../../src/translate/index.js';
 import { ResourceEncoder } from '../../src/xds/cache/encode.js';
 import type * as envoy from '../../src/envoy/envoy-types.js';
-import { AdsClient, type XdsProtocol } from '../../src/xds/client/ads-client.js';
+import { AdsClient, type ResourceUpdate, type XdsProtocol } from '../../src/xds/client/ads-client.js';
 import { ResourceDecoder } from '../../src/xds/client/resource-decoder.js';
 import { startXdsServer } from '../../src/xds/index.js';
 import { TYPE_URL } from '../../src/envoy/protos.js';
@@ -54,14 +54,16 @@ test('the decoder returns the same object for the same bytes', () => {
 
 for (const protocol of ['delta', 'sotw'] as XdsProtocol[]) {
   test(
-    `AdsClient over ${protocol}: full sets to the consumer, unchanged ` +
-      `resources as the same objects, NACK keeps the last good set, reconnect`,
+    `AdsClient over ${protocol}: the consumer is told what changed and what was removed, ` +
+      `a NACK keeps the last good set, a reconnect changes nothing`,
     async (t) => {
       let xds = await startXdsServer({ port: 0, log });
       const port = xds.port;
       t.after(() => xds.close());
       xds.cache.setTranslation(translate(state(50, 1)));
-      const received: envoy.Cluster[][] = [];
+      const updates: ResourceUpdate<envoy.Cluster>[] = []; // the accepted ones
+      // What the consumer holds: every accepted update applied in turn.
+      const held = new Map<string, envoy.Cluster>();
       let refuse: string | undefined;
       const client = new AdsClient({
         target: `127.0.0.1:${port}`,
@@ -71,54 +73,78 @@ for (const protocol of ['delta', 'sotw'] as XdsProtocol[]) {
         initialBackoffMs: 20,
       });
       t.after(() => client.close());
-      client.subscribe(TYPE_URL.cluster, [], (resources) => {
-        received.push(resources);
-        return resources.some((c) => c.name === refuse) ? `refusing ${refuse}` : undefined;
+      client.subscribe(TYPE_URL.cluster, [], (update) => {
+        if (refuse !== undefined && update.changed.has(refuse)) return `refusing ${refuse}`;
+        updates.push(update);
+        for (const name of update.removed) held.delete(name);
+        for (const [name, c] of update.changed) held.set(name, c);
+        return undefined;
       });
       const accepted = () => client.status().types[TYPE_URL.cluster]!.acceptedVersion;
-      const byName = (list: envoy.Cluster[]) => new Map(list.map((c) => [String(c.name), c]));
-      await until(() => accepted() === xds.cache.get('', TYPE_URL.cluster)!.version, 'the first clusters');
-      const first = byName(received.at(-1)!);
-      assert.equal(first.size, 100, 'a public and a private cluster per revision');
+      const served = () => xds.cache.get('', TYPE_URL.cluster)!.version;
+      const summary = (u: ResourceUpdate<envoy.Cluster>) => ({
+        changed: [...u.changed.keys()].sort(),
+        removed: [...u.removed].sort(),
+      });
+      await until(() => accepted() === served(), 'the first clusters');
+      assert.equal(updates.at(-1)!.changed.size, 100, 'a public and a private cluster per revision');
+      assert.deepEqual(updates.at(-1)!.removed, []);
+      const first = new Map(held);
 
-      // svc-0 gets revision 2: the consumer sees all 100 clusters again, 98 of them the same objects.
+      // svc-0 gets revision 2: its two clusters come, its two old ones go, nothing else is told.
       xds.cache.setTranslation(translate(state(50, 2)));
-      await until(() => accepted() === xds.cache.get('', TYPE_URL.cluster)!.version, 'the second clusters');
-      const second = byName(received.at(-1)!);
-      assert.equal(second.size, 100);
-      assert.ok(second.has('default/svc-0-00002') && !second.has('default/svc-0-00001'));
-      const same = [...second].filter(([name, c]) => first.get(name) === c).length;
-      assert.equal(same, 98);
+      await until(() => accepted() === served(), 'the second clusters');
+      assert.deepEqual(summary(updates.at(-1)!), {
+        changed: ['default/svc-0-00002', 'default/svc-0-00002-private'],
+        removed: ['default/svc-0-00001', 'default/svc-0-00001-private'],
+      });
+      assert.equal(held.size, 100);
+      assert.equal([...held].filter(([name, c]) => first.get(name) === c).length, 98);
 
       // The consumer refuses revision 3: NACKed, recorded, the last good set stays.
       refuse = 'default/svc-0-00003';
+      const sinceNack = updates.length;
       const nack = new Promise<string>((resolve) => xds.status.once('nack', (e) => resolve(e.error)));
       xds.cache.setTranslation(translate(state(50, 3)));
       assert.equal(await nack, 'refusing default/svc-0-00003');
       assert.equal(client.status().types[TYPE_URL.cluster]!.lastNack!.error, 'refusing default/svc-0-00003');
+      // Revision 4 is told against what the consumer accepted (revision 2), not what it refused; svc-49 goes.
+      // (After the NACK the Delta server may first send what it can of revision 3: the removals.)
       refuse = undefined;
-      xds.cache.setTranslation(translate(state(50, 4)));
-      await until(() => accepted() === xds.cache.get('', TYPE_URL.cluster)!.version, 'revision 4');
-      const fourth = byName(received.at(-1)!);
-      assert.ok(
-        fourth.has('default/svc-0-00004') && !fourth.has('default/svc-0-00003') && !fourth.has('default/svc-0-00002'),
+      xds.cache.setTranslation(translate(state(49, 4)));
+      await until(() => accepted() === served(), 'revision 4');
+      const told = updates.slice(sinceNack);
+      assert.deepEqual(
+        summary({ changed: new Map(told.flatMap((u) => [...u.changed])), removed: told.flatMap((u) => u.removed) }),
+        {
+          changed: ['default/svc-0-00004', 'default/svc-0-00004-private'],
+          removed: [
+            'default/svc-0-00002',
+            'default/svc-0-00002-private',
+            'default/svc-49-00001',
+            'default/svc-49-00001-private',
+          ],
+        },
       );
-      assert.equal(fourth.size, 100);
+      assert.equal(held.size, 98);
+      const fourth = new Map(held);
 
-      // The server restarts with the same snapshot: the client reconnects and holds the same objects.
+      // The server restarts with the same snapshot: the client reconnects, is sent it again, and nothing changes.
       await xds.close();
       xds = await startXdsServer({ port, log });
-      xds.cache.setTranslation(translate(state(50, 4)));
-      const before = received.length;
+      xds.cache.setTranslation(translate(state(49, 4)));
+      const before = updates.length;
       await until(
         () =>
-          received.length > before &&
+          updates.length > before &&
           xds.status.get(`client-${protocol}`)?.types[TYPE_URL.cluster]?.ackedVersion !== undefined,
         'the reconnect',
       );
-      const after = byName(received.at(-1)!);
-      assert.equal(after.size, 100);
-      assert.equal([...after].filter(([name, c]) => fourth.get(name) === c).length, 100);
+      assert.deepEqual(
+        updates.slice(before).map(summary),
+        updates.slice(before).map(() => ({ changed: [], removed: [] })),
+      );
+      assert.equal([...held].filter(([name, c]) => fourth.get(name) === c).length, 98);
     },
   );
 }

@@ -166,7 +166,7 @@ test(
     });
     t.after(() => ads.close());
     const clusters = await new Promise<number>((resolve) =>
-      ads.subscribe(TYPE_URL.cluster, [], (r) => (resolve(r.length), undefined)),
+      ads.subscribe(TYPE_URL.cluster, [], (u) => (resolve(u.changed.size), undefined)),
     );
     assert.equal(clusters, 2);
     assert.throws(

@@ -1,12 +1,14 @@
 // An ADS client, the way Envoy uses one, over state of the world (api_type GRPC) or Delta
 // (DELTA_GRPC, the default: an update carries only what changed). Per type a subscription
-// (wildcard or by name); each update is handed to the consumer as the full set of resources it now
-// has, which it accepts (ACK) or refuses with the reasons (NACK with error_detail, keeping its last
-// good state). When the server goes away the client keeps what it has, reconnects with capped,
-// jittered backoff and resubscribes (Delta: telling the server the versions it holds).
+// (wildcard or by name); each update is handed to the consumer as what changed since the last one it
+// accepted (resources new or different, names gone), over both APIs, so a consumer's work follows
+// the change and not the number of resources. It accepts (ACK) or refuses with the reasons (NACK
+// with error_detail: the client keeps its last good state). When the server goes away the client
+// keeps what it has, reconnects with capped, jittered backoff and resubscribes (Delta: telling the
+// server the versions it holds); the server's answer is again told as changes, usually none.
 //
 //   const ads = new AdsClient({ target: '127.0.0.1:18000', node: { id: 'gw-1', cluster: 'gatehouse-gateways' }, log });
-//   ads.subscribe(TYPE_URL.cluster, [], (resources, version) => problems.length ? problems.join('; ') : undefined);
+//   ads.subscribe(TYPE_URL.cluster, [], ({ changed, removed }, version) => check(changed, removed));
 //   ads.setNames(TYPE_URL.endpoint, ['default/hello-00001']);
 //   ads.close();
 import { EventEmitter } from 'node:events';
@@ -28,10 +30,19 @@ const PARTIAL_SOTW_TYPES: ReadonlySet<string> = new Set([TYPE_URL.route, TYPE_UR
 /** google.rpc.Code INVALID_ARGUMENT: what Envoy reports for config it rejects. */
 const INVALID_ARGUMENT = 3;
 
-/**
- * Returns undefined to accept (ACK) or a message saying why not (NACK). Unchanged resources arrive as the same objects.
- */
-export type ResponseHandler<R = DecodedResource> = (resources: R[], version: string) => string | undefined;
+/** What one response changes in the resources a subscription holds. */
+export interface ResourceUpdate<R = DecodedResource> {
+  /** Resources the consumer has not accepted in this form before (new, or with other bytes), by name. */
+  changed: ReadonlyMap<string, R>;
+  /**
+   * Names the consumer held that the server removed. Names the consumer unsubscribes from (setNames,
+   * changeNames) are dropped by the client then and never reported.
+   */
+  removed: readonly string[];
+}
+
+/** Returns undefined to accept (ACK) or a message saying why not (NACK); the update is then as if never sent. */
+export type ResponseHandler<R = DecodedResource> = (update: ResourceUpdate<R>, version: string) => string | undefined;
 
 export type XdsProtocol = 'sotw' | 'delta';
 
@@ -63,17 +74,17 @@ export interface AdsClientOptions {
 }
 
 interface TypeSubscription {
-  names: string[];
+  names: Set<string>;
   handler: ResponseHandler;
   decoder: ResourceDecoder;
   acceptedVersion: string;
   lastNack: { version: string; error: string } | undefined;
-  /** Delta: the accepted resources and their versions, by name. */
+  /** The accepted resources by name, with their Delta versions ('' over state of the world). */
   held: Map<string, { version: string; resource: DecodedResource }>;
-  /** SotW RDS/EDS: the accepted resources by name (a response may carry only some of them). */
-  sotwHeld: Map<string, DecodedResource>;
-  /** Delta: the names the server was last told about (subscribe/unsubscribe are the difference). */
-  announced: string[] | undefined;
+  /** Delta: whether this stream has had its first request; then the name changes not yet sent. */
+  announced: boolean;
+  toSubscribe: Set<string>;
+  toUnsubscribe: Set<string>;
 }
 
 export interface AdsClientStatus {
@@ -127,27 +138,57 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
   /** Starts (or replaces) the subscription for one type; empty names mean every resource (wildcard). */
   subscribe<U extends string>(typeUrl: U, names: string[], handler: ResponseHandler<Decoded<U>>): void {
     this.types.set(typeUrl, {
-      names: [...names].sort(),
+      names: new Set(names),
       // The decoder decodes by this type URL, so its objects have the shape Decoded<U> names.
       handler: handler as ResponseHandler,
       decoder: new ResourceDecoder(typeUrl),
       acceptedVersion: '',
       lastNack: undefined,
       held: new Map(),
-      sotwHeld: new Map(),
-      announced: undefined,
+      announced: false,
+      toSubscribe: new Set(),
+      toUnsubscribe: new Set(),
     });
     this.request(typeUrl);
   }
 
-  /** Changes the names a type is subscribed to; sends a request only when they differ. */
-  setNames(typeUrl: string, names: string[]): void {
+  /** Replaces the names a type is subscribed to; sends a request only when they differ. */
+  setNames(typeUrl: string, names: Iterable<string>): void {
+    const wanted = new Set(names);
+    const sub = this.subscription(typeUrl, 'setNames');
+    this.changeNames(
+      typeUrl,
+      [...wanted].filter((n) => !sub.names.has(n)),
+      [...sub.names].filter((n) => !wanted.has(n)),
+    );
+  }
+
+  /**
+   * Adds and removes names of a type's subscription, at a cost that follows the change; sends a
+   * request only when the names differ. What a removed name held is dropped without a word.
+   */
+  changeNames(typeUrl: string, add: Iterable<string>, remove: Iterable<string>): void {
+    const sub = this.subscription(typeUrl, 'changeNames');
+    let changed = false;
+    for (const n of remove) {
+      if (!sub.names.delete(n)) continue;
+      changed = true;
+      sub.held.delete(n);
+      if (!sub.toSubscribe.delete(n)) sub.toUnsubscribe.add(n);
+    }
+    for (const n of add) {
+      if (sub.names.has(n)) continue;
+      changed = true;
+      sub.names.add(n);
+      if (!sub.toUnsubscribe.delete(n)) sub.toSubscribe.add(n);
+    }
+    if (changed) this.request(typeUrl);
+  }
+
+  private subscription(typeUrl: string, method: string): TypeSubscription {
     const sub = this.types.get(typeUrl);
-    if (!sub) throw new Error(`AdsClient.setNames: ${typeUrl} has no subscription; call subscribe first`);
-    const sorted = [...names].sort();
-    if (sorted.length === sub.names.length && sorted.every((n, i) => n === sub.names[i])) return;
-    sub.names = sorted;
-    this.request(typeUrl);
+    if (!sub) throw new Error(`AdsClient.${method}: ${typeUrl} has no subscription; call subscribe first`);
+    return sub;
   }
 
   status(): AdsClientStatus {
@@ -155,7 +196,7 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
     for (const [url, sub] of this.types)
       types[url] = {
         acceptedVersion: sub.acceptedVersion,
-        names: sub.names.length,
+        names: sub.names.size,
         ...(sub.lastNack ? { lastNack: sub.lastNack } : {}),
       };
     return { connected: this.connected, protocol: this.protocol, types };
@@ -192,7 +233,7 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
       this.reconnectTimer.unref();
     });
     // A new stream starts over: ask again for every type, telling the server what we hold.
-    for (const sub of this.types.values()) sub.announced = undefined;
+    for (const sub of this.types.values()) sub.announced = false;
     for (const typeUrl of this.types.keys()) this.request(typeUrl);
   }
 
@@ -215,7 +256,7 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
       this.write(messageTypes().request, {
         node: this.nodeMessage(),
         type_url: typeUrl,
-        resource_names: sub.names,
+        resource_names: [...sub.names],
         version_info: sub.acceptedVersion,
         response_nonce: reply?.nonce ?? '',
         ...errorDetail,
@@ -226,64 +267,65 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
       this.write(messageTypes().deltaRequest, { type_url: typeUrl, response_nonce: reply.nonce, ...errorDetail });
       return;
     }
-    if (sub.announced === undefined) {
+    if (!sub.announced) {
       // First request on this stream: the names wanted (none = wildcard) and what is already held.
       const initial: Record<string, string> = {};
       for (const [name, h] of sub.held) initial[name] = h.version;
       this.write(messageTypes().deltaRequest, {
         node: this.nodeMessage(),
         type_url: typeUrl,
-        resource_names_subscribe: sub.names,
+        resource_names_subscribe: [...sub.names],
         initial_resource_versions: initial,
       });
-    } else {
-      const before = new Set(sub.announced);
-      const after = new Set(sub.names);
-      const subscribe = sub.names.filter((n) => !before.has(n));
-      const unsubscribe = sub.announced.filter((n) => !after.has(n));
-      // Names dropped leave the held set now; the server will not mention them again.
-      for (const n of unsubscribe) sub.held.delete(n);
-      if (subscribe.length === 0 && unsubscribe.length === 0) return;
+      sub.announced = true;
+    } else if (sub.toSubscribe.size > 0 || sub.toUnsubscribe.size > 0) {
       this.write(messageTypes().deltaRequest, {
         type_url: typeUrl,
-        resource_names_subscribe: subscribe,
-        resource_names_unsubscribe: unsubscribe,
+        resource_names_subscribe: [...sub.toSubscribe],
+        resource_names_unsubscribe: [...sub.toUnsubscribe],
       });
     }
-    sub.announced = sub.names;
+    sub.toSubscribe.clear();
+    sub.toUnsubscribe.clear();
   }
 
-  /** Runs the consumer's handler and answers with ACK or NACK; returns whether it accepted. */
+  /**
+   * Runs the consumer's handler on what the response changes and answers with ACK or NACK; an
+   * accepted update then becomes what the subscription holds.
+   */
   private settle(
     typeUrl: string,
     sub: TypeSubscription,
     version: string,
     nonce: string,
-    decode: () => DecodedResource[],
-  ): boolean {
+    diff: () => { changed: Map<string, { version: string; resource: DecodedResource }>; removed: string[] },
+  ): void {
     let error: string | undefined;
-    let resources: DecodedResource[] = [];
+    let update: ReturnType<typeof diff> | undefined;
     try {
-      resources = decode();
+      update = diff();
     } catch (err) {
       error = `cannot decode the response: ${(err as Error).message}`;
     }
-    if (error === undefined) {
+    if (update) {
+      const changed = new Map<string, DecodedResource>();
+      for (const [name, h] of update.changed) changed.set(name, h.resource);
       try {
-        error = sub.handler(resources, version);
+        error = sub.handler({ changed, removed: update.removed }, version);
       } catch (err) {
         error = `rejected: ${(err as Error).message}`;
       }
     }
     if (error === undefined) {
+      for (const name of update!.removed) sub.held.delete(name);
+      for (const [name, h] of update!.changed) sub.held.set(name, h);
       sub.acceptedVersion = version;
       this.request(typeUrl, { nonce });
-      return true;
+      return;
     }
     sub.lastNack = { version, error };
     this.o.log.warn('xDS update rejected (NACK)', { typeUrl, version, error });
     this.request(typeUrl, { nonce, error });
-    return false;
   }
 
   private receiveSotw(data: Buffer): void {
@@ -295,18 +337,24 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
     };
     const sub = this.types.get(response.type_url);
     if (!sub) return;
-    let merged: Map<string, DecodedResource> | undefined;
-    const accepted = this.settle(response.type_url, sub, response.version_info, response.nonce, () => {
+    this.settle(response.type_url, sub, response.version_info, response.nonce, () => {
       checkTypes(response.resources, response.type_url);
+      // The decoder hands back the very object held for bytes it has seen, so a changed resource is a new object.
       const decoded = sub.decoder.decodeAll(response.resources.map((any) => any.value));
-      if (!PARTIAL_SOTW_TYPES.has(response.type_url)) return decoded;
-      // RDS and EDS: what a response leaves out is kept, as long as it is still subscribed to.
-      const wanted = new Set(sub.names);
-      merged = new Map([...sub.sotwHeld].filter(([name]) => wanted.has(name)));
-      for (const r of decoded) merged.set(resourceName(r), r);
-      return [...merged.values()];
+      const changed = new Map<string, { version: string; resource: DecodedResource }>();
+      const present = new Set<string>();
+      for (const resource of decoded) {
+        const name = resourceName(resource);
+        present.add(name);
+        if (sub.held.get(name)?.resource !== resource) changed.set(name, { version: '', resource });
+        else changed.delete(name); // a name repeated in one response: the last one counts
+      }
+      // RDS and EDS responses may leave out resources without removing them (the xDS protocol).
+      const removed = PARTIAL_SOTW_TYPES.has(response.type_url)
+        ? []
+        : [...sub.held.keys()].filter((name) => !present.has(name));
+      return { changed, removed };
     });
-    if (accepted && merged) sub.sotwHeld = merged;
   }
 
   private receiveDelta(data: Buffer): void {
@@ -319,22 +367,26 @@ export class AdsClient extends EventEmitter<{ connected: []; disconnected: [] }>
     };
     const sub = this.types.get(response.type_url);
     if (!sub) return;
-    const next = new Map(sub.held);
-    const accepted = this.settle(response.type_url, sub, response.system_version_info, response.nonce, () => {
+    this.settle(response.type_url, sub, response.system_version_info, response.nonce, () => {
       checkTypes(
         response.resources.flatMap((r) => (r.resource ? [r.resource] : [])),
         response.type_url,
       );
-      for (const name of response.removed_resources) next.delete(name);
+      const changed = new Map<string, { version: string; resource: DecodedResource }>();
+      const removed = new Set<string>();
+      for (const name of response.removed_resources) removed.add(name);
       for (const r of response.resources) {
         // A resource without a body is one the server knows by name only: nothing to hold.
-        if (r.resource) next.set(r.name, { version: r.version, resource: sub.decoder.decodeOne(r.resource.value) });
-        else next.delete(r.name);
+        if (!r.resource) removed.add(r.name);
+        else {
+          removed.delete(r.name);
+          // The same version of a resource held already (a resend after reconnecting) changes nothing.
+          if (r.version !== '' && sub.held.get(r.name)?.version === r.version) continue;
+          changed.set(r.name, { version: r.version, resource: sub.decoder.decodeOne(r.resource.value) });
+        }
       }
-      return [...next.values()].map((h) => h.resource);
+      return { changed, removed: [...removed].filter((name) => sub.held.has(name)) };
     });
-    if (!accepted) return;
-    sub.held = next;
   }
 
   close(): void {
