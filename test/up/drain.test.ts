@@ -33,9 +33,10 @@ test('a queue-proxy sent SIGTERM under load drains without losing a request, in 
     await until(
       () => revision().podList.find((p) => p.name === victim.name)?.phase !== 'ready',
       'the draining pod to leave',
-      5000,
+      15_000,
     );
-    await until(() => revision().failure !== undefined, 'the queue-proxy to exit after its quiet period', 10_000);
+    // The quiet period is 2 s; a loaded machine (pods run at nice 10) stretches the rest of the drain.
+    await until(() => revision().failure !== undefined, 'the queue-proxy to exit after its quiet period', 30_000);
     const before = load.served();
     await until(() => load.served() >= before + 30, `${mode} mode: traffic after the drained pod exited`, 20_000);
     const { ok, failures } = await load.stop();
