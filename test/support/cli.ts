@@ -13,9 +13,12 @@ export function tempFile(text: string, name = 'services.yaml'): string {
 }
 
 /** A listener on 127.0.0.1 holding a port, as another program would. */
-export async function holdPort(host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
+export async function holdPort(host = '127.0.0.1', port = 0): Promise<{ port: number; close(): Promise<void> }> {
   const server = net.createServer((s) => s.destroy());
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
   return { port: (server.address() as net.AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
 }
 

@@ -115,14 +115,26 @@ function alive(pid: number): boolean {
 }
 
 test('something else answering on [::1] at a port up wants is refused: `localhost` would reach it', async (t) => {
-  let held: { port: number; close(): Promise<void> };
-  try {
-    held = await holdPort('::1');
-  } catch {
-    t.skip('no IPv6 loopback on this machine');
-    return;
+  let held: { port: number; close(): Promise<void> } | undefined;
+  // The system picks the port on ::1 alone; on a busy machine the same number may be taken on
+  // 127.0.0.1 by someone else's connection (then the check rightly says "in use"): pick another.
+  for (let attempt = 0; attempt < 20 && !held; attempt++) {
+    let candidate: { port: number; close(): Promise<void> };
+    try {
+      candidate = await holdPort('::1');
+    } catch {
+      t.skip('no IPv6 loopback on this machine');
+      return;
+    }
+    const v4 = await holdPort('127.0.0.1', candidate.port).catch(() => undefined);
+    if (v4) {
+      await v4.close();
+      held = candidate;
+    } else await candidate.close();
   }
-  t.after(() => held.close());
+  assert.ok(held, 'no port free on both loopbacks in 20 tries');
+  const release = held;
+  t.after(() => release.close());
   await assert.rejects(checkPortsFree([{ port: held.port, flag: '--gateway-port' }]), (err: Error) => {
     assert.ok(err instanceof PortInUseError);
     assert.match(
