@@ -35,6 +35,8 @@ export interface ExchangeSettings extends Pick<HttpLimits, 'bodyIdleTimeoutMs' |
 }
 
 export const REQUEST_BODY_TIMEOUT = 'request body timeout';
+/** Past drainMs, the rest of an upload is still read while it has averaged at least this since the answer. */
+export const DRAIN_MIN_BYTES_PER_SECOND = 1024 * 1024;
 
 const EXCHANGE = Symbol('exchange');
 type Tagged = { [EXCHANGE]: ProxyExchange };
@@ -120,8 +122,9 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   private bodyWatched = false;
   private bodyBytes = 0;
   private bodyProgressAt = 0;
-  /** After the response, while an unfinished request body is read and dropped: until when at most. */
-  private drainUntil = 0;
+  /** After the response, while the rest of the request body is read and dropped: when it began, bodyReceived then. */
+  private drainStartedAt = 0;
+  private drainStartBytes = 0;
 
   constructor(
     protected readonly settings: ExchangeSettings,
@@ -161,7 +164,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   }
 
   onTick(now: number): boolean {
-    if (this.drainUntil > 0) return this.drainTick(now);
+    if (this.drainStartedAt > 0) return this.drainTick(now);
     if (this.over) return false;
     if (this.bodyWatched && this.bodyStalled(now)) {
       // The client stopped sending its body: it must not hold a slot (and a connection) until the
@@ -175,12 +178,18 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   }
 
   /**
-   * While the rest of an unfinished body is dropped: done when it ends; closed when it stalls or takes longer than
-   * drainMs.
+   * While the rest of an unfinished body is dropped: done when it ends; closed when it stalls, or when it has taken
+   * longer than drainMs at less than DRAIN_MIN_BYTES_PER_SECOND. An upload still coming fast is read to its end: on a
+   * busy machine a 100 MB upload takes longer than drainMs, and closing on it would fail a client that did no wrong.
    */
   private drainTick(now: number): boolean {
     if (this.req.complete) return false;
-    if (now < this.drainUntil && !this.bodyStalled(now)) return true;
+    if (!this.bodyStalled(now)) {
+      const elapsedMs = now - this.drainStartedAt;
+      if (elapsedMs < this.settings.drainMs) return true;
+      const drained = this.bodyReceived - this.drainStartBytes;
+      if (drained * 1000 >= DRAIN_MIN_BYTES_PER_SECOND * elapsedMs) return true;
+    }
     closeUndrained(this.req);
     return false;
   }
@@ -302,7 +311,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   /**
    * HTTP/1.1: the response is done before the request body (the app answered early, or we did): read
    * the rest and drop it, so the client is not left blocked on a full socket and can read its answer
-   * and reuse the connection. A body that stalls (bodyIdleTimeoutMs) or does not end within drainMs gets its
+   * and reuse the connection. A body that stalls (bodyIdleTimeoutMs), or trickles on past drainMs, gets its
    * connection closed.
    */
   private drainRequestBody(): void {
@@ -311,7 +320,8 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     this.countBody();
     req.resume();
     const now = Date.now();
-    this.drainUntil = now + this.settings.drainMs;
+    this.drainStartedAt = now;
+    this.drainStartBytes = this.bodyReceived;
     this.bodyBytes = this.bodyReceived;
     this.bodyProgressAt = now;
     if (!this.watched) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import {
   closeServer,
@@ -277,3 +277,65 @@ test('HTTP/2: an answer before the whole body ends the stream at once (NO_ERROR)
       client.close();
     }
   }));
+
+/**
+ * An HTTP/1.1 upload to "/" (answered without reading) on a raw socket, `chunk` bytes every 20 ms for `forMs` (then
+ * the body's end and a second request on the same connection, unless `endless`). Resolves with the milliseconds from
+ * the first answer until the connection closed (the test gives up after `giveUpMs`) and how many answers came.
+ */
+async function uploadAfterAnswer(
+  port: number,
+  chunk: number,
+  forMs: number,
+  giveUpMs: number,
+): Promise<{ closedAfterMs: number; answers: number }> {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  await once(socket, 'connect');
+  socket.on('error', () => {});
+  socket.write('POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n');
+  let received = '';
+  let answeredAt = 0;
+  socket.on('data', (d: Buffer) => {
+    received += d.toString('latin1');
+    if (answeredAt === 0 && received.includes('hello')) answeredAt = Date.now();
+  });
+  const started = Date.now();
+  const part = `${chunk.toString(16)}\r\n${'x'.repeat(chunk)}\r\n`;
+  const pump = setInterval(() => {
+    if (socket.destroyed) return clearInterval(pump);
+    if (Date.now() - started < forMs) return void socket.write(part);
+    clearInterval(pump);
+    socket.write('0\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\n\r\n');
+  }, 20);
+  const giveUp = setTimeout(() => socket.destroy(), giveUpMs);
+  const answers = () => received.split('HTTP/1.1 201').length - 1;
+  await Promise.race([once(socket, 'close'), until(() => answers() === 2, 'the second answer', giveUpMs)]);
+  clearInterval(pump);
+  clearTimeout(giveUp);
+  const closedAfterMs = socket.destroyed ? Date.now() - answeredAt : -1;
+  socket.destroy();
+  return { closedAfterMs, answers: answers() };
+}
+
+test(
+  'HTTP/1.1: after an early answer, an upload still coming fast is read to its end past drainMs; ' +
+    'a trickle is closed after drainMs',
+  async () => {
+    const app = await upstreamApp();
+    const pool = new Pool(`http://127.0.0.1:${app.port}`);
+    const proxy = await proxyTo({ pool });
+    try {
+      // 64 KiB every 20 ms (about 3 MiB/s) for 1.6 × drainMs: read to its end; the connection serves the next request.
+      const fast = await uploadAfterAnswer(proxy.port, 64 * 1024, 1.6 * settings.drainMs, 20_000);
+      assert.deepEqual(fast, { closedAfterMs: -1, answers: 2 });
+      // 100 bytes every 20 ms (5 KB/s, below DRAIN_MIN_BYTES_PER_SECOND) and never ending: closed once drainMs is up.
+      const trickle = await uploadAfterAnswer(proxy.port, 100, Infinity, 20_000);
+      assert.equal(trickle.answers, 1);
+      assert.ok(trickle.closedAfterMs >= settings.drainMs - 100, `closed ${trickle.closedAfterMs} ms after the answer`);
+    } finally {
+      await proxy.stop();
+      await pool.close();
+      await app.stop();
+    }
+  },
+);
