@@ -9,7 +9,7 @@ import type { RevisionSpec } from '../model/desired.js';
 import { LISTENING_MESSAGE, LOOPBACK_FREE_PORTS } from '../model/queue-proxy.js';
 import { restartDelay, type BackoffPolicy } from './backoff.js';
 import type { BootSlots } from './boot-slots.js';
-import { freePort } from './ports.js';
+import type { AppPorts } from './ports.js';
 import { QueueStandbyPool } from './queue-standby.js';
 import type { PodProcess, PodSpawner } from './spawner.js';
 import type { PodFailure, PodPhase, PodStatus } from './types.js';
@@ -27,6 +27,8 @@ export interface LocalPodOptions {
   spawner: PodSpawner;
   /** Shared by every pod of the runtime: a pod boots (spawn → ready) only while it holds a slot. */
   bootSlots: BootSlots;
+  /** Shared by every pod of the runtime: where each app's port comes from. */
+  appPorts: AppPorts;
   /** Added to this process's niceness for the app (the queue-proxy gets it from the pool). */
   niceness: number;
   backoff: BackoffPolicy;
@@ -157,9 +159,9 @@ export class LocalPod {
       );
       return;
     }
-    // The app must be told its port; the queue-proxy binds free ports itself and reports them in
-    // its LISTENING_MESSAGE line, so many pods starting at once never race for a port.
-    const appPort = await freePort();
+    // The app must be told its port (AppPorts keeps it out of the queue-proxies' way); the queue-proxy
+    // binds free ports itself and reports them in its LISTENING_MESSAGE line.
+    const appPort = await this.o.appPorts.take();
     if (this.stopping) return this.bootDone();
     this.servingPort = undefined;
     this.metricsPort = undefined;

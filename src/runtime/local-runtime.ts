@@ -8,6 +8,7 @@ import { revisionKey } from '../model/names.js';
 import { KUBERNETES_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { BootSlots } from './boot-slots.js';
 import { LocalPod } from './local-pod.js';
+import { AppPorts } from './ports.js';
 import { QueueStandbyPool } from './queue-standby.js';
 import { SpareCpuMeter } from './spare-cpu.js';
 import { PodSpawner } from './spawner.js';
@@ -56,6 +57,7 @@ export class LocalProcessRuntime implements PodRuntime {
   private readonly queueProxies: QueueStandbyPool;
   private readonly spawner: PodSpawner;
   private readonly bootSlots: BootSlots;
+  private readonly appPorts = new AppPorts();
   private readonly niceness: number;
   private closed = false;
   /** Set while pods wait for a boot slot: watches for idle cores. */
@@ -122,6 +124,7 @@ export class LocalProcessRuntime implements PodRuntime {
         queueProxies: this.queueProxies,
         spawner: this.spawner,
         bootSlots: this.bootSlots,
+        appPorts: this.appPorts,
         niceness: this.niceness,
         backoff: this.options.backoff ?? KUBERNETES_BACKOFF,
         drainQuietSeconds: this.options.drainQuietSeconds ?? 30,
