@@ -109,7 +109,7 @@ for (const protocol of ['delta', 'sotw'] as XdsProtocol[]) {
       assert.equal(await nack, 'refusing default/svc-0-00003');
       assert.equal(client.status().types[TYPE_URL.cluster]!.lastNack!.error, 'refusing default/svc-0-00003');
       // Revision 4 is told against what the consumer accepted (revision 2), not what it refused; svc-49 goes.
-      // (After the NACK the Delta server may first send what it can of revision 3: the removals.)
+      // (Delta sends revision 3's refused removals again with revision 4.)
       refuse = undefined;
       xds.cache.setTranslation(translate(state(49, 4)));
       await until(() => accepted() === served(), 'revision 4');

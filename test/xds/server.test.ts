@@ -254,6 +254,41 @@ test('Delta: only changes are sent, removals are named, and a reconnect with ver
   assert.deepEqual(resumed.removed, []);
 });
 
+test('Delta: a refused removal is not answered with a resend; the next version carries it again', async (t) => {
+  const xds = await server(t);
+  const stream = new AdsTestStream(xds.port, true);
+  t.after(() => stream.close());
+  const names = ['default/hello-00001', 'default/hello-00002'];
+  stream.send({ node, type_url: TYPE_URL.endpoint, resource_names_subscribe: names });
+  const first = await stream.next();
+  stream.send({ node, type_url: TYPE_URL.endpoint, response_nonce: first.nonce });
+  /** Only hello-00001, at these ports: hello-00002's assignment is gone. */
+  const without2 = (ports: number[]) =>
+    desired(
+      [route('hello', [{ revisionName: 'hello-00001', percent: 100 }])],
+      [
+        routing(
+          revision('hello-00001'),
+          'serve',
+          ports.map((port) => ({ host: '127.0.0.1', port })),
+        ),
+      ],
+    );
+  xds.cache.setTranslation(translate(without2([9001])));
+  const removal = await stream.next();
+  assert.deepEqual(removal.removed, ['default/hello-00002']);
+  const nack = { node, type_url: TYPE_URL.endpoint, error_detail: { code: 3, message: 'refused by test' } };
+  stream.send({ ...nack, response_nonce: removal.nonce });
+  assert.equal(await stream.quiet(150), true, 'no response per NACK');
+
+  xds.cache.setTranslation(translate(without2([9001, 9003])));
+  const next = await stream.next();
+  assert.deepEqual([...next.versions.keys()], ['default/hello-00001']);
+  assert.deepEqual(next.removed, ['default/hello-00002'], 'the refused removal is tried again');
+  stream.send({ node, type_url: TYPE_URL.endpoint, response_nonce: next.nonce });
+  assert.equal(await stream.quiet(150), true);
+});
+
 test('Delta: scopes are wildcard; one route change sends only that route’s RouteConfigurations', async (t) => {
   const xds = await startXdsServer({ port: 0 });
   t.after(() => xds.close());

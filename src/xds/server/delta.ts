@@ -3,7 +3,9 @@
 // so a reconnecting client that reports initial_resource_versions gets nothing it already has.
 // Each response is remembered until the client answers it: an ACK makes its changes held; a NACK
 // drops them (the client kept what it had) and marks the refused versions, which are never sent
-// again, so the next response is computed against what the client really holds.
+// again, and the refused removals, sent again only with the next snapshot version (one bad resource
+// must not leave an innocent removal undone; a client that refuses everything gets no response per
+// NACK). The next response is computed against what the client really holds.
 import { WILDCARD_TYPES } from '../cache/snapshot-cache.js';
 import type { EncodedResource } from '../cache/encode.js';
 import { Subscription } from './subscription.js';
@@ -21,8 +23,10 @@ interface TypeState {
   inFlight: Array<{ nonce: string; version: string; changes: Changes }>;
   /** held plus every response in flight: what the client will hold once it ACKs them. */
   expected: Map<string, string>;
-  /** name → version the client refused. */
-  refused: Map<string, string>;
+  /** name → version the client refused, or null for a removal it refused. */
+  refused: Map<string, string | null>;
+  /** The snapshot version of the response whose removals were refused last (null entries in `refused`). */
+  removalsRefusedIn: string | undefined;
   responded: boolean;
   /** Every response so far was ACKed: the client holds the whole version it was last sent. */
   upToDate: boolean;
@@ -61,6 +65,7 @@ export class DeltaStream extends XdsStream {
         inFlight: [],
         expected: new Map(held),
         refused: new Map(),
+        removalsRefusedIn: undefined,
         responded: false,
         upToDate: false,
         sentVersion: '',
@@ -95,7 +100,10 @@ export class DeltaStream extends XdsStream {
       this.deps.status.acked(this.record!, typeUrl, response.version);
       return;
     }
-    for (const [name, version] of response.changes) if (version !== null) state.refused.set(name, version);
+    for (const [name, version] of response.changes) {
+      state.refused.set(name, version);
+      if (version === null) state.removalsRefusedIn = response.version;
+    }
     state.upToDate = false;
     state.basis = undefined;
     state.expected = new Map(state.held);
@@ -117,7 +125,20 @@ export class DeltaStream extends XdsStream {
     const snapshot = this.deps.cache.get(this.group, typeUrl);
     const changed: EncodedResource[] = [];
     const removed: string[] = [];
-    for (const name of state.refused.keys()) if (!snapshot?.resources.has(name)) state.refused.delete(name);
+    const retryRemovals = state.removalsRefusedIn !== undefined && state.removalsRefusedIn !== snapshot?.version;
+    if (retryRemovals) {
+      state.removalsRefusedIn = undefined;
+      state.basis = undefined; // the removals to retry are not among this version's changes
+    }
+    // A refused version is forgotten once its name is gone; a refused removal once the name is back or a new
+    // version is out.
+    for (const [name, version] of state.refused) {
+      const present = snapshot?.resources.has(name) === true;
+      if (version === null ? present || retryRemovals : !present) state.refused.delete(name);
+    }
+    const remove = (name: string) => {
+      if (state.refused.get(name) !== null) removed.push(name);
+    };
     const consider = (resource: EncodedResource) => {
       if (!state.subscription.wants(resource.name) || state.expected.get(resource.name) === resource.version) return;
       if (state.refused.get(resource.name) !== resource.version) changed.push(resource);
@@ -127,11 +148,11 @@ export class DeltaStream extends XdsStream {
     } else if (snapshot && state.basis !== undefined && state.basis === snapshot.previousVersion) {
       // In line with the previous version: only what the cache says changed can differ.
       for (const name of snapshot.changed) consider(snapshot.resources.get(name)!);
-      for (const name of snapshot.removed) if (state.expected.has(name)) removed.push(name);
+      for (const name of snapshot.removed) if (state.expected.has(name)) remove(name);
     } else {
       if (snapshot) for (const resource of snapshot.resources.values()) consider(resource);
       for (const name of state.expected.keys()) {
-        if (!snapshot?.resources.has(name) || !state.subscription.wants(name)) removed.push(name);
+        if (!snapshot?.resources.has(name) || !state.subscription.wants(name)) remove(name);
       }
     }
     state.basis = snapshot?.version;
