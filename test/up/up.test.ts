@@ -58,13 +58,14 @@ test(
     assert.equal(gw.connected, true);
     assert.ok(gw.confirmed['default/hello'], 'the gateway confirmed the route hash');
 
-    // 1,000 requests, 20 at a time: 80 ± 5 % is four standard deviations of a fair 80/20 pick.
+    // 1,000 requests, 20 at a time: 80 ± 6 % is 4.7 standard deviations of a fair 80/20 pick (outside it about
+    // once in 470,000 runs; ± 5 % was once in 14,000).
     let v1 = 0;
     for (let batch = 0; batch < 50; batch++) {
       const bodies = await Promise.all(Array.from({ length: 20 }, () => get(port, host)));
       v1 += bodies.filter((r) => r.body === 'Hello v1!\n').length;
     }
-    assert.ok(v1 >= 750 && v1 <= 850, `hello-00001 got ${v1 / 10}% (want 80 ± 5)`);
+    assert.ok(v1 >= 740 && v1 <= 860, `hello-00001 got ${v1 / 10}% (want 80 ± 6)`);
     assert.equal((await get(port, 'candidate-hello.default.example.com')).body, 'Hello v2!\n');
 
     // A bad edit: reported with file, line and field; the old config keeps serving.

@@ -47,11 +47,11 @@ test('grpc-js-xds follows our routes: 80/20 split, updates, and a NACK that keep
   t.after(() => client.close());
 
   // 1,000 calls: with 500, a fair 80/20 pick falls outside ±5 % in about one run in 200, and CI
-  // did see it; with 1,000 that is about four standard deviations.
+  // did see it; with 1,000, ±6 % is 4.7 standard deviations (outside it about once in 470,000 runs).
   const calls = 1000;
   const counts = { one: 0, two: 0 } as Record<string, number>;
   for (let i = 0; i < calls; i++) counts[await echo(client)]!++;
-  assert.ok(Math.abs(counts.one! / calls - 0.8) <= 0.05, `80/20 split landed ${counts.one}/${counts.two}`);
+  assert.ok(Math.abs(counts.one! / calls - 0.8) <= 0.06, `80/20 split landed ${counts.one}/${counts.two}`);
 
   const status = xds.status.get('grpc-conformance')!;
   for (const type of [TYPE_URL.listener, TYPE_URL.route, TYPE_URL.cluster, TYPE_URL.endpoint]) {
