@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { serviceYaml } from '../../src/bench/services.js';
-import { freePort } from '../../src/runtime/ports.js';
+import { portToBindLater } from '../../test/support/ports.js';
 import { exampleAppPath } from '../../test/support/app.js';
 import { gatehouseBin } from '../../test/support/queue.js';
 
@@ -36,7 +36,12 @@ export async function startUpProcess(o: {
       annotations: { 'autoscaling.knative.dev/min-scale': '1' },
     }),
   );
-  const ports = { gateway: await freePort(), local: await freePort(), xds: await freePort(), admin: await freePort() };
+  const ports = {
+    gateway: await portToBindLater(),
+    local: await portToBindLater(),
+    xds: await portToBindLater(),
+    admin: await portToBindLater(),
+  };
   const args = [
     ...(o.nodeFlags ?? []),
     o.bin ?? gatehouseBin,

@@ -35,8 +35,10 @@ export interface ExchangeSettings extends Pick<HttpLimits, 'bodyIdleTimeoutMs' |
 }
 
 export const REQUEST_BODY_TIMEOUT = 'request body timeout';
-/** Past drainMs, the rest of an upload is still read while it has averaged at least this since the answer. */
+/** Past drainMs, the rest of an upload is still read, a drainMs at a time, while each brought at least this much. */
 export const DRAIN_MIN_BYTES_PER_SECOND = 1024 * 1024;
+/** However fast it comes, the rest of an upload is read for at most this many times drainMs. */
+export const DRAIN_MAX_WINDOWS = 12;
 
 const EXCHANGE = Symbol('exchange');
 type Tagged = { [EXCHANGE]: ProxyExchange };
@@ -122,9 +124,11 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   private bodyWatched = false;
   private bodyBytes = 0;
   private bodyProgressAt = 0;
-  /** After the response, while the rest of the request body is read and dropped: when it began, bodyReceived then. */
-  private drainStartedAt = 0;
-  private drainStartBytes = 0;
+  /** After the response, while the rest of the request body is read and dropped: the drainMs window under way
+   * (when it began, bodyReceived then) and how many there were. */
+  private drainWindowAt = 0;
+  private drainWindowBytes = 0;
+  private drainWindows = 0;
 
   constructor(
     protected readonly settings: ExchangeSettings,
@@ -164,7 +168,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   }
 
   onTick(now: number): boolean {
-    if (this.drainStartedAt > 0) return this.drainTick(now);
+    if (this.drainWindowAt > 0) return this.drainTick(now);
     if (this.over) return false;
     if (this.bodyWatched && this.bodyStalled(now)) {
       // The client stopped sending its body: it must not hold a slot (and a connection) until the
@@ -177,21 +181,31 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     return this.deadlines(now);
   }
 
-  /**
-   * While the rest of an unfinished body is dropped: done when it ends; closed when it stalls, or when it has taken
-   * longer than drainMs at less than DRAIN_MIN_BYTES_PER_SECOND. An upload still coming fast is read to its end: on a
-   * busy machine a 100 MB upload takes longer than drainMs, and closing on it would fail a client that did no wrong.
-   */
+  /** While the rest of an unfinished body is dropped: done when it ends; closed when it stalls or drainMayGoOn says. */
   private drainTick(now: number): boolean {
     if (this.req.complete) return false;
-    if (!this.bodyStalled(now)) {
-      const elapsedMs = now - this.drainStartedAt;
-      if (elapsedMs < this.settings.drainMs) return true;
-      const drained = this.bodyReceived - this.drainStartBytes;
-      if (drained * 1000 >= DRAIN_MIN_BYTES_PER_SECOND * elapsedMs) return true;
-    }
+    if (!this.bodyStalled(now) && this.drainMayGoOn(now)) return true;
     closeUndrained(this.req);
     return false;
+  }
+
+  /**
+   * The first drainMs, always; each further one only if the last brought DRAIN_MIN_BYTES_PER_SECOND, up to
+   * DRAIN_MAX_WINDOWS in all. An upload still coming fast is read to its end (on a busy machine 100 MB takes longer
+   * than drainMs, and cutting it would fail a client that did no wrong); a trickle, or a fast start then a trickle,
+   * is not. drainMs 0: closed at once.
+   */
+  private drainMayGoOn(now: number): boolean {
+    const { drainMs } = this.settings;
+    if (drainMs <= 0) return false;
+    const elapsedMs = now - this.drainWindowAt;
+    if (elapsedMs < drainMs) return true;
+    const drained = this.bodyReceived - this.drainWindowBytes;
+    if (drained * 1000 < DRAIN_MIN_BYTES_PER_SECOND * elapsedMs || ++this.drainWindows >= DRAIN_MAX_WINDOWS)
+      return false;
+    this.drainWindowAt = now;
+    this.drainWindowBytes = this.bodyReceived;
+    return true;
   }
 
   private bodyStalled(now: number): boolean {
@@ -311,8 +325,8 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   /**
    * HTTP/1.1: the response is done before the request body (the app answered early, or we did): read
    * the rest and drop it, so the client is not left blocked on a full socket and can read its answer
-   * and reuse the connection. A body that stalls (bodyIdleTimeoutMs), or trickles on past drainMs, gets its
-   * connection closed.
+   * and reuse the connection. A body that stalls (bodyIdleTimeoutMs), trickles on past drainMs, or is still coming
+   * after DRAIN_MAX_WINDOWS × drainMs gets its connection closed.
    */
   private drainRequestBody(): void {
     const req = this.req;
@@ -320,8 +334,8 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     this.countBody();
     req.resume();
     const now = Date.now();
-    this.drainStartedAt = now;
-    this.drainStartBytes = this.bodyReceived;
+    this.drainWindowAt = now;
+    this.drainWindowBytes = this.bodyReceived;
     this.bodyBytes = this.bodyReceived;
     this.bodyProgressAt = now;
     if (!this.watched) {

@@ -14,6 +14,8 @@ export interface PortRange {
 
 /** At most this many app ports, right below the ephemeral range. */
 const APP_PORT_SPAN = 16_384;
+/** Kubernetes' NodePorts start here (30000–32767): kube-proxy on this host may take their traffic. */
+const NODE_PORTS_FIRST = 30_000;
 /** Fewer free ports than this below the ephemeral range (it was widened): app ports come from port 0 instead. */
 const MIN_APP_PORT_SPAN = 1024;
 /** Taken ports skipped before giving up on the range for this pick. */
@@ -31,20 +33,26 @@ export function ephemeralPortRange(read = () => readFileSync('/proc/sys/net/ipv4
   return Number.isInteger(first) && Number.isInteger(last) ? { first: first!, last: last! } : undefined;
 }
 
-/** The ports right below the ephemeral range, above the privileged ones; undefined when too few are left. */
+/**
+ * The ports right below the ephemeral range and below Kubernetes' NodePorts, above the privileged ones; undefined
+ * when too few are left.
+ */
 export function appPortRange(ephemeral: PortRange | undefined): PortRange | undefined {
   if (!ephemeral) return undefined;
-  const last = ephemeral.first - 1;
+  const last = Math.min(ephemeral.first, NODE_PORTS_FIRST) - 1;
   const first = Math.max(1024, last - APP_PORT_SPAN + 1);
   return last - first + 1 >= MIN_APP_PORT_SPAN ? { first, last } : undefined;
 }
 
-/** Whether nothing listens on the port on loopback now. */
+/**
+ * Whether the port is free on every address, as an app's `listen(PORT)` wants it (all of IPv6 and IPv4): a
+ * listener on [::1] or on another interface makes it taken, not only one on 127.0.0.1.
+ */
 export function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    server.listen(port, () => server.close(() => resolve(true)));
   });
 }
 

@@ -279,13 +279,14 @@ test('HTTP/2: an answer before the whole body ends the stream at once (NO_ERROR)
   }));
 
 /**
- * An HTTP/1.1 upload to "/" (answered without reading) on a raw socket, `chunk` bytes every 20 ms for `forMs` (then
- * the body's end and a second request on the same connection, unless `endless`). Resolves with the milliseconds from
- * the first answer until the connection closed (the test gives up after `giveUpMs`) and how many answers came.
+ * An HTTP/1.1 upload to "/" (answered without reading) on a raw socket at `bytesPerSecond`, kept up by the clock
+ * (a late timer sends what it owes), for `forMs`; then the body's end and a second request on the same connection.
+ * Resolves with the milliseconds from the first answer until the server closed the connection (-1: it did not) and
+ * how many answers came; fails if neither the close nor the second answer came within `giveUpMs`.
  */
 async function uploadAfterAnswer(
   port: number,
-  chunk: number,
+  bytesPerSecond: number,
   forMs: number,
   giveUpMs: number,
 ): Promise<{ closedAfterMs: number; answers: number }> {
@@ -300,21 +301,27 @@ async function uploadAfterAnswer(
     if (answeredAt === 0 && received.includes('hello')) answeredAt = Date.now();
   });
   const started = Date.now();
-  const part = `${chunk.toString(16)}\r\n${'x'.repeat(chunk)}\r\n`;
+  let sent = 0;
   const pump = setInterval(() => {
     if (socket.destroyed) return clearInterval(pump);
-    if (Date.now() - started < forMs) return void socket.write(part);
+    const elapsed = Date.now() - started;
+    if (elapsed < forMs) {
+      const owed = Math.floor((bytesPerSecond * elapsed) / 1000) - sent;
+      if (owed > 0) socket.write(`${owed.toString(16)}\r\n${'x'.repeat(owed)}\r\n`);
+      sent += Math.max(owed, 0);
+      return;
+    }
     clearInterval(pump);
     socket.write('0\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\n\r\n');
   }, 20);
-  const giveUp = setTimeout(() => socket.destroy(), giveUpMs);
   const answers = () => received.split('HTTP/1.1 201').length - 1;
-  await Promise.race([once(socket, 'close'), until(() => answers() === 2, 'the second answer', giveUpMs)]);
-  clearInterval(pump);
-  clearTimeout(giveUp);
-  const closedAfterMs = socket.destroyed ? Date.now() - answeredAt : -1;
-  socket.destroy();
-  return { closedAfterMs, answers: answers() };
+  try {
+    await Promise.race([once(socket, 'close'), until(() => answers() === 2, 'a close or the second answer', giveUpMs)]);
+    return { closedAfterMs: socket.destroyed ? Date.now() - answeredAt : -1, answers: answers() };
+  } finally {
+    clearInterval(pump);
+    socket.destroy();
+  }
 }
 
 test(
@@ -325,11 +332,11 @@ test(
     const pool = new Pool(`http://127.0.0.1:${app.port}`);
     const proxy = await proxyTo({ pool });
     try {
-      // 64 KiB every 20 ms (about 3 MiB/s) for 1.6 × drainMs: read to its end; the connection serves the next request.
-      const fast = await uploadAfterAnswer(proxy.port, 64 * 1024, 1.6 * settings.drainMs, 20_000);
+      // 4 MiB/s for 1.6 × drainMs: read to its end; the connection serves the next request.
+      const fast = await uploadAfterAnswer(proxy.port, 4 * 1024 * 1024, 1.6 * settings.drainMs, 20_000);
       assert.deepEqual(fast, { closedAfterMs: -1, answers: 2 });
-      // 100 bytes every 20 ms (5 KB/s, below DRAIN_MIN_BYTES_PER_SECOND) and never ending: closed once drainMs is up.
-      const trickle = await uploadAfterAnswer(proxy.port, 100, Infinity, 20_000);
+      // 5 KB/s (below DRAIN_MIN_BYTES_PER_SECOND), never ending: the server closes it once drainMs is up.
+      const trickle = await uploadAfterAnswer(proxy.port, 5000, Infinity, 20_000);
       assert.equal(trickle.answers, 1);
       assert.ok(trickle.closedAfterMs >= settings.drainMs - 100, `closed ${trickle.closedAfterMs} ms after the answer`);
     } finally {

@@ -7,7 +7,6 @@ import * as k8s from '@kubernetes/client-node';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,6 +23,7 @@ import {
   type KIngress,
 } from '../../src/kube/types.js';
 import { FakeApiServer } from './fake-apiserver.js';
+import { portToBindLater } from '../support/ports.js';
 
 export const gatehouseBin = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
 export const exampleApp = fileURLToPath(new URL('../../examples/app/server.mjs', import.meta.url));
@@ -174,11 +174,7 @@ export class TestCluster {
   /** A free port where pods listen (in the namespace every port is free). */
   async freePort(): Promise<number> {
     if (this.netns) return 20_000 + Math.floor(Math.random() * 20_000);
-    const server = net.createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
-    await new Promise((r) => server.close(r));
-    return port;
+    return portToBindLater();
   }
 
   /** Starts a process as a pod and resolves with the first JSON log line that `ready` accepts. */

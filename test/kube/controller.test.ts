@@ -109,9 +109,9 @@ describe(`gatehouse controller against ${MODE}`, () => {
       assert.equal(r.status, 200);
       counts[r.body.includes('blue') ? 'blue' : 'green']++;
     }
-    // 80/20 over 400: 80 greens expected, standard deviation 8. CI saw 58 (2.75 deviations, about
-    // one run in 300) with ±20; ±40 is five deviations (under one run in a million) and still tells
-    // 80/20 from 50/50 (200) or a single target (0 or 400).
+    // 80/20 over 400: 80 greens expected, standard deviation 8. CI saw 58 with ±20 (2.75 deviations:
+    // that far either way about once in 170 runs); ±40 is five deviations (under one run in a
+    // million) and still tells 80/20 from 50/50 (200) or a single target (0 or 400).
     assert.ok(counts.green >= 40 && counts.green <= 120, JSON.stringify(counts));
     // Each split adds its own header, the path its own.
     const splitHeaders = new Set<string>();

@@ -10,14 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { startExampleApp, startHeldApp } from '../support/app.js';
 import { until } from '../support/cli.js';
 import { startQueue } from '../support/queue.js';
-
-async function freeClosedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+import { freePort } from '../../src/runtime/ports.js';
 
 test('breaker: CC=1 and 12 concurrent slow requests → 11 served, exactly one 503', async (t) => {
   const app = await startExampleApp();
@@ -77,7 +70,7 @@ test('timeouts answer 504 "request timeout"; a refused app answers 502', async (
   assert.equal((await streamed.text()).split('\n').length, 151);
   await streaming.stop();
 
-  const refused = await startQueue(await freeClosedPort());
+  const refused = await startQueue(await freePort()); // bound and closed: nothing listens there
   t.after(() => refused.stop());
   const res = await fetch(refused.url('/'));
   assert.equal(res.status, 502);

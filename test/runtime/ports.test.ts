@@ -22,8 +22,9 @@ test('the ephemeral range is read from its /proc text; unreadable or garbled is 
   );
 });
 
-test('app ports: up to 16,384 right below the ephemeral range, never privileged, none when under 1,024 fit', () => {
-  assert.deepEqual(appPortRange({ first: 32768, last: 60999 }), { first: 16384, last: 32767 });
+test('app ports: up to 16,384 below the ephemeral range and the NodePorts, never privileged, none under 1,024', () => {
+  assert.deepEqual(appPortRange({ first: 32768, last: 60999 }), { first: 13616, last: 29999 });
+  assert.deepEqual(appPortRange({ first: 20000, last: 60999 }), { first: 3616, last: 19999 });
   assert.deepEqual(appPortRange({ first: 3000, last: 60999 }), { first: 1024, last: 2999 });
   assert.equal(appPortRange({ first: 2047, last: 60999 }), undefined);
   assert.equal(appPortRange({ first: 1024, last: 65535 }), undefined);
@@ -53,14 +54,20 @@ test('when the whole stretch is taken, the kernel picks instead', async () => {
   assert.ok(port > 199, `got ${port}`);
 });
 
-test('a port in use is not free; the default range keeps clear of what the kernel hands out', async () => {
-  const holder = net.createServer().listen(0, '127.0.0.1');
-  await once(holder, 'listening');
-  const held = (holder.address() as net.AddressInfo).port;
-  try {
-    assert.equal(await canListen(held), false);
-  } finally {
-    holder.close();
+test('a port in use on 127.0.0.1 or [::1] is not free; the default range keeps clear of port 0', async () => {
+  for (const host of ['127.0.0.1', '::1']) {
+    const holder = net.createServer();
+    const listening = await new Promise<boolean>((resolve) => {
+      holder.once('error', () => resolve(false)); // no IPv6 loopback here
+      holder.listen(0, host, () => resolve(true));
+    });
+    if (!listening) continue;
+    const held = (holder.address() as net.AddressInfo).port;
+    try {
+      assert.equal(await canListen(held), false, `${host}:${held} is taken`);
+    } finally {
+      holder.close();
+    }
   }
   const range = appPortRange(ephemeralPortRange());
   if (!range) return; // no /proc here, or a widened ephemeral range: the kernel picks app ports

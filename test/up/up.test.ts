@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { loopbackUpArgs, loopbackUpOptions } from '../../src/bench/services.js';
 import { startUp } from '../../src/up/orchestrator.js';
-import { freePort } from '../../src/runtime/ports.js';
+import { portToBindLater } from '../support/ports.js';
 import { alive, until } from '../support/cli.js';
 import { gatehouseBin } from '../support/queue.js';
 import { get, loadGenerator, log, service, startTestUp, tempFile } from '../support/up.js';
@@ -149,7 +149,7 @@ test(
   'with --no-gateway, another xDS gateway named with --gateway-node ' +
     '(here `gatehouse gateway`, as Envoy would) is probed and confirmed',
   async (t) => {
-    const [gatewayPort, localPort] = [await freePort(), await freePort()];
+    const [gatewayPort, localPort] = [await portToBindLater(), await portToBindLater()];
     const file = tempFile(service('hello', 'outside'));
     const up = await startUp(
       loopbackUpOptions(file, log, {

@@ -125,16 +125,17 @@ export class DeltaStream extends XdsStream {
     const snapshot = this.deps.cache.get(this.group, typeUrl);
     const changed: EncodedResource[] = [];
     const removed: string[] = [];
-    const retryRemovals = state.removalsRefusedIn !== undefined && state.removalsRefusedIn !== snapshot?.version;
+    // A response without a snapshot carries version '', so '' stands for "no snapshot" here too.
+    const retryRemovals =
+      state.removalsRefusedIn !== undefined && state.removalsRefusedIn !== (snapshot?.version ?? '');
     if (retryRemovals) {
       state.removalsRefusedIn = undefined;
       state.basis = undefined; // the removals to retry are not among this version's changes
     }
-    // A refused version is forgotten once its name is gone; a refused removal once the name is back or a new
-    // version is out.
+    // A refused version is forgotten once its name is gone; refused removals once a new version is out (a name
+    // cannot come back within one version: versions are content hashes).
     for (const [name, version] of state.refused) {
-      const present = snapshot?.resources.has(name) === true;
-      if (version === null ? present || retryRemovals : !present) state.refused.delete(name);
+      if (version === null ? retryRemovals : snapshot?.resources.has(name) !== true) state.refused.delete(name);
     }
     const remove = (name: string) => {
       if (state.refused.get(name) !== null) removed.push(name);
