@@ -316,7 +316,9 @@ async function uploadAfterAnswer(
   }, 20);
   const answers = () => received.split('HTTP/1.1 201').length - 1;
   try {
-    await Promise.race([once(socket, 'close'), until(() => answers() === 2, 'a close or the second answer', giveUpMs)]);
+    // Not events.once: the server's close may reach the client as ECONNRESET, which would reject it.
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await Promise.race([closed, until(() => answers() === 2, 'a close or the second answer', giveUpMs)]);
     return { closedAfterMs: socket.destroyed ? Date.now() - answeredAt : -1, answers: answers() };
   } finally {
     clearInterval(pump);
