@@ -187,6 +187,11 @@ function stalledXdsClient(): http2.ClientHttp2Session {
   return session;
 }
 
+/** Long work shows where it is: a line on stderr, so stdout stays the result table. */
+function progress(line: string): void {
+  process.stderr.write(`soak: ${line}\n`);
+}
+
 // ── traffic loops ──
 let running = true;
 async function loop(step: () => Promise<void>): Promise<void> {
@@ -233,6 +238,7 @@ try {
   // size, its upstream connections open), so the figure is what the idle connections hold.
   for (const s of await openIdleConnections(gatewayPort, HOST, 500)) s.destroy();
   const beforeIdle = sample();
+  progress(`opening ${idleConnections} idle connections`);
   const idle = await openIdleConnections(gatewayPort, HOST, idleConnections);
   const withIdle = sample();
   const servedWithIdle = (await call('GET', '/')).status === 200;
@@ -248,8 +254,18 @@ try {
   const loops = [...Array.from({ length: 6 }, () => loop(steps.get)), loop(steps.echo), loop(steps.early)];
   const samples: Sample[] = [];
   const started = Date.now();
+  progress(`mixed traffic with faults for ${seconds} s`);
+  let reported = started;
   while (Date.now() - started < seconds * 1000) {
-    samples.push(sample());
+    const now = sample();
+    samples.push(now);
+    if (now.at - reported >= 60_000) {
+      reported = now.at;
+      progress(
+        `${Math.round((now.at - started) / 1000)}/${seconds} s: ok ${counts.get + counts.echo + counts.early}, ` +
+          `lost ${counts.lost}, up RSS ${now.upRss.toFixed(0)} MiB, up fds ${now.upFds}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, Math.min(5000, seconds * 100)));
   }
   running = false;
