@@ -114,6 +114,8 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   private h2Stream: ClientHttp2Stream | undefined;
   private over = false;
   private watched = false;
+  tickerPrev: Watched | null = null;
+  tickerNext: Watched | null = null;
   /**
    * Request body bytes received so far. Counted per request, not from the connection's socket: the
    * streams of one HTTP/2 connection share it, and a busy stream must not keep a stalled one alive.
