@@ -1,5 +1,6 @@
 // One coarse shared tick for every request's timeouts instead of a native timer per request.
-// The tick runs only while some request is being watched, so an idle queue-proxy costs nothing.
+// The tick runs only while some request is being watched (and one period after), so an idle
+// queue-proxy costs nothing.
 //
 // The watched requests are a list linked through the requests themselves, not a Set. With a Set,
 // every request came and went through a hash table that lives as long as the process; V8 rehashes
@@ -37,7 +38,8 @@ export class DeadlineTicker {
     entry.tickerNext = this.head;
     if (this.head) this.head.tickerPrev = entry;
     this.head = entry;
-    if (++this.count === 1) {
+    this.count++;
+    if (!this.interval) {
       this.interval = setInterval(() => this.tick(), this.periodMs);
       this.interval.unref();
     }
@@ -51,13 +53,17 @@ export class DeadlineTicker {
     if (next) next.tickerPrev = prev;
     entry.tickerPrev = null;
     entry.tickerNext = null;
-    if (--this.count === 0) {
-      clearInterval(this.interval);
-      this.interval = undefined;
-    }
+    this.count--;
   }
 
   private tick(): void {
+    // Stopped by a tick that finds nothing to watch, not by the last delete: at one request at a time
+    // the timer would otherwise be armed and cleared for every request.
+    if (this.count === 0) {
+      clearInterval(this.interval);
+      this.interval = undefined;
+      return;
+    }
     const now = Date.now();
     // A request's onTick can end others (a freed slot grants the next waiter, which may fail at once):
     // walk a copy, and skip whoever left meanwhile, as a Set's iteration would.
