@@ -12,7 +12,8 @@
 // binds its fixed ports inside the namespace, where they are free.
 //
 // Options: --seconds N (each step, default 5), --rounds N (default 3), --cc N (containerConcurrency
-// of the revision and both queue-proxies, default 0), --crd PATH.
+// of the revision and both queue-proxies, default 0), --crd PATH. KUBERNETES_MIN_VERSION is passed on to Knative's
+// processes (e.g. v0.0.0 for an API server built from source without a version stamp).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -76,7 +77,14 @@ async function start(
 ): Promise<ChildProcess> {
   const [file, argv] = inPod ? ['ip', ['netns', 'exec', NETNS, cmd, ...args]] : [cmd, args];
   const child = spawn(file, argv, {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      // Knative's binaries refuse an API server whose version they cannot read as ≥ 1.26 (a source build stamps
+      // v0.0.0-master+…): this lets them through.
+      ...(process.env.KUBERNETES_MIN_VERSION ? { KUBERNETES_MIN_VERSION: process.env.KUBERNETES_MIN_VERSION } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
