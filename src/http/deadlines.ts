@@ -3,16 +3,16 @@
 // queue-proxy costs nothing.
 //
 // The watched requests are a list linked through the requests themselves, not a Set. With a Set,
-// every request came and went through a hash table that lives as long as the process; V8 rehashes
-// it as entries churn, and tables it has left behind in the old generation still point at requests
-// that have ended, so each scavenge kept those alive and moved them to the old generation: at c=50
-// the activator's old generation grew 2.5 MB per scavenge and its CPU per request rose by a third
-// (mostly mark-compact). A removed request's links are cleared, so nothing points at it.
+// every request came and went through a hash table that lives as long as the process, and ended
+// requests survived scavenges and were promoted (most likely through the tables V8 leaves behind
+// in the old generation when it rehashes that Set, which still point at them): at c=50 the
+// activator's old generation grew 2.5 MB per scavenge, and its CPU per request rose by a fifth to
+// a third, mostly mark-compact. A removed request's links are cleared, so nothing points at it.
 
 export interface Watched {
   /** Called on each tick with the current time; returns false to stop being watched. */
   onTick(now: number): boolean;
-  /** The ticker's links: set and cleared by the ticker only. */
+  /** The ticker's links: set and cleared by the ticker only, so an entry belongs to one ticker at a time. */
   tickerPrev: Watched | null;
   tickerNext: Watched | null;
 }
@@ -66,7 +66,7 @@ export class DeadlineTicker {
     }
     const now = Date.now();
     // A request's onTick can end others (a freed slot grants the next waiter, which may fail at once):
-    // walk a copy, and skip whoever left meanwhile, as a Set's iteration would.
+    // walk a copy, skip whoever left meanwhile, and leave whoever came meanwhile to the next tick.
     const entries: Watched[] = [];
     for (let entry = this.head; entry; entry = entry.tickerNext) entries.push(entry);
     for (const entry of entries) if (this.has(entry) && !entry.onTick(now)) this.delete(entry);

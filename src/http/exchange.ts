@@ -170,7 +170,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   }
 
   onTick(now: number): boolean {
-    if (this.drainWindowAt > 0) return this.drainTick(now);
+    if (this.draining) return this.drainTick(now);
     if (this.over) return false;
     if (this.bodyWatched && this.bodyStalled(now)) {
       // The client stopped sending its body: it must not hold a slot (and a connection) until the
@@ -178,9 +178,15 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
       if (this.responseStarted) this.fail();
       else this.reply(408, REQUEST_BODY_TIMEOUT + '\n', true);
       this.abortUpstream();
-      return false;
+      return this.draining;
     }
-    return this.deadlines(now);
+    // A deadline's answer can leave the rest of an upload to drain: the tick goes on watching that.
+    return this.deadlines(now) || this.draining;
+  }
+
+  /** The rest of an unfinished request body is being read and dropped (after the answer). */
+  private get draining(): boolean {
+    return this.drainWindowAt > 0;
   }
 
   /** While the rest of an unfinished body is dropped: done when it ends; closed when it stalls or drainMayGoOn says. */

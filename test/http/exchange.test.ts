@@ -65,6 +65,8 @@ async function upstreamApp(): Promise<{ port: number; closedStreams: () => numbe
       res.writeHead(200, { 'content-type': 'application/grpc' });
       res.addTrailers({ 'grpc-status': '0' });
       res.end('ok');
+    } else if (req.url === '/hold') {
+      // Neither reads nor answers: the proxy's own deadline decides.
     } else if (req.url === '/forever') {
       res.writeHead(200);
       (res as http.ServerResponse).write('first');
@@ -85,8 +87,26 @@ async function upstreamApp(): Promise<{ port: number; closedStreams: () => numbe
   };
 }
 
-async function proxyTo(upstream: Upstream): Promise<{ port: number; stop(): Promise<void> }> {
-  const { front, sockets } = createAutoCodecServer((req, res) => new TestExchange(req, res, upstream).go(), undefined, {
+/** A TestExchange with a deadline of its own, as the activator's and the gateway's request timeouts. */
+class DeadlineExchange extends TestExchange {
+  static readonly timeoutMs = 300;
+  private readonly deadline = Date.now() + DeadlineExchange.timeoutMs;
+  override go(): void {
+    this.watch();
+    super.go();
+  }
+  protected override deadlines(now: number): boolean {
+    if (now < this.deadline) return true;
+    this.timedOut(504, 'deadline passed\n');
+    return false;
+  }
+}
+
+async function proxyTo(
+  upstream: Upstream,
+  exchange: typeof TestExchange = TestExchange,
+): Promise<{ port: number; stop(): Promise<void> }> {
+  const { front, sockets } = createAutoCodecServer((req, res) => new exchange(req, res, upstream).go(), undefined, {
     limits,
     name: 'proxy',
   });
@@ -279,26 +299,29 @@ test('HTTP/2: an answer before the whole body ends the stream at once (NO_ERROR)
   }));
 
 /**
- * An HTTP/1.1 upload to "/" (answered without reading) on a raw socket at `bytesPerSecond`, kept up by the clock
- * (a late timer sends what it owes), for `forMs`; then the body's end and a second request on the same connection.
- * Resolves with the milliseconds from the first answer until the server closed the connection (-1: it did not) and
- * how many answers came; fails if neither the close nor the second answer came within `giveUpMs`.
+ * An HTTP/1.1 upload to `path` ("/": answered without reading) on a raw socket at `bytesPerSecond`, kept up by the
+ * clock (a late timer sends what it owes), for `forMs`; then the body's end and a second request on the same
+ * connection. Resolves with the milliseconds from the first answer (status line `HTTP/1.1 <status>`) until the server
+ * closed the connection (-1: it did not) and how many answers came; fails if neither the close nor the second answer
+ * came within `giveUpMs`.
  */
 async function uploadAfterAnswer(
   port: number,
   bytesPerSecond: number,
   forMs: number,
   giveUpMs: number,
+  { path = '/', status = 201 } = {},
 ): Promise<{ closedAfterMs: number; answers: number }> {
   const socket = net.connect({ port, host: '127.0.0.1' });
   await once(socket, 'connect');
   socket.on('error', () => {});
-  socket.write('POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n');
+  socket.write(`POST ${path} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n`);
+  const statusLine = `HTTP/1.1 ${status} `;
   let received = '';
   let answeredAt = 0;
   socket.on('data', (d: Buffer) => {
     received += d.toString('latin1');
-    if (answeredAt === 0 && received.includes('hello')) answeredAt = Date.now();
+    if (answeredAt === 0 && received.includes(statusLine)) answeredAt = Date.now();
   });
   const started = Date.now();
   let sent = 0;
@@ -314,7 +337,7 @@ async function uploadAfterAnswer(
     clearInterval(pump);
     socket.write('0\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\n\r\n');
   }, 20);
-  const answers = () => received.split('HTTP/1.1 201').length - 1;
+  const answers = () => received.split(statusLine).length - 1;
   try {
     // Not events.once: the server's close may reach the client as ECONNRESET, which would reject it.
     const closed = new Promise((resolve) => socket.once('close', resolve));
@@ -348,3 +371,20 @@ test(
     }
   },
 );
+
+test('HTTP/1.1: a deadline passed mid-upload answers 504; a trickle after it is closed after drainMs', async () => {
+  const app = await upstreamApp();
+  const pool = new Pool(`http://127.0.0.1:${app.port}`);
+  const proxy = await proxyTo({ pool }, DeadlineExchange);
+  try {
+    // The answer ends the exchange and leaves the rest of the body to drain; that drain must stay on the tick
+    // (it was dropped with the deadline, and the trickle held the connection for ever).
+    const trickle = await uploadAfterAnswer(proxy.port, 5000, Infinity, 10_000, { path: '/hold', status: 504 });
+    assert.equal(trickle.answers, 1);
+    assert.ok(trickle.closedAfterMs >= settings.drainMs - 100, `closed ${trickle.closedAfterMs} ms after the answer`);
+  } finally {
+    await proxy.stop();
+    await pool.close();
+    await app.stop();
+  }
+});
