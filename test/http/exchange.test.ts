@@ -349,42 +349,40 @@ async function uploadAfterAnswer(
   }
 }
 
-test(
-  'HTTP/1.1: after an early answer, an upload still coming fast is read to its end past drainMs; ' +
-    'a trickle is closed after drainMs',
-  async () => {
-    const app = await upstreamApp();
-    const pool = new Pool(`http://127.0.0.1:${app.port}`);
-    const proxy = await proxyTo({ pool });
-    try {
-      // 4 MiB/s for 1.6 × drainMs: read to its end; the connection serves the next request.
-      const fast = await uploadAfterAnswer(proxy.port, 4 * 1024 * 1024, 1.6 * settings.drainMs, 20_000);
-      assert.deepEqual(fast, { closedAfterMs: -1, answers: 2 });
-      // 5 KB/s (below DRAIN_MIN_BYTES_PER_SECOND), never ending: the server closes it once drainMs is up.
-      const trickle = await uploadAfterAnswer(proxy.port, 5000, Infinity, 20_000);
-      assert.equal(trickle.answers, 1);
-      assert.ok(trickle.closedAfterMs >= settings.drainMs - 100, `closed ${trickle.closedAfterMs} ms after the answer`);
-    } finally {
-      await proxy.stop();
-      await pool.close();
-      await app.stop();
-    }
-  },
-);
-
-test('HTTP/1.1: a deadline passed mid-upload answers 504; a trickle after it is closed after drainMs', async () => {
+/** The upstream app behind a proxy of `exchange` over a Pool, for `use`; all stopped after. */
+async function throughPooledProxy(exchange: typeof TestExchange, use: (port: number) => Promise<void>) {
   const app = await upstreamApp();
   const pool = new Pool(`http://127.0.0.1:${app.port}`);
-  const proxy = await proxyTo({ pool }, DeadlineExchange);
+  const proxy = await proxyTo({ pool }, exchange);
   try {
-    // The answer ends the exchange and leaves the rest of the body to drain; that drain must stay on the tick
-    // (it was dropped with the deadline, and the trickle held the connection for ever).
-    const trickle = await uploadAfterAnswer(proxy.port, 5000, Infinity, 10_000, { path: '/hold', status: 504 });
-    assert.equal(trickle.answers, 1);
-    assert.ok(trickle.closedAfterMs >= settings.drainMs - 100, `closed ${trickle.closedAfterMs} ms after the answer`);
+    await use(proxy.port);
   } finally {
     await proxy.stop();
     await pool.close();
     await app.stop();
   }
-});
+}
+
+/** A never-ending trickle (5 KB/s, below DRAIN_MIN_BYTES_PER_SECOND) got one answer and was closed after drainMs. */
+async function trickleClosedAfterDrain(port: number, o: { path?: string; status?: number } = {}): Promise<void> {
+  const trickle = await uploadAfterAnswer(port, 5000, Infinity, 10_000, o);
+  assert.equal(trickle.answers, 1);
+  assert.ok(trickle.closedAfterMs >= settings.drainMs - 100, `closed ${trickle.closedAfterMs} ms after the answer`);
+}
+
+test(
+  'HTTP/1.1: after an early answer, an upload still coming fast is read to its end past drainMs; ' +
+    'a trickle is closed after drainMs',
+  () =>
+    throughPooledProxy(TestExchange, async (port) => {
+      // 4 MiB/s for 1.6 × drainMs: read to its end; the connection serves the next request.
+      const fast = await uploadAfterAnswer(port, 4 * 1024 * 1024, 1.6 * settings.drainMs, 20_000);
+      assert.deepEqual(fast, { closedAfterMs: -1, answers: 2 });
+      await trickleClosedAfterDrain(port);
+    }),
+);
+
+test('HTTP/1.1: a deadline passed mid-upload answers 504; a trickle after it is closed after drainMs', () =>
+  // The answer ends the exchange and leaves the rest of the body to drain; that drain must stay on the tick
+  // (it was dropped with the deadline, and the trickle held the connection for ever).
+  throughPooledProxy(DeadlineExchange, (port) => trickleClosedAfterDrain(port, { path: '/hold', status: 504 })));
