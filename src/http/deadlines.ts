@@ -28,6 +28,11 @@ export class DeadlineTicker {
     return this.count;
   }
 
+  /** Whether the shared timer is armed: it is while anything is watched, and stops a tick after the last leaves. */
+  get ticking(): boolean {
+    return this.interval !== undefined;
+  }
+
   has(entry: Watched): boolean {
     return entry === this.head || entry.tickerPrev !== null;
   }

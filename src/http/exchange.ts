@@ -113,7 +113,6 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   private controller: Controller | undefined;
   private h2Stream: ClientHttp2Stream | undefined;
   private over = false;
-  private watched = false;
   tickerPrev: Watched | null = null;
   tickerNext: Watched | null = null;
   /**
@@ -164,9 +163,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
 
   /** Puts the exchange on the shared tick (idempotent); it leaves it when it ends. */
   protected watch(): void {
-    if (this.watched || this.over) return;
-    this.watched = true;
-    this.settings.ticker.add(this);
+    if (!this.over) this.settings.ticker.add(this);
   }
 
   onTick(now: number): boolean {
@@ -311,7 +308,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     this.over = true;
     const unfinished = !this.req.complete && !this.res.destroyed && hasRequestBody(this.req);
     const drain = unfinished && this.req.httpVersionMajor !== 2;
-    if (this.watched && !drain) this.settings.ticker.delete(this);
+    if (!drain) this.settings.ticker.delete(this);
     this.finished();
     if (!unfinished) return;
     // The upstream has no use for the rest either: an h2c upstream stream would stay half open.
@@ -346,10 +343,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     this.drainWindowBytes = this.bodyReceived;
     this.bodyBytes = this.bodyReceived;
     this.bodyProgressAt = now;
-    if (!this.watched) {
-      this.watched = true;
-      this.settings.ticker.add(this);
-    }
+    this.settings.ticker.add(this);
   }
 
   /**

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DeadlineTicker, type Watched } from '../../src/http/deadlines.js';
+import { until } from '../support/cli.js';
 
-/** A watched entry whose onTick runs `then` and answers `keep`. */
+/** A watched entry that logs its name when ticked and answers what `then` returns. */
 function entry(name: string, log: string[], then: () => boolean = () => true): Watched {
   return {
     tickerPrev: null,
@@ -123,8 +124,8 @@ test(
     // Re-added during the tick, so called in it (it is in the copy and present) and dropped by its own answer.
     assert.deepEqual(log, ['mover', 'back']);
     assert.equal(ticker.size, 0);
-    // Idle ticks stop the interval; whether or not one came yet, an entry added now is ticked.
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The next tick finds nothing and stops the timer; an entry added after that starts it again.
+    await until(() => !ticker.ticking, 'an idle tick to stop the timer', 5000);
     const later = entry('later', log, () => false);
     ticker.add(later);
     await nextTick(ticker);
