@@ -4,14 +4,16 @@
 //   ROUNDS (5), BENCH_SECONDS (3) per step, CONNECTIONS (50), CONTAINER_CONCURRENCY (0);
 //   QUEUE_NODE_FLAGS="a;b": one gatehouse queue-proxy per entry, each run with those node flags
 //   ("" = the queue-proxy's own, QUEUE_NODE_FLAGS of src/model/queue-proxy.ts; "-" = none), to weigh
-//   V8 flags in the same run; NODE_FLOOR=1: an empty Node HTTP server (answers "ok", started with the
-//   queue-proxy's flags) as one more target, the least any Node process serving this load costs;
+//   V8 flags in the same run; NODE_FLOOR=1: Node's floors as three more targets, each started with
+//   the queue-proxy's flags: an empty HTTP server (one side of a hop), a minimal HTTP proxy (node:http
+//   + an undici pool, nothing else) and a TCP relay (no HTTP at all), the least a Node hop costs;
 //   BEFORE=<another checkout, built>: its queue-proxy too, with this one's flags.
 // gatehouse's queue-proxy runs from dist/ (`npm run build`); a stale build would measure tsx.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { QUEUE_NODE_FLAGS } from '../src/model/queue-proxy.js';
+import { packageRoot } from '../src/package-root.js';
 import { startExampleApp } from '../test/support/app.js';
 import { compareInRounds, report, type CompareTarget } from './lib/compare.js';
 import { adopt, startQueueProcess, stopAll } from './lib/processes.js';
@@ -74,16 +76,57 @@ async function startKnativeQueue(bin: string, userPort: number): Promise<Compare
   return { name: GO, port, pids: [child.pid!] };
 }
 
-/** An empty Node HTTP server: what Node itself costs under this load, whatever runs in it. */
-async function startNodeFloor(): Promise<CompareTarget> {
-  const script =
-    "const s = require('node:http').createServer((q, r) => r.end('ok'));" +
-    "s.listen(0, '127.0.0.1', () => console.log(s.address().port));";
+/** A Node process running `script`, which prints the port it listens on; measured with the queue-proxy's flags. */
+async function startNodeScript(name: string, script: string, env: Record<string, string> = {}): Promise<CompareTarget> {
   const child = adopt(
-    spawn(process.execPath, [...QUEUE_NODE_FLAGS, '-e', script], { stdio: ['ignore', 'pipe', 'ignore'] }),
+    spawn(process.execPath, [...QUEUE_NODE_FLAGS, '-e', script], {
+      // `require('undici')` in the script resolves from here.
+      cwd: packageRoot(),
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
   );
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-  return { name: 'empty Node HTTP server', port: Number(line), pids: [child.pid!] };
+  return { name, port: Number(line), pids: [child.pid!] };
+}
+
+const LISTEN = "s.listen(0, '127.0.0.1', () => console.log(s.address().port));";
+
+/** Floors: what Node itself costs under this load, whatever runs in it (NODE_FLOOR=1). */
+function startNodeFloors(appPort: number): Promise<CompareTarget>[] {
+  const env = { FLOOR_APP_PORT: String(appPort) };
+  return [
+    // An empty HTTP server: one side of a hop.
+    startNodeScript(
+      'floor: empty Node HTTP server',
+      "const s = require('node:http').createServer((q, r) => r.end('ok'));" + LISTEN,
+    ),
+    // The least an HTTP-aware Node proxy does: node:http in front, an undici pool behind, status,
+    // headers and body passed through; no limits, metrics, probes or deadlines.
+    startNodeScript(
+      'floor: minimal Node HTTP proxy',
+      "const { Pool } = require('undici'); const http = require('node:http');" +
+        "const pool = new Pool('http://127.0.0.1:' + process.env.FLOOR_APP_PORT, { connections: 256 });" +
+        'const s = http.createServer((q, r) => {' +
+        '  pool.request({ path: q.url, method: q.method, headers: q.headers, body: q.method === "GET" ? null : q })' +
+        '    .then((u) => { r.writeHead(u.statusCode, u.headers); u.body.pipe(r); },' +
+        '          () => { r.statusCode = 502; r.end(); });' +
+        '});' +
+        LISTEN,
+      env,
+    ),
+    // Not HTTP at all: each client connection spliced to its own app connection, bytes copied both
+    // ways. The least any Node forwarder costs: two loopback hops through one event loop.
+    startNodeScript(
+      'floor: Node TCP relay',
+      "const net = require('node:net');" +
+        'const s = net.createServer((c) => { c.setNoDelay(true);' +
+        "  const u = net.connect(Number(process.env.FLOOR_APP_PORT), '127.0.0.1'); u.setNoDelay(true);" +
+        "  c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); });" +
+        LISTEN,
+      env,
+    ),
+  ];
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
@@ -102,7 +145,7 @@ try {
     });
     targets.push({ name: `gatehouse queue of ${process.env.BEFORE}`, port, pids: [pid] });
   }
-  if (process.env.NODE_FLOOR) targets.push(await startNodeFloor());
+  if (process.env.NODE_FLOOR) targets.push(...(await Promise.all(startNodeFloors(app.port))));
   if (process.env.KNATIVE_QUEUE_BIN) targets.push(await startKnativeQueue(process.env.KNATIVE_QUEUE_BIN, app.port));
   const samples = await compareInRounds(targets, {
     rounds,
