@@ -1,6 +1,7 @@
 // One request through the activator: a slot at a pod from the revision's throttler (waiting while
 // pods start), the request forwarded there with K-Proxy-Request, the slot released at the end.
-// A pod that refuses the connection never saw the request, so the request waits for another. A
+// A pod that refuses the connection, or whose queue-proxy says its app did (a 502 with
+// X-Gatehouse-Unprocessed), never saw the request, so the request waits for another. A
 // kept-alive connection the pod reset before answering may have been closing as the request was
 // written: a request without a body that cannot change anything (GET, HEAD, OPTIONS) is sent once
 // more, as Go's transport under Knative's activator does for a reused connection.
@@ -90,14 +91,19 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
     this.ctx.countProxied(this.key);
   }
 
+  // The pod's queue-proxy answered that its app refused the connection: as if the pod had.
+  protected override mayResendUnprocessed(): boolean {
+    return this.pod !== undefined;
+  }
+
+  protected override resendUnprocessed(): void {
+    this.waitForAnotherPod();
+  }
+
   protected upstreamFailed(err: NodeJS.ErrnoException): void {
+    if (err.code === 'ECONNREFUSED') return this.waitForAnotherPod();
     const pod = this.pod!;
     this.releasePod();
-    if (err.code === 'ECONNREFUSED') {
-      this.throttler.markUnready(pod);
-      this.throttler.acquire(this);
-      return;
-    }
     if (CONNECTION_CLOSED.has(err.code ?? '') && !this.resent && this.safeToResend()) {
       this.resent = true;
       this.throttler.acquire(this);
@@ -119,6 +125,14 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
     if (!IDEMPOTENT_WITHOUT_BODY.has(method ?? '') || this.bodyReceived > 0) return false;
     const length = headers['content-length'];
     return headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+  }
+
+  /** The pod never saw the request: it leaves the ready set until probed again, and the request waits for a slot. */
+  private waitForAnotherPod(): void {
+    const pod = this.pod!;
+    this.releasePod();
+    this.throttler.markUnready(pod);
+    this.throttler.acquire(this);
   }
 
   private releasePod(): void {

@@ -57,8 +57,12 @@ export interface RouteEntry {
   timeoutMs: number;
   /** Route-level upgrade overrides (undefined = the listener's). */
   upgradeTypes: ReadonlySet<string> | undefined;
-  /** retry_policy for connect failures: how many other endpoints to try (0 = none). */
-  connectRetries: number;
+  /** retry_policy: how many more times to try a request that failed to connect or was not processed (0 = none). */
+  retries: number;
+  /** retry_policy connect-failure or refused-stream: a request no endpoint took is retried. */
+  retryConnectFailure: boolean;
+  /** retry_policy retriable-headers: an answer with one of these headers (present_match) is retried. */
+  retriableHeaders: ReadonlySet<string>;
   /** host_rewrite_literal: the Host sent upstream. */
   hostRewrite: string | undefined;
   requestHeaders: HeaderMutation;
@@ -205,21 +209,37 @@ function compileRoute(
     'retry_policy',
     'host_rewrite_literal',
   ]);
-  let connectRetries = 0;
+  let retries = 0;
+  let retryConnectFailure = false;
+  const retriableHeaders = new Set<string>();
   if (action.retry_policy) {
     const policy = action.retry_policy;
-    errors.unsupported(policy, `${path}.route.retry_policy`, ['retry_on', 'num_retries']);
+    const policyPath = `${path}.route.retry_policy`;
+    errors.unsupported(policy, policyPath, ['retry_on', 'num_retries', 'retriable_headers']);
     const conditions = String(policy.retry_on ?? '')
       .split(',')
       .map((c) => c.trim())
       .filter((c) => c !== '');
     for (const c of conditions)
-      if (c !== 'connect-failure' && c !== 'refused-stream')
+      if (!RETRY_CONDITIONS.has(c))
         errors.add(
-          `${path}.route.retry_policy.retry_on`,
-          `"${c}" is not supported; the embedded gateway retries connect-failure and refused-stream`,
+          `${policyPath}.retry_on`,
+          `"${c}" is not supported; the embedded gateway retries ${[...RETRY_CONDITIONS].join(', ')}`,
         );
-    if (conditions.length > 0) connectRetries = Number(policy.num_retries?.value ?? 1); // Envoy's default is 1
+    (policy.retriable_headers ?? []).forEach((m, i) => {
+      const mPath = `${policyPath}.retriable_headers[${i}]`;
+      errors.unsupported(m, mPath, ['name', 'present_match']);
+      if (m.present_match !== true || !m.name)
+        errors.add(
+          mPath,
+          'the embedded gateway retries on a header by its name only: give name and present_match: true',
+        );
+      else retriableHeaders.add(String(m.name).toLowerCase());
+    });
+    if (retriableHeaders.size > 0 && !conditions.includes('retriable-headers'))
+      errors.add(`${policyPath}.retriable_headers`, 'is only used with "retriable-headers" in retry_on');
+    if (conditions.length > 0) retries = Number(policy.num_retries?.value ?? 1); // Envoy's default is 1
+    retryConnectFailure = conditions.includes('connect-failure') || conditions.includes('refused-stream');
   }
   const targets: WeightedTarget[] = [];
   let total = 0;
@@ -269,7 +289,9 @@ function compileRoute(
     totalWeight: total,
     timeoutMs: durationMs(action.timeout) ?? ENVOY_DEFAULT_ROUTE_TIMEOUT_MS,
     upgradeTypes,
-    connectRetries,
+    retries,
+    retryConnectFailure,
+    retriableHeaders,
     hostRewrite:
       typeof action.host_rewrite_literal === 'string' && action.host_rewrite_literal !== ''
         ? action.host_rewrite_literal
@@ -289,13 +311,18 @@ function compileRoute(
   };
 }
 
+/** The retry_on conditions the embedded gateway acts on (and Knative's routes use). */
+const RETRY_CONDITIONS: ReadonlySet<string> = new Set(['connect-failure', 'refused-stream', 'retriable-headers']);
+
 /** What a redirect route has instead of an upstream: no targets, no retries, no headers sent anywhere. */
 const PASSIVE_ROUTE = {
   targets: [],
   totalWeight: 0,
   timeoutMs: 0,
   upgradeTypes: undefined,
-  connectRetries: 0,
+  retries: 0,
+  retryConnectFailure: false,
+  retriableHeaders: new Set(),
   hostRewrite: undefined,
   requestHeaders: { remove: [], add: [] },
 } satisfies Partial<RouteEntry>;

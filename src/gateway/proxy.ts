@@ -8,6 +8,7 @@ import { plain, type InboundRequest, type OutboundResponse } from '../http/auto-
 import { hasRequestBody, ProxyExchange, rawResponse, type ExchangeSettings } from '../http/exchange.js';
 import { rawRequestHead, upstreamRequestHeaders } from '../http/forward-headers.js';
 import { spliceUpgrade } from '../http/upgrade.js';
+import { H_UNPROCESSED } from '../model/headers.js';
 import type { ListenerConfig } from './compile-listener.js';
 import type { HeaderMutation, RouteEntry, RouteTable } from './compile-routes.js';
 import type { ScopeSet } from './compile-scopes.js';
@@ -127,7 +128,7 @@ class GatewayExchange extends ProxyExchange {
 
   start(): void {
     const { route } = this.r;
-    this.retriesLeft = hasRequestBody(this.req) ? 0 : route.connectRetries; // a body cannot be replayed
+    this.retriesLeft = hasRequestBody(this.req) ? 0 : route.retries; // a body cannot be replayed
     if (route.timeoutMs > 0) {
       this.deadline = this.lastActivity + route.timeoutMs;
       this.watch();
@@ -155,10 +156,22 @@ class GatewayExchange extends ProxyExchange {
     this.upstream.inFlight--;
   }
 
+  // retry_policy retriable-headers (INGRESS_RETRY_POLICY): the pod's app never saw the request.
+  protected override mayResendUnprocessed(): boolean {
+    return this.r.route.retriableHeaders.has(H_UNPROCESSED) && this.retriesLeft > 0;
+  }
+
+  protected override resendUnprocessed(): void {
+    this.retriesLeft--;
+    // Envoy, without a retry host predicate, may pick the same endpoint again; so may this, when it is the only one.
+    this.upstream.inFlight--;
+    this.forward(this.r.cluster.pickOther(this.upstream) ?? this.upstream);
+  }
+
   protected upstreamFailed(err: NodeJS.ErrnoException): void {
     const code = err.code ?? '';
     const connectFailure = code === 'ECONNREFUSED' || code.startsWith('UND_ERR_CONNECT');
-    if (connectFailure && this.retriesLeft > 0) {
+    if (connectFailure && this.r.route.retryConnectFailure && this.retriesLeft > 0) {
       // retry_policy connect-failure: the request never left, so another endpoint may take it.
       this.retriesLeft--;
       const next = this.r.cluster.pickOther(this.upstream);

@@ -16,6 +16,7 @@ import type { Dispatcher } from 'undici';
 import type { InboundRequest, OutboundResponse } from './auto-codec.js';
 import type { DeadlineTicker, Watched } from './deadlines.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
+import { H_UNPROCESSED } from '../model/headers.js';
 import type { H2Upstream } from './h2-upstream.js';
 import type { HttpLimits } from './limits.js';
 
@@ -55,6 +56,7 @@ function onH2Response(this: ClientHttp2Stream, headers: IncomingHttpHeaders): vo
   const status = Number(headers[':status']);
   if (status >= 200) exchangeOf(this).responseStart(status, downstreamResponseHeaders(headers), undefined);
 }
+function ignoreH2Error(): void {}
 function onH2Data(this: ClientHttp2Stream, chunk: Buffer): void {
   exchangeOf(this).responseData(chunk, this);
 }
@@ -85,6 +87,12 @@ export function hasRequestBody(req: InboundRequest): boolean {
   if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders && !req.readableEnded;
   const h = req.headers;
   return h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined;
+}
+
+/** Whether a flat name/value list has a header of this (lower-case) name. */
+function hasHeader(flat: readonly string[], name: string): boolean {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i]!.toLowerCase() === name) return true;
+  return false;
 }
 
 function headerObject(flat: readonly string[]): Record<string, string | string[]> {
@@ -150,6 +158,16 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   protected abstract upstreamFailed(err: NodeJS.ErrnoException): void;
   /** The response head arrived with this status. */
   protected upstreamResponded(_status: number): void {}
+  /**
+   * The upstream answered that nothing of this request reached its app (a queue-proxy's 502 with H_UNPROCESSED):
+   * whether to send it elsewhere instead of passing the answer on; then `resendUnprocessed` sends it. Only asked for
+   * a request without a body (one with a body was read by the upstream and cannot be sent again).
+   */
+  protected mayResendUnprocessed(): boolean {
+    return false;
+  }
+  /** Sends the request again (`send`), after the upstream's answer was dropped. */
+  protected resendUnprocessed(): void {}
   /** The response headers for the client (a flat list); override to rewrite them. */
   protected responseHeaders(flat: string[]): string[] {
     return flat;
@@ -291,6 +309,20 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     this.req.on('data', onBodyData);
   }
 
+  /** Lets go of the upstream exchange under way, whose answer is not wanted: nothing it reports reaches this one. */
+  private dropUpstream(): void {
+    // undici keeps reading the (short) answer off its connection for the next request; its callbacks carry a
+    // controller that is no longer this.controller and are ignored.
+    this.controller = undefined;
+    const stream = this.h2Stream;
+    if (stream) {
+      this.h2Stream = undefined;
+      stream.removeAllListeners();
+      stream.on('error', ignoreH2Error);
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    }
+  }
+
   /** Stops the upstream exchange (deadline passed, client gone); its error report is then ignored. */
   protected abortUpstream(): void {
     this.controller?.abort(new Error('request ended by the proxy'));
@@ -401,6 +433,10 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   }
 
   responseStart(status: number, flat: string[], statusMessage: string | undefined): void {
+    if (status === 502 && hasHeader(flat, H_UNPROCESSED) && !hasRequestBody(this.req) && this.mayResendUnprocessed()) {
+      this.dropUpstream();
+      return this.resendUnprocessed();
+    }
     this.responseStarted = true;
     this.upstreamResponded(status);
     const res = this.res;
@@ -434,20 +470,24 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     this.controller = controller;
   }
 
-  onResponseStart(_controller: Controller, statusCode: number, headers: HeaderObject, statusMessage?: string): void {
-    if (statusCode >= 200) this.responseStart(statusCode, downstreamResponseHeaders(headers), statusMessage);
+  // A dispatch whose answer was dropped (dropUpstream) still reports to this handler: its controller tells it apart.
+
+  onResponseStart(controller: Controller, statusCode: number, headers: HeaderObject, statusMessage?: string): void {
+    if (statusCode >= 200 && controller === this.controller)
+      this.responseStart(statusCode, downstreamResponseHeaders(headers), statusMessage);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    this.responseData(chunk, controller);
+    if (controller === this.controller) this.responseData(chunk, controller);
   }
 
-  onResponseEnd(_controller: Controller, trailers: HeaderObject): void {
+  onResponseEnd(controller: Controller, trailers: HeaderObject): void {
+    if (controller !== this.controller) return;
     if (trailers) this.responseTrailers(trailers);
     this.responseEnd();
   }
 
-  onResponseError(_controller: Controller, err: Error): void {
-    this.upstreamError(err);
+  onResponseError(controller: Controller, err: Error): void {
+    if (controller === this.controller) this.upstreamError(err);
   }
 }

@@ -19,7 +19,7 @@ import {
 } from '../model/names.js';
 import { canonicalJson, sha256Hex } from '../translate/canonical.js';
 import { scopedRoute } from '../translate/listener.js';
-import { probeHashHeaders } from '../translate/route.js';
+import { INGRESS_RETRY_POLICY, probeHashHeaders } from '../translate/route.js';
 import type { EnvoyResource } from '../envoy/resource.js';
 import type { HTTPIngressPath } from './types.js';
 import { tlsCovers, type TlsRef, type ValidIngress } from './validate.js';
@@ -68,7 +68,7 @@ function routeAction(p: HTTPIngressPath): Record<string, unknown> {
     // Knative enforces request timeouts in the queue-proxy and activator; the gateway waits for them.
     // WebSocket upgrades are enabled once, on the connection manager, as in `gatehouse up`.
     timeout: { seconds: 0 },
-    retry_policy: { retry_on: 'connect-failure,refused-stream', num_retries: { value: 2 } },
+    retry_policy: INGRESS_RETRY_POLICY,
   };
   if (p.rewriteHost) action.host_rewrite_literal = p.rewriteHost;
   return action;

@@ -11,6 +11,12 @@ export const H_SERVING_REVISION = 'knative-serving-revision';
  * scope key, so a listener only serves its own hosts; removed before the request goes upstream.
  */
 export const H_GATEHOUSE_LISTENER = 'x-gatehouse-listener';
+/**
+ * On a queue-proxy's 502 when its app refused the connection: nothing of the request reached the
+ * app, so any method may be sent to another pod. The gateway (Envoy's retriable_headers), the
+ * embedded gateway and the activator do so for requests without a body; others pass it on.
+ */
+export const H_UNPROCESSED = 'x-gatehouse-unprocessed';
 
 /** `K-Network-Probe: probe` marks an ingress probe; `queue` an activator/kubelet health check. */
 export const PROBE_INGRESS = 'probe';

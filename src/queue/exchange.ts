@@ -4,6 +4,7 @@
 import type { Breaker, Waiter } from './breaker.js';
 import { ProxyExchange, type ExchangeSettings, type Upstream } from '../http/exchange.js';
 import { upstreamRequestHeaders } from '../http/forward-headers.js';
+import { H_UNPROCESSED } from '../model/headers.js';
 import type { RequestStats } from '../stats/request-stats.js';
 
 export type { InboundRequest, OutboundResponse } from '../http/auto-codec.js';
@@ -105,9 +106,11 @@ export class QueueExchange extends ProxyExchange implements Waiter {
   }
 
   protected upstreamFailed(err: NodeJS.ErrnoException): void {
-    if (err.code === 'ECONNREFUSED')
+    if (err.code === 'ECONNREFUSED') {
+      // Nothing reached the app: whoever sent the request may give it to another pod.
+      if (!this.res.headersSent) this.res.setHeader(H_UNPROCESSED, 'app-refused');
       this.replyError(502, `the app is not reachable at ${this.ctx.userAddress}: connection refused`);
-    else this.replyError(502, `the app failed to answer: ${err.message}`);
+    } else this.replyError(502, `the app failed to answer: ${err.message}`);
   }
 
   protected finished(): void {

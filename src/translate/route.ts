@@ -4,7 +4,7 @@
 // net-kourier does the same with OVERWRITE_IF_EXISTS, which leaves other requests untouched and
 // needs no second route per virtual host.
 import type { DesiredState, RouteSpec, TrafficTarget } from '../model/desired.js';
-import { H_NETWORK_HASH, H_SERVING_NAMESPACE, H_SERVING_REVISION } from '../model/headers.js';
+import { H_NETWORK_HASH, H_SERVING_NAMESPACE, H_SERVING_REVISION, H_UNPROCESSED } from '../model/headers.js';
 import {
   namespacedName,
   revisionClusterName,
@@ -61,6 +61,16 @@ export function routeInputsKey({ route, domain, timeouts }: RouteInputs): string
   return key;
 }
 
+/**
+ * Every ingress route's retry policy: a request that no endpoint took (connect failure, refused
+ * stream) or whose app never saw it (a queue-proxy's 502 with H_UNPROCESSED) goes to another.
+ */
+export const INGRESS_RETRY_POLICY = {
+  retry_on: 'connect-failure,refused-stream,retriable-headers',
+  num_retries: { value: 2 },
+  retriable_headers: [{ name: H_UNPROCESSED, present_match: true }],
+};
+
 function routeAction(
   route: RouteSpec,
   targets: TrafficTarget[],
@@ -85,9 +95,8 @@ function routeAction(
   return {
     weighted_clusters: { clusters },
     timeout: { seconds: timeoutSeconds },
-    // A connection that was refused never reached anyone: try another endpoint (an activator
-    // restarting, a pod that just left).
-    retry_policy: { retry_on: 'connect-failure,refused-stream', num_retries: { value: 2 } },
+    // An activator restarting, a pod that just left, an app that crashed: try another endpoint.
+    retry_policy: INGRESS_RETRY_POLICY,
   };
 }
 

@@ -1,6 +1,7 @@
 // The activator with real pods (example app + queue-proxy): a pod dying under load, and two
 // activators splitting the pods between them. Apart from activator.test.ts so each file stays
 // well inside the per-file timeout on a loaded machine.
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../src/log/logger.js';
@@ -58,6 +59,67 @@ test('a pod killed mid-load: requests it refuses go to the other pod, none hang'
   const failedAfterKill = statuses.slice(-15).filter((s) => s !== 200);
   assert.deepEqual(failedAfterKill, []);
   assert.equal(throttler.readyPods, 1);
+});
+
+test('a pod whose app died: its queue-proxy says the app saw nothing, the request goes to another', async (t) => {
+  const source = new InProcessRevisionSource();
+  const activator = await startActivator({ port: 0, source, log });
+  t.after(() => activator.close());
+  const apps = [];
+  const pods = [];
+  for (let i = 0; i < 2; i++) {
+    const app = await startExampleApp();
+    t.after(() => app.stop());
+    apps.push(app);
+    const queue = await startQueue(app.port, { CONTAINER_CONCURRENCY: '1' });
+    t.after(() => queue.stop());
+    pods.push({ host: '127.0.0.1', port: queue.servingPort });
+  }
+  source.set({ namespace: 'default', name: 'orphan-00001', containerConcurrency: 1, timeoutSeconds: 10, pods });
+  const call = async (init: RequestInit = {}) => {
+    const res = await fetch(`http://127.0.0.1:${activator.port}/`, { ...init, headers: routed('orphan-00001') });
+    return { status: res.status, unprocessed: res.headers.get('x-gatehouse-unprocessed'), body: await res.text() };
+  };
+  await call();
+  const throttler = activator.throttler('default/orphan-00001')!;
+  await until(() => throttler.readyPods === 2, 'two ready pods', 20_000);
+  // The first pod's app exits; its queue-proxy stays, and the source is not told (as if the update lagged).
+  await apps[0]!.stop();
+  // Two at a time, so both pods are asked. A request with a body was read by the queue-proxy and
+  // is not sent twice: its 502 passes on, marked.
+  const posts = await Promise.all([call({ method: 'POST', body: 'x' }), call({ method: 'POST', body: 'y' })]);
+  assert.deepEqual(
+    posts.map((a) => [a.status, a.unprocessed]).sort(),
+    [
+      [200, null],
+      [502, 'app-refused'],
+    ],
+    JSON.stringify(posts),
+  );
+  // Over HTTP/2 (the activator's h2c upstream to each pod) as over HTTP/1.1.
+  const session = http2.connect(`http://127.0.0.1:${activator.port}`);
+  t.after(() => session.close());
+  const h2Call = () =>
+    new Promise<string>((resolve, reject) => {
+      const stream = session.request({ ':path': '/', ...routed('orphan-00001') });
+      let answer = '';
+      stream.setEncoding('utf8');
+      stream.on('response', (h) => (answer = `${h[':status']} `));
+      stream.on('data', (chunk: string) => (answer += chunk));
+      stream.on('error', reject);
+      stream.on('end', () => resolve(answer));
+    });
+  const expected = `200 ${await (await fetch(`http://127.0.0.1:${apps[1]!.port}/`)).text()}`;
+  assert.deepEqual(await Promise.all([h2Call(), h2Call()]), [expected, expected]);
+  // Without a body, every request is answered by the second pod's app.
+  for (let i = 0; i < 10; i++) {
+    const answers = await Promise.all([call(), call()]);
+    assert.deepEqual(
+      answers.map((a) => `${a.status} ${a.body}`),
+      [expected, expected],
+    );
+  }
+  assert.equal(throttler.readyPods, 1, 'the pod whose app refused is out until it answers probes again');
 });
 
 test('two activators split 5 pods 3 + 2, as the subsetting examples say', async (t) => {

@@ -1,6 +1,6 @@
 // The embedded gateway against the real xDS server and translate, with example apps as endpoints.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
 import WebSocket from 'ws';
 import { startGateway, type Gateway } from '../../src/gateway/index.js';
@@ -13,6 +13,7 @@ import { freePort } from '../../src/runtime/ports.js';
 import { startExampleApp } from '../support/app.js';
 import { desired, revision, route, routing } from '../support/desired.js';
 import { until } from '../support/cli.js';
+import { startQueue } from '../support/queue.js';
 
 const log = createLogger('test');
 const HOST = 'hello.default.example.com';
@@ -152,32 +153,74 @@ test(
   },
 );
 
-test('retry_policy connect-failure: a refused endpoint is skipped, the request goes to another', async (t) => {
-  const app = await startExampleApp({ K_REVISION: 'hello-00001' });
-  t.after(() => app.stop());
-  const refusing = await freePort(); // bound and closed: nothing listens there
+/** The embedded gateway in front of one revision whose pods are these ports; resolves with its external port. */
+async function gatewayOverPods(t: TestContext, nodeId: string, ports: number[]): Promise<number> {
   const xds = await startXdsServer({ port: 0, log });
   t.after(() => xds.close());
   const s = desired(
     [route('hello', [{ revisionName: 'hello-00001', percent: 100 }])],
     [
-      routing(revision('hello-00001'), 'serve', [
-        { host: '127.0.0.1', port: refusing },
-        { host: '127.0.0.1', port: app.port },
-      ]),
+      routing(
+        revision('hello-00001'),
+        'serve',
+        ports.map((port) => ({ host: '127.0.0.1', port })),
+      ),
     ],
   );
   s.listeners = { externalPort: 0, localPort: 0, address: '127.0.0.1' };
   xds.cache.setTranslation(translate(s));
-  const gateway = await startGateway({ xds: `127.0.0.1:${xds.port}`, nodeId: 'retry-test', log });
+  const gateway = await startGateway({ xds: `127.0.0.1:${xds.port}`, nodeId, log });
   t.after(() => gateway.close());
   await gateway.ready;
   const port = gateway.listenerPorts().get('gatehouse-external')!;
   await until(async () => (await get(port, HOST)).status === 200, 'the route to answer');
+  return port;
+}
+
+test('retry_policy connect-failure: a refused endpoint is skipped, the request goes to another', async (t) => {
+  const app = await startExampleApp({ K_REVISION: 'hello-00001' });
+  t.after(() => app.stop());
+  const refusing = await freePort(); // bound and closed: nothing listens there
+  const port = await gatewayOverPods(t, 'retry-test', [refusing, app.port]);
   const statuses = new Set<number>();
   for (let i = 0; i < 40; i++) statuses.add((await get(port, HOST)).status);
   assert.deepEqual([...statuses], [200]);
 });
+
+test(
+  'retry_policy retriable-headers: a pod whose app refused (502, unprocessed) is retried elsewhere, ' +
+    'unless the request had a body',
+  async (t) => {
+    const app = await startExampleApp({ K_REVISION: 'hello-00001' });
+    t.after(() => app.stop());
+    // A real queue-proxy whose app is gone: it answers 502 with X-Gatehouse-Unprocessed.
+    const orphan = await startQueue(await freePort());
+    t.after(() => orphan.stop());
+    const port = await gatewayOverPods(t, 'unprocessed-test', [orphan.servingPort, app.port]);
+    const direct = await (await fetch(`http://127.0.0.1:${app.port}/`)).text();
+    const answers = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const { status, body } = await get(port, HOST, '/');
+      answers.add(`${status} ${body}`);
+    }
+    assert.deepEqual(
+      [...answers],
+      [`200 ${direct}`],
+      'requests without a body all reach the app, answered by it alone',
+    );
+    // A body was read by the queue-proxy and cannot be sent again: the 502 passes through, marked.
+    const posts: Array<{ status: number; unprocessed: unknown }> = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await request(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { host: HOST }, body: 'x' });
+      await res.body.text();
+      posts.push({ status: res.statusCode, unprocessed: res.headers['x-gatehouse-unprocessed'] });
+    }
+    assert.ok(
+      posts.some((p) => p.status === 502 && p.unprocessed === 'app-refused') && posts.some((p) => p.status === 200),
+      JSON.stringify(posts),
+    );
+  },
+);
 
 test(
   'scoped routes: the external listener never serves a cluster-local route, a forged listener ' +

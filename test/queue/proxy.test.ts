@@ -45,7 +45,7 @@ test('a client that disconnects frees its slot at once', async (t) => {
   assert.equal((await next).status, 200);
 });
 
-test('timeouts answer 504 "request timeout"; a refused app answers 502', async (t) => {
+test('timeouts answer 504; a refused app answers 502 marked unprocessed, a reset one without', async (t) => {
   const app = await startExampleApp();
   t.after(() => app.stop());
   const cases: Array<{ name: string; env: Record<string, string>; path: string }> = [
@@ -75,6 +75,17 @@ test('timeouts answer 504 "request timeout"; a refused app answers 502', async (
   const res = await fetch(refused.url('/'));
   assert.equal(res.status, 502);
   assert.match(await res.text(), /connection refused/);
+  // Nothing reached the app: the gateway and the activator may send it to another pod.
+  assert.equal(res.headers.get('x-gatehouse-unprocessed'), 'app-refused');
+  // An app that took the request and failed is not that.
+  const crashing = http.createServer((req) => req.socket.destroy());
+  await new Promise<void>((resolve) => crashing.listen(0, '127.0.0.1', resolve));
+  t.after(() => crashing.close());
+  const reset = await startQueue((crashing.address() as net.AddressInfo).port);
+  t.after(() => reset.stop());
+  const failed = await fetch(reset.url('/'));
+  assert.equal(failed.status, 502);
+  assert.equal(failed.headers.get('x-gatehouse-unprocessed'), null);
 });
 
 test('probes: health by readiness, ingress echoes the hash, both 503 while draining', async (t) => {
