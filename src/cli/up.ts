@@ -31,7 +31,8 @@ export function register(program: Command): void {
     .option('--no-gateway', 'do not run the embedded gateway (put Envoy with envoy/bootstrap.yaml in front instead)')
     .option(
       '--drain-quiet-seconds <s>',
-      "queue-proxies' quiet period when a pod stops (Knative: 30)",
+      "queue-proxies' quiet period when a pod is scaled down (Knative: 30); " +
+        'when up stops, pods only finish what is in flight',
       numberArg(0, 3600),
       30,
     )
@@ -208,7 +209,7 @@ export function register(program: Command): void {
         }
         stopping = true;
         log.info(
-          'stopping: draining pods (up to --drain-quiet-seconds) and closing listeners; Ctrl-C again to stop at once',
+          'stopping: closing the listeners, then waiting for the requests in flight; Ctrl-C again to stop at once',
         );
         void up.close().then(() => process.exit(0));
       };

@@ -61,7 +61,8 @@ export interface Gateway {
   ready: Promise<void>;
   listenerPorts(): Map<string, number>;
   status(): GatewayStatus;
-  close(): Promise<void>;
+  /** Stops listening; the requests in flight get up to `graceMs` (default 0) to be answered, then are cut. */
+  close(graceMs?: number): Promise<void>;
 }
 
 interface BoundListener {
@@ -332,18 +333,13 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       routeConfigurations: [...routeTables.keys()],
       scopes: scopes.byName.size,
     }),
-    async close() {
+    async close(graceMs = 0) {
       closed = true;
       ads.close();
       const servers = [...bound.values()];
       bound.clear();
       await Promise.all(servers.map((b) => b.binding));
-      for (const b of servers) {
-        if (!b.server) continue;
-        for (const s of b.server.sockets) s.destroy();
-        await closeServer(b.listening!);
-        if (b.listening !== b.server.front) await closeServer(b.server.front);
-      }
+      await Promise.all(servers.flatMap((b) => (b.server ? [b.server.shutDown(b.listening!, graceMs)] : [])));
       await pools.close();
     },
   };

@@ -23,6 +23,12 @@ export interface AutoCodecServer {
   h2: http2.Http2Server;
   /** Connections open right now, for closing them on shutdown. */
   sockets: Set<net.Socket>;
+  /**
+   * Stops taking connections (`listening`: the socket server that listens, the front or a TLS one before it), then
+   * gives the requests in flight up to `graceMs` to be answered: HTTP/1.1 connections close as they fall idle, HTTP/2
+   * sessions get GOAWAY; whatever is still open then is cut.
+   */
+  shutDown(listening: net.Server, graceMs: number): Promise<void>;
 }
 
 export interface ListenerOptions {
@@ -111,7 +117,10 @@ export function createAutoCodecServer(
   h1.emit('listening');
   if (onUpgrade) h1.on('upgrade', onUpgrade);
   const h2 = http2.createServer({}, handle);
+  const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
     // Until its first stream, an HTTP/2 connection has the headers deadline; then the idle one whenever no stream is
     // open.
     const timed = session as unknown as Timed;
@@ -191,8 +200,24 @@ export function createAutoCodecServer(
     });
   }
   front.once('close', () => h1.close());
-  return { front, h1, h2, sockets };
+  const shutDown = async (listening: net.Server, graceMs: number): Promise<void> => {
+    const stopped = [closeServer(listening)];
+    if (listening !== front) stopped.push(closeServer(front));
+    // Nothing sent yet: no request to wait for.
+    firstBytes.sweep(Number.POSITIVE_INFINITY);
+    for (const session of sessions) session.close();
+    for (const deadline = Date.now() + graceMs; sockets.size > 0 && Date.now() < deadline;) {
+      h1.closeIdleConnections();
+      await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_POLL_MS));
+    }
+    for (const socket of sockets) socket.destroy();
+    await Promise.all(stopped);
+  };
+  return { front, h1, h2, sockets, shutDown };
 }
+
+/** How often a graceful shutdown closes the HTTP/1.1 connections that fell idle. */
+const SHUTDOWN_POLL_MS = 20;
 
 export function listen(server: net.Server, port: number, host: string | undefined): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,5 +1,7 @@
 // Graceful drain as Knative's queue-proxy does it: once draining starts, wait until a quiet period
-// has passed with no new request (each request restarts the wait), then let the server close.
+// has passed with no new request (each request restarts the wait), then let the server close. The
+// wait only gives routing time to stop sending here; when whatever routed here has stopped (a whole
+// `gatehouse up` shutting down), the quiet period can end at once.
 
 export class Drainer {
   private draining = false;
@@ -32,12 +34,23 @@ export class Drainer {
       this.draining = true;
       this.startedResolve();
       this.quiet = new Promise((resolve) => {
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          resolve();
-        }, this.quietMs);
+        this.endQuiet = resolve;
+        this.timer = setTimeout(() => this.endQuietPeriod(), this.quietMs);
       });
     }
     return this.quiet;
   }
+
+  /**
+   * No request will come any more (whatever routed here has stopped): drain starts if it had not, and its quiet
+   * period is over at once.
+   */
+  endQuietPeriod(): void {
+    void this.drain();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.endQuiet();
+  }
+
+  private endQuiet: () => void = () => {};
 }

@@ -23,11 +23,12 @@ export async function runQueueProcess(standby: boolean, warmUp = standby): Promi
   // A standby's command line says nothing of the pod it became; `ps` should.
   if (standby && config.revision !== '') process.title = `gatehouse queue ${config.namespace}/${config.revision}`;
   const proxy = await startQueueProxy(config, log);
-  const stop = () => {
-    void proxy.drain().then(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // SIGTERM, as Kubernetes stops a pod: Knative's drain, whose quiet period lets routing catch up.
+  // SIGINT (Ctrl-C, or `gatehouse up` once its gateway and activators have closed): nothing routes
+  // here any more, so only the requests in flight are waited for, even in a drain under way.
+  const exit = () => process.exit(0);
+  process.once('SIGTERM', () => void proxy.drain().then(exit));
+  process.once('SIGINT', () => void proxy.drainNow().then(exit));
 }
 
 /** One line of stdin: a JSON object of string values. Exits quietly when stdin closes first. */

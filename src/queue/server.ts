@@ -31,6 +31,8 @@ export interface QueueProxy {
   readonly draining: boolean;
   /** Starts draining; resolves once the quiet period passed and every in-flight request finished. */
   drain(): Promise<void>;
+  /** Drains without the quiet period (nothing routes here any more): done once in-flight requests finish. */
+  drainNow(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -218,6 +220,10 @@ export async function startQueueProxy(config: QueueConfig, log: Logger): Promise
       return drainer.isDraining;
     },
     drain,
+    drainNow() {
+      drainer.endQuietPeriod();
+      return drain();
+    },
     close,
   };
 }

@@ -331,6 +331,14 @@ export class LocalPod {
     return new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
+  /**
+   * A stopping pod's drain needs no quiet period any more (whatever routed here has stopped): its queue-proxy stops
+   * once the requests in flight are answered.
+   */
+  endQuietPeriod(): void {
+    if (this.stopping) this.kill(this.queue, 'SIGINT');
+  }
+
   /** Drains the queue-proxy (it finishes in-flight requests), then stops the app; kills after the deadline. */
   async stop(): Promise<void> {
     if (this.stopping) return LocalPod.exit(this.app).then(() => LocalPod.exit(this.queue));

@@ -60,6 +60,8 @@ export class LocalProcessRuntime implements PodRuntime {
   private readonly appPorts = new AppPorts();
   private readonly niceness: number;
   private closed = false;
+  /** The pods close() stopped. */
+  private readonly closing = new Set<LocalPod>();
   /** Set while pods wait for a boot slot: watches for idle cores. */
   private spareWatch: NodeJS.Timeout | undefined;
 
@@ -175,10 +177,18 @@ export class LocalProcessRuntime implements PodRuntime {
     await Promise.all([...revision.pods, ...revision.stopping].map((p) => p.stop()));
   }
 
+  /** Stops every pod: each drains as on a scale-down, for at most the quiet period (see endQuietPeriods). */
   async close(): Promise<void> {
     this.closed = true;
     this.queueProxies.close();
+    for (const revision of this.revisions.values()) for (const pod of revision.pods) this.closing.add(pod);
+    for (const revision of this.revisions.values()) for (const pod of revision.stopping) this.closing.add(pod);
     await Promise.all([...this.revisions.keys()].map((k) => this.deleteRevision(k)));
     this.spawner.close();
+  }
+
+  /** After close(), once nothing routes to the pods any more: their drains stop waiting for more requests. */
+  endQuietPeriods(): void {
+    for (const pod of this.closing) pod.endQuietPeriod();
   }
 }

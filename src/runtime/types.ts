@@ -38,5 +38,8 @@ export interface PodRuntime {
   /** Called whenever a pod of the revision changes phase. */
   onChange(listener: (revisionKey: string) => void): () => void;
   deleteRevision(revisionKey: string): Promise<void>;
+  /** Stops every pod, each draining as on a scale-down; resolves when all have exited. */
   close(): Promise<void>;
+  /** After close(), once nothing routes to the pods: their drains wait only for the requests in flight. */
+  endQuietPeriods(): void;
 }

@@ -24,6 +24,7 @@ import type { RouteMode } from '../translate/route-resources.js';
 import type { XdsClientTls } from '../xds/client/ads-client.js';
 import { startXdsServer, type StreamLimits, type XdsServer, type XdsServerTls } from '../xds/index.js';
 import { TYPE_URL } from '../envoy/protos.js';
+import type { NodeRole } from '../envoy/node-role.js';
 import { startAdmin, type Admin } from './admin.js';
 import { superviseChild, type SupervisedChild } from './child.js';
 import { History } from './history.js';
@@ -81,6 +82,9 @@ export interface Up {
 }
 
 const EMBEDDED_GATEWAY_ID = 'gatehouse-gateway';
+/** When up stops, how long a request in flight has to be answered before it is cut (Kubernetes' default grace). */
+const STOP_GRACE_MS = 30_000;
+const NO_RESOURCES = { listeners: [], scopedRoutes: [], routes: [], clusters: [], endpoints: [] };
 
 /** Where local clients reach a server bound to `host`: a wildcard address is reached on loopback. */
 export function connectHost(host: string): string {
@@ -257,8 +261,14 @@ export async function startUp(o: UpOptions): Promise<Up> {
     // Pods start draining at once, as Kubernetes signals every pod of a deleted deployment; from
     // here an app that exits (a Ctrl-C reaches the whole process group) is not a crash to restart.
     const podsStopped = runtime.close();
-    await gateway?.close();
-    await Promise.all(activators.map((a) => a.stop(5000)));
+    // No pod will come for a request still waiting at an activator: the revisions are gone for them,
+    // so they answer those at once (503), and what the gateway waits for is only what pods serve.
+    xds.cache.setTranslation(NO_RESOURCES, 'activator' satisfies NodeRole); // the cache groups by role
+    await gateway?.close(STOP_GRACE_MS);
+    await Promise.all(activators.map((a) => a.stop(STOP_GRACE_MS)));
+    // The gateway and the activators are gone (an Envoy in front loses its xDS server too): the
+    // pods' drains have nothing left to wait for but the requests in flight, not a quiet period.
+    runtime.endQuietPeriods();
     await receiver.close();
     await podsStopped;
     await admin?.close();

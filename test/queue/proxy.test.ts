@@ -173,6 +173,23 @@ test('drain: SIGTERM with requests in flight loses none, then exits 0', async (t
   assert.equal(await queue.exited(), 0);
 });
 
+test('drain: SIGINT (nothing routes here any more) waits for the requests in flight, not for quiet', async (t) => {
+  const app = await startHeldApp();
+  t.after(() => app.stop());
+  // A quiet period far longer than the test may take: only SIGINT can end the drain in time.
+  const queue = await startQueue(app.port, { QUEUE_DRAIN_QUIET_SECONDS: '600', CONTAINER_CONCURRENCY: '2' });
+  t.after(() => queue.stop());
+  const inFlight = Array.from({ length: 2 }, () => fetch(queue.url('/')).then((r) => r.status));
+  await app.waitForArrivals(2);
+  // A scale-down's drain is under way when the whole stack stops.
+  queue.process.kill('SIGTERM');
+  assert.equal((await fetch(`http://127.0.0.1:${queue.adminPort}/wait-for-drain`)).status, 200, 'draining');
+  queue.process.kill('SIGINT');
+  app.release();
+  assert.deepEqual(await Promise.all(inFlight), [200, 200]);
+  assert.equal(await queue.exited(), 0);
+});
+
 test('h2c with gRPC trailers and websocket pass through', async (t) => {
   const app = await startExampleApp();
   t.after(() => app.stop());

@@ -3,8 +3,9 @@
 // well inside the per-file timeout on a busy machine.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { request } from 'undici';
 import { until } from '../support/cli.js';
-import { loadGenerator, log, service, tempFile } from '../support/up.js';
+import { get, loadGenerator, log, service, tempFile } from '../support/up.js';
 import { loopbackUpOptions } from '../../src/bench/services.js';
 import { startUp } from '../../src/up/orchestrator.js';
 
@@ -43,4 +44,26 @@ test('a queue-proxy sent SIGTERM under load drains without losing a request, in 
     assert.deepEqual(failures, [], `${mode} mode: failed requests (${ok} succeeded)`);
     await up.close();
   }
+});
+
+test('up stops once the requests in flight are answered, not after the pods’ quiet period', async (t) => {
+  const file = tempFile(service('stopper', 'stopper'));
+  // A quiet period far longer than the test may take: only the end of routing can shorten the drain.
+  const up = await startUp(loopbackUpOptions(file, log, { tickMs: 200, drainQuietSeconds: 600 }));
+  t.after(() => up.close());
+  await up.whenReady(30_000);
+  const host = 'stopper.default.example.com';
+  assert.equal((await get(up.gatewayPort!, host)).status, 200);
+  // A streamed response (a chunk every 20 ms for a second) under way when the stop begins is
+  // answered in full: its head has come, so the request is at the app.
+  const streaming = await request(`http://127.0.0.1:${up.gatewayPort!}/?chunks=50`, { headers: { host } });
+  assert.equal(streaming.statusCode, 200);
+  const pids = up.status().revisions[0]!.podList.flatMap((p) => [p.pids.app, p.pids.queueProxy]);
+  const started = Date.now();
+  const [body] = await Promise.all([streaming.body.text(), up.close()]);
+  assert.equal(body.split('\n').length, 51, 'every chunk of the answer');
+  // Well short of the quiet period, however loaded the machine.
+  assert.ok(Date.now() - started < 60_000, `stopped in ${Date.now() - started} ms`);
+  // And nothing is left running.
+  for (const pid of pids) assert.throws(() => process.kill(pid!, 0), `pod process ${pid} still running`);
 });
