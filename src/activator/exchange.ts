@@ -16,6 +16,8 @@ import type { PodTracker, RevisionThrottler, SlotWaiter } from './throttler.js';
 export const ACTIVATOR_TIMEOUT_BODY = 'activator request timeout';
 
 const IDEMPOTENT_WITHOUT_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Times a request goes to another pod after answers that its app saw nothing (as Envoy's num_retries). */
+const MAX_UNPROCESSED_RESENDS = 2;
 /** The pod's end closed (reset or FIN) before any of the response: undici's and the socket's codes. */
 const CONNECTION_CLOSED = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
@@ -37,6 +39,7 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
   /** Once it had a pod, a request may always wait again (that pod refused it); the queue limit is for newcomers. */
   private admitted = false;
   private resent = false;
+  private unprocessedResends = 0;
 
   constructor(
     private readonly ctx: ActivatorContext,
@@ -91,13 +94,18 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
     this.ctx.countProxied(this.key);
   }
 
-  // The pod's queue-proxy answered that its app refused the connection: as if the pod had.
-  protected override mayResendUnprocessed(): boolean {
-    return this.pod !== undefined;
+  // The pod's queue-proxy answered that its app refused the connection: as if the pod had. The pod
+  // leaves the ready set whatever becomes of this request; the request waits for another pod if it
+  // can be sent again, a few times at most (an app that sends such answers itself must not loop it).
+  protected override unprocessed(replayable: boolean): boolean {
+    if (!this.pod) return false;
+    this.throttler.markUnready(this.pod);
+    return replayable && ++this.unprocessedResends <= MAX_UNPROCESSED_RESENDS;
   }
 
   protected override resendUnprocessed(): void {
-    this.waitForAnotherPod();
+    this.releasePod();
+    this.throttler.acquire(this);
   }
 
   protected upstreamFailed(err: NodeJS.ErrnoException): void {

@@ -11,7 +11,7 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from '../log/logger.js';
-import { closeServer, createAutoCodecServer, listen, type AutoCodecServer } from '../http/auto-codec.js';
+import { createAutoCodecServer, listen, type AutoCodecServer } from '../http/auto-codec.js';
 import { DeadlineTicker } from '../http/deadlines.js';
 import type { ExchangeSettings } from '../http/exchange.js';
 import { httpLimitsFromEnv, type HttpLimits } from '../http/limits.js';
@@ -55,6 +55,9 @@ export interface GatewayStatus {
   /** How many ScopedRouteConfigurations (SRDS) are held. */
   scopes: number;
 }
+
+/** How long the connections of a listener that LDS removed may finish what they are doing. */
+const REMOVED_LISTENER_GRACE_MS = 5000;
 
 export interface Gateway {
   /** Resolves once every listener of the first accepted LDS update is bound. */
@@ -207,17 +210,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     return entry;
   };
 
+  // A listener removed by LDS stops accepting; its open connections get a while to finish what they are doing.
   const unbind = (entry: BoundListener): void => {
-    void entry.binding.then(() => {
-      if (!entry.server) return;
-      // Stop accepting; let open connections finish what they are doing.
-      void closeServer(entry.listening!);
-      if (entry.listening !== entry.server.front) void closeServer(entry.server.front);
-      entry.server.h1.closeIdleConnections();
-      setTimeout(() => {
-        for (const s of entry.server!.sockets) s.destroy();
-      }, 5000).unref();
-    });
+    void entry.binding.then(() => entry.server?.shutDown(entry.listening!, REMOVED_LISTENER_GRACE_MS));
   };
 
   const syncListeners = (): void => {

@@ -157,8 +157,8 @@ class GatewayExchange extends ProxyExchange {
   }
 
   // retry_policy retriable-headers (INGRESS_RETRY_POLICY): the pod's app never saw the request.
-  protected override mayResendUnprocessed(): boolean {
-    return this.r.route.retriableHeaders.has(H_UNPROCESSED) && this.retriesLeft > 0;
+  protected override unprocessed(replayable: boolean): boolean {
+    return replayable && this.r.route.retriableHeaders.has(H_UNPROCESSED) && this.retriesLeft > 0;
   }
 
   protected override resendUnprocessed(): void {

@@ -158,7 +158,13 @@ export function createAutoCodecServer(
     (isH2 ? h2 : h1).emit('connection', this);
   }
   /** Counts a new TCP connection against both limits; false (and the socket closed) when over one. */
+  let closing = false;
   const admit = (socket: net.Socket): boolean => {
+    if (closing) {
+      // Accepted just before the listener closed (a TLS handshake under way, say): nothing to serve it.
+      socket.destroy();
+      return false;
+    }
     if (sockets.size >= limits.maxConnectionsPerListener) {
       socket.destroy();
       refusals.refuse('listener', limits.maxConnectionsPerListener, sockets.size);
@@ -201,11 +207,18 @@ export function createAutoCodecServer(
   }
   front.once('close', () => h1.close());
   const shutDown = async (listening: net.Server, graceMs: number): Promise<void> => {
+    closing = true;
     const stopped = [closeServer(listening)];
     if (listening !== front) stopped.push(closeServer(front));
     // Nothing sent yet: no request to wait for.
     firstBytes.sweep(Number.POSITIVE_INFINITY);
     for (const session of sessions) session.close();
+    // A kept-alive connection is not given another request's time: each answer from now closes it.
+    h1.removeListener('request', handle);
+    h1.on('request', (req: IncomingMessage, res: http.ServerResponse) => {
+      res.setHeader('connection', 'close');
+      handle(req, res);
+    });
     for (const deadline = Date.now() + graceMs; sockets.size > 0 && Date.now() < deadline;) {
       h1.closeIdleConnections();
       await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_POLL_MS));

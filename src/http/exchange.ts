@@ -95,6 +95,14 @@ function hasHeader(flat: readonly string[], name: string): boolean {
   return false;
 }
 
+/** The flat list without the header of this (lower-case) name: the same array when it has none. */
+export function withoutHeader(flat: string[], name: string): string[] {
+  if (!hasHeader(flat, name)) return flat;
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) if (flat[i]!.toLowerCase() !== name) out.push(flat[i]!, flat[i + 1]!);
+  return out;
+}
+
 function headerObject(flat: readonly string[]): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (let i = 0; i < flat.length; i += 2) {
@@ -128,6 +136,8 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
    * streams of one HTTP/2 connection share it, and a busy stream must not keep a stalled one alive.
    */
   bodyReceived = 0;
+  /** The request carried a body when first sent (so it cannot be sent again). */
+  private requestHadBody = false;
   private countingBody = false;
   /** While a request body is being forwarded: bodyReceived at the last tick, and when that last grew. */
   private bodyWatched = false;
@@ -159,11 +169,11 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   /** The response head arrived with this status. */
   protected upstreamResponded(_status: number): void {}
   /**
-   * The upstream answered that nothing of this request reached its app (a queue-proxy's 502 with H_UNPROCESSED):
-   * whether to send it elsewhere instead of passing the answer on; then `resendUnprocessed` sends it. Only asked for
-   * a request without a body (one with a body was read by the upstream and cannot be sent again).
+   * The upstream answered that nothing of this request reached its app (a queue-proxy's 502 with H_UNPROCESSED).
+   * `replayable`: the request had no body, so it can be sent again. True to send it elsewhere instead of passing the
+   * answer on: then `resendUnprocessed` sends it, once the answer is dropped.
    */
-  protected mayResendUnprocessed(): boolean {
+  protected unprocessed(_replayable: boolean): boolean {
     return false;
   }
   /** Sends the request again (`send`), after the upstream's answer was dropped. */
@@ -255,6 +265,8 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     this.h2Stream = undefined;
     const req = this.req;
     const body = hasRequestBody(req);
+    // Decided once: an HTTP/2 request's short body may be read (and gone) by the time of a resend.
+    this.requestHadBody ||= body || this.bodyReceived > 0;
     if (body && this.settings.bodyIdleTimeoutMs > 0 && !req.complete) {
       this.countBody();
       this.bodyWatched = true;
@@ -317,7 +329,12 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
     const stream = this.h2Stream;
     if (stream) {
       this.h2Stream = undefined;
-      stream.removeAllListeners();
+      this.req.unpipe(stream);
+      stream.off('response', onH2Response);
+      stream.off('data', onH2Data);
+      stream.off('trailers', onH2Trailers);
+      stream.off('end', onH2End);
+      stream.off('error', onH2Error);
       stream.on('error', ignoreH2Error);
       stream.close(http2.constants.NGHTTP2_CANCEL);
     }
@@ -433,7 +450,8 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
   }
 
   responseStart(status: number, flat: string[], statusMessage: string | undefined): void {
-    if (status === 502 && hasHeader(flat, H_UNPROCESSED) && !hasRequestBody(this.req) && this.mayResendUnprocessed()) {
+    if (this.over) return;
+    if (status === 502 && hasHeader(flat, H_UNPROCESSED) && this.unprocessed(!this.requestHadBody)) {
       this.dropUpstream();
       return this.resendUnprocessed();
     }
@@ -468,6 +486,8 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
 
   onRequestStart(controller: Controller): void {
     this.controller = controller;
+    // The client left before the request reached a connection: abortUpstream had nothing to abort then.
+    if (this.over) controller.abort(new Error('request ended by the proxy'));
   }
 
   // A dispatch whose answer was dropped (dropUpstream) still reports to this handler: its controller tells it apart.

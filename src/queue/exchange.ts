@@ -2,7 +2,7 @@
 // stats and Knative's timeouts. The bytes (HTTP/1.1 through an undici Pool, HTTP/2 cleartext
 // through one h2 session) are moved by the shared proxy exchange.
 import type { Breaker, Waiter } from './breaker.js';
-import { ProxyExchange, type ExchangeSettings, type Upstream } from '../http/exchange.js';
+import { ProxyExchange, withoutHeader, type ExchangeSettings, type Upstream } from '../http/exchange.js';
 import { upstreamRequestHeaders } from '../http/forward-headers.js';
 import { H_UNPROCESSED } from '../model/headers.js';
 import type { RequestStats } from '../stats/request-stats.js';
@@ -99,6 +99,11 @@ export class QueueExchange extends ProxyExchange implements Waiter {
   private replyError(statusCode: number, body: string): void {
     if (!this.res.headersSent) this.statusCode = statusCode;
     this.reply(statusCode, body + '\n');
+  }
+
+  // An app's own X-Gatehouse-Unprocessed is not this queue-proxy's word: it would have the request sent again.
+  protected override responseHeaders(flat: string[]): string[] {
+    return withoutHeader(flat, H_UNPROCESSED);
   }
 
   protected override upstreamResponded(status: number): void {

@@ -25,10 +25,11 @@ export async function runQueueProcess(standby: boolean, warmUp = standby): Promi
   const proxy = await startQueueProxy(config, log);
   // SIGTERM, as Kubernetes stops a pod: Knative's drain, whose quiet period lets routing catch up.
   // SIGINT (Ctrl-C, or `gatehouse up` once its gateway and activators have closed): nothing routes
-  // here any more, so only the requests in flight are waited for, even in a drain under way.
+  // here any more, so only the requests in flight are waited for, even in a drain under way. Both
+  // may come more than once (a Ctrl-C reaches the pods, then up signals them): each is one drain.
   const exit = () => process.exit(0);
-  process.once('SIGTERM', () => void proxy.drain().then(exit));
-  process.once('SIGINT', () => void proxy.drainNow().then(exit));
+  process.on('SIGTERM', () => void proxy.drain().then(exit));
+  process.on('SIGINT', () => void proxy.drainNow().then(exit));
 }
 
 /** One line of stdin: a JSON object of string values. Exits quietly when stdin closes first. */

@@ -116,6 +116,8 @@ export interface SpawnOptions {
   niceness: number;
 }
 
+function ignoreSendError(): void {}
+
 export class PodSpawner {
   /** `onPriorityError`: told when a child's priority could not be lowered. */
   constructor(private readonly onPriorityError: (error: string) => void = () => {}) {}
@@ -151,7 +153,11 @@ export class PodSpawner {
       stdin: o.stdin ?? false,
       niceness: o.niceness,
     };
-    helper.send(request);
+    // A helper that just died reports it on the next send (EPIPE): this child will not start.
+    helper.send(request, (err: Error | null) => {
+      if (err && this.children.has(id))
+        child.receive({ id, error: `the pod spawner is gone: ${err.message}` }, undefined);
+    });
     return child;
   }
 
@@ -181,6 +187,7 @@ export class PodSpawner {
     this.closed = true;
     // A message rather than disconnect(): the helper cannot see a disconnect while a pipe it handed over waits for
     // this side's acknowledgement, as it does right after a spawn.
-    if (this.helper?.connected) this.helper.send({ stop: true });
+    // Its pipe may already be broken (the helper exiting): then there is nothing left to stop.
+    if (this.helper?.connected) this.helper.send({ stop: true }, ignoreSendError);
   }
 }

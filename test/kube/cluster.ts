@@ -10,7 +10,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { KubeApi } from '../../src/kube/client.js';
 import type { ControllerOptions } from '../../src/kube/controller.js';
@@ -24,10 +23,11 @@ import {
 } from '../../src/kube/types.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { portToBindLater } from '../support/ports.js';
+import { packagePath } from '../../src/package-root.js';
 
-export const gatehouseBin = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
-export const exampleApp = fileURLToPath(new URL('../../examples/app/server.mjs', import.meta.url));
-export const CRD_FIXTURE = fileURLToPath(new URL('./fixtures/knative-ingress-crd.yaml', import.meta.url));
+export const gatehouseBin = packagePath('bin', 'gatehouse.js');
+export const exampleApp = packagePath('examples', 'app', 'server.mjs');
+export const CRD_FIXTURE = packagePath('test', 'kube', 'fixtures', 'knative-ingress-crd.yaml');
 
 export const REAL = Boolean(process.env.KUBE_APISERVER_URL && process.env.KUBECONFIG);
 export const MODE = REAL

@@ -9,8 +9,10 @@ import { parse, parseAllDocuments } from 'yaml';
 import { register } from '../../src/cli/controller.js';
 import { validateResource } from '../../src/envoy/validate.js';
 import { protoDurations } from '../support/envoy-yaml.js';
+import { packagePath } from '../../src/package-root.js';
+import { pathToFileURL } from 'node:url';
 
-const dir = new URL('../../deploy/', import.meta.url);
+const dir = pathToFileURL(packagePath('deploy') + '/');
 const docs = readdirSync(dir)
   .filter((f) => f.endsWith('.yaml'))
   .flatMap((f) =>

@@ -77,7 +77,17 @@ test('timeouts answer 504; a refused app answers 502 marked unprocessed, a reset
   assert.match(await res.text(), /connection refused/);
   // Nothing reached the app: the gateway and the activator may send it to another pod.
   assert.equal(res.headers.get('x-gatehouse-unprocessed'), 'app-refused');
-  // An app that took the request and failed is not that.
+  // An app that took the request and failed is not that; nor is an app's own header saying so.
+  const forging = http.createServer((_req, res) =>
+    res.writeHead(502, { 'x-gatehouse-unprocessed': 'app-refused' }).end(),
+  );
+  await new Promise<void>((resolve) => forging.listen(0, '127.0.0.1', resolve));
+  t.after(() => forging.close());
+  const forged = await startQueue((forging.address() as net.AddressInfo).port);
+  t.after(() => forged.stop());
+  const passed = await fetch(forged.url('/'));
+  assert.equal(passed.status, 502);
+  assert.equal(passed.headers.get('x-gatehouse-unprocessed'), null, 'the app cannot have its request sent twice');
   const crashing = http.createServer((req) => req.socket.destroy());
   await new Promise<void>((resolve) => crashing.listen(0, '127.0.0.1', resolve));
   t.after(() => crashing.close());

@@ -2,8 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ENVOY_TYPES_FILE } from '../../src/envoy/type-generator.js';
-import { formattedEnvoyTypes } from '../../tools/generate-envoy-types.js';
+import { ENVOY_TYPES_FILE, formattedEnvoyTypes } from '../../tools/generate-envoy-types.js';
 
 test('envoy-types.ts is what the generator makes of the protos (else: npm run generate:envoy-types)', async () => {
   assert.equal(readFileSync(ENVOY_TYPES_FILE, 'utf8'), await formattedEnvoyTypes());

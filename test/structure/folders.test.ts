@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { fileEdges, folderCycles, folderOf, sourceFiles, specifiers } from '../support/import-graph.js';
+import { packagePath } from '../../src/package-root.js';
 
-const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
+const src = packagePath('src');
 
 test('no import cycle between the folders of src/', () => {
   const cycles = folderCycles(src, fileEdges(src));

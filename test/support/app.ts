@@ -4,9 +4,9 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../src/package-root.js';
 
-export const exampleAppPath = fileURLToPath(new URL('../../examples/app/server.mjs', import.meta.url));
+export const exampleAppPath = packagePath('examples', 'app', 'server.mjs');
 
 export interface RunningApp {
   port: number;

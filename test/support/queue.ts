@@ -2,10 +2,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { LOOPBACK_FREE_PORTS } from '../../src/model/queue-proxy.js';
+import { packagePath } from '../../src/package-root.js';
 
-export const gatehouseBin = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
+export const gatehouseBin = packagePath('bin', 'gatehouse.js');
 
 export interface RunningQueue {
   servingPort: number;

@@ -15,6 +15,7 @@ import { desired, revision, route, routing } from '../support/desired.js';
 import { AdsTestStream, encodeRequest } from '../support/ads-client.js';
 import { captureLog } from '../support/capture-log.js';
 import { stalledAds } from '../support/stalled-ads.js';
+import { fileURLToPath } from 'node:url';
 
 const node = { id: 'envoy-1', cluster: 'gatehouse-ingress' };
 const MiB = 1024 * 1024;
@@ -63,11 +64,13 @@ test(
     'push: server RSS stays within 50 MiB over 20 pushes of 1,000 services',
   async (t) => {
     const n = 1000;
+    // Compiled (npm test runs the tests from a tsc build) or TypeScript through tsx (one file by hand).
+    const compiled = import.meta.url.endsWith('.js');
     const child = fork(
-      new URL('../support/xds-server-process.ts', import.meta.url).pathname,
+      fileURLToPath(new URL(`../support/xds-server-process.${compiled ? 'js' : 'ts'}`, import.meta.url)),
       [String(n), JSON.stringify({ limits: { stallTimeoutMs: 600_000 } })],
       {
-        execArgv: ['--expose-gc', '--import', 'tsx'],
+        execArgv: ['--expose-gc', ...(compiled ? [] : ['--import', 'tsx'])],
         stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
       },
     );
