@@ -104,8 +104,7 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
   }
 
   protected override resendUnprocessed(): void {
-    this.releasePod();
-    this.throttler.acquire(this);
+    this.waitForAnotherSlot();
   }
 
   protected upstreamFailed(err: NodeJS.ErrnoException): void {
@@ -137,9 +136,13 @@ export class ActivatorExchange extends ProxyExchange implements SlotWaiter {
 
   /** The pod never saw the request: it leaves the ready set until probed again, and the request waits for a slot. */
   private waitForAnotherPod(): void {
-    const pod = this.pod!;
+    this.throttler.markUnready(this.pod!);
+    this.waitForAnotherSlot();
+  }
+
+  /** Gives the pod's slot back and waits for a slot again, as a request that was never sent. */
+  private waitForAnotherSlot(): void {
     this.releasePod();
-    this.throttler.markUnready(pod);
     this.throttler.acquire(this);
   }
 

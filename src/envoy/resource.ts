@@ -14,6 +14,11 @@ export interface EnvoyResources {
   endpoints: EnvoyResource[];
 }
 
+/** A set with nothing in it (a new object each time: callers fill it). */
+export function noResources(): EnvoyResources {
+  return { listeners: [], scopedRoutes: [], routes: [], clusters: [], endpoints: [] };
+}
+
 /**
  * Some of one type's resources changed in one group of snapshots (undefined: the default group):
  * these to set, those names to remove, the others left as they are.

@@ -1,4 +1,5 @@
 // Request → (scope →) virtual host → route → weighted target, the way Envoy looks them up. Pure.
+import { firstHeaderValue } from '../http/forward-headers.js';
 import type { ListenerConfig } from './compile-listener.js';
 import type {
   HeaderMatcher,
@@ -33,16 +34,6 @@ export function stripHostPort(host: string): string {
 }
 
 export type Headers = Record<string, string | string[] | undefined>;
-
-/** The first value of a header in a flat [name, value, ...] list; names compare case-insensitively. */
-export function firstHeaderValue(flat: readonly string[], lowerName: string): string | undefined {
-  for (let i = 0; i < flat.length; i += 2) {
-    const name = flat[i]!;
-    if (name.length === lowerName.length && (name === lowerName || name.toLowerCase() === lowerName))
-      return flat[i + 1];
-  }
-  return undefined;
-}
 
 /** A copy of a flat header list with the first `lowerName` header's value replaced; undefined when it has none. */
 function withFirstValue(flat: readonly string[], lowerName: string, value: string): string[] | undefined {

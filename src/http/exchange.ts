@@ -15,7 +15,7 @@ import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { InboundRequest, OutboundResponse } from './auto-codec.js';
 import type { DeadlineTicker, Watched } from './deadlines.js';
-import { downstreamResponseHeaders } from './forward-headers.js';
+import { downstreamResponseHeaders, firstHeaderValue } from './forward-headers.js';
 import { H_UNPROCESSED } from '../model/headers.js';
 import type { H2Upstream } from './h2-upstream.js';
 import type { HttpLimits } from './limits.js';
@@ -89,15 +89,9 @@ export function hasRequestBody(req: InboundRequest): boolean {
   return h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined;
 }
 
-/** Whether a flat name/value list has a header of this (lower-case) name. */
-function hasHeader(flat: readonly string[], name: string): boolean {
-  for (let i = 0; i < flat.length; i += 2) if (flat[i]!.toLowerCase() === name) return true;
-  return false;
-}
-
 /** The flat list without the header of this (lower-case) name: the same array when it has none. */
 export function withoutHeader(flat: string[], name: string): string[] {
-  if (!hasHeader(flat, name)) return flat;
+  if (firstHeaderValue(flat, name) === undefined) return flat;
   const out: string[] = [];
   for (let i = 0; i < flat.length; i += 2) if (flat[i]!.toLowerCase() !== name) out.push(flat[i]!, flat[i + 1]!);
   return out;
@@ -451,7 +445,11 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler, Watch
 
   responseStart(status: number, flat: string[], statusMessage: string | undefined): void {
     if (this.over) return;
-    if (status === 502 && hasHeader(flat, H_UNPROCESSED) && this.unprocessed(!this.requestHadBody)) {
+    if (
+      status === 502 &&
+      firstHeaderValue(flat, H_UNPROCESSED) !== undefined &&
+      this.unprocessed(!this.requestHadBody)
+    ) {
       this.dropUpstream();
       return this.resendUnprocessed();
     }

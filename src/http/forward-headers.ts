@@ -88,6 +88,16 @@ export function downstreamResponseHeaders(headers: Record<string, string | strin
   return out;
 }
 
+/** The first value of a header in a flat [name, value, ...] list; names compare case-insensitively. */
+export function firstHeaderValue(flat: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    if (name.length === lowerName.length && (name === lowerName || name.toLowerCase() === lowerName))
+      return flat[i + 1];
+  }
+  return undefined;
+}
+
 /** The request line and headers of an HTTP/1.1 request as bytes to write on a raw connection (Upgrade). */
 export function rawRequestHead(
   method: string | undefined,

@@ -181,8 +181,8 @@ export class LocalProcessRuntime implements PodRuntime {
   async close(): Promise<void> {
     this.closed = true;
     this.queueProxies.close();
-    for (const revision of this.revisions.values()) for (const pod of revision.pods) this.closing.add(pod);
-    for (const revision of this.revisions.values()) for (const pod of revision.stopping) this.closing.add(pod);
+    for (const revision of this.revisions.values())
+      for (const pod of [...revision.pods, ...revision.stopping]) this.closing.add(pod);
     await Promise.all([...this.revisions.keys()].map((k) => this.deleteRevision(k)));
     this.spawner.close();
   }

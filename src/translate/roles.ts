@@ -5,7 +5,7 @@
 import { LISTENER_EXTERNAL, LISTENER_EXTERNAL_TLS, LISTENER_LOCAL, PRIVATE_CLUSTER_SUFFIX } from '../model/names.js';
 import { NODE_ROLES, type NodeRole } from '../envoy/node-role.js';
 import { TYPE_URL } from '../envoy/protos.js';
-import { resourceName, type EnvoyResources } from '../envoy/resource.js';
+import { noResources, resourceName, type EnvoyResources } from '../envoy/resource.js';
 
 export type ResourceKind = 'clusters' | 'endpoints' | 'listeners' | 'scopedRoutes' | 'routes';
 
@@ -49,9 +49,7 @@ export function rolesOf(kind: ResourceKind, name: string): readonly NodeRole[] {
  * (`for (const [role, share] of splitByRole(t)) cache.setTranslation(share, role)`).
  */
 export function splitByRole(resources: EnvoyResources): Map<NodeRole, EnvoyResources> {
-  const split = new Map<NodeRole, EnvoyResources>(
-    NODE_ROLES.map((role) => [role, { listeners: [], scopedRoutes: [], routes: [], clusters: [], endpoints: [] }]),
-  );
+  const split = new Map<NodeRole, EnvoyResources>(NODE_ROLES.map((role) => [role, noResources()]));
   for (const [kind] of KINDS)
     for (const r of resources[kind]) for (const role of rolesOf(kind, resourceName(r))) split.get(role)![kind].push(r);
   return split;

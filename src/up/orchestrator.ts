@@ -25,6 +25,7 @@ import type { XdsClientTls } from '../xds/client/ads-client.js';
 import { startXdsServer, type StreamLimits, type XdsServer, type XdsServerTls } from '../xds/index.js';
 import { TYPE_URL } from '../envoy/protos.js';
 import type { NodeRole } from '../envoy/node-role.js';
+import { noResources } from '../envoy/resource.js';
 import { startAdmin, type Admin } from './admin.js';
 import { superviseChild, type SupervisedChild } from './child.js';
 import { History } from './history.js';
@@ -84,7 +85,6 @@ export interface Up {
 const EMBEDDED_GATEWAY_ID = 'gatehouse-gateway';
 /** When up stops, how long a request in flight has to be answered before it is cut (Kubernetes' default grace). */
 const STOP_GRACE_MS = 30_000;
-const NO_RESOURCES = { listeners: [], scopedRoutes: [], routes: [], clusters: [], endpoints: [] };
 
 /** Where local clients reach a server bound to `host`: a wildcard address is reached on loopback. */
 export function connectHost(host: string): string {
@@ -263,7 +263,7 @@ export async function startUp(o: UpOptions): Promise<Up> {
     const podsStopped = runtime.close();
     // No pod will come for a request still waiting at an activator: the revisions are gone for them,
     // so they answer those at once (503), and what the gateway waits for is only what pods serve.
-    xds.cache.setTranslation(NO_RESOURCES, 'activator' satisfies NodeRole); // the cache groups by role
+    xds.cache.setTranslation(noResources(), 'activator' satisfies NodeRole); // the cache groups by role
     await gateway?.close(STOP_GRACE_MS);
     await Promise.all(activators.map((a) => a.stop(STOP_GRACE_MS)));
     // The gateway and the activators are gone (an Envoy in front loses its xDS server too): the
