@@ -10,8 +10,10 @@
 //      Ready, and the process RSS then.
 // BENCH_SIZES (default 1000,10000), CHANGES (11), ROUNDS (5), NEW_SERVICES (9), UP=0 skips part 4,
 // BENCH_PROFILE=file.cpuprofile profiles the new Services of part 4.
-// go-control-plane is not driven from here (it cannot be built from the project's files): at 10,000
-// services the initial config is compared with issue 17's figures for it (docs/xds.md says how).
+// Beside each initial config, in the same rounds: net-kourier's config for the same services
+// (bench/lib/kourier-config.ts), served by gatehouse's own xDS server and, when GO_CONTROL_PLANE_BIN
+// names a harness (bench/lib/go-control-plane.ts), by go-control-plane; bytes and time are printed
+// as ratios to it. At 10,000 services also the ratio to issue 17's recorded figures.
 import { spawnSync } from 'node:child_process';
 import inspector from 'node:inspector/promises';
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -30,6 +32,8 @@ import { GATEWAY_NODE_CLUSTER } from '../src/envoy/node-role.js';
 import { TYPE_URL } from '../src/envoy/protos.js';
 import { envoyRoot } from '../src/envoy/protos.js';
 import { desired, revision, route, routing } from '../test/support/desired.js';
+import { KOURIER_ROUTE_CONFIGS, kourierResources } from './lib/kourier-config.js';
+import { startGoControlPlane } from './lib/go-control-plane.js';
 import { exampleAppPath } from '../test/support/app.js';
 
 const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
@@ -113,16 +117,10 @@ class CountingStream {
   }
 
   /**
-   * Subscribes to all five types, as Envoy would in push order, and waits for the responses; returns bytes per type.
+   * Subscribes to each type with its names (none: all), as Envoy would in push order, and waits for each response;
+   * returns bytes per type.
    */
-  async subscribeAll(clusterNames: string[], routeConfigNames: string[]): Promise<Record<string, number>> {
-    const subs: Array<[string, string[]]> = [
-      [TYPE_URL.cluster, []],
-      [TYPE_URL.endpoint, clusterNames],
-      [TYPE_URL.listener, []],
-      [TYPE_URL.scopedRoute, []],
-      [TYPE_URL.route, routeConfigNames],
-    ];
+  async subscribeAll(subs: Subscriptions): Promise<Record<string, number>> {
     const sizes: Record<string, number> = {};
     for (const [typeUrl, names] of subs) {
       this.send(
@@ -151,10 +149,56 @@ class CountingStream {
   }
 }
 
+/** Per type in Envoy's push order, the names a gateway asks for (none: every resource of the type). */
+type Subscriptions = Array<[typeUrl: string, names: string[]]>;
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 const mib = (n: number) => (n / 1024 / 1024).toFixed(2);
 const out = (line: string) => process.stdout.write(line + '\n');
+
+const KIND_LABELS = [
+  [TYPE_URL.cluster, 'CDS'],
+  [TYPE_URL.endpoint, 'EDS'],
+  [TYPE_URL.listener, 'LDS'],
+  [TYPE_URL.scopedRoute, 'SRDS'],
+  [TYPE_URL.route, 'RDS'],
+] as const;
+
+/** A server a new gateway's initial config is timed against, with what that gateway asks it for. */
+interface Target {
+  name: string;
+  port: number;
+  subs: Subscriptions;
+  delta: boolean;
+}
+
+const KOURIER_ON_GATEHOUSE = 'kourier on gatehouse';
+const KOURIER_ON_GO = 'kourier on go-control-plane';
+
+/** net-kourier's config for `state` on a second gatehouse xDS server, and on go-control-plane when given. */
+async function startReferences(state: DesiredState): Promise<{ targets: Target[]; stop: () => Promise<void> }> {
+  const resources = kourierResources(state);
+  const own = await startXdsServer({ port: 0, groupBy: 'role', log });
+  own.cache.setTranslation(resources, 'ingress');
+  // Its clusters are STATIC (no EDS) and its listeners use plain RDS (no SRDS).
+  const subs: Subscriptions = [
+    [TYPE_URL.cluster, []],
+    [TYPE_URL.listener, []],
+    [TYPE_URL.route, [...KOURIER_ROUTE_CONFIGS]],
+  ];
+  const targets: Target[] = [{ name: KOURIER_ON_GATEHOUSE, port: own.port, subs, delta: false }];
+  const bin = process.env.GO_CONTROL_PLANE_BIN;
+  const go = bin ? await startGoControlPlane(bin, resources) : undefined;
+  if (go) targets.push({ name: KOURIER_ON_GO, port: go.port, subs, delta: false });
+  return {
+    targets,
+    stop: async () => {
+      go?.stop();
+      await own.close();
+    },
+  };
+}
 
 /** The ingress role's names of a type, as a gateway would ask for them. */
 const namesOf = (xds: XdsServer, typeUrl: string) => [...(xds.cache.get('ingress', typeUrl)?.resources.keys() ?? [])];
@@ -173,43 +217,75 @@ async function xdsAt(n: number, mode: RouteMode): Promise<void> {
   const label = `${n} services, routing ${mode}`;
   out(`${label}: translate and encode (every role) ${buildMs.toFixed(0)} ms`);
 
-  // 1. A new gateway's initial config, SotW and Delta alternated.
-  const times: Record<string, number[]> = { sotw: [], delta: [] };
-  const sizesByType: Record<string, Record<string, number>> = {};
-  for (let round = 0; round < rounds; round++) {
-    for (const delta of [false, true]) {
-      const stream = new CountingStream(xds.port, delta, { id: `gw-${round}-${delta}`, cluster: GATEWAY_NODE_CLUSTER });
+  // 1. A new gateway's initial config, SotW and Delta, alternated in rounds with the references.
+  const subs: Subscriptions = [
+    [TYPE_URL.cluster, []],
+    [TYPE_URL.endpoint, clusterNames],
+    [TYPE_URL.listener, []],
+    [TYPE_URL.scopedRoute, []],
+    [TYPE_URL.route, routeConfigNames],
+  ];
+  const references = await startReferences(state);
+  const targets: Target[] = [
+    { name: 'sotw', port: xds.port, subs, delta: false },
+    { name: 'delta', port: xds.port, subs, delta: true },
+    ...references.targets,
+  ];
+  const times = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  const sizesOf = new Map<string, Record<string, number>>();
+  for (let round = 0; round < rounds; round++)
+    for (const target of targets) {
+      const stream = new CountingStream(target.port, target.delta, {
+        id: `gw-${round}-${target.name}`,
+        cluster: GATEWAY_NODE_CLUSTER,
+      });
       t0 = process.hrtime.bigint();
-      const got = await stream.subscribeAll(clusterNames, routeConfigNames);
-      times[delta ? 'delta' : 'sotw']!.push(ms(t0));
-      sizesByType[delta ? 'delta' : 'sotw'] = got;
+      sizesOf.set(target.name, await stream.subscribeAll(target.subs));
+      times.get(target.name)!.push(ms(t0));
       stream.close();
     }
-  }
-  for (const api of ['sotw', 'delta']) {
-    const s = sizesByType[api]!;
-    const total = Object.values(s).reduce((a, b) => a + b, 0);
-    if (n === 10_000 && api === 'sotw') {
-      // Issue 17: go-control-plane v0.11.1 serving a Kourier-shaped config of 10,000 services sent 0.6 MiB of CDS and
-      // 1.3 MiB of RDS, everything in 120 ms; its EDS is counted as ours.
-      const reference = (0.6 + 1.3) * 1024 * 1024 + (s[TYPE_URL.endpoint] ?? 0);
-      out(
-        `${label}: beside issue 17's go-control-plane figures (not this run): bytes ` +
-          `${(total / reference).toFixed(2)}× (target ≤ 1.5), time ${(median(times.sotw!) / 120).toFixed(2)}× ` +
-          `(target ≤ 1.0)`,
-      );
-    }
-    const t = (u: string) => mib(s[u] ?? 0);
+  await references.stop();
+  const p50 = (name: string) => median(times.get(name)!);
+  const total = (name: string) => Object.values(sizesOf.get(name)!).reduce((a, b) => a + b, 0);
+  const byType = (name: string) =>
+    KIND_LABELS.flatMap(([typeUrl, kind]) => {
+      const size = sizesOf.get(name)![typeUrl];
+      return size === undefined ? [] : [`${kind} ${mib(size)}`];
+    }).join(', ');
+  for (const api of ['sotw', 'delta'])
     out(
-      `${label}: new gateway, ${api.padEnd(5)} initial config p50 ${median(times[api]!).toFixed(0)} ms (of ` +
-        `${rounds}), ${mib(total)} MiB: CDS ${t(TYPE_URL.cluster)}, EDS ${t(TYPE_URL.endpoint)}, ` +
-        `LDS ${t(TYPE_URL.listener)}, SRDS ${t(TYPE_URL.scopedRoute)}, RDS ${t(TYPE_URL.route)} MiB`,
+      `${label}: new gateway, ${api.padEnd(5)} initial config p50 ${p50(api).toFixed(0)} ms (of ${rounds}), ` +
+        `${mib(total(api))} MiB: ${byType(api)} MiB`,
+    );
+  const goServed = times.has(KOURIER_ON_GO);
+  const kourier = KOURIER_ON_GATEHOUSE;
+  out(
+    `${label}: net-kourier's config for the same services (knative-v1.12.3), SotW, ${mib(total(kourier))} ` +
+      `MiB: ${byType(kourier)} MiB; p50 ${p50(kourier).toFixed(0)} ms served by gatehouse` +
+      (goServed ? `, ${p50(KOURIER_ON_GO).toFixed(0)} ms by go-control-plane` : ''),
+  );
+  const timeAgainst = goServed ? KOURIER_ON_GO : KOURIER_ON_GATEHOUSE;
+  out(
+    `${label}: beside it, same run: bytes ${(total('sotw') / total(kourier)).toFixed(2)}× (target ≤ 1.5), ` +
+      `time ${(p50('sotw') / p50(timeAgainst)).toFixed(2)}× ` +
+      (goServed
+        ? 'go-control-plane serving it (target ≤ 1.0)'
+        : 'gatehouse serving it (GO_CONTROL_PLANE_BIN not given)'),
+  );
+  if (n === 10_000) {
+    // Issue 17's reduced Kourier-shaped config on go-control-plane v0.11.1: 0.6 MiB of CDS and 1.3 MiB of RDS,
+    // everything in 120 ms; its EDS is counted as ours.
+    const reference = (0.6 + 1.3) * 1024 * 1024 + (sizesOf.get('sotw')![TYPE_URL.endpoint] ?? 0);
+    out(
+      `${label}: beside issue 17's recorded figures (not this run): bytes ` +
+        `${(total('sotw') / reference).toFixed(2)}× (target ≤ 1.5), time ${(p50('sotw') / 120).toFixed(2)}× ` +
+        `(target ≤ 1.0)`,
     );
   }
 
   // 2. One route change, to a gateway holding everything (Delta, as Envoy's DELTA_GRPC bootstrap).
   const stream = new CountingStream(xds.port, true, { id: 'gw-changes', cluster: GATEWAY_NODE_CLUSTER });
-  await stream.subscribeAll(clusterNames, routeConfigNames);
+  await stream.subscribeAll(subs);
   const route0 = state.routes[0]!;
   const translateTimes: number[] = [];
   const deliveryTimes: number[] = [];

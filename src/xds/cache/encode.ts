@@ -11,6 +11,12 @@ export interface EncodedResource {
   bytes: Uint8Array;
   /** Content hash of the bytes: the resource version Delta xDS sends. */
   version: string;
+  /**
+   * The resource as an entry of a SotW and of a Delta response, written by the first response that sends it
+   * (server/wire.ts): a response is then a concatenation, not a re-encoding of every resource it holds.
+   */
+  sotwEntry?: Uint8Array;
+  deltaEntry?: Uint8Array;
 }
 
 /** Remembers the JSON and bytes of what it encoded last, per resource name. */

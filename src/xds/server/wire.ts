@@ -1,6 +1,7 @@
-// DiscoveryRequest/Response codecs over Envoy's own message types. Responses are written with
-// protobufjs's Writer from already-encoded resource bytes, so a push never re-encodes a resource;
-// field numbers are read from the loaded types, not written down by hand.
+// DiscoveryRequest/Response codecs over Envoy's own message types. A response is its few fields
+// and each resource's entry, encoded once per resource (its Any, and for Delta its Resource
+// wrapper) and kept on the resource: a new gateway's 50,000 resources cost a concatenation, not
+// 50,000 Writer runs (about 50 ms for 20,000). Field numbers are read from the loaded types.
 import protobuf from 'protobufjs';
 import type { EncodedResource } from '../cache/encode.js';
 import { envoyRoot } from '../../envoy/protos.js';
@@ -118,6 +119,28 @@ function writeAny(w: protobuf.Writer, field: number, typeUrl: string, value: Uin
   w.uint32(tag(field)).fork().uint32(tag(f.anyTypeUrl!)).string(typeUrl).uint32(tag(f.anyValue!)).bytes(value).ldelim();
 }
 
+function sotwEntry(typeUrl: string, r: EncodedResource): Uint8Array {
+  const w = protobuf.Writer.create();
+  writeAny(w, load().f.resources!, typeUrl, r.bytes);
+  return w.finish();
+}
+
+function deltaEntry(typeUrl: string, r: EncodedResource): Uint8Array {
+  const f = load().f;
+  const w = protobuf.Writer.create();
+  w.uint32(tag(f.deltaResources!)).fork();
+  w.uint32(tag(f.resName!)).string(r.name);
+  w.uint32(tag(f.resVersion!)).string(r.version);
+  writeAny(w, f.resResource!, typeUrl, r.bytes);
+  w.ldelim();
+  return w.finish();
+}
+
+/** Protobuf fields may come in any order: the resources' entries go between the head and the tail. */
+function concat(head: protobuf.Writer, entries: Uint8Array[], tail: protobuf.Writer): Uint8Array {
+  return Buffer.concat([head.finish(), ...entries, tail.finish()]);
+}
+
 export function encodeSotwResponse(
   versionInfo: string,
   typeUrl: string,
@@ -125,12 +148,11 @@ export function encodeSotwResponse(
   resources: Iterable<EncodedResource>,
 ): Uint8Array {
   const f = load().f;
-  const w = protobuf.Writer.create();
-  w.uint32(tag(f.versionInfo!)).string(versionInfo);
-  for (const r of resources) writeAny(w, f.resources!, typeUrl, r.bytes);
-  w.uint32(tag(f.typeUrl!)).string(typeUrl);
-  w.uint32(tag(f.nonce!)).string(nonce);
-  return w.finish();
+  const entries: Uint8Array[] = [];
+  for (const r of resources) entries.push((r.sotwEntry ??= sotwEntry(typeUrl, r)));
+  const head = protobuf.Writer.create().uint32(tag(f.versionInfo!)).string(versionInfo);
+  const tail = protobuf.Writer.create().uint32(tag(f.typeUrl!)).string(typeUrl).uint32(tag(f.nonce!)).string(nonce);
+  return concat(head, entries, tail);
 }
 
 export function encodeDeltaResponse(
@@ -141,17 +163,10 @@ export function encodeDeltaResponse(
   removed: string[],
 ): Uint8Array {
   const f = load().f;
-  const w = protobuf.Writer.create();
-  w.uint32(tag(f.deltaSystemVersion!)).string(systemVersion);
-  for (const r of resources) {
-    w.uint32(tag(f.deltaResources!)).fork();
-    w.uint32(tag(f.resName!)).string(r.name);
-    w.uint32(tag(f.resVersion!)).string(r.version);
-    writeAny(w, f.resResource!, typeUrl, r.bytes);
-    w.ldelim();
-  }
-  w.uint32(tag(f.deltaTypeUrl!)).string(typeUrl);
-  for (const name of removed) w.uint32(tag(f.deltaRemoved!)).string(name);
-  w.uint32(tag(f.deltaNonce!)).string(nonce);
-  return w.finish();
+  const entries = resources.map((r) => (r.deltaEntry ??= deltaEntry(typeUrl, r)));
+  const head = protobuf.Writer.create().uint32(tag(f.deltaSystemVersion!)).string(systemVersion);
+  const tail = protobuf.Writer.create().uint32(tag(f.deltaTypeUrl!)).string(typeUrl);
+  for (const name of removed) tail.uint32(tag(f.deltaRemoved!)).string(name);
+  tail.uint32(tag(f.deltaNonce!)).string(nonce);
+  return concat(head, entries, tail);
 }
