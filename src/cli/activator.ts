@@ -53,7 +53,7 @@ export function register(program: Command): void {
       const { createLogger } = await import('../log/logger.js');
       const { XdsRevisionSource } = await import('../activator/xds-source.js');
       const { startActivator } = await import('../activator/server.js');
-      const { stopOnSignals } = await import('../activator/lifecycle.js');
+      const { stopOnSignals } = await import('./stop-on-signals.js');
       const { ACTIVATOR_NODE_CLUSTER } = await import('../envoy/node-role.js');
       const tls = checkedFlags(command, () => xdsClientTls(opts));
       const log = createLogger('activator');

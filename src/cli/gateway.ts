@@ -1,5 +1,6 @@
 // `gatehouse gateway`: the embedded gateway on its own, as an xDS client of a gatehouse control server.
 import { Option, type Command } from 'commander';
+import { numberArg } from './args.js';
 import { addXdsClientFlags, checkedFlags, xdsClientTls, type XdsClientFlags } from './xds-options.js';
 
 export function register(program: Command): void {
@@ -17,7 +18,14 @@ export function register(program: Command): void {
         .choices(['delta', 'sotw'])
         .default('delta'),
     )
-    .option('--admin-port <port>', 'loopback admin port: /ready and /status (0 = any free port)', '9901');
+    .option('--admin-port <port>', 'loopback admin port: /ready and /status (0 = any free port)', '9901')
+    .option(
+      '--drain-seconds <s>',
+      'on SIGTERM or SIGINT: stop accepting connections and give requests in flight up to this long ' +
+        '(the same signal again: exit at once)',
+      numberArg(0, 3600),
+      30,
+    );
   addXdsClientFlags(command).action(
     async (
       opts: {
@@ -26,11 +34,13 @@ export function register(program: Command): void {
         nodeCluster: string;
         xdsApi: 'delta' | 'sotw';
         adminPort: string;
+        drainSeconds: number;
       } & XdsClientFlags,
     ) => {
       const { createLogger } = await import('../log/logger.js');
       const { startGateway } = await import('../gateway/index.js');
       const { startGatewayAdmin } = await import('../gateway/admin.js');
+      const { stopOnSignals } = await import('./stop-on-signals.js');
       const log = createLogger('gateway');
       const tls = checkedFlags(command, () => xdsClientTls(opts));
       const gateway = await startGateway({
@@ -43,9 +53,11 @@ export function register(program: Command): void {
       });
       const admin = await startGatewayAdmin(gateway, Number(opts.adminPort));
       log.info('gateway admin listening', { port: admin.port });
-      const stop = () => void Promise.all([gateway.close(), admin.close()]).then(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      stopOnSignals(async () => {
+        admin.draining();
+        await gateway.close(opts.drainSeconds * 1000);
+        await admin.close();
+      }, log);
     },
   );
 }

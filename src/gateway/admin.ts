@@ -1,5 +1,6 @@
-// The gateway's loopback admin port: /ready (200 once listeners are bound from an accepted config)
-// and /status (xDS versions and NACKs, bound ports, endpoints per cluster) as JSON.
+// The gateway's loopback admin port: /ready (200 once listeners are bound from an accepted config,
+// 503 again once it drains, so a Kubernetes readiness probe takes it out of the Service) and
+// /status (xDS versions and NACKs, bound ports, endpoints per cluster) as JSON.
 import http from 'node:http';
 import { closeServer, listen, plain } from '../http/auto-codec.js';
 import type { Gateway } from './index.js';
@@ -7,12 +8,15 @@ import type { Gateway } from './index.js';
 export async function startGatewayAdmin(
   gateway: Gateway,
   port: number,
-): Promise<{ port: number; close(): Promise<void> }> {
+): Promise<{ port: number; draining(): void; close(): Promise<void> }> {
   let ready = false;
+  let draining = false;
   void gateway.ready.then(() => (ready = true));
   const server = http.createServer((req, res) => {
-    if (req.url === '/ready')
+    if (req.url === '/ready') {
+      if (draining) return plain(res, 503, 'draining: finishing the requests in flight\n');
       return plain(res, ready ? 200 : 503, ready ? 'ready\n' : 'no accepted listener configuration yet\n');
+    }
     if (req.url === '/status') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(gateway.status(), null, 2) + '\n');
@@ -21,5 +25,5 @@ export async function startGatewayAdmin(
     plain(res, 404, 'not found; the admin port serves /ready and /status\n');
   });
   const bound = await listen(server, port, '127.0.0.1');
-  return { port: bound, close: () => closeServer(server) };
+  return { port: bound, draining: () => (draining = true), close: () => closeServer(server) };
 }

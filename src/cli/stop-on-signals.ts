@@ -1,4 +1,4 @@
-// How an activator process stops: SIGINT and SIGTERM start one graceful stop (drain, then close),
+// How a data-plane process (activator, gateway) stops: SIGINT and SIGTERM start one graceful stop,
 // however many of them arrive and in whatever order: a Ctrl-C reaches every process of the group
 // while `gatehouse up` sends its children SIGTERM. The same signal a second time means "now": exit
 // without finishing the drain. Nothing here throws past the process: a failed stop is a log line.
