@@ -1,6 +1,6 @@
 // `gatehouse gateway`: the embedded gateway on its own, as an xDS client of a gatehouse control server.
 import { Option, type Command } from 'commander';
-import { numberArg } from './args.js';
+import { numberArg, portArg } from './args.js';
 import { addXdsClientFlags, checkedFlags, xdsClientTls, type XdsClientFlags } from './xds-options.js';
 
 export function register(program: Command): void {
@@ -18,11 +18,17 @@ export function register(program: Command): void {
         .choices(['delta', 'sotw'])
         .default('delta'),
     )
-    .option('--admin-port <port>', 'loopback admin port: /ready and /status (0 = any free port)', '9901')
+    .option('--admin-port <port>', 'loopback admin port: /ready and /status (0 = any free port)', portArg, 9901)
+    .option(
+      '--drain-quiet-seconds <s>',
+      'on SIGTERM or SIGINT: /ready answers 503 and the gateway keeps serving until this long passes ' +
+        'without a new request, so that routing can stop sending here (Knative: 30)',
+      numberArg(0, 3600),
+      30,
+    )
     .option(
       '--drain-seconds <s>',
-      'on SIGTERM or SIGINT: stop accepting connections and give requests in flight up to this long ' +
-        '(the same signal again: exit at once)',
+      'then stop accepting and give requests in flight up to this long (the same signal again: exit at once)',
       numberArg(0, 3600),
       30,
     );
@@ -33,7 +39,8 @@ export function register(program: Command): void {
         nodeId: string;
         nodeCluster: string;
         xdsApi: 'delta' | 'sotw';
-        adminPort: string;
+        adminPort: number;
+        drainQuietSeconds: number;
         drainSeconds: number;
       } & XdsClientFlags,
     ) => {
@@ -51,10 +58,12 @@ export function register(program: Command): void {
         ...(tls ? { xdsTls: tls } : {}),
         log,
       });
-      const admin = await startGatewayAdmin(gateway, Number(opts.adminPort));
+      const admin = await startGatewayAdmin(gateway, opts.adminPort);
       log.info('gateway admin listening', { port: admin.port });
       stopOnSignals(async () => {
         admin.draining();
+        await gateway.drain(opts.drainQuietSeconds * 1000);
+        log.info('quiet period over: closing the listeners', { drainSeconds: opts.drainSeconds });
         await gateway.close(opts.drainSeconds * 1000);
         await admin.close();
       }, log);

@@ -23,6 +23,7 @@ import { ConfigErrors } from './compile-errors.js';
 import { compileListener, type ListenerConfig } from './compile-listener.js';
 import { compileRouteConfiguration, type RouteTable } from './compile-routes.js';
 import { ScopeIndex, type ScopeEntry } from './compile-scopes.js';
+import { Drainer } from '../http/drain.js';
 import { handleRequest, handleUpgrade, type GatewayConfig } from './proxy.js';
 import { RefCounts } from './ref-counts.js';
 import { createTlsFront, useFallback } from './tls-front.js';
@@ -64,6 +65,11 @@ export interface Gateway {
   ready: Promise<void>;
   listenerPorts(): Map<string, number>;
   status(): GatewayStatus;
+  /**
+   * Knative's drain: keeps serving until `quietMs` pass without a new request (each request starts the wait over),
+   * so that what routing still sends here is answered; then `close` stops listening.
+   */
+  drain(quietMs: number): Promise<void>;
   /** Stops listening; the requests in flight get up to `graceMs` (default 0) to be answered, then are cut. */
   close(graceMs?: number): Promise<void>;
 }
@@ -121,6 +127,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   let markReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (markReady = resolve));
   let closed = false;
+  /** Set once draining starts: every request then restarts its quiet period. */
+  let drainer: Drainer | undefined;
 
   const limits = o.limits ?? httpLimitsFromEnv();
   const exchangeSettings: ExchangeSettings = {
@@ -187,8 +195,14 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       binding: Promise.resolve(),
     };
     const server = createAutoCodecServer(
-      (req, res) => handleRequest(entry.config, config, exchangeSettings, req, res),
-      (req, socket, head) => handleUpgrade(entry.config, config, req, socket, head),
+      (req, res) => {
+        drainer?.touch();
+        handleRequest(entry.config, config, exchangeSettings, req, res);
+      },
+      (req, socket, head) => {
+        drainer?.touch();
+        handleUpgrade(entry.config, config, req, socket, head);
+      },
       { limits, name: `gateway listener ${l.name}`, log },
     );
     // The certificates are read from entry.config at each handshake, so new ones need no new socket.
@@ -328,6 +342,10 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       routeConfigurations: [...routeTables.keys()],
       scopes: scopes.byName.size,
     }),
+    drain(quietMs) {
+      drainer ??= new Drainer(quietMs);
+      return drainer.drain();
+    },
     async close(graceMs = 0) {
       closed = true;
       ads.close();

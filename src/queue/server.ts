@@ -13,7 +13,7 @@ import { closeServer, createAutoCodecServer, listen, plain } from '../http/auto-
 import { Breaker } from './breaker.js';
 import type { QueueConfig } from './config.js';
 import { DeadlineTicker } from '../http/deadlines.js';
-import { Drainer } from './drain.js';
+import { Drainer } from '../http/drain.js';
 import { QueueExchange, type ExchangeContext, type InboundRequest, type OutboundResponse } from './exchange.js';
 import { QueueMetrics } from './metrics.js';
 import { classifyProbe, type ProbeKind } from './probes.js';

@@ -1,5 +1,6 @@
-// `gatehouse gateway` on SIGTERM, as Kubernetes stops a gateway pod: /ready turns 503, new
-// connections are refused, the request in flight is answered, then the process exits 0. The same
+// `gatehouse gateway` on SIGTERM, as Kubernetes stops a gateway pod: /ready turns 503 and it keeps
+// serving (routing may still send here) until a quiet period passes without a request; then new
+// connections are refused, the requests in flight are answered, and the process exits 0. The same
 // signal again means "now".
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,10 +17,10 @@ import { gatehouseBin } from '../support/queue.js';
 
 const HOST = 'hello.default.example.com';
 
-/** An app that holds each request until released, and tells when one has arrived. */
+/** An app that holds each request to /hold until released (and tells when one has arrived), and answers the rest. */
 async function holdingApp(t: TestContext) {
   const held: http.ServerResponse[] = [];
-  const server = http.createServer((_req, res) => void held.push(res));
+  const server = http.createServer((req, res) => (req.url === '/hold' ? void held.push(res) : res.end('ok\n')));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => {
@@ -33,7 +34,7 @@ async function holdingApp(t: TestContext) {
   };
 }
 
-async function gatewayProcess(t: TestContext, appPort: number) {
+async function gatewayProcess(t: TestContext, appPort: number, quietSeconds: number) {
   const xds = await startXdsServer({ port: 0 });
   t.after(() => xds.close());
   const state = desired(
@@ -44,7 +45,19 @@ async function gatewayProcess(t: TestContext, appPort: number) {
   xds.cache.setTranslation(translate(state));
   const child = spawn(
     process.execPath,
-    [gatehouseBin, 'gateway', '--xds', `127.0.0.1:${xds.port}`, '--admin-port', '0', '--drain-seconds', '20'],
+    [
+      gatehouseBin,
+      'gateway',
+      '--xds',
+      `127.0.0.1:${xds.port}`,
+      '--admin-port',
+      '0',
+      '--drain-quiet-seconds',
+      String(quietSeconds),
+      // Far beyond the test's own timeout: an exit must come from the requests ending, not from this.
+      '--drain-seconds',
+      '600',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
@@ -65,13 +78,15 @@ async function gatewayProcess(t: TestContext, appPort: number) {
     listeners: Array<{ name: string; port: number }>;
   };
   const port = status.listeners.find((l) => l.name === 'gatehouse-external')!.port;
+  // Listeners are bound before their routes arrive: wait until one answers through to the app.
+  await until(async () => (await get(port, '/').catch(() => undefined))?.status === 200, 'the route', 30_000);
   return { child, exited, ready, port, lines };
 }
 
-function get(port: number): Promise<{ status: number; body: string }> {
+function get(port: number, path = '/hold'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     http
-      .get({ host: '127.0.0.1', port, headers: { host: HOST }, agent: false }, (res) => {
+      .get({ host: '127.0.0.1', port, path, headers: { host: HOST }, agent: false }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (body += d));
@@ -92,25 +107,35 @@ const refused = (port: number) =>
     socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
   });
 
-test('SIGTERM: /ready turns 503, new connections are refused, the request in flight is answered, exit 0', async (t) => {
-  const app = await holdingApp(t);
-  const gw = await gatewayProcess(t, app.port);
-  const inFlight = get(gw.port);
-  await until(() => app.held() === 1, 'the request to reach the app');
-  gw.child.kill('SIGTERM');
-  await until(async () => (await gw.ready()) === 503, '/ready to report draining');
-  await until(() => refused(gw.port), 'the listener to refuse new connections');
-  assert.notEqual(gw.child.exitCode, 0, 'still running while a request is in flight');
-  app.release();
-  assert.deepEqual(await inFlight, { status: 200, body: 'answered after the signal\n' });
-  const [code] = await gw.exited;
-  assert.equal(code, 0);
-  assert.ok(gw.lines.some((l) => l.msg === 'stopping' && l.signal === 'SIGTERM'));
-});
+test(
+  'SIGTERM: /ready turns 503, requests are still taken until a quiet period passes, then new connections are ' +
+    'refused, the requests in flight are answered, and the process exits 0',
+  async (t) => {
+    const app = await holdingApp(t);
+    // The quiet period only has to outlast the moments between the signal and the second request.
+    const gw = await gatewayProcess(t, app.port, 5);
+    const first = get(gw.port);
+    await until(() => app.held() === 1, 'the first request to reach the app');
+    gw.child.kill('SIGTERM');
+    await until(async () => (await gw.ready()) === 503, '/ready to report draining');
+    const second = get(gw.port);
+    await until(() => app.held() === 2, 'a request sent while draining to reach the app');
+    assert.equal(gw.child.exitCode, null, 'still running while requests are in flight');
+    await until(() => gw.lines.some((l) => l.msg === 'quiet period over: closing the listeners'), 'the quiet period');
+    await until(() => refused(gw.port), 'the listener to refuse new connections');
+    assert.equal(gw.child.exitCode, null, 'still running while requests are in flight');
+    app.release();
+    for (const answer of [await first, await second])
+      assert.deepEqual(answer, { status: 200, body: 'answered after the signal\n' });
+    const [code] = await gw.exited;
+    assert.equal(code, 0);
+    assert.ok(gw.lines.some((l) => l.msg === 'stopping' && l.signal === 'SIGTERM'));
+  },
+);
 
 test('SIGTERM twice: the gateway exits at once, without waiting for the request in flight', async (t) => {
   const app = await holdingApp(t);
-  const gw = await gatewayProcess(t, app.port);
+  const gw = await gatewayProcess(t, app.port, 600);
   const inFlight = get(gw.port).catch((err: Error) => err);
   await until(() => app.held() === 1, 'the request to reach the app');
   gw.child.kill('SIGTERM');
@@ -119,4 +144,5 @@ test('SIGTERM twice: the gateway exits at once, without waiting for the request 
   const [code] = await gw.exited;
   assert.equal(code, 1);
   assert.ok((await inFlight) instanceof Error, 'the request in flight was cut');
+  assert.ok(gw.lines.some((l) => l.msg === 'stopping now, without finishing the drain'));
 });

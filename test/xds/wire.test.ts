@@ -77,6 +77,18 @@ test('a Delta response carries each resource with its name and version, the remo
   }
 });
 
+test('a SotW response is byte for byte what protobufjs writes for the whole message, first and resent', () => {
+  const resources = clusters();
+  const any = (r: (typeof resources)[number]) => ({ type_url: TYPE_URL.cluster, value: r.bytes });
+  for (let send = 0; send < 2; send++) {
+    const sotw = { version_info: 'v', resources: resources.map(any), type_url: TYPE_URL.cluster, nonce: 'n' };
+    assert.deepEqual(
+      Buffer.from(encodeSotwResponse('v', TYPE_URL.cluster, 'n', resources)),
+      Buffer.from(sotwType.encode(sotwType.fromObject(sotw)).finish()),
+    );
+  }
+});
+
 test('a changed resource is a new entry: the response carries its new bytes, not the old ones', () => {
   const encoder = new ResourceEncoder(TYPE_URL.cluster);
   const before = encoder.encode({ name: 'x', connect_timeout: { seconds: 1 } });

@@ -7,16 +7,19 @@ import { resourceName, type EnvoyResource } from '../../envoy/resource.js';
 import { typeForUrl } from '../../envoy/protos.js';
 
 export interface EncodedResource {
+  /** The type's URL: what its entries carry in their Any. */
+  typeUrl: string;
   name: string;
   bytes: Uint8Array;
   /** Content hash of the bytes: the resource version Delta xDS sends. */
   version: string;
   /**
-   * The resource as an entry of a SotW and of a Delta response, written by the first response that sends it
-   * (server/wire.ts): a response is then a concatenation, not a re-encoding of every resource it holds.
+   * Written by the first response that sends the resource (server/wire.ts), so that a response is a concatenation,
+   * not a re-encoding of every resource it holds: its SotW entry (the Any, about 70 bytes more than `bytes`), and
+   * what a Delta entry puts before that same Any (its length, name and version).
    */
   sotwEntry?: Uint8Array;
-  deltaEntry?: Uint8Array;
+  deltaHead?: Uint8Array;
 }
 
 /** Remembers the JSON and bytes of what it encoded last, per resource name. */
@@ -24,7 +27,7 @@ export class ResourceEncoder {
   private readonly memo = new Map<string, { resource: EnvoyResource; json: string; encoded: EncodedResource }>();
   private readonly type: protobuf.Type;
 
-  constructor(typeUrl: string) {
+  constructor(private readonly typeUrl: string) {
     this.type = typeForUrl(typeUrl);
   }
 
@@ -38,7 +41,12 @@ export class ResourceEncoder {
       return previous.encoded;
     }
     const bytes = this.type.encode(this.type.fromObject(resource)).finish();
-    const encoded = { name, bytes, version: createHash('sha256').update(bytes).digest('hex').slice(0, 16) };
+    const encoded = {
+      typeUrl: this.typeUrl,
+      name,
+      bytes,
+      version: createHash('sha256').update(bytes).digest('hex').slice(0, 16),
+    };
     this.memo.set(name, { resource, json, encoded });
     return encoded;
   }

@@ -51,6 +51,9 @@ function load(): Codec {
   const resource = root.lookupType('envoy.service.discovery.v3.Resource');
   const any = root.lookupType('google.protobuf.Any');
   const id = (t: protobuf.Type, name: string) => t.fields[name]!.id;
+  // A Delta entry reuses the SotW entry as its Resource.resource (deltaHead).
+  if (id(resource, 'resource') !== id(response, 'resources'))
+    throw new Error('Resource.resource and DiscoveryResponse.resources no longer share a field number');
   codec = {
     request: root.lookupType('envoy.service.discovery.v3.DiscoveryRequest'),
     deltaRequest: root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest'),
@@ -119,24 +122,33 @@ function writeAny(w: protobuf.Writer, field: number, typeUrl: string, value: Uin
   w.uint32(tag(field)).fork().uint32(tag(f.anyTypeUrl!)).string(typeUrl).uint32(tag(f.anyValue!)).bytes(value).ldelim();
 }
 
-function sotwEntry(typeUrl: string, r: EncodedResource): Uint8Array {
+/** The resource as an element of DiscoveryResponse.resources: its Any, framed. */
+function sotwEntry(r: EncodedResource): Uint8Array {
   const w = protobuf.Writer.create();
-  writeAny(w, load().f.resources!, typeUrl, r.bytes);
-  return w.finish();
+  writeAny(w, load().f.resources!, r.typeUrl, r.bytes);
+  return (r.sotwEntry = w.finish());
 }
 
-function deltaEntry(typeUrl: string, r: EncodedResource): Uint8Array {
+/**
+ * What comes before the Any in an element of DeltaDiscoveryResponse.resources: the element's tag and length, then the
+ * Resource's name and version. The Any itself is the SotW entry: Resource.resource and DiscoveryResponse.resources
+ * share their field number (checked by load()).
+ */
+function deltaHead(r: EncodedResource, any: Uint8Array): Uint8Array {
   const f = load().f;
-  const w = protobuf.Writer.create();
-  w.uint32(tag(f.deltaResources!)).fork();
-  w.uint32(tag(f.resName!)).string(r.name);
-  w.uint32(tag(f.resVersion!)).string(r.version);
-  writeAny(w, f.resResource!, typeUrl, r.bytes);
-  w.ldelim();
-  return w.finish();
+  const fields = protobuf.Writer.create();
+  fields.uint32(tag(f.resName!)).string(r.name).uint32(tag(f.resVersion!)).string(r.version);
+  const named = fields.finish();
+  const w = protobuf.Writer.create()
+    .uint32(tag(f.deltaResources!))
+    .uint32(named.length + any.length);
+  return (r.deltaHead = Buffer.concat([w.finish(), named]));
 }
 
-/** Protobuf fields may come in any order: the resources' entries go between the head and the tail. */
+/**
+ * The fields in the order one Writer would put them (a SotW response in field order; Delta's as before, valid in any
+ * order); the resources' entries are kept, so only the rest is written.
+ */
 function concat(head: protobuf.Writer, entries: Uint8Array[], tail: protobuf.Writer): Uint8Array {
   return Buffer.concat([head.finish(), ...entries, tail.finish()]);
 }
@@ -149,7 +161,7 @@ export function encodeSotwResponse(
 ): Uint8Array {
   const f = load().f;
   const entries: Uint8Array[] = [];
-  for (const r of resources) entries.push((r.sotwEntry ??= sotwEntry(typeUrl, r)));
+  for (const r of resources) entries.push(r.sotwEntry ?? sotwEntry(r));
   const head = protobuf.Writer.create().uint32(tag(f.versionInfo!)).string(versionInfo);
   const tail = protobuf.Writer.create().uint32(tag(f.typeUrl!)).string(typeUrl).uint32(tag(f.nonce!)).string(nonce);
   return concat(head, entries, tail);
@@ -163,7 +175,11 @@ export function encodeDeltaResponse(
   removed: string[],
 ): Uint8Array {
   const f = load().f;
-  const entries = resources.map((r) => (r.deltaEntry ??= deltaEntry(typeUrl, r)));
+  const entries: Uint8Array[] = [];
+  for (const r of resources) {
+    const any = r.sotwEntry ?? sotwEntry(r);
+    entries.push(r.deltaHead ?? deltaHead(r, any), any);
+  }
   const head = protobuf.Writer.create().uint32(tag(f.deltaSystemVersion!)).string(systemVersion);
   const tail = protobuf.Writer.create().uint32(tag(f.deltaTypeUrl!)).string(typeUrl);
   for (const name of removed) tail.uint32(tag(f.deltaRemoved!)).string(name);
