@@ -23,8 +23,6 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { IncrementalTranslator } from '../src/translate/incremental.js';
-import { splitByRole, translate } from '../src/translate/index.js';
-import type { EnvoyResources } from '../src/envoy/resource.js';
 import type { RouteMode } from '../src/translate/route-resources.js';
 import type { DesiredState, RevisionSpec } from '../src/model/desired.js';
 import { createLogger, setLogLevel } from '../src/log/logger.js';
@@ -36,7 +34,7 @@ import { TYPE_URL } from '../src/envoy/protos.js';
 import { envoyRoot } from '../src/envoy/protos.js';
 import { desired, revision, route, routing } from '../test/support/desired.js';
 import { KOURIER_ROUTE_CONFIGS, kourierResources } from './lib/kourier-config.js';
-import { startGoControlPlane } from './lib/go-control-plane.js';
+import { encodeSnapshot, startGoControlPlane } from './lib/go-control-plane.js';
 import { exampleAppPath } from '../test/support/app.js';
 
 const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
@@ -156,12 +154,13 @@ class CountingStream {
           : { type_url: typeUrl, resource_names: names },
       );
       // go-control-plane in ADS mode never answers a request that leaves out some of a type's names: say so.
+      let timer: NodeJS.Timeout | undefined;
       const r = await Promise.race([
         this.next(),
-        new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error(`no ${typeUrl} response in 60 s`)), 60_000).unref(),
-        ),
-      ]);
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no ${typeUrl} response in 60 s`)), 60_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
       sizes[typeUrl] = r.size;
       this.ack(typeUrl, r, names);
     }
@@ -213,36 +212,46 @@ const OURS_ON_GO = 'ours on go-control-plane';
 
 /**
  * net-kourier's config for `state` on a second gatehouse xDS server; with go-control-plane given, that config and
- * gatehouse's own (`ours`, the ingress role's resources a gateway subscribes to with `oursSubs`) on it too.
+ * gatehouse's own (`ours`: the bytes the ingress role's gateway gets from `xds`, asked for with `oursSubs`) on it too.
+ * Whatever started is stopped if a later start fails.
  */
 async function startReferences(
   state: DesiredState,
-  ours: EnvoyResources,
+  xds: XdsServer,
   oursSubs: Subscriptions,
 ): Promise<{ targets: Target[]; stop: () => Promise<void> }> {
   const resources = kourierResources(state);
-  const own = await startXdsServer({ port: 0, groupBy: 'role', log });
-  own.cache.setTranslation(resources, 'ingress');
-  // Its clusters are STATIC (no EDS) and its listeners use plain RDS (no SRDS).
-  const subs: Subscriptions = [
-    [TYPE_URL.cluster, []],
-    [TYPE_URL.listener, []],
-    [TYPE_URL.route, [...KOURIER_ROUTE_CONFIGS]],
-  ];
-  const targets: Target[] = [{ name: KOURIER_ON_GATEHOUSE, port: own.port, subs, delta: false }];
-  const bin = process.env.GO_CONTROL_PLANE_BIN;
-  const go = bin ? await startGoControlPlane(bin, resources) : undefined;
-  const goOurs = bin ? await startGoControlPlane(bin, ours) : undefined;
-  if (go) targets.push({ name: KOURIER_ON_GO, port: go.port, subs, delta: false });
-  if (goOurs) targets.push({ name: OURS_ON_GO, port: goOurs.port, subs: oursSubs, delta: false });
-  return {
-    targets,
-    stop: async () => {
-      go?.stop();
-      goOurs?.stop();
-      await own.close();
-    },
-  };
+  const stops: Array<() => unknown> = [];
+  const stop = async () => void (await Promise.all(stops.map((s) => s())));
+  try {
+    const own = await startXdsServer({ port: 0, groupBy: 'role', log });
+    stops.push(() => own.close());
+    own.cache.setTranslation(resources, 'ingress');
+    // Its clusters are STATIC (no EDS) and its listeners use plain RDS (no SRDS).
+    const subs: Subscriptions = [
+      [TYPE_URL.cluster, []],
+      [TYPE_URL.listener, []],
+      [TYPE_URL.route, [...KOURIER_ROUTE_CONFIGS]],
+    ];
+    const targets: Target[] = [{ name: KOURIER_ON_GATEHOUSE, port: own.port, subs, delta: false }];
+    const bin = process.env.GO_CONTROL_PLANE_BIN;
+    if (bin) {
+      const go = await startGoControlPlane(bin, encodeSnapshot(resources));
+      stops.push(go.stop);
+      targets.push({ name: KOURIER_ON_GO, port: go.port, subs, delta: false });
+      const served = oursSubs.map(([typeUrl]): [string, Uint8Array[]] => [
+        typeUrl,
+        [...(xds.cache.get('ingress', typeUrl)?.resources.values() ?? [])].map((r) => r.bytes),
+      ]);
+      const goOurs = await startGoControlPlane(bin, served);
+      stops.push(goOurs.stop);
+      targets.push({ name: OURS_ON_GO, port: goOurs.port, subs: oursSubs, delta: false });
+    }
+    return { targets, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 /** The ingress role's names of a type, as a gateway would ask for them. */
@@ -271,8 +280,7 @@ async function xdsAt(n: number, mode: RouteMode): Promise<void> {
     ...(mode === 'scoped' ? [[TYPE_URL.scopedRoute, []] satisfies Subscriptions[number]] : []),
     [TYPE_URL.route, routeConfigNames],
   ];
-  const ours = splitByRole(translate(state, { routing: mode })).get('ingress')!;
-  const references = await startReferences(state, ours, subs);
+  const references = await startReferences(state, xds, subs);
   const targets: Target[] = [
     { name: 'sotw', port: xds.port, subs, delta: false },
     { name: 'delta', port: xds.port, subs, delta: true },
@@ -280,18 +288,26 @@ async function xdsAt(n: number, mode: RouteMode): Promise<void> {
   ];
   const times = new Map<string, number[]>(targets.map((t) => [t.name, []]));
   const sizesOf = new Map<string, Record<string, number>>();
-  for (let round = 0; round < rounds; round++)
-    for (const target of targets) {
-      const stream = new CountingStream(target.port, target.delta, {
-        id: `gw-${round}-${target.name}`,
-        cluster: GATEWAY_NODE_CLUSTER,
-      });
-      t0 = process.hrtime.bigint();
-      sizesOf.set(target.name, await stream.subscribeAll(target.subs));
-      times.get(target.name)!.push(ms(t0));
-      stream.close();
-    }
-  await references.stop();
+  try {
+    // Each round starts with the next target, so that no target always follows the same one.
+    for (let round = 0; round < rounds; round++)
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[(round + i) % targets.length]!;
+        const stream = new CountingStream(target.port, target.delta, {
+          id: `gw-${round}-${target.name}`,
+          cluster: GATEWAY_NODE_CLUSTER,
+        });
+        t0 = process.hrtime.bigint();
+        try {
+          sizesOf.set(target.name, await stream.subscribeAll(target.subs));
+        } finally {
+          stream.close();
+        }
+        times.get(target.name)!.push(ms(t0));
+      }
+  } finally {
+    await references.stop();
+  }
   const p50 = (name: string) => median(times.get(name)!);
   const total = (name: string) => Object.values(sizesOf.get(name)!).reduce((a, b) => a + b, 0);
   const byType = (name: string) =>

@@ -19,26 +19,33 @@ export interface ExternalXdsServer {
   stop(): void;
 }
 
-/** Writes `resources` in the harness's snapshot format; types without resources are left out. */
-function writeSnapshot(resources: EnvoyResources): string {
+/** A snapshot: per type, in push order, its resources' encoded bytes. */
+export type EncodedSnapshot = Array<[typeUrl: string, resources: Uint8Array[]]>;
+
+/** `resources` encoded with Envoy's protos, types without resources left out. */
+export function encodeSnapshot(resources: EnvoyResources): EncodedSnapshot {
+  return KINDS.filter(([kind]) => resources[kind].length > 0).map(([kind, typeUrl]) => {
+    const type = typeForUrl(typeUrl);
+    return [typeUrl, resources[kind].map((r) => type.encode(type.fromObject(r)).finish())];
+  });
+}
+
+function writeSnapshot(snapshot: EncodedSnapshot): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-gcp-snapshot-'));
   const response = envoyRoot().lookupType('envoy.service.discovery.v3.DiscoveryResponse');
-  let index = 0;
-  for (const [kind, typeUrl] of KINDS) {
-    if (resources[kind].length === 0) continue;
-    const type = typeForUrl(typeUrl);
+  snapshot.forEach(([typeUrl, resources], index) => {
     const message = {
       version_info: '1',
       type_url: typeUrl,
-      resources: resources[kind].map((r) => ({ type_url: typeUrl, value: type.encode(type.fromObject(r)).finish() })),
+      resources: resources.map((value) => ({ type_url: typeUrl, value })),
     };
-    writeFileSync(path.join(dir, `${index++}.pb`), response.encode(response.fromObject(message)).finish());
-  }
+    writeFileSync(path.join(dir, `${index}.pb`), response.encode(response.fromObject(message)).finish());
+  });
   return dir;
 }
 
-export async function startGoControlPlane(bin: string, resources: EnvoyResources): Promise<ExternalXdsServer> {
-  const dir = writeSnapshot(resources);
+export async function startGoControlPlane(bin: string, snapshot: EncodedSnapshot): Promise<ExternalXdsServer> {
+  const dir = writeSnapshot(snapshot);
   const child: ChildProcess = spawn(bin, ['-port', '0', '-snapshot', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = () => {
     child.kill('SIGTERM');
