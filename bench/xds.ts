@@ -241,7 +241,7 @@ async function startReferences(
       targets.push({ name: KOURIER_ON_GO, port: go.port, subs, delta: false });
       const served = oursSubs.map(([typeUrl]): [string, Uint8Array[]] => [
         typeUrl,
-        [...(xds.cache.get('ingress', typeUrl)?.resources.values() ?? [])].map((r) => r.bytes),
+        [...ingressResources(xds, typeUrl).values()].map((r) => r.bytes),
       ]);
       const goOurs = await startGoControlPlane(bin, served);
       stops.push(goOurs.stop);
@@ -254,8 +254,12 @@ async function startReferences(
   }
 }
 
+/** What the ingress role holds of a type, by name. */
+const ingressResources = (xds: XdsServer, typeUrl: string) =>
+  xds.cache.get('ingress', typeUrl)?.resources ?? new Map<string, never>();
+
 /** The ingress role's names of a type, as a gateway would ask for them. */
-const namesOf = (xds: XdsServer, typeUrl: string) => [...(xds.cache.get('ingress', typeUrl)?.resources.keys() ?? [])];
+const namesOf = (xds: XdsServer, typeUrl: string) => [...ingressResources(xds, typeUrl).keys()];
 
 async function xdsAt(n: number, mode: RouteMode): Promise<void> {
   const state = manyServices(n);
@@ -321,16 +325,16 @@ async function xdsAt(n: number, mode: RouteMode): Promise<void> {
         `${mib(total(api))} MiB: ${byType(api)} MiB`,
     );
   const goServed = times.has(KOURIER_ON_GO);
-  const kourier = KOURIER_ON_GATEHOUSE;
   out(
-    `${label}: net-kourier's config for the same services (knative-v1.12.3), SotW, ${mib(total(kourier))} ` +
-      `MiB: ${byType(kourier)} MiB; p50 ${p50(kourier).toFixed(0)} ms served by gatehouse` +
+    `${label}: net-kourier's config for the same services (knative-v1.12.3), SotW, ` +
+      `${mib(total(KOURIER_ON_GATEHOUSE))} MiB: ${byType(KOURIER_ON_GATEHOUSE)} MiB; ` +
+      `p50 ${p50(KOURIER_ON_GATEHOUSE).toFixed(0)} ms served by gatehouse` +
       (goServed ? `, ${p50(KOURIER_ON_GO).toFixed(0)} ms by go-control-plane` : ''),
   );
   const timeAgainst = goServed ? KOURIER_ON_GO : KOURIER_ON_GATEHOUSE;
   out(
-    `${label}: beside it, same run: bytes ${(total('sotw') / total(kourier)).toFixed(2)}× (target ≤ 1.5), ` +
-      `time ${(p50('sotw') / p50(timeAgainst)).toFixed(2)}× ` +
+    `${label}: beside it, same run: bytes ${(total('sotw') / total(KOURIER_ON_GATEHOUSE)).toFixed(2)}× ` +
+      `(target ≤ 1.5), time ${(p50('sotw') / p50(timeAgainst)).toFixed(2)}× ` +
       (goServed
         ? 'go-control-plane serving it (target ≤ 1.0)'
         : 'gatehouse serving it (GO_CONTROL_PLANE_BIN not given)'),

@@ -18,6 +18,9 @@ import type { DesiredState, Endpoint, RouteSpec } from '../../src/model/desired.
 import { revisionKey, routeHosts, tagHosts } from '../../src/model/names.js';
 import { noResources, type EnvoyResource, type EnvoyResources } from '../../src/envoy/resource.js';
 import { TYPE_URL } from '../../src/envoy/protos.js';
+import { h2cProtocolOptions } from '../../src/translate/cluster.js';
+import { publicEndpoints } from '../../src/translate/endpoint.js';
+import { overwrite } from '../../src/translate/route.js';
 
 export const KOURIER_ROUTE_CONFIGS = ['external_services', 'internal_services'] as const;
 
@@ -26,11 +29,6 @@ interface Rule {
   external: boolean;
   splits: Array<{ revisionName: string; percent: number }>;
 }
-
-const append = (key: string, value: string) => ({
-  header: { key, value },
-  append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
-});
 
 function rulesOf(route: RouteSpec, domain: string): Rule[] {
   const splits = route.traffic.filter((t) => t.percent > 0);
@@ -62,15 +60,15 @@ function kourierRoute(name: string, namespace: string, rule: Rule, probeHash?: s
           name: `${namespace}/${s.revisionName}`,
           weight: { value: s.percent },
           request_headers_to_add: [
-            append('Knative-Serving-Namespace', namespace),
-            append('Knative-Serving-Revision', s.revisionName),
+            overwrite('Knative-Serving-Namespace', namespace),
+            overwrite('Knative-Serving-Revision', s.revisionName),
           ],
         })),
       },
       timeout: {},
       upgrade_configs: [{ upgrade_type: 'websocket', enabled: { value: true } }],
     },
-    request_headers_to_add: probeHash === undefined ? [] : [append('K-Network-Hash', probeHash)],
+    request_headers_to_add: probeHash === undefined ? [] : [overwrite('K-Network-Hash', probeHash)],
   };
 }
 
@@ -92,13 +90,7 @@ function staticCluster(name: string, endpoints: Endpoint[], h2c: boolean): Envoy
       ],
     },
   };
-  if (h2c)
-    cluster.typed_extension_protocol_options = {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': TYPE_URL.httpProtocolOptions,
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    };
+  if (h2c) cluster.typed_extension_protocol_options = h2cProtocolOptions();
   return cluster;
 }
 
@@ -151,8 +143,7 @@ export function kourierResources(state: DesiredState): EnvoyResources {
         const name = `${route.namespace}/${split.revisionName}`;
         const revision = state.revisions.get(revisionKey(route.namespace, split.revisionName));
         if (!revision || clusters.has(name)) continue;
-        const endpoints = revision.mode === 'serve' && revision.pods.length > 0 ? revision.pods : revision.activators;
-        clusters.set(name, staticCluster(name, endpoints, revision.spec.container.protocol === 'h2c'));
+        clusters.set(name, staticCluster(name, publicEndpoints(revision), revision.spec.container.protocol === 'h2c'));
       }
     });
   }

@@ -61,7 +61,6 @@ export function register(program: Command): void {
       const admin = await startGatewayAdmin(gateway, opts.adminPort);
       log.info('gateway admin listening', { port: admin.port });
       stopOnSignals(async () => {
-        admin.draining();
         await gateway.drain(opts.drainQuietSeconds * 1000);
         log.info('quiet period over: closing the listeners', { drainSeconds: opts.drainSeconds });
         await gateway.close(opts.drainSeconds * 1000);

@@ -8,13 +8,12 @@ import type { Gateway } from './index.js';
 export async function startGatewayAdmin(
   gateway: Gateway,
   port: number,
-): Promise<{ port: number; draining(): void; close(): Promise<void> }> {
+): Promise<{ port: number; close(): Promise<void> }> {
   let ready = false;
-  let draining = false;
   void gateway.ready.then(() => (ready = true));
   const server = http.createServer((req, res) => {
     if (req.url === '/ready') {
-      if (draining) return plain(res, 503, 'draining: finishing the requests in flight\n');
+      if (gateway.draining) return plain(res, 503, 'draining: finishing the requests in flight\n');
       return plain(res, ready ? 200 : 503, ready ? 'ready\n' : 'no accepted listener configuration yet\n');
     }
     if (req.url === '/status') {
@@ -25,5 +24,5 @@ export async function startGatewayAdmin(
     plain(res, 404, 'not found; the admin port serves /ready and /status\n');
   });
   const bound = await listen(server, port, '127.0.0.1');
-  return { port: bound, draining: () => (draining = true), close: () => closeServer(server) };
+  return { port: bound, close: () => closeServer(server) };
 }

@@ -70,6 +70,8 @@ export interface Gateway {
    * so that what routing still sends here is answered; then `close` stops listening.
    */
   drain(quietMs: number): Promise<void>;
+  /** Whether drain has started. */
+  readonly draining: boolean;
   /** Stops listening; the requests in flight get up to `graceMs` (default 0) to be answered, then are cut. */
   close(graceMs?: number): Promise<void>;
 }
@@ -345,6 +347,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     drain(quietMs) {
       drainer ??= new Drainer(quietMs);
       return drainer.drain();
+    },
+    get draining() {
+      return drainer !== undefined;
     },
     async close(graceMs = 0) {
       closed = true;

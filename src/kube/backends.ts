@@ -4,7 +4,7 @@
 // bridge. Without a Service, a matching port or a ready endpoint the assignment is empty (Envoy
 // answers 503) and `problem` says why, for the KIngress status.
 import type { Endpoint } from '../model/desired.js';
-import { TYPE_URL } from '../envoy/protos.js';
+import { h2cProtocolOptions } from '../translate/cluster.js';
 import { assignment } from '../translate/endpoint.js';
 import type { EnvoyResource } from '../envoy/resource.js';
 import { backendClusterName, type BackendRef } from './translate.js';
@@ -69,13 +69,6 @@ export function backendResources(
     connect_timeout: { seconds: 1 },
     lb_policy: 'ROUND_ROBIN',
   };
-  if (isH2c(servicePort)) {
-    cluster.typed_extension_protocol_options = {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': TYPE_URL.httpProtocolOptions,
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    };
-  }
+  if (isH2c(servicePort)) cluster.typed_extension_protocol_options = h2cProtocolOptions();
   return { cluster, assignment: assignment(name, endpoints), endpoints, problem };
 }

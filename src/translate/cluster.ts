@@ -7,6 +7,16 @@ import type { EnvoyResource } from '../envoy/resource.js';
 
 const CONNECT_TIMEOUT = { seconds: 1 };
 
+/** A cluster's typed_extension_protocol_options for an upstream that speaks HTTP/2 in cleartext (h2c). */
+export function h2cProtocolOptions(): Record<string, unknown> {
+  return {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      '@type': TYPE_URL.httpProtocolOptions,
+      explicit_http_config: { http2_protocol_options: {} },
+    },
+  };
+}
+
 /** The private cluster carries what the activator needs (its metadata); gateways need none of it. */
 function edsCluster(name: string, routing: RevisionRouting, forActivator: boolean): EnvoyResource {
   const spec = routing.spec;
@@ -29,14 +39,7 @@ function edsCluster(name: string, routing: RevisionRouting, forActivator: boolea
       },
     };
   }
-  if (spec.container.protocol === 'h2c') {
-    cluster.typed_extension_protocol_options = {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': TYPE_URL.httpProtocolOptions,
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    };
-  }
+  if (spec.container.protocol === 'h2c') cluster.typed_extension_protocol_options = h2cProtocolOptions();
   return cluster;
 }
 

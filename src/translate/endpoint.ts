@@ -24,13 +24,18 @@ export function assignment(clusterName: string, endpoints: Endpoint[]): EnvoyRes
   };
 }
 
+/**
+ * Where the revision's public cluster sends: its pods in serve mode, else the activators. Serve mode without a ready
+ * pod falls back to the activators, as Knative's SKS does: the gateway must never be left with nowhere to send.
+ */
+export function publicEndpoints(routing: RevisionRouting): Endpoint[] {
+  return routing.mode === 'serve' && routing.pods.length > 0 ? routing.pods : routing.activators;
+}
+
 export function revisionAssignments(routing: RevisionRouting): EnvoyResource[] {
   const { namespace, name } = routing.spec;
-  // Serve mode without a ready pod falls back to the activator, as Knative's SKS does: the
-  // gateway must never be left with nowhere to send a request.
-  const publicEndpoints = routing.mode === 'serve' && routing.pods.length > 0 ? routing.pods : routing.activators;
   return [
-    assignment(revisionClusterName(namespace, name), publicEndpoints),
+    assignment(revisionClusterName(namespace, name), publicEndpoints(routing)),
     assignment(privateClusterName(namespace, name), routing.pods),
   ];
 }

@@ -31,7 +31,8 @@ export interface RouteVirtualHosts {
   hash: string;
 }
 
-function overwrite(key: string, value: string) {
+/** A header a request gets, replacing any it came with. */
+export function overwrite(key: string, value: string) {
   return { header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' };
 }
 
