@@ -216,7 +216,15 @@ async function closedAfter(
   giveUpMs: number,
 ): Promise<number> {
   const started = Date.now();
-  const socket = await open();
+  let socket: net.Socket;
+  try {
+    socket = await open();
+  } catch (err) {
+    // On a loaded machine a TLS handshake can outlast the headers timeout, and the server resets the
+    // connection before it is up: that is the very close this measures (the bounds below still apply).
+    if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') throw err;
+    return Date.now() - started;
+  }
   const stop = feed(socket);
   socket.on('data', () => {});
   socket.on('error', () => {});
